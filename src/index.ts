@@ -1,0 +1,16 @@
+/**
+ * kotoba: language models in TypeScript. This root is browser-safe (no `node:` imports);
+ * file and stream helpers are in `kotoba/node`.
+ */
+export * from './errors.js';
+export * from './lm.js';
+export * from './text/vocabulary.js';
+export * from './text/tokenize.js';
+export * from './text/corpus.js';
+export * from './ngram/tables.js';
+export * from './ngram/count.js';
+export * from './ngram/smoothing.js';
+export * from './ngram/estimate.js';
+export * from './ngram/model.js';
+export * from './ngram/arpa.js';
+export * from './ngram/binary.js';

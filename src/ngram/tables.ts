@@ -1,0 +1,35 @@
+/**
+ * A backoff n-gram model as plain tables, one per order: the words of each n-gram, its log10
+ * probability and its log10 backoff weight. This is what ARPA files hold; estimation produces
+ * it, the ARPA reader produces it, and the query model and the binary format are built from it.
+ */
+import type { Vocabulary } from '../text/vocabulary.js';
+
+export interface NgramOrderTable {
+  order: number;
+  size: number;
+  /** size × order word ids, row-major. */
+  words: Uint32Array;
+  /** log10 p(w_n | w_1 … w_{n-1}); -Infinity for probability 0. */
+  log10Prob: Float32Array;
+  /** log10 backoff weight of the n-gram as a context; 0 at the top order. */
+  log10Backoff: Float32Array;
+}
+
+export interface NgramTables {
+  vocab: Vocabulary;
+  /** orders[k-1] holds the k-grams; orders[0] holds one unigram per vocabulary id. */
+  orders: NgramOrderTable[];
+  /** A short description of how the model was made (kept in the binary format, shown by `info`). */
+  description: string;
+}
+
+export function emptyOrder(order: number, size: number): NgramOrderTable {
+  return {
+    order,
+    size,
+    words: new Uint32Array(size * order),
+    log10Prob: new Float32Array(size),
+    log10Backoff: new Float32Array(size),
+  };
+}

@@ -1,0 +1,4 @@
+/** Node-only entry point (`kotoba/node`): files, streams, gzip, atomic writes. */
+export * from './io.js';
+export * from './ngram-files.js';
+export * from './corpus-files.js';

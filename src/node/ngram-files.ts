@@ -1,0 +1,62 @@
+/** N-gram model files: ARPA (plain or .gz) and kotoba's binary format, chosen by extension / magic. */
+import { promises as fsp } from 'node:fs';
+import { KotobaError } from '../errors.js';
+import { parseArpa, writeArpa } from '../ngram/arpa.js';
+import { BINARY_EXTENSION, deserializeModel, isBinaryModel, serializeModel } from '../ngram/binary.js';
+import { BackoffModel } from '../ngram/model.js';
+import type { NgramTables } from '../ngram/tables.js';
+import { fileError, readBytes, writeAtomic } from './io.js';
+
+export type NgramFormat = 'arpa' | 'binary';
+
+/** Format for a model path, from its extension. */
+export function formatForPath(path: string): NgramFormat {
+  if (path.endsWith(BINARY_EXTENSION)) return 'binary';
+  if (path.endsWith('.arpa') || path.endsWith('.arpa.gz') || path.endsWith('.lm') || path.endsWith('.lm.gz')) return 'arpa';
+  throw new KotobaError(
+    `cannot tell the model format of ${path} from its name`,
+    `end it in .arpa, .arpa.gz or ${BINARY_EXTENSION}`,
+  );
+}
+
+/** Reads an n-gram model file (ARPA, gzipped ARPA or binary) as tables. */
+export async function readNgramTables(path: string, warn?: (m: string) => void): Promise<NgramTables> {
+  const bytes = await readBytes(path);
+  if (isBinaryModel(bytes)) return deserializeModel(bytes, path).toTables();
+  return parseArpa(decodeText(bytes, path), { source: path, ...(warn ? { warn } : {}) });
+}
+
+function decodeText(bytes: Uint8Array, path: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new KotobaError(`${path}: not valid UTF-8`, 'give an ARPA text file (UTF-8) or a kotoba binary model');
+  }
+}
+
+/** Opens an n-gram model for querying: binary files load directly, ARPA files are parsed. */
+export async function loadNgramModel(path: string, warn?: (m: string) => void): Promise<BackoffModel> {
+  let bytes: Uint8Array;
+  try {
+    bytes = path === '-' ? await readBytes(path) : await fsp.readFile(path);
+  } catch (e) {
+    throw fileError(e, path);
+  }
+  if (isBinaryModel(bytes)) return deserializeModel(bytes, path);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await readBytes(path);
+  return BackoffModel.fromTables(parseArpa(decodeText(bytes, path), { source: path, ...(warn ? { warn } : {}) }));
+}
+
+/** Writes tables (or a model) to `path` in the format its extension names, atomically. */
+export async function saveNgramModel(path: string, model: NgramTables | BackoffModel): Promise<void> {
+  if (formatForPath(path) === 'binary') {
+    const m = model instanceof BackoffModel ? model : BackoffModel.fromTables(model);
+    const chunks = serializeModel(m);
+    await writeAtomic(path, async (out) => {
+      for (const c of chunks) await out(c);
+    });
+  } else {
+    const tables = model instanceof BackoffModel ? model.toTables() : model;
+    await writeAtomic(path, (out) => writeArpa(tables, out));
+  }
+}

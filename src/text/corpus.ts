@@ -1,0 +1,177 @@
+/**
+ * A corpus as one flat stream of word ids: each sentence is `<s> w1 … wk </s>`. Built from lines
+ * (one sentence per line; an empty line is an empty sentence, scored as just `</s>`), with the
+ * vocabulary options users expect: a minimum count, a maximum size, or a fixed word list.
+ */
+import { KotobaError, at } from '../errors.js';
+import { tokenizer, type TokenizeOptions } from './tokenize.js';
+import { BOS, BOS_WORD, EOS, EOS_WORD, UNK, Vocabulary } from './vocabulary.js';
+
+export interface Corpus {
+  vocab: Vocabulary;
+  /** `<s> w1 … wk </s> <s> …`: one BOS and one EOS per sentence. */
+  tokens: Uint32Array;
+  sentences: number;
+  /** Number of words, `</s>` not included. */
+  words: number;
+}
+
+export interface VocabularyOptions {
+  /** Words seen fewer times than this become `<unk>`. */
+  minCount?: number;
+  /** Keep at most this many words (the most frequent; the three specials included). */
+  maxSize?: number;
+  /** Use exactly these words; every other word becomes `<unk>`. */
+  fixed?: Iterable<string>;
+}
+
+export interface CorpusOptions extends TokenizeOptions, VocabularyOptions {
+  /** File name for error messages. */
+  source?: string;
+  /** Start from this vocabulary (closed: words outside it become `<unk>`), e.g. a model's. */
+  vocab?: Vocabulary;
+}
+
+/** Grows a Uint32Array as ids are appended. */
+class IdBuffer {
+  data = new Uint32Array(1 << 16);
+  length = 0;
+  push(id: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Uint32Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = id;
+  }
+  result(): Uint32Array {
+    return this.data.slice(0, this.length);
+  }
+}
+
+/**
+ * Accumulates sentences into a corpus. Sentence markers already in the text are accepted where
+ * they belong (`<s>` first, `</s>` last) and dropped; anywhere else they are an error.
+ */
+export class CorpusBuilder {
+  readonly vocab: Vocabulary;
+  private readonly ids = new IdBuffer();
+  private readonly tokenize: (line: string) => string[];
+  private lineNo = 0;
+  sentences = 0;
+  words = 0;
+
+  constructor(private readonly options: CorpusOptions = {}) {
+    this.tokenize = tokenizer(options);
+    if (options.vocab) {
+      this.vocab = options.vocab;
+      this.vocab.closed = true;
+    } else if (options.fixed) {
+      this.vocab = Vocabulary.fromWords(options.fixed);
+      this.vocab.closed = true;
+    } else {
+      this.vocab = new Vocabulary();
+    }
+  }
+
+  /** Adds one line of text as a sentence. */
+  addLine(line: string): void {
+    this.lineNo++;
+    this.addWords(this.tokenize(line));
+  }
+
+  /** Adds one sentence given as words. */
+  addWords(words: readonly string[]): void {
+    let from = 0;
+    let to = words.length;
+    if (to > 0 && words[0] === BOS_WORD) from++;
+    if (to > from && words[to - 1] === EOS_WORD) to--;
+    this.ids.push(BOS);
+    for (let i = from; i < to; i++) {
+      const id = this.vocab.add(words[i]!);
+      if (id === BOS || id === EOS) {
+        throw new KotobaError(
+          `${at(this.options.source, this.lineNo || undefined)}${words[i]} inside a sentence`,
+          `<s> may only open a line and </s> only close it; remove or rename it`,
+        );
+      }
+      this.ids.push(id);
+    }
+    this.ids.push(EOS);
+    this.words += to - from;
+    this.sentences++;
+  }
+
+  /** The corpus, with min-count / max-size applied (renumbering ids in first-appearance order). */
+  finish(): Corpus {
+    let tokens = this.ids.result();
+    let vocab = this.vocab;
+    const { minCount = 0, maxSize } = this.options;
+    if (!vocab.closed && (minCount > 1 || maxSize !== undefined)) {
+      ({ tokens, vocab } = restrictVocabulary(tokens, vocab, minCount, maxSize));
+    }
+    return { vocab, tokens, sentences: this.sentences, words: this.words };
+  }
+}
+
+/** Maps rare words to `<unk>` and renumbers the rest, keeping first-appearance order. */
+function restrictVocabulary(
+  tokens: Uint32Array,
+  vocab: Vocabulary,
+  minCount: number,
+  maxSize: number | undefined,
+): { tokens: Uint32Array; vocab: Vocabulary } {
+  const counts = new Float64Array(vocab.size);
+  for (let i = 0; i < tokens.length; i++) counts[tokens[i]!]++;
+  const keep = new Uint8Array(vocab.size);
+  for (let id = 3; id < vocab.size; id++) keep[id] = counts[id]! >= minCount ? 1 : 0;
+  if (maxSize !== undefined && maxSize < vocab.size) {
+    // Most frequent first; ties broken by first appearance, so the result is deterministic.
+    const order = [];
+    for (let id = 3; id < vocab.size; id++) if (keep[id]) order.push(id);
+    order.sort((a, b) => counts[b]! - counts[a]! || a - b);
+    for (let r = Math.max(0, maxSize - 3); r < order.length; r++) keep[order[r]!] = 0;
+  }
+  const remap = new Uint32Array(vocab.size);
+  const restricted = new Vocabulary();
+  remap[UNK] = UNK;
+  remap[BOS] = BOS;
+  remap[EOS] = EOS;
+  for (let id = 3; id < vocab.size; id++) remap[id] = keep[id] ? restricted.add(vocab.word(id)) : UNK;
+  const out = new Uint32Array(tokens.length);
+  for (let i = 0; i < tokens.length; i++) out[i] = remap[tokens[i]!]!;
+  return { tokens: out, vocab: restricted };
+}
+
+/** Builds a corpus from lines (strings or an async source of them). */
+export async function corpusFromLines(
+  lines: Iterable<string> | AsyncIterable<string>,
+  options: CorpusOptions = {},
+): Promise<Corpus> {
+  const builder = new CorpusBuilder(options);
+  for await (const line of lines) builder.addLine(line);
+  const corpus = builder.finish();
+  if (corpus.sentences === 0) {
+    throw new KotobaError(`${at(options.source)}the corpus is empty`, 'give a text file with one sentence per line');
+  }
+  return corpus;
+}
+
+/** Builds a corpus from an array of lines, synchronously. */
+export function corpusFromText(text: string | readonly string[], options: CorpusOptions = {}): Corpus {
+  const lines = typeof text === 'string' ? text.split('\n') : text.slice();
+  if (typeof text === 'string' && lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const builder = new CorpusBuilder(options);
+  for (const line of lines) builder.addLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+  return builder.finish();
+}
+
+/** Iterates the sentences of a token stream as [start, end) ranges of their words (no <s>/</s>). */
+export function* sentenceRanges(tokens: Uint32Array): Generator<[number, number]> {
+  let start = -1;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t === BOS) start = i + 1;
+    else if (t === EOS) yield [start, i];
+  }
+}
