@@ -47,11 +47,16 @@ export interface WordScore {
   oov: boolean;
 }
 
-/** Scores one sentence (ids without `<s>`; `</s>` is appended when `withEnd`). */
+/**
+ * Scores one sentence (ids without `<s>`; `</s>` is appended when `withEnd`). `surface` gives
+ * the words as written, for the per-word detail of unknown words. The total is summed in
+ * float32, as KenLM's query sums it.
+ */
 export function scoreSentence(
   lm: LanguageModel<unknown>,
   ids: ArrayLike<number>,
   withEnd = true,
+  surface?: readonly string[],
 ): { total: number; words: WordScore[] } {
   const n = ids.length + (withEnd ? 1 : 0);
   const words = new Uint32Array(n);
@@ -61,22 +66,23 @@ export function scoreSentence(
   const ngram = new Uint8Array(n);
   let total: number;
   if (lm.scoreSentence) {
-    total = lm.scoreSentence(words, log10, ngram);
+    lm.scoreSentence(words, log10, ngram);
   } else {
-    total = 0;
     let state = lm.begin();
     for (let i = 0; i < n; i++) {
       const r = lm.score(state, words[i]!);
       log10[i] = r.log10;
       ngram[i] = r.ngram ?? 0;
-      total += r.log10;
       state = r.next;
     }
   }
+  total = 0;
+  for (let i = 0; i < n; i++) total = Math.fround(total + log10[i]!);
   const out: WordScore[] = [];
   for (let i = 0; i < n; i++) {
     const id = words[i]!;
-    const w: WordScore = { word: lm.vocab.word(id), id, log10: log10[i]!, oov: id === UNK };
+    const word = i < ids.length && surface ? surface[i]! : lm.vocab.word(id);
+    const w: WordScore = { word, id, log10: log10[i]!, oov: id === UNK };
     if (ngram[i]) w.ngram = ngram[i]!;
     out.push(w);
   }
@@ -84,33 +90,38 @@ export function scoreSentence(
 }
 
 /**
- * Running totals for perplexity, counted the way KenLM's `query` counts: every word and one
- * `</s>` per sentence are tokens; `<s>` is context only. "Excluding OOVs" drops the unknown
- * words from both the sum and the count.
+ * Running totals for perplexity, counted and summed the way KenLM's `query` does, so that the
+ * digits agree: every word and one `</s>` per sentence are tokens; `<s>` is context only; a
+ * sentence's total is summed in float32 and the corpus total in float64. "Excluding OOVs" drops
+ * the unknown words from both the sum and the count.
  */
 export class PerplexityAccumulator {
   /** Sum of log10 p over all tokens. */
   log10Sum = 0;
-  /** Sum of log10 p over the tokens that are in the vocabulary. */
-  log10SumInVocab = 0;
+  /** Sum of log10 p over the unknown tokens. */
+  log10SumOov = 0;
   tokens = 0;
   oov = 0;
   sentences = 0;
   /** Tokens with probability 0 (log10 = -Infinity). */
   zeroProbability = 0;
 
-  add(id: number, log10: number): void {
-    this.tokens++;
-    this.log10Sum += log10;
-    if (log10 === -Infinity) this.zeroProbability++;
-    if (id === UNK) this.oov++;
-    else this.log10SumInVocab += log10;
-  }
-
-  /** Adds a scored sentence: `words` and their log10 scores, `</s>` included. */
-  addSentence(words: ArrayLike<number>, log10: ArrayLike<number>, n = words.length): void {
+  /** Adds a scored sentence: word ids and their log10 scores, `</s>` included. Returns its total. */
+  addSentence(words: ArrayLike<number>, log10: ArrayLike<number>, n = words.length): number {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const lp = log10[i]!;
+      total = Math.fround(total + lp);
+      if (lp === -Infinity) this.zeroProbability++;
+      if (words[i] === UNK) {
+        this.oov++;
+        this.log10SumOov += lp;
+      }
+    }
     this.sentences++;
-    for (let i = 0; i < n; i++) this.add(words[i]!, log10[i]!);
+    this.tokens += n;
+    this.log10Sum += total;
+    return total;
   }
 
   /** 10^(-Σ log10 p / N), OOVs included. Infinity when some token has probability 0. */
@@ -120,13 +131,41 @@ export class PerplexityAccumulator {
 
   get perplexityExcludingOov(): number {
     const n = this.tokens - this.oov;
-    return n === 0 ? NaN : Math.pow(10, -this.log10SumInVocab / n);
+    return n === 0 ? NaN : Math.pow(10, -(this.log10Sum - this.log10SumOov) / n);
   }
 
   /** Cross-entropy in bits per token, OOVs included. */
   get entropyBits(): number {
     return (-this.log10Sum / this.tokens) * Math.log2(10);
   }
+}
+
+/**
+ * Perplexity over a token stream (`<s> w… </s>` sentences, as `Corpus.tokens`), through the
+ * model's fast path when it has one. Buffers are reused: no allocation per token.
+ */
+export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array): PerplexityAccumulator {
+  const acc = new PerplexityAccumulator();
+  let log10 = new Float64Array(256);
+  for (let i = 0; i < tokens.length; ) {
+    // tokens[i] is <s>; the sentence runs to its </s>.
+    let end = i + 1;
+    while (tokens[end] !== EOS) end++;
+    const words = tokens.subarray(i + 1, end + 1);
+    if (words.length > log10.length) log10 = new Float64Array(words.length * 2);
+    if (lm.scoreSentence) lm.scoreSentence(words, log10);
+    else {
+      let state = lm.begin();
+      for (let j = 0; j < words.length; j++) {
+        const r = lm.score(state, words[j]!);
+        log10[j] = r.log10;
+        state = r.next;
+      }
+    }
+    acc.addSentence(words, log10, words.length);
+    i = end + 1;
+  }
+  return acc;
 }
 
 /** Perplexity of `lm` over sentences of word ids (without `<s>`/`</s>`). */
@@ -137,8 +176,10 @@ export function perplexity(
   const acc = new PerplexityAccumulator();
   for (const ids of sentences) {
     const { words } = scoreSentence(lm, ids);
-    acc.sentences++;
-    for (const w of words) acc.add(w.id, w.log10);
+    acc.addSentence(
+      words.map((w) => w.id),
+      words.map((w) => w.log10),
+    );
   }
   return acc;
 }

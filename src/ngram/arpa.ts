@@ -12,9 +12,14 @@ import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js'
 
 const LOG_ZERO = -99;
 
-/** The shortest decimal string that parses back to the float32 `x`. */
+/** An ARPA value: the shortest float32 digits, with -99 for log10 0. */
+export function formatArpaValue(x: number): string {
+  return x === -Infinity || x <= LOG_ZERO ? String(LOG_ZERO) : formatFloat32(x);
+}
+
+/** The shortest decimal string that parses back to the float32 `x` (as lmplz and query print). */
 export function formatFloat32(x: number): string {
-  if (x === -Infinity || x <= LOG_ZERO) return String(LOG_ZERO);
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : x < 0 ? '-inf' : 'nan';
   if (x === 0) return '0';
   let best = x.toPrecision(9);
   for (let p = 8; p >= 1; p--) {
@@ -40,9 +45,9 @@ export async function writeArpa(tables: NgramTables, out: (chunk: string) => Pro
     let buf = `\n\\${o.order}-grams:\n`;
     const k = o.order;
     for (let i = 0; i < o.size; i++) {
-      let line = formatFloat32(o.log10Prob[i]!) + '\t' + words[o.words[i * k]!];
+      let line = formatArpaValue(o.log10Prob[i]!) + '\t' + words[o.words[i * k]!];
       for (let j = 1; j < k; j++) line += ' ' + words[o.words[i * k + j]!];
-      if (k !== top) line += '\t' + formatFloat32(o.log10Backoff[i]!);
+      if (k !== top) line += '\t' + formatArpaValue(o.log10Backoff[i]!);
       buf += line + '\n';
       if (buf.length > 1 << 16) {
         await out(buf);

@@ -15,6 +15,7 @@ import { BOS } from '../text/vocabulary.js';
 import { KotobaError } from '../errors.js';
 import { countNgrams, type NgramCounts } from './count.js';
 import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
+import { log10f } from './log10f.js';
 import { emptyOrder, type NgramTables } from './tables.js';
 
 export interface Logger {
@@ -195,7 +196,7 @@ function toTables(
   float32: boolean,
 ) {
   const N = counts.order;
-  const log10 = float32 ? (x: number) => f(Math.log10(x)) : (x: number) => Math.log10(x);
+  const log10 = float32 ? log10f : (x: number) => Math.log10(x);
   const tables = [];
   for (let k = 1; k <= N; k++) {
     const o = counts.orders[k - 1]!;

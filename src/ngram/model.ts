@@ -132,22 +132,39 @@ export class BackoffModel implements LanguageModel<number> {
   }
 
   score(state: number, word: number): Scored<number> {
-    let acc = 0;
+    const passed = this.passed;
+    let j = 0;
+    let n = -1;
     for (let h = state; h >= 0; h = this.suffix[h]!) {
-      const n = this.find(h, word);
-      if (n >= 0) return { log10: acc + this.prob[n]!, next: this.stateOf[n]!, ngram: this.length[n]! & 0x7f };
-      acc += this.backoff[h]!;
+      n = this.find(h, word);
+      if (n >= 0) break;
+      passed[j++] = h;
     }
-    return { log10: acc + this.prob[word]!, next: this.stateOf[word]!, ngram: 1 };
+    if (n < 0) n = word;
+    return { log10: this.total(n, j), next: this.stateOf[n]!, ngram: n < this.V ? 1 : this.length[n]! & 0x7f };
   }
 
+  /**
+   * log10 p of n-gram `n` plus the backoffs of the `j` contexts passed on the way down, added
+   * in float32 from the shortest context up: KenLM's order of additions, so scores agree to
+   * the last bit.
+   */
+  private total(n: number, j: number): number {
+    let lp = this.prob[n]!;
+    while (j > 0) lp = Math.fround(lp + this.backoff[this.passed[--j]!]!);
+    return lp;
+  }
+
+  /** Contexts passed while backing off (scratch for `score`; a model has at most 255 orders). */
+  private readonly passed = new Int32Array(256);
+
   scoreSentence(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number {
-    const { suffix, prob, backoff, stateOf, length, keys, mask, V } = this;
+    const { suffix, stateOf, length, keys, mask, V, passed } = this;
     let state = stateOf[BOS]!;
     let total = 0;
     for (let i = 0; i < words.length; i++) {
       const w = words[i]!;
-      let acc = 0;
+      let j = 0;
       let n = -1;
       for (let h = state; h >= 0; h = suffix[h]!) {
         // find(h, w), inlined for the hot loop
@@ -160,13 +177,13 @@ export class BackoffModel implements LanguageModel<number> {
           }
         }
         if (n >= 0) break;
-        acc += backoff[h]!;
+        passed[j++] = h;
       }
       if (n < 0) n = w;
-      const lp = acc + prob[n]!;
+      const lp = this.total(n, j);
       log10Out[i] = lp;
       if (ngramOut) ngramOut[i] = n < V ? 1 : length[n]! & 0x7f;
-      total += lp;
+      total = Math.fround(total + lp);
       state = stateOf[n]!;
     }
     return total;
@@ -212,6 +229,31 @@ export class BackoffModel implements LanguageModel<number> {
     }
     this.children = { start, ids };
     return this.children;
+  }
+
+  /** Id of the context (all but the last word) of n-gram `id`; -1 for a unigram. */
+  contextOf(id: number): number {
+    return id < this.V ? -1 : this.keys[2 * (id - this.V)]!;
+  }
+
+  /** Last word of n-gram `id`. */
+  lastWord(id: number): number {
+    return id < this.V ? id : this.keys[2 * (id - this.V) + 1]!;
+  }
+
+  /** log10 probability stored for n-gram `id`. */
+  log10Prob(id: number): number {
+    return this.prob[id]!;
+  }
+
+  /** log10 backoff weight stored for n-gram `id`. */
+  log10Backoff(id: number): number {
+    return this.backoff[id]!;
+  }
+
+  /** Id of the n-gram without its first word; -1 for a unigram. */
+  suffixOf(id: number): number {
+    return this.suffix[id]!;
   }
 
   /** Words of n-gram `id`. */

@@ -2,3 +2,4 @@
 export * from './io.js';
 export * from './ngram-files.js';
 export * from './corpus-files.js';
+export * from './models.js';

@@ -1,0 +1,113 @@
+import { KotobaError } from '../errors.js';
+import { estimate, checkOrder } from '../ngram/estimate.js';
+import { BackoffModel } from '../ngram/model.js';
+import { pruneRelativeEntropy } from '../ngram/prune.js';
+import { SMOOTHING_NAMES, type SmoothingName, type SmoothingOptions } from '../ngram/smoothing.js';
+import { readCorpus } from '../node/corpus-files.js';
+import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
+import type { Parsed } from './args.js';
+import { commonOptions, textOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
+
+export const NEURAL_MODELS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
+
+export const train: Command = {
+  name: 'train',
+  summary: 'train a language model from text (n-gram, or neural with --model)',
+  usage: 'kotoba train [--order N] [--smoothing mkn|wb|abs|add|jm|mle] [vocabulary options] -o MODEL [FILE|-]',
+  examples: [
+    'kotoba train --order 5 -o wiki.arpa corpus/wiki.train.txt',
+    'kotoba train --order 3 --smoothing wb --prune 0 1 1 -o small.kblm corpus/wiki.train.txt',
+    'kotoba train --model lstm --valid corpus/wiki.valid.txt -o lstm.safetensors corpus/wiki.train.txt',
+  ],
+  options: {
+    output: { type: 'string', short: 'o', value: 'MODEL', description: 'model file: .arpa, .arpa.gz or .kblm (n-gram), .safetensors (neural)' },
+    model: { type: 'string', value: 'KIND', description: `ngram (default), ${NEURAL_MODELS.join(', ')}` },
+    order: { type: 'integer', short: 'n', description: 'n-gram order, or history length of the log-linear and feed-forward models (default 3)' },
+    smoothing: { type: 'string', short: 's', value: 'NAME', description: `n-gram smoothing: ${SMOOTHING_NAMES.join(', ')} (default mkn)` },
+    discount: { type: 'number', value: 'D', description: 'absolute discounting: fixed discount (default n1/(n1+2·n2) per order)' },
+    delta: { type: 'number', value: 'δ', description: 'additive smoothing: δ (default 1, Laplace)' },
+    lambda: { type: 'numbers', value: 'λ…', description: 'Jelinek-Mercer: λ per order, the last repeats (default 0.95)' },
+    'unk-vocab': { type: 'integer', description: 'Jelinek-Mercer: vocabulary size for the unknown-word floor (1000000 in Neubig\'s tutorial)' },
+    prune: { type: 'numbers', value: 'T…', description: 'count pruning per order, as lmplz: drop n-grams seen ≤ T times (e.g. 0 1 1)' },
+    'prune-entropy': { type: 'number', value: 'θ', description: 'relative-entropy pruning threshold after training (Stolcke; SRILM -prune)' },
+    'min-count': { type: 'integer', description: 'words seen fewer times become <unk>' },
+    'max-vocab': { type: 'integer', description: 'keep only the N most frequent words' },
+    vocab: { type: 'string', value: 'FILE', description: 'fixed vocabulary: one word per line; others become <unk>' },
+    ...textOptions,
+    // Neural options (see docs): accepted here so that one command trains every family.
+    hidden: { type: 'integer', description: 'neural: hidden units' },
+    embed: { type: 'integer', description: 'neural: embedding size' },
+    layers: { type: 'integer', description: 'lstm: layers' },
+    dropout: { type: 'number', description: 'lstm: dropout probability' },
+    classes: { type: 'integer', description: 'neural: class-factorised softmax with C classes' },
+    bptt: { type: 'integer', description: 'rnn/lstm: truncated backpropagation length' },
+    batch: { type: 'integer', description: 'neural: minibatch size' },
+    lr: { type: 'number', description: 'neural: learning rate' },
+    epochs: { type: 'integer', description: 'neural: maximum epochs' },
+    'max-epochs': { type: 'integer', description: 'neural: maximum epochs (same as --epochs)' },
+    'max-time': { type: 'number', value: 'S', description: 'neural: stop after S seconds' },
+    valid: { type: 'string', value: 'FILE', description: 'neural: validation text' },
+    resume: { type: 'boolean', description: 'neural: continue from the checkpoint of MODEL' },
+    l2: { type: 'number', description: 'log-linear: L2 regularisation' },
+    tied: { type: 'boolean', description: 'lstm: tie input and output embeddings' },
+    direct: { type: 'boolean', description: 'ffnn: direct connections from the history to the output' },
+    'dry-run': { type: 'boolean', description: 'neural: one tiny step of each phase (for CI)' },
+    ...commonOptions,
+  },
+  async run(parsed, io) {
+    const o = parsed.options;
+    const model = typeof o.model === 'string' ? o.model : 'ngram';
+    if (model !== 'ngram') {
+      if (!(NEURAL_MODELS as readonly string[]).includes(model)) {
+        throw new KotobaError(`unknown model kind '${model}'`, `use ngram, ${NEURAL_MODELS.join(', ')}`);
+      }
+      const { trainNeural } = await import('./train-neural.js');
+      return trainNeural(parsed, io);
+    }
+    return trainNgram(parsed, io);
+  },
+};
+
+async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
+  const o = parsed.options;
+  const output = o.output;
+  if (typeof output !== 'string') throw new KotobaError('no output model given', 'pass -o MODEL.arpa (or .arpa.gz, .kblm)');
+  formatForPath(output); // fail early on an unknown extension, before reading the corpus
+  const order = checkOrder(typeof o.order === 'number' ? o.order : 3);
+  const smoothing = (typeof o.smoothing === 'string' ? o.smoothing : 'mkn') as SmoothingName;
+  if (!(SMOOTHING_NAMES as readonly string[]).includes(smoothing)) {
+    throw new KotobaError(`unknown smoothing '${smoothing}'`, `use one of ${SMOOTHING_NAMES.join(', ')}`);
+  }
+  const input = parsed.positionals[0] ?? '-';
+  if (parsed.positionals.length > 1) throw new KotobaError(`expected one input file, got ${parsed.positionals.length}`, "see 'kotoba train --help'");
+  const smoothingOptions: SmoothingOptions = {};
+  if (typeof o.discount === 'number') smoothingOptions.discount = o.discount;
+  if (typeof o.delta === 'number') smoothingOptions.delta = o.delta;
+  if (Array.isArray(o.lambda)) smoothingOptions.lambda = o.lambda;
+  if (typeof o['unk-vocab'] === 'number') smoothingOptions.vocabularySize = o['unk-vocab'];
+
+  const started = performance.now();
+  io.progress(`reading ${input === '-' ? 'standard input' : input}`);
+  const corpus = await readCorpus(input, { ...textOptionsOf(o), ...(await vocabularyOptionsOf(o)) });
+  if (corpus.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
+  let tables = estimate(corpus, {
+    order,
+    smoothing,
+    smoothingOptions,
+    ...(Array.isArray(o.prune) ? { prune: o.prune } : {}),
+    log: { warn: io.log.warn, info: io.progress },
+  });
+  if (typeof o['prune-entropy'] === 'number') {
+    io.progress(`relative-entropy pruning at θ=${o['prune-entropy']}`);
+    tables = pruneRelativeEntropy(BackoffModel.fromTables(tables), o['prune-entropy']).toTables();
+  }
+  io.progress(`writing ${output}`);
+  await saveNgramModel(output, tables);
+  const seconds = (performance.now() - started) / 1000;
+  const counts = tables.orders.map((t) => t.size);
+  if (o.json) {
+    await io.stdout(toJson({ model: output, order, smoothing, vocabulary: corpus.vocab.size, ngrams: counts, sentences: corpus.sentences, words: corpus.words, seconds }) + '\n');
+  } else {
+    io.log.info(`${tables.description}; n-grams per order: ${counts.join(' ')}; wrote ${output} in ${seconds.toFixed(2)} s`);
+  }
+}

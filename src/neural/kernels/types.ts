@@ -1,0 +1,121 @@
+/**
+ * The numeric core's contract: float32 kernels over tensors that live in one memory owned by
+ * the kernels. Implemented by a plain TypeScript backend (reference and fallback) and by two
+ * WebAssembly builds (SIMD128, and relaxed SIMD with fused multiply-add).
+ *
+ * Conventions shared by every kernel:
+ * - tensors are row-major `Float32Array`s (ids and targets `Int32Array`s) obtained from
+ *   {@link Kernels.alloc} / {@link Kernels.allocInt32}, or `subarray`s of those;
+ * - sizes are element counts; a kernel reads and writes only the elements its sizes name,
+ *   starting at the view's first element;
+ * - "accumulate" kernels (`+=`) add into what is there, as backward passes do.
+ */
+
+/** Which implementation runs the kernels. */
+export type KernelBackend = 'wasm-relaxed-simd' | 'wasm-simd' | 'js';
+
+/** Options of {@link createKernels}. */
+export interface KernelOptions {
+  /** A backend to force, or 'auto' (default): the fastest one this runtime supports. */
+  backend?: KernelBackend | 'auto';
+}
+
+/** Float32 kernels and the memory their tensors live in. */
+export interface Kernels {
+  /** The implementation in use. */
+  readonly backend: KernelBackend;
+  /** Number of 4-byte slots the memory was created with (Float32 and Int32 allocations share them). */
+  readonly capacityFloats: number;
+
+  /**
+   * A zero-filled Float32Array of n elements, a view of the kernels' memory. Capacity is fixed
+   * at creation (no growth, so views never detach); each allocation is 16-byte aligned and so
+   * takes a multiple of 4 slots (see {@link floatsFor}). Allocating past capacity throws an
+   * error naming the sizes.
+   */
+  alloc(n: number): Float32Array;
+  /** Like {@link Kernels.alloc}, for Int32 data (word ids, targets). */
+  allocInt32(n: number): Int32Array;
+  /** Float32 slots still free. */
+  readonly freeFloats: number;
+
+  /**
+   * C(M×N) = alpha·op(A)·op(B) + beta·C, row-major. op(A) is M×K (A is stored K×M when
+   * transA), op(B) is K×N (B is stored N×K when transB). lda/ldb/ldc are row strides of the
+   * stored matrices in elements (default: their packed widths). beta = 0 overwrites C without
+   * reading it, as BLAS does.
+   *
+   * @example
+   * // logits(B×V) = h(B×H) · W(H×V); dW(H×V) += hᵀ · dlogits; dh(B×H) = dlogits · Wᵀ
+   * k.gemm(false, false, B, V, H, 1, h, W, 0, logits);
+   * k.gemm(true, false, H, V, B, 1, h, dlogits, 1, dW);
+   * k.gemm(false, true, B, H, V, 1, dlogits, W, 0, dh);
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array,
+    lda?: number, ldb?: number, ldc?: number,
+  ): void;
+  /** y(M) = alpha·A(M×N)·x + beta·y, or with trans: y(N) = alpha·Aᵀ·x + beta·y. beta = 0 does not read y. */
+  gemv(trans: boolean, M: number, N: number, alpha: number, A: Float32Array, x: Float32Array, beta: number, y: Float32Array): void;
+
+  /** out(rows×cols)[r][c] += bias(cols)[c]. */
+  addBias(rows: number, cols: number, out: Float32Array, bias: Float32Array): void;
+  /** dbias(cols)[c] += Σ_r d(rows×cols)[r][c]. */
+  sumRows(rows: number, cols: number, d: Float32Array, dbias: Float32Array): void;
+
+  /** y = tanh(x) over n elements (y may be x). */
+  tanhForward(n: number, x: Float32Array, y: Float32Array): void;
+  /** dx += dy·(1 − y²), where y = tanh(x). */
+  tanhBackward(n: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** y = 1/(1 + e^−x) over n elements (y may be x). */
+  sigmoidForward(n: number, x: Float32Array, y: Float32Array): void;
+  /** dx += dy·y·(1 − y), where y = sigmoid(x). */
+  sigmoidBackward(n: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+
+  /**
+   * Row-wise softmax cross-entropy over logits(rows×V) with targets(rows) (Int32; a negative
+   * target means "no loss for this row": its loss is 0 and its dlogits row 0). Writes each row's
+   * loss (natural log) into losses(rows); if dlogits(rows×V) is given, overwrites it with
+   * scale·(softmax − onehot). Max-subtracted, so any finite logits are safe; a NaN logit gives a
+   * NaN loss. Returns the summed loss (accumulated in float64).
+   *
+   * @example
+   * const nats = k.softmaxCrossEntropy(B, V, logits, targets, losses, dlogits, 1 / B);
+   */
+  softmaxCrossEntropy(
+    rows: number, V: number, logits: Float32Array, targets: Int32Array,
+    losses: Float32Array, dlogits: Float32Array | null, scale: number,
+  ): number;
+  /** x(rows×V) = log softmax(x), row-wise, in place (natural log). */
+  logSoftmax(rows: number, V: number, x: Float32Array): void;
+
+  /** out(rows×D)[r] = table(·×D)[ids[r]]. Ids are checked against the table's length. */
+  embeddingGather(rows: number, D: number, table: Float32Array, ids: Int32Array, out: Float32Array): void;
+  /** dtable(·×D)[ids[r]] += d(rows×D)[r] (repeated ids accumulate). */
+  embeddingScatterAdd(rows: number, D: number, dtable: Float32Array, ids: Int32Array, d: Float32Array): void;
+
+  /** y += a·x over n elements. */
+  axpy(n: number, a: number, x: Float32Array, y: Float32Array): void;
+  /** x *= a over n elements. */
+  scale(n: number, a: number, x: Float32Array): void;
+  /** out = a ⊙ b (elementwise; out may alias a or b). */
+  mul(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** out += a ⊙ b (elementwise). */
+  mulAdd(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** Σ x² over n elements, accumulated in float64 (for gradient-norm clipping). */
+  sumSquares(n: number, x: Float32Array): number;
+}
+
+/**
+ * Slots that allocations of these sizes take together (each rounded up to a multiple of 4 for
+ * 16-byte alignment): the capacity to ask {@link createKernels} for.
+ *
+ * @example
+ * const k = await createKernels(floatsFor(V * H, H * V, V, B * H, B * V));
+ */
+export function floatsFor(...sizes: number[]): number {
+  let total = 0;
+  for (const n of sizes) total += Math.ceil(n / 4) * 4;
+  return total;
+}
