@@ -1,6 +1,6 @@
 /**
  * ARPA files, the interchange format of KenLM, SRILM and IRSTLM: read and write. Browser-safe
- * (text in, text chunks out); file handling lives in node/.
+ * (text in, byte chunks out); file handling lives in node/.
  *
  * Values are written as the shortest decimal that reads back to the same float32, as lmplz writes
  * them. ARPA has no −∞: a probability of 0 is written as -99 (SRILM's convention) and -99 or below
@@ -11,6 +11,15 @@ import { BOS_WORD, EOS_WORD, UNK_WORD, Vocabulary } from '../text/vocabulary.js'
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
 const LOG_ZERO = -99;
+const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`)); // exact in float64
+const LOG10_2 = Math.log10(2);
+// Bit casts through one shared word.
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+const DIGITS = new Uint8Array(32);
+const SCRATCH = new Uint8Array(64);
+const LATIN1 = new TextDecoder('latin1');
+const UTF8 = new TextEncoder();
 
 /** An ARPA value: the shortest float32 digits, with -99 for log10 0. */
 export function formatArpaValue(x: number): string {
@@ -21,6 +30,12 @@ export function formatArpaValue(x: number): string {
 export function formatFloat32(x: number): string {
   if (!Number.isFinite(x)) return x > 0 ? 'inf' : x < 0 ? '-inf' : 'nan';
   if (x === 0) return '0';
+  const end = shortestDigits(x, SCRATCH, 0);
+  return end < 0 ? slowShortest(x) : LATIN1.decode(SCRATCH.subarray(0, end));
+}
+
+/** Tries precisions 9, 8, … down with toPrecision (exact, slow; the reference). */
+function slowShortest(x: number): string {
   let best = x.toPrecision(9);
   for (let p = 8; p >= 1; p--) {
     const s = x.toPrecision(p);
@@ -31,32 +46,157 @@ export function formatFloat32(x: number): string {
 }
 
 /**
- * Writes `tables` as ARPA text through `out`, in chunks. N-grams come in the order of the
- * tables (estimation keeps lmplz's suffix order).
+ * The shortest digits by arithmetic, written into `out` at `at` (returns the new end, or -1 for
+ * "use the exact method"): the decimals that read back as `x` are those inside the half-way
+ * points to its float32 neighbours; take the first precision at which an integer fits that
+ * interval, and of those the one nearest `x`. Gives up where float64 rounding could decide it,
+ * and outside the plain-notation range.
  */
-export async function writeArpa(tables: NgramTables, out: (chunk: string) => Promise<void> | void): Promise<void> {
+function shortestDigits(x: number, out: Uint8Array, at: number): number {
+  const a = Math.abs(x);
+  if (a < 1e-6 || a >= 1e9) return -1;
+  F32[0] = a;
+  const bits = U32[0]!;
+  U32[0] = bits + 1;
+  const up = F32[0]!;
+  U32[0] = bits - 1;
+  const down = F32[0]!;
+  const lo = (a + down) / 2; // exact in float64
+  const hi = (a + up) / 2;
+  // e = floor(log10 a), from the binary exponent, corrected by one comparison.
+  const binary = (bits >>> 23) - 127;
+  let e = Math.floor(binary * LOG10_2);
+  if (e + 1 >= 0 && e + 1 < POW10.length && a >= POW10[e + 1]!) e++;
+  // No precision below this can have a decimal inside an interval this narrow.
+  const first = Math.max(1, Math.floor(e - (binary - 23) * LOG10_2));
+  for (let p = first; p <= 9; p++) {
+    const s = p - 1 - e; // digits after the decimal point
+    if (s < 0 || s > 22) return -1;
+    const scale = POW10[s]!;
+    const l = lo * scale;
+    const h = hi * scale;
+    // Too close to call in float64 (or a tie at an end point): let the exact method decide.
+    if (Math.abs(l - Math.round(l)) < 1e-6 || Math.abs(h - Math.round(h)) < 1e-6) return -1;
+    const mLo = Math.ceil(l);
+    const mHi = Math.floor(h);
+    if (mLo > mHi) continue;
+    let m = Math.min(mHi, Math.max(mLo, Math.round(a * scale)));
+    // Digits of m, least significant first, dropping trailing zeros of the fraction.
+    let frac = s;
+    while (frac > 0 && m % 10 === 0) {
+      m /= 10;
+      frac--;
+    }
+    let n = 0;
+    do {
+      DIGITS[n++] = 48 + (m % 10);
+      m = Math.floor(m / 10);
+    } while (m > 0);
+    while (n <= frac) DIGITS[n++] = 48; // leading zeros: 0.00ddd
+    if (x < 0) out[at++] = 45; // '-'
+    for (let i = n - 1; i >= 0; i--) {
+      out[at++] = DIGITS[i]!;
+      if (i === frac && frac > 0) out[at++] = 46; // '.'
+    }
+    return at;
+  }
+  return -1;
+}
+
+const LOG_ZERO_BYTES = UTF8.encode(String(LOG_ZERO));
+
+/** Appends bytes to fixed-size chunks, handing each full chunk to `flush`. */
+class ByteWriter {
+  buf = new Uint8Array(1 << 20);
+  at = 0;
+  constructor(private readonly flush: (chunk: Uint8Array) => Promise<void> | void) {}
+  async reserve(n: number): Promise<void> {
+    if (this.at + n > this.buf.length) await this.drain(n);
+  }
+  async drain(need = 0): Promise<void> {
+    if (this.at > 0) await this.flush(this.buf.slice(0, this.at));
+    this.at = 0;
+    if (need > this.buf.length) this.buf = new Uint8Array(need * 2);
+  }
+  bytes(b: Uint8Array): void {
+    // A plain loop: words are short, and TypedArray.set costs more than it copies here.
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < b.length; i++) buf[at++] = b[i]!;
+    this.at = at;
+  }
+  byte(c: number): void {
+    this.buf[this.at++] = c;
+  }
+  /** An ARPA value: shortest float32 digits, -99 for log10 0. */
+  value(x: number): void {
+    if (x === -Infinity || x <= LOG_ZERO) return this.bytes(LOG_ZERO_BYTES);
+    if (x === 0) return this.byte(48);
+    const end = shortestDigits(x, this.buf, this.at);
+    if (end >= 0) this.at = end;
+    else this.bytes(UTF8.encode(slowShortest(x)));
+  }
+}
+
+/**
+ * Writes `tables` as ARPA text (UTF-8 bytes) through `out`, in chunks. N-grams come in the order
+ * of the tables (estimation keeps lmplz's suffix order).
+ */
+export async function writeArpa(tables: NgramTables, out: (chunk: Uint8Array) => Promise<void> | void): Promise<void> {
   const { orders, vocab } = tables;
-  const words = vocab.list();
+  // All words' UTF-8 bytes in one array, word i at [start[i], start[i+1]).
+  const encoded = vocab.list().map((w) => UTF8.encode(w));
+  const start = new Int32Array(encoded.length + 1);
+  for (let i = 0; i < encoded.length; i++) start[i + 1] = start[i]! + encoded[i]!.length;
+  const wordBytes = new Uint8Array(start[encoded.length]!);
+  encoded.forEach((b, i) => wordBytes.set(b, start[i]!));
+  const longest = encoded.reduce((m, b) => Math.max(m, b.length), 0);
+  const w = new ByteWriter(out);
   let head = '\\data\\\n';
   for (const o of orders) head += `ngram ${o.order}=${o.size}\n`;
-  await out(head);
   const top = orders.length;
+  await w.reserve(head.length * 3);
+  w.bytes(UTF8.encode(head));
   for (const o of orders) {
-    let buf = `\n\\${o.order}-grams:\n`;
     const k = o.order;
+    const section = UTF8.encode(`\n\\${k}-grams:\n`);
+    await w.reserve(section.length);
+    w.bytes(section);
+    const lineMax = 64 + k * (longest + 1);
     for (let i = 0; i < o.size; i++) {
-      let line = formatArpaValue(o.log10Prob[i]!) + '\t' + words[o.words[i * k]!];
-      for (let j = 1; j < k; j++) line += ' ' + words[o.words[i * k + j]!];
-      if (k !== top) line += '\t' + formatArpaValue(o.log10Backoff[i]!);
-      buf += line + '\n';
-      if (buf.length > 1 << 16) {
-        await out(buf);
-        buf = '';
+      if (w.at + lineMax > w.buf.length) await w.drain(lineMax);
+      w.value(o.log10Prob[i]!);
+      const buf = w.buf;
+      let at = w.at;
+      for (let j = 0; j < k; j++) {
+        buf[at++] = j === 0 ? 9 : 32;
+        const id = o.words[i * k + j]!;
+        for (let b = start[id]!, end = start[id + 1]!; b < end; b++) buf[at++] = wordBytes[b]!;
       }
+      w.at = at;
+      if (k !== top) {
+        w.byte(9);
+        w.value(o.log10Backoff[i]!);
+      }
+      w.byte(10);
     }
-    await out(buf);
   }
-  await out('\n\\end\\\n');
+  await w.reserve(16);
+  w.bytes(UTF8.encode('\n\\end\\\n'));
+  await w.drain();
+}
+
+/** ARPA text of `tables` as one string (small models, the browser). */
+export async function arpaText(tables: NgramTables): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  await writeArpa(tables, (c) => void chunks.push(c));
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 export interface ArpaReadOptions {
