@@ -43,17 +43,25 @@
 // ---------------------------------------------------------------------------------------------
 // exp / tanh / sigmoid, vectorised.
 //
-// exp: Cody–Waite range reduction x = n·ln2 + r, |r| ≤ ln2/2, then Cephes' degree-6 polynomial
-// for e^r (expf.c) and 2^n built in the exponent bits. Inputs are clamped to [-87.33, 88]
-// so 2^n stays a normal float: below the clamp the result is e^-87.33 ≈ 1.2e-38 instead of a
-// denormal or 0, above it e^88 ≈ 1.6e38 instead of inf. Max relative error measured against
-// float64 Math.exp on [-87, 88]: about 1.2e-7 (2 ulp); see test/kernels.test.ts.
-// NaN propagates (min/max/arithmetics keep it), so a diverging model still shows NaN.
+// Clamps use pmin/pmax (one minps/maxps on x86) rather than min/max, whose NaN and ±0 rules
+// cost V8 several instructions each: that alone made these kernels twice as fast. With x as the
+// first operand, pmin(x, c) and pmax(x, c) still return x when x is NaN, so NaN propagates and a
+// diverging model still shows NaN.
+//
+// exp: Cody–Waite range reduction x = n·ln2 + r, |r| ≤ ln2/2, Cephes' degree-6 polynomial for
+// e^r (expf.c), and 2^n built in the exponent bits. Inputs are clamped to [-87.33, 88] so 2^n
+// stays a normal float: below the clamp the result is e^-87.33 ≈ 1.2e-38 instead of a denormal
+// or 0, above it e^88 ≈ 1.6e38 instead of inf. Max relative error against float64 Math.exp:
+// about 1.2e-7 (2 ulp), asserted in test/kernels.test.ts through sigmoid and log-softmax.
 
 // @ts-ignore: decorator
 @inline function expv(x0: v128): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.33654)), f32x4.splat(88.0));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(-87.33654)), f32x4.splat(88.0));
+  // Round x·log2e to an integer n by adding 1.5·2^23: the sum's low mantissa bits then hold n
+  // (cheaper than nearest + trunc_sat, which V8 expands into a long sequence).
+  const magic = f32x4.splat(12582912.0);
+  const t = madd(x, f32x4.splat(1.44269504088896341), magic);
+  const n = f32x4.sub(t, magic);
   // ln2 split in a part exact in few bits and a small correction, so n·ln2_hi is exact.
   let r = madd(n, f32x4.splat(-0.693359375), x);
   r = madd(n, f32x4.splat(2.12194440e-4), r);
@@ -64,30 +72,34 @@
   p = madd(p, r, f32x4.splat(1.6666665459e-1));
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   p = madd(p, f32x4.mul(r, r), f32x4.add(r, f32x4.splat(1.0)));
-  // 2^n: n is in [-126, 127] thanks to the clamp, so (n + 127) << 23 is a normal float's bits.
-  const twoN = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // 2^n: t's bits are 0x4B400000 + n; shifted left by 23 the constant part falls off the top,
+  // leaving n in the exponent field, to which the bias 127 is added.
+  const twoN = i32x4.add(i32x4.shl(t, 23), i32x4.splat(0x3f800000));
   return f32x4.mul(p, twoN);
 }
 
-// tanh: for |x| < 0.625 Cephes' odd polynomial (tanhf.c), else 1 − 2/(e^{2|x|} + 1) with the
-// sign restored. |x| is capped at 10, past which tanh rounds to 1 in float32 (at 9 it does not
-// yet). Max error about 1.4e-7 relative (2 ulp).
+// tanh: the odd rational approximation x·P(x²)/Q(x²) (degrees 13/6) that Eigen and XLA use for
+// float32, on x clamped to ±7.9988 (where it reaches 1), and x itself for |x| < 0.0004. One
+// division and no exp: 2.4× faster than 1 − 2/(e^{2x} + 1) with a polynomial near 0. Max
+// relative error against float64 Math.tanh: 2.9e-7 with fused madd, 3.9e-7 without (≤ 7 ulp).
 // @ts-ignore: decorator
-@inline function tanhv(x: v128): v128 {
-  const one = f32x4.splat(1.0);
-  const two = f32x4.splat(2.0);
-  const ax = f32x4.abs(x);
-  const e = expv(f32x4.mul(f32x4.min(ax, f32x4.splat(10.0)), two));
-  const big = f32x4.sub(one, f32x4.div(two, f32x4.add(e, one)));
-  const bigSigned = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
-  const z = f32x4.mul(x, x);
-  let p = f32x4.splat(-5.70498872745e-3);
-  p = madd(p, z, f32x4.splat(2.06390887954e-2));
-  p = madd(p, z, f32x4.splat(-5.37397155531e-2));
-  p = madd(p, z, f32x4.splat(1.33314422036e-1));
-  p = madd(p, z, f32x4.splat(-3.33332819422e-1));
-  const small = madd(f32x4.mul(p, z), x, x);
-  return v128.bitselect(small, bigSigned, f32x4.lt(ax, f32x4.splat(0.625)));
+@inline function tanhv(x0: v128): v128 {
+  const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(-7.99881172180175781)), f32x4.splat(7.99881172180175781));
+  const x2 = f32x4.mul(x, x);
+  let p = f32x4.splat(-2.76076847742355e-16);
+  p = madd(p, x2, f32x4.splat(2.00018790482477e-13));
+  p = madd(p, x2, f32x4.splat(-8.60467152213735e-11));
+  p = madd(p, x2, f32x4.splat(5.12229709037114e-8));
+  p = madd(p, x2, f32x4.splat(1.48572235717979e-5));
+  p = madd(p, x2, f32x4.splat(6.37261928875436e-4));
+  p = madd(p, x2, f32x4.splat(4.89352455891786e-3));
+  p = f32x4.mul(p, x);
+  let q = f32x4.splat(1.19825839466702e-6);
+  q = madd(q, x2, f32x4.splat(1.18534705686654e-4));
+  q = madd(q, x2, f32x4.splat(2.268434632439e-3));
+  q = madd(q, x2, f32x4.splat(4.89352518554385e-3));
+  const tiny = f32x4.lt(f32x4.abs(x), f32x4.splat(0.0004));
+  return v128.bitselect(x, f32x4.div(p, q), tiny);
 }
 
 // sigmoid = 1 / (1 + e^{-x}); relative error follows exp's.
@@ -113,6 +125,8 @@ const MC: i32 = 128;
 const PACK_A_FLOATS: i32 = MC * KC;
 const PACK_B_FLOATS: i32 = KC * 8;
 const TILE_FLOATS: i32 = 32;
+/** Largest span of B rows (bytes) read in place instead of packed: about the L2 size. */
+const DIRECT_B_BYTES: usize = 1 << 20;
 
 let packA: usize = 0; // MC×KC floats: panels of 4 rows, k-major inside a panel
 let packB: usize = 0; // KC×8 floats: one strip of 8 columns, k-major
@@ -142,17 +156,17 @@ export function setScratch(ptr: usize, floats: i32): void {
 // ---------------------------------------------------------------------------------------------
 // GEMM: C(M×N) = alpha·op(A)·op(B) + beta·C.
 
-/** Writes the 4×4 transpose of rows r0..r3 to dst, dst+16, dst+32, dst+48 (byte step `step`). */
+/** Writes the 4×4 transpose of rows r0..r3 to dst, dst + step, dst + 2·step, dst + 3·step. */
 // @ts-ignore: decorator
-@inline function transpose4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize, step: usize, alpha: v128): void {
+@inline function transpose4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize, step: usize): void {
   const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
   const t1 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
   const t2 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
   const t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
-  v128.store(dst, f32x4.mul(f32x4.shuffle(t0, t1, 0, 1, 4, 5), alpha));
-  v128.store(dst + step, f32x4.mul(f32x4.shuffle(t0, t1, 2, 3, 6, 7), alpha));
-  v128.store(dst + 2 * step, f32x4.mul(f32x4.shuffle(t2, t3, 0, 1, 4, 5), alpha));
-  v128.store(dst + 3 * step, f32x4.mul(f32x4.shuffle(t2, t3, 2, 3, 6, 7), alpha));
+  v128.store(dst, f32x4.shuffle(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + step, f32x4.shuffle(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * step, f32x4.shuffle(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * step, f32x4.shuffle(t2, t3, 2, 3, 6, 7));
 }
 
 /**
@@ -188,7 +202,11 @@ function packABlock(transA: bool, A: usize, lda: i32, i0: i32, mc: i32, k0: i32,
         let k = 0;
         for (; k + 4 <= kc; k += 4) {
           const s = row0 + (<usize>k << 2);
-          transpose4(v128.load(s), v128.load(s + ldaB), v128.load(s + 2 * ldaB), v128.load(s + 3 * ldaB), dst + (<usize>k << 4), 16, va);
+          transpose4(
+            f32x4.mul(v128.load(s), va), f32x4.mul(v128.load(s + ldaB), va),
+            f32x4.mul(v128.load(s + 2 * ldaB), va), f32x4.mul(v128.load(s + 3 * ldaB), va),
+            dst + (<usize>k << 4), 16,
+          );
         }
         for (; k < kc; k++) {
           const s = row0 + (<usize>k << 2);
@@ -233,15 +251,14 @@ function packBStrip(transB: bool, B: usize, ldb: i32, j0: i32, nr: i32, k0: i32,
   } else {
     // B is N×K: 8 rows read along k, transposed 4×4 at a time.
     const row0 = at(B, j0 * ldb + k0);
-    const one = f32x4.splat(1.0);
     if (nr == 8) {
       let k = 0;
       for (; k + 4 <= kc; k += 4) {
         const s = row0 + (<usize>k << 2);
         const d = dst + (<usize>k << 5);
-        transpose4(v128.load(s), v128.load(s + ldbB), v128.load(s + 2 * ldbB), v128.load(s + 3 * ldbB), d, 32, one);
+        transpose4(v128.load(s), v128.load(s + ldbB), v128.load(s + 2 * ldbB), v128.load(s + 3 * ldbB), d, 32);
         const s4 = s + 4 * ldbB;
-        transpose4(v128.load(s4), v128.load(s4 + ldbB), v128.load(s4 + 2 * ldbB), v128.load(s4 + 3 * ldbB), d + 16, 32, one);
+        transpose4(v128.load(s4), v128.load(s4 + ldbB), v128.load(s4 + 2 * ldbB), v128.load(s4 + 3 * ldbB), d + 16, 32);
       }
       for (; k < kc; k++) {
         const s = row0 + (<usize>k << 2);
@@ -259,12 +276,13 @@ function packBStrip(transB: bool, B: usize, ldb: i32, j0: i32, nr: i32, k0: i32,
 }
 
 /**
- * The 4×8 register tile: acc = Σ_k pa[k][0..4]ᵀ · pb[k][0..8] over kc steps (8 accumulators,
+ * The 4×8 register tile: acc = Σ_k pa[k][0..4]ᵀ · pb[k][0..8] over kc steps, pb advancing by
+ * pbStep bytes per k (32 when packed, B's row stride when read in place) (8 accumulators,
  * 2 B vectors, 1 broadcast A value: 11 of x86's 16 vector registers), then
  * C[0..4][0..8] = acc + beta·C (beta 0: C is not read, so garbage or NaN there is ignored).
  */
 // @ts-ignore: decorator
-@inline function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldcB: usize, beta: f32): void {
+@inline function kernel4x8(kc: i32, pa: usize, pb: usize, pbStep: usize, c: usize, ldcB: usize, beta: f32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -285,7 +303,7 @@ function packBStrip(transB: bool, B: usize, ldb: i32, j0: i32, nr: i32, k0: i32,
     c30 = madd(a, b0, c30);
     c31 = madd(a, b1, c31);
     pa += 16;
-    pb += 32;
+    pb += pbStep;
   }
   const c1 = c + ldcB, c2 = c1 + ldcB, c3 = c2 + ldcB;
   if (beta == 0) {
@@ -308,13 +326,13 @@ function packBStrip(transB: bool, B: usize, ldb: i32, j0: i32, nr: i32, k0: i32,
 }
 
 /** A full tile straight into C. Kept out of line so the one copy of the loop is register-allocated once. */
-function fullTile(kc: i32, pa: usize, pb: usize, c: usize, ldcB: usize, beta: f32): void {
-  kernel4x8(kc, pa, pb, c, ldcB, beta);
+function fullTile(kc: i32, pa: usize, pb: usize, pbStep: usize, c: usize, ldcB: usize, beta: f32): void {
+  kernel4x8(kc, pa, pb, pbStep, c, ldcB, beta);
 }
 
 /** An edge tile (mr < 4 or nr < 8): computed into the scratch tile, then the valid part merged into C. */
-function edgeTile(kc: i32, pa: usize, pb: usize, c: usize, ldcB: usize, beta: f32, mr: i32, nr: i32): void {
-  kernel4x8(kc, pa, pb, tile, 32, 0);
+function edgeTile(kc: i32, pa: usize, pb: usize, pbStep: usize, c: usize, ldcB: usize, beta: f32, mr: i32, nr: i32): void {
+  kernel4x8(kc, pa, pb, pbStep, tile, 32, 0);
   for (let r = 0; r < mr; r++) {
     const crow = c + <usize>r * ldcB;
     const trow = tile + (<usize>r << 5);
@@ -351,6 +369,7 @@ export function gemm(
     return;
   }
   const ldcB = <usize>ldc << 2;
+  const ldbB = <usize>ldb << 2;
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = imin(KC, K - k0);
     // beta applies once, with the first block of K; later blocks accumulate.
@@ -360,13 +379,18 @@ export function gemm(
       packABlock(transA, A, lda, i0, mc, k0, kc, alpha);
       for (let j0 = 0; j0 < N; j0 += 8) {
         const nr = imin(8, N - j0);
-        packBStrip(transB, B, ldb, j0, nr, k0, kc);
+        // Untransposed B whose block fits in L2 is read in place (8 floats per row, stride ldb);
+        // a larger one is packed, as its strided rows would miss the TLB and the prefetcher.
+        const direct = !transB && nr == 8 && <usize>kc * ldbB <= DIRECT_B_BYTES;
+        if (!direct) packBStrip(transB, B, ldb, j0, nr, k0, kc);
+        const pb = direct ? at(B, k0 * ldb + j0) : packB;
+        const pbStep: usize = direct ? ldbB : 32;
         for (let ir = 0; ir < mc; ir += 4) {
           const mr = imin(4, mc - ir);
           const pa = at(packA, ir * kc);
           const c = at(C, (i0 + ir) * ldc + j0);
-          if (mr == 4 && nr == 8) fullTile(kc, pa, packB, c, ldcB, b);
-          else edgeTile(kc, pa, packB, c, ldcB, b, mr, nr);
+          if (mr == 4 && nr == 8) fullTile(kc, pa, pb, pbStep, c, ldcB, b);
+          else edgeTile(kc, pa, pb, pbStep, c, ldcB, b, mr, nr);
         }
       }
     }
@@ -390,15 +414,73 @@ function gemmRow(transA: bool, transB: bool, N: i32, K: i32, alpha: f32, A: usiz
 // ---------------------------------------------------------------------------------------------
 // GEMV
 
-/** y(M) = alpha·A(M×N, row stride lda)·x + beta·y. Four rows at a time share each load of x. */
+/** [Σ s0, Σ s1, Σ s2, Σ s3]: four horizontal sums at once (a transpose and three adds). */
+// @ts-ignore: decorator
+@inline function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const u0 = f32x4.add(f32x4.shuffle(s0, s1, 0, 4, 1, 5), f32x4.shuffle(s0, s1, 2, 6, 3, 7));
+  const u1 = f32x4.add(f32x4.shuffle(s2, s3, 0, 4, 1, 5), f32x4.shuffle(s2, s3, 2, 6, 3, 7));
+  return f32x4.add(f32x4.shuffle(u0, u1, 0, 1, 4, 5), f32x4.shuffle(u0, u1, 2, 3, 6, 7));
+}
+
+/** Dot products of columns j..N of 4 rows (r0, stride ldaB) with x: the scalar tail of gemvN. */
+// @ts-ignore: decorator
+@inline function tail4(r0: usize, ldaB: usize, j: i32, N: i32, x: usize): v128 {
+  let d0: f32 = 0, d1: f32 = 0, d2: f32 = 0, d3: f32 = 0;
+  for (; j < N; j++) {
+    const o = <usize>j << 2;
+    const xj = load<f32>(x + o);
+    d0 += load<f32>(r0 + o) * xj;
+    d1 += load<f32>(r0 + ldaB + o) * xj;
+    d2 += load<f32>(r0 + 2 * ldaB + o) * xj;
+    d3 += load<f32>(r0 + 3 * ldaB + o) * xj;
+  }
+  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(d0), 1, d1), 2, d2), 3, d3);
+}
+
+/** y[0..4) = alpha·d + beta·y (beta 0: y not read). */
+// @ts-ignore: decorator
+@inline function storeY4(y: usize, d: v128, alpha: f32, beta: f32): void {
+  const v = f32x4.mul(d, f32x4.splat(alpha));
+  v128.store(y, beta == 0 ? v : madd(v128.load(y), f32x4.splat(beta), v));
+}
+
+/**
+ * y(M) = alpha·A(M×N, row stride lda)·x + beta·y. Eight rows at a time share each load of x
+ * (9 loads per 8 madds instead of 2 per 1), and their sums are reduced together.
+ */
 function gemvN(M: i32, N: i32, alpha: f32, A: usize, lda: i32, x: usize, beta: f32, y: usize): void {
   const ldaB = <usize>lda << 2;
+  const n4 = N & ~3;
   let i = 0;
+  for (; i + 8 <= M; i += 8) {
+    const r0 = at(A, i * lda), r1 = r0 + ldaB, r2 = r1 + ldaB, r3 = r2 + ldaB;
+    const r4 = r3 + ldaB, r5 = r4 + ldaB, r6 = r5 + ldaB, r7 = r6 + ldaB;
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+    let s4 = f32x4.splat(0), s5 = f32x4.splat(0), s6 = f32x4.splat(0), s7 = f32x4.splat(0);
+    for (let j = 0; j < n4; j += 4) {
+      const o = <usize>j << 2;
+      const xv = v128.load(x + o);
+      s0 = madd(v128.load(r0 + o), xv, s0);
+      s1 = madd(v128.load(r1 + o), xv, s1);
+      s2 = madd(v128.load(r2 + o), xv, s2);
+      s3 = madd(v128.load(r3 + o), xv, s3);
+      s4 = madd(v128.load(r4 + o), xv, s4);
+      s5 = madd(v128.load(r5 + o), xv, s5);
+      s6 = madd(v128.load(r6 + o), xv, s6);
+      s7 = madd(v128.load(r7 + o), xv, s7);
+    }
+    let d0 = hsum4(s0, s1, s2, s3), d1 = hsum4(s4, s5, s6, s7);
+    if (n4 < N) {
+      d0 = f32x4.add(d0, tail4(r0, ldaB, n4, N, x));
+      d1 = f32x4.add(d1, tail4(r4, ldaB, n4, N, x));
+    }
+    storeY4(at(y, i), d0, alpha, beta);
+    storeY4(at(y, i + 4), d1, alpha, beta);
+  }
   for (; i + 4 <= M; i += 4) {
     const r0 = at(A, i * lda), r1 = r0 + ldaB, r2 = r1 + ldaB, r3 = r2 + ldaB;
     let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-    let j = 0;
-    for (; j + 4 <= N; j += 4) {
+    for (let j = 0; j < n4; j += 4) {
       const o = <usize>j << 2;
       const xv = v128.load(x + o);
       s0 = madd(v128.load(r0 + o), xv, s0);
@@ -406,35 +488,19 @@ function gemvN(M: i32, N: i32, alpha: f32, A: usize, lda: i32, x: usize, beta: f
       s2 = madd(v128.load(r2 + o), xv, s2);
       s3 = madd(v128.load(r3 + o), xv, s3);
     }
-    let d0 = hsum(s0), d1 = hsum(s1), d2 = hsum(s2), d3 = hsum(s3);
-    for (; j < N; j++) {
-      const o = <usize>j << 2;
-      const xj = load<f32>(x + o);
-      d0 += load<f32>(r0 + o) * xj;
-      d1 += load<f32>(r1 + o) * xj;
-      d2 += load<f32>(r2 + o) * xj;
-      d3 += load<f32>(r3 + o) * xj;
-    }
-    const yp = at(y, i);
-    if (beta == 0) {
-      store<f32>(yp, alpha * d0); store<f32>(yp, alpha * d1, 4); store<f32>(yp, alpha * d2, 8); store<f32>(yp, alpha * d3, 12);
-    } else {
-      store<f32>(yp, alpha * d0 + beta * load<f32>(yp));
-      store<f32>(yp, alpha * d1 + beta * load<f32>(yp, 4), 4);
-      store<f32>(yp, alpha * d2 + beta * load<f32>(yp, 8), 8);
-      store<f32>(yp, alpha * d3 + beta * load<f32>(yp, 12), 12);
-    }
+    let d0 = hsum4(s0, s1, s2, s3);
+    if (n4 < N) d0 = f32x4.add(d0, tail4(r0, ldaB, n4, N, x));
+    storeY4(at(y, i), d0, alpha, beta);
   }
   for (; i < M; i++) {
     const r0 = at(A, i * lda);
     let s0 = f32x4.splat(0);
-    let j = 0;
-    for (; j + 4 <= N; j += 4) {
+    for (let j = 0; j < n4; j += 4) {
       const o = <usize>j << 2;
       s0 = madd(v128.load(r0 + o), v128.load(x + o), s0);
     }
     let d0 = hsum(s0);
-    for (; j < N; j++) d0 += load<f32>(at(r0, j)) * load<f32>(at(x, j));
+    for (let j = n4; j < N; j++) d0 += load<f32>(at(r0, j)) * load<f32>(at(x, j));
     const yp = at(y, i);
     store<f32>(yp, beta == 0 ? alpha * d0 : alpha * d0 + beta * load<f32>(yp));
   }
@@ -538,12 +604,17 @@ export function sumSquares(n: i32, x: usize): f64 {
   let i = 0;
   while (i < n) {
     const end = imin(n, i + 1024);
-    let s = f32x4.splat(0);
-    for (; i + 4 <= end; i += 4) {
-      const v = v128.load(at(x, i));
-      s = madd(v, v, s);
+    // Four accumulators: one would wait on the previous madd's latency every step.
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+    for (; i + 16 <= end; i += 16) {
+      const p = at(x, i);
+      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+      s0 = madd(v0, v0, s0);
+      s1 = madd(v1, v1, s1);
+      s2 = madd(v2, v2, s2);
+      s3 = madd(v3, v3, s3);
     }
-    let t: f64 = <f64>hsum(s);
+    let t: f64 = <f64>hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
     for (; i < end; i++) {
       const v = <f64>load<f32>(at(x, i));
       t += v * v;
@@ -625,9 +696,9 @@ export function sigmoidBackward(n: i32, y: usize, dy: usize, dx: usize): void {
 function rowMax(V: i32, x: usize): f32 {
   let m = f32x4.splat(-Infinity);
   let j = 0;
-  for (; j + 4 <= V; j += 4) m = f32x4.max(m, v128.load(at(x, j)));
+  for (; j + 4 <= V; j += 4) m = f32x4.pmax(m, v128.load(at(x, j)));
   let s = hmax(m);
-  // max() of a NaN is NaN, so a NaN logit makes the loss NaN (and is caught upstream).
+  // pmax skips a NaN, but exp(NaN − m) then makes the row's sum, and so its loss, NaN.
   for (; j < V; j++) s = max(s, load<f32>(at(x, j)));
   return s;
 }

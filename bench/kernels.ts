@@ -2,10 +2,12 @@
 // kernel backend, next to numpy (OpenBLAS, one thread) and PyTorch (one thread) measured in the
 // same run on the same shapes, as ratios; then the time per call of the other hot kernels.
 //
-//   npm run bench:kernels            (about a minute)
+//   npm run bench:kernels                  (about 40 s)
+//   taskset -c 1 npm run bench:kernels     (steadier: on a shared VM an unpinned process
+//                                           showed swings of ±30% between runs)
 //
-// Each number is the best of 5 timed runs of at least 40 ms each, after a warm-up: the best run
-// is the one least disturbed by the machine's other work. Python runs as /usr/bin/python3 with
+// Each number is the best of 2 rounds × 5 timed runs of at least 40 ms each, after a warm-up:
+// the best run is the one least disturbed by the machine's other work. Python runs as /usr/bin/python3 with
 // OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1; a missing numpy or torch is reported, not fatal.
 
 import { spawnSync } from 'node:child_process';
@@ -62,8 +64,8 @@ function timeIt(fn: () => void): number {
 
 const flops = (s: Shape): number => 2 * s.M * s.N * s.K;
 
-/** GFLOP/s per shape for one backend. Operands are random; C is overwritten (beta 0). */
-async function measureBackend(backend: KernelBackend): Promise<number[]> {
+/** A gemm runner for one backend: random operands, C overwritten (beta 0). */
+async function gemmRunner(backend: KernelBackend): Promise<(s: Shape) => number> {
   const most = Math.max(...SHAPES.map((s) => Math.max(s.M * s.K, s.K * s.N, s.M * s.N)));
   const k: Kernels = await createKernels(floatsFor(most, most, most), { backend });
   const A = k.alloc(most), Bm = k.alloc(most), C = k.alloc(most);
@@ -71,7 +73,7 @@ async function measureBackend(backend: KernelBackend): Promise<number[]> {
     A[i] = Math.random() - 0.5;
     Bm[i] = Math.random() - 0.5;
   }
-  return SHAPES.map((s) => flops(s) / timeIt(() => k.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, Bm, 0, C)) / 1e9);
+  return (s) => flops(s) / timeIt(() => k.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, Bm, 0, C)) / 1e9;
 }
 
 /** The same measurements in Python (numpy or torch); null with a reason when unavailable. */
@@ -165,13 +167,24 @@ async function otherKernels(backends: KernelBackend[]): Promise<void> {
   rows.forEach(([name], i) => console.log(pad(name, 40, true) + times.map((t) => pad(t[i].toFixed(1), 19)).join('')));
 }
 
+/** Element-wise maximum of two rows of numbers (null: not measured). */
+const maxOf = (a: number[] | null, b: number[] | null): number[] | null => (a && b ? a.map((x, i) => Math.max(x, b[i])) : (a ?? b));
+
 async function main(): Promise<void> {
   const backends = await availableKernelBackends();
   console.log(`kotoba kernel benchmark — gemm GFLOP/s, one core, float32 (backends: ${backends.join(', ')})\n`);
-  const ours: number[][] = [];
-  for (const b of backends) ours.push(await measureBackend(b));
-  const numpy = measurePython('numpy');
-  const torch = measurePython('torch');
+  const runners = await Promise.all(backends.map(gemmRunner));
+  // Two rounds, ours then the peers', keeping each cell's best: a burst of other work on the
+  // machine then spoils at most one round of each side instead of skewing the ratios.
+  let ours: number[][] = backends.map(() => SHAPES.map(() => 0));
+  let numpy: { gflops: number[] | null; note: string } = { gflops: null, note: '' };
+  let torch: { gflops: number[] | null; note: string } = { gflops: null, note: '' };
+  for (let round = 0; round < 2; round++) {
+    ours = ours.map((row, b) => SHAPES.map((s, i) => Math.max(row[i], runners[b](s))));
+    const n = measurePython('numpy'), t = measurePython('torch');
+    numpy = { gflops: maxOf(numpy.gflops, n.gflops), note: n.note };
+    torch = { gflops: maxOf(torch.gflops, t.gflops), note: t.note };
+  }
   const peers = [
     ['numpy', numpy],
     ['torch', torch],
