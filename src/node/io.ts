@@ -3,7 +3,7 @@
  * and atomic writes (a temporary file renamed into place, so a failed run never leaves a
  * half-written model).
  */
-import { createReadStream, createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
+import { createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -39,19 +39,23 @@ const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8
 
 /** Raw bytes of a file or of stdin (`-`), decompressed when gzipped. */
 export async function* byteChunks(file: string): AsyncGenerator<Uint8Array> {
-  const source: NodeJS.ReadableStream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
-  let gunzip: ReturnType<typeof createGunzip> | null = null;
-  let first = true;
+  const name = file === '-' ? '<stdin>' : file;
+  let source: NodeJS.ReadableStream;
+  if (file === '-') source = process.stdin;
+  else {
+    // Open first, so that a missing or unreadable file is one clear error.
+    const handle = await fsp.open(file, 'r').catch((e: unknown) => {
+      throw fileError(e, file);
+    });
+    source = handle.createReadStream({ highWaterMark: 1 << 20 });
+  }
   try {
-    if (file !== '-') await fsp.access(file).catch((e) => { throw fileError(e, file); });
     const iterator = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     const firstChunk = await iterator.next();
     if (firstChunk.done) return;
     const head = firstChunk.value as Buffer;
-    if (first && isGzip(head)) {
-      first = false;
-      gunzip = createGunzip();
-      const gz = gunzip;
+    if (isGzip(head)) {
+      const gz = createGunzip();
       // Feed the compressed stream to gunzip, reading its output as we go.
       const feed = (async () => {
         gz.write(head);
@@ -68,7 +72,7 @@ export async function* byteChunks(file: string): AsyncGenerator<Uint8Array> {
       for (let c = await iterator.next(); !c.done; c = await iterator.next()) yield c.value as Buffer;
     }
   } catch (e) {
-    throw fileError(e, file === '-' ? '<stdin>' : file);
+    throw fileError(e, name);
   } finally {
     if (file !== '-') (source as unknown as { destroy?: () => void }).destroy?.();
   }
