@@ -77,8 +77,9 @@ export interface Kernels {
    * Row-wise softmax cross-entropy over logits(rows×V) with targets(rows) (Int32; a negative
    * target means "no loss for this row": its loss is 0 and its dlogits row 0). Writes each row's
    * loss (natural log) into losses(rows); if dlogits(rows×V) is given, overwrites it with
-   * scale·(softmax − onehot). Max-subtracted, so any finite logits are safe; a NaN logit gives a
-   * NaN loss. Returns the summed loss (accumulated in float64).
+   * scale·(softmax − onehot) (dlogits may be logits itself, to save memory). Max-subtracted, so
+   * any finite logits are safe; a NaN logit gives a NaN loss. Returns the summed loss
+   * (accumulated in float64).
    *
    * @example
    * const nats = k.softmaxCrossEntropy(B, V, logits, targets, losses, dlogits, 1 / B);
