@@ -15,3 +15,5 @@ export * from './ngram/estimate.js';
 export * from './ngram/model.js';
 export * from './ngram/arpa.js';
 export * from './ngram/binary.js';
+export * from './ngram/prune.js';
+export * from './ngram/log10f.js';
