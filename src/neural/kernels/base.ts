@@ -37,11 +37,11 @@ export abstract class KernelsBase implements Kernels {
     return Math.max(0, (this.end - this.cursor) >> 2);
   }
 
-  alloc(n: number): Float32Array {
+  alloc(n: number): Float32Array<ArrayBuffer> {
     return new Float32Array(this.buffer, this.take(n, 'alloc'), n);
   }
 
-  allocInt32(n: number): Int32Array {
+  allocInt32(n: number): Int32Array<ArrayBuffer> {
     return new Int32Array(this.buffer, this.take(n, 'allocInt32'), n);
   }
 

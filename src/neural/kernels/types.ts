@@ -31,11 +31,11 @@ export interface Kernels {
    * A zero-filled Float32Array of n elements, a view of the kernels' memory. Capacity is fixed
    * at creation (no growth, so views never detach); each allocation is 16-byte aligned and so
    * takes a multiple of 4 slots (see {@link floatsFor}). Allocating past capacity throws an
-   * error naming the sizes.
+   * error naming the sizes. The memory is a plain (never shared) ArrayBuffer.
    */
-  alloc(n: number): Float32Array;
+  alloc(n: number): Float32Array<ArrayBuffer>;
   /** Like {@link Kernels.alloc}, for Int32 data (word ids, targets). */
-  allocInt32(n: number): Int32Array;
+  allocInt32(n: number): Int32Array<ArrayBuffer>;
   /** Float32 slots still free. */
   readonly freeFloats: number;
 
