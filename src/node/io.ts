@@ -3,7 +3,7 @@
  * and atomic writes (a temporary file renamed into place, so a failed run never leaves a
  * half-written model).
  */
-import { createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
+import { constants as fsConstants, createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -93,9 +93,9 @@ export function invalidUtf8Offset(b: Uint8Array): number {
     else if (c >= 0xe0 && c <= 0xef) { need = 2; min = 0x800; }
     else if (c >= 0xf0 && c <= 0xf4) { need = 3; min = 0x10000; }
     else return i;
-    if (i + need >= b.length) return -1;
     let cp = c & (0x3f >> need);
     for (let k = 1; k <= need; k++) {
+      if (i + k >= b.length) return -1; // may continue in the next chunk
       const d = b[i + k]!;
       if ((d & 0xc0) !== 0x80) return i;
       cp = (cp << 6) | (d & 0x3f);
@@ -213,6 +213,20 @@ export async function writeAtomic(
     file.destroy();
     await fsp.rm(tmp, { force: true });
     throw e instanceof KotobaError ? e : fileError(e, target, 'write');
+  }
+}
+
+/** Fails early, before long work, when `target`'s folder does not exist or is not writable. */
+export async function checkWritable(target: string): Promise<void> {
+  const dir = dirname(target) || '.';
+  try {
+    const st = await fsp.stat(dir);
+    if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    await fsp.access(dir, fsConstants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new KotobaError(`cannot write ${target}: ${dir} is not a directory`, 'check the path');
+    throw fileError(e, target, 'write');
   }
 }
 
