@@ -12,7 +12,7 @@
  */
 import { KotobaError } from '../errors.js';
 import { Vocabulary } from '../text/vocabulary.js';
-import { BackoffModel, type BackoffModelArrays } from './model.js';
+import { BackoffModel, RECORD, type BackoffModelArrays } from './model.js';
 
 export const BINARY_MAGIC = 'KOTOBALM';
 export const BINARY_VERSION = 1;
@@ -65,12 +65,8 @@ export function serializeModel(model: BackoffModel): Uint8Array[] {
   const vocabBytes = new TextEncoder().encode(model.vocab.list().join('\n'));
   const parts: [string, Uint8Array][] = [
     ['vocab', vocabBytes],
-    ['keys', bytesOf(a.keys)],
-    ['prob', bytesOf(a.prob)],
-    ['backoff', bytesOf(a.backoff)],
-    ['suffix', bytesOf(a.suffix)],
-    ['state', bytesOf(a.state)],
-    ['length', bytesOf(a.length)],
+    ['records', bytesOf(a.records)],
+    ['lengths', bytesOf(a.lengths)],
     ...a.ordered.map((o, i): [string, Uint8Array] => [`ordered${i + 2}`, bytesOf(o)]),
   ];
   const checksum = checksumOf(parts.map(([, b]) => b));
@@ -171,12 +167,8 @@ export function deserializeModel(bytes: Uint8Array, source = 'model'): BackoffMo
   const arrays: BackoffModelArrays = {
     order: header.order,
     capacity: header.capacity,
-    keys: typed('keys', Uint32Array, 2 * header.capacity),
-    prob: typed('prob', Float32Array, total),
-    backoff: typed('backoff', Float32Array, total),
-    suffix: typed('suffix', Int32Array, total),
-    state: typed('state', Int32Array, total),
-    length: typed('length', Uint8Array, total),
+    records: typed('records', Int32Array, total * RECORD),
+    lengths: typed('lengths', Uint8Array, total),
     ordered,
   };
   return new BackoffModel(vocab, arrays, header.description);

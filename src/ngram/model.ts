@@ -1,12 +1,16 @@
 /**
  * The query side of a backoff n-gram model: KenLM's state API over one open-addressing hash
- * table in typed arrays.
+ * table of records in a typed array.
  *
  * Every n-gram has an integer id: unigrams are their word id; longer n-grams are V + a slot of
- * the hash table, keyed exactly (no hash-only matching) by (id of its context, last word). Each
- * n-gram also stores its suffix (the n-gram without its first word) and its *state*: the longest
- * suffix of it, itself included, that can still be extended or carries a backoff weight. A model
- * state is therefore one integer, and scoring a word allocates nothing:
+ * the hash table, keyed exactly (no hash-only matching) by (id of its context, last word). A
+ * record holds everything a query needs from an n-gram, so that one cache line serves a probe:
+ *
+ *   [context id, last word, log10 p (f32 bits), log10 backoff (f32 bits), suffix id, state id]
+ *
+ * The suffix is the n-gram without its first word; the state is the longest suffix of the
+ * n-gram, itself included, that can still be extended or carries a backoff weight. A model state
+ * is therefore one integer, and scoring a word allocates nothing:
  *
  *   from the state's n-gram h: look up (h, w); if absent, add backoff(h) and move to suffix(h).
  */
@@ -15,38 +19,46 @@ import type { LanguageModel, Scored } from '../lm.js';
 import { BOS, type Vocabulary } from '../text/vocabulary.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
-const EMPTY = 0xffffffff;
+/** Int32 fields per record. */
+export const RECORD = 6;
+const CONTEXT = 0;
+const WORD = 1;
+const PROB = 2;
+const BACKOFF = 3;
+const SUFFIX = 4;
+const STATE = 5;
+/** Context field of an empty slot. */
+const EMPTY = -1;
+/** Context field of a unigram (the root). */
+const ROOT = -2;
+/** Set in `order` for a blank: an n-gram a file lacked, inserted so its extensions can be found. */
+const BLANK = 0x80;
 
 /** The arrays that make up a model: what the binary format stores, section by section. */
 export interface BackoffModelArrays {
   order: number;
-  /** Hash slots, a power of two. */
+  /** Hash slots (any size; about 1.5 per n-gram above the unigrams). */
   capacity: number;
-  /** 2 × capacity: (context id, word) per slot; context 0xFFFFFFFF marks an empty slot. */
-  keys: Uint32Array;
-  /** V + capacity, per n-gram id: log10 probability. */
-  prob: Float32Array;
-  /** V + capacity: log10 backoff weight. */
-  backoff: Float32Array;
-  /** V + capacity: id of the n-gram without its first word (-1 for unigrams). */
-  suffix: Int32Array;
-  /** V + capacity: id of the state after this n-gram (-1: empty context). */
-  state: Int32Array;
-  /** V + capacity: order of the n-gram; 0 for an empty slot. A blank (inserted) n-gram has 0x80 set. */
-  length: Uint8Array;
+  /** (V + capacity) × RECORD int32 fields; prob and backoff are float32 bit patterns. */
+  records: Int32Array;
+  /** V + capacity: order of each n-gram (0 for an empty slot; BLANK set for a blank). */
+  lengths: Uint8Array;
   /** Per order ≥ 2: n-gram ids in the order of the original tables (for writing them back). */
   ordered: Int32Array[];
 }
 
-function hashSlot(context: number, word: number, mask: number): number {
+function hashOf(context: number, word: number): number {
   let h = Math.imul(context ^ 0x5bd1e995, 0x9e3779b1) ^ Math.imul(word + 0x7f4a7c15, 0x85ebca6b);
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);
   h ^= h >>> 12;
-  return h & mask;
+  return h >>> 0;
 }
 
-const BLANK = 0x80;
+/** First slot to probe for a key: the hash scaled to [0, capacity) (no power-of-two rounding). */
+function firstSlot(context: number, word: number, capacity: number): number {
+  return Math.floor((hashOf(context, word) * capacity) / 4294967296);
+}
 
 /**
  * A backoff n-gram model (ARPA semantics) answering queries: log10 p(w | state) with the length
@@ -61,45 +73,32 @@ export class BackoffModel implements LanguageModel<number> {
   readonly vocab: Vocabulary;
   readonly description: string;
   readonly order: number;
-  private readonly V: number;
-  private readonly mask: number;
-  private readonly keys: Uint32Array;
-  private readonly prob: Float32Array;
-  private readonly backoff: Float32Array;
-  private readonly suffix: Int32Array;
-  private readonly stateOf: Int32Array;
-  private readonly length: Uint8Array;
   readonly ordered: Int32Array[];
+  private readonly V: number;
+  private readonly capacity: number;
+  private readonly rec: Int32Array;
+  private readonly recF: Float32Array; // the same memory, for prob and backoff
+  private readonly orderOf: Uint8Array;
   private children: { start: Int32Array; ids: Int32Array } | null = null;
+  /** Contexts passed while backing off (scratch for scoring; a model has at most 255 orders). */
+  private readonly passed = new Int32Array(256);
 
   constructor(vocab: Vocabulary, arrays: BackoffModelArrays, description: string) {
     this.vocab = vocab;
     this.description = description;
     this.order = arrays.order;
     this.V = vocab.size;
-    this.mask = arrays.capacity - 1;
-    this.keys = arrays.keys;
-    this.prob = arrays.prob;
-    this.backoff = arrays.backoff;
-    this.suffix = arrays.suffix;
-    this.stateOf = arrays.state;
-    this.length = arrays.length;
+    this.capacity = arrays.capacity;
+    this.rec = arrays.records;
+    this.recF = new Float32Array(arrays.records.buffer, arrays.records.byteOffset, arrays.records.length);
+    this.orderOf = arrays.lengths;
     this.ordered = arrays.ordered;
+    if (this.rec.length !== (this.V + this.capacity) * RECORD) throw new KotobaError('internal: n-gram records do not match the vocabulary');
   }
 
   /** The arrays behind the model (shared, not copied). */
   get arrays(): BackoffModelArrays {
-    return {
-      order: this.order,
-      capacity: this.mask + 1,
-      keys: this.keys,
-      prob: this.prob,
-      backoff: this.backoff,
-      suffix: this.suffix,
-      state: this.stateOf,
-      length: this.length,
-      ordered: this.ordered,
-    };
+    return { order: this.order, capacity: this.capacity, records: this.rec, lengths: this.orderOf, ordered: this.ordered };
   }
 
   /** Number of n-grams per order (blanks not counted). */
@@ -109,12 +108,15 @@ export class BackoffModel implements LanguageModel<number> {
 
   /** Id of the n-gram (context id, word), or -1. */
   find(context: number, word: number): number {
-    const keys = this.keys;
-    const mask = this.mask;
-    for (let s = hashSlot(context, word, mask); ; s = (s + 1) & mask) {
-      const c = keys[2 * s]!;
+    const rec = this.rec;
+    const V = this.V;
+    const cap = this.capacity;
+    for (let s = firstSlot(context, word, cap); ; ) {
+      const r = (V + s) * RECORD;
+      const c = rec[r]!;
       if (c === EMPTY) return -1;
-      if (c === context && keys[2 * s + 1] === word) return this.V + s;
+      if (c === context && rec[r + WORD] === word) return V + s;
+      if (++s === cap) s = 0;
     }
   }
 
@@ -127,83 +129,139 @@ export class BackoffModel implements LanguageModel<number> {
     return id;
   }
 
+  /** Id of the context (all but the last word) of n-gram `id`; -1 for a unigram. */
+  contextOf(id: number): number {
+    return id < this.V ? -1 : this.rec[id * RECORD + CONTEXT]!;
+  }
+
+  /** Last word of n-gram `id`. */
+  lastWord(id: number): number {
+    return this.rec[id * RECORD + WORD]!;
+  }
+
+  /** log10 probability stored for n-gram `id`. */
+  log10Prob(id: number): number {
+    return this.recF[id * RECORD + PROB]!;
+  }
+
+  /** log10 backoff weight stored for n-gram `id`. */
+  log10Backoff(id: number): number {
+    return this.recF[id * RECORD + BACKOFF]!;
+  }
+
+  /** Id of the n-gram without its first word; -1 for a unigram. */
+  suffixOf(id: number): number {
+    return this.rec[id * RECORD + SUFFIX]!;
+  }
+
   begin(): number {
-    return this.stateOf[BOS]!;
+    return this.rec[BOS * RECORD + STATE]!;
   }
 
   score(state: number, word: number): Scored<number> {
-    const passed = this.passed;
+    const rec = this.rec;
     let j = 0;
     let n = -1;
-    for (let h = state; h >= 0; h = this.suffix[h]!) {
+    for (let h = state; h >= 0; h = rec[h * RECORD + SUFFIX]!) {
       n = this.find(h, word);
       if (n >= 0) break;
-      passed[j++] = h;
+      this.passed[j++] = h;
     }
     if (n < 0) n = word;
-    return { log10: this.total(n, j), next: this.stateOf[n]!, ngram: n < this.V ? 1 : this.length[n]! & 0x7f };
+    return { log10: this.total(n, j), next: rec[n * RECORD + STATE]!, ngram: n < this.V ? 1 : this.orderOf[n]! & 0x7f };
   }
 
   /**
    * log10 p of n-gram `n` plus the backoffs of the `j` contexts passed on the way down, added
-   * in float32 from the shortest context up: KenLM's order of additions, so scores agree to
-   * the last bit.
+   * in float32 from the shortest context up: KenLM's order of additions, so that scores agree
+   * to the last bit.
    */
   private total(n: number, j: number): number {
-    let lp = this.prob[n]!;
-    while (j > 0) lp = Math.fround(lp + this.backoff[this.passed[--j]!]!);
+    const recF = this.recF;
+    let lp = recF[n * RECORD + PROB]!;
+    while (j > 0) lp = Math.fround(lp + recF[this.passed[--j]! * RECORD + BACKOFF]!);
     return lp;
   }
 
-  /** Contexts passed while backing off (scratch for `score`; a model has at most 255 orders). */
-  private readonly passed = new Int32Array(256);
-
+  /**
+   * The fast path. Where `score` walks down from the state, one dependent lookup after another,
+   * this keeps the whole context chain (the ids of the last 1, 2, … words) and probes every
+   * order at once: each probe's address depends only on the chain and the word, so the CPU
+   * overlaps their cache misses, and the probes that hit are the next word's chain.
+   */
   scoreSentence(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number {
-    const { suffix, stateOf, length, keys, mask, V, passed } = this;
-    let state = stateOf[BOS]!;
+    const { rec, recF, V, capacity: cap, orderOf } = this;
+    const chain = this.chain;
+    const found = this.found;
+    // The chain after <s>: its state and that state's suffixes, longest last.
+    let chainLength = this.chainOf(rec[BOS * RECORD + STATE]!, chain);
     let total = 0;
     for (let i = 0; i < words.length; i++) {
       const w = words[i]!;
-      let j = 0;
-      let n = -1;
-      for (let h = state; h >= 0; h = suffix[h]!) {
-        // find(h, w), inlined for the hot loop
-        for (let s = hashSlot(h, w, mask); ; s = (s + 1) & mask) {
-          const c = keys[2 * s]!;
+      found[0] = w;
+      let m = 1; // order of the longest match
+      for (let k = 1; k <= chainLength; k++) {
+        const h = chain[k - 1]!;
+        let n = -1;
+        for (let s = firstSlot(h, w, cap); ; ) {
+          const r = (V + s) * RECORD;
+          const c = rec[r]!;
           if (c === EMPTY) break;
-          if (c === h && keys[2 * s + 1] === w) {
+          if (c === h && rec[r + WORD] === w) {
             n = V + s;
             break;
           }
+          if (++s === cap) s = 0;
         }
-        if (n >= 0) break;
-        passed[j++] = h;
+        // Suffixes of a stored n-gram are stored too, so the first miss ends the matches.
+        if (n < 0) break;
+        found[k] = n;
+        m = k + 1;
       }
-      if (n < 0) n = w;
-      const lp = this.total(n, j);
+      const n = found[m - 1]!;
+      // log10 p of the match, then the backoffs of the longer contexts, shortest first.
+      let lp = recF[n * RECORD + PROB]!;
+      for (let k = m; k <= chainLength; k++) lp = Math.fround(lp + recF[chain[k - 1]! * RECORD + BACKOFF]!);
       log10Out[i] = lp;
-      if (ngramOut) ngramOut[i] = n < V ? 1 : length[n]! & 0x7f;
+      if (ngramOut) ngramOut[i] = n < V ? 1 : orderOf[n]! & 0x7f;
       total = Math.fround(total + lp);
-      state = stateOf[n]!;
+      // The next chain: the matches up to the order of the state they lead to.
+      const state = rec[n * RECORD + STATE]!;
+      chainLength = state < 0 ? 0 : orderOf[state]! & 0x7f;
+      if (state >= V && orderOf[state]! & BLANK) chainLength = this.chainOf(state, chain);
+      else for (let k = 0; k < chainLength; k++) chain[k] = found[k]!;
     }
     return total;
   }
 
+  /** Writes the ids of `state` and its suffixes into `chain`, shortest first; returns the count. */
+  private chainOf(state: number, chain: Int32Array): number {
+    let k = 0;
+    for (let h = state; h >= 0; h = this.rec[h * RECORD + SUFFIX]!) k++;
+    let i = k;
+    for (let h = state; h >= 0; h = this.rec[h * RECORD + SUFFIX]!) chain[--i] = h;
+    return k;
+  }
+
+  private readonly chain = new Int32Array(256);
+  private readonly found = new Int32Array(257);
+
   /** p(w | state) for every word id w (`<s>` gets 0). */
   distribution(state: number, out: Float64Array): void {
     const V = this.V;
+    const { rec, recF } = this;
     const chain: number[] = [];
-    for (let h = state; h >= 0; h = this.suffix[h]!) chain.push(h);
-    for (let w = 0; w < V; w++) out[w] = this.prob[w]!;
+    for (let h = state; h >= 0; h = rec[h * RECORD + SUFFIX]!) chain.push(h);
+    for (let w = 0; w < V; w++) out[w] = recF[w * RECORD + PROB]!;
     const { start, ids } = this.childIndex();
     // Shortest context first: back off everything, then overwrite the words seen after it.
     for (let i = chain.length - 1; i >= 0; i--) {
       const h = chain[i]!;
-      const b = this.backoff[h]!;
+      const b = recF[h * RECORD + BACKOFF]!;
       if (b !== 0) for (let w = 0; w < V; w++) out[w] += b;
       for (let j = start[h]!; j < start[h + 1]!; j++) {
         const n = ids[j]!;
-        out[this.keys[2 * (n - V) + 1]!] = this.prob[n]!;
+        out[rec[n * RECORD + WORD]!] = recF[n * RECORD + PROB]!;
       }
     }
     for (let w = 0; w < V; w++) out[w] = Math.pow(10, out[w]!);
@@ -214,55 +272,24 @@ export class BackoffModel implements LanguageModel<number> {
   private childIndex(): { start: Int32Array; ids: Int32Array } {
     if (this.children) return this.children;
     const V = this.V;
-    const cap = this.mask + 1;
-    const start = new Int32Array(V + cap + 1);
-    for (let s = 0; s < cap; s++) {
-      const c = this.keys[2 * s]!;
-      if (c !== EMPTY && !(this.length[V + s]! & BLANK)) start[c + 1]!++;
-    }
-    for (let i = 0; i < V + cap; i++) start[i + 1]! += start[i]!;
-    const fill = start.slice(0, V + cap);
-    const ids = new Int32Array(start[V + cap]!);
-    for (let s = 0; s < cap; s++) {
-      const c = this.keys[2 * s]!;
-      if (c !== EMPTY && !(this.length[V + s]! & BLANK)) ids[fill[c]!++] = V + s;
-    }
+    const total = V + this.capacity;
+    const start = new Int32Array(total + 1);
+    const real = (n: number) => this.rec[n * RECORD] !== EMPTY && !(this.orderOf[n]! & BLANK);
+    for (let n = V; n < total; n++) if (real(n)) start[this.rec[n * RECORD + CONTEXT]! + 1]!++;
+    for (let i = 0; i < total; i++) start[i + 1]! += start[i]!;
+    const fill = start.slice(0, total);
+    const ids = new Int32Array(start[total]!);
+    for (let n = V; n < total; n++) if (real(n)) ids[fill[this.rec[n * RECORD + CONTEXT]!]!++] = n;
     this.children = { start, ids };
     return this.children;
-  }
-
-  /** Id of the context (all but the last word) of n-gram `id`; -1 for a unigram. */
-  contextOf(id: number): number {
-    return id < this.V ? -1 : this.keys[2 * (id - this.V)]!;
-  }
-
-  /** Last word of n-gram `id`. */
-  lastWord(id: number): number {
-    return id < this.V ? id : this.keys[2 * (id - this.V) + 1]!;
-  }
-
-  /** log10 probability stored for n-gram `id`. */
-  log10Prob(id: number): number {
-    return this.prob[id]!;
-  }
-
-  /** log10 backoff weight stored for n-gram `id`. */
-  log10Backoff(id: number): number {
-    return this.backoff[id]!;
-  }
-
-  /** Id of the n-gram without its first word; -1 for a unigram. */
-  suffixOf(id: number): number {
-    return this.suffix[id]!;
   }
 
   /** Words of n-gram `id`. */
   words(id: number): number[] {
     const out: number[] = [];
     while (id >= this.V) {
-      const s = id - this.V;
-      out.push(this.keys[2 * s + 1]!);
-      id = this.keys[2 * s]!;
+      out.push(this.rec[id * RECORD + WORD]!);
+      id = this.rec[id * RECORD + CONTEXT]!;
     }
     out.push(id);
     return out.reverse();
@@ -273,8 +300,8 @@ export class BackoffModel implements LanguageModel<number> {
     const uni = emptyOrder(1, this.V);
     for (let w = 0; w < this.V; w++) {
       uni.words[w] = w;
-      uni.log10Prob[w] = this.prob[w]!;
-      uni.log10Backoff[w] = this.backoff[w]!;
+      uni.log10Prob[w] = this.log10Prob(w);
+      uni.log10Backoff[w] = this.log10Backoff(w);
     }
     const orders: NgramOrderTable[] = [uni];
     for (let k = 2; k <= this.order; k++) {
@@ -285,13 +312,12 @@ export class BackoffModel implements LanguageModel<number> {
         // Walk the context chain backwards to recover the words.
         let id = n;
         for (let j = k - 1; j >= 1; j--) {
-          const s = id - this.V;
-          t.words[i * k + j] = this.keys[2 * s + 1]!;
-          id = this.keys[2 * s]!;
+          t.words[i * k + j] = this.rec[id * RECORD + WORD]!;
+          id = this.rec[id * RECORD + CONTEXT]!;
         }
         t.words[i * k] = id;
-        t.log10Prob[i] = this.prob[n]!;
-        t.log10Backoff[i] = this.backoff[n]!;
+        t.log10Prob[i] = this.log10Prob(n);
+        t.log10Backoff[i] = this.log10Backoff(n);
       }
       orders.push(t);
     }
@@ -309,55 +335,57 @@ function buildArrays(tables: NgramTables): BackoffModelArrays {
   const N = tables.orders.length;
   let higher = 0;
   for (let k = 2; k <= N; k++) higher += tables.orders[k - 1]!.size;
-  // Load factor at most 2/3 (KenLM's probing default is 1.5 slots per entry), with room for blanks.
-  let capacity = 2;
-  while (capacity < Math.ceil(higher * 1.5) + 2) capacity *= 2;
-  const keys = new Uint32Array(2 * capacity).fill(EMPTY);
+  // 1.5 slots per n-gram (KenLM's probing default), with room for blanks.
+  const capacity = Math.ceil(higher * 1.5) + 16;
   const total = V + capacity;
-  const prob = new Float32Array(total);
-  const backoff = new Float32Array(total);
-  const suffix = new Int32Array(total).fill(-1);
-  const state = new Int32Array(total).fill(-1);
-  const length = new Uint8Array(total);
+  const rec = new Int32Array(total * RECORD);
+  const recF = new Float32Array(rec.buffer);
+  const orderOf = new Uint8Array(total);
   const hasChildren = new Uint8Array(total);
-  const mask = capacity - 1;
+  for (let n = V; n < total; n++) rec[n * RECORD + CONTEXT] = EMPTY;
   let used = 0;
 
   const uni = tables.orders[0]!;
   if (uni.size !== V) throw new KotobaError(`internal: ${uni.size} unigrams for a vocabulary of ${V}`);
   for (let i = 0; i < V; i++) {
     const w = uni.words[i]!;
-    prob[w] = uni.log10Prob[i]!;
-    backoff[w] = uni.log10Backoff[i]!;
-    length[w] = 1;
+    const r = w * RECORD;
+    rec[r + CONTEXT] = ROOT;
+    rec[r + WORD] = w;
+    recF[r + PROB] = uni.log10Prob[i]!;
+    recF[r + BACKOFF] = uni.log10Backoff[i]!;
+    rec[r + SUFFIX] = -1;
+    orderOf[w] = 1;
   }
 
   const find = (context: number, word: number): number => {
-    for (let s = hashSlot(context, word, mask); ; s = (s + 1) & mask) {
-      const c = keys[2 * s]!;
+    for (let s = firstSlot(context, word, capacity); ; ) {
+      const r = (V + s) * RECORD;
+      const c = rec[r]!;
       if (c === EMPTY) return -1 - s; // where it would go
-      if (c === context && keys[2 * s + 1] === word) return V + s;
+      if (c === context && rec[r + WORD] === word) return V + s;
+      if (++s === capacity) s = 0;
     }
   };
   const insert = (context: number, word: number, order: number): number => {
-    const r = find(context, word);
-    if (r >= 0) return r;
+    const found = find(context, word);
+    if (found >= 0) return found;
     if (used + 1 >= capacity) throw new KotobaError('internal: n-gram table is full');
-    const s = -1 - r;
-    keys[2 * s] = context;
-    keys[2 * s + 1] = word;
+    const id = V + (-1 - found);
+    const r = id * RECORD;
+    rec[r + CONTEXT] = context;
+    rec[r + WORD] = word;
     used++;
-    const id = V + s;
-    length[id] = order;
+    orderOf[id] = order;
     hasChildren[context] = 1;
     // Suffix: the context's suffix extended by the word (a unigram context's suffix is the word).
-    suffix[id] = order === 2 ? word : suffixExtension(suffix[context]!, word, order - 1);
+    rec[r + SUFFIX] = order === 2 ? word : suffixExtension(rec[context * RECORD + SUFFIX]!, word, order - 1);
     return id;
   };
   // Returns the id of (suffix n-gram `h` + word), inserting a blank when the file lacked it.
   const suffixExtension = (h: number, word: number, order: number): number => {
-    const r = find(h, word);
-    if (r >= 0) return r;
+    const found = find(h, word);
+    if (found >= 0) return found;
     const id = insert(h, word, order);
     markBlank(id);
     return id;
@@ -365,24 +393,24 @@ function buildArrays(tables: NgramTables): BackoffModelArrays {
   // A blank n-gram stands in for one the tables lack (a pruned SRILM file can have "a b c"
   // without "a b"): its probability is what backing off would give, its backoff weight 0.
   const markBlank = (id: number): void => {
-    const s = id - V;
-    const h = keys[2 * s]!;
-    const w = keys[2 * s + 1]!;
-    let acc = backoff[h]!;
+    const r = id * RECORD;
+    const h = rec[r + CONTEXT]!;
+    const w = rec[r + WORD]!;
+    let acc = recF[h * RECORD + BACKOFF]!;
     let matched = 1;
-    let p = prob[w]!;
-    for (let g = suffix[h]!; g >= 0; g = suffix[g]!) {
+    let p = recF[w * RECORD + PROB]!;
+    for (let g = rec[h * RECORD + SUFFIX]!; g >= 0; g = rec[g * RECORD + SUFFIX]!) {
       const n = find(g, w);
       if (n >= 0) {
-        p = prob[n]!;
-        matched = length[n]! & 0x7f;
+        p = recF[n * RECORD + PROB]!;
+        matched = orderOf[n]! & 0x7f;
         break;
       }
-      acc += backoff[g]!;
+      acc += recF[g * RECORD + BACKOFF]!;
     }
-    prob[id] = acc + p;
-    backoff[id] = 0;
-    length[id] = BLANK | matched;
+    recF[r + PROB] = acc + p;
+    recF[r + BACKOFF] = 0;
+    orderOf[id] = BLANK | matched;
   };
 
   const ordered: Int32Array[] = [];
@@ -394,8 +422,8 @@ function buildArrays(tables: NgramTables): BackoffModelArrays {
       let h = t.words[i * k]!;
       for (let j = 1; j < k - 1; j++) {
         const w = t.words[i * k + j]!;
-        const r = find(h, w);
-        if (r >= 0) h = r;
+        const found = find(h, w);
+        if (found >= 0) h = found;
         else {
           h = insert(h, w, j + 1);
           markBlank(h);
@@ -404,28 +432,25 @@ function buildArrays(tables: NgramTables): BackoffModelArrays {
       const w = t.words[i * k + k - 1]!;
       const existing = find(h, w);
       const id = existing >= 0 ? existing : insert(h, w, k);
-      length[id] = k; // a real n-gram (it may have been a blank so far)
-      prob[id] = t.log10Prob[i]!;
-      backoff[id] = t.log10Backoff[i]!;
+      orderOf[id] = k; // a real n-gram (it may have been a blank so far)
+      recF[id * RECORD + PROB] = t.log10Prob[i]!;
+      recF[id * RECORD + BACKOFF] = t.log10Backoff[i]!;
       ids[i] = id;
     }
     ordered.push(ids);
   }
 
-  // States: an n-gram is a state if it can be extended or carries a backoff weight.
-  const isState = (n: number) => hasChildren[n] === 1 || backoff[n] !== 0;
-  for (let w = 0; w < V; w++) state[w] = isState(w) ? w : -1;
-  // Suffixes are shorter, so visiting by increasing order fills states bottom-up.
-  const byOrder: number[][] = Array.from({ length: N + 1 }, () => []);
-  for (let s = 0; s < capacity; s++) if (keys[2 * s] !== EMPTY) byOrder[countOrder(V + s)]!.push(V + s);
-  function countOrder(id: number): number {
+  // States: an n-gram is a state if it can be extended or carries a backoff weight. Suffixes
+  // are shorter, so going up the orders fills states bottom-up; blanks go with their order.
+  const stateOf = (n: number) => (hasChildren[n] === 1 || recF[n * RECORD + BACKOFF] !== 0 ? n : n < V ? -1 : rec[rec[n * RECORD + SUFFIX]! * RECORD + STATE]!);
+  for (let w = 0; w < V; w++) rec[w * RECORD + STATE] = stateOf(w);
+  const levels: number[][] = Array.from({ length: N + 1 }, () => []);
+  for (let n = V; n < total; n++) {
+    if (rec[n * RECORD] === EMPTY) continue;
     let k = 1;
-    while (id >= V) {
-      id = keys[2 * (id - V)]!;
-      k++;
-    }
-    return k;
+    for (let id = n; id >= V; id = rec[id * RECORD + CONTEXT]!) k++;
+    levels[k]!.push(n);
   }
-  for (let k = 2; k <= N; k++) for (const n of byOrder[k]!) state[n] = isState(n) ? n : state[suffix[n]!]!;
-  return { order: N, capacity, keys, prob, backoff, suffix, state, length, ordered };
+  for (let k = 2; k <= N; k++) for (const n of levels[k]!) rec[n * RECORD + STATE] = stateOf(n);
+  return { order: N, capacity, records: rec, lengths: orderOf, ordered };
 }
