@@ -1,0 +1,162 @@
+/**
+ * Building a neural model: defaults and checks for each family's configuration, the output order
+ * from training counts, and the two-pass construction (size the model, create kernels with exactly
+ * that memory, build it for real).
+ */
+import { KotobaError } from '../errors.js';
+import type { Vocabulary } from '../text/vocabulary.js';
+import { createKernels, createJsKernels } from './kernels/index.js';
+import type { KernelBackend, Kernels } from './kernels/types.js';
+import { FeedForwardModel } from './ffnn.js';
+import { DEFAULT_HASH_SIZE, LogLinearModel } from './loglinear.js';
+import { LstmModel } from './lstm.js';
+import { NO_KERNELS, NEURAL_KINDS, type NeuralConfig, type NeuralKind, type NeuralModel, type TrainShape } from './model.js';
+import { outputOrder, type OutputOrder } from './output.js';
+import { Sizer, type Allocator } from './params.js';
+import { RnnModel } from './rnn.js';
+
+/** Architecture options as a user gives them (absent: the family's default). */
+export interface ArchitectureOptions {
+  order?: number;
+  embed?: number;
+  hidden?: number;
+  layers?: number;
+  dropout?: number;
+  /** Classes of the class-factorised softmax; 0 = full softmax. */
+  classes?: number;
+  tied?: boolean;
+  direct?: boolean;
+  hashSize?: number;
+}
+
+/** Default classes: about √V, as Mikolov recommends (100 for PTB's 10k words); none for small vocabularies. */
+export function defaultClasses(V: number): number {
+  return V - 1 >= 2000 ? Math.round(Math.sqrt(V - 1)) : 0;
+}
+
+/**
+ * A complete configuration for a family, with defaults filled in and every value checked.
+ *
+ * @example
+ * const config = resolveConfig('rnn', { hidden: 200 }, vocab.size); // 100 classes for 10k words
+ */
+export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSize: number): NeuralConfig {
+  if (!(NEURAL_KINDS as readonly string[]).includes(kind)) {
+    throw new KotobaError(`unknown neural model '${kind}'`, `use one of ${NEURAL_KINDS.join(', ')}`);
+  }
+  const positive = (name: string, v: number | undefined, fallback: number, max = 1 << 20): number => {
+    const x = v ?? fallback;
+    if (!Number.isInteger(x) || x < 1 || x > max) throw new KotobaError(`--${name} must be a whole number from 1 to ${max}, got ${x}`);
+    return x;
+  };
+  const unused = (name: string, present: unknown, why: string) => {
+    if (present !== undefined && present !== false) throw new KotobaError(`--${name} does not apply to the ${kind} model`, why);
+  };
+  const classes = o.classes ?? (kind === 'rnn' || kind === 'ffnn' ? defaultClasses(vocabSize) : 0);
+  if (!Number.isInteger(classes) || classes < 0) throw new KotobaError(`--classes must be 0 (full softmax) or a positive whole number, got ${classes}`);
+  const c: NeuralConfig = { kind, vocabSize, classes: Math.min(classes, vocabSize - 1) };
+  switch (kind) {
+    case 'loglinear': {
+      c.order = positive('order', o.order, 3, 16);
+      const dense = vocabSize * (vocabSize - 1);
+      c.hashSize = o.hashSize ?? Math.min(dense, DEFAULT_HASH_SIZE);
+      if (!Number.isInteger(c.hashSize) || c.hashSize < vocabSize) throw new KotobaError(`--hash-size must be at least the vocabulary size (${vocabSize}), got ${c.hashSize}`);
+      c.hashSize = Math.min(c.hashSize, dense);
+      if (c.classes > 0) throw new KotobaError('the log-linear model has a full softmax only', 'drop --classes');
+      for (const [n, v] of [['embed', o.embed], ['hidden', o.hidden], ['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['direct', o.direct]] as const) {
+        unused(n, v, 'the log-linear model has no hidden layer');
+      }
+      break;
+    }
+    case 'ffnn':
+      c.order = positive('order', o.order, 5, 16);
+      c.embed = positive('embed', o.embed, 128);
+      c.hidden = positive('hidden', o.hidden, 256);
+      c.direct = Boolean(o.direct);
+      for (const [n, v] of [['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
+      break;
+    case 'rnn':
+      c.hidden = positive('hidden', o.hidden, 200);
+      for (const [n, v] of [['order', o.order], ['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
+      unused('embed', o.embed !== undefined && o.embed !== c.hidden ? o.embed : undefined, "the RNN's input weights are its embedding, of size --hidden (Mikolov's architecture)");
+      break;
+    case 'lstm':
+      c.hidden = positive('hidden', o.hidden, 200);
+      c.embed = positive('embed', o.embed, c.hidden);
+      c.layers = positive('layers', o.layers, 2, 8);
+      c.dropout = o.dropout ?? 0;
+      if (!(c.dropout >= 0 && c.dropout < 1)) throw new KotobaError(`--dropout must be in [0, 1), got ${c.dropout}`);
+      c.tied = Boolean(o.tied);
+      if (c.tied && c.embed !== c.hidden) throw new KotobaError(`--tied needs --embed equal to --hidden (got ${c.embed} and ${c.hidden})`);
+      for (const [n, v] of [['order', o.order], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
+      break;
+  }
+  return c;
+}
+
+/** Training counts per vocabulary id (the output order bins words by them). */
+export function countIds(tokens: Uint32Array, V: number): Float64Array {
+  const counts = new Float64Array(V);
+  for (let i = 0; i < tokens.length; i++) counts[tokens[i]!]++;
+  return counts;
+}
+
+/** The output order of a configuration, from training counts. */
+export function orderFor(config: NeuralConfig, counts: ArrayLike<number>): OutputOrder {
+  return outputOrder(counts, config.classes);
+}
+
+function construct(k: Kernels, mem: Allocator, config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null): NeuralModel<unknown> {
+  const batch = shape?.batch ?? 0;
+  switch (config.kind) {
+    case 'loglinear':
+      return new LogLinearModel(k, vocab, config, order, mem, batch) as NeuralModel<unknown>;
+    case 'ffnn':
+      return new FeedForwardModel(k, vocab, config, order, mem, batch) as NeuralModel<unknown>;
+    case 'rnn':
+      return new RnnModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
+    case 'lstm':
+      return new LstmModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
+  }
+}
+
+/** Float32 slots a model of this configuration needs (parameters, gradients, work buffers). */
+export function modelFloats(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null): number {
+  const sizer = new Sizer();
+  construct(NO_KERNELS, sizer, config, vocab, order, shape);
+  return sizer.total;
+}
+
+export interface BuildOptions {
+  /** Training workspace (minibatch, BPTT); absent or null: scoring only. */
+  shape?: TrainShape | null;
+  /** Kernel backend (default 'auto': the fastest available). */
+  backend?: KernelBackend | 'auto';
+}
+
+/**
+ * Builds a model (parameters zero; call `initialize(rng)` or copy weights in).
+ *
+ * @example
+ * const config = resolveConfig('lstm', {}, corpus.vocab.size);
+ * const order = orderFor(config, countIds(corpus.tokens, corpus.vocab.size));
+ * const model = await buildModel(config, corpus.vocab, order, { shape: { batch: 20, bptt: 35 } });
+ * model.initialize(new Random(1));
+ */
+export async function buildModel(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, options: BuildOptions = {}): Promise<NeuralModel<unknown>> {
+  const shape = options.shape ?? null;
+  const floats = modelFloats(config, vocab, order, shape);
+  let k: Kernels;
+  try {
+    k = await createKernels(floats, { backend: options.backend ?? 'auto' });
+  } catch (e) {
+    throw new KotobaError(`cannot allocate ${((floats * 4) / 2 ** 20).toFixed(0)} MiB for the ${config.kind} model: ${(e as Error).message}`, 'use a smaller --hidden, --hash-size, --batch or vocabulary, or --classes');
+  }
+  return construct(k, k, config, vocab, order, shape);
+}
+
+/** Synchronous build on the plain TypeScript kernels (tests, tiny models). */
+export function buildModelJs(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null = null): NeuralModel<unknown> {
+  const k = createJsKernels(modelFloats(config, vocab, order, shape));
+  return construct(k, k, config, vocab, order, shape);
+}

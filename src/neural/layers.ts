@@ -1,0 +1,243 @@
+/**
+ * Layers as forward/backward pairs over kernel views, llm.c style:
+ *
+ *   xxxForward(k, out, …, inp)          computes the layer's output
+ *   xxxBackward(k, dinp, dweight, …, dout)  accumulates (+=) into the input and weight gradients
+ *
+ * Row-major throughout; shapes are in the comments as (rows, cols). A model's forward calls these
+ * in order and its backward calls the backward halves in reverse, in plain sight. Nothing here
+ * allocates: every buffer is a view the model carved out of the kernels' memory up front.
+ */
+import type { Kernels } from './kernels/types.js';
+import type { Random } from './random.js';
+
+// ---- embedding ------------------------------------------------------------------------------
+
+/** out(rows, D) = table(·, D)[ids]. */
+export function embeddingForward(k: Kernels, out: Float32Array, table: Float32Array, ids: Int32Array, rows: number, D: number): void {
+  k.embeddingGather(rows, D, table, ids, out);
+}
+
+/** dtable(·, D)[ids] += dout(rows, D). */
+export function embeddingBackward(k: Kernels, dtable: Float32Array, ids: Int32Array, dout: Float32Array, rows: number, D: number): void {
+  k.embeddingScatterAdd(rows, D, dtable, ids, dout);
+}
+
+// ---- linear ---------------------------------------------------------------------------------
+
+/**
+ * out(rows, N) = inp(rows, K) · W(K, N) + b(N); `beta` 1 adds to what is in out instead
+ * (a second input into the same pre-activation). `b` may be null.
+ */
+export function linearForward(
+  k: Kernels, out: Float32Array, inp: Float32Array, W: Float32Array, b: Float32Array | null,
+  rows: number, K: number, N: number, beta = 0,
+): void {
+  k.gemm(false, false, rows, N, K, 1, inp, W, beta, out);
+  if (b) k.addBias(rows, N, out, b);
+}
+
+/** dinp(rows, K) += dout · Wᵀ; dW(K, N) += inpᵀ · dout; db(N) += Σ_rows dout. `dinp`/`db` may be null. */
+export function linearBackward(
+  k: Kernels, dinp: Float32Array | null, dW: Float32Array, db: Float32Array | null,
+  dout: Float32Array, inp: Float32Array, W: Float32Array, rows: number, K: number, N: number,
+): void {
+  k.gemm(true, false, K, N, rows, 1, inp, dout, 1, dW);
+  if (db) k.sumRows(rows, N, dout, db);
+  if (dinp) k.gemm(false, true, rows, K, N, 1, dout, W, 1, dinp);
+}
+
+// ---- activations ----------------------------------------------------------------------------
+
+/** y = tanh(x) over n values (y may be x). */
+export function tanhForward(k: Kernels, y: Float32Array, x: Float32Array, n: number): void {
+  k.tanhForward(n, x, y);
+}
+
+/** dx += dy ⊙ (1 − y²). */
+export function tanhBackward(k: Kernels, dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void {
+  k.tanhBackward(n, y, dy, dx);
+}
+
+/** y = σ(x) over n values (y may be x). */
+export function sigmoidForward(k: Kernels, y: Float32Array, x: Float32Array, n: number): void {
+  k.sigmoidForward(n, x, y);
+}
+
+/** dx += dy ⊙ y(1 − y). */
+export function sigmoidBackward(k: Kernels, dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void {
+  k.sigmoidBackward(n, y, dy, dx);
+}
+
+// ---- softmax cross-entropy ------------------------------------------------------------------
+
+/**
+ * losses(rows) = −ln softmax(logits(rows, V))[target]; rows with a negative target cost 0.
+ * With `dlogits` (which may alias logits), also writes scale·(softmax − onehot) there: the
+ * backward half, fused as in llm.c because it needs nothing else. Returns Σ losses (nats).
+ */
+export function softmaxCrossEntropyForward(
+  k: Kernels, losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, V: number,
+  dlogits: Float32Array | null, scale: number,
+): number {
+  return k.softmaxCrossEntropy(rows, V, logits, targets, losses, dlogits, scale);
+}
+
+// ---- dropout --------------------------------------------------------------------------------
+
+/**
+ * Draws an inverted-dropout mask: each value is 0 with probability p, else 1/(1 − p), so the
+ * expected activation is unchanged and nothing needs rescaling at test time.
+ */
+export function dropoutMask(rng: Random, mask: Float32Array, n: number, p: number): void {
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < n; i++) mask[i] = rng.uniform() < p ? 0 : keep;
+}
+
+/** out = inp ⊙ mask (out may be inp). */
+export function dropoutForward(k: Kernels, out: Float32Array, inp: Float32Array, mask: Float32Array, n: number): void {
+  k.mul(n, inp, mask, out);
+}
+
+/** dinp += dout ⊙ mask. */
+export function dropoutBackward(k: Kernels, dinp: Float32Array, dout: Float32Array, mask: Float32Array, n: number): void {
+  k.mulAdd(n, dout, mask, dinp);
+}
+
+// ---- state reset at sentence starts ---------------------------------------------------------
+
+/**
+ * dst(rows, D) = src with the rows where `reset[r0 + r]` is set zeroed: a recurrent state entering a
+ * step whose input is `<s>` starts from zero, so each sentence is scored on its own.
+ */
+export function maskedCopy(dst: Float32Array, src: Float32Array, reset: Uint8Array, r0: number, rows: number, D: number): void {
+  dst.set(src); // both exactly (rows, D): views made once by the caller
+  for (let r = 0; r < rows; r++) if (reset[r0 + r]) dst.fill(0, r * D, (r + 1) * D);
+}
+
+/** Zeroes the rows of d(rows, D) where `reset[r0 + r]` is set (the backward half of {@link maskedCopy}). */
+export function maskRows(d: Float32Array, reset: Uint8Array, r0: number, rows: number, D: number): void {
+  for (let r = 0; r < rows; r++) if (reset[r0 + r]) d.fill(0, r * D, (r + 1) * D);
+}
+
+// ---- Elman recurrent cell -------------------------------------------------------------------
+
+/**
+ * h(B, H) = tanh(x(B, H) + hin(B, H) · U(H, H) + b(H)), where x is the input's contribution
+ * (the embedding row, as in Mikolov's RNN, whose input weights are the embedding). `h` receives
+ * the pre-activation first, then the activation in place.
+ */
+export function rnnCellForward(
+  k: Kernels, h: Float32Array, x: Float32Array, hin: Float32Array, U: Float32Array, b: Float32Array, B: number, H: number,
+): void {
+  h.set(x); // x and h are exactly (B, H)
+  k.gemm(false, false, B, H, H, 1, hin, U, 1, h);
+  k.addBias(B, H, h, b);
+  k.tanhForward(B * H, h, h);
+}
+
+/**
+ * Given dh(B, H) (all gradient reaching h), computes dpre(B, H) = dh ⊙ (1 − h²) (overwritten),
+ * then dU += hinᵀ · dpre, db += Σ dpre, dhin += dpre · Uᵀ. The caller scatters dpre into the
+ * embedding gradient (the input's contribution).
+ */
+export function rnnCellBackward(
+  k: Kernels, dhin: Float32Array, dU: Float32Array, db: Float32Array, dpre: Float32Array,
+  dh: Float32Array, h: Float32Array, hin: Float32Array, U: Float32Array, B: number, H: number,
+): void {
+  dpre.fill(0, 0, B * H);
+  k.tanhBackward(B * H, h, dh, dpre);
+  k.gemm(true, false, H, H, B, 1, hin, dpre, 1, dU);
+  k.sumRows(B, H, dpre, db);
+  k.gemm(false, true, B, H, H, 1, dpre, U, 1, dhin);
+}
+
+// ---- LSTM cell ------------------------------------------------------------------------------
+
+/** Per-row views of a gate buffer a(B, 4H): the σ part [i | f | o] and the tanh part g. */
+export interface GateRows {
+  ifo: Float32Array[];
+  g: Float32Array[];
+}
+
+/** Makes the per-row views of a(B, 4H) once, outside the hot loop. */
+export function gateRows(a: Float32Array, B: number, H: number): GateRows {
+  const G = 4 * H;
+  const ifo: Float32Array[] = [];
+  const g: Float32Array[] = [];
+  for (let r = 0; r < B; r++) {
+    ifo.push(a.subarray(r * G, r * G + 3 * H));
+    g.push(a.subarray(r * G + 3 * H, r * G + G));
+  }
+  return { ifo, g };
+}
+
+/**
+ * One LSTM step for B rows (Hochreiter & Schmidhuber; the gate layout of Zaremba et al.):
+ *
+ *   a(B, 4H) += hin(B, H) · Wh(H, 4H)         a arrives holding x · Wx + b, computed for all
+ *                                             steps at once by the caller (one large gemm)
+ *   per row [i | f | o | g]: i, f, o = σ(·), g = tanh(·)   (in place in a)
+ *   c = f ⊙ cin + i ⊙ g;  tc = tanh(c);  h = o ⊙ tc
+ *
+ * `a`, `tc` (and the caller's hin, cin) are kept for the backward pass. `aRows` are per-row
+ * views of `a` made once by the caller ({@link gateRows}), so the step allocates nothing.
+ */
+export function lstmCellForward(
+  k: Kernels, h: Float32Array, c: Float32Array, tc: Float32Array, a: Float32Array, aRows: GateRows,
+  hin: Float32Array, cin: Float32Array, Wh: Float32Array, B: number, H: number,
+): void {
+  const G = 4 * H;
+  k.gemm(false, false, B, G, H, 1, hin, Wh, 1, a);
+  // Gates are contiguous per row: σ over the first 3H values, tanh over the last H.
+  for (let r = 0; r < B; r++) {
+    const row = aRows.ifo[r]!;
+    k.sigmoidForward(3 * H, row, row);
+    const g = aRows.g[r]!;
+    k.tanhForward(H, g, g);
+  }
+  for (let r = 0; r < B; r++) {
+    const o = r * G;
+    const s = r * H;
+    for (let j = 0; j < H; j++) c[s + j] = a[o + H + j]! * cin[s + j]! + a[o + j]! * a[o + 3 * H + j]!;
+  }
+  k.tanhForward(B * H, c, tc);
+  for (let r = 0; r < B; r++) {
+    const o = r * G + 2 * H;
+    const s = r * H;
+    for (let j = 0; j < H; j++) h[s + j] = a[o + j]! * tc[s + j]!;
+  }
+}
+
+/**
+ * Backward of {@link lstmCellForward}. Given dh(B, H) and dc(B, H) (the cell gradient arriving
+ * from the next step), writes da(B, 4H) (the gradient of the pre-activations, overwritten) and
+ * dc ← dc_total ⊙ f, the gradient reaching cin (in place: each value is read before it is
+ * written); then dWh += hinᵀ · da and dhin += da · Whᵀ. The input side (dWx, db, dx) is the
+ * caller's, once for all steps.
+ */
+export function lstmCellBackward(
+  k: Kernels, dhin: Float32Array, dWh: Float32Array, da: Float32Array,
+  dh: Float32Array, dc: Float32Array,
+  a: Float32Array, tc: Float32Array, hin: Float32Array, cin: Float32Array,
+  Wh: Float32Array, B: number, H: number,
+): void {
+  const G = 4 * H;
+  for (let r = 0; r < B; r++) {
+    const o = r * G;
+    const s = r * H;
+    for (let j = 0; j < H; j++) {
+      const i = a[o + j]!, f = a[o + H + j]!, og = a[o + 2 * H + j]!, g = a[o + 3 * H + j]!;
+      const t = tc[s + j]!;
+      const dhv = dh[s + j]!;
+      const dcv = dc[s + j]! + dhv * og * (1 - t * t);
+      da[o + j] = dcv * g * i * (1 - i);
+      da[o + H + j] = dcv * cin[s + j]! * f * (1 - f);
+      da[o + 2 * H + j] = dhv * t * og * (1 - og);
+      da[o + 3 * H + j] = dcv * i * (1 - g * g);
+      dc[s + j] = dcv * f;
+    }
+  }
+  k.gemm(true, false, H, G, B, 1, hin, da, 1, dWh);
+  k.gemm(false, true, B, H, G, 1, da, Wh, 1, dhin);
+}

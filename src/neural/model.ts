@@ -1,0 +1,178 @@
+/**
+ * What the four neural families share: the configuration, the parameter set, the output layer,
+ * the vocabulary order, the scoring semantics (one line = one sentence, the state reset at `<s>`,
+ * `</s>` scored: perplexity means what it means for the n-gram models), and the interface the
+ * training loop drives ({@link Trainee}).
+ */
+import type { LanguageModel, Scored } from '../lm.js';
+import { BOS, EOS, type Vocabulary } from '../text/vocabulary.js';
+import type { Kernels } from './kernels/types.js';
+import type { OutputOrder } from './output.js';
+import { ParamSet, sgdStep } from './params.js';
+import type { Random } from './random.js';
+
+export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
+export type NeuralKind = (typeof NEURAL_KINDS)[number];
+
+/** Architecture of a neural model: everything needed to rebuild it from a file. */
+export interface NeuralConfig {
+  kind: NeuralKind;
+  /** Vocabulary size V (the three specials included). */
+  vocabSize: number;
+  /** Classes of the class-factorised softmax actually used; 0 = full softmax. */
+  classes: number;
+  /** loglinear, ffnn: n-gram order N (the history is the N − 1 previous words). */
+  order?: number;
+  /** ffnn, lstm: embedding size. */
+  embed?: number;
+  /** ffnn, rnn, lstm: hidden units. */
+  hidden?: number;
+  /** lstm: layers. */
+  layers?: number;
+  /** lstm: dropout probability on non-recurrent connections (training only). */
+  dropout?: number;
+  /** lstm: output matrix = input embedding. */
+  tied?: boolean;
+  /** ffnn: direct connections from the concatenated embeddings to the output. */
+  direct?: boolean;
+  /** loglinear: floats per history position in the (hashed) weight table; V·(V − 1) = dense. */
+  hashSize?: number;
+}
+
+/** Sizes of the training workspace: minibatch rows, and for recurrent models the BPTT length. */
+export interface TrainShape {
+  batch: number;
+  bptt: number;
+}
+
+/** Σ −ln p and the number of predicted tokens. */
+export interface LossSum {
+  nats: number;
+  targets: number;
+}
+
+/** What the training loop drives; every neural model implements it. */
+export interface Trainee {
+  readonly params: ParamSet;
+  readonly kernels: Kernels;
+  /** Lays out the training tokens for one epoch (shuffled with `shuffle` when given); returns the number of steps. */
+  beginEpoch(tokens: Uint32Array, shuffle: Random | null): number;
+  /** Forward and backward of step `s`: gradients accumulate (+=). `rng` draws dropout masks. */
+  trainStep(s: number, rng: Random): LossSum;
+  /** θ −= lr·g with global-norm clipping (`clip` > 0) and L2; zeroes the gradients. Returns the norm before clipping. */
+  update(lr: number, clip: number, l2: number): number;
+  /** Σ nats over a token stream with the scoring semantics, batched (dropout off). */
+  evaluate(tokens: Uint32Array): LossSum;
+  /** State carried from one training step to the next (recurrent: hidden states), for checkpoints. */
+  carried(): Float32Array | null;
+}
+
+/** Kernels stand-in for the sizing pass: models store it but must not call it while being sized. */
+export const NO_KERNELS = new Proxy({} as Kernels, {
+  get(_t, p) {
+    if (p === 'then') return undefined;
+    throw new Error(`kernels.${String(p)} used while sizing a model`);
+  },
+});
+
+const LN10 = Math.LN10;
+
+/** Base of the four families: LanguageModel plumbing and defaults shared by all. */
+export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
+  readonly params = new ParamSet();
+  /** One row of probabilities over output indices (distribution()). */
+  private probs: Float64Array | null = null;
+
+  constructor(
+    readonly kernels: Kernels,
+    readonly vocab: Vocabulary,
+    readonly config: NeuralConfig,
+    readonly order: OutputOrder,
+  ) {
+    if (vocab.size !== config.vocabSize) throw new Error(`vocabulary has ${vocab.size} words, the config says ${config.vocabSize}`);
+  }
+
+  get description(): string {
+    return describe(this.config);
+  }
+
+  /** Draws initial parameter values. */
+  abstract initialize(rng: Random): void;
+
+  abstract begin(): S;
+  abstract score(state: S, word: number): Scored<S>;
+  /** Fills out[j] (output indices) with p(j | state). */
+  protected abstract outputProbabilities(state: S, out: Float64Array): void;
+  /** Fast path: scores a whole sentence from `<s>`, batched across positions (see LanguageModel). */
+  abstract scoreSentence(words: Uint32Array, log10Out: Float64Array): number;
+
+  distribution(state: S, out: Float64Array): void {
+    const Vo = this.order.word.length;
+    this.probs ??= new Float64Array(Vo);
+    this.outputProbabilities(state, this.probs);
+    out.fill(0, 0, this.vocab.size);
+    const word = this.order.word;
+    for (let j = 0; j < Vo; j++) out[word[j]!] = this.probs[j]!;
+    out[BOS] = 0;
+  }
+
+  /** log10 p from −ln p. */
+  protected static log10(nats: number): number {
+    return -nats / LN10;
+  }
+
+  abstract beginEpoch(tokens: Uint32Array, shuffle: Random | null): number;
+  abstract trainStep(s: number, rng: Random): LossSum;
+  abstract evaluate(tokens: Uint32Array): LossSum;
+
+  update(lr: number, clip: number, l2: number): number {
+    return sgdStep(this.kernels, this.params, lr, clip, l2);
+  }
+
+  carried(): Float32Array | null {
+    return null;
+  }
+
+  /** Output index of a target id (−1 for `<s>`, which is never predicted). */
+  protected targetRow(id: number): number {
+    return id === BOS ? -1 : this.order.row[id]!;
+  }
+}
+
+/** One-line description of a configuration, e.g. `LSTM 2×200, full softmax over 10002 words`. */
+export function describe(c: NeuralConfig): string {
+  const soft = c.classes > 0 ? `${c.classes}-class softmax` : 'full softmax';
+  const V = `${c.vocabSize} words`;
+  switch (c.kind) {
+    case 'loglinear':
+      return `log-linear ${c.order}-gram model (${c.hashSize! >= c.vocabSize * (c.vocabSize - 1) ? 'dense' : `hashed, ${c.hashSize} weights per position`}), ${soft}, ${V}`;
+    case 'ffnn':
+      return `feed-forward ${c.order}-gram network (embed ${c.embed}, hidden ${c.hidden}${c.direct ? ', direct connections' : ''}), ${soft}, ${V}`;
+    case 'rnn':
+      return `Elman RNN (hidden ${c.hidden}), ${soft}, ${V}`;
+    case 'lstm':
+      return `LSTM ${c.layers}×${c.hidden} (embed ${c.embed}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}`;
+  }
+}
+
+/**
+ * The sentences of a token stream (`<s> w… </s>` …) as [start, end] index pairs, start at the
+ * `<s>` and end at the `</s>`.
+ */
+export function sentenceBounds(tokens: Uint32Array): Int32Array {
+  let n = 0;
+  for (let i = 0; i < tokens.length; i++) if (tokens[i] === EOS) n++;
+  const out = new Int32Array(2 * n);
+  let start = 0;
+  let s = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t === BOS) start = i;
+    else if (t === EOS) {
+      out[2 * s] = start;
+      out[2 * s + 1] = i;
+      s++;
+    }
+  }
+  return out;
+}

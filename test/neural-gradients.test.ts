@@ -1,0 +1,203 @@
+// Finite-difference gradient checks for every layer and every model: the analytic gradients of
+// the explicit backward passes must match central differences of the loss. Float32 kernels (the
+// plain TypeScript backend, which sums in float64), so: step 1e-2 along random directions per
+// tensor, and per-element checks on each tensor's largest gradients, with relative tolerances.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { corpusFromText } from '../src/text/corpus.js';
+import { buildModelJs, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
+import type { NeuralKind, NeuralModel } from '../src/neural/model.js';
+import { Random } from '../src/neural/random.js';
+import { createJsKernels } from '../src/neural/kernels/index.js';
+import * as L from '../src/neural/layers.js';
+
+/** A tiny corpus with structure a model can pick up. */
+function tinyCorpus(sentences = 12, seed = 3) {
+  const rng = new Random(seed);
+  const words = ['the', 'cat', 'dog', 'sat', 'ran', 'on', 'a', 'mat', 'log', 'and', 'then', 'slept'];
+  const lines: string[] = [];
+  for (let s = 0; s < sentences; s++) {
+    const n = 1 + rng.int(4);
+    const line: string[] = [];
+    for (let i = 0; i < n; i++) line.push(words[rng.int(words.length)]!);
+    lines.push(line.join(' '));
+  }
+  return corpusFromText(lines);
+}
+
+interface Check {
+  name: string;
+  analytic: number;
+  numeric: number;
+}
+
+/** Relative error with a floor, so tiny gradients are compared absolutely. */
+function relErr(a: number, b: number, floor: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), floor);
+}
+
+/**
+ * Checks the gradient of f at the model's current parameters: along one random direction per
+ * tensor and on the 3 largest-gradient entries of each tensor.
+ */
+function checkModelGradient(model: NeuralModel<unknown>, f: () => number, eps = 1e-2): Check[] {
+  const ps = model.params;
+  ps.zeroGrads();
+  f(); // fills the gradients
+  const grads = ps.grads.slice();
+  const values = ps.values;
+  const checks: Check[] = [];
+  const rng = new Random(11);
+  for (const t of ps.tensors()) {
+    // Direction check: d random ±1 over the tensor.
+    const d = new Float32Array(t.size);
+    let analytic = 0;
+    for (let i = 0; i < t.size; i++) {
+      d[i] = rng.uniform() < 0.5 ? -1 : 1;
+      analytic += d[i]! * grads[t.offset + i]!;
+    }
+    const saved = values.slice(t.offset, t.offset + t.size);
+    const h = eps / Math.sqrt(t.size);
+    for (let i = 0; i < t.size; i++) values[t.offset + i] = saved[i]! + h * d[i]!;
+    ps.zeroGrads();
+    const fp = f();
+    for (let i = 0; i < t.size; i++) values[t.offset + i] = saved[i]! - h * d[i]!;
+    ps.zeroGrads();
+    const fm = f();
+    values.set(saved, t.offset);
+    checks.push({ name: `${t.name} (direction)`, analytic: analytic * h, numeric: (fp - fm) / 2 });
+    // Element checks: every entry of a small tensor; else the 5 largest gradients and 150 at random.
+    let idx: number[];
+    if (t.size <= 400) idx = Array.from({ length: t.size }, (_, i) => i);
+    else {
+      idx = Array.from({ length: t.size }, (_, i) => i).sort((a, b) => Math.abs(grads[t.offset + b]!) - Math.abs(grads[t.offset + a]!)).slice(0, 5);
+      for (let j = 0; j < 150; j++) idx.push(rng.int(t.size));
+    }
+    for (const i of idx) {
+      const g = grads[t.offset + i]!;
+      const v = values[t.offset + i]!;
+      values[t.offset + i] = v + eps;
+      ps.zeroGrads();
+      const a = f();
+      values[t.offset + i] = v - eps;
+      ps.zeroGrads();
+      const b = f();
+      values[t.offset + i] = v;
+      checks.push({ name: `${t.name}[${i}]`, analytic: g, numeric: (a - b) / (2 * eps) });
+    }
+  }
+  ps.zeroGrads();
+  return checks;
+}
+
+function assertChecks(checks: Check[], tol: number, floor: number): void {
+  const bad = checks.filter((c) => !(relErr(c.analytic, c.numeric, floor) <= tol));
+  assert.ok(checks.length > 0);
+  assert.deepEqual(
+    bad.map((c) => `${c.name}: analytic ${c.analytic.toExponential(4)} numeric ${c.numeric.toExponential(4)}`),
+    [],
+  );
+}
+
+const CASES: [NeuralKind, ArchitectureOptions, { batch: number; bptt: number }][] = [
+  ['loglinear', { order: 3 }, { batch: 8, bptt: 1 }],
+  ['loglinear', { order: 2, hashSize: 60 }, { batch: 8, bptt: 1 }],
+  ['ffnn', { order: 3, embed: 5, hidden: 7, classes: 0 }, { batch: 8, bptt: 1 }],
+  ['ffnn', { order: 4, embed: 4, hidden: 6, classes: 4, direct: true }, { batch: 8, bptt: 1 }],
+  ['rnn', { hidden: 6, classes: 0 }, { batch: 3, bptt: 8 }],
+  ['rnn', { hidden: 6, classes: 4 }, { batch: 3, bptt: 8 }],
+  ['lstm', { hidden: 5, embed: 4, layers: 2, classes: 0 }, { batch: 3, bptt: 8 }],
+  ['lstm', { hidden: 5, embed: 5, layers: 1, classes: 3, tied: true }, { batch: 2, bptt: 8 }],
+  ['lstm', { hidden: 4, embed: 3, layers: 2, dropout: 0.3, classes: 0 }, { batch: 3, bptt: 8 }],
+];
+
+for (const [kind, arch, shape] of CASES) {
+  test(`gradient check: ${kind} ${JSON.stringify(arch)}`, () => {
+    const corpus = tinyCorpus();
+    const config = resolveConfig(kind, arch, corpus.vocab.size);
+    const order = orderFor(config, countIds(corpus.tokens, corpus.vocab.size));
+    const model = buildModelJs(config, corpus.vocab, order, shape);
+    // Larger weights than a real initialisation, so that every path (forget gates, cell
+    // states, biases) carries enough gradient for an error in it to show.
+    new Random(6).fillUniform(model.params.values, -0.6, 0.6);
+    // One training step's mean loss, from a fresh epoch layout and fixed dropout masks.
+    const f = () => {
+      model.beginEpoch(corpus.tokens, null);
+      const { nats, targets } = model.trainStep(0, new Random(9));
+      return nats / targets;
+    };
+    if (kind === 'rnn' || kind === 'lstm') {
+      // The step must cross a sentence boundary, or the state reset would go untested.
+      const ws = (model as unknown as { trainWs: { reset: Uint8Array; B: number } }).trainWs;
+      model.beginEpoch(corpus.tokens, null);
+      model.trainStep(0, new Random(9));
+      assert.ok(ws.reset.subarray(ws.B).some((r) => r === 1), 'no <s> after the first step of the chunk');
+    }
+    assertChecks(checkModelGradient(model, f), 1e-2, 1e-3);
+  });
+}
+
+test('gradient check: layers (linear, tanh, sigmoid, softmax cross-entropy, RNN and LSTM cells)', () => {
+  const k = createJsKernels(1 << 16);
+  const rng = new Random(1);
+  const B = 3, D = 4, H = 5, V = 6;
+  // One scalar loss through every layer: x → linear → tanh → rnn cell → lstm cell → sigmoid → linear → softmax CE.
+  const x = k.alloc(B * D), W1 = k.alloc(D * H), b1 = k.alloc(H);
+  const h0 = k.alloc(B * H), U = k.alloc(H * H), bu = k.alloc(H), xr = k.alloc(B * H);
+  const Wh = k.alloc(H * 4 * H), Wx = k.alloc(H * 4 * H), bl = k.alloc(4 * H), cin = k.alloc(B * H);
+  const W2 = k.alloc(H * V), b2 = k.alloc(V);
+  const params = [x, W1, b1, h0, U, bu, Wh, Wx, bl, cin, W2, b2];
+  for (const p of params) rng.fillUniform(p, -0.8, 0.8);
+  const targets = k.allocInt32(B);
+  targets.set([1, 4, -1]);
+  const z1 = k.alloc(B * H), z2 = k.alloc(B * H), a = k.alloc(B * 4 * H), c = k.alloc(B * H), tc = k.alloc(B * H);
+  const hl = k.alloc(B * H), s = k.alloc(B * H), logits = k.alloc(B * V), losses = k.alloc(B);
+  const rows = L.gateRows(a, B, H);
+  const dz1 = k.alloc(B * H), dz2 = k.alloc(B * H), dpre = k.alloc(B * H), dhl = k.alloc(B * H), ds = k.alloc(B * H);
+  const da = k.alloc(B * 4 * H), dcl = k.alloc(B * H), dh0 = k.alloc(B * H), dx = k.alloc(B * D), dt = k.alloc(B * H);
+  const gW1 = k.alloc(D * H), gb1 = k.alloc(H), gU = k.alloc(H * H), gbu = k.alloc(H), gWh = k.alloc(H * 4 * H), gWx = k.alloc(H * 4 * H), gbl = k.alloc(4 * H), gW2 = k.alloc(H * V), gb2 = k.alloc(V);
+  const forward = (): number => {
+    L.linearForward(k, z1, x, W1, b1, B, D, H);
+    L.tanhForward(k, z1, z1, B * H); // z1 = tanh(x·W1 + b1)
+    xr.set(z1);
+    L.rnnCellForward(k, z2, xr, h0, U, bu, B, H); // z2 = tanh(z1 + h0·U + bu)
+    L.linearForward(k, a, z2, Wx, bl, B, H, 4 * H); // a = z2·Wx + bl (the caller's half)
+    L.lstmCellForward(k, hl, c, tc, a, rows, z2, cin, Wh, B, H); // hin = z2
+    L.sigmoidForward(k, s, hl, B * H);
+    L.linearForward(k, logits, s, W2, b2, B, H, V);
+    return L.softmaxCrossEntropyForward(k, losses, logits, targets, B, V, logits, 1);
+  };
+  const backward = (): void => {
+    for (const g of [gW1, gb1, gU, gbu, gWh, gWx, gbl, gW2, gb2, dx, dh0, ds, dhl, dz1, dz2]) g.fill(0);
+    // logits now hold dlogits.
+    L.linearBackward(k, ds, gW2, gb2, logits, s, W2, B, H, V);
+    L.sigmoidBackward(k, dhl, ds, s, B * H);
+    dcl.fill(0);
+    // dhin of the LSTM cell is dz2 (hin = z2), and its input half is z2 too.
+    L.lstmCellBackward(k, dz2, gWh, da, dhl, dcl, a, tc, z2, cin, Wh, B, H);
+    L.linearBackward(k, dz2, gWx, gbl, da, z2, Wx, B, H, 4 * H);
+    L.rnnCellBackward(k, dh0, gU, gbu, dpre, dz2, z2, h0, U, B, H);
+    dz1.set(dpre); // the RNN cell's input contribution (xr = z1)
+    dt.fill(0);
+    L.tanhBackward(k, dt, dz1, z1, B * H);
+    L.linearBackward(k, dx, gW1, gb1, dt, x, W1, B, D, H);
+  };
+  const loss = forward();
+  assert.ok(Number.isFinite(loss));
+  backward();
+  const analytic = [dx, gW1, gb1, dh0, gU, gbu, gWh, gWx, gbl, dcl, gW2, gb2].map((g) => g.slice());
+  const eps = 1e-2;
+  const checks: Check[] = [];
+  params.forEach((p, pi) => {
+    for (let i = 0; i < p.length; i += Math.max(1, Math.floor(p.length / 7))) {
+      const v = p[i]!;
+      p[i] = v + eps;
+      const fp = forward();
+      p[i] = v - eps;
+      const fm = forward();
+      p[i] = v;
+      checks.push({ name: `param ${pi}[${i}]`, analytic: analytic[pi]![i]!, numeric: (fp - fm) / (2 * eps) });
+    }
+  });
+  assertChecks(checks, 2e-2, 1e-3);
+});
