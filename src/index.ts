@@ -17,3 +17,4 @@ export * from './ngram/arpa.js';
 export * from './ngram/binary.js';
 export * from './ngram/prune.js';
 export * from './ngram/log10f.js';
+export * from './apps/index.js';

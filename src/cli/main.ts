@@ -10,8 +10,13 @@ import { ppl } from './ppl.js';
 import { prune } from './prune.js';
 import { score } from './score.js';
 import { train } from './train.js';
+import { rerank } from './rerank.js';
+import { next } from './next.js';
+import { generate } from './generate.js';
+import { interpolate } from './interpolate.js';
+import { sweep } from './sweep.js';
 
-const commands: Command[] = [train, ppl, score, convert, info, prune, demo];
+const commands: Command[] = [train, ppl, score, convert, info, prune, demo, rerank, next, generate, interpolate, sweep];
 
 function mainHelp(): string {
   let text = 'kotoba — language models in TypeScript (n-gram, log-linear, feed-forward, recurrent)\n\n';

@@ -3,3 +3,4 @@ export * from './io.js';
 export * from './ngram-files.js';
 export * from './corpus-files.js';
 export * from './models.js';
+export * from './mixture-files.js';

@@ -1,0 +1,8 @@
+/** The uses of a language model, each written once against `LanguageModel`: browser-safe. */
+export * from './nextword.js';
+export * from './generate.js';
+export * from './rerank.js';
+export * from './mixture.js';
+export * from './mixture-arpa.js';
+export * from './report.js';
+export * from './sweep.js';

@@ -1,0 +1,352 @@
+/**
+ * Linear interpolation of any language models: p(w | h) = Σ_i λ_i p_i(w | h), itself a
+ * {@link LanguageModel} whose state is the tuple of the components' states, so perplexity,
+ * scoring, reranking and sampling take a mixture like any model. The weights λ are tuned by EM
+ * on a development text ({@link tuneWeights}).
+ *
+ * Vocabularies: the mixture's vocabulary is the union of the components' (the first
+ * component's words first, in its order). A word outside component i's vocabulary gets p_i = 0
+ * from it (its `<unk>` mass belongs to the words it does not know as a class, not to each of
+ * them), and component i reads it as `<unk>` to move on; `<unk>` itself gets Σ_i λ_i p_i(<unk>).
+ * So the mixture's distribution still sums to 1 over the union. Models with the same word list
+ * (the usual case: trained on the same text) share it and need no mapping.
+ */
+import { KotobaError } from '../errors.js';
+import type { LanguageModel, Scored } from '../lm.js';
+import { BOS, EOS, UNK, Vocabulary } from '../text/vocabulary.js';
+
+/** How the components' vocabularies sit in the union vocabulary. */
+export interface AlignedVocabularies {
+  vocab: Vocabulary;
+  /** Per component: union id → component id (`<unk>` where it lacks the word); null when identical. */
+  toComponent: (Uint32Array | null)[];
+  /** Per component: component id → union id; null when identical. */
+  fromComponent: (Uint32Array | null)[];
+  /** Per component: 1 where the component lacks the union word (it gives it p = 0); null when identical. */
+  absent: (Uint8Array | null)[];
+}
+
+/**
+ * The union of vocabularies and the maps between them.
+ *
+ * @example
+ * const { vocab, toComponent } = alignVocabularies([a.vocab, b.vocab]);
+ * toComponent[1]?.[vocab.id('cat')]; // b's id for 'cat' (or 0 = <unk>)
+ */
+export function alignVocabularies(vocabs: readonly Vocabulary[]): AlignedVocabularies {
+  if (vocabs.length === 0) throw new KotobaError('a mixture needs at least one model');
+  const first = vocabs[0]!;
+  const firstWords = first.list();
+  const same = (v: Vocabulary): boolean => {
+    if (v === first) return true;
+    if (v.size !== first.size) return false;
+    const words = v.list();
+    for (let i = 0; i < words.length; i++) if (words[i] !== firstWords[i]) return false;
+    return true;
+  };
+  if (vocabs.every(same)) {
+    return { vocab: first, toComponent: vocabs.map(() => null), fromComponent: vocabs.map(() => null), absent: vocabs.map(() => null) };
+  }
+  const vocab = new Vocabulary();
+  for (const v of vocabs) for (const w of v.list()) vocab.add(w);
+  vocab.closed = true;
+  const V = vocab.size;
+  const toComponent: (Uint32Array | null)[] = [];
+  const fromComponent: (Uint32Array | null)[] = [];
+  const absent: (Uint8Array | null)[] = [];
+  for (const v of vocabs) {
+    const to = new Uint32Array(V); // 0 = UNK by default
+    const miss = new Uint8Array(V).fill(1);
+    const from = new Uint32Array(v.size);
+    const words = v.list();
+    for (let c = 0; c < words.length; c++) {
+      const u = vocab.id(words[c]!);
+      from[c] = u;
+      to[u] = c;
+      miss[u] = 0;
+    }
+    toComponent.push(to);
+    fromComponent.push(from);
+    absent.push(miss);
+  }
+  return { vocab, toComponent, fromComponent, absent };
+}
+
+/** log10 Σ_i 10^(a_i), without overflow or underflow; -Infinity when every a_i is. */
+export function log10SumExp10(a: Float64Array, n = a.length): number {
+  let m = -Infinity;
+  for (let i = 0; i < n; i++) if (a[i]! > m) m = a[i]!;
+  if (m === -Infinity) return -Infinity;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += Math.pow(10, a[i]! - m);
+  return m + Math.log10(s);
+}
+
+/**
+ * A linear mixture of language models.
+ *
+ * @example
+ * const mix = new MixtureModel([trigram, bigram], [0.7, 0.3]);
+ * scoreSentence(mix, ids).total; // log10 of Σ λ_i p_i, word by word
+ */
+export class MixtureModel implements LanguageModel<unknown[]> {
+  readonly vocab: Vocabulary;
+  readonly description: string;
+  readonly components: readonly LanguageModel<unknown>[];
+  /** The weights λ_i (they sum to 1). */
+  readonly weights: Float64Array;
+  /** Present when every component has `distribution`. */
+  readonly distribution?: (state: unknown[], out: Float64Array) => void;
+  private readonly aligned: AlignedVocabularies;
+  private readonly logWeights: Float64Array;
+  private readonly terms: Float64Array;
+  // Per-component scratch for scoreSentence and distribution, grown on demand.
+  private ids: Uint32Array[];
+  private lps: Float64Array[];
+  private dists: Float64Array[] = [];
+
+  constructor(components: readonly LanguageModel<unknown>[], weights?: ArrayLike<number>, aligned?: AlignedVocabularies) {
+    const K = components.length;
+    if (K === 0) throw new KotobaError('a mixture needs at least one model');
+    this.components = components.slice();
+    this.weights = checkWeights(weights ?? new Float64Array(K).fill(1 / K), K);
+    this.logWeights = this.weights.map((w) => Math.log10(w));
+    this.aligned = aligned ?? alignVocabularies(components.map((c) => c.vocab));
+    this.vocab = this.aligned.vocab;
+    this.terms = new Float64Array(K);
+    this.ids = components.map(() => new Uint32Array(64));
+    this.lps = components.map(() => new Float64Array(64));
+    const parts = components.map((c, i) => `${round(this.weights[i]!)} × (${c.description})`);
+    this.description = `mixture of ${K} models: ${parts.join(' + ')}`;
+    if (components.every((c) => c.distribution)) this.distribution = (state, out) => this.mixDistribution(state, out);
+  }
+
+  /** The same components with other weights (the vocabulary maps are shared). */
+  withWeights(weights: ArrayLike<number>): MixtureModel {
+    return new MixtureModel(this.components, weights, this.aligned);
+  }
+
+  /** Component `i`'s id for the mixture word `w` (`<unk>` where it lacks the word). */
+  componentId(i: number, w: number): number {
+    const to = this.aligned.toComponent[i];
+    return to ? to[w]! : w;
+  }
+
+  /** True when component `i` lacks the mixture word `w` (and so gives it probability 0). */
+  lacks(i: number, w: number): boolean {
+    const a = this.aligned.absent[i];
+    return a !== null && a !== undefined && a[w] === 1 && w !== UNK;
+  }
+
+  begin(): unknown[] {
+    return this.components.map((c) => c.begin());
+  }
+
+  score(state: unknown[], word: number): Scored<unknown[]> {
+    const K = this.components.length;
+    const next = new Array<unknown>(K);
+    const terms = this.terms;
+    for (let i = 0; i < K; i++) {
+      const r = this.components[i]!.score(state[i], this.componentId(i, word));
+      next[i] = r.next;
+      terms[i] = this.lacks(i, word) ? -Infinity : this.logWeights[i]! + r.log10;
+    }
+    return { log10: log10SumExp10(terms, K), next };
+  }
+
+  /**
+   * log10 p_i of each word of a sentence (mixture ids, from `<s>`) under component `i` alone,
+   * -Infinity where it lacks the word. Writes `out[0..n)`.
+   */
+  componentLog10(i: number, words: Uint32Array, out: Float64Array): void {
+    const c = this.components[i]!;
+    const n = words.length;
+    const to = this.aligned.toComponent[i];
+    let ids = words;
+    if (to) {
+      if (this.ids[i]!.length < n) this.ids[i] = new Uint32Array(2 * n);
+      ids = this.ids[i]!.subarray(0, n);
+      for (let j = 0; j < n; j++) ids[j] = to[words[j]!]!;
+    }
+    if (c.scoreSentence) c.scoreSentence(ids, out);
+    else {
+      let state = c.begin();
+      for (let j = 0; j < n; j++) {
+        const r = c.score(state, ids[j]!);
+        out[j] = r.log10;
+        state = r.next;
+      }
+    }
+    if (to) for (let j = 0; j < n; j++) if (this.lacks(i, words[j]!)) out[j] = -Infinity;
+  }
+
+  scoreSentence(words: Uint32Array, log10Out: Float64Array): number {
+    const K = this.components.length;
+    const n = words.length;
+    for (let i = 0; i < K; i++) {
+      if (this.lps[i]!.length < n) this.lps[i] = new Float64Array(2 * n);
+      this.componentLog10(i, words, this.lps[i]!);
+    }
+    const terms = this.terms;
+    let total = 0;
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < K; i++) terms[i] = this.logWeights[i]! + this.lps[i]![j]!;
+      const lp = log10SumExp10(terms, K);
+      log10Out[j] = lp;
+      total = Math.fround(total + lp);
+    }
+    return total;
+  }
+
+  private mixDistribution(state: unknown[], out: Float64Array): void {
+    const V = this.vocab.size;
+    out.fill(0, 0, V);
+    for (let i = 0; i < this.components.length; i++) {
+      const c = this.components[i]!;
+      const Vi = c.vocab.size;
+      if (!this.dists[i] || this.dists[i]!.length < Vi) this.dists[i] = new Float64Array(Vi);
+      const d = this.dists[i]!;
+      c.distribution!(state[i], d);
+      const lambda = this.weights[i]!;
+      const from = this.aligned.fromComponent[i];
+      if (from) for (let w = 0; w < Vi; w++) out[from[w]!] += lambda * d[w]!;
+      else for (let w = 0; w < Vi; w++) out[w] += lambda * d[w]!;
+    }
+    out[BOS] = 0;
+  }
+}
+
+function round(x: number): string {
+  return String(Math.round(x * 1e4) / 1e4);
+}
+
+/** Validates weights: K non-negative finite numbers summing to 1 (within 1e-6; then renormalised). */
+export function checkWeights(weights: ArrayLike<number>, K: number): Float64Array {
+  if (weights.length !== K) throw new KotobaError(`${weights.length} weights for ${K} models`, 'give one weight per model');
+  const w = Float64Array.from(weights);
+  let sum = 0;
+  for (const x of w) {
+    if (!Number.isFinite(x) || x < 0) throw new KotobaError(`mixture weight ${x} is not a number ≥ 0`, 'weights are probabilities, e.g. 0.7 0.3');
+    sum += x;
+  }
+  if (Math.abs(sum - 1) > 1e-6) throw new KotobaError(`mixture weights sum to ${sum}, not 1`, 'give weights that sum to 1, e.g. 0.7 0.3');
+  for (let i = 0; i < K; i++) w[i] = w[i]! / sum;
+  return w;
+}
+
+/** One EM iteration: the weights it evaluated and their fit on the development text. */
+export interface EmIteration {
+  iteration: number;
+  weights: number[];
+  /** Σ log10 p over the development tokens (those with p > 0). */
+  log10Likelihood: number;
+  /** 10^(−log10Likelihood / tokens): development perplexity, OOVs and `</s>` included. */
+  perplexity: number;
+}
+
+export interface EmOptions {
+  /** Starting weights (default: uniform). A weight of 0 stays 0. */
+  initial?: ArrayLike<number>;
+  /** At most this many iterations (default 500). */
+  maxIterations?: number;
+  /** Stop when an iteration gains less than this in log10 likelihood per token (default 1e-7). */
+  tolerance?: number;
+  /** Called after each iteration (for progress output). */
+  onIteration?: (it: EmIteration) => void;
+}
+
+export interface EmResult {
+  /** The tuned weights: those of the last iteration reported. */
+  weights: number[];
+  iterations: EmIteration[];
+  converged: boolean;
+  /** Tokens used: words and `</s>` of every sentence, with p > 0 under the mixture. */
+  tokens: number;
+  /** Tokens every component gives probability 0 (left out: no weights can help them). */
+  zeroProbability: number;
+}
+
+/**
+ * The probability of every development token under every component: a K × N matrix
+ * (component-major). `tokens` is a `<s> w… </s>` stream in the mixture's ids.
+ *
+ * @example
+ * const { probs, n } = componentProbabilities(mix, devCorpus.tokens);
+ * probs[1 * n + 5]; // p_1 of the 6th scored token
+ */
+export function componentProbabilities(mix: MixtureModel, tokens: Uint32Array): { probs: Float64Array; n: number } {
+  const K = mix.components.length;
+  let n = 0;
+  for (let t = 0; t < tokens.length; t++) if (tokens[t] !== BOS) n++;
+  const probs = new Float64Array(K * n);
+  let lp = new Float64Array(256);
+  let at = 0;
+  for (let i = 0; i < tokens.length; ) {
+    if (tokens[i] !== BOS) throw new KotobaError('internal: development tokens must be <s> … </s> sentences');
+    let end = i + 1;
+    while (end < tokens.length && tokens[end] !== EOS) end++;
+    const words = tokens.subarray(i + 1, end + 1);
+    if (lp.length < words.length) lp = new Float64Array(2 * words.length);
+    for (let k = 0; k < K; k++) {
+      mix.componentLog10(k, words, lp);
+      const row = k * n + at;
+      for (let j = 0; j < words.length; j++) probs[row + j] = Math.pow(10, lp[j]!);
+    }
+    at += words.length;
+    i = end + 1;
+  }
+  return { probs, n };
+}
+
+/**
+ * Tunes the mixture weights by EM to maximise the likelihood of a development text (`<s> … </s>`
+ * token stream in the mixture's ids). Each iteration cannot lower the likelihood; it stops when
+ * the gain per token falls below the tolerance.
+ *
+ * @example
+ * const dev = corpusFromText(devLines, { vocab: mix.vocab });
+ * const { weights, iterations } = tuneWeights(mix, dev.tokens);
+ * const tuned = mix.withWeights(weights);
+ */
+export function tuneWeights(mix: MixtureModel, tokens: Uint32Array, options: EmOptions = {}): EmResult {
+  const K = mix.components.length;
+  const { probs, n } = componentProbabilities(mix, tokens);
+  let w = checkWeights(options.initial ?? new Float64Array(K).fill(1 / K), K);
+  const maxIterations = options.maxIterations ?? 500;
+  const tolerance = options.tolerance ?? 1e-7;
+  const iterations: EmIteration[] = [];
+  const acc = new Float64Array(K);
+  let zero = 0;
+  let counted = 0;
+  let converged = false;
+  for (let it = 0; it <= maxIterations; it++) {
+    // E step: posterior responsibility of each component for each token; and the likelihood.
+    acc.fill(0);
+    let ll = 0;
+    zero = 0;
+    for (let t = 0; t < n; t++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += w[k]! * probs[k * n + t]!;
+      if (s === 0) {
+        zero++;
+        continue;
+      }
+      ll += Math.log10(s);
+      for (let k = 0; k < K; k++) acc[k]! += (w[k]! * probs[k * n + t]!) / s;
+    }
+    counted = n - zero;
+    const record: EmIteration = { iteration: it, weights: Array.from(w), log10Likelihood: ll, perplexity: Math.pow(10, -ll / counted) };
+    iterations.push(record);
+    options.onIteration?.(record);
+    if (it > 0 && (ll - iterations[it - 1]!.log10Likelihood) / counted < tolerance) {
+      converged = true;
+      break;
+    }
+    if (it === maxIterations || counted === 0) break;
+    // M step: the new weight is the mean responsibility.
+    const next = new Float64Array(K);
+    for (let k = 0; k < K; k++) next[k] = acc[k]! / counted;
+    w = next;
+  }
+  return { weights: iterations[iterations.length - 1]!.weights, iterations, converged, tokens: counted, zeroProbability: zero };
+}
