@@ -164,6 +164,34 @@ test('train, ppl and score honour --segment on the shipped Japanese fixture', as
   }
 });
 
+test('every command that reads text takes --segment; next, generate and rerank split with it', async () => {
+  for (const command of ['train', 'ppl', 'score', 'rerank', 'next', 'generate', 'interpolate', 'sweep']) {
+    const h = await runCli([command, '--help']);
+    assert.equal(h.code, 0, `${command}: ${h.stderr}`);
+    assert.match(h.stdout, /--segment LANG/, `kotoba ${command} has no --segment`);
+  }
+  const { dir, cleanup } = tempDir();
+  try {
+    const model = join(dir, 'ja.kblm');
+    assert.equal((await runCli(['train', '--order', '3', '--segment', 'ja', '-o', model, jaTrain])).code, 0);
+    const next = await runCli(['next', '--json', '--segment', 'ja', '-k', '3', model, '私は']);
+    assert.equal(next.code, 0, next.stderr);
+    const nj = JSON.parse(next.stdout) as { context: string[]; oov: number; next: unknown[] };
+    assert.deepEqual([nj.context, nj.oov, nj.next.length], [['私', 'は'], 0, 3]);
+    const gen = await runCli(['generate', '--json', '--segment', 'ja', '--prefix', '私は', '--seed', '3', model]);
+    assert.equal(gen.code, 0, gen.stderr);
+    const gj = JSON.parse(gen.stdout) as { words: string[]; prefix_words: number };
+    assert.deepEqual([gj.words.slice(0, 2), gj.prefix_words], [['私', 'は'], 2]);
+    const rr = await runCli(['rerank', '--json', '--segment', 'ja', model], { input: '好きだ読むの本を私は。\n私は本を読むのが好きだ。\n' });
+    assert.equal(rr.code, 0, rr.stderr);
+    const rj = JSON.parse(rr.stdout) as { candidates: { sentence: string; tokens: number; oov: number }[] };
+    assert.equal(rj.candidates[0]!.sentence, '私は本を読むのが好きだ。');
+    assert.deepEqual(rj.candidates.map((c) => [c.tokens, c.oov]), [[segmentWords('私は本を読むのが好きだ。', 'ja').length + 1, 0], [segmentWords('好きだ読むの本を私は。', 'ja').length + 1, 0]]);
+  } finally {
+    cleanup();
+  }
+});
+
 // Script-change baseline: a boundary wherever the script class changes (kanji / hiragana /
 // katakana / other). Intl.Segmenter's dictionary must beat it, or it is not worth using.
 function scriptRuns(line: string): string[] {
