@@ -198,6 +198,7 @@ function toTables(
   const N = counts.order;
   const log10 = float32 ? log10f : (x: number) => Math.log10(x);
   const tables = [];
+  let rowOf: Int32Array | null = null; // n-gram index → output row, for the order just written
   for (let k = 1; k <= N; k++) {
     const o = counts.orders[k - 1]!;
     const keep = kept[k - 1];
@@ -207,21 +208,31 @@ function toTables(
       for (let g = 0; g < o.size; g++) size += keep[g]!;
     }
     const t = emptyOrder(k, size);
+    if (k >= 2) {
+      t.contextRow = new Int32Array(size);
+      t.suffixRow = new Int32Array(size);
+    }
+    const rows = new Int32Array(o.size).fill(-1);
     const p = probs[k - 1]!;
     const gamma = k < N ? gammas[k]! : null;
     const children = k < N ? hasChildren[k]! : null;
     let row = 0;
     for (let g = 0; g < o.size; g++) {
       if (keep && !keep[g]) continue;
+      rows[g] = row;
       if (k === 1) t.words[row] = g;
       else {
         const end = o.rep[g]!;
         for (let j = 0; j < k; j++) t.words[row * k + j] = counts.tokens[end - k + 1 + j]!;
+        // Contexts and suffixes of kept n-grams are kept (their counts are at least as large).
+        t.contextRow![row] = rowOf![o.context[g]!]!;
+        t.suffixRow![row] = rowOf![o.suffix[g]!]!;
       }
       t.log10Prob[row] = log10(p[g]!);
       t.log10Backoff[row] = gamma && children![g] ? log10(gamma[g]!) : 0;
       row++;
     }
+    rowOf = rows;
     tables.push(t);
   }
   return tables;

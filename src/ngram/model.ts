@@ -367,7 +367,7 @@ function buildArrays(tables: NgramTables): BackoffModelArrays {
       if (++s === capacity) s = 0;
     }
   };
-  const insert = (context: number, word: number, order: number): number => {
+  const insert = (context: number, word: number, order: number, knownSuffix = -1): number => {
     const found = find(context, word);
     if (found >= 0) return found;
     if (used + 1 >= capacity) throw new KotobaError('internal: n-gram table is full');
@@ -379,7 +379,7 @@ function buildArrays(tables: NgramTables): BackoffModelArrays {
     orderOf[id] = order;
     hasChildren[context] = 1;
     // Suffix: the context's suffix extended by the word (a unigram context's suffix is the word).
-    rec[r + SUFFIX] = order === 2 ? word : suffixExtension(rec[context * RECORD + SUFFIX]!, word, order - 1);
+    rec[r + SUFFIX] = knownSuffix >= 0 ? knownSuffix : order === 2 ? word : suffixExtension(rec[context * RECORD + SUFFIX]!, word, order - 1);
     return id;
   };
   // Returns the id of (suffix n-gram `h` + word), inserting a blank when the file lacked it.
@@ -411,12 +411,30 @@ function buildArrays(tables: NgramTables): BackoffModelArrays {
     recF[r + PROB] = acc + p;
     recF[r + BACKOFF] = 0;
     orderOf[id] = BLANK | matched;
+    let k = 1;
+    for (let g = id; g >= V; g = rec[g * RECORD + CONTEXT]!) k++;
+    blanks[k]!.push(id);
   };
+  const blanks: number[][] = Array.from({ length: N + 1 }, () => []);
 
   const ordered: Int32Array[] = [];
   for (let k = 2; k <= N; k++) {
     const t = tables.orders[k - 1]!;
     const ids = new Int32Array(t.size);
+    if (t.contextRow && t.suffixRow) {
+      // Links known (estimation): one probe per n-gram, no walking, no blanks needed.
+      const below = k === 2 ? null : ordered[k - 3]!;
+      for (let i = 0; i < t.size; i++) {
+        const h = below ? below[t.contextRow[i]!]! : t.contextRow[i]!;
+        const sfx = below ? below[t.suffixRow[i]!]! : t.suffixRow[i]!;
+        const id = insert(h, t.words[i * k + k - 1]!, k, sfx);
+        recF[id * RECORD + PROB] = t.log10Prob[i]!;
+        recF[id * RECORD + BACKOFF] = t.log10Backoff[i]!;
+        ids[i] = id;
+      }
+      ordered.push(ids);
+      continue;
+    }
     for (let i = 0; i < t.size; i++) {
       // Context id: walk the first k−1 words (inserting blanks for missing prefixes).
       let h = t.words[i * k]!;
@@ -441,16 +459,16 @@ function buildArrays(tables: NgramTables): BackoffModelArrays {
   }
 
   // States: an n-gram is a state if it can be extended or carries a backoff weight. Suffixes
-  // are shorter, so going up the orders fills states bottom-up; blanks go with their order.
-  const stateOf = (n: number) => (hasChildren[n] === 1 || recF[n * RECORD + BACKOFF] !== 0 ? n : n < V ? -1 : rec[rec[n * RECORD + SUFFIX]! * RECORD + STATE]!);
-  for (let w = 0; w < V; w++) rec[w * RECORD + STATE] = stateOf(w);
-  const levels: number[][] = Array.from({ length: N + 1 }, () => []);
-  for (let n = V; n < total; n++) {
-    if (rec[n * RECORD] === EMPTY) continue;
-    let k = 1;
-    for (let id = n; id >= V; id = rec[id * RECORD + CONTEXT]!) k++;
-    levels[k]!.push(n);
+  // are shorter, so going up the orders fills states bottom-up.
+  const setState = (n: number) => {
+    const r = n * RECORD;
+    rec[r + STATE] = hasChildren[n] === 1 || recF[r + BACKOFF] !== 0 ? n : n < V ? -1 : rec[rec[r + SUFFIX]! * RECORD + STATE]!;
+  };
+  for (let w = 0; w < V; w++) setState(w);
+  for (let k = 2; k <= N; k++) {
+    for (const n of blanks[k]!) setState(n);
+    const ids = ordered[k - 2]!;
+    for (let i = 0; i < ids.length; i++) setState(ids[i]!);
   }
-  for (let k = 2; k <= N; k++) for (const n of levels[k]!) rec[n * RECORD + STATE] = stateOf(n);
   return { order: N, capacity, records: rec, lengths: orderOf, ordered };
 }

@@ -14,6 +14,13 @@ export interface NgramOrderTable {
   log10Prob: Float32Array;
   /** log10 backoff weight of the n-gram as a context; 0 at the top order. */
   log10Backoff: Float32Array;
+  /**
+   * Optional links, when the producer knows them (estimation does): the row, in the order below,
+   * of each n-gram's context (its first order−1 words) and of its suffix (its last order−1
+   * words). They spare the query model a hash lookup per word when it is built.
+   */
+  contextRow?: Int32Array;
+  suffixRow?: Int32Array;
 }
 
 export interface NgramTables {
