@@ -145,9 +145,14 @@ test('train, ppl and score honour --segment on the shipped Japanese fixture', as
     assert.equal(pj.tokens, testWords.reduce((n, s) => n + s.length + 1, 0));
     assert.ok(pj.oov < pj.tokens / 10, `${pj.oov} OOVs of ${pj.tokens}`);
     // The same with auto (every line has kana), and the raw lines are all unknown without it.
-    const pa = JSON.parse((await runCli(['ppl', '--json', '--segment', 'auto', model, jaTest])).stdout);
+    const json = async (args: string[]) => {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const pa = await json(['ppl', '--json', '--segment', 'auto', model, jaTest]);
     assert.equal(pa.perplexity, pj.perplexity);
-    const pn = JSON.parse((await runCli(['ppl', '--json', model, jaTest])).stdout);
+    const pn = await json(['ppl', '--json', model, jaTest]);
     assert.equal(pn.oov, testWords.length);
     assert.ok(pj.perplexity < pn.perplexity);
 
@@ -173,7 +178,8 @@ test('every command that reads text takes --segment; next, generate and rerank s
   const { dir, cleanup } = tempDir();
   try {
     const model = join(dir, 'ja.kblm');
-    assert.equal((await runCli(['train', '--order', '3', '--segment', 'ja', '-o', model, jaTrain])).code, 0);
+    const t = await runCli(['train', '--order', '3', '--segment', 'ja', '-o', model, jaTrain]);
+    assert.equal(t.code, 0, t.stderr);
     const next = await runCli(['next', '--json', '--segment', 'ja', '-k', '3', model, '私は']);
     assert.equal(next.code, 0, next.stderr);
     const nj = JSON.parse(next.stdout) as { context: string[]; oov: number; next: unknown[] };
@@ -247,7 +253,9 @@ test('raw wiki-ja-train trains with --segment ja and scores its test file', { sk
     const testFile = sharedPath('data', 'nlptutorial', 'data', 'wiki-ja-test.txt');
     const t = await runCli(['train', '--order', '3', '--segment', 'ja', '-o', model, train]);
     assert.equal(t.code, 0, t.stderr);
-    const p = JSON.parse((await runCli(['ppl', '--json', '--segment', 'ja', model, testFile])).stdout);
+    const pr = await runCli(['ppl', '--json', '--segment', 'ja', model, testFile]);
+    assert.equal(pr.code, 0, pr.stderr);
+    const p = JSON.parse(pr.stdout);
     const expectedTokens = lines(testFile).reduce((n, l) => n + segmentWords(l, 'ja').length + 1, 0);
     assert.equal(p.tokens, expectedTokens);
     assert.ok(Number.isFinite(p.perplexity) && p.perplexity > 1);
