@@ -18,3 +18,4 @@ export * from './ngram/binary.js';
 export * from './ngram/prune.js';
 export * from './ngram/log10f.js';
 export * from './apps/index.js';
+export * from './neural/index.js';

@@ -15,6 +15,8 @@ import { next } from './next.js';
 import { generate } from './generate.js';
 import { interpolate } from './interpolate.js';
 import { sweep } from './sweep.js';
+// Registers the loader that opens neural models (.safetensors) for every command.
+import '../node/neural-files.js';
 
 const commands: Command[] = [train, ppl, score, convert, info, prune, demo, rerank, next, generate, interpolate, sweep];
 

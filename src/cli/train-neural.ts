@@ -1,8 +1,307 @@
+/**
+ * `kotoba train --model loglinear|ffnn|rnn|lstm`: reads the corpus, builds (or, with --resume,
+ * reopens) the model, runs the training loop with progress on stderr, checkpoints every few
+ * minutes and on Ctrl-C, and writes the model as safetensors (with --report, an HTML chart too).
+ */
 import { KotobaError } from '../errors.js';
+import { buildModel, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../neural/build.js';
+import type { NeuralKind, NeuralModel, TrainShape } from '../neural/model.js';
+import { loadWeights } from '../neural/model-file.js';
+import { Random } from '../neural/random.js';
+import { trainingReport } from '../neural/report.js';
+import { Trainer, type EpochRecord, type Progress, type TrainerOptions, type TrainingState } from '../neural/trainer.js';
+import { readCorpus } from '../node/corpus-files.js';
+import { fileError, writeFileAtomic } from '../node/io.js';
+import { checkpointPathFor, NEURAL_EXTENSION, readNeuralModelFile, saveNeuralModel } from '../node/neural-files.js';
+import type { Corpus } from '../text/corpus.js';
+import { EOS } from '../text/vocabulary.js';
 import type { Parsed } from './args.js';
-import type { CommandIO } from './common.js';
+import { textOptionsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
+import { promises as fsp } from 'node:fs';
 
-/** Neural training entry point (the neural models land with their own issue). */
-export async function trainNeural(parsed: Parsed, _io: CommandIO): Promise<void> {
-  throw new KotobaError(`--model ${String(parsed.options.model)} is not available in this build`, 'train an n-gram model instead (the default)');
+/** Training defaults per family (architecture defaults are in resolveConfig). */
+export interface TrainingDefaults {
+  batch: number;
+  bptt: number;
+  lr: number;
+  clip: number;
+  epochs: number;
+  lrDecay: number;
+  l2: number;
+}
+
+export const TRAINING_DEFAULTS: Record<NeuralKind, TrainingDefaults> = {
+  // The lecture's log-linear model: SGD with η_t = η₀/(1 + ρt).
+  loglinear: { batch: 16, bptt: 1, lr: 1, clip: 0, epochs: 10, lrDecay: 1e-5, l2: 0 },
+  ffnn: { batch: 64, bptt: 1, lr: 0.5, clip: 5, epochs: 20, lrDecay: 0, l2: 0 },
+  // Minibatches of parallel streams; the loss is the mean per token, so the learning rates are
+  // those of PyTorch's word_language_model (Zaremba et al.'s lr 1 on the loss summed over 20 steps).
+  rnn: { batch: 20, bptt: 35, lr: 5, clip: 0.25, epochs: 20, lrDecay: 0, l2: 0 },
+  lstm: { batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
+};
+
+/** Options recorded in the model file and restored by --resume. */
+interface RunOptions {
+  kind: NeuralKind;
+  shape: TrainShape;
+  trainer: TrainerOptions;
+  train: string;
+  valid: string | null;
+  text: Record<string, unknown>;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+
+function architectureOf(o: Parsed['options']): ArchitectureOptions {
+  const a: ArchitectureOptions = {};
+  if (num(o.order) !== undefined) a.order = num(o.order)!;
+  if (num(o.embed) !== undefined) a.embed = num(o.embed)!;
+  if (num(o.hidden) !== undefined) a.hidden = num(o.hidden)!;
+  if (num(o.layers) !== undefined) a.layers = num(o.layers)!;
+  if (num(o.dropout) !== undefined) a.dropout = num(o.dropout)!;
+  if (num(o.classes) !== undefined) a.classes = num(o.classes)!;
+  if (num(o['hash-size']) !== undefined) a.hashSize = num(o['hash-size'])!;
+  if (o.tied) a.tied = true;
+  if (o.direct) a.direct = true;
+  return a;
+}
+
+/** Positive whole number option or the default. */
+function positiveInt(o: Parsed['options'], name: string, fallback: number): number {
+  const v = num(o[name]) ?? fallback;
+  if (!Number.isInteger(v) || v < 1) throw new KotobaError(`--${name} must be a positive whole number, got ${v}`);
+  return v;
+}
+
+function nonNegative(o: Parsed['options'], name: string, fallback: number): number {
+  const v = num(o[name]) ?? fallback;
+  if (!(v >= 0) || !Number.isFinite(v)) throw new KotobaError(`--${name} must be a non-negative number, got ${v}`);
+  return v;
+}
+
+/** The first sentences of a token stream holding at least `tokens` tokens (for --dry-run). */
+function prefixTokens(tokens: Uint32Array, want: number): Uint32Array {
+  let end = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i] === EOS) {
+      end = i + 1;
+      if (end >= want) break;
+    }
+  }
+  return tokens.subarray(0, end);
+}
+
+const fmtTime = (s: number): string => {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+};
+
+const kilo = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
+
+/** The progress line: where, how fast, how well, how long. */
+export function progressLine(p: Progress): string {
+  const pct = p.steps > 0 ? ((100 * p.step) / p.steps).toFixed(0) : '0';
+  return `epoch ${p.epoch}/${p.epochs} ${pct.padStart(3)}% | ${kilo(p.tokensPerSecond)} tokens/s | loss ${p.loss.toFixed(3)} nats (ppl ${p.perplexity.toFixed(1)}) | lr ${p.lr.toPrecision(3)} | ETA ${fmtTime(p.eta)}`;
+}
+
+export function epochLine(r: EpochRecord): string {
+  const valid = r.validPerplexity === null ? '' : `, valid loss ${r.validLoss!.toFixed(3)} (ppl ${r.validPerplexity.toFixed(2)})`;
+  return `epoch ${r.epoch}${r.partial ? ' (partial)' : ''}: train loss ${r.trainLoss.toFixed(3)} nats (ppl ${r.trainPerplexity.toFixed(2)})${valid}, lr ${r.lr.toPrecision(3)}, ${kilo(r.tokensPerSecond)} tokens/s, ${fmtTime(r.seconds)}`;
+}
+
+export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> {
+  const o = parsed.options;
+  const kind = o.model as NeuralKind;
+  const output = o.output;
+  if (typeof output !== 'string') throw new KotobaError('no output model given', `pass -o MODEL${NEURAL_EXTENSION}`);
+  if (!output.endsWith(NEURAL_EXTENSION)) throw new KotobaError(`neural models are written as safetensors: ${output} should end in ${NEURAL_EXTENSION}`, `e.g. -o ${kind}${NEURAL_EXTENSION}`);
+  if (parsed.positionals.length > 1) throw new KotobaError(`expected one training file, got ${parsed.positionals.length}`, "see 'kotoba train --help'");
+  const ckptPath = checkpointPathFor(output);
+  const dryRun = Boolean(o['dry-run']);
+  const started = performance.now();
+
+  // ---- the model and its training options: new, or from the checkpoint --------------------
+  let model: NeuralModel<unknown>;
+  let run: RunOptions;
+  let resume: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null } | undefined;
+  let train: Corpus;
+  if (o.resume) {
+    const c = await readNeuralModelFile(ckptPath).catch((e: unknown) => {
+      if (e instanceof KotobaError && /no such file/.test(e.message)) {
+        throw new KotobaError(`nothing to resume: no checkpoint ${ckptPath}`, 'train without --resume first (a checkpoint is written every few minutes and on Ctrl-C)');
+      }
+      throw e;
+    });
+    if (!c.checkpoint) throw new KotobaError(`${ckptPath} has no training state`, 'it is a model, not a checkpoint; train without --resume');
+    run = c.training.run as RunOptions;
+    if (!run || run.kind !== c.config.kind) throw new KotobaError(`${ckptPath}: the checkpoint has no usable training options`, 'train again without --resume');
+    if (run.kind !== kind) throw new KotobaError(`the checkpoint is of a ${run.kind} model, not ${kind}`, `use --model ${run.kind}`);
+    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay'].filter((n) => o[n] !== undefined);
+    if (ignored.length) io.log.warn(`--resume keeps the checkpoint's settings; ignoring ${ignored.map((n) => `--${n}`).join(' ')}`);
+    // What may change on resume: how long to go on, and (breaking exact reproduction) the rate.
+    if (num(o.epochs) ?? num(o['max-epochs'])) run.trainer.epochs = positiveInt(o, o.epochs !== undefined ? 'epochs' : 'max-epochs', 1);
+    if (num(o['max-time']) !== undefined) run.trainer.maxTime = nonNegative(o, 'max-time', 0);
+    if (num(o['max-steps']) !== undefined) run.trainer.maxSteps = positiveInt(o, 'max-steps', 1);
+    if (num(o['checkpoint-every']) !== undefined) run.trainer.checkpointEvery = nonNegative(o, 'checkpoint-every', 300);
+    const input = parsed.positionals[0] ?? run.train;
+    io.progress(`resuming from ${ckptPath}: epoch ${c.checkpoint.state.epoch + 1}, step ${c.checkpoint.state.step}`);
+    train = await readCorpus(input, { ...(run.text as object), vocab: c.vocab });
+    model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape });
+    loadWeights(model, c.weights, ckptPath);
+    resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried };
+    if (num(o.lr) !== undefined) {
+      io.log.warn('--lr on --resume changes the schedule: the result will differ from an uninterrupted run');
+      resume.state.lr = num(o.lr)!;
+    }
+    if (o.valid !== undefined) run.valid = String(o.valid);
+  } else {
+    const d = TRAINING_DEFAULTS[kind];
+    const input = parsed.positionals[0] ?? '-';
+    const text = { ...textOptionsOf(o), ...(await vocabularyOptionsOf(o)) };
+    const epochs = positiveInt(o, o['max-epochs'] !== undefined ? 'max-epochs' : 'epochs', dryRun ? 1 : d.epochs);
+    const trainer: TrainerOptions = {
+      epochs,
+      lr: nonNegative(o, 'lr', d.lr),
+      lrDecay: nonNegative(o, 'lr-decay', d.lrDecay),
+      clip: nonNegative(o, 'clip', d.clip),
+      l2: nonNegative(o, 'l2', d.l2),
+      seed: num(o.seed) ?? 1,
+      checkpointEvery: nonNegative(o, 'checkpoint-every', 300),
+    };
+    if (num(o['max-time']) !== undefined) trainer.maxTime = nonNegative(o, 'max-time', 0);
+    if (num(o['max-steps']) !== undefined) trainer.maxSteps = positiveInt(o, 'max-steps', 1);
+    if (dryRun) trainer.maxSteps = 2;
+    const recurrent = kind === 'rnn' || kind === 'lstm';
+    const shape: TrainShape = { batch: positiveInt(o, 'batch', d.batch), bptt: recurrent ? positiveInt(o, 'bptt', d.bptt) : 1 };
+    if (!recurrent && o.bptt !== undefined) throw new KotobaError(`--bptt applies to rnn and lstm, not ${kind}`);
+    const { fixed, ...rest } = text;
+    run = { kind, shape, trainer, train: input, valid: typeof o.valid === 'string' ? o.valid : null, text: rest };
+    io.progress(`reading ${input === '-' ? 'standard input' : input}`);
+    train = await readCorpus(input, text);
+    if (train.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
+    if (fixed) (run.text as Record<string, unknown>).vocabFile = String(o.vocab);
+    const config = resolveConfig(kind, architectureOf(o), train.vocab.size);
+    const order = orderFor(config, countIds(train.tokens, train.vocab.size));
+    model = await buildModel(config, train.vocab, order, { shape });
+    model.initialize(new Random(trainer.seed, 0));
+  }
+  await checkWritable(output);
+
+  let valid: Corpus | null = null;
+  if (run.valid) {
+    io.progress(`reading ${run.valid}`);
+    valid = await readCorpus(run.valid, { ...(run.text as object), vocab: model.vocab });
+  } else if (!o.resume) {
+    io.log.warn('no --valid text: training runs for the given epochs with no validation, best-model selection or annealing');
+  }
+  let trainTokens = train.tokens;
+  let validTokens = valid ? valid.tokens : null;
+  if (dryRun) {
+    trainTokens = prefixTokens(trainTokens, run.shape.batch * (run.shape.bptt + 1) * 3);
+    if (validTokens) validTokens = prefixTokens(validTokens, 200);
+  }
+  io.progress(`${model.description}; ${model.params.size.toLocaleString('en-US')} parameters; kernels ${model.kernels.backend}`);
+  io.progress(`training on ${train.words.toLocaleString('en-US')} words in ${train.sentences.toLocaleString('en-US')} sentences; batch ${run.shape.batch}${run.kind === 'rnn' || run.kind === 'lstm' ? `, BPTT ${run.shape.bptt}` : ''}, lr ${run.trainer.lr}, seed ${run.trainer.seed}`);
+
+  // ---- the loop ---------------------------------------------------------------------------
+  const trainingMeta = (): Record<string, unknown> => ({
+    run,
+    data: { train: run.train, words: train.words, sentences: train.sentences, valid: run.valid, validWords: valid?.words ?? null },
+    kernels: model.kernels.backend,
+    kotoba: '0.1.0',
+  });
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    io.log.warn('interrupted: writing a checkpoint (press Ctrl-C again to quit at once)');
+  };
+  process.once('SIGINT', onSigint);
+  let overwrite = false; // TTY progress: overwrite the previous progress line in place
+  const tty = process.stderr.isTTY === true;
+  const trainer = new Trainer(
+    model,
+    trainTokens,
+    validTokens,
+    run.trainer,
+    {
+      progress: (p) => {
+        io.progress((overwrite && tty ? '\x1b[1A\x1b[2K' : '') + progressLine(p));
+        overwrite = true;
+      },
+      epoch: (r) => {
+        if (overwrite && tty) io.progress('\x1b[1A\x1b[2K' + epochLine(r));
+        else io.log.info(epochLine(r));
+        overwrite = false;
+      },
+      checkpoint: async (c) => {
+        io.progress(`writing checkpoint ${ckptPath}`);
+        overwrite = false;
+        await saveNeuralModel(ckptPath, model, { history: c.state.history, training: trainingMeta(), checkpoint: { state: c.state, best: c.best, carried: c.carried } });
+        return ckptPath;
+      },
+      shouldStop: () => interrupted,
+    },
+    resume,
+  );
+  let result;
+  try {
+    result = await trainer.run();
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+
+  // ---- the model file, the report, the summary ------------------------------------------------
+  const history = result.state.history;
+  await saveNeuralModel(output, model, { history, training: trainingMeta() });
+  if (result.reason === 'epochs' || result.reason === 'converged') {
+    await fsp.rm(ckptPath, { force: true }); // finished: the checkpoint is stale
+  }
+  if (typeof o.report === 'string') {
+    const notes = [
+      `${model.description}; ${model.params.size.toLocaleString('en-US')} parameters.`,
+      `Trained on ${run.train} (${train.words.toLocaleString('en-US')} words)${run.valid ? `, validated on ${run.valid}` : ''}; batch ${run.shape.batch}, lr ${run.trainer.lr}, seed ${run.trainer.seed}; stopped: ${result.reason}.`,
+      'Perplexity counts </s> and not <s>, each line scored as its own sentence, as for the n-gram models.',
+    ];
+    await writeFileAtomic(o.report, trainingReport(`kotoba train --model ${run.kind}`, history, notes));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const summary = {
+    model: output,
+    kind: run.kind,
+    description: model.description,
+    parameters: model.params.size,
+    epochs: history.filter((r) => !r.partial).length,
+    steps: result.state.globalStep,
+    stopped: result.reason,
+    valid_perplexity: result.validPerplexity,
+    best_epoch: result.state.bestEpoch > 0 ? result.state.bestEpoch : null,
+    checkpoint: result.reason === 'epochs' || result.reason === 'converged' ? null : result.checkpoint,
+    seconds,
+    kernels: model.kernels.backend,
+  };
+  if (o.json) await io.stdout(toJson(summary) + '\n');
+  else {
+    const v = result.validPerplexity === null ? '' : `, validation perplexity ${result.validPerplexity.toFixed(2)}`;
+    io.log.info(`${model.description}: ${summary.epochs} epochs${v}; stopped: ${result.reason}; wrote ${output} in ${fmtTime(seconds)}`);
+  }
+  if (result.reason === 'interrupted') {
+    throw new KotobaError(
+      `interrupted at epoch ${result.state.epoch + 1}, step ${result.state.step}: wrote the checkpoint ${ckptPath} and the model so far to ${output}`,
+      'run the same command with --resume to continue',
+    );
+  }
+  if (result.reason === 'time' || result.reason === 'steps') {
+    io.log.info(`stopped by --max-${result.reason}; continue with --resume (checkpoint ${ckptPath})`);
+  }
+}
+
+/** Fails early (before the corpus and the training) when the output folder is not writable. */
+async function checkWritable(path: string): Promise<void> {
+  const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) || '/' : '.';
+  try {
+    await fsp.access(dir, 2 /* W_OK */);
+  } catch (e) {
+    throw fileError(e, dir, 'write into');
+  }
 }

@@ -53,6 +53,12 @@ export const train: Command = {
     tied: { type: 'boolean', description: 'lstm: tie input and output embeddings' },
     direct: { type: 'boolean', description: 'ffnn: direct connections from the history to the output' },
     'dry-run': { type: 'boolean', description: 'neural: one tiny step of each phase (for CI)' },
+    clip: { type: 'number', description: 'neural: clip the gradient norm at this value (0: no clipping)' },
+    'lr-decay': { type: 'number', value: 'ρ', description: 'neural: learning rate η/(1 + ρ·step) (the log-linear default)' },
+    'hash-size': { type: 'integer', description: 'log-linear: weights per history position (dense when ≥ V·(V−1); default 2^24)' },
+    'max-steps': { type: 'integer', description: 'neural: stop after N steps in total (then --resume continues)' },
+    'checkpoint-every': { type: 'number', value: 'S', description: 'neural: seconds between checkpoints (default 300)' },
+    report: { type: 'string', value: 'FILE.html', description: 'neural: write an HTML chart of loss and validation perplexity per epoch' },
     ...commonOptions,
   },
   async run(parsed, io) {

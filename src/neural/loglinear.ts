@@ -143,6 +143,7 @@ export class LogLinearModel extends WindowModel {
       sq += k.sumSquares(Vo, this.rowGrad[(key / V) | 0]![key % V]!);
     }
     const norm = Math.sqrt(sq);
+    if (!Number.isFinite(norm)) return norm; // leave the weights as they were
     const step = clip > 0 && norm > clip ? (lr * clip) / norm : lr;
     for (let i = 0; i < this.touchedCount; i++) {
       const key = this.touched[i]!;

@@ -116,10 +116,12 @@ export function gradNorm(k: Kernels, ps: ParamSet): number {
 
 /**
  * Plain SGD over the whole buffer: θ −= lr·(g + l2·θ), then g = 0. With `clip` > 0 the
- * gradient is first scaled so its global norm is at most `clip`. Returns the norm before clipping.
+ * gradient is first scaled so its global norm is at most `clip`. Returns the norm before clipping;
+ * when it is NaN or infinite, nothing is updated.
  */
 export function sgdStep(k: Kernels, ps: ParamSet, lr: number, clip: number, l2 = 0): number {
   const norm = gradNorm(k, ps); // always: it is also the NaN/Inf detector for the step
+  if (!Number.isFinite(norm)) return norm; // leave the weights as they were
   let scale = 1;
   if (clip > 0 && norm > clip) scale = clip / norm;
   if (l2 > 0) k.scale(ps.count, 1 - lr * l2, ps.values);

@@ -4,3 +4,4 @@ export * from './ngram-files.js';
 export * from './corpus-files.js';
 export * from './models.js';
 export * from './mixture-files.js';
+export * from './neural-files.js';

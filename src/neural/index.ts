@@ -1,0 +1,58 @@
+/**
+ * The neural language models: log-linear, feed-forward (Bengio), Elman RNN (Mikolov) and LSTM
+ * (Zaremba), each a LanguageModel; their layers, training loop and safetensors model files.
+ * Browser-safe (files are in kotoba/node: saveNeuralModel, loadNeuralModel).
+ *
+ * @example
+ * const config = resolveConfig('rnn', { hidden: 200 }, train.vocab.size);
+ * const order = orderFor(config, countIds(train.tokens, train.vocab.size));
+ * const model = await buildModel(config, train.vocab, order, { shape: { batch: 20, bptt: 35 } });
+ * model.initialize(new Random(1));
+ * await new Trainer(model, train.tokens, valid.tokens, { epochs: 10, lr: 5, clip: 0.25, seed: 1 }).run();
+ * scoreTokens(model, test.tokens).perplexity;
+ */
+export { Random } from './random.js';
+export { ParamSet, Sizer, sgdStep, gradNorm, type Allocator, type Tensor } from './params.js';
+export * as layers from './layers.js';
+export { outputOrder, validOrder, SoftmaxOutput, ClassSoftmaxOutput, type OutputOrder, type OutputLayer } from './output.js';
+export {
+  NeuralModel,
+  NEURAL_KINDS,
+  describe as describeNeuralConfig,
+  type NeuralKind,
+  type NeuralConfig,
+  type TrainShape,
+  type Trainee,
+  type LossSum,
+} from './model.js';
+export { LogLinearModel, DEFAULT_HASH_SIZE } from './loglinear.js';
+export { FeedForwardModel } from './ffnn.js';
+export { RnnModel } from './rnn.js';
+export { LstmModel } from './lstm.js';
+export { buildModel, buildModelJs, resolveConfig, orderFor, countIds, defaultClasses, modelFloats, type ArchitectureOptions, type BuildOptions } from './build.js';
+export {
+  Trainer,
+  initialState,
+  epochShuffle,
+  type TrainerOptions,
+  type TrainerHooks,
+  type TrainingState,
+  type EpochRecord,
+  type Checkpoint,
+  type Progress,
+  type StopReason,
+  type TrainResult,
+} from './trainer.js';
+export { encodeSafetensors, decodeSafetensors, safetensorsBytes, looksLikeSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.js';
+export {
+  NEURAL_FORMAT,
+  NEURAL_FORMAT_VERSION,
+  neuralModelFile,
+  readNeuralFile,
+  loadWeights,
+  neuralModelFromFile,
+  isNeuralModelFile,
+  type NeuralFileContents,
+  type NeuralFileExtras,
+} from './model-file.js';
+export { trainingReport } from './report.js';

@@ -1,0 +1,366 @@
+/**
+ * The training loop every neural model shares (pytorch/examples word_language_model and
+ * Mikolov's RNNLM toolkit are the anchors):
+ *
+ *   for each epoch: lay out (shuffle) the data with the epoch's own seed
+ *     for each step: forward + backward, NaN/Inf guard, SGD update with clipping, progress
+ *     validation perplexity → keep the best weights; when it improves by less than
+ *     `minImprovement`, start annealing the learning rate (× `annealFactor` each epoch); when it
+ *     fails to improve enough again while annealing, stop early
+ *   stop also at `epochs`, `maxTime` seconds or `maxSteps` steps, or when asked (Ctrl-C)
+ *
+ * Everything that decides what happens next lives in {@link TrainingState} plus the weights, the
+ * best weights, the carried recurrent state and the PRNG state, so a checkpoint taken between two
+ * steps resumes into exactly the run that would have happened without the interruption.
+ * Browser-safe: files are the caller's business (the `checkpoint` hook).
+ */
+import { KotobaError } from '../errors.js';
+import type { Trainee } from './model.js';
+import { Random } from './random.js';
+
+export interface TrainerOptions {
+  /** Maximum epochs. */
+  epochs: number;
+  /** Initial learning rate η₀. */
+  lr: number;
+  /** Per-step decay ρ: η_t = η/(1 + ρ·t), t the global step (the lecture's schedule). 0: none. */
+  lrDecay?: number;
+  /** Global gradient-norm clipping threshold; 0: none. */
+  clip?: number;
+  /** L2 regularisation strength. */
+  l2?: number;
+  /** Relative validation improvement below which annealing starts, then training stops. Default 0.003 (Mikolov's 1.003). */
+  minImprovement?: number;
+  /** Learning-rate factor per epoch once annealing. Default 0.5. */
+  annealFactor?: number;
+  /** Seed: the epoch layouts and dropout masks derive from it. */
+  seed: number;
+  /** Shuffle the training sentences / examples each epoch. Default true. */
+  shuffle?: boolean;
+  /** Stop after this many seconds of training in total (resumed runs count the time before). */
+  maxTime?: number;
+  /** Stop after this many steps in total. */
+  maxSteps?: number;
+  /** Seconds between checkpoints (through the `checkpoint` hook). Default 300. */
+  checkpointEvery?: number;
+}
+
+/** One epoch in the history (kept in the model file). */
+export interface EpochRecord {
+  epoch: number;
+  /** Mean training loss (nats per token) and its perplexity. */
+  trainLoss: number;
+  trainPerplexity: number;
+  /** Validation loss and perplexity (null without validation data). */
+  validLoss: number | null;
+  validPerplexity: number | null;
+  /** Learning rate the epoch trained with. */
+  lr: number;
+  tokensPerSecond: number;
+  seconds: number;
+  /** Set when the epoch was cut short (time or step limit, interruption). */
+  partial?: boolean;
+}
+
+/** Where training stands: everything besides the tensors that a resumed run needs. */
+export interface TrainingState {
+  /** Epoch in progress (0-based) and the next step in it. */
+  epoch: number;
+  step: number;
+  globalStep: number;
+  lr: number;
+  annealing: boolean;
+  bestValid: number | null;
+  bestEpoch: number;
+  history: EpochRecord[];
+  /** Seconds spent training so far (all runs). */
+  elapsed: number;
+  /** Dropout PRNG state. */
+  rng: number[];
+  /** Loss and tokens so far in the current epoch, and its seconds. */
+  epochNats: number;
+  epochTargets: number;
+  epochSeconds: number;
+}
+
+/** What a checkpoint holds. Views: copy them before the next step. */
+export interface Checkpoint {
+  state: TrainingState;
+  params: Float32Array;
+  best: Float32Array | null;
+  carried: Float32Array | null;
+}
+
+export interface Progress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  tokensPerSecond: number;
+  /** Mean training loss so far this epoch (nats) and its perplexity. */
+  loss: number;
+  perplexity: number;
+  lr: number;
+  /** Seconds left in this epoch at the current speed. */
+  eta: number;
+}
+
+export type StopReason = 'epochs' | 'converged' | 'time' | 'steps' | 'interrupted';
+
+export interface TrainerHooks {
+  /** About once a second. */
+  progress?(p: Progress): void;
+  /** After each epoch's validation. */
+  epoch?(r: EpochRecord, state: TrainingState): void;
+  /** Writes a checkpoint; returns where (for messages). */
+  checkpoint?(c: Checkpoint): Promise<string>;
+  /** Polled between steps: true asks the loop to checkpoint and stop (Ctrl-C). */
+  shouldStop?(): boolean;
+}
+
+export interface TrainResult {
+  reason: StopReason;
+  state: TrainingState;
+  /** Validation perplexity of the final weights (null without validation data). */
+  validPerplexity: number | null;
+  /** Where the last checkpoint went, if one was written. */
+  checkpoint: string | null;
+}
+
+/** The state of a run that has not started. */
+export function initialState(lr: number, seed: number): TrainingState {
+  return {
+    epoch: 0,
+    step: 0,
+    globalStep: 0,
+    lr,
+    annealing: false,
+    bestValid: null,
+    bestEpoch: -1,
+    history: [],
+    elapsed: 0,
+    rng: new Random(seed, 1).state(),
+    epochNats: 0,
+    epochTargets: 0,
+    epochSeconds: 0,
+  };
+}
+
+/** The epoch layout's shuffle generator: a function of the seed and the epoch only. */
+export function epochShuffle(seed: number, epoch: number): Random {
+  return new Random(seed, 1000 + epoch);
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Trains `model` on `train` (a token stream of `<s> … </s>` sentences), validating on `valid`.
+ *
+ * @example
+ * const t = new Trainer(model, train.tokens, valid.tokens, { epochs: 10, lr: 20, clip: 0.25, seed: 1 });
+ * const result = await t.run();
+ * console.log(result.validPerplexity, t.state.history);
+ */
+export class Trainer {
+  state: TrainingState;
+  /** The best weights so far (a copy), when validating. */
+  best: Float32Array | null = null;
+  private readonly rng: Random;
+  private lastCheckpoint: string | null = null;
+
+  constructor(
+    readonly model: Trainee,
+    readonly train: Uint32Array,
+    readonly valid: Uint32Array | null,
+    readonly options: TrainerOptions,
+    readonly hooks: TrainerHooks = {},
+    resume?: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null },
+  ) {
+    this.state = resume ? structuredClone(resume.state) : initialState(options.lr, options.seed);
+    this.rng = Random.fromState(this.state.rng);
+    if (resume?.best) this.best = resume.best.slice();
+    this.resumeCarried = resume?.carried ?? null;
+  }
+
+  private resumeCarried: Float32Array | null;
+
+  /** Copies the state for a checkpoint (views of the live buffers; the hook must copy or write them now). */
+  checkpointData(): Checkpoint {
+    this.state.rng = this.rng.state();
+    return { state: this.state, params: this.model.params.values, best: this.best, carried: this.model.carried() };
+  }
+
+  private async writeCheckpoint(): Promise<void> {
+    if (!this.hooks.checkpoint) return;
+    this.lastCheckpoint = await this.hooks.checkpoint(this.checkpointData());
+  }
+
+  /** Validation perplexity of the current weights. */
+  validate(): number | null {
+    if (!this.valid) return null;
+    const { nats, targets } = this.model.evaluate(this.valid);
+    return targets > 0 ? Math.exp(nats / targets) : null;
+  }
+
+  async run(): Promise<TrainResult> {
+    const o = this.options;
+    const s = this.state;
+    const clip = o.clip ?? 0;
+    const l2 = o.l2 ?? 0;
+    const decay = o.lrDecay ?? 0;
+    const every = (o.checkpointEvery ?? 300) * 1000;
+    const ps = this.model.params;
+    let reason: StopReason | null = null;
+    let lastCheckpointAt = performance.now();
+    let lastProgress = performance.now();
+
+    while (reason === null) {
+      if (s.epoch >= o.epochs) {
+        reason = 'epochs';
+        break;
+      }
+      const steps = this.model.beginEpoch(this.train, o.shuffle === false ? null : epochShuffle(o.seed, s.epoch));
+      if (this.resumeCarried) {
+        this.model.carried()?.set(this.resumeCarried);
+        this.resumeCarried = null;
+      }
+      let epochStart = performance.now() - s.epochSeconds * 1000;
+      let runStart = performance.now();
+      const elapsedBefore = s.elapsed;
+      while (s.step < steps) {
+        if (this.hooks.shouldStop?.()) reason = 'interrupted';
+        else if (o.maxSteps !== undefined && s.globalStep >= o.maxSteps) reason = 'steps';
+        else if (o.maxTime !== undefined && elapsedBefore + (performance.now() - runStart) / 1000 >= o.maxTime) reason = 'time';
+        if (reason) break;
+        const lr = decay > 0 ? s.lr / (1 + decay * s.globalStep) : s.lr;
+        const { nats, targets } = this.model.trainStep(s.step, this.rng);
+        const norm = Number.isFinite(nats) ? this.model.update(lr, clip, l2) : NaN;
+        if (!Number.isFinite(nats) || !Number.isFinite(norm)) throw this.diverged(nats, norm);
+        s.epochNats += nats;
+        s.epochTargets += targets;
+        s.step++;
+        s.globalStep++;
+        const now = performance.now();
+        s.epochSeconds = (now - epochStart) / 1000;
+        s.elapsed = elapsedBefore + (now - runStart) / 1000;
+        if (now - lastProgress >= 1000) {
+          lastProgress = now;
+          this.reportProgress(steps, lr);
+          await yieldToEventLoop(); // lets Ctrl-C and other events through
+        }
+        if (this.hooks.checkpoint && now - lastCheckpointAt >= every) {
+          await this.writeCheckpoint();
+          lastCheckpointAt = performance.now();
+          // Writing took time that is not training time.
+          const pause = lastCheckpointAt - now;
+          epochStart += pause;
+          runStart += pause;
+        }
+      }
+      if (reason) {
+        // Cut short: checkpoint exactly here, before anything below changes the state. Then,
+        // unless interrupted (Ctrl-C should be quick), validate what we have so that the final
+        // model is the better of it and the best so far.
+        await this.writeCheckpoint();
+        if (reason !== 'interrupted') this.finishEpoch(true);
+        break;
+      }
+      if (this.finishEpoch(false)) reason = 'converged';
+      s.epoch++;
+      s.step = 0;
+      s.epochNats = 0;
+      s.epochTargets = 0;
+      s.epochSeconds = 0;
+    }
+    // The final weights: the best on validation.
+    let validPerplexity: number | null = null;
+    if (this.best) {
+      ps.values.set(this.best);
+      validPerplexity = s.bestValid;
+    } else if (this.valid) {
+      validPerplexity = this.validate();
+    }
+    this.state.rng = this.rng.state();
+    return { reason: reason ?? 'epochs', state: s, validPerplexity, checkpoint: this.lastCheckpoint };
+  }
+
+  /**
+   * Validation and the learning-rate schedule at the end of an epoch (or of a partial one).
+   * Returns true when training should stop early.
+   */
+  private finishEpoch(partial: boolean): boolean {
+    const s = this.state;
+    const ps = this.model.params;
+    const trainLoss = s.epochTargets > 0 ? s.epochNats / s.epochTargets : NaN;
+    const record: EpochRecord = {
+      epoch: s.epoch + 1,
+      trainLoss,
+      trainPerplexity: Math.exp(trainLoss),
+      validLoss: null,
+      validPerplexity: null,
+      lr: s.lr,
+      tokensPerSecond: s.epochSeconds > 0 ? s.epochTargets / s.epochSeconds : 0,
+      seconds: s.epochSeconds,
+    };
+    if (partial) record.partial = true;
+    let stop = false;
+    const ppl = s.epochTargets > 0 || partial ? this.validate() : null;
+    if (ppl !== null) {
+      record.validLoss = Math.log(ppl);
+      record.validPerplexity = ppl;
+      const previous = s.bestValid;
+      if (previous === null || ppl < previous) {
+        s.bestValid = ppl;
+        s.bestEpoch = s.epoch + 1;
+        if (this.best) this.best.set(ps.values);
+        else this.best = ps.values.slice();
+      } else if (this.best && !partial) {
+        ps.values.set(this.best); // worse than before: go back to the best weights (as RNNLM does)
+      }
+      if (!partial) {
+        const enough = previous === null || ppl < previous * (1 - (this.options.minImprovement ?? 0.003));
+        if (!enough) {
+          if (s.annealing) stop = true;
+          else s.annealing = true;
+        }
+        if (s.annealing && !stop) s.lr *= this.options.annealFactor ?? 0.5;
+      }
+    }
+    if (s.epochTargets > 0 || ppl !== null) {
+      s.history.push(record);
+      this.hooks.epoch?.(record, s);
+    }
+    return stop;
+  }
+
+  private reportProgress(steps: number, lr: number): void {
+    if (!this.hooks.progress) return;
+    const s = this.state;
+    const loss = s.epochTargets > 0 ? s.epochNats / s.epochTargets : NaN;
+    const perStep = s.step > 0 ? s.epochSeconds / s.step : 0;
+    this.hooks.progress({
+      epoch: s.epoch + 1,
+      epochs: this.options.epochs,
+      step: s.step,
+      steps,
+      tokensPerSecond: s.epochSeconds > 0 ? s.epochTargets / s.epochSeconds : 0,
+      loss,
+      perplexity: Math.exp(loss),
+      lr,
+      eta: perStep * (steps - s.step),
+    });
+  }
+
+  private diverged(nats: number, norm: number): KotobaError {
+    const s = this.state;
+    const what = !Number.isFinite(nats) ? `the loss is ${nats}` : `the gradient norm is ${norm}`;
+    const where = `epoch ${s.epoch + 1}, step ${s.step + 1} (global step ${s.globalStep + 1})`;
+    const last = this.lastCheckpoint
+      ? `the last good checkpoint is ${this.lastCheckpoint}`
+      : 'no checkpoint was written yet';
+    return new KotobaError(
+      `training diverged at ${where}: ${what}; ${last}`,
+      this.lastCheckpoint ? 'lower --lr or --clip and continue with --resume' : 'lower --lr or set --clip, then train again',
+    );
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Neural model files on disk: safetensors written atomically, read with clear errors, and a
+ * loader registered so that `loadModel` (and with it `kotoba ppl`, `kotoba score`) opens them.
+ */
+import { KotobaError } from '../errors.js';
+import type { BuildOptions } from '../neural/build.js';
+import type { NeuralModel } from '../neural/model.js';
+import { loadWeights, neuralModelFile, readNeuralFile, type NeuralFileContents, type NeuralFileExtras } from '../neural/model-file.js';
+import { decodeSafetensors, encodeSafetensors, looksLikeSafetensors } from '../neural/safetensors.js';
+import { buildModel } from '../neural/build.js';
+import { readBytes, writeAtomic } from './io.js';
+import { registerModelLoader } from './models.js';
+
+export const NEURAL_EXTENSION = '.safetensors';
+
+/** The checkpoint written beside a model: `lm.safetensors` → `lm.ckpt.safetensors`. */
+export function checkpointPathFor(modelPath: string): string {
+  return modelPath.endsWith(NEURAL_EXTENSION)
+    ? modelPath.slice(0, -NEURAL_EXTENSION.length) + '.ckpt' + NEURAL_EXTENSION
+    : modelPath + '.ckpt' + NEURAL_EXTENSION;
+}
+
+/**
+ * Writes a model (and, in `extras.checkpoint`, training state) as safetensors, atomically.
+ *
+ * @example
+ * await saveNeuralModel('lstm.safetensors', model, { history: trainer.state.history });
+ */
+export async function saveNeuralModel(path: string, model: NeuralModel<unknown>, extras: NeuralFileExtras = {}): Promise<void> {
+  const { tensors, metadata } = neuralModelFile(model, extras);
+  const chunks = encodeSafetensors(tensors, metadata);
+  await writeAtomic(path, async (out) => {
+    for (const c of chunks) await out(c);
+  });
+}
+
+/** Reads and checks a neural model file without building the model. */
+export async function readNeuralModelFile(path: string): Promise<NeuralFileContents> {
+  if (path.endsWith('.gz')) throw new KotobaError(`${path}: neural models are not gzipped`, 'give the .safetensors file');
+  const bytes = await readBytes(path);
+  return readNeuralFile(decodeSafetensors(bytes, path), path);
+}
+
+/** Opens a neural model file for scoring (or, with `shape`, for training). */
+export async function loadNeuralModel(path: string, options: BuildOptions = {}): Promise<NeuralModel<unknown>> {
+  const c = await readNeuralModelFile(path);
+  const model = await buildModel(c.config, c.vocab, c.order, options);
+  loadWeights(model, c.weights, path);
+  return model;
+}
+
+registerModelLoader({
+  accepts: (head, path) => path.endsWith(NEURAL_EXTENSION) || looksLikeSafetensors(head),
+  load: (path) => loadNeuralModel(path) as Promise<NeuralModel<unknown>>,
+});
