@@ -1,0 +1,121 @@
+/**
+ * Timing a command as a child process: wall time, peak resident memory and exit status, for
+ * benchmarks that compare kotoba with other programs (each system runs the same way, in its own
+ * process, so start-up and memory are counted alike).
+ *
+ * Peak memory comes from GNU time (`/usr/bin/time -f %M`), which reports the largest resident
+ * set of the command or of any one descendant it waited for (for a shell script that runs a
+ * pipeline, the biggest single process, not the sum). Without GNU time, /proc/PID/status is
+ * polled every 10 ms (Linux; the child itself only, and a short peak can be missed).
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Measured {
+  /** Wall-clock seconds from spawn to exit. */
+  seconds: number;
+  /** Peak resident set size in MB (2^20 bytes), or NaN when it could not be read. */
+  peakMB: number;
+  /** Exit code (null when killed by a signal). */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Captured stdout (empty when stdout went to a file). */
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface MeasureOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** A file to feed to stdin (default: none). */
+  stdinFile?: string;
+  /** A file to write stdout to (default: captured). */
+  stdoutFile?: string;
+  /** Kill the command after this many seconds. */
+  timeoutSeconds?: number;
+}
+
+const GNU_TIME = '/usr/bin/time';
+const hasGnuTime = existsSync(GNU_TIME);
+
+/** Runs `command args…` and measures it. Never throws for a non-zero exit; check `code`. */
+export async function measure(command: string, args: string[], options: MeasureOptions = {}): Promise<Measured> {
+  const rssFile = join(tmpdir(), `kotoba-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const argv = hasGnuTime ? [GNU_TIME, '-f', '%M', '-o', rssFile, command, ...args] : [command, ...args];
+  const stdin = options.stdinFile ? openSync(options.stdinFile, 'r') : 'ignore';
+  const stdout = options.stdoutFile ? openSync(options.stdoutFile, 'w') : 'pipe';
+  const started = performance.now();
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd, env: options.env ?? process.env, stdio: [stdin, stdout, 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout?.on('data', (d: Buffer) => out.push(d));
+  child.stderr?.on('data', (d: Buffer) => err.push(d));
+  let polledKB = 0;
+  const poll = hasGnuTime
+    ? null
+    : setInterval(() => {
+        try {
+          const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+          if (m) polledKB = Math.max(polledKB, Number(m[1]));
+        } catch {
+          // the process has just exited
+        }
+      }, 10);
+  let timedOut = false;
+  const timer = options.timeoutSeconds
+    ? setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, options.timeoutSeconds * 1000)
+    : null;
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c, s) => resolve([c, s]));
+  });
+  const seconds = (performance.now() - started) / 1000;
+  if (poll) clearInterval(poll);
+  if (timer) clearTimeout(timer);
+  if (typeof stdin === 'number') closeSync(stdin);
+  if (typeof stdout === 'number') closeSync(stdout);
+  let peakMB = polledKB > 0 ? polledKB / 1024 : NaN;
+  let stderr = Buffer.concat(err).toString('utf8');
+  if (hasGnuTime) {
+    try {
+      const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
+      // GNU time writes "Command exited with non-zero status N" before the format line.
+      peakMB = Number(lines[lines.length - 1]) / 1024;
+    } catch {
+      // killed before GNU time wrote its report
+    }
+    rmSync(rssFile, { force: true });
+  }
+  // GNU time reports a child's failure on the same stream; keep stderr the command's own.
+  stderr = stderr.replace(/^Command (exited with non-zero status|terminated by signal) .*\n?/m, '');
+  return { seconds, peakMB, code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr, timedOut };
+}
+
+/** Fails with the command's own last words when it did not succeed. */
+export function check(what: string, m: Measured): Measured {
+  if (m.code !== 0) {
+    const why = m.timedOut ? 'timed out' : m.signal ? `killed by ${m.signal}` : `exit ${m.code}`;
+    const tail = (m.stderr.trim() || m.stdout.trim()).split('\n').slice(-3).join(' | ');
+    throw new Error(`${what}: ${why}${tail ? `: ${tail}` : ''}`);
+  }
+  return m;
+}
+
+/** Best (smallest) seconds of `runs` calls of an in-process function, after `warmup` calls. */
+export async function bestOf<T>(runs: number, fn: () => T | Promise<T>, warmup = 0): Promise<{ seconds: number; result: T }> {
+  for (let i = 0; i < warmup; i++) await fn();
+  let best = Infinity;
+  let result!: T;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    result = await fn();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return { seconds: best, result };
+}
