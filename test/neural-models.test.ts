@@ -1,0 +1,306 @@
+// The neural models as language models: distributions that sum to 1 (the class-factorised
+// softmax included), the fast sentence path equal to word-by-word scoring, batched validation
+// equal to per-sentence perplexity, learning on a small corpus, model files (round trip, corrupt
+// files, Python), exact resume, and the NaN guard.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { corpusFromText } from '../src/text/corpus.js';
+import { BOS, EOS } from '../src/text/vocabulary.js';
+import { scoreSentence, scoreTokens } from '../src/lm.js';
+import { KotobaError } from '../src/errors.js';
+import { buildModelJs, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
+import type { NeuralKind, NeuralModel } from '../src/neural/model.js';
+import { outputOrder } from '../src/neural/output.js';
+import { Random } from '../src/neural/random.js';
+import { Trainer, type Checkpoint } from '../src/neural/trainer.js';
+import { neuralModelFile, readNeuralFile, loadWeights, NEURAL_FORMAT_VERSION } from '../src/neural/model-file.js';
+import { decodeSafetensors, safetensorsBytes } from '../src/neural/safetensors.js';
+import { loadNeuralModel, saveNeuralModel } from '../src/node/neural-files.js';
+import { loadModel } from '../src/node/models.js';
+
+/** Sentences from a small grammar: enough structure to learn, varied lengths. */
+function grammarLines(n: number, seed: number): string[] {
+  const rng = new Random(seed);
+  const subj = ['the cat', 'a dog', 'the old man', 'my sister', 'the children'];
+  const verb = ['saw', 'likes', 'found', 'followed', 'heard'];
+  const obj = ['the ball', 'a bird', 'the red car', 'her friend', 'the music'];
+  const tail = ['', 'today', 'in the park', 'again and again', 'at night'];
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const parts = [subj[rng.int(5)], verb[rng.int(5)], obj[rng.int(5)], tail[rng.int(5)]].filter(Boolean);
+    lines.push(parts.join(' '));
+  }
+  return lines;
+}
+
+const TRAIN = corpusFromText(grammarLines(300, 1));
+const VALID = corpusFromText(grammarLines(60, 2), { vocab: TRAIN.vocab });
+
+const SMALL: [NeuralKind, ArchitectureOptions][] = [
+  ['loglinear', { order: 3 }],
+  ['loglinear', { order: 2, hashSize: 200 }],
+  ['ffnn', { order: 3, embed: 8, hidden: 12, classes: 0 }],
+  ['ffnn', { order: 3, embed: 8, hidden: 12, classes: 5, direct: true }],
+  ['rnn', { hidden: 12, classes: 0 }],
+  ['rnn', { hidden: 12, classes: 6 }],
+  ['lstm', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.2 }],
+  ['lstm', { hidden: 10, embed: 10, layers: 1, classes: 4, tied: true }],
+];
+
+function makeModel(kind: NeuralKind, arch: ArchitectureOptions, shape = { batch: 4, bptt: 6 }, seed = 1): NeuralModel<unknown> {
+  const config = resolveConfig(kind, arch, TRAIN.vocab.size);
+  const order = orderFor(config, countIds(TRAIN.tokens, TRAIN.vocab.size));
+  const model = buildModelJs(config, TRAIN.vocab, order, shape);
+  model.initialize(new Random(seed));
+  if (kind === 'loglinear') new Random(seed + 1).fillUniform(model.params.values, -0.3, 0.3); // zero init is uniform
+  return model;
+}
+
+const ids = (s: string) => s.split(' ').map((w) => TRAIN.vocab.id(w));
+
+test('frequency-binned classes: contiguous, frequent words in small classes, <s> has no output row', () => {
+  const counts = countIds(TRAIN.tokens, TRAIN.vocab.size);
+  const order = outputOrder(counts, 5);
+  const cs = order.classStart!;
+  assert.equal(cs[0], 0);
+  assert.equal(cs[cs.length - 1], TRAIN.vocab.size - 1);
+  assert.equal(order.row[BOS], TRAIN.vocab.size - 1);
+  for (let c = 0; c + 1 < cs.length; c++) assert.ok(cs[c + 1]! > cs[c]!, `class ${c} is empty`);
+  // The first class holds the most frequent words, so it is the smallest.
+  assert.ok(cs[1]! - cs[0]! < cs[cs.length - 1]! - cs[cs.length - 2]!);
+  // Within the order, counts never increase.
+  for (let j = 1; j < order.word.length; j++) assert.ok(counts[order.word[j]!]! <= counts[order.word[j - 1]!]!);
+});
+
+for (const [kind, arch] of SMALL) {
+  const name = `${kind} ${JSON.stringify(arch)}`;
+
+  test(`${name}: distribution sums to 1, excludes <s>, and agrees with score()`, () => {
+    const model = makeModel(kind, arch);
+    const out = new Float64Array(model.vocab.size);
+    let state = model.begin();
+    for (const w of [...ids('the old man heard the music'), EOS]) {
+      model.distribution!(state, out);
+      let sum = 0;
+      for (const p of out) sum += p;
+      assert.ok(Math.abs(sum - 1) < 1e-5, `sums to ${sum}`);
+      assert.equal(out[BOS], 0);
+      const r = model.score(state, w);
+      assert.ok(Math.abs(Math.log10(out[w]!) - r.log10) < 1e-5, `${Math.log10(out[w]!)} vs ${r.log10}`);
+      state = r.next;
+    }
+  });
+
+  test(`${name}: the sentence fast path equals word-by-word scoring`, () => {
+    const model = makeModel(kind, arch);
+    for (const s of ['the cat saw a bird today', 'my sister', 'the children followed the red car in the park again and again']) {
+      const words = Uint32Array.from([...ids(s), EOS]);
+      const fast = new Float64Array(words.length);
+      model.scoreSentence(words, fast);
+      let state = model.begin();
+      for (let i = 0; i < words.length; i++) {
+        const r = model.score(state, words[i]!);
+        assert.ok(Math.abs(r.log10 - fast[i]!) < 1e-5, `word ${i}: ${r.log10} vs ${fast[i]}`);
+        state = r.next;
+      }
+    }
+  });
+
+  test(`${name}: batched validation equals per-sentence perplexity`, () => {
+    const model = makeModel(kind, arch);
+    const { nats, targets } = model.evaluate(VALID.tokens);
+    const acc = scoreTokens(model, VALID.tokens);
+    assert.equal(targets, acc.tokens);
+    const batched = Math.exp(nats / targets);
+    assert.ok(Math.abs(batched / acc.perplexity - 1) < 1e-5, `${batched} vs ${acc.perplexity}`);
+  });
+}
+
+for (const [kind, arch, lr] of [
+  ['loglinear', { order: 3 }, 1],
+  ['ffnn', { order: 3, embed: 16, hidden: 32, classes: 4 }, 0.5],
+  ['rnn', { hidden: 24, classes: 0 }, 2],
+  ['lstm', { hidden: 24, layers: 1, classes: 0 }, 5],
+] as [NeuralKind, ArchitectureOptions, number][]) {
+  test(`${kind} learns the grammar: validation perplexity falls well below the untrained model's`, async () => {
+    const model = makeModel(kind, arch, { batch: 8, bptt: 10 });
+    if (kind === 'loglinear') model.params.values.fill(0);
+    const before = scoreTokens(model, VALID.tokens).perplexity;
+    const t = new Trainer(model, TRAIN.tokens, VALID.tokens, { epochs: 6, lr, clip: 1, seed: 3 });
+    const r = await t.run();
+    const after = scoreTokens(model, VALID.tokens).perplexity;
+    assert.ok(after < before * 0.5, `${before} → ${after}`);
+    assert.ok(Math.abs(after / r.validPerplexity! - 1) < 1e-5, 'the kept weights are the best validated ones');
+    assert.ok(t.state.history.length >= 2 && t.state.history.every((h) => h.validPerplexity !== null));
+  });
+}
+
+/** Straight run of K steps vs. K/2, checkpoint, resume: the final weights must be bit-identical. */
+for (const [kind, arch] of [
+  ['lstm', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.3 }],
+  ['ffnn', { order: 3, embed: 8, hidden: 12, classes: 5 }],
+  ['loglinear', { order: 3 }],
+] as [NeuralKind, ArchitectureOptions][]) {
+  test(`${kind}: resuming from a checkpoint reproduces the uninterrupted run bit for bit`, async () => {
+    const shape = { batch: 5, bptt: 7 };
+    const options = { epochs: 3, lr: 0.5, clip: 1, seed: 42 };
+    const straight = makeModel(kind, arch, shape, 7);
+    const steps = straight.beginEpoch(TRAIN.tokens, null);
+    assert.ok(steps > 4);
+    const K = Math.floor(steps * 1.5); // stop inside the second epoch
+    const a = new Trainer(straight, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: 2 * K });
+    await a.run();
+    // Interrupted run: stop at K, keep a copy of the checkpoint, resume in a fresh model.
+    const first = makeModel(kind, arch, shape, 7);
+    const saved: { c: { state: Checkpoint['state']; params: Float32Array; best: Float32Array | null; carried: Float32Array | null } | null } = { c: null };
+    await new Trainer(first, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: K }, {
+      checkpoint: async (c) => {
+        saved.c = { state: structuredClone(c.state), params: c.params.slice(), best: c.best?.slice() ?? null, carried: c.carried?.slice() ?? null };
+        return 'memory';
+      },
+    }).run();
+    const s = saved.c;
+    assert.ok(s);
+    assert.equal(s.state.globalStep, K);
+    const second = makeModel(kind, arch, shape, 99); // different init: everything must come from the checkpoint
+    second.params.values.set(s.params);
+    const b = new Trainer(second, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: 2 * K }, {}, { state: s.state, best: s.best, carried: s.carried });
+    await b.run();
+    assert.deepEqual(b.state.history.map((h) => h.validPerplexity), a.state.history.map((h) => h.validPerplexity));
+    assert.ok(Buffer.from(second.params.values.buffer, second.params.values.byteOffset, second.params.values.byteLength)
+      .equals(Buffer.from(straight.params.values.buffer, straight.params.values.byteOffset, straight.params.values.byteLength)), 'weights differ');
+  });
+}
+
+test('NaN in the loss stops training with an error naming the step and the checkpoint', async () => {
+  const model = makeModel('rnn', { hidden: 8, classes: 0 });
+  let steps = 0;
+  const t = new Trainer(model, TRAIN.tokens, null, { epochs: 1, lr: 1, seed: 1, checkpointEvery: 0 }, {
+    checkpoint: async () => 'ckpt.safetensors',
+    progress: () => {},
+  });
+  // Poison the weights after 3 steps through the (only) hook called between steps.
+  const origStep = model.trainStep.bind(model);
+  model.trainStep = (s, rng) => {
+    if (++steps === 4) model.params.values.fill(NaN);
+    return origStep(s, rng);
+  };
+  await assert.rejects(t.run(), (e: unknown) => {
+    assert.ok(e instanceof KotobaError);
+    assert.match(e.message, /training diverged at epoch 1, step 4 \(global step 4\): the loss is NaN; the last good checkpoint is ckpt\.safetensors/);
+    return true;
+  });
+});
+
+test('model files: round trip through safetensors scores identically; checkpoints carry the state', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kotoba-neural-'));
+  try {
+    for (const [kind, arch] of SMALL) {
+      const model = makeModel(kind, arch);
+      const path = join(dir, `${kind}.safetensors`);
+      await saveNeuralModel(path, model, { history: [], training: { note: 'test' } });
+      const loaded = (await loadModel(path)) as NeuralModel<unknown>; // through the registered loader
+      assert.equal(loaded.description, model.description);
+      for (const t of model.params.tensors()) assert.deepEqual(loaded.params.get(t.name)!.value, t.value, `${kind}: ${t.name} differs`);
+      // The loaded model runs on the fastest kernels, the test model on the TypeScript ones.
+      const sentence = ids('a dog heard the music at night');
+      const x = scoreSentence(model, sentence).total, y = scoreSentence(loaded, sentence).total;
+      assert.ok(Math.abs(x - y) < 1e-5 * Math.abs(x), `${kind}: ${x} vs ${y}`);
+    }
+    const model = makeModel('lstm', { hidden: 6, layers: 1, classes: 0 });
+    const state = { ...new Trainer(model, TRAIN.tokens, null, { epochs: 1, lr: 1, seed: 1 }).state, epoch: 3, step: 17 };
+    const file = neuralModelFile(model, { checkpoint: { state, best: model.params.values.slice(), carried: new Float32Array([1, 2, 3]) } });
+    const back = readNeuralFile(decodeSafetensors(safetensorsBytes(file.tensors, file.metadata), 'ckpt'), 'ckpt');
+    assert.equal(back.checkpoint!.state.step, 17);
+    assert.deepEqual(Array.from(back.checkpoint!.carried!), [1, 2, 3]);
+    const again = buildModelJs(back.config, back.vocab, back.order);
+    loadWeights(again, back.weights, 'ckpt');
+    assert.deepEqual(Array.from(again.params.values), Array.from(model.params.values));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('corrupt, truncated, foreign and future model files are clear errors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kotoba-neural-'));
+  try {
+    const model = makeModel('rnn', { hidden: 5, classes: 0 });
+    const good = join(dir, 'good.safetensors');
+    await saveNeuralModel(good, model);
+    const bytes = readFileSync(good);
+    const cases: [string, Uint8Array, RegExp][] = [
+      ['truncated.safetensors', bytes.subarray(0, bytes.length - 10), /not a valid safetensors file: tensor .* ends at byte/],
+      ['short.safetensors', bytes.subarray(0, 5), /not a valid safetensors file: only 5 bytes/],
+      ['header.safetensors', bytes.subarray(0, 40), /the header says \d+ bytes/],
+    ];
+    const bad = Buffer.from(bytes);
+    bad[12] = 0x00; // inside the JSON header
+    cases.push(['json.safetensors', bad, /the header is not JSON/]);
+    const { tensors, metadata } = neuralModelFile(model);
+    cases.push(['future.safetensors', safetensorsBytes(tensors, { ...metadata, format_version: String(NEURAL_FORMAT_VERSION + 1) }), /model format version 2 is newer than this kotoba reads \(1\).*upgrade kotoba/]);
+    cases.push(['foreign.safetensors', safetensorsBytes(tensors, { format: 'pt' }), /not a kotoba neural model/]);
+    const noWeight = new Map(tensors);
+    noWeight.delete('rnn.recurrent');
+    cases.push(['missing.safetensors', safetensorsBytes(noWeight, metadata), /has no tensor rnn\.recurrent/]);
+    for (const [name, data, message] of cases) {
+      const path = join(dir, name);
+      writeFileSync(path, data);
+      await assert.rejects(loadNeuralModel(path), (e: unknown) => {
+        assert.ok(e instanceof KotobaError, `${name}: ${String(e)}`);
+        assert.match(e.message, message, name);
+        assert.ok(e.message.includes(path), `${name}: the message names the file`);
+        return true;
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const PYTHON = '/usr/bin/python3';
+const hasNumpy = spawnSync(PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+
+test('model files open in Python (a hand-written safetensors reader: struct, json, numpy)', { skip: !hasNumpy && `${PYTHON} with numpy is not available` }, async () => {
+  // python3-safetensors is not packaged in Debian bookworm, so read the format by hand, as any
+  // Python program can: 8-byte little-endian length, JSON header, little-endian float32 data.
+  const dir = mkdtempSync(join(tmpdir(), 'kotoba-neural-'));
+  try {
+    const model = makeModel('lstm', { hidden: 6, embed: 4, layers: 2, classes: 3 });
+    const path = join(dir, 'lstm.safetensors');
+    await saveNeuralModel(path, model);
+    const script = String.raw`
+import json, struct, sys
+import numpy as np
+data = open(sys.argv[1], 'rb').read()
+(n,) = struct.unpack('<Q', data[:8])
+header = json.loads(data[8:8 + n])
+meta = header.pop('__metadata__')
+out = {'format': meta['format'], 'vocabulary': len(json.loads(meta['vocabulary'])), 'tensors': {}}
+for name, t in header.items():
+    b, e = t['data_offsets']
+    dtype = {'F32': '<f4', 'I32': '<i4'}[t['dtype']]
+    a = np.frombuffer(data[8 + n + b: 8 + n + e], dtype=dtype).reshape(t['shape'])
+    out['tensors'][name] = {'shape': list(a.shape), 'sum': float(a.astype(np.float64).sum()), 'first': float(a.flat[0]) if a.size else None}
+print(json.dumps(out))
+`;
+    const r = spawnSync(PYTHON, ['-c', script, path], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const py = JSON.parse(r.stdout) as { format: string; vocabulary: number; tensors: Record<string, { shape: number[]; sum: number; first: number | null }> };
+    assert.equal(py.format, 'kotoba-neural');
+    assert.equal(py.vocabulary, model.vocab.size);
+    for (const t of model.params.tensors()) {
+      const p = py.tensors[t.name]!;
+      assert.deepEqual(p.shape, t.shape, t.name);
+      let sum = 0;
+      for (const v of t.value) sum += v;
+      assert.ok(Math.abs(p.sum - sum) < 1e-6 * Math.max(1, Math.abs(sum)), `${t.name}: ${p.sum} vs ${sum}`);
+      assert.equal(p.first, t.value[0]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
