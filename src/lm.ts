@@ -16,6 +16,21 @@ export interface Scored<S> {
   ngram?: number;
 }
 
+/**
+ * A language model with a state, the interface every model family implements: it starts at
+ * `<s>`, and given a state and a word returns the word's log10 probability and the next state.
+ *
+ * @example
+ * ```ts
+ * import type { LanguageModel } from 'kotoba';
+ * declare const lm: LanguageModel;
+ * let state = lm.begin();
+ * for (const word of ['私', 'は', '</s>']) {
+ *   const { log10, next } = lm.score(state, lm.vocab.id(word)); // log10 p(word | history)
+ *   state = next;
+ * }
+ * ```
+ */
 export interface LanguageModel<S = unknown> {
   readonly vocab: Vocabulary;
   /** A short description, e.g. `5-gram modified Kneser-Ney`. */
@@ -51,6 +66,17 @@ export interface WordScore {
  * Scores one sentence (ids without `<s>`; `</s>` is appended when `withEnd`). `surface` gives
  * the words as written, for the per-word detail of unknown words. The total is summed in
  * float32, as KenLM's query sums it.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, scoreSentence, splitWords } from 'kotoba';
+ * const corpus = corpusFromText(['私 は 読書 が 好き だ', '私 の 本 は 1900年代 に 書かれた']);
+ * const model = BackoffModel.fromTables(estimate(corpus, { order: 2, smoothing: 'wb' }));
+ * const words = splitWords('私 は 本 が 好き だ');
+ * const { total, words: detail } = scoreSentence(model, words.map((w) => model.vocab.id(w)), true, words);
+ * console.log(total, detail.map((w) => `${w.word} ${w.log10.toFixed(2)} ${w.ngram}-gram`));
+ * ```
  */
 export function scoreSentence(
   lm: LanguageModel<unknown>,
@@ -94,6 +120,16 @@ export function scoreSentence(
  * digits agree: every word and one `</s>` per sentence are tokens; `<s>` is context only; a
  * sentence's total is summed in float32 and the corpus total in float64. "Excluding OOVs" drops
  * the unknown words from both the sum and the count.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { EOS, PerplexityAccumulator, UNK } from 'kotoba';
+ * const acc = new PerplexityAccumulator();
+ * acc.addSentence([5, UNK, EOS], [-1.2, -2.5, -0.3]); // -4, the sentence's total
+ * acc.perplexity;             // 10^(4 / 3) ≈ 21.54
+ * acc.perplexityExcludingOov; // 10^(1.5 / 2) ≈ 5.62
+ * ```
  */
 export class PerplexityAccumulator {
   /** Sum of log10 p over all tokens. */
@@ -106,7 +142,20 @@ export class PerplexityAccumulator {
   /** Tokens with probability 0 (log10 = -Infinity). */
   zeroProbability = 0;
 
-  /** Adds a scored sentence: word ids and their log10 scores, `</s>` included. Returns its total. */
+  /**
+   * Adds a scored sentence: word ids and their log10 scores, `</s>` included. Returns its total.
+   *
+   * @example
+   * ```ts
+   * import { PerplexityAccumulator, type BackoffModel } from 'kotoba';
+   * declare const model: BackoffModel;
+   * declare const words: Uint32Array; // one sentence's ids, ending with </s>
+   * const acc = new PerplexityAccumulator();
+   * const log10 = new Float64Array(words.length);
+   * model.scoreSentence(words, log10);
+   * acc.addSentence(words, log10); // the sentence's total, summed in float32
+   * ```
+   */
   addSentence(words: ArrayLike<number>, log10: ArrayLike<number>, n = words.length): number {
     let total = 0;
     for (let i = 0; i < n; i++) {
@@ -129,6 +178,7 @@ export class PerplexityAccumulator {
     return this.tokens === 0 ? NaN : Math.pow(10, -this.log10Sum / this.tokens);
   }
 
+  /** 10^(-Σ log10 p / N) over the known words only: the unknown words leave both sum and count. */
   get perplexityExcludingOov(): number {
     const n = this.tokens - this.oov;
     return n === 0 ? NaN : Math.pow(10, -(this.log10Sum - this.log10SumOov) / n);
@@ -143,6 +193,16 @@ export class PerplexityAccumulator {
 /**
  * Perplexity over a token stream (`<s> w… </s>` sentences, as `Corpus.tokens`), through the
  * model's fast path when it has one. Buffers are reused: no allocation per token.
+ *
+ * @example
+ * ```ts
+ * import { scoreTokens } from 'kotoba';
+ * import { loadModel, readCorpus } from 'kotoba/node';
+ * const model = await loadModel('wiki.arpa');
+ * const test = await readCorpus('wiki.test.txt', { vocab: model.vocab }); // unknown words → <unk>
+ * const acc = scoreTokens(model, test.tokens);
+ * console.log(acc.perplexity, acc.perplexityExcludingOov, acc.oov);
+ * ```
  */
 export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array): PerplexityAccumulator {
   const acc = new PerplexityAccumulator();
@@ -168,7 +228,19 @@ export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array): Pe
   return acc;
 }
 
-/** Perplexity of `lm` over sentences of word ids (without `<s>`/`</s>`). */
+/**
+ * Perplexity of `lm` over sentences of word ids (without `<s>`/`</s>`).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, perplexity, splitWords } from 'kotoba';
+ * const corpus = corpusFromText(['私 は 読書 が 好き だ', '1900年代 は 20世紀 だ']);
+ * const model = BackoffModel.fromTables(estimate(corpus, { order: 2, smoothing: 'wb' }));
+ * const acc = perplexity(model, [splitWords('私 は 猫 だ').map((w) => model.vocab.id(w))]);
+ * console.log(acc.perplexity, acc.oov); // 猫 is unknown: acc.oov is 1
+ * ```
+ */
 export function perplexity(
   lm: LanguageModel<unknown>,
   sentences: Iterable<ArrayLike<number>>,
