@@ -89,7 +89,12 @@ export class Sampler<S> {
     this.ids = new Int32Array(this.topK);
   }
 
-  /** Draws the next word id after `state`. */
+  /**
+   * Draws the next word id after `state`.
+   *
+   * @example
+   * const id = sampler.draw(model.begin()); // a first word (or </s>)
+   */
   draw(state: S): number {
     const dist = fullDistribution(this.lm, state, this.dist);
     if (!this.unk) dist[UNK] = 0;
@@ -135,7 +140,12 @@ export class Sampler<S> {
     return last;
   }
 
-  /** One sentence. */
+  /**
+   * One sentence, from `<s>` (and the prefix) to `</s>` or the length limit.
+   *
+   * @example
+   * const { words, ended, log10 } = sampler.sample();
+   */
   sample(): Sample {
     const lm = this.lm;
     const words = this.prefix.slice();

@@ -72,7 +72,12 @@ export function alignVocabularies(vocabs: readonly Vocabulary[]): AlignedVocabul
   return { vocab, toComponent, fromComponent, absent };
 }
 
-/** log10 Σ_i 10^(a_i), without overflow or underflow; -Infinity when every a_i is. */
+/**
+ * log10 Σ_i 10^(a_i), without overflow or underflow; -Infinity when every a_i is.
+ *
+ * @example
+ * log10SumExp10(new Float64Array([-400, -400])); // -399.699 (10^-400 underflows; this does not)
+ */
 export function log10SumExp10(a: Float64Array, n = a.length): number {
   let m = -Infinity;
   for (let i = 0; i < n; i++) if (a[i]! > m) m = a[i]!;
@@ -121,18 +126,33 @@ export class MixtureModel implements LanguageModel<unknown[]> {
     if (components.every((c) => c.distribution)) this.distribution = (state, out) => this.mixDistribution(state, out);
   }
 
-  /** The same components with other weights (the vocabulary maps are shared). */
+  /**
+   * The same components with other weights (the vocabulary maps are shared).
+   *
+   * @example
+   * const tuned = mix.withWeights(tuneWeights(mix, dev.tokens).weights);
+   */
   withWeights(weights: ArrayLike<number>): MixtureModel {
     return new MixtureModel(this.components, weights, this.aligned);
   }
 
-  /** Component `i`'s id for the mixture word `w` (`<unk>` where it lacks the word). */
+  /**
+   * Component `i`'s id for the mixture word `w` (`<unk>` where it lacks the word).
+   *
+   * @example
+   * mix.componentId(1, mix.vocab.id('cat')); // the second model's id of 'cat', or 0
+   */
   componentId(i: number, w: number): number {
     const to = this.aligned.toComponent[i];
     return to ? to[w]! : w;
   }
 
-  /** True when component `i` lacks the mixture word `w` (and so gives it probability 0). */
+  /**
+   * True when component `i` lacks the mixture word `w` (and so gives it probability 0).
+   *
+   * @example
+   * mix.lacks(0, mix.vocab.id('cat')); // false when the first model knows 'cat'
+   */
   lacks(i: number, w: number): boolean {
     const a = this.aligned.absent[i];
     return a !== null && a !== undefined && a[w] === 1 && w !== UNK;
@@ -157,6 +177,10 @@ export class MixtureModel implements LanguageModel<unknown[]> {
   /**
    * log10 p_i of each word of a sentence (mixture ids, from `<s>`) under component `i` alone,
    * -Infinity where it lacks the word. Writes `out[0..n)`.
+   *
+   * @example
+   * const out = new Float64Array(words.length);
+   * mix.componentLog10(0, words, out); // the first model's scores of the sentence
    */
   componentLog10(i: number, words: Uint32Array, out: Float64Array): void {
     const c = this.components[i]!;
@@ -220,7 +244,13 @@ function round(x: number): string {
   return String(Math.round(x * 1e4) / 1e4);
 }
 
-/** Validates weights: K non-negative finite numbers summing to 1 (within 1e-6; then renormalised). */
+/**
+ * Validates weights: K non-negative finite numbers summing to 1 (within 1e-6; then renormalised).
+ *
+ * @example
+ * checkWeights([0.7, 0.3], 2); // Float64Array [0.7, 0.3]
+ * checkWeights([0.7, 0.4], 2); // throws KotobaError: mixture weights sum to 1.1, not 1
+ */
 export function checkWeights(weights: ArrayLike<number>, K: number): Float64Array {
   if (weights.length !== K) throw new KotobaError(`${weights.length} weights for ${K} models`, 'give one weight per model');
   const w = Float64Array.from(weights);

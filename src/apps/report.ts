@@ -12,6 +12,8 @@ export interface Series {
   points: readonly (readonly [number, number])[];
   /** Draw the line dashed (e.g. a variant of another series). */
   dashed?: boolean;
+  /** A CSS colour (default: the palette, by position). Give variants of one series the same colour. */
+  color?: string;
 }
 
 export interface LineChartOptions {
@@ -27,7 +29,7 @@ export interface LineChartOptions {
 }
 
 /** Okabe–Ito: distinguishable with the common colour-vision deficiencies. */
-const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
+export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
 
 /**
  * Escapes text for HTML and XML content and attribute values.
@@ -67,17 +69,18 @@ function linearTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-/** Decade ticks (and 2, 5 between them when the range is under two decades). */
+/** Decade ticks spanning [lo, hi] out to whole decades (with 2 and 5 between them when there are at most two). */
 function logTicks(lo: number, hi: number): number[] {
-  const a = Math.floor(Math.log10(lo));
-  const b = Math.ceil(Math.log10(hi));
+  const a = Math.floor(Math.log10(lo) + 1e-9);
+  let b = Math.ceil(Math.log10(hi) - 1e-9);
+  if (b === a) b++;
   const mult = b - a <= 2 ? [1, 2, 5] : [1];
   const out: number[] = [];
   for (let e = a; e <= b; e++) for (const m of mult) {
-    const t = m * Math.pow(10, e);
-    if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9)) out.push(t);
+    const t = Number((m * Math.pow(10, e)).toPrecision(6));
+    if (e < b || m === 1) out.push(t);
   }
-  return out.length >= 2 ? out : [lo, hi];
+  return out;
 }
 
 /**
@@ -169,7 +172,7 @@ export function lineChart(options: LineChartOptions): string {
 
   // Series: a polyline and a marker with a tooltip per point.
   series.forEach((s, i) => {
-    const color = PALETTE[i % PALETTE.length]!;
+    const color = s.color ?? PALETTE[i % PALETTE.length]!;
     const pts = s.points.map(([x, y]) => `${r2(px(x))},${r2(py(y))}`).join(' ');
     svg += `<g>`;
     if (s.points.length > 1) {
@@ -184,7 +187,7 @@ export function lineChart(options: LineChartOptions): string {
   // Legend above the plot.
   svg += `<g font-family="sans-serif" font-size="12" fill="#333333">`;
   series.forEach((s, i) => {
-    const color = PALETTE[i % PALETTE.length]!;
+    const color = s.color ?? PALETTE[i % PALETTE.length]!;
     const y = m.top + 8 + 18 * i;
     svg += `<line x1="${m.left}" y1="${y}" x2="${m.left + 24}" y2="${y}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`;
     svg += `<text x="${m.left + 30}" y="${y + 4}">${escapeXml(s.name)}</text>`;

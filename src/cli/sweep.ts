@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../node/io.js';
 import { commonOptions, textOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command } from './common.js';
 
 /** The JSON file beside the HTML report: report.html → report.json. */
-export function jsonPathFor(html: string): string {
+function jsonPathFor(html: string): string {
   return html.endsWith('.html') ? `${html.slice(0, -5)}.json` : html.endsWith('.htm') ? `${html.slice(0, -4)}.json` : `${html}.json`;
 }
 

@@ -52,7 +52,12 @@ export async function saveMixture(path: string, components: readonly string[], w
   await writeFileAtomic(path, JSON.stringify(file, null, 2) + '\n');
 }
 
-/** Parses and checks a mixture file's text. */
+/**
+ * Parses and checks a mixture file's text.
+ *
+ * @example
+ * parseMixtureFile('{"format":"kotoba-mixture","version":1,"components":[{"path":"a.arpa","weight":1}]}', 'a.mix.json');
+ */
 export function parseMixtureFile(text: string, path: string): MixtureFile {
   let data: unknown;
   try {
