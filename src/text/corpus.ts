@@ -7,6 +7,7 @@ import { KotobaError, at } from '../errors.js';
 import { tokenizer, type TokenizeOptions } from './tokenize.js';
 import { BOS, BOS_WORD, EOS, EOS_WORD, UNK, Vocabulary } from './vocabulary.js';
 
+/** A tokenized corpus: its vocabulary and all its sentences as one stream of word ids. */
 export interface Corpus {
   vocab: Vocabulary;
   /** `<s> w1 … wk </s> <s> …`: one BOS and one EOS per sentence. */
@@ -16,6 +17,7 @@ export interface Corpus {
   words: number;
 }
 
+/** Which words a corpus keeps; the others become `<unk>`. */
 export interface VocabularyOptions {
   /** Words seen fewer times than this become `<unk>`. */
   minCount?: number;
@@ -25,6 +27,7 @@ export interface VocabularyOptions {
   fixed?: Iterable<string>;
 }
 
+/** Options for building a corpus: tokenizing, vocabulary, and names for error messages. */
 export interface CorpusOptions extends TokenizeOptions, VocabularyOptions {
   /** File name for error messages. */
   source?: string;
@@ -52,6 +55,16 @@ class IdBuffer {
 /**
  * Accumulates sentences into a corpus. Sentence markers already in the text are accepted where
  * they belong (`<s>` first, `</s>` last) and dropped; anywhere else they are an error.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { CorpusBuilder } from 'kotoba';
+ * const builder = new CorpusBuilder({ minCount: 2, source: 'chat.txt' });
+ * for (const line of ['a b c', 'a b', 'b d']) builder.addLine(line);
+ * builder.addWords(['<s>', 'a', 'c', '</s>']); // the markers at the ends are dropped
+ * const corpus = builder.finish(); // vocabulary <unk> <s> </s> a b c: d, seen once, is <unk>
+ * ```
  */
 export class CorpusBuilder {
   readonly vocab: Vocabulary;
@@ -74,7 +87,17 @@ export class CorpusBuilder {
     }
   }
 
-  /** Adds one line of text as a sentence. */
+  /**
+   * Adds one line of text as a sentence.
+   *
+   * @example
+   * ```ts
+   * import { CorpusBuilder } from 'kotoba';
+   * declare const lines: Iterable<string>;
+   * const builder = new CorpusBuilder({ lowercase: true });
+   * for (const line of lines) builder.addLine(line);
+   * ```
+   */
   addLine(line: string): void {
     this.lineNo++;
     this.addWords(this.tokenize(line));
@@ -102,7 +125,17 @@ export class CorpusBuilder {
     this.sentences++;
   }
 
-  /** The corpus, with min-count / max-size applied (renumbering ids in first-appearance order). */
+  /**
+   * The corpus, with min-count / max-size applied (renumbering ids in first-appearance order).
+   *
+   * @example
+   * ```ts
+   * import { CorpusBuilder } from 'kotoba';
+   * declare const builder: CorpusBuilder;
+   * const { vocab, tokens, sentences, words } = builder.finish();
+   * console.log(`${sentences} sentences, ${words} words, ${vocab.size} word types`);
+   * ```
+   */
   finish(): Corpus {
     let tokens = this.ids.result();
     let vocab = this.vocab;
@@ -143,7 +176,19 @@ function restrictVocabulary(
   return { tokens: out, vocab: restricted };
 }
 
-/** Builds a corpus from lines (strings or an async source of them). */
+/**
+ * Builds a corpus from lines (strings or an async source of them).
+ *
+ * @example
+ * ```ts
+ * import { corpusFromLines } from 'kotoba';
+ * import { readLines } from 'kotoba/node';
+ * async function* withoutHeadings(lines: AsyncIterable<string>) {
+ *   for await (const line of lines) if (!line.startsWith(' = ')) yield line; // WikiText headings
+ * }
+ * const corpus = await corpusFromLines(withoutHeadings(readLines('wiki.train.txt')), { maxSize: 10000 });
+ * ```
+ */
 export async function corpusFromLines(
   lines: Iterable<string> | AsyncIterable<string>,
   options: CorpusOptions = {},
@@ -157,7 +202,19 @@ export async function corpusFromLines(
   return corpus;
 }
 
-/** Builds a corpus from an array of lines, synchronously. */
+/**
+ * Builds a corpus from an array of lines, synchronously.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { corpusFromText } from 'kotoba';
+ * const corpus = corpusFromText('私 は 読書 が 好き だ\n1900年代 は 20世紀 だ\n');
+ * corpus.sentences; // 2
+ * corpus.words;     // 10 (</s> not counted)
+ * const small = corpusFromText(['a b b', 'c'], { maxSize: 4 }); // keeps <unk> <s> </s> b
+ * ```
+ */
 export function corpusFromText(text: string | readonly string[], options: CorpusOptions = {}): Corpus {
   const lines = typeof text === 'string' ? text.split('\n') : text.slice();
   if (typeof text === 'string' && lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
@@ -166,7 +223,18 @@ export function corpusFromText(text: string | readonly string[], options: Corpus
   return builder.finish();
 }
 
-/** Iterates the sentences of a token stream as [start, end) ranges of their words (no <s>/</s>). */
+/**
+ * Iterates the sentences of a token stream as [start, end) ranges of their words (no <s>/</s>).
+ *
+ * @example
+ * ```ts
+ * import { sentenceRanges, type Corpus } from 'kotoba';
+ * declare const corpus: Corpus;
+ * for (const [start, end] of sentenceRanges(corpus.tokens)) {
+ *   console.log(Array.from(corpus.tokens.subarray(start, end), (id) => corpus.vocab.word(id)).join(' '));
+ * }
+ * ```
+ */
 export function* sentenceRanges(tokens: Uint32Array): Generator<[number, number]> {
   let start = -1;
   for (let i = 0; i < tokens.length; i++) {

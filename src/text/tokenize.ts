@@ -6,6 +6,7 @@
  */
 import { checkSegmentLocale, detectSegmentLocale, SEGMENT_AUTO, segmentWords } from './segment.js';
 
+/** How lines are split into words. */
 export interface TokenizeOptions {
   /** Lowercase every word (locale-independent). */
   lowercase?: boolean;
@@ -19,7 +20,17 @@ export interface TokenizeOptions {
 const SPACE = 0x20;
 const TAB = 0x09;
 
-/** Splits a line on spaces and tabs, dropping empty strings. */
+/**
+ * Splits a line on spaces and tabs, dropping empty strings.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { splitWords } from 'kotoba';
+ * splitWords('  私 は\t読書 が  好き だ '); // ['私', 'は', '読書', 'が', '好き', 'だ']
+ * splitWords('全角\u3000スペース');         // ['全角\u3000スペース']: U+3000 is not a separator
+ * ```
+ */
 export function splitWords(line: string): string[] {
   const out: string[] = [];
   let start = -1;
@@ -40,7 +51,18 @@ export function splitWords(line: string): string[] {
 
 export { segmentWords } from './segment.js';
 
-/** A tokenizer for the given options: line in, words out. */
+/**
+ * A tokenizer for the given options: line in, words out.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { tokenizer } from 'kotoba';
+ * tokenizer({ lowercase: true })('The cat SAT'); // ['the', 'cat', 'sat']
+ * tokenizer({ segment: 'ja' })('私は読書が好きだ'); // ['私', 'は', '読書', 'が', '好き', 'だ']
+ * tokenizer({ segment: 'auto' });                  // ja or zh per line by script, else spaces
+ * ```
+ */
 export function tokenizer(options: TokenizeOptions = {}): (line: string) => string[] {
   const { lowercase = false, segment } = options;
   let split: (line: string) => string[] = splitWords;
