@@ -65,9 +65,13 @@ function firstSlot(context: number, word: number, capacity: number): number {
  * of the matched n-gram, next states, and full next-word distributions.
  *
  * @example
+ * ```ts
+ * import { BackoffModel, estimate, type Corpus } from 'kotoba';
+ * declare const corpus: Corpus;
  * const model = BackoffModel.fromTables(estimate(corpus, { order: 3 }));
  * let state = model.begin();
  * const { log10, next, ngram } = model.score(state, model.vocab.id('私'));
+ * ```
  */
 export class BackoffModel implements LanguageModel<number> {
   readonly vocab: Vocabulary;
@@ -120,7 +124,17 @@ export class BackoffModel implements LanguageModel<number> {
     }
   }
 
-  /** Id of the n-gram with these words, or -1. */
+  /**
+   * Id of the n-gram with these words, or -1.
+   *
+   * @example
+   * ```ts
+   * import type { BackoffModel } from 'kotoba';
+   * declare const model: BackoffModel;
+   * const id = model.lookup(['私', 'は'].map((w) => model.vocab.id(w)));
+   * if (id >= 0) console.log(model.log10Prob(id), model.log10Backoff(id)); // as in the ARPA file
+   * ```
+   */
   lookup(words: ArrayLike<number>): number {
     if (words.length === 0) return -1;
     let id = words[0]!;
@@ -154,10 +168,26 @@ export class BackoffModel implements LanguageModel<number> {
     return this.rec[id * RECORD + SUFFIX]!;
   }
 
+  /** The state after `<s>`. */
   begin(): number {
     return this.rec[BOS * RECORD + STATE]!;
   }
 
+  /**
+   * log10 p(word | state), the next state, and the length of the n-gram that matched.
+   *
+   * @example
+   * ```ts
+   * import type { BackoffModel } from 'kotoba';
+   * declare const model: BackoffModel;
+   * let state = model.begin();
+   * for (const word of ['私', 'は', '</s>']) {
+   *   const { log10, next, ngram } = model.score(state, model.vocab.id(word));
+   *   console.log(word, log10, `${ngram}-gram`);
+   *   state = next;
+   * }
+   * ```
+   */
   score(state: number, word: number): Scored<number> {
     const rec = this.rec;
     let j = 0;
@@ -188,6 +218,16 @@ export class BackoffModel implements LanguageModel<number> {
    * this keeps the whole context chain (the ids of the last 1, 2, … words) and probes every
    * order at once: each probe's address depends only on the chain and the word, so the CPU
    * overlaps their cache misses, and the probes that hit are the next word's chain.
+   *
+   * @example
+   * ```ts
+   * import { EOS, splitWords, type BackoffModel } from 'kotoba';
+   * declare const model: BackoffModel;
+   * const words = Uint32Array.from([...splitWords('私 は 本 だ').map((w) => model.vocab.id(w)), EOS]);
+   * const log10 = new Float64Array(words.length);
+   * const ngram = new Uint8Array(words.length);
+   * const total = model.scoreSentence(words, log10, ngram); // log10 p of the sentence, </s> included
+   * ```
    */
   scoreSentence(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number {
     const { rec, recF, V, capacity: cap, orderOf } = this;
@@ -246,7 +286,19 @@ export class BackoffModel implements LanguageModel<number> {
   private readonly chain = new Int32Array(256);
   private readonly found = new Int32Array(257);
 
-  /** p(w | state) for every word id w (`<s>` gets 0). */
+  /**
+   * p(w | state) for every word id w (`<s>` gets 0).
+   *
+   * @example
+   * ```ts
+   * import type { BackoffModel } from 'kotoba';
+   * declare const model: BackoffModel;
+   * const p = new Float64Array(model.vocab.size);
+   * model.distribution(model.score(model.begin(), model.vocab.id('私')).next, p); // p(w | <s> 私)
+   * const best = p.reduce((b, x, w) => (x > p[b] ? w : b), 0);
+   * console.log(model.vocab.word(best), p[best]);
+   * ```
+   */
   distribution(state: number, out: Float64Array): void {
     const V = this.V;
     const { rec, recF } = this;
@@ -295,7 +347,16 @@ export class BackoffModel implements LanguageModel<number> {
     return out.reverse();
   }
 
-  /** The model as tables, n-grams in their original order (blanks left out). */
+  /**
+   * The model as tables, n-grams in their original order (blanks left out).
+   *
+   * @example
+   * ```ts
+   * import { arpaText, pruneRelativeEntropy, type BackoffModel } from 'kotoba';
+   * declare const model: BackoffModel;
+   * const text = await arpaText(pruneRelativeEntropy(model, 1e-8).toTables()); // the pruned model as ARPA
+   * ```
+   */
   toTables(): NgramTables {
     const uni = emptyOrder(1, this.V);
     for (let w = 0; w < this.V; w++) {
@@ -324,7 +385,19 @@ export class BackoffModel implements LanguageModel<number> {
     return { vocab: this.vocab, orders, description: this.description };
   }
 
-  /** Builds the query structure from tables (estimated, or read from ARPA). */
+  /**
+   * Builds the query structure from tables (estimated, or read from ARPA).
+   *
+   * @example
+   * ```ts
+   * // runs
+   * import { arpaText, BackoffModel, corpusFromText, estimate, parseArpa } from 'kotoba';
+   * const tables = estimate(corpusFromText(['a b c', 'a c b', 'b a c']), { order: 3, smoothing: 'wb' });
+   * const model = BackoffModel.fromTables(tables);
+   * const same = BackoffModel.fromTables(parseArpa(await arpaText(tables))); // or from ARPA text
+   * model.counts; // n-grams per order
+   * ```
+   */
   static fromTables(tables: NgramTables): BackoffModel {
     return new BackoffModel(tables.vocab, buildArrays(tables), tables.description);
   }
