@@ -75,6 +75,7 @@ function contextStats(counts: Uint32Array, context: Int32Array | null, size: num
     n1: new Uint32Array(contexts),
     n2: new Uint32Array(contexts),
     n3: new Uint32Array(contexts),
+    startsWithBos: new Uint8Array(contexts),
   };
   for (let g = 0; g < size; g++) {
     const c = counts[g]!;
@@ -122,6 +123,11 @@ export function estimate(corpus: Corpus, options: EstimateOptions): NgramTables 
     const c = kn ? o.adjusted : o.raw;
     const contexts = k === 1 ? 1 : counts.orders[k - 2]!.size;
     const stats = contextStats(c, k === 1 ? null : o.context, o.size, contexts);
+    if (k === 2) stats.startsWithBos[BOS] = 1;
+    else if (k > 2) {
+      const below = counts.orders[k - 2]!;
+      for (let h = 0; h < contexts; h++) stats.startsWithBos[h] = counts.tokens[below.rep[h]! - (k - 2)] === BOS ? 1 : 0;
+    }
     const alpha = new Float64Array(o.size);
     for (let g = 0; g < o.size; g++) {
       if (c[g]! > 0) alpha[g] = smoother.alpha(k, c[g]!, stats, k === 1 ? 0 : o.context[g]!);

@@ -19,6 +19,11 @@ export interface ContextStats {
   n1: Uint32Array;
   n2: Uint32Array;
   n3: Uint32Array;
+  /**
+   * 1 where the context starts with `<s>`: it cannot be extended to the left, so it is as long
+   * as a history there gets (a "full" context, like those of the top order).
+   */
+  startsWithBos: Uint8Array;
 }
 
 export interface SmootherContext {
@@ -187,8 +192,9 @@ export class AbsoluteDiscounting implements Smoother {
 }
 
 /**
- * Additive (Lidstone; Laplace when δ = 1): p(w | h) = (c(h w) + δ) / (c(h) + δ·V) at the top order,
- * V the number of predictable words; an unseen context gets the uniform 1/V. Lower orders only
+ * Additive (Lidstone; Laplace when δ = 1): p(w | h) = (c(h w) + δ) / (c(h) + δ·V) for full
+ * histories — those of the top order, and the shorter ones that start at `<s>` — with V the
+ * number of predictable words; an unseen history gets the uniform 1/V. Other lower orders only
  * pass through, so the same tables serve as a backoff model.
  */
 export class Additive implements Smoother {
@@ -206,10 +212,10 @@ export class Additive implements Smoother {
     this.V = ctx.vocabSize - 1;
   }
   alpha(order: number, count: number, s: ContextStats, h: number): number {
-    return order === this.top ? count / (s.total[h]! + this.delta * this.V) : 0;
+    return order === this.top || s.startsWithBos[h] ? count / (s.total[h]! + this.delta * this.V) : 0;
   }
   gamma(order: number, s: ContextStats, h: number): number {
-    return order === this.top ? (this.delta * this.V) / (s.total[h]! + this.delta * this.V) : 1;
+    return order === this.top || s.startsWithBos[h] ? (this.delta * this.V) / (s.total[h]! + this.delta * this.V) : 1;
   }
   base = uniform;
 }
