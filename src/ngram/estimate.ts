@@ -18,13 +18,16 @@ import { createSmoother, type ContextStats, type Smoother, type SmoothingName, t
 import { log10f } from './log10f.js';
 import { emptyOrder, type NgramTables } from './tables.js';
 
+/** Where estimation reports its stages (`info`) and its fallbacks (`warn`); `console` is one. */
 export interface Logger {
   warn(message: string): void;
   info(message: string): void;
 }
 
+/** A Logger that drops every message: the default. */
 export const silentLogger: Logger = { warn() {}, info() {} };
 
+/** Options for `estimate`: the order, the smoother, count pruning, a logger. */
 export interface EstimateOptions {
   /** Highest order N (1 or more). */
   order: number;
@@ -41,7 +44,17 @@ export interface EstimateOptions {
 
 const f = Math.fround;
 
-/** Validates an order given by a user. */
+/**
+ * Validates an order given by a user.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { checkOrder } from 'kotoba';
+ * checkOrder(5); // 5
+ * // checkOrder(2.5) throws KotobaError: order must be a whole number of at least 1, not 2.5 (pass e.g. --order 3)
+ * ```
+ */
 export function checkOrder(order: number): number {
   if (!Number.isInteger(order) || order < 1) {
     throw new KotobaError(`order must be a whole number of at least 1, not ${order}`, 'pass e.g. --order 3');
@@ -50,7 +63,17 @@ export function checkOrder(order: number): number {
   return order;
 }
 
-/** Checks lmplz-style count thresholds and expands them to one per order. */
+/**
+ * Checks lmplz-style count thresholds and expands them to one per order.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { pruneThresholds } from 'kotoba';
+ * pruneThresholds([0, 1], 4); // [0, 1, 1, 1]: the last value repeats
+ * pruneThresholds([0, 0], 4); // null: nothing to prune
+ * ```
+ */
 export function pruneThresholds(prune: number[] | undefined, order: number): number[] | null {
   if (!prune || prune.every((t) => t === 0)) return null;
   if (prune[0] !== 0) {
@@ -90,7 +113,19 @@ function contextStats(counts: Uint32Array, context: Int32Array | null, size: num
   return s;
 }
 
-/** Estimates a backoff n-gram model from a corpus. */
+/**
+ * Estimates a backoff n-gram model from a corpus.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate } from 'kotoba';
+ * const corpus = corpusFromText(['私 は 読書 が 好き だ', '私 の 本 は 1900年代 に 書かれた', '1900年代 は 20世紀 だ']);
+ * const tables = estimate(corpus, { order: 3, log: console }); // modified Kneser-Ney; on data this small it warns and falls back
+ * const wittenBell = estimate(corpus, { order: 3, smoothing: 'wb', prune: [0, 0, 1] }); // drops trigrams seen once
+ * const model = BackoffModel.fromTables(tables);
+ * ```
+ */
 export function estimate(corpus: Corpus, options: EstimateOptions): NgramTables {
   const N = checkOrder(options.order);
   const log = options.log ?? silentLogger;

@@ -26,6 +26,7 @@ export interface ContextStats {
   startsWithBos: Uint8Array;
 }
 
+/** What a smoother's `prepare` is given: the model's order, vocabulary size and count-of-counts. */
 export interface SmootherContext {
   /** Highest order of the model. */
   order: number;
@@ -37,6 +38,22 @@ export interface SmootherContext {
   info: (message: string) => void;
 }
 
+/**
+ * A smoothing method, NLTK's way: the discounted mass α(h, w) of each seen n-gram and the
+ * leftover mass γ(h) of each context; `estimate` does the interpolation.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { corpusFromText, estimate, uniform, type Smoother } from 'kotoba';
+ * const fixed: Smoother = {
+ *   name: 'interpolated, λ = 0.8', counts: 'raw', float32: false, prepare() {}, base: uniform,
+ *   alpha: (_order, count, stats, h) => (0.8 * count) / stats.total[h],
+ *   gamma: () => 0.2,
+ * };
+ * const tables = estimate(corpusFromText(['a b c', 'a c b']), { order: 2, smoothing: fixed });
+ * ```
+ */
 export interface Smoother {
   readonly name: string;
   /** Kneser-Ney smoothers use continuation (adjusted) counts below the top order. */
@@ -54,7 +71,16 @@ export interface Smoother {
 
 const f = Math.fround;
 
-/** Uniform over every word but `<s>` (KenLM: 1/(|V|−1), `<unk>` and `</s>` included). */
+/**
+ * Uniform over every word but `<s>` (KenLM: 1/(|V|−1), `<unk>` and `</s>` included).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { uniform } from 'kotoba';
+ * uniform(10); // 1/9: ten ids, <s> never predicted
+ * ```
+ */
 export function uniform(vocabSize: number): number {
   return 1 / (vocabSize - 1);
 }
@@ -65,11 +91,21 @@ export interface Discounts {
   fallback: boolean;
 }
 
+/** The discounts D1, D2, D3+ used when they cannot be estimated (lmplz `--discount_fallback`). */
 export const FALLBACK_DISCOUNTS = [0.5, 1, 1.5] as const;
 
 /**
  * Discounts from count-of-counts, or the fallback (0.5, 1, 1.5, as lmplz
  * `--discount_fallback`) with the reason when they cannot be estimated.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { kneserNeyDiscounts } from 'kotoba';
+ * kneserNeyDiscounts(Float64Array.of(0, 10, 5, 3, 2)).d; // [0, 0.5, 1.1, 1.67] in float32: n[1..4] are N1..N4
+ * const small = kneserNeyDiscounts(Float64Array.of(0, 10, 0, 3, 2));
+ * small.fallback; // true; small.reason says no n-grams have count 2
+ * ```
  */
 export function kneserNeyDiscounts(n: Float64Array, fallback: readonly number[] = FALLBACK_DISCOUNTS): Discounts & { reason?: string } {
   const d = new Float32Array(4);
@@ -97,7 +133,18 @@ function fallbackDiscounts(values: readonly number[]): Discounts {
   return { d, fallback: true };
 }
 
-/** Interpolated modified Kneser-Ney, exactly as KenLM's lmplz estimates it. */
+/**
+ * Interpolated modified Kneser-Ney, exactly as KenLM's lmplz estimates it.
+ *
+ * @example
+ * ```ts
+ * import { estimate, ModifiedKneserNey, type Corpus } from 'kotoba';
+ * declare const corpus: Corpus;
+ * const mkn = new ModifiedKneserNey(undefined, [0.7, 1, 1.3]); // own fallback discounts for small data
+ * const tables = estimate(corpus, { order: 4, smoothing: mkn });
+ * mkn.discounts.map((x) => x.fallback); // which orders fell back
+ * ```
+ */
 export class ModifiedKneserNey implements Smoother {
   readonly name = 'modified Kneser-Ney';
   readonly counts = 'adjusted';
@@ -148,7 +195,16 @@ export class ModifiedKneserNey implements Smoother {
   }
 }
 
-/** Interpolated Witten-Bell: γ(h) = N1+(h•) / (c(h) + N1+(h•)). */
+/**
+ * Interpolated Witten-Bell: γ(h) = N1+(h•) / (c(h) + N1+(h•)).
+ *
+ * @example
+ * ```ts
+ * import { estimate, WittenBell, type Corpus } from 'kotoba';
+ * declare const corpus: Corpus;
+ * const tables = estimate(corpus, { order: 3, smoothing: new WittenBell() }); // as smoothing: 'wb'
+ * ```
+ */
 export class WittenBell implements Smoother {
   readonly name = 'Witten-Bell';
   readonly counts = 'raw';
@@ -163,7 +219,17 @@ export class WittenBell implements Smoother {
   base = uniform;
 }
 
-/** Interpolated absolute discounting: α = max(c − D, 0) / c(h), γ = D · N1+(h•) / c(h). */
+/**
+ * Interpolated absolute discounting: α = max(c − D, 0) / c(h), γ = D · N1+(h•) / c(h).
+ *
+ * @example
+ * ```ts
+ * import { AbsoluteDiscounting, estimate, type Corpus } from 'kotoba';
+ * declare const corpus: Corpus;
+ * const estimated = estimate(corpus, { order: 3, smoothing: new AbsoluteDiscounting() }); // D = n1 / (n1 + 2 n2)
+ * const fixed = estimate(corpus, { order: 3, smoothing: 'abs', smoothingOptions: { discount: 0.7 } });
+ * ```
+ */
 export class AbsoluteDiscounting implements Smoother {
   readonly name = 'absolute discounting';
   readonly counts = 'raw';
@@ -196,6 +262,14 @@ export class AbsoluteDiscounting implements Smoother {
  * histories — those of the top order, and the shorter ones that start at `<s>` — with V the
  * number of predictable words; an unseen history gets the uniform 1/V. Other lower orders only
  * pass through, so the same tables serve as a backoff model.
+ *
+ * @example
+ * ```ts
+ * import { Additive, estimate, type Corpus } from 'kotoba';
+ * declare const corpus: Corpus;
+ * const laplace = estimate(corpus, { order: 2, smoothing: new Additive() }); // δ = 1
+ * const lidstone = estimate(corpus, { order: 2, smoothing: new Additive(0.1) });
+ * ```
  */
 export class Additive implements Smoother {
   readonly name: string;
@@ -224,6 +298,14 @@ export class Additive implements Smoother {
  * Jelinek-Mercer: p(w | h) = λ·c(h w)/c(h) + (1 − λ)·p(w | h'), with an unknown-word floor
  * (1 − λ1)/V at the bottom (V = `vocabularySize`, 1,000,000 in Neubig's tutorial; by default the
  * predictable vocabulary, so that the distribution sums to 1).
+ *
+ * @example
+ * ```ts
+ * import { estimate, JelinekMercer, type Corpus } from 'kotoba';
+ * declare const corpus: Corpus;
+ * // Neubig's tutorial unigram model: λ1 = 0.95, unknown words share 0.05 over a million words.
+ * const tables = estimate(corpus, { order: 1, smoothing: new JelinekMercer([0.95], 1_000_000) });
+ * ```
  */
 export class JelinekMercer implements Smoother {
   readonly name = 'Jelinek-Mercer';
@@ -252,7 +334,17 @@ export class JelinekMercer implements Smoother {
   }
 }
 
-/** Maximum likelihood: p(w | h) = c(h w) / c(h); unseen events get probability 0. */
+/**
+ * Maximum likelihood: p(w | h) = c(h w) / c(h); unseen events get probability 0.
+ *
+ * @example
+ * ```ts
+ * import { BackoffModel, estimate, MaximumLikelihood, type Corpus } from 'kotoba';
+ * declare const corpus: Corpus;
+ * const model = BackoffModel.fromTables(estimate(corpus, { order: 2, smoothing: new MaximumLikelihood() }));
+ * // an unseen bigram scores log10 p = -Infinity (written as -99 in ARPA files)
+ * ```
+ */
 export class MaximumLikelihood implements Smoother {
   readonly name = 'maximum likelihood';
   readonly counts = 'raw';
@@ -269,9 +361,12 @@ export class MaximumLikelihood implements Smoother {
   }
 }
 
+/** The smoothers' short names, as `estimate` and `--smoothing` take them. */
 export const SMOOTHING_NAMES = ['mkn', 'wb', 'abs', 'add', 'jm', 'mle'] as const;
+/** One of `SMOOTHING_NAMES`. */
 export type SmoothingName = (typeof SMOOTHING_NAMES)[number];
 
+/** Parameters of the smoothers that take them. */
 export interface SmoothingOptions {
   /** Absolute discount D (abs) or fixed MKN discounts per order. */
   discount?: number;
@@ -283,6 +378,17 @@ export interface SmoothingOptions {
   vocabularySize?: number;
 }
 
+/**
+ * A smoother by its short name, with its parameters.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { createSmoother } from 'kotoba';
+ * createSmoother('abs', { discount: 0.7 }).name; // 'absolute discounting'
+ * createSmoother('jm', { lambda: [0.95, 0.9] }).name; // 'Jelinek-Mercer'
+ * ```
+ */
 export function createSmoother(name: SmoothingName, options: SmoothingOptions = {}): Smoother {
   switch (name) {
     case 'mkn':
