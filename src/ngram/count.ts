@@ -11,6 +11,7 @@
 import { BOS } from '../text/vocabulary.js';
 
 /** The n-grams of one order, in suffix order. Unigrams are indexed by word id. */
+/** The n-grams of one order, in suffix order, with their counts and links to the order below. */
 export interface OrderCounts {
   order: number;
   size: number;
@@ -29,6 +30,7 @@ export interface OrderCounts {
   suffix: Int32Array;
 }
 
+/** All n-grams of orders 1..N of a token stream, with the count-of-counts for discounting. */
 export interface NgramCounts {
   order: number;
   vocabSize: number;
@@ -70,6 +72,16 @@ class Column<T extends Uint32Array | Int32Array> {
  * still open at the end of its stream (the suffixes of the last top-order n-gram in suffix
  * order) are counted with their raw count instead of their adjusted count. It moves a
  * discount in the fifth digit on Penn Treebank; copying it makes kotoba's numbers KenLM's.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { corpusFromText, countNgrams } from 'kotoba';
+ * const corpus = corpusFromText(['a b a b', 'b a']);
+ * const counts = countNgrams(corpus.tokens, corpus.vocab.size, 2);
+ * counts.orders[0].raw[corpus.vocab.id('a')];      // 3: unigrams are indexed by word id
+ * counts.orders[0].adjusted[corpus.vocab.id('a')]; // 2: seen after <s> and after b
+ * ```
  */
 export function countNgrams(tokens: Uint32Array, vocabSize: number, order: number): NgramCounts {
   const N = order;
@@ -212,7 +224,21 @@ export function countNgrams(tokens: Uint32Array, vocabSize: number, order: numbe
   return { order: N, vocabSize, tokens, orders, adjustedCountOfCounts, rawCountOfCounts };
 }
 
-/** Words of n-gram `g` of order `k` (k ≥ 2) into `out`. */
+/**
+ * Words of n-gram `g` of order `k` (k ≥ 2) into `out`.
+ *
+ * @example
+ * ```ts
+ * import { ngramWords, type Corpus, type NgramCounts } from 'kotoba';
+ * declare const corpus: Corpus;
+ * declare const counts: NgramCounts; // countNgrams(corpus.tokens, corpus.vocab.size, 3)
+ * const words = new Uint32Array(3);
+ * for (let g = 0; g < counts.orders[2].size; g++) {
+ *   ngramWords(counts, 3, g, words); // the g-th trigram, in suffix order
+ *   console.log(Array.from(words, (id) => corpus.vocab.word(id)).join(' '), counts.orders[2].raw[g]);
+ * }
+ * ```
+ */
 export function ngramWords(counts: NgramCounts, k: number, g: number, out: Uint32Array | number[]): void {
   if (k === 1) {
     out[0] = g;

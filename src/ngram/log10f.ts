@@ -50,7 +50,17 @@ const INV_LN10 = floatOf(0x3ede5bd9);
 const LOG10_2_HI = floatOf(0x3e9a2080);
 const LOG10_2_LO = floatOf(0x355427db);
 
-/** log10 of a positive float32, rounded exactly as glibc's log10f rounds it. */
+/**
+ * log10 of a positive float32, rounded exactly as glibc's log10f rounds it.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { formatFloat32, log10f } from 'kotoba';
+ * formatFloat32(log10f(0.02));                              // '-1.6989701', as lmplz writes it
+ * formatFloat32(Math.fround(Math.log10(Math.fround(0.02)))); // '-1.69897'
+ * ```
+ */
 export function log10f(x: number): number {
   x = f(x);
   if (!(x > 0) || x === Infinity) return Math.log10(x);

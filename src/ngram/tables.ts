@@ -5,6 +5,7 @@
  */
 import type { Vocabulary } from '../text/vocabulary.js';
 
+/** The n-grams of one order as parallel arrays: words, log10 probabilities, log10 backoffs. */
 export interface NgramOrderTable {
   order: number;
   size: number;
@@ -23,6 +24,7 @@ export interface NgramOrderTable {
   suffixRow?: Int32Array;
 }
 
+/** A backoff n-gram model as tables, one per order: what an ARPA file holds. */
 export interface NgramTables {
   vocab: Vocabulary;
   /** orders[k-1] holds the k-grams; orders[0] holds one unigram per vocabulary id. */
@@ -31,6 +33,20 @@ export interface NgramTables {
   description: string;
 }
 
+/**
+ * A zero-filled table for `size` n-grams of order `order`.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { arpaText, emptyOrder, Vocabulary } from 'kotoba';
+ * const vocab = Vocabulary.fromWords(['<unk>', '<s>', '</s>', 'a']);
+ * const unigrams = emptyOrder(1, vocab.size); // one row per word id
+ * unigrams.words.set([0, 1, 2, 3]);
+ * unigrams.log10Prob.set([-2, 0, -0.5, -0.17]); // <s> is never predicted: 0, as KenLM writes it
+ * console.log(await arpaText({ vocab, orders: [unigrams], description: 'a hand-made unigram model' }));
+ * ```
+ */
 export function emptyOrder(order: number, size: number): NgramOrderTable {
   return {
     order,
