@@ -21,12 +21,31 @@ const SCRATCH = new Uint8Array(64);
 const LATIN1 = new TextDecoder('latin1');
 const UTF8 = new TextEncoder();
 
-/** An ARPA value: the shortest float32 digits, with -99 for log10 0. */
+/**
+ * An ARPA value: the shortest float32 digits, with -99 for log10 0.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { formatArpaValue } from 'kotoba';
+ * formatArpaValue(Math.fround(-0.30103)); // '-0.30103'
+ * formatArpaValue(-Infinity);             // '-99'
+ * ```
+ */
 export function formatArpaValue(x: number): string {
   return x === -Infinity || x <= LOG_ZERO ? String(LOG_ZERO) : formatFloat32(x);
 }
 
-/** The shortest decimal string that parses back to the float32 `x` (as lmplz and query print). */
+/**
+ * The shortest decimal string that parses back to the float32 `x` (as lmplz and query print).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { formatFloat32 } from 'kotoba';
+ * formatFloat32(Math.fround(0.1)); // '0.1', where String(Math.fround(0.1)) is '0.10000000149011612'
+ * ```
+ */
 export function formatFloat32(x: number): string {
   if (!Number.isFinite(x)) return x > 0 ? 'inf' : x < 0 ? '-inf' : 'nan';
   if (x === 0) return '0';
@@ -141,6 +160,14 @@ class ByteWriter {
 /**
  * Writes `tables` as ARPA text (UTF-8 bytes) through `out`, in chunks. N-grams come in the order
  * of the tables (estimation keeps lmplz's suffix order).
+ *
+ * @example
+ * ```ts
+ * import { writeArpa, type NgramTables } from 'kotoba';
+ * import { writeAtomic } from 'kotoba/node';
+ * declare const tables: NgramTables;
+ * await writeAtomic('wiki3.arpa.gz', (out) => writeArpa(tables, out)); // gzipped, written atomically
+ * ```
  */
 export async function writeArpa(tables: NgramTables, out: (chunk: Uint8Array) => Promise<void> | void): Promise<void> {
   const { orders, vocab } = tables;
@@ -186,7 +213,17 @@ export async function writeArpa(tables: NgramTables, out: (chunk: Uint8Array) =>
   await w.drain();
 }
 
-/** ARPA text of `tables` as one string (small models, the browser). */
+/**
+ * ARPA text of `tables` as one string (small models, the browser).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { arpaText, corpusFromText, estimate } from 'kotoba';
+ * const text = await arpaText(estimate(corpusFromText(['a b', 'b a']), { order: 2, smoothing: 'wb' }));
+ * text.split('\n').slice(0, 3); // ['\\data\\', 'ngram 1=5', 'ngram 2=6']
+ * ```
+ */
 export async function arpaText(tables: NgramTables): Promise<string> {
   const chunks: Uint8Array[] = [];
   await writeArpa(tables, (c) => void chunks.push(c));
@@ -199,6 +236,7 @@ export async function arpaText(tables: NgramTables): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
+/** Options for `parseArpa`. */
 export interface ArpaReadOptions {
   /** File name for error messages. */
   source?: string;
@@ -212,6 +250,14 @@ function isSpace(c: number): boolean {
 /**
  * Parses ARPA text (from KenLM, SRILM, IRSTLM or kotoba). Errors name the line and what was
  * expected. Word ids follow the order of the unigrams, with `<unk>`, `<s>`, `</s>` first.
+ *
+ * @example
+ * ```ts
+ * import { BackoffModel, parseArpa } from 'kotoba';
+ * const text = await (await fetch('models/wiki3.arpa')).text();
+ * const tables = parseArpa(text, { source: 'wiki3.arpa', warn: console.warn });
+ * const model = BackoffModel.fromTables(tables);
+ * ```
  */
 export function parseArpa(text: string, options: ArpaReadOptions = {}): NgramTables {
   const src = options.source;

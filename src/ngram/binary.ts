@@ -14,8 +14,11 @@ import { KotobaError } from '../errors.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { BackoffModel, RECORD, type BackoffModelArrays } from './model.js';
 
+/** The first eight bytes of every binary model. */
 export const BINARY_MAGIC = 'KOTOBALM';
+/** The format version this kotoba writes (and the newest it reads). */
 export const BINARY_VERSION = 1;
+/** File extension of binary models. */
 export const BINARY_EXTENSION = '.kblm';
 
 interface Section {
@@ -47,7 +50,18 @@ function checksumOf(chunks: Uint8Array[]): number {
 
 const align8 = (n: number) => (n + 7) & ~7;
 
-/** True when `bytes` starts with the binary format's magic number. */
+/**
+ * True when `bytes` starts with the binary format's magic number.
+ *
+ * @example
+ * ```ts
+ * import { BackoffModel, deserializeModel, isBinaryModel, parseArpa } from 'kotoba';
+ * declare const bytes: Uint8Array; // a model file's contents
+ * const model = isBinaryModel(bytes)
+ *   ? deserializeModel(bytes)
+ *   : BackoffModel.fromTables(parseArpa(new TextDecoder().decode(bytes)));
+ * ```
+ */
 export function isBinaryModel(bytes: Uint8Array): boolean {
   if (bytes.length < 8) return false;
   for (let i = 0; i < 8; i++) if (bytes[i] !== BINARY_MAGIC.charCodeAt(i)) return false;
@@ -58,7 +72,19 @@ function littleEndian(): boolean {
   return new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 }
 
-/** The model as a list of byte chunks to write one after the other. */
+/**
+ * The model as a list of byte chunks to write one after the other.
+ *
+ * @example
+ * ```ts
+ * import { serializeModel, type BackoffModel } from 'kotoba';
+ * import { writeAtomic } from 'kotoba/node';
+ * declare const model: BackoffModel;
+ * await writeAtomic('wiki3.kblm', async (out) => {
+ *   for (const chunk of serializeModel(model)) await out(chunk);
+ * });
+ * ```
+ */
 export function serializeModel(model: BackoffModel): Uint8Array[] {
   if (!littleEndian()) throw new KotobaError('the binary format needs a little-endian machine', 'write an ARPA file instead');
   const a = model.arrays;
@@ -116,6 +142,13 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
 /**
  * Opens a binary model. The typed arrays are views of `bytes` (copied only when misaligned).
  * A wrong magic number, a newer version or a truncated file is a clear error.
+ *
+ * @example
+ * ```ts
+ * import { deserializeModel } from 'kotoba';
+ * const response = await fetch('models/wiki3.kblm');
+ * const model = deserializeModel(new Uint8Array(await response.arrayBuffer()), 'wiki3.kblm');
+ * ```
  */
 export function deserializeModel(bytes: Uint8Array, source = 'model'): BackoffModel {
   if (!isBinaryModel(bytes)) {

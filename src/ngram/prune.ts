@@ -17,7 +17,19 @@ import { emptyOrder, type NgramTables } from './tables.js';
 
 const LN10 = Math.log(10);
 
-/** A pruned copy of `model`. */
+/**
+ * A pruned copy of `model`.
+ *
+ * @example
+ * ```ts
+ * import { pruneRelativeEntropy } from 'kotoba';
+ * import { loadNgramModel, saveNgramModel } from 'kotoba/node';
+ * const model = await loadNgramModel('wiki5.arpa');
+ * const pruned = pruneRelativeEntropy(model, 1e-7); // as SRILM's ngram -prune 1e-7
+ * console.log(model.counts, '→', pruned.counts);
+ * await saveNgramModel('wiki5-pruned.kblm', pruned);
+ * ```
+ */
 export function pruneRelativeEntropy(model: BackoffModel, threshold: number): BackoffModel {
   if (!(threshold >= 0)) throw new KotobaError(`pruning threshold must be ≥ 0, not ${threshold}`, 'e.g. --threshold 1e-8');
   const tables = model.toTables();
@@ -119,6 +131,13 @@ function historyProbability(model: BackoffModel, h: number): number {
 /**
  * Backoff weights that make every context's distribution sum to 1, given the probabilities in
  * the tables: α(h) = (1 − Σ p(w|h)) / (1 − Σ p(w|h')) over the words stored after h.
+ *
+ * @example
+ * ```ts
+ * import { BackoffModel, recomputeBackoffs, type NgramTables } from 'kotoba';
+ * declare const tables: NgramTables; // with n-grams removed or probabilities changed
+ * const model = BackoffModel.fromTables(recomputeBackoffs(tables)); // in place; sums to 1 again
+ * ```
  */
 export function recomputeBackoffs(tables: NgramTables): NgramTables {
   const N = tables.orders.length;
