@@ -10,7 +10,18 @@ import { finished, pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, gunzipSync } from 'node:zlib';
 import { KotobaError, at } from '../errors.js';
 
-/** Turns a Node file-system error into a one-line KotobaError naming the file and the fix. */
+/**
+ * Turns a Node file-system error into a one-line KotobaError naming the file and the fix.
+ *
+ * @example
+ * ```ts
+ * import { fileError } from 'kotoba/node';
+ * import { readFile } from 'node:fs/promises';
+ * const text = await readFile('dev.txt', 'utf8').catch((e: unknown) => {
+ *   throw fileError(e, 'dev.txt'); // cannot read dev.txt: no such file or directory (check the path)
+ * });
+ * ```
+ */
 export function fileError(err: unknown, file: string, doing = 'read'): KotobaError {
   const code = (err as NodeJS.ErrnoException)?.code;
   switch (code) {
@@ -37,7 +48,16 @@ export function fileError(err: unknown, file: string, doing = 'read'): KotobaErr
 
 const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 
-/** Raw bytes of a file or of stdin (`-`), decompressed when gzipped. */
+/**
+ * Raw bytes of a file or of stdin (`-`), decompressed when gzipped.
+ *
+ * @example
+ * ```ts
+ * import { byteChunks } from 'kotoba/node';
+ * let bytes = 0;
+ * for await (const chunk of byteChunks('wiki.train.txt.gz')) bytes += chunk.length; // uncompressed
+ * ```
+ */
 export async function* byteChunks(file: string): AsyncGenerator<Uint8Array> {
   const name = file === '-' ? '<stdin>' : file;
   let source: NodeJS.ReadableStream;
@@ -81,6 +101,15 @@ export async function* byteChunks(file: string): AsyncGenerator<Uint8Array> {
 /**
  * Offset of the first byte in `b` that cannot start or continue valid UTF-8, or -1. An
  * incomplete character at the very end is not counted (it may continue in the next chunk).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { invalidUtf8Offset } from 'kotoba/node';
+ * invalidUtf8Offset(new TextEncoder().encode('私は')); // -1: valid
+ * invalidUtf8Offset(Uint8Array.of(0x61, 0xff, 0x62));  // 1
+ * invalidUtf8Offset(Uint8Array.of(0xe7, 0xa7));        // -1: 私 may be completed by the next chunk
+ * ```
  */
 export function invalidUtf8Offset(b: Uint8Array): number {
   let i = 0;
@@ -106,6 +135,7 @@ export function invalidUtf8Offset(b: Uint8Array): number {
   return -1;
 }
 
+/** Options for `readLines`. */
 export interface LineOptions {
   /** Called for each line that lacked a final newline (only the last line can). */
   onUnterminatedLastLine?: () => void;
@@ -115,6 +145,16 @@ export interface LineOptions {
  * Lines of a text file or stdin (`-`), plain or gzipped, decoded as strict UTF-8. A byte-order
  * mark at the start is dropped, CRLF line endings are accepted, and a last line without a
  * newline is still a line. Invalid UTF-8 is an error naming the file and line.
+ *
+ * @example
+ * ```ts
+ * import { readLines } from 'kotoba/node';
+ * const options = { onUnterminatedLastLine: () => console.warn('wiki.train.txt.gz: no final newline') };
+ * let lines = 0;
+ * for await (const line of readLines('wiki.train.txt.gz', options)) {
+ *   if (line.trim() !== '') lines++;
+ * }
+ * ```
  */
 export async function* readLines(file: string, options: LineOptions = {}): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -152,7 +192,16 @@ export async function* readLines(file: string, options: LineOptions = {}): Async
   }
 }
 
-/** Whole file (or stdin) as bytes, gunzipped when gzipped. */
+/**
+ * Whole file (or stdin) as bytes, gunzipped when gzipped.
+ *
+ * @example
+ * ```ts
+ * import { deserializeModel } from 'kotoba';
+ * import { readBytes } from 'kotoba/node';
+ * const model = deserializeModel(await readBytes('wiki3.kblm'), 'wiki3.kblm');
+ * ```
+ */
 export async function readBytes(file: string): Promise<Uint8Array> {
   let data: Uint8Array;
   try {
@@ -178,6 +227,15 @@ function tempPathFor(target: string): string {
  * Writes `target` atomically: `write` fills a temporary file beside it, which is renamed over
  * `target` only when everything succeeded. On failure the temporary file is removed and the old
  * `target`, if any, is untouched. Gzips when `target` ends in `.gz`.
+ *
+ * @example
+ * ```ts
+ * import { writeAtomic } from 'kotoba/node';
+ * declare const scores: [sentence: string, log10: number][];
+ * await writeAtomic('scores.tsv.gz', async (out) => {
+ *   for (const [sentence, log10] of scores) await out(`${log10}\t${sentence}\n`);
+ * });
+ * ```
  */
 export async function writeAtomic(
   target: string,
@@ -216,7 +274,15 @@ export async function writeAtomic(
   }
 }
 
-/** Fails early, before long work, when `target`'s folder does not exist or is not writable. */
+/**
+ * Fails early, before long work, when `target`'s folder does not exist or is not writable.
+ *
+ * @example
+ * ```ts
+ * import { checkWritable } from 'kotoba/node';
+ * await checkWritable('models/wiki5.kblm'); // a KotobaError now, not after an hour of estimation
+ * ```
+ */
 export async function checkWritable(target: string): Promise<void> {
   const dir = dirname(target) || '.';
   try {
@@ -230,7 +296,15 @@ export async function checkWritable(target: string): Promise<void> {
   }
 }
 
-/** Writes bytes or text to `target` atomically. */
+/**
+ * Writes bytes or text to `target` atomically.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from 'kotoba/node';
+ * await writeFileAtomic('report.json', JSON.stringify({ perplexity: 152.3 }, null, 2) + '\n');
+ * ```
+ */
 export function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   return writeAtomic(target, (out) => out(data));
 }

@@ -7,6 +7,7 @@ import type { LanguageModel } from '../lm.js';
 import { fileError } from './io.js';
 import { loadNgramModel } from './ngram-files.js';
 
+/** How to recognise and open one family of model files, for `loadModel`. */
 export interface ModelLoader {
   /** True when this loader reads the file (from its first bytes and name). */
   accepts(head: Uint8Array, path: string): boolean;
@@ -15,6 +16,18 @@ export interface ModelLoader {
 
 const loaders: ModelLoader[] = [];
 
+/**
+ * Adds a loader that `loadModel` asks before falling back to n-gram files.
+ *
+ * @example
+ * ```ts
+ * import type { LanguageModel } from 'kotoba';
+ * import { loadModel, registerModelLoader } from 'kotoba/node';
+ * declare function openCacheModel(path: string): Promise<LanguageModel>;
+ * registerModelLoader({ accepts: (_head, path) => path.endsWith('.cache-lm'), load: openCacheModel });
+ * const model = await loadModel('news.cache-lm');
+ * ```
+ */
 export function registerModelLoader(loader: ModelLoader): void {
   loaders.push(loader);
 }
@@ -33,7 +46,18 @@ async function head(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Opens a model of any registered family; n-gram files are the default. */
+/**
+ * Opens a model of any registered family; n-gram files are the default.
+ *
+ * @example
+ * ```ts
+ * import { scoreTokens } from 'kotoba';
+ * import { loadModel, readCorpus } from 'kotoba/node';
+ * const model = await loadModel('wiki.mix.json'); // ARPA, .kblm, a neural model or a mixture
+ * const test = await readCorpus('wiki.test.txt', { vocab: model.vocab });
+ * console.log(model.description, scoreTokens(model, test.tokens).perplexity);
+ * ```
+ */
 export async function loadModel(path: string, warn: (m: string) => void = () => {}): Promise<LanguageModel<unknown>> {
   const h = await head(path);
   for (const l of loaders) if (l.accepts(h, path)) return l.load(path, warn);

@@ -7,9 +7,20 @@ import { BackoffModel } from '../ngram/model.js';
 import type { NgramTables } from '../ngram/tables.js';
 import { fileError, readBytes, writeAtomic } from './io.js';
 
+/** The n-gram file formats: ARPA text (plain or gzipped) and kotoba's binary format. */
 export type NgramFormat = 'arpa' | 'binary';
 
-/** Format for a model path, from its extension. */
+/**
+ * Format for a model path, from its extension.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { formatForPath } from 'kotoba/node';
+ * formatForPath('wiki3.arpa.gz'); // 'arpa'
+ * formatForPath('wiki3.kblm');    // 'binary'
+ * ```
+ */
 export function formatForPath(path: string): NgramFormat {
   if (path.endsWith(BINARY_EXTENSION)) return 'binary';
   if (path.endsWith('.arpa') || path.endsWith('.arpa.gz') || path.endsWith('.lm') || path.endsWith('.lm.gz')) return 'arpa';
@@ -19,7 +30,16 @@ export function formatForPath(path: string): NgramFormat {
   );
 }
 
-/** Reads an n-gram model file (ARPA, gzipped ARPA or binary) as tables. */
+/**
+ * Reads an n-gram model file (ARPA, gzipped ARPA or binary) as tables.
+ *
+ * @example
+ * ```ts
+ * import { readNgramTables } from 'kotoba/node';
+ * const tables = await readNgramTables('srilm.lm.gz', console.warn);
+ * tables.orders.map((o) => o.size); // n-grams per order
+ * ```
+ */
 export async function readNgramTables(path: string, warn?: (m: string) => void): Promise<NgramTables> {
   const bytes = await readBytes(path);
   if (isBinaryModel(bytes)) return deserializeModel(bytes, path).toTables();
@@ -34,7 +54,16 @@ function decodeText(bytes: Uint8Array, path: string): string {
   }
 }
 
-/** Opens an n-gram model for querying: binary files load directly, ARPA files are parsed. */
+/**
+ * Opens an n-gram model for querying: binary files load directly, ARPA files are parsed.
+ *
+ * @example
+ * ```ts
+ * import { loadNgramModel } from 'kotoba/node';
+ * const model = await loadNgramModel('wiki3.kblm'); // or .arpa, .arpa.gz
+ * const { log10 } = model.score(model.begin(), model.vocab.id('the'));
+ * ```
+ */
 export async function loadNgramModel(path: string, warn?: (m: string) => void): Promise<BackoffModel> {
   let bytes: Uint8Array;
   try {
@@ -47,7 +76,18 @@ export async function loadNgramModel(path: string, warn?: (m: string) => void): 
   return BackoffModel.fromTables(parseArpa(decodeText(bytes, path), { source: path, ...(warn ? { warn } : {}) }));
 }
 
-/** Writes tables (or a model) to `path` in the format its extension names, atomically. */
+/**
+ * Writes tables (or a model) to `path` in the format its extension names, atomically.
+ *
+ * @example
+ * ```ts
+ * import { estimate } from 'kotoba';
+ * import { readCorpus, saveNgramModel } from 'kotoba/node';
+ * const tables = estimate(await readCorpus('wiki.train.txt'), { order: 3 });
+ * await saveNgramModel('wiki3.arpa', tables);
+ * await saveNgramModel('wiki3.kblm', tables); // the binary format, for fast loading
+ * ```
+ */
 export async function saveNgramModel(path: string, model: NgramTables | BackoffModel): Promise<void> {
   if (formatForPath(path) === 'binary') {
     const m = model instanceof BackoffModel ? model : BackoffModel.fromTables(model);
