@@ -221,7 +221,9 @@ test('extractExamples: fenced ts blocks inside @example only, with their source 
 
 test('every ```ts @example in src/ type-checks against the built package (and `// runs` examples run)', { skip: built ? false : 'dist/ is not built: run npx tsc -p tsconfig.json first', timeout: 60_000 }, async (t) => {
   const { examples, unfenced } = collect();
-  for (const u of unfenced) t.diagnostic(`not checked (no \`\`\`ts fence): ${u.file}:${u.line}`);
+  const unfencedByFile = new Map<string, number[]>();
+  for (const u of unfenced) unfencedByFile.set(u.file, [...(unfencedByFile.get(u.file) ?? []), u.line]);
+  for (const [file, lines] of unfencedByFile) t.diagnostic(`@example without a \`\`\`ts fence, not checked: ${file}:${lines.join(', ')}`);
   assert.ok(examples.length > 0, 'no ```ts examples found under src/');
 
   const dir = mkdtempSync(join(tmpdir(), 'kotoba-docs-'));
