@@ -80,7 +80,7 @@ export function parseOrders(text: string): number[] {
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
 /**
- * Runs `f` and times it; quick runs (under 0.3 s in all) are repeated, up to 5 times, and the
+ * Runs `f` and times it; quick runs (under 1 s in all) are repeated, up to 5 times, and the
  * fastest kept, so that a garbage-collection pause does not decide a small model's number.
  */
 function fastest<T>(f: () => T): [T, number] {
@@ -95,7 +95,7 @@ function fastest<T>(f: () => T): [T, number] {
     best = Math.min(best, s);
     total += s;
     runs++;
-  } while (total < 0.3 && runs < 5);
+  } while (total < 1 && runs < 5);
   return [result, best];
 }
 
