@@ -97,7 +97,7 @@ test('contexts start a sentence: with or without <s>, the same state; </s> insid
   assert.deepEqual(nextWordsAfter(trigram, '', 1)[0], atStart);
   assert.throws(() => contextState(trigram, 'the </s> game'), KotobaError);
   assert.equal(contextState(trigram, 'the zzqxj game').oov, 1);
-  assert.equal(stripSentenceStart('<s> the'), ' the');
+  assert.equal(stripSentenceStart('<s> the'), 'the');
   assert.equal(stripSentenceStart('<s>x'), '<s>x');
 });
 

@@ -53,8 +53,14 @@ export interface Sample {
  * beyond what the model's own `score` does.
  *
  * @example
- * const sampler = new Sampler(model, { seed: 42, temperature: 0.8, topK: 50 });
- * sampler.sample().words.join(' '); // the same sentence for the same seed
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, Sampler } from 'kotoba';
+ * const model = BackoffModel.fromTables(estimate(corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']), { order: 2 }));
+ * const a = new Sampler(model, { seed: 42, temperature: 0.8, topK: 50 }).sample();
+ * const b = new Sampler(model, { seed: 42, temperature: 0.8, topK: 50 }).sample();
+ * if (a.words.join(' ') !== b.words.join(' ')) throw new Error('same seed, same sentence');
+ * ```
  */
 export class Sampler<S> {
   private readonly lm: LanguageModel<S>;
@@ -93,7 +99,14 @@ export class Sampler<S> {
    * Draws the next word id after `state`.
    *
    * @example
+   * ```ts
+   * // runs
+   * import { BackoffModel, corpusFromText, estimate, Sampler } from 'kotoba';
+   * const model = BackoffModel.fromTables(estimate(corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']), { order: 2 }));
+   * const sampler = new Sampler(model, { seed: 1 });
    * const id = sampler.draw(model.begin()); // a first word (or </s>)
+   * console.log(model.vocab.word(id));
+   * ```
    */
   draw(state: S): number {
     const dist = fullDistribution(this.lm, state, this.dist);
@@ -144,7 +157,14 @@ export class Sampler<S> {
    * One sentence, from `<s>` (and the prefix) to `</s>` or the length limit.
    *
    * @example
-   * const { words, ended, log10 } = sampler.sample();
+   * ```ts
+   * // runs
+   * import { BackoffModel, corpusFromText, estimate, Sampler } from 'kotoba';
+   * const model = BackoffModel.fromTables(estimate(corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']), { order: 2 }));
+   * const { words, ended, log10 } = new Sampler(model, { seed: 3, prefix: 'the' }).sample();
+   * if (words[0] !== 'the' || !(log10 < 0)) throw new Error('starts with the prefix');
+   * console.log(words.join(' '), ended);
+   * ```
    */
   sample(): Sample {
     const lm = this.lm;
@@ -171,7 +191,12 @@ function noMass(): KotobaError {
  * `count` sentences sampled from `lm` with one generator, so a seed fixes all of them.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, generate } from 'kotoba';
+ * const model = BackoffModel.fromTables(estimate(corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']), { order: 2 }));
  * for (const s of generate(model, 3, { seed: 1, prefix: 'the' })) console.log(s.words.join(' '));
+ * ```
  */
 export function generate<S>(lm: LanguageModel<S>, count: number, options: SampleOptions = {}): Sample[] {
   const sampler = new Sampler(lm, options);

@@ -110,8 +110,16 @@ export interface MixArpaOptions {
  * `saveNgramModel`). Components with weight 0 are left out.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { arpaText, BackoffModel, corpusFromText, estimate, mixNgramTables } from 'kotoba';
+ * const text = ['the cat sat', 'the dog sat', 'a cat ran'];
+ * const trigram = BackoffModel.fromTables(estimate(corpusFromText(text), { order: 3 }));
+ * const bigram = BackoffModel.fromTables(estimate(corpusFromText(text), { order: 2, smoothing: 'wb' }));
  * const tables = mixNgramTables([trigram, bigram], [0.7, 0.3]);
- * const merged = BackoffModel.fromTables(tables); // one model, scores close to the mixture's
+ * const merged = BackoffModel.fromTables(tables); // one model, close to the mixture
+ * console.log((await arpaText(tables)).split('\n').slice(0, 5).join('\n'), merged.order);
+ * ```
  */
 export function mixNgramTables(models: readonly BackoffModel[], weights: ArrayLike<number>, options: MixArpaOptions = {}): NgramTables {
   const lambda = checkWeights(weights, models.length);

@@ -30,8 +30,12 @@ export interface AlignedVocabularies {
  * The union of vocabularies and the maps between them.
  *
  * @example
- * const { vocab, toComponent } = alignVocabularies([a.vocab, b.vocab]);
- * toComponent[1]?.[vocab.id('cat')]; // b's id for 'cat' (or 0 = <unk>)
+ * ```ts
+ * // runs
+ * import { alignVocabularies, Vocabulary } from 'kotoba';
+ * const { vocab, toComponent } = alignVocabularies([Vocabulary.fromWords(['dog']), Vocabulary.fromWords(['cat', 'dog'])]);
+ * if (toComponent[1]?.[vocab.id('dog')] !== 4) throw new Error("the second vocabulary's id of 'dog'");
+ * ```
  */
 export function alignVocabularies(vocabs: readonly Vocabulary[]): AlignedVocabularies {
   if (vocabs.length === 0) throw new KotobaError('a mixture needs at least one model');
@@ -76,7 +80,12 @@ export function alignVocabularies(vocabs: readonly Vocabulary[]): AlignedVocabul
  * log10 Σ_i 10^(a_i), without overflow or underflow; -Infinity when every a_i is.
  *
  * @example
- * log10SumExp10(new Float64Array([-400, -400])); // -399.699 (10^-400 underflows; this does not)
+ * ```ts
+ * // runs
+ * import { log10SumExp10 } from 'kotoba';
+ * const x = log10SumExp10(new Float64Array([-400, -400])); // -399.699: 10^-400 underflows, this does not
+ * if (Math.abs(x - (-400 + Math.log10(2))) > 1e-9) throw new Error(String(x));
+ * ```
  */
 export function log10SumExp10(a: Float64Array, n = a.length): number {
   let m = -Infinity;
@@ -91,8 +100,16 @@ export function log10SumExp10(a: Float64Array, n = a.length): number {
  * A linear mixture of language models.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, MixtureModel, scoreSentence } from 'kotoba';
+ * const text = ['the cat sat', 'the dog sat', 'a cat ran'];
+ * const trigram = BackoffModel.fromTables(estimate(corpusFromText(text), { order: 3 }));
+ * const bigram = BackoffModel.fromTables(estimate(corpusFromText(text), { order: 2, smoothing: 'wb' }));
  * const mix = new MixtureModel([trigram, bigram], [0.7, 0.3]);
- * scoreSentence(mix, ids).total; // log10 of Σ λ_i p_i, word by word
+ * const ids = ['the', 'cat', 'ran'].map((w) => mix.vocab.id(w));
+ * console.log(scoreSentence(mix, ids).total); // log10 of Σ λ_i p_i, word by word
+ * ```
  */
 export class MixtureModel implements LanguageModel<unknown[]> {
   readonly vocab: Vocabulary;
@@ -130,7 +147,13 @@ export class MixtureModel implements LanguageModel<unknown[]> {
    * The same components with other weights (the vocabulary maps are shared).
    *
    * @example
+   * ```ts
+   * import { corpusFromText, tuneWeights, type MixtureModel } from 'kotoba';
+   * declare const mix: MixtureModel;
+   * declare const devLines: string[];
+   * const dev = corpusFromText(devLines, { vocab: mix.vocab });
    * const tuned = mix.withWeights(tuneWeights(mix, dev.tokens).weights);
+   * ```
    */
   withWeights(weights: ArrayLike<number>): MixtureModel {
     return new MixtureModel(this.components, weights, this.aligned);
@@ -140,7 +163,11 @@ export class MixtureModel implements LanguageModel<unknown[]> {
    * Component `i`'s id for the mixture word `w` (`<unk>` where it lacks the word).
    *
    * @example
-   * mix.componentId(1, mix.vocab.id('cat')); // the second model's id of 'cat', or 0
+   * ```ts
+   * import type { MixtureModel } from 'kotoba';
+   * declare const mix: MixtureModel;
+   * mix.componentId(1, mix.vocab.id('cat')); // the second model's id of 'cat', or 0 (<unk>)
+   * ```
    */
   componentId(i: number, w: number): number {
     const to = this.aligned.toComponent[i];
@@ -151,7 +178,11 @@ export class MixtureModel implements LanguageModel<unknown[]> {
    * True when component `i` lacks the mixture word `w` (and so gives it probability 0).
    *
    * @example
+   * ```ts
+   * import type { MixtureModel } from 'kotoba';
+   * declare const mix: MixtureModel;
    * mix.lacks(0, mix.vocab.id('cat')); // false when the first model knows 'cat'
+   * ```
    */
   lacks(i: number, w: number): boolean {
     const a = this.aligned.absent[i];
@@ -179,8 +210,13 @@ export class MixtureModel implements LanguageModel<unknown[]> {
    * -Infinity where it lacks the word. Writes `out[0..n)`.
    *
    * @example
+   * ```ts
+   * import type { MixtureModel } from 'kotoba';
+   * declare const mix: MixtureModel;
+   * const words = Uint32Array.from(['the', 'cat', '</s>'], (w) => mix.vocab.id(w));
    * const out = new Float64Array(words.length);
-   * mix.componentLog10(0, words, out); // the first model's scores of the sentence
+   * mix.componentLog10(0, words, out); // the first model's log10 p of each word
+   * ```
    */
   componentLog10(i: number, words: Uint32Array, out: Float64Array): void {
     const c = this.components[i]!;
@@ -248,8 +284,17 @@ function round(x: number): string {
  * Validates weights: K non-negative finite numbers summing to 1 (within 1e-6; then renormalised).
  *
  * @example
+ * ```ts
+ * // runs
+ * import { checkWeights, KotobaError } from 'kotoba';
  * checkWeights([0.7, 0.3], 2); // Float64Array [0.7, 0.3]
- * checkWeights([0.7, 0.4], 2); // throws KotobaError: mixture weights sum to 1.1, not 1
+ * try {
+ *   checkWeights([0.7, 0.4], 2);
+ *   throw new Error('not reached');
+ * } catch (e) {
+ *   if (!(e instanceof KotobaError)) throw e; // mixture weights sum to 1.1, not 1
+ * }
+ * ```
  */
 export function checkWeights(weights: ArrayLike<number>, K: number): Float64Array {
   if (weights.length !== K) throw new KotobaError(`${weights.length} weights for ${K} models`, 'give one weight per model');
@@ -301,8 +346,13 @@ export interface EmResult {
  * (component-major). `tokens` is a `<s> w… </s>` stream in the mixture's ids.
  *
  * @example
+ * ```ts
+ * import { componentProbabilities, type Corpus, type MixtureModel } from 'kotoba';
+ * declare const mix: MixtureModel;
+ * declare const devCorpus: Corpus; // read with { vocab: mix.vocab }
  * const { probs, n } = componentProbabilities(mix, devCorpus.tokens);
  * probs[1 * n + 5]; // p_1 of the 6th scored token
+ * ```
  */
 export function componentProbabilities(mix: MixtureModel, tokens: Uint32Array): { probs: Float64Array; n: number } {
   const K = mix.components.length;
@@ -334,9 +384,16 @@ export function componentProbabilities(mix: MixtureModel, tokens: Uint32Array): 
  * the gain per token falls below the tolerance.
  *
  * @example
- * const dev = corpusFromText(devLines, { vocab: mix.vocab });
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, MixtureModel, tuneWeights } from 'kotoba';
+ * const text = ['the cat sat', 'the dog sat', 'a cat ran'];
+ * const mix = new MixtureModel([1, 2].map((order) => BackoffModel.fromTables(estimate(corpusFromText(text), { order }))));
+ * const dev = corpusFromText(['the cat sat', 'a dog ran'], { vocab: mix.vocab });
  * const { weights, iterations } = tuneWeights(mix, dev.tokens);
  * const tuned = mix.withWeights(weights);
+ * for (const it of iterations) console.log(it.iteration, it.weights, it.perplexity);
+ * ```
  */
 export function tuneWeights(mix: MixtureModel, tokens: Uint32Array, options: EmOptions = {}): EmResult {
   const K = mix.components.length;

@@ -34,8 +34,14 @@ export interface NextWordOptions {
  * `distribution` when it has one, otherwise scores every word (slower: V calls to `score`).
  *
  * @example
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, fullDistribution } from 'kotoba';
+ * const model = BackoffModel.fromTables(estimate(corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']), { order: 2 }));
  * const dist = fullDistribution(model, model.begin());
- * dist[model.vocab.id('the')]; // p(the | <s>)
+ * console.log(dist[model.vocab.id('the')]); // p(the | <s>)
+ * if (Math.abs(dist.reduce((a, b) => a + b, 0) - 1) > 1e-6) throw new Error('a distribution sums to 1');
+ * ```
  */
 export function fullDistribution<S>(lm: LanguageModel<S>, state: S, out?: Float64Array): Float64Array {
   const V = lm.vocab.size;
@@ -55,8 +61,13 @@ export function fullDistribution<S>(lm: LanguageModel<S>, state: S, out?: Float6
  * Writes into `out` and returns how many it found.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { topIds } from 'kotoba';
  * const ids = new Int32Array(3);
- * const n = topIds(new Float64Array([0.1, 0.5, 0.2, 0.2]), 4, 3, ids); // ids = [1, 2, 3], n = 3
+ * const n = topIds(new Float64Array([0.1, 0.5, 0.2, 0.2]), 4, 3, ids);
+ * if (n !== 3 || ids.join() !== '1,2,3') throw new Error('best first, ties to the lower id');
+ * ```
  */
 export function topIds(values: Float64Array, n: number, k: number, out: Int32Array, skip?: (id: number) => boolean): number {
   k = Math.min(k, out.length);
@@ -119,8 +130,13 @@ export function topIds(values: Float64Array, n: number, k: number, out: Int32Arr
  * never listed; `<unk>` is unless `unk: false`.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, nextWords } from 'kotoba';
+ * const model = BackoffModel.fromTables(estimate(corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']), { order: 2 }));
  * const top = nextWords(model, model.begin(), 5);
- * // [{ word: 'the', id: 7, probability: 0.16, log10: -0.79 }, …]
+ * console.log(top); // [{ word: 'the', id: 3, probability: …, log10: … }, …]
+ * ```
  */
 export function nextWords<S>(lm: LanguageModel<S>, state: S, k: number, options: NextWordOptions = {}): NextWord[] {
   const V = lm.vocab.size;
@@ -142,10 +158,14 @@ export function nextWords<S>(lm: LanguageModel<S>, state: S, k: number, options:
  * punctuation (`--segment`) does not see it.
  *
  * @example
- * stripSentenceStart('<s> the game'); // 'the game'
+ * ```ts
+ * // runs
+ * import { stripSentenceStart } from 'kotoba';
+ * if (stripSentenceStart('<s> the game') !== 'the game') throw new Error('leading <s> removed');
+ * ```
  */
 export function stripSentenceStart(text: string): string {
-  const m = /^[ \t]*<s>(?=[ \t]|$)/.exec(text);
+  const m = /^[ \t]*<s>(?:[ \t]+|$)/.exec(text);
   return m ? text.slice(m[0].length) : text;
 }
 
@@ -164,8 +184,13 @@ export interface ReadContext<S> {
  * cannot end a sentence and go on).
  *
  * @example
- * const { state, oov } = contextState(model, 'the game was');
- * model.score(state, model.vocab.id('released'));
+ * ```ts
+ * // runs
+ * import { BackoffModel, contextState, corpusFromText, estimate } from 'kotoba';
+ * const model = BackoffModel.fromTables(estimate(corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']), { order: 2 }));
+ * const { state, oov } = contextState(model, 'the dog');
+ * console.log(model.score(state, model.vocab.id('sat')).log10, oov); // log10 p(sat | <s> the dog), 0
+ * ```
  */
 export function contextState<S>(lm: LanguageModel<S>, context: string | readonly string[]): ReadContext<S> {
   let words = typeof context === 'string' ? splitWords(context) : context.slice();
@@ -188,7 +213,12 @@ export function contextState<S>(lm: LanguageModel<S>, context: string | readonly
  * {@link contextState}).
  *
  * @example
- * nextWordsAfter(model, 'the game was', 3).map((w) => w.word); // e.g. ['released', 'a', 'the']
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, nextWordsAfter } from 'kotoba';
+ * const model = BackoffModel.fromTables(estimate(corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']), { order: 2 }));
+ * console.log(nextWordsAfter(model, '<s> the', 3).map((w) => w.word)); // e.g. ['cat', 'dog', …]
+ * ```
  */
 export function nextWordsAfter<S>(lm: LanguageModel<S>, context: string | readonly string[], k: number, options: NextWordOptions = {}): NextWord[] {
   return nextWords(lm, contextState(lm, context).state, k, options);

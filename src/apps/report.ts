@@ -35,7 +35,11 @@ export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '
  * Escapes text for HTML and XML content and attribute values.
  *
  * @example
- * escapeXml('a < b & "c"'); // 'a &lt; b &amp; &quot;c&quot;'
+ * ```ts
+ * // runs
+ * import { escapeXml } from 'kotoba';
+ * if (escapeXml('a < b & "c"') !== 'a &lt; b &amp; &quot;c&quot;') throw new Error('escaped');
+ * ```
  */
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -45,8 +49,11 @@ export function escapeXml(text: string): string {
  * A number for a label: up to 4 significant digits, thousands as k, millions as M.
  *
  * @example
- * formatNumber(1234567); // '1.235M'
- * formatNumber(0.000123); // '0.000123'
+ * ```ts
+ * // runs
+ * import { formatNumber } from 'kotoba';
+ * if (formatNumber(1234567) !== '1.235M' || formatNumber(0.000123) !== '0.000123') throw new Error('formatted');
+ * ```
  */
 export function formatNumber(x: number): string {
   if (!Number.isFinite(x)) return String(x);
@@ -87,10 +94,15 @@ function logTicks(lo: number, hi: number): number[] {
  * A line chart as a standalone SVG element (inline it in HTML, or save it as a .svg file).
  *
  * @example
+ * ```ts
+ * // runs
+ * import { lineChart } from 'kotoba';
  * const svg = lineChart({
  *   title: 'Perplexity vs order', xLabel: 'order N', yLabel: 'perplexity',
  *   series: [{ name: 'mkn', points: [[1, 962], [2, 341], [3, 292]] }],
  * });
+ * if (!svg.startsWith('<svg')) throw new Error('an SVG element');
+ * ```
  */
 export function lineChart(options: LineChartOptions): string {
   const { title, xLabel, yLabel, logY = false } = options;
@@ -200,7 +212,11 @@ export function lineChart(options: LineChartOptions): string {
  * An HTML table; cells are escaped text. `numeric` columns are right-aligned.
  *
  * @example
- * htmlTable(['order', 'perplexity'], [[1, 962.3], [2, 341.1]]);
+ * ```ts
+ * // runs
+ * import { htmlTable } from 'kotoba';
+ * console.log(htmlTable(['order', 'perplexity'], [[1, 962.3], [2, 341.1]]));
+ * ```
  */
 export function htmlTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[], numeric?: readonly boolean[]): string {
   const align = (i: number) => (numeric ? numeric[i] : undefined) ?? false;
@@ -229,7 +245,12 @@ function formatCell(x: number): string {
  * (escape your own text with {@link escapeXml}).
  *
  * @example
- * const html = htmlPage('Training', `<h1>Training</h1>${lineChart({ … })}`);
+ * ```ts
+ * // runs
+ * import { htmlPage, lineChart } from 'kotoba';
+ * const chart = lineChart({ title: 'Loss', xLabel: 'epoch', yLabel: 'nats', series: [{ name: 'train', points: [[1, 5.1], [2, 4.7]] }] });
+ * const html = htmlPage('Training', `<h1>Training</h1>${chart}`);
+ * ```
  */
 export function htmlPage(title: string, body: string): string {
   return `<!DOCTYPE html>

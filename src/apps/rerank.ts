@@ -58,10 +58,19 @@ const SEPARATOR = '|||';
  * returns a group as soon as it is complete, `finish` the last one.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { CandidateReader, type CandidateGroup } from 'kotoba';
  * const reader = new CandidateReader({ format: 'auto' });
- * const groups = [];
- * for (const line of lines) { const g = reader.push(line); if (g) groups.push(g); }
- * const last = reader.finish(); if (last) groups.push(last);
+ * const groups: CandidateGroup[] = [];
+ * for (const line of ['the cat sat', 'cat the sat', '', 'a dog ran']) {
+ *   const g = reader.push(line);
+ *   if (g) groups.push(g);
+ * }
+ * const last = reader.finish();
+ * if (last) groups.push(last);
+ * if (reader.format !== 'plain' || groups.length !== 2) throw new Error('two plain groups');
+ * ```
  */
 export class CandidateReader {
   /** The format, once known (after the first non-blank line in `auto`). */
@@ -145,8 +154,12 @@ export class CandidateReader {
  * All candidate groups of a text (or of lines), for inputs that fit in memory.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { parseCandidates } from 'kotoba';
  * const { format, groups } = parseCandidates('0 ||| a b ||| f= 1 ||| -2\n0 ||| b a ||| f= 2 ||| -3\n');
- * // format 'nbest', one group with two candidates
+ * if (format !== 'nbest' || groups[0]!.candidates.length !== 2) throw new Error('one n-best group of two');
+ * ```
  */
 export function parseCandidates(input: string | Iterable<string>, options: ReaderOptions = {}): { format: CandidateFormat; groups: CandidateGroup[] } {
   const reader = new CandidateReader(options);
@@ -191,8 +204,15 @@ export interface RankedCandidate extends Candidate {
  * The group's candidates scored and sorted, best first; equal scores keep the input order.
  *
  * @example
- * const ranked = rerankGroup(model, { id: '0', candidates: [{ index: 0, sentence: 'the cat sat', line: 1 }] });
- * ranked[0].log10; // log10 p(the cat sat </s>)
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, estimate, parseCandidates, rerankGroup } from 'kotoba';
+ * const model = BackoffModel.fromTables(estimate(corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']), { order: 2 }));
+ * const { groups } = parseCandidates('cat the sat\nthe cat sat\n');
+ * const ranked = rerankGroup(model, groups[0]!);
+ * if (ranked[0]!.sentence !== 'the cat sat') throw new Error('the fluent candidate first');
+ * console.log(ranked.map((c) => [c.rank, c.log10, c.sentence]));
+ * ```
  */
 export function rerankGroup(lm: LanguageModel<unknown>, group: CandidateGroup, options: RerankOptions = {}): RankedCandidate[] {
   const { weight, normalize = false } = options;

@@ -62,7 +62,11 @@ export interface SweepReport {
  * Parses an order list: `1-6`, `1,2,3`, `2-4,6`.
  *
  * @example
- * parseOrders('1-3,5'); // [1, 2, 3, 5]
+ * ```ts
+ * // runs
+ * import { parseOrders } from 'kotoba';
+ * if (parseOrders('1-3,5').join() !== '1,2,3,5') throw new Error('ranges and lists');
+ * ```
  */
 export function parseOrders(text: string): number[] {
   const out = new Set<number>();
@@ -104,9 +108,14 @@ function fastest<T>(f: () => T): [T, number] {
  * (build it with `{ vocab: train.vocab }`), so that unknown test words are `<unk>`.
  *
  * @example
- * const train = corpusFromText(trainLines);
- * const test = corpusFromText(testLines, { vocab: train.vocab });
- * const entries = await sweepOrders(train, test, { orders: [1, 2, 3] });
+ * ```ts
+ * // runs
+ * import { corpusFromText, sweepOrders } from 'kotoba';
+ * const train = corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']);
+ * const test = corpusFromText(['the cat ran'], { vocab: train.vocab });
+ * const entries = await sweepOrders(train, test, { orders: [1, 2, 3], minQuerySeconds: 0.01 });
+ * console.log(entries.map((e) => [e.order, e.perplexity, e.arpa_bytes]));
+ * ```
  */
 export async function sweepOrders(train: Corpus, test: Corpus, options: SweepOptions): Promise<SweepEntry[]> {
   const log = options.log ?? silentLogger;
@@ -190,7 +199,15 @@ function distinct(series: Series[], rename: (s: Series) => string): Series[] {
  * perplexity, size, time and query speed against the order.
  *
  * @example
- * const html = sweepHtml({ train, test, entries }); // write it to report.html
+ * ```ts
+ * import { sweepHtml, type SweepEntry } from 'kotoba';
+ * declare const entries: SweepEntry[];
+ * const html = sweepHtml({
+ *   train: { name: 'train.txt', sentences: 1000, words: 20000, vocabulary: 3000 },
+ *   test: { name: 'test.txt', sentences: 100, words: 2000, tokens: 2100, oov: 40 },
+ *   entries,
+ * }); // write it to report.html
+ * ```
  */
 export function sweepHtml(report: SweepReport): string {
   const { train, test, entries } = report;

@@ -39,7 +39,10 @@ function relativePath(mixturePath: string, componentPath: string): string {
  * working folder) with their `weights`, atomically.
  *
  * @example
+ * ```ts
+ * import { saveMixture } from 'kotoba/node';
  * await saveMixture('wiki.mix.json', ['wiki3.kblm', 'wiki1.arpa'], [0.6, 0.4]);
+ * ```
  */
 export async function saveMixture(path: string, components: readonly string[], weights: ArrayLike<number>, tuning?: unknown): Promise<void> {
   if (components.length !== weights.length) throw new KotobaError(`${weights.length} weights for ${components.length} models`);
@@ -56,7 +59,12 @@ export async function saveMixture(path: string, components: readonly string[], w
  * Parses and checks a mixture file's text.
  *
  * @example
- * parseMixtureFile('{"format":"kotoba-mixture","version":1,"components":[{"path":"a.arpa","weight":1}]}', 'a.mix.json');
+ * ```ts
+ * // runs
+ * import { parseMixtureFile } from 'kotoba/node';
+ * const file = parseMixtureFile('{"format":"kotoba-mixture","version":1,"components":[{"path":"a.arpa","weight":1}]}', 'a.mix.json');
+ * if (file.components[0]!.path !== 'a.arpa') throw new Error('parsed');
+ * ```
  */
 export function parseMixtureFile(text: string, path: string): MixtureFile {
   let data: unknown;
@@ -88,8 +96,11 @@ const opening = new Set<string>();
  * Opens a mixture file: each component with `loadModel` (any family), then the mixture.
  *
  * @example
+ * ```ts
+ * import { loadMixture } from 'kotoba/node';
  * const mix = await loadMixture('wiki.mix.json');
  * mix.weights; // Float64Array [0.6, 0.4]
+ * ```
  */
 export async function loadMixture(path: string, warn: (m: string) => void = () => {}): Promise<MixtureModel> {
   const full = resolve(path);
