@@ -79,7 +79,7 @@ test('parseOrders: ranges and lists', () => {
 test('sweep on the embedded corpus: one entry per order, perplexity falling from 1 to 3, sizes growing', async () => {
   const train = corpusFromText(corpusLines('train'));
   const valid = corpusFromText(corpusLines('valid'), { vocab: train.vocab });
-  const entries = await sweepOrders(train, valid, { orders: [1, 2, 3], minQuerySeconds: 0.02 });
+  const entries = await sweepOrders(train, valid, { orders: [1, 2, 3], minSeconds: 0.02 });
   assert.deepEqual(
     entries.map((e) => e.order),
     [1, 2, 3],
@@ -136,7 +136,7 @@ test('kotoba sweep: HTML report and JSON beside it, one entry per (order, smooth
     writeFileSync(train, corpusLines('train', 0, 3000).join('\n') + '\n');
     writeFileSync(testFile, corpusLines('test', 0, 400).join('\n') + '\n');
     const report = join(dir, 'report.html');
-    const r = await runCli(['sweep', '--orders', '1-3', '--smoothing', 'mkn,wb', '--query-seconds', '0.02', train, testFile, '-o', report]);
+    const r = await runCli(['sweep', '--orders', '1-3', '--smoothing', 'mkn,wb', '--min-seconds', '0.02', train, testFile, '-o', report]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(report));
     const json = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { entries: SweepEntry[]; train: { words: number }; test: { oov: number } };

@@ -20,8 +20,11 @@ export interface SweepOptions {
   orders: readonly number[];
   /** Smoothers to compare (default `['mkn']`). */
   smoothings?: readonly SmoothingName[];
-  /** Repeat the query pass until this much time has passed, for a stable speed (default 0.5 s). */
-  minQuerySeconds?: number;
+  /**
+   * Timing budget per measurement (default 0.5 s): the query pass repeats until this much time
+   * has passed; an estimation or build quicker than this repeats (at most 5 runs), the fastest kept.
+   */
+  minSeconds?: number;
   /** Progress and the estimator's warnings. */
   log?: Logger;
 }
@@ -84,10 +87,10 @@ export function parseOrders(text: string): number[] {
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
 /**
- * Runs `f` and times it; quick runs (under 1 s in all) are repeated, up to 5 times, and the
- * fastest kept, so that a garbage-collection pause does not decide a small model's number.
+ * Runs `f` and times it; quick runs (under `budget` seconds in all) are repeated, up to 5 times,
+ * and the fastest kept, so that a garbage-collection pause does not decide a small model's number.
  */
-function fastest<T>(f: () => T): [T, number] {
+function fastest<T>(f: () => T, budget: number): [T, number] {
   let best = Infinity;
   let total = 0;
   let result: T;
@@ -99,7 +102,7 @@ function fastest<T>(f: () => T): [T, number] {
     best = Math.min(best, s);
     total += s;
     runs++;
-  } while (total < 1 && runs < 5);
+  } while (total < budget && runs < 5);
   return [result, best];
 }
 
@@ -113,14 +116,14 @@ function fastest<T>(f: () => T): [T, number] {
  * import { corpusFromText, sweepOrders } from 'kotoba';
  * const train = corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']);
  * const test = corpusFromText(['the cat ran'], { vocab: train.vocab });
- * const entries = await sweepOrders(train, test, { orders: [1, 2, 3], minQuerySeconds: 0.01 });
+ * const entries = await sweepOrders(train, test, { orders: [1, 2, 3], minSeconds: 0.01 });
  * console.log(entries.map((e) => [e.order, e.perplexity, e.arpa_bytes]));
  * ```
  */
 export async function sweepOrders(train: Corpus, test: Corpus, options: SweepOptions): Promise<SweepEntry[]> {
   const log = options.log ?? silentLogger;
   const smoothings = options.smoothings ?? ['mkn'];
-  const minQuery = options.minQuerySeconds ?? 0.5;
+  const budget = options.minSeconds ?? 0.5;
   const entries: SweepEntry[] = [];
   // Warm-up, untimed: the first estimation would otherwise also pay for compiling the code.
   {
@@ -135,21 +138,21 @@ export async function sweepOrders(train: Corpus, test: Corpus, options: SweepOpt
       // Estimation may run more than once (see fastest): say each warning once.
       const said = new Set<string>();
       const warnOnce = { warn: (m: string) => void (said.has(m) || (said.add(m), log.warn(`${order}-gram ${smoothing}: ${m}`))), info: () => {} };
-      const [tables, estimateSeconds] = fastest(() => estimate(train, { order, smoothing, log: warnOnce }));
-      const [model, buildSeconds] = fastest(() => BackoffModel.fromTables(tables));
+      const [tables, estimateSeconds] = fastest(() => estimate(train, { order, smoothing, log: warnOnce }), budget);
+      const [model, buildSeconds] = fastest(() => BackoffModel.fromTables(tables), budget);
       log.info(`${order}-gram ${smoothing}: measuring size and query speed`);
       let binaryBytes = 0;
       for (const chunk of serializeModel(model)) binaryBytes += chunk.length;
       let arpaBytes = 0;
       await writeArpa(tables, (chunk) => void (arpaBytes += chunk.length));
-      // Query speed: whole passes over the test text until minQuery seconds have passed.
+      // Query speed: whole passes over the test text until the budget has passed.
       let acc = scoreTokens(model, test.tokens); // also warms the code up
       let passes = 0;
       const t0 = performance.now();
       do {
         acc = scoreTokens(model, test.tokens);
         passes++;
-      } while (seconds(t0) < minQuery);
+      } while (seconds(t0) < budget);
       const querySeconds = seconds(t0);
       const ngrams = model.counts;
       entries.push({

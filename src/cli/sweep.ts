@@ -23,7 +23,7 @@ export const sweep: Command = {
     output: { type: 'string', short: 'o', value: 'FILE', description: 'the HTML report; the numbers go to the .json file beside it' },
     orders: { type: 'string', value: 'LIST', description: 'orders to train: a range and/or list, e.g. 1-6 or 1,2,3,5 (default 1-5)' },
     smoothing: { type: 'string', short: 's', value: 'NAMES', description: `comma-separated smoothers among ${SMOOTHING_NAMES.join(', ')} (default mkn)` },
-    'query-seconds': { type: 'number', value: 'S', description: 'time each query-speed measurement for at least S seconds (default 0.5)' },
+    'min-seconds': { type: 'number', value: 'S', description: 'timing budget per measurement: repeat quick estimations (keeping the fastest) and query passes for S seconds (default 0.5)' },
     'min-count': { type: 'integer', description: 'words seen fewer times become <unk>' },
     'max-vocab': { type: 'integer', description: 'keep only the N most frequent words' },
     vocab: { type: 'string', value: 'FILE', description: 'fixed vocabulary: one word per line; others become <unk>' },
@@ -48,7 +48,7 @@ export const sweep: Command = {
     const entries = await sweepOrders(train, test, {
       orders,
       smoothings: smoothings as SmoothingName[],
-      ...(typeof o['query-seconds'] === 'number' ? { minQuerySeconds: o['query-seconds'] } : {}),
+      ...(typeof o['min-seconds'] === 'number' ? { minSeconds: o['min-seconds'] } : {}),
       log: { warn: io.log.warn, info: io.progress },
     });
     let oov = 0;
