@@ -11,6 +11,7 @@ import { BackoffModel } from '../ngram/model.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { splitWords } from '../text/tokenize.js';
 import { commonOptions, toJson, type Command } from './common.js';
+import './neural-demo.js'; // the neural models join the table (demoHooks.extraModels)
 
 /** The folder of the embedded corpus, relative to the installed package. */
 export function corpusDir(): string {

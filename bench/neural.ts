@@ -1,0 +1,269 @@
+// Neural benchmark (not a test): kotoba's four neural models on Penn Treebank (Mikolov's split,
+// ../shared/data/ptb) next to the same architectures in PyTorch (CPU, 2 threads, same sizes,
+// minibatch and BPTT), trained in the same run, printed as one Markdown table with ratios.
+//
+//   npm run bench:neural                          speed: training and scoring tokens/s, GFLOP/s
+//   npm run bench:neural -- --long                long runs: validation and test perplexity
+//   node dist/bench/neural.js --long --max-time 900 --models rnn,lstm
+//   node dist/bench/neural.js --models lstm --steps 20 --threads 1
+//
+// Speed mode: each model trains `--steps` minibatches after 3 untimed ones (the best of 2 runs
+// of that, as the machine is shared and noisy), then scores the validation text twice: batched
+// across streams/rows (what validation does) and sentence by sentence (what `kotoba ppl` does).
+// PyTorch runs bench/neural_torch.py with /usr/bin/python3, OPENBLAS_CORETYPE=SkylakeX and
+// torch.set_num_threads(--threads, default 2), right after kotoba, on the same data.
+//
+// Long mode: each model trains with the CLI's defaults for up to --max-time seconds (default
+// 900, the issue's 15 minutes) with validation after each epoch, keeps the best weights, and
+// reports validation and test perplexity (one line = one sentence, </s> counted: comparable
+// with the n-gram models). Several models run one after another, never two at once.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { scoreTokens } from '../src/lm.js';
+import { buildModel, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
+import type { NeuralKind, NeuralModel } from '../src/neural/model.js';
+import { Random } from '../src/neural/random.js';
+import { Trainer } from '../src/neural/trainer.js';
+import { createKernels } from '../src/neural/kernels/index.js';
+import { readCorpus } from '../src/node/corpus-files.js';
+import { TRAINING_DEFAULTS } from '../src/cli/train-neural.js';
+import type { Corpus } from '../src/text/corpus.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ptbDir = join(repoRoot, '..', 'shared', 'data', 'ptb');
+const PYTHON = '/usr/bin/python3';
+
+interface Bench {
+  kind: NeuralKind;
+  name: string;
+  arch: ArchitectureOptions;
+}
+
+/** The architectures of the issue: Mikolov's RNN (200 hidden, 100 classes), a 2×200 LSTM with a full softmax. */
+const BENCHES: Bench[] = [
+  { kind: 'loglinear', name: 'log-linear 3-gram', arch: { order: 3 } },
+  { kind: 'ffnn', name: 'feed-forward 5-gram', arch: { order: 5 } },
+  { kind: 'rnn', name: 'RNN 200, 100 classes', arch: { hidden: 200, classes: 100 } },
+  { kind: 'lstm', name: 'LSTM 2×200, full softmax', arch: { hidden: 200, layers: 2, classes: 0 } },
+];
+
+/** Reference points measured on these machines (from the issue). */
+const REFERENCES = [
+  "Mikolov's RNNLM toolkit (C++, 1 thread): RNN 200 hidden, 100 classes: ~26,000 words/s, test perplexity 143.9 in 13 min (state carried across sentences)",
+  'PyTorch 1.13 (OpenBLAS, 2 threads): LSTM 2×200, full softmax: ~5,000 tokens/s, validation perplexity 119 after 5 epochs',
+  "Zaremba et al.'s small LSTM (2×200): test perplexity 114.5 after 13 epochs (state carried across sentences)",
+];
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const long = process.argv.includes('--long');
+const steps = Number(option('steps') ?? 20);
+const threads = Number(option('threads') ?? 2);
+const maxTime = Number(option('max-time') ?? 900);
+const only = option('models')?.split(',');
+const noTorch = process.argv.includes('--no-torch');
+
+function table(header: string[], rows: string[][]): string {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ')} |`;
+  return [line(header), `|${w.map((n, i) => (i === 0 ? ':' : '') + '-'.repeat(n + 1) + (i === 0 ? '' : ':')).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+const k = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+const r2 = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '–');
+
+async function build(b: Bench, train: Corpus): Promise<NeuralModel<unknown>> {
+  const d = TRAINING_DEFAULTS[b.kind];
+  const config = resolveConfig(b.kind, b.arch, train.vocab.size);
+  const model = await buildModel(config, train.vocab, orderFor(config, countIds(train.tokens, train.vocab.size)), { shape: { batch: d.batch, bptt: d.bptt } });
+  model.initialize(new Random(1, 0));
+  return model;
+}
+
+/** Training tokens/s over `steps` steps (after 3 untimed), best of 2 runs. */
+function trainSpeed(model: NeuralModel<unknown>, train: Corpus, kind: NeuralKind): { tokensPerSecond: number; loss: number } {
+  const d = TRAINING_DEFAULTS[kind];
+  const rng = new Random(2);
+  const total = model.beginEpoch(train.tokens, new Random(3));
+  let best = 0;
+  let loss = NaN;
+  let s = 0;
+  for (let run = 0; run < 2; run++) {
+    for (let w = 0; w < 3; w++) {
+      model.trainStep(s++ % total, rng);
+      model.update(d.lr, d.clip, 0);
+    }
+    let tokens = 0;
+    let nats = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) {
+      const r = model.trainStep(s++ % total, rng);
+      model.update(d.lr, d.clip, 0);
+      tokens += r.targets;
+      nats += r.nats;
+    }
+    const tps = tokens / ((performance.now() - t0) / 1000);
+    if (tps > best) {
+      best = tps;
+      loss = nats / tokens;
+    }
+  }
+  return { tokensPerSecond: best, loss };
+}
+
+/** Scoring tokens/s: batched (validation) and per sentence (kotoba ppl), on a slice of the text. */
+function scoreSpeed(model: NeuralModel<unknown>, text: Uint32Array): { batched: number; sentences: number } {
+  const slice = text.subarray(0, Math.min(text.length, 20000));
+  let end = slice.length;
+  while (end > 0 && slice[end - 1] !== 2) end--;
+  const part = slice.subarray(0, end);
+  let batched = 0;
+  let sentences = 0;
+  for (let run = 0; run < 2; run++) {
+    let t0 = performance.now();
+    const { targets } = model.evaluate(part);
+    batched = Math.max(batched, targets / ((performance.now() - t0) / 1000));
+    t0 = performance.now();
+    const acc = scoreTokens(model, part);
+    sentences = Math.max(sentences, acc.tokens / ((performance.now() - t0) / 1000));
+  }
+  return { batched, sentences };
+}
+
+interface TorchResult {
+  train_tokens_per_s?: number;
+  score_tokens_per_s?: number;
+  train_loss?: number;
+  torch?: string;
+  threads?: number;
+  error?: string;
+}
+
+function torchArgs(b: Bench, train: Corpus): string[] {
+  const d = TRAINING_DEFAULTS[b.kind];
+  const c = resolveConfig(b.kind, b.arch, train.vocab.size);
+  const args = ['--model', b.kind, '--train', join(ptbDir, 'ptb.train.txt'), '--batch', String(d.batch), '--lr', String(d.lr), '--clip', String(d.clip), '--steps', String(steps), '--threads', String(threads), '--classes', String(c.classes)];
+  if (c.order) args.push('--order', String(c.order));
+  if (c.hidden) args.push('--hidden', String(c.hidden));
+  if (c.embed) args.push('--embed', String(c.embed));
+  if (c.layers) args.push('--layers', String(c.layers));
+  if (b.kind === 'rnn' || b.kind === 'lstm') args.push('--bptt', String(d.bptt));
+  return args;
+}
+
+function runTorch(b: Bench, train: Corpus): TorchResult {
+  if (noTorch) return { error: 'skipped (--no-torch)' };
+  const r = spawnSync(PYTHON, [join(repoRoot, 'bench', 'neural_torch.py'), ...torchArgs(b, train)], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads) },
+    timeout: 20 * 60 * 1000,
+  });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
+}
+
+/** GFLOP/s of the products that dominate the models (the best of a few timed calls). */
+async function kernelGflops(): Promise<string[][]> {
+  const kk = await createKernels(3.2e7);
+  const V = 10001, H = 200, R = 700;
+  const X = kk.alloc(R * H), W = kk.alloc(V * H), L = kk.alloc(R * V), dW = kk.alloc(V * H), dX = kk.alloc(R * H);
+  const U = kk.alloc(H * 4 * H), h = kk.alloc(20 * H), g = kk.alloc(20 * 4 * H);
+  const rng = new Random(1);
+  for (const a of [X, W, L, U, h]) rng.fillUniform(a, -0.5, 0.5);
+  const shapes: [string, number, () => void][] = [
+    ['output logits = X·Wᵀ (700×10001×200)', 2 * R * V * H, () => kk.gemm(false, true, R, V, H, 1, X, W, 0, L)],
+    ['output dW += dLᵀ·X', 2 * R * V * H, () => kk.gemm(true, false, V, H, R, 1, L, X, 1, dW)],
+    ['output dX = dL·W', 2 * R * V * H, () => kk.gemm(false, false, R, H, V, 1, L, W, 0, dX)],
+    ['LSTM step h·Wh (20×800×200)', 2 * 20 * 4 * H * H, () => kk.gemm(false, false, 20, 4 * H, H, 1, h, U, 0, g)],
+    ['RNN step h·U (20×200×200)', 2 * 20 * H * H, () => kk.gemm(false, false, 20, H, H, 1, h, U, 0, X)],
+  ];
+  return shapes.map(([what, flops, f]) => {
+    f();
+    let best = Infinity;
+    for (let run = 0; run < 3; run++) {
+      let n = 0;
+      const t0 = performance.now();
+      do {
+        f();
+        n++;
+      } while (performance.now() - t0 < 150);
+      best = Math.min(best, (performance.now() - t0) / 1000 / n);
+    }
+    return [what, (flops / best / 1e9).toFixed(1)];
+  });
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(ptbDir, 'ptb.train.txt'))) {
+    console.log(`bench:neural: ${ptbDir} is absent; the benchmark needs Penn Treebank (../shared/data/ptb)`);
+    return;
+  }
+  const train = await readCorpus(join(ptbDir, 'ptb.train.txt'));
+  const valid = await readCorpus(join(ptbDir, 'ptb.valid.txt'), { vocab: train.vocab });
+  const test = await readCorpus(join(ptbDir, 'ptb.test.txt'), { vocab: train.vocab });
+  const benches = BENCHES.filter((b) => !only || only.includes(b.kind));
+  console.log(`# kotoba neural benchmark — Penn Treebank: ${train.words.toLocaleString('en-US')} training words, vocabulary ${train.vocab.size}`);
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg()[0]!.toFixed(2)} at start; Node ${process.version}`);
+  console.log('');
+
+  if (!long) {
+    const rows: string[][] = [];
+    for (const b of benches) {
+      const model = await build(b, train);
+      const ours = trainSpeed(model, train, b.kind);
+      const score = scoreSpeed(model, valid.tokens);
+      const torch = runTorch(b, train);
+      rows.push([
+        `${b.name} (${model.kernels.backend})`,
+        k(ours.tokensPerSecond),
+        k(torch.train_tokens_per_s ?? NaN),
+        r2(ours.tokensPerSecond, torch.train_tokens_per_s ?? NaN),
+        k(score.batched),
+        k(score.sentences),
+        k(torch.score_tokens_per_s ?? NaN),
+        r2(score.batched, torch.score_tokens_per_s ?? NaN),
+      ]);
+      if (torch.error) console.log(`PyTorch ${b.kind}: ${torch.error}`);
+      console.error(`${b.kind}: done`);
+    }
+    console.log(`## Training and scoring speed (tokens/s; PyTorch ${threads} thread${threads > 1 ? 's' : ''}, ${steps} steps after 3 warm-up, best of 2)`);
+    console.log('');
+    console.log(table(['model', 'kotoba train', 'PyTorch train', 'ratio', 'kotoba score (batched)', 'kotoba score (per sentence)', 'PyTorch score', 'ratio'], rows));
+    console.log('');
+    console.log('## Kernel GFLOP/s (float32, the shapes the models spend their time in)');
+    console.log('');
+    console.log(table(['product', 'GFLOP/s'], await kernelGflops()));
+  } else {
+    const rows: string[][] = [];
+    for (const b of benches) {
+      const model = await build(b, train);
+      const d = TRAINING_DEFAULTS[b.kind];
+      const t0 = performance.now();
+      const t = new Trainer(model, train.tokens, valid.tokens, { epochs: 1000, lr: d.lr, clip: d.clip, lrDecay: d.lrDecay, l2: d.l2, seed: 1, maxTime }, {
+        epoch: (r) => console.error(`${b.kind} epoch ${r.epoch}${r.partial ? ' (partial)' : ''}: train ppl ${r.trainPerplexity.toFixed(1)}, valid ppl ${r.validPerplexity?.toFixed(2)}, lr ${r.lr.toPrecision(3)}, ${k(r.tokensPerSecond)} tokens/s`),
+      });
+      const result = await t.run();
+      const seconds = (performance.now() - t0) / 1000;
+      const testPpl = scoreTokens(model, test.tokens).perplexity;
+      const epochs = result.state.history.filter((r) => !r.partial).length;
+      const tps = result.state.history.reduce((a, r) => a + r.tokensPerSecond * r.seconds, 0) / Math.max(1e-9, result.state.history.reduce((a, r) => a + r.seconds, 0));
+      rows.push([b.name, result.validPerplexity?.toFixed(2) ?? '–', testPpl.toFixed(2), String(epochs), result.reason, k(tps), `${(seconds / 60).toFixed(1)} min`]);
+      console.error(`${b.kind}: valid ${result.validPerplexity?.toFixed(2)}, test ${testPpl.toFixed(2)}`);
+    }
+    console.log(`## Long runs (--max-time ${maxTime} s each, CLI defaults, seed 1; perplexity per sentence, </s> counted)`);
+    console.log('');
+    console.log(table(['model', 'valid ppl', 'test ppl', 'epochs', 'stopped', 'train tokens/s', 'wall time'], rows));
+  }
+  console.log('');
+  console.log('Reference points (from the issue, measured on these machines):');
+  for (const r of REFERENCES) console.log(`- ${r}`);
+}
+
+await main();

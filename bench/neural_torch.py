@@ -1,0 +1,301 @@
+"""PyTorch reference for `npm run bench:neural`: the same architectures as kotoba's neural models,
+trained on the same data with the same sizes, minibatch and BPTT length, timed the same way.
+
+    /usr/bin/python3 bench/neural_torch.py --model lstm --train ptb.train.txt --valid ptb.valid.txt \
+        --hidden 200 --layers 2 --batch 20 --bptt 35 --steps 30
+
+Prints one JSON line: tokens/s for training (forward, backward, clipping, SGD) and for scoring
+(forward only), over `--steps` steps after `--warmup` untimed ones. With --max-time S it trains
+for S seconds and reports validation perplexity instead (PyTorch's own way: the state carried
+across sentences, so the number is not comparable with kotoba's per-sentence perplexity).
+
+The class-factorised softmax (rnn, ffnn) has no PyTorch module, so it is written here the way
+a PyTorch user would: sort the rows by class, one matmul per class present in the batch.
+The log-linear model is a sum of nn.Embedding rows (dense V×V per history position, sparse
+gradients), which is what kotoba's hashed table computes too (a row lookup per position).
+"""
+import argparse
+import json
+import math
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def read_corpus(path, vocab=None):
+    """Lines → ids: <unk>=0, <s>=1, </s>=2, words by first appearance (kotoba's order)."""
+    grow = vocab is None
+    if grow:
+        vocab = {'<unk>': 0, '<s>': 1, '</s>': 2}
+    ids = []
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            ids.append(1)
+            for w in line.replace('\t', ' ').split(' '):
+                w = w.strip('\n\r')
+                if not w:
+                    continue
+                if w not in vocab:
+                    if grow:
+                        vocab[w] = len(vocab)
+                    else:
+                        w = '<unk>'
+                ids.append(vocab[w])
+            ids.append(2)
+    return torch.tensor(ids, dtype=torch.long), vocab
+
+
+def frequency_classes(ids, V, C):
+    """Mikolov's frequency binning, as kotoba's outputOrder: class of each word, class sizes."""
+    counts = torch.bincount(ids, minlength=V).double()
+    words = [w for w in range(V) if w != 1]
+    words.sort(key=lambda w: (-counts[w].item(), w))
+    total = sum(counts[w].item() for w in words)
+    cls = torch.zeros(V, dtype=torch.long)
+    local = torch.zeros(V, dtype=torch.long)
+    starts = [0]
+    c, cum = 0, 0.0
+    for j, w in enumerate(words):
+        cls[w] = c
+        local[w] = j - starts[-1]
+        cum += counts[w].item() / total
+        if cum > (c + 1) / C and c < C - 1 and j < len(words) - 1:
+            c += 1
+            starts.append(j + 1)
+    starts.append(len(words))
+    sizes = [starts[i + 1] - starts[i] for i in range(len(starts) - 1)]
+    return cls, local, sizes, words
+
+
+class ClassSoftmax(nn.Module):
+    """p(w|h) = p(c(w)|h) p(w|c(w),h); word weights stored per class block."""
+
+    def __init__(self, D, cls, local, sizes):
+        super().__init__()
+        self.cls, self.local, self.sizes = cls, local, sizes
+        self.class_layer = nn.Linear(D, len(sizes))
+        self.blocks = nn.ModuleList([nn.Linear(D, s) for s in sizes])
+
+    def forward(self, h, targets):
+        c = self.cls[targets]
+        loss = F.cross_entropy(self.class_layer(h), c, reduction='sum')
+        order = torch.argsort(c)
+        cs, hs, ls = c[order], h[order], self.local[targets][order]
+        present, counts = torch.unique_consecutive(cs, return_counts=True)
+        start = 0
+        for k, n in zip(present.tolist(), counts.tolist()):
+            loss = loss + F.cross_entropy(self.blocks[k](hs[start:start + n]), ls[start:start + n], reduction='sum')
+            start += n
+        return loss
+
+
+class FullSoftmax(nn.Module):
+    def __init__(self, D, V):
+        super().__init__()
+        self.linear = nn.Linear(D, V)
+
+    def forward(self, h, targets):
+        return F.cross_entropy(self.linear(h), targets, reduction='sum')
+
+
+class Recurrent(nn.Module):
+    def __init__(self, kind, V, E, H, L, out):
+        super().__init__()
+        self.emb = nn.Embedding(V, E)
+        self.rnn = nn.RNN(E, H, L, nonlinearity='tanh') if kind == 'rnn' else nn.LSTM(E, H, L)
+        self.out = out
+        self.kind = kind
+
+    def forward(self, x, y, state):
+        o, state = self.rnn(self.emb(x), state)
+        return self.out(o.reshape(-1, o.shape[-1]), y.reshape(-1)), state
+
+    def zero_state(self, B):
+        L, H = self.rnn.num_layers, self.rnn.hidden_size
+        if self.kind == 'rnn':
+            return torch.zeros(L, B, H)
+        return (torch.zeros(L, B, H), torch.zeros(L, B, H))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, V, n, E, H, out):
+        super().__init__()
+        self.emb = nn.Embedding(V, E)
+        self.hidden = nn.Linear(n * E, H)
+        self.out = out
+
+    def forward(self, ctx, y):
+        x = self.emb(ctx).reshape(ctx.shape[0], -1)
+        return self.out(torch.tanh(self.hidden(x)), y)
+
+
+class LogLinear(nn.Module):
+    def __init__(self, V, n):
+        super().__init__()
+        self.rows = nn.ModuleList([nn.Embedding(V, V, sparse=True) for _ in range(n)])
+        for r in self.rows:
+            nn.init.zeros_(r.weight)
+        self.bias = nn.Parameter(torch.zeros(V))
+
+    def forward(self, ctx, y):
+        s = self.bias + sum(self.rows[j](ctx[:, j]) for j in range(len(self.rows)))
+        return F.cross_entropy(s, y, reduction='sum')
+
+
+def batchify(ids, B):
+    n = ids.numel() // B
+    return ids[: n * B].view(B, n).t().contiguous()  # (n, B)
+
+
+def windows(ids, n):
+    """(context, target) for every token but <s>, context <s>-padded within the sentence."""
+    ctx = torch.full((ids.numel(), n), 1, dtype=torch.long)
+    for j in range(1, n + 1):
+        shifted = torch.full_like(ids, 1)
+        shifted[j:] = ids[:-j]
+        ctx[:, n - j] = shifted
+    # Positions before the sentence's <s> become <s>: propagate the reset.
+    for j in range(n - 2, -1, -1):
+        ctx[:, j] = torch.where(ctx[:, j + 1] == 1, torch.ones_like(ctx[:, j]), ctx[:, j])
+    keep = ids != 1
+    return ctx[keep], ids[keep]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--model', required=True, choices=['loglinear', 'ffnn', 'rnn', 'lstm'])
+    p.add_argument('--train', required=True)
+    p.add_argument('--valid')
+    p.add_argument('--order', type=int, default=3)
+    p.add_argument('--embed', type=int, default=0)
+    p.add_argument('--hidden', type=int, default=200)
+    p.add_argument('--layers', type=int, default=1)
+    p.add_argument('--classes', type=int, default=0)
+    p.add_argument('--batch', type=int, default=20)
+    p.add_argument('--bptt', type=int, default=35)
+    p.add_argument('--lr', type=float, default=1.0)
+    p.add_argument('--clip', type=float, default=0.25)
+    p.add_argument('--steps', type=int, default=20)
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--max-time', type=float, default=0)
+    p.add_argument('--init', type=float, default=0.1, help='uniform ±init for embeddings and output weights, as kotoba (0: PyTorch defaults)')
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    train, vocab = read_corpus(a.train)
+    V = len(vocab)
+    E = a.embed or a.hidden
+    if a.classes > 0:
+        cls, local, sizes, _ = frequency_classes(train, V, a.classes)
+        D = a.hidden
+        out = ClassSoftmax(D, cls, local, sizes)
+    else:
+        out = FullSoftmax(a.hidden, V)
+    if a.model in ('rnn', 'lstm'):
+        model = Recurrent(a.model, V, E, a.hidden, a.layers, out)
+        data = batchify(train, a.batch)
+        steps_per_epoch = (data.shape[0] - 1) // a.bptt
+
+        def batch(i):
+            i = (i % steps_per_epoch) * a.bptt
+            return data[i:i + a.bptt], data[i + 1:i + 1 + a.bptt]
+    elif a.model == 'ffnn':
+        model = FeedForward(V, a.order - 1, E, a.hidden, out)
+        ctx, tgt = windows(train, a.order - 1)
+        perm = torch.randperm(tgt.numel())
+
+        def batch(i):
+            j = perm[(i * a.batch) % tgt.numel():][:a.batch]
+            return ctx[j], tgt[j]
+    else:
+        model = LogLinear(V, a.order - 1)
+        ctx, tgt = windows(train, a.order - 1)
+        perm = torch.randperm(tgt.numel())
+
+        def batch(i):
+            j = perm[(i * a.batch) % tgt.numel():][:a.batch]
+            return ctx[j], tgt[j]
+
+    if a.init > 0 and a.model != 'loglinear':
+        with torch.no_grad():
+            model.emb.weight.uniform_(-a.init, a.init)
+            for name, q in model.out.named_parameters():
+                if name.endswith('weight'):
+                    q.uniform_(-a.init, a.init)
+                else:
+                    q.zero_()
+    recurrent = a.model in ('rnn', 'lstm')
+    state = model.zero_state(a.batch) if recurrent else None
+
+    def step(i):
+        nonlocal state
+        x, y = batch(i)
+        model.zero_grad()
+        if recurrent:
+            if isinstance(state, tuple):
+                state = tuple(s.detach() for s in state)
+            else:
+                state = state.detach()
+            loss, state = model(x, y, state)
+        else:
+            loss = model(x, y)
+        n = y.numel()
+        (loss / n).backward()
+        if a.clip > 0:
+            torch.nn.utils.clip_grad_norm_([q for q in model.parameters() if not (q.grad is not None and q.grad.is_sparse)], a.clip)
+        with torch.no_grad():
+            for q in model.parameters():
+                if q.grad is not None:
+                    q.add_(q.grad, alpha=-a.lr)
+        return loss.item(), n
+
+    result = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'vocabulary': V, 'model': a.model}
+    if a.max_time > 0:
+        t0 = time.perf_counter()
+        i = 0
+        nats = tokens = 0
+        while time.perf_counter() - t0 < a.max_time:
+            l, n = step(i)
+            nats += l
+            tokens += n
+            i += 1
+        result['train_perplexity'] = math.exp(nats / tokens)
+        result['steps'] = i
+    else:
+        for i in range(a.warmup):
+            step(i)
+        t0 = time.perf_counter()
+        nats = tokens = 0
+        for i in range(a.warmup, a.warmup + a.steps):
+            l, n = step(i)
+            nats += l
+            tokens += n
+        dt = time.perf_counter() - t0
+        result['train_tokens_per_s'] = tokens / dt
+        result['train_loss'] = nats / tokens
+        # Scoring: forward only, no gradients.
+        with torch.no_grad():
+            if recurrent:
+                state = model.zero_state(a.batch)
+            for i in range(2):
+                x, y = batch(i)
+                model(x, y, state) if recurrent else model(x, y)
+            t0 = time.perf_counter()
+            tokens = 0
+            for i in range(a.steps):
+                x, y = batch(i)
+                if recurrent:
+                    _, state = model(x, y, state)
+                else:
+                    model(x, y)
+                tokens += y.numel()
+            result['score_tokens_per_s'] = tokens / (time.perf_counter() - t0)
+    print(json.dumps(result))
+
+
+if __name__ == '__main__':
+    sys.exit(main())
