@@ -24,8 +24,8 @@ function mainHelp(): string {
   let text = 'kotoba — language models in TypeScript (n-gram, log-linear, feed-forward, recurrent)\n\n';
   text += 'usage: kotoba COMMAND [options] …   (kotoba COMMAND --help for its options)\n\ncommands:\n';
   for (const c of commands) {
-    text += `  ${c.name.padEnd(10)} ${c.summary}\n`;
-    text += `  ${''.padEnd(10)}   e.g. ${c.examples[0]}\n`;
+    text += `  ${c.name.padEnd(12)} ${c.summary}\n`;
+    text += `  ${''.padEnd(12)}   e.g. ${c.examples[0]}\n`;
   }
   text += '\nScores are log10, as in ARPA files, KenLM and SRILM. Text is split on spaces and tabs;\n';
   text += 'each line is a sentence, scored with </s> at its end and <s> as context only.\n';
