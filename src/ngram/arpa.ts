@@ -353,7 +353,7 @@ export function parseArpa(text: string, options: ArpaReadOptions = {}): NgramTab
           else if (w === EOS_WORD) seenSpecial.eos = true;
           unigramIds![i] = id;
         } else {
-          id = vocab.has(w!) ? vocab.id(w!) : -1;
+          id = vocab.find(w!);
           if (id < 0) fail(`the word '${w}' of a ${k}-gram is not among the unigrams`);
         }
         t.words[i * k + j] = id;

@@ -72,6 +72,22 @@ export class Vocabulary {
   }
 
   /**
+   * Id of `word`, or -1 when it is not in the vocabulary (one lookup, where `has` then `id`
+   * would take two).
+   *
+   * @example
+   * ```ts
+   * import { Vocabulary } from 'kotoba';
+   * const vocab = Vocabulary.fromWords(['猫']);
+   * vocab.find('猫'); // 3
+   * vocab.find('犬'); // -1
+   * ```
+   */
+  find(word: string): number {
+    return this.ids.get(word) ?? -1;
+  }
+
+  /**
    * Id of `word`, adding it when it is new and the vocabulary is not closed.
    *
    * @example
