@@ -82,8 +82,9 @@ const r2 = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) &
 async function build(b: Bench, train: Corpus): Promise<NeuralModel<unknown>> {
   const d = TRAINING_DEFAULTS[b.kind];
   const config = resolveConfig(b.kind, b.arch, train.vocab.size);
-  const model = await buildModel(config, train.vocab, orderFor(config, countIds(train.tokens, train.vocab.size)), { shape: { batch: d.batch, bptt: d.bptt } });
-  model.initialize(new Random(1, 0));
+  const counts = countIds(train.tokens, train.vocab.size);
+  const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt } });
+  model.initialize(new Random(1, 0), counts);
   return model;
 }
 

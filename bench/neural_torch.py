@@ -25,15 +25,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def read_corpus(path, vocab=None):
-    """Lines → ids: <unk>=0, <s>=1, </s>=2, words by first appearance (kotoba's order)."""
+def read_corpus(path, vocab=None, starts=True):
+    """Lines → ids: <unk>=0, <s>=1, </s>=2, words by first appearance (kotoba's order).
+
+    With starts=False (the recurrent models, PyTorch's usual stream) there is no <s>: a stream
+    of words and </s>, so that no near-certain <s> after </s> is counted in the perplexity."""
     grow = vocab is None
     if grow:
         vocab = {'<unk>': 0, '<s>': 1, '</s>': 2}
     ids = []
     with open(path, encoding='utf-8') as f:
         for line in f:
-            ids.append(1)
+            if starts:
+                ids.append(1)
             for w in line.replace('\t', ' ').split(' '):
                 w = w.strip('\n\r')
                 if not w:
@@ -182,11 +186,13 @@ def main():
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--max-time', type=float, default=0)
+    p.add_argument('--epochs', type=int, default=0, help='train whole epochs, validating on --valid after each')
     p.add_argument('--init', type=float, default=0.1, help='uniform ±init for embeddings and output weights, as kotoba (0: PyTorch defaults)')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    train, vocab = read_corpus(a.train)
+    recurrent = a.model in ('rnn', 'lstm')
+    train, vocab = read_corpus(a.train, starts=not recurrent)
     V = len(vocab)
     E = a.embed or a.hidden
     if a.classes > 0:
@@ -228,7 +234,6 @@ def main():
                     q.uniform_(-a.init, a.init)
                 else:
                     q.zero_()
-    recurrent = a.model in ('rnn', 'lstm')
     state = model.zero_state(a.batch) if recurrent else None
 
     def step(i):
@@ -254,7 +259,36 @@ def main():
         return loss.item(), n
 
     result = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'vocabulary': V, 'model': a.model}
-    if a.max_time > 0:
+    if a.epochs > 0:
+        # Whole epochs with validation after each (PyTorch's way: state carried across sentences).
+        valid, _ = read_corpus(a.valid, vocab, starts=not recurrent)
+        per_epoch = steps_per_epoch if recurrent else (tgt.numel() + a.batch - 1) // a.batch
+        history = []
+        t0 = time.perf_counter()
+        for e in range(a.epochs):
+            if recurrent:
+                state = model.zero_state(a.batch)
+            for i in range(per_epoch):
+                step(e * per_epoch + i)
+            with torch.no_grad():
+                if recurrent:
+                    vd = batchify(valid, a.batch)
+                    vs = model.zero_state(a.batch)
+                    nats = tokens = 0
+                    for i in range(0, vd.shape[0] - 1, a.bptt):
+                        x, y = vd[i:i + a.bptt], vd[i + 1:i + 1 + a.bptt]
+                        n = min(x.shape[0], y.shape[0])
+                        l, vs = model(x[:n], y[:n], vs)
+                        nats += l.item()
+                        tokens += y[:n].numel()
+                else:
+                    vc, vt = windows(valid, a.order - 1)
+                    nats = sum(model(vc[i:i + 1024], vt[i:i + 1024]).item() for i in range(0, vt.numel(), 1024))
+                    tokens = vt.numel()
+            history.append({'epoch': e + 1, 'valid_perplexity': math.exp(nats / tokens), 'seconds': time.perf_counter() - t0})
+            print(json.dumps(history[-1]), file=sys.stderr)
+        result['history'] = history
+    elif a.max_time > 0:
         t0 = time.perf_counter()
         i = 0
         nats = tokens = 0

@@ -104,7 +104,7 @@ test('bad options are one-line errors that say what to do', () => {
   const cases: [string[], RegExp][] = [
     [['--model', 'rnn', '-o', join(tmp, 'x.arpa'), TRAIN], /neural models are written as safetensors: .*x\.arpa should end in \.safetensors/],
     [['--model', 'rnn', '--resume', '-o', join(tmp, 'none.safetensors'), TRAIN], /nothing to resume: no checkpoint .*none\.ckpt\.safetensors/],
-    [['--model', 'rnn', '--embed', '50', '--hidden', '20', '-o', join(tmp, 'x.safetensors'), TRAIN], /--embed does not apply to the rnn model \(the RNN's input weights are its embedding/],
+    [['--model', 'rnn', '--layers', '2', '-o', join(tmp, 'x.safetensors'), TRAIN], /--layers does not apply to the rnn model/],
     [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt applies to rnn and lstm, not ffnn/],
     [['--model', 'loglinear', '--classes', '10', '-o', join(tmp, 'x.safetensors'), TRAIN], /the log-linear model has a full softmax only/],
     [['--model', 'lstm', '--tied', '--embed', '10', '--hidden', '20', '-o', join(tmp, 'x.safetensors'), TRAIN], /--tied needs --embed equal to --hidden/],

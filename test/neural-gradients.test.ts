@@ -143,7 +143,7 @@ test('gradient check: layers (linear, tanh, sigmoid, softmax cross-entropy, RNN 
   const B = 3, D = 4, H = 5, V = 6;
   // One scalar loss through every layer: x → linear → tanh → rnn cell → lstm cell → sigmoid → linear → softmax CE.
   const x = k.alloc(B * D), W1 = k.alloc(D * H), b1 = k.alloc(H);
-  const h0 = k.alloc(B * H), U = k.alloc(H * H), bu = k.alloc(H), xr = k.alloc(B * H);
+  const h0 = k.alloc(B * H), U = k.alloc(H * H), bu = k.alloc(H);
   const Wh = k.alloc(H * 4 * H), Wx = k.alloc(H * 4 * H), bl = k.alloc(4 * H), cin = k.alloc(B * H);
   const W2 = k.alloc(H * V), b2 = k.alloc(V);
   const params = [x, W1, b1, h0, U, bu, Wh, Wx, bl, cin, W2, b2];
@@ -159,8 +159,9 @@ test('gradient check: layers (linear, tanh, sigmoid, softmax cross-entropy, RNN 
   const forward = (): number => {
     L.linearForward(k, z1, x, W1, b1, B, D, H);
     L.tanhForward(k, z1, z1, B * H); // z1 = tanh(x·W1 + b1)
-    xr.set(z1);
-    L.rnnCellForward(k, z2, xr, h0, U, bu, B, H); // z2 = tanh(z1 + h0·U + bu)
+    z2.set(z1);
+    k.addBias(B, H, z2, bu);
+    L.rnnCellForward(k, z2, h0, U, B, H); // z2 = tanh(z1 + bu + h0·U)
     L.linearForward(k, a, z2, Wx, bl, B, H, 4 * H); // a = z2·Wx + bl (the caller's half)
     L.lstmCellForward(k, hl, c, tc, a, rows, z2, cin, Wh, B, H); // hin = z2
     L.sigmoidForward(k, s, hl, B * H);
@@ -174,9 +175,11 @@ test('gradient check: layers (linear, tanh, sigmoid, softmax cross-entropy, RNN 
     L.sigmoidBackward(k, dhl, ds, s, B * H);
     dcl.fill(0);
     // dhin of the LSTM cell is dz2 (hin = z2), and its input half is z2 too.
-    L.lstmCellBackward(k, dz2, gWh, da, dhl, dcl, a, tc, z2, cin, Wh, B, H);
+    L.lstmCellBackward(k, dz2, da, dhl, dcl, a, tc, cin, Wh, B, H);
+    k.gemm(true, false, H, 4 * H, B, 1, z2, da, 1, gWh); // dWh += hinᵀ · da (hin = z2)
     L.linearBackward(k, dz2, gWx, gbl, da, z2, Wx, B, H, 4 * H);
-    L.rnnCellBackward(k, dh0, gU, gbu, dpre, dz2, z2, h0, U, B, H);
+    L.rnnCellBackward(k, dh0, dpre, dz2, z2, U, B, H);
+    L.rnnWeightsBackward(k, gU, gbu, dpre, h0, B, H);
     dz1.set(dpre); // the RNN cell's input contribution (xr = z1)
     dt.fill(0);
     L.tanhBackward(k, dt, dz1, z1, B * H);

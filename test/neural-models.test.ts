@@ -76,6 +76,25 @@ test('frequency-binned classes: contiguous, frequent words in small classes, <s>
   for (let j = 1; j < order.word.length; j++) assert.ok(counts[order.word[j]!]! <= counts[order.word[j - 1]!]!);
 });
 
+test('initialize with counts: output biases at the add-½ unigram distribution (full and class softmax)', () => {
+  const counts = countIds(TRAIN.tokens, TRAIN.vocab.size);
+  let total = 0;
+  for (let id = 0; id < counts.length; id++) if (id !== BOS) total += counts[id]! + 0.5;
+  for (const [kind, arch] of [['loglinear', { order: 2 }], ['ffnn', { order: 2, embed: 4, hidden: 4, classes: 0 }], ['ffnn', { order: 2, embed: 4, hidden: 4, classes: 5 }]] as [NeuralKind, ArchitectureOptions][]) {
+    const config = resolveConfig(kind, arch, TRAIN.vocab.size);
+    const model = buildModelJs(config, TRAIN.vocab, orderFor(config, counts), { batch: 4, bptt: 1 });
+    model.initialize(new Random(1), counts);
+    // Zero every weight matrix (keep the biases): the output then depends on the biases only.
+    for (const t of model.params.tensors()) if (!t.name.endsWith('bias')) t.value.fill(0);
+    const out = new Float64Array(model.vocab.size);
+    model.distribution!(model.begin(), out);
+    for (let id = 0; id < counts.length; id++) {
+      const want = id === BOS ? 0 : (counts[id]! + 0.5) / total;
+      assert.ok(Math.abs(out[id]! - want) < 1e-6 * Math.max(1, want * 1e3), `${kind} ${JSON.stringify(arch)} word ${id}: ${out[id]} vs ${want}`);
+    }
+  }
+});
+
 for (const [kind, arch] of SMALL) {
   const name = `${kind} ${JSON.stringify(arch)}`;
 

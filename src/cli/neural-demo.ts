@@ -40,7 +40,7 @@ export async function neuralDemoModels(dir: string, log: (line: string) => void)
     const d = TRAINING_DEFAULTS[m.kind];
     const config = resolveConfig(m.kind, m.arch, train.vocab.size);
     const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt } });
-    model.initialize(new Random(1, 0));
+    model.initialize(new Random(1, 0), counts);
     log(`  (training ${model.description} for ${m.seconds} s)`);
     await new Trainer(model, train.tokens, null, { epochs: 100, lr: m.lr ?? d.lr, clip: d.clip, lrDecay: d.lrDecay, seed: 1, maxTime: m.seconds }).run();
     out.push({ name: m.name, model, seconds: (performance.now() - t0) / 1000 });

@@ -182,9 +182,9 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (train.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
     if (fixed) (run.text as Record<string, unknown>).vocabFile = String(o.vocab);
     const config = resolveConfig(kind, architectureOf(o), train.vocab.size);
-    const order = orderFor(config, countIds(train.tokens, train.vocab.size));
-    model = await buildModel(config, train.vocab, order, { shape });
-    model.initialize(new Random(trainer.seed, 0));
+    const counts = countIds(train.tokens, train.vocab.size);
+    model = await buildModel(config, train.vocab, orderFor(config, counts), { shape });
+    model.initialize(new Random(trainer.seed, 0), counts);
   }
   await checkWritable(output);
 

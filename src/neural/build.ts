@@ -77,8 +77,8 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
       break;
     case 'rnn':
       c.hidden = positive('hidden', o.hidden, 200);
+      c.embed = positive('embed', o.embed, c.hidden);
       for (const [n, v] of [['order', o.order], ['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
-      unused('embed', o.embed !== undefined && o.embed !== c.hidden ? o.embed : undefined, "the RNN's input weights are its embedding, of size --hidden (Mikolov's architecture)");
       break;
     case 'lstm':
       c.hidden = positive('hidden', o.hidden, 200);
@@ -141,7 +141,7 @@ export interface BuildOptions {
  * const config = resolveConfig('lstm', {}, corpus.vocab.size);
  * const order = orderFor(config, countIds(corpus.tokens, corpus.vocab.size));
  * const model = await buildModel(config, corpus.vocab, order, { shape: { batch: 20, bptt: 35 } });
- * model.initialize(new Random(1));
+ * model.initialize(new Random(1), countIds(corpus.tokens, corpus.vocab.size));
  */
 export async function buildModel(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, options: BuildOptions = {}): Promise<NeuralModel<unknown>> {
   const shape = options.shape ?? null;

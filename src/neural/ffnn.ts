@@ -62,7 +62,15 @@ export class FeedForwardModel extends WindowModel {
     this.dX = mem.alloc(R * nE);
   }
 
-  initialize(rng: Random): void {
+  protected override sparseInputs(): { ids: Int32Array; count: number } | null {
+    return this.lastHistories();
+  }
+
+  protected setOutputBias(logp: Float64Array): void {
+    this.output.setBias(logp);
+  }
+
+  protected initializeWeights(rng: Random): void {
     for (const t of this.params.tensors()) {
       if (t.name.endsWith('bias')) t.value.fill(0);
       else if (t.name === 'hidden.weight') {

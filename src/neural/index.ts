@@ -7,7 +7,7 @@
  * const config = resolveConfig('rnn', { hidden: 200 }, train.vocab.size);
  * const order = orderFor(config, countIds(train.tokens, train.vocab.size));
  * const model = await buildModel(config, train.vocab, order, { shape: { batch: 20, bptt: 35 } });
- * model.initialize(new Random(1));
+ * model.initialize(new Random(1), countIds(train.tokens, train.vocab.size));
  * await new Trainer(model, train.tokens, valid.tokens, { epochs: 10, lr: 5, clip: 0.25, seed: 1 }).run();
  * scoreTokens(model, test.tokens).perplexity;
  */

@@ -123,33 +123,33 @@ export function maskRows(d: Float32Array, reset: Uint8Array, r0: number, rows: n
 // ---- Elman recurrent cell -------------------------------------------------------------------
 
 /**
- * h(B, H) = tanh(x(B, H) + hin(B, H) · U(H, H) + b(H)), where x is the input's contribution
- * (the embedding row, as in Mikolov's RNN, whose input weights are the embedding). `h` receives
- * the pre-activation first, then the activation in place.
+ * h(B, H) = tanh(h + hin(B, H) · U(H, H)): `h` arrives holding the step's input half,
+ * x · Wx + b, computed for all steps at once by the caller (one large gemm), and leaves holding
+ * the new state.
  */
-export function rnnCellForward(
-  k: Kernels, h: Float32Array, x: Float32Array, hin: Float32Array, U: Float32Array, b: Float32Array, B: number, H: number,
-): void {
-  h.set(x); // x and h are exactly (B, H)
+export function rnnCellForward(k: Kernels, h: Float32Array, hin: Float32Array, U: Float32Array, B: number, H: number): void {
   k.gemm(false, false, B, H, H, 1, hin, U, 1, h);
-  k.addBias(B, H, h, b);
   k.tanhForward(B * H, h, h);
 }
 
 /**
- * Given dh(B, H) (all gradient reaching h), computes dpre(B, H) = dh ⊙ (1 − h²) (overwritten),
- * then dU += hinᵀ · dpre, db += Σ dpre, dhin += dpre · Uᵀ. The caller scatters dpre into the
- * embedding gradient (the input's contribution).
+ * Given dh(B, H) (all gradient reaching h), computes dpre(B, H) = dh ⊙ (1 − h²) (overwritten)
+ * and dhin += dpre · Uᵀ. The weight gradients need every step's dpre and are summed once per
+ * chunk by {@link rnnWeightsBackward} (one large gemm instead of one small one per step); the
+ * caller scatters dpre into the embedding gradient (the input's contribution).
  */
 export function rnnCellBackward(
-  k: Kernels, dhin: Float32Array, dU: Float32Array, db: Float32Array, dpre: Float32Array,
-  dh: Float32Array, h: Float32Array, hin: Float32Array, U: Float32Array, B: number, H: number,
+  k: Kernels, dhin: Float32Array, dpre: Float32Array, dh: Float32Array, h: Float32Array, U: Float32Array, B: number, H: number,
 ): void {
-  dpre.fill(0, 0, B * H);
+  dpre.fill(0);
   k.tanhBackward(B * H, h, dh, dpre);
-  k.gemm(true, false, H, H, B, 1, hin, dpre, 1, dU);
-  k.sumRows(B, H, dpre, db);
   k.gemm(false, true, B, H, H, 1, dpre, U, 1, dhin);
+}
+
+/** dU(H, H) += Hinᵀ · dPre and db(H) += Σ dPre over all rows(= T·B) of a chunk. */
+export function rnnWeightsBackward(k: Kernels, dU: Float32Array, db: Float32Array, dPre: Float32Array, Hin: Float32Array, rows: number, H: number): void {
+  k.gemm(true, false, H, H, rows, 1, Hin, dPre, 1, dU);
+  k.sumRows(rows, H, dPre, db);
 }
 
 // ---- LSTM cell ------------------------------------------------------------------------------
@@ -213,14 +213,12 @@ export function lstmCellForward(
  * Backward of {@link lstmCellForward}. Given dh(B, H) and dc(B, H) (the cell gradient arriving
  * from the next step), writes da(B, 4H) (the gradient of the pre-activations, overwritten) and
  * dc ← dc_total ⊙ f, the gradient reaching cin (in place: each value is read before it is
- * written); then dWh += hinᵀ · da and dhin += da · Whᵀ. The input side (dWx, db, dx) is the
- * caller's, once for all steps.
+ * written); then dhin += da · Whᵀ. The weight gradients (dWh = Σ hinᵀ · da, and the input side
+ * dWx, db, dx) are the caller's, once for all steps.
  */
 export function lstmCellBackward(
-  k: Kernels, dhin: Float32Array, dWh: Float32Array, da: Float32Array,
-  dh: Float32Array, dc: Float32Array,
-  a: Float32Array, tc: Float32Array, hin: Float32Array, cin: Float32Array,
-  Wh: Float32Array, B: number, H: number,
+  k: Kernels, dhin: Float32Array, da: Float32Array, dh: Float32Array, dc: Float32Array,
+  a: Float32Array, tc: Float32Array, cin: Float32Array, Wh: Float32Array, B: number, H: number,
 ): void {
   const G = 4 * H;
   for (let r = 0; r < B; r++) {
@@ -238,6 +236,5 @@ export function lstmCellBackward(
       dc[s + j] = dcv * f;
     }
   }
-  k.gemm(true, false, H, G, B, 1, hin, da, 1, dWh);
   k.gemm(false, true, B, H, G, 1, da, Wh, 1, dhin);
 }

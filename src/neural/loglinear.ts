@@ -91,9 +91,14 @@ export class LogLinearModel extends WindowModel {
     for (let r = 0; r < this.rows; r++) this.logitRows.push(this.logits.subarray(r * Vo, (r + 1) * Vo));
   }
 
-  initialize(_rng: Random): void {
-    // The objective is convex: start from zero, the uniform distribution.
+  protected initializeWeights(_rng: Random): void {
+    // The objective is convex: start from zero (the uniform distribution, or with counts the
+    // unigram one through the bias).
     this.params.values.fill(0);
+  }
+
+  protected setOutputBias(logp: Float64Array): void {
+    this.b().value.set(logp);
   }
 
   /** logits[r] = b + Σ_j W_j[ctx[r, j]]. */

@@ -70,6 +70,7 @@ export class LstmModel extends RecurrentModel<LstmWorkspace> {
   readonly stateSize: number;
   readonly topOffset: number;
   readonly topSize: number;
+  protected readonly embeddingIsInputOnly: boolean;
   private readonly H: number;
   private readonly Edim: number;
   private readonly L: number;
@@ -85,6 +86,7 @@ export class LstmModel extends RecurrentModel<LstmWorkspace> {
     this.Edim = E;
     this.L = L;
     this.p = config.dropout ?? 0;
+    this.embeddingIsInputOnly = !config.tied;
     this.stateSize = 2 * L * H; // per layer: h then c
     this.topOffset = 2 * (L - 1) * H;
     this.topSize = H;
@@ -105,7 +107,11 @@ export class LstmModel extends RecurrentModel<LstmWorkspace> {
     this.allocateWorkspaces(mem, shape, SCORE_CHUNK);
   }
 
-  initialize(rng: Random): void {
+  protected setOutputBias(logp: Float64Array): void {
+    this.output.setBias(logp);
+  }
+
+  protected initializeWeights(rng: Random): void {
     // Uniform ±0.1 (Zaremba et al.'s small model), biases 0.
     for (const t of this.params.tensors()) {
       if (t.name.endsWith('bias')) t.value.fill(0);
@@ -233,11 +239,12 @@ export class LstmModel extends RecurrentModel<LstmWorkspace> {
       for (let t = T - 1; t >= 0; t--) {
         k.axpy(B * H, 1, ws.dNextH, ws.dHt[t]!);
         ws.dNextH.fill(0);
-        lstmCellBackward(k, ws.dNextH, Wh.grad, ws.dAt[t]!, ws.dHt[t]!, ws.dNextC, lw.At[t]!, lw.TCt[t]!, lw.Hint[t]!, lw.Cint[t]!, Wh.value, B, H);
+        lstmCellBackward(k, ws.dNextH, ws.dAt[t]!, ws.dHt[t]!, ws.dNextC, lw.At[t]!, lw.TCt[t]!, lw.Cint[t]!, Wh.value, B, H);
         maskRows(ws.dNextH, ws.reset, t * B, B, H);
         maskRows(ws.dNextC, ws.reset, t * B, B, H);
       }
-      // The input half, all steps at once.
+      // The weight gradients, all steps at once: dWh += Hinᵀ · dA, and the input half.
+      k.gemm(true, false, H, 4 * H, rows, 1, lw.Hin, ws.dA, 1, Wh.grad);
       const input = l === 0 ? ws.Xd : ws.layers[l - 1]!.Y;
       k.gemm(true, false, Din, 4 * H, rows, 1, input, ws.dA, 1, P.Wx().grad); // dWx += inputᵀ · dA
       k.sumRows(rows, 4 * H, ws.dA, P.b().grad);

@@ -23,7 +23,7 @@ export interface NeuralConfig {
   classes: number;
   /** loglinear, ffnn: n-gram order N (the history is the N − 1 previous words). */
   order?: number;
-  /** ffnn, lstm: embedding size. */
+  /** ffnn, rnn, lstm: embedding size. */
   embed?: number;
   /** ffnn, rnn, lstm: hidden units. */
   hidden?: number;
@@ -96,8 +96,23 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
     return describe(this.config);
   }
 
-  /** Draws initial parameter values. */
-  abstract initialize(rng: Random): void;
+  /**
+   * Draws the initial weights. With the training counts (by vocabulary id), the output biases
+   * start at the log unigram distribution, so that training starts from the unigram model
+   * rather than the uniform one (it matters most for short runs).
+   *
+   * @example
+   * model.initialize(new Random(seed), countIds(train.tokens, train.vocab.size));
+   */
+  initialize(rng: Random, counts?: ArrayLike<number>): void {
+    this.initializeWeights(rng);
+    if (counts) this.setOutputBias(logUnigram(counts, this.order.word));
+  }
+
+  /** Draws the initial weights (biases 0). */
+  protected abstract initializeWeights(rng: Random): void;
+  /** Sets the output biases so that, with zero input, p(output index j) = exp(logp[j]). */
+  protected abstract setOutputBias(logp: Float64Array): void;
 
   abstract begin(): S;
   abstract score(state: S, word: number): Scored<S>;
@@ -125,8 +140,63 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
   abstract trainStep(s: number, rng: Random): LossSum;
   abstract evaluate(tokens: Uint32Array): LossSum;
 
+  /**
+   * The input ids of the last training step, when the model's first tensor is an input
+   * embedding whose untouched rows have zero gradient: then only those rows are updated (a 10k
+   * × 200 embedding is half of an RNN's weights, and a minibatch uses a few hundred rows of it).
+   * Null: update everything densely.
+   */
+  protected sparseInputs(): { ids: Int32Array; count: number } | null {
+    return null;
+  }
+
+  private sparse: { width: number; end: number; rowValue: Float32Array[]; rowGrad: Float32Array[]; seen: Uint8Array; list: Int32Array; denseValues: Float32Array; denseGrads: Float32Array } | null = null;
+
   update(lr: number, clip: number, l2: number): number {
-    return sgdStep(this.kernels, this.params, lr, clip, l2);
+    const inputs = this.sparseInputs();
+    if (!inputs) return sgdStep(this.kernels, this.params, lr, clip, l2);
+    const k = this.kernels;
+    const ps = this.params;
+    if (!this.sparse) {
+      const E = ps.tensors()[0]!; // the embedding (V, width)
+      const width = E.shape[1]!;
+      const rowsN = E.shape[0]!;
+      const end = ps.tensors()[1]?.offset ?? ps.count;
+      const rowValue: Float32Array[] = [], rowGrad: Float32Array[] = [];
+      for (let r = 0; r < rowsN; r++) {
+        rowValue.push(E.value.subarray(r * width, (r + 1) * width));
+        rowGrad.push(E.grad.subarray(r * width, (r + 1) * width));
+      }
+      this.sparse = { width, end, rowValue, rowGrad, seen: new Uint8Array(rowsN), list: new Int32Array(rowsN), denseValues: ps.values.subarray(end), denseGrads: ps.grads.subarray(end) };
+    }
+    const sp = this.sparse;
+    // The distinct rows the step used.
+    let n = 0;
+    for (let i = 0; i < inputs.count; i++) {
+      const r = inputs.ids[i]!;
+      if (!sp.seen[r]) {
+        sp.seen[r] = 1;
+        sp.list[n++] = r;
+      }
+    }
+    const dense = ps.count - sp.end;
+    let sq = k.sumSquares(dense, sp.denseGrads);
+    for (let i = 0; i < n; i++) sq += k.sumSquares(sp.width, sp.rowGrad[sp.list[i]!]!);
+    const norm = Math.sqrt(sq);
+    if (Number.isFinite(norm)) {
+      const step = clip > 0 && norm > clip ? (lr * clip) / norm : lr;
+      if (l2 > 0) k.scale(dense, 1 - lr * l2, sp.denseValues);
+      k.axpy(dense, -step, sp.denseGrads, sp.denseValues);
+      sp.denseGrads.fill(0);
+      for (let i = 0; i < n; i++) {
+        const r = sp.list[i]!;
+        if (l2 > 0) k.scale(sp.width, 1 - lr * l2, sp.rowValue[r]!); // lazily: rows in use only
+        k.axpy(sp.width, -step, sp.rowGrad[r]!, sp.rowValue[r]!);
+        sp.rowGrad[r]!.fill(0);
+      }
+    }
+    for (let i = 0; i < n; i++) sp.seen[sp.list[i]!] = 0;
+    return norm;
   }
 
   carried(): Float32Array | null {
@@ -149,7 +219,7 @@ export function describe(c: NeuralConfig): string {
     case 'ffnn':
       return `feed-forward ${c.order}-gram network (embed ${c.embed}, hidden ${c.hidden}${c.direct ? ', direct connections' : ''}), ${soft}, ${V}`;
     case 'rnn':
-      return `Elman RNN (hidden ${c.hidden}), ${soft}, ${V}`;
+      return `Elman RNN (embed ${c.embed ?? c.hidden}, hidden ${c.hidden}), ${soft}, ${V}`;
     case 'lstm':
       return `LSTM ${c.layers}×${c.hidden} (embed ${c.embed}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}`;
   }
@@ -174,5 +244,14 @@ export function sentenceBounds(tokens: Uint32Array): Int32Array {
       s++;
     }
   }
+  return out;
+}
+
+/** log p(j) for each output index j from counts by id, add-½ smoothed so unseen words are finite. */
+export function logUnigram(counts: ArrayLike<number>, word: Int32Array): Float64Array {
+  let total = 0;
+  for (let j = 0; j < word.length; j++) total += counts[word[j]!]! + 0.5;
+  const out = new Float64Array(word.length);
+  for (let j = 0; j < word.length; j++) out[j] = Math.log((counts[word[j]!]! + 0.5) / total);
   return out;
 }

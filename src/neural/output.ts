@@ -110,6 +110,8 @@ export interface OutputLayer {
   backward(rows: number, X: Float32Array, dX: Float32Array): void;
   /** out[j] = p(j | x) for every output index j; x(Din) is a kernel view. */
   probabilities(x: Float32Array, out: Float64Array): void;
+  /** Biases such that a zero input gives p(j) = exp(logp[j]). */
+  setBias(logp: Float64Array): void;
 }
 
 /** The shared (Vo, Din) word matrix of an output layer, or the tied embedding it reuses. */
@@ -173,6 +175,11 @@ export class SoftmaxOutput implements OutputLayer {
     k.gemm(true, false, V, D, rows, 1, dlogits, X, 1, this.dW); // dW(Vo, Din) += dlogitsᵀ · X
     k.sumRows(rows, V, dlogits, this.b().grad);
     k.gemm(false, false, rows, D, V, 1, dlogits, this.W, 1, dX); // dX(rows, Din) += dlogits · W
+  }
+
+  setBias(logp: Float64Array): void {
+    const b = this.b().value;
+    for (let j = 0; j < this.size; j++) b[j] = logp[j]!;
   }
 
   probabilities(x: Float32Array, out: Float64Array): void {
@@ -351,6 +358,20 @@ export class ClassSoftmaxOutput implements OutputLayer {
       k.gemm(false, false, m, D, w, 1, dz, this.blockW[c]!, 0, this.dXs.subarray(s * D, (s + m) * D)); // dxs = dz · W_c
     }
     k.embeddingScatterAdd(n, D, dX, this.perm, this.dXs); // back to the rows' own places
+  }
+
+  setBias(logp: Float64Array): void {
+    const { classes: C, classStart } = this;
+    const bc = this.bc().value, bw = this.bw().value;
+    for (let c = 0; c < C; c++) {
+      let m = -Infinity;
+      for (let j = classStart[c]!; j < classStart[c + 1]!; j++) m = Math.max(m, logp[j]!);
+      let sum = 0;
+      for (let j = classStart[c]!; j < classStart[c + 1]!; j++) sum += Math.exp(logp[j]! - m);
+      const lc = m + Math.log(sum); // log p(class)
+      bc[c] = lc;
+      for (let j = classStart[c]!; j < classStart[c + 1]!; j++) bw[j] = logp[j]! - lc;
+    }
   }
 
   probabilities(x: Float32Array, out: Float64Array): void {

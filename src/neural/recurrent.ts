@@ -168,9 +168,13 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
     return this.streams!.steps(ws.T);
   }
 
+  /** Rows of the last training step (T'·B). */
+  private lastRows = 0;
+
   trainStep(s: number, rng: Random): LossSum {
     const ws = this.needTraining();
     const T = this.streams!.fill(s, ws, this.order.row, this.count);
+    this.lastRows = T * ws.B;
     const n = this.count[0]!;
     const rows = T * ws.B;
     this.recur(ws, T, true, rng);
@@ -197,6 +201,13 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
     }
     ws.carried.set(saved);
     return { nats, targets };
+  }
+
+  /** Whether the embedding's rows are only ever touched through the inputs (not tied to the output). */
+  protected abstract readonly embeddingIsInputOnly: boolean;
+
+  protected override sparseInputs(): { ids: Int32Array; count: number } | null {
+    return this.embeddingIsInputOnly && this.trainWs ? { ids: this.trainWs.inputs, count: this.lastRows } : null;
   }
 
   override carried(): Float32Array | null {

@@ -104,13 +104,21 @@ export abstract class WindowModel extends NeuralModel<Int32Array> {
     return Math.ceil(this.examples.length / this.batch);
   }
 
+  private lastRows = 0;
+
   trainStep(s: number, _rng: Random): LossSum {
     const from = s * this.batch;
     const rows = Math.min(this.batch, this.examples.length - from);
+    this.lastRows = rows;
     const n = this.fillRows(this.data, this.examples, from, rows);
     const nats = this.forward(rows, true, 1 / n);
     this.backward(rows);
     return { nats, targets: n };
+  }
+
+  /** The history rows of the last step: the embedding rows it touched (the feed-forward model's). */
+  protected lastHistories(): { ids: Int32Array; count: number } {
+    return { ids: this.ctx, count: this.lastRows * this.n };
   }
 
   evaluate(tokens: Uint32Array): LossSum {
