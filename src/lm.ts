@@ -173,6 +173,16 @@ export class PerplexityAccumulator {
     return total;
   }
 
+  /** Adds another accumulator's totals (e.g. of the next batch of sentences). */
+  merge(other: PerplexityAccumulator): void {
+    this.log10Sum += other.log10Sum;
+    this.log10SumOov += other.log10SumOov;
+    this.tokens += other.tokens;
+    this.oov += other.oov;
+    this.sentences += other.sentences;
+    this.zeroProbability += other.zeroProbability;
+  }
+
   /** 10^(-Σ log10 p / N), OOVs included. Infinity when some token has probability 0. */
   get perplexity(): number {
     return this.tokens === 0 ? NaN : Math.pow(10, -this.log10Sum / this.tokens);

@@ -1,7 +1,7 @@
-import { PerplexityAccumulator, scoreSentence } from '../lm.js';
+import { PerplexityAccumulator, scoreTokens } from '../lm.js';
+import { CorpusBuilder } from '../text/corpus.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
-import { tokenizer } from '../text/tokenize.js';
 import { KotobaError } from '../errors.js';
 import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
@@ -15,16 +15,17 @@ export const ppl: Command = {
     const [modelPath, input = '-'] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', "usage: kotoba ppl MODEL [FILE|-]");
     const lm = await loadModel(modelPath, io.log.warn);
-    const tokenize = tokenizer(textOptionsOf(parsed.options));
     const acc = new PerplexityAccumulator();
+    // Lines become token streams in batches, scored through the model's fast path.
+    const batch = new CorpusBuilder({ ...textOptionsOf(parsed.options), vocab: lm.vocab, source: input });
+    const flush = () => {
+      if (batch.pendingTokens > 0) acc.merge(scoreTokens(lm, batch.takeTokens()));
+    };
     for await (const line of readLines(input)) {
-      const ids = tokenize(line).map((w) => lm.vocab.id(w));
-      const { words } = scoreSentence(lm, ids);
-      acc.addSentence(
-        words.map((w) => w.id),
-        words.map((w) => w.log10),
-      );
+      batch.addLine(line);
+      if (batch.pendingTokens > 1 << 20) flush();
     }
+    flush();
     if (acc.tokens === 0) throw new KotobaError(`${input}: no text to score`, 'give a text file with one sentence per line');
     if (parsed.options.json) {
       await io.stdout(

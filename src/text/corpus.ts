@@ -125,6 +125,31 @@ export class CorpusBuilder {
     this.sentences++;
   }
 
+  /** Number of tokens (`<s>` and `</s>` included) added since the last `takeTokens`. */
+  get pendingTokens(): number {
+    return this.ids.length;
+  }
+
+  /**
+   * The tokens added so far, leaving the builder empty but keeping its vocabulary and line
+   * count: for scoring a long stream in batches with a model's (closed) vocabulary.
+   *
+   * @example
+   * ```ts
+   * import { CorpusBuilder, scoreTokens, type LanguageModel } from 'kotoba';
+   * declare const lm: LanguageModel<unknown>;
+   * declare const lines: string[];
+   * const builder = new CorpusBuilder({ vocab: lm.vocab });
+   * for (const line of lines) builder.addLine(line);
+   * const ppl = scoreTokens(lm, builder.takeTokens()).perplexity;
+   * ```
+   */
+  takeTokens(): Uint32Array {
+    const tokens = this.ids.result();
+    this.ids.length = 0;
+    return tokens;
+  }
+
   /**
    * The corpus, with min-count / max-size applied (renumbering ids in first-appearance order).
    *
