@@ -368,7 +368,7 @@ export type SmoothingName = (typeof SMOOTHING_NAMES)[number];
 
 /** Parameters of the smoothers that take them. */
 export interface SmoothingOptions {
-  /** Absolute discount D (abs) or fixed MKN discounts per order. */
+  /** Absolute discounting: a fixed discount D for every order (default: n1/(n1 + 2·n2) per order). */
   discount?: number;
   /** Additive δ. */
   delta?: number;
