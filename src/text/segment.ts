@@ -39,8 +39,15 @@ const segmenters = new Map<string, Intl.Segmenter>();
  * tag is malformed, or when `Intl.Segmenter.supportedLocalesOf` does not list it.
  *
  * @example
+ * ```ts
+ * import { checkSegmentLocale } from 'kotoba';
  * checkSegmentLocale('ja'); // 'ja'
- * checkSegmentLocale('xx'); // throws KotobaError: segmentation locale 'xx' is not supported …
+ * try {
+ *   checkSegmentLocale('xx');
+ * } catch (e) {
+ *   // KotobaError: segmentation locale 'xx' is not supported …
+ * }
+ * ```
  */
 export function checkSegmentLocale(locale: string): string {
   if (locale === SEGMENT_AUTO) return locale;
@@ -93,8 +100,11 @@ function segmentPiece(piece: string, seg: Intl.Segmenter, out: string[]): void {
  * module comment for the whole list).
  *
  * @example
+ * ```ts
+ * import { segmentWords } from 'kotoba';
  * segmentWords('私は読書が好きだ', 'ja'); // ['私', 'は', '読書', 'が', '好き', 'だ']
  * segmentWords('英語：　ＮＬＰ。', 'ja');  // ['英語', '：', '　', 'ＮＬＰ', '。']
+ * ```
  */
 export function segmentWords(line: string, locale: string): string[] {
   const seg = segmenter(locale);
@@ -129,9 +139,12 @@ const AUTO_SCRIPTS: [RegExp, string][] = [
  * words (it is split on spaces only).
  *
  * @example
+ * ```ts
+ * import { detectSegmentLocale } from 'kotoba';
  * detectSegmentLocale('私は猫だ');       // 'ja'
  * detectSegmentLocale('我喜欢读书');     // 'zh'
  * detectSegmentLocale('the cat sat');   // null
+ * ```
  */
 export function detectSegmentLocale(line: string): string | null {
   for (const [re, locale] of AUTO_SCRIPTS) if (re.test(line)) return locale;
@@ -158,8 +171,12 @@ export interface BoundaryAgreement {
  * same text in both are an error.
  *
  * @example
+ * ```ts
+ * import { boundaryAgreement } from 'kotoba';
  * const a = boundaryAgreement([['私', 'は', '猫']], [['私は', '猫']]);
  * // gold boundaries {1, 2}, predicted {2}: precision 1, recall 0.5
+ * console.log(a);
+ * ```
  */
 export function boundaryAgreement(gold: readonly (readonly string[])[], predicted: readonly (readonly string[])[]): BoundaryAgreement {
   if (gold.length !== predicted.length) {
