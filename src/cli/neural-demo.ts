@@ -24,7 +24,7 @@ interface DemoModel {
 
 /** Small sizes and short budgets: about 80 seconds for all four. */
 export const DEMO_MODELS: DemoModel[] = [
-  { name: 'log-linear 3', kind: 'loglinear', arch: { order: 3, hashSize: 1 << 22 }, seconds: 12 },
+  { name: 'log-linear 3', kind: 'loglinear', arch: { order: 3 }, seconds: 12 },
   { name: 'ffnn 4', kind: 'ffnn', arch: { order: 4, embed: 64, hidden: 128 }, seconds: 18 },
   { name: 'rnn', kind: 'rnn', arch: { hidden: 128 }, seconds: 22 },
   { name: 'lstm', kind: 'lstm', arch: { hidden: 128, layers: 1, classes: 128 }, seconds: 25, lr: 10 },
