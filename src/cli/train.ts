@@ -43,7 +43,7 @@ export const train: Command = {
     classes: { type: 'integer', description: 'neural: class-factorised softmax with C classes; 0 = full (default √V for rnn, ffnn; full for lstm)' },
     bptt: { type: 'integer', description: 'rnn/lstm: truncated backpropagation length (default 35)' },
     batch: { type: 'integer', description: 'neural: minibatch size: streams for rnn/lstm (20), examples for ffnn (256), loglinear (16)' },
-    lr: { type: 'number', description: 'neural: learning rate on the mean loss (loglinear 1, ffnn 1, rnn 5, lstm 20)' },
+    lr: { type: 'number', description: 'neural: learning rate on the mean loss (loglinear 3, ffnn 1, rnn 5, lstm 20)' },
     epochs: { type: 'integer', description: 'neural: maximum epochs' },
     'max-epochs': { type: 'integer', description: 'neural: maximum epochs (same as --epochs)' },
     'max-time': { type: 'number', value: 'S', description: 'neural: stop after S seconds' },

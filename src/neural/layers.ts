@@ -28,6 +28,15 @@ export function embeddingBackward(k: Kernels, dtable: Float32Array, ids: Int32Ar
 /**
  * out(rows, N) = inp(rows, K) · W(K, N) + b(N); `beta` 1 adds to what is in out instead
  * (a second input into the same pre-activation). `b` may be null.
+ *
+ * @example
+ * // A tanh hidden layer and its backward pass, as the feed-forward model runs them.
+ * linearForward(k, h, x, W1, b1, B, D, H);
+ * tanhForward(k, h, h, B * H);
+ * // … later, with dh the gradient reaching h:
+ * dpre.fill(0);
+ * tanhBackward(k, dpre, dh, h, B * H);
+ * linearBackward(k, dx, dW1, db1, dpre, x, W1, B, D, H);
  */
 export function linearForward(
   k: Kernels, out: Float32Array, inp: Float32Array, W: Float32Array, b: Float32Array | null,
