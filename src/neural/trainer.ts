@@ -37,7 +37,7 @@ export interface TrainerOptions {
   seed: number;
   /** Shuffle the training sentences / examples each epoch. Default true. */
   shuffle?: boolean;
-  /** Stop after this many seconds of training in total (resumed runs count the time before). */
+  /** Stop after this many seconds of training and validation in total (resumed runs count the time before). */
   maxTime?: number;
   /** Stop after this many steps in total. */
   maxSteps?: number;
@@ -265,7 +265,9 @@ export class Trainer {
         if (reason !== 'interrupted') this.finishEpoch(true);
         break;
       }
+      const validationStart = performance.now();
       if (this.finishEpoch(false)) reason = 'converged';
+      s.elapsed += (performance.now() - validationStart) / 1000; // --max-time counts validation too
       s.epoch++;
       s.step = 0;
       s.epochNats = 0;
