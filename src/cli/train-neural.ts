@@ -222,6 +222,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   process.once('SIGINT', onSigint);
   let overwrite = false; // TTY progress: overwrite the previous progress line in place
   const tty = process.stderr.isTTY === true;
+  let lastLogged = -Infinity;
   const trainer = new Trainer(
     model,
     trainTokens,
@@ -229,6 +230,10 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run.trainer,
     {
       progress: (p) => {
+        // A terminal gets one line updated in place every second; a log (--verbose) a line every 30 s.
+        const now = performance.now();
+        if (!tty && now - lastLogged < 30000) return;
+        lastLogged = now;
         io.progress((overwrite && tty ? '\x1b[1A\x1b[2K' : '') + progressLine(p));
         overwrite = true;
       },
