@@ -323,3 +323,42 @@ print(json.dumps(out))
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('training schedule: keep the best weights, go back on a worse epoch, anneal below 0.3 %, stop on the second stall', async () => {
+  const { createJsKernels } = await import('../src/neural/kernels/index.js');
+  const { ParamSet } = await import('../src/neural/params.js');
+  const k = createJsKernels(64);
+  const params = new ParamSet();
+  params.declare('w', [1]);
+  params.allocate(k);
+  // Validation perplexities per epoch, scripted; each epoch's training adds 1 to the weight.
+  const script = [200, 150, 160, 149.9, 140, 139.8, 130];
+  let epoch = 0;
+  const lrs: number[] = [];
+  const fake = {
+    params,
+    kernels: k,
+    beginEpoch: () => 2,
+    trainStep: () => ({ nats: 1, targets: 1 }),
+    update: (lr: number) => {
+      lrs.push(lr);
+      params.values[0]! += 0.5; // two steps per epoch: +1 per epoch
+      return 0;
+    },
+    evaluate: () => ({ nats: Math.log(script[epoch++]!), targets: 1 }),
+    carried: () => null,
+  };
+  const t = new Trainer(fake, new Uint32Array(0), new Uint32Array(0), { epochs: 20, lr: 8, seed: 1 });
+  const r = await t.run();
+  const h = t.state.history;
+  // 200, 150 (improved), 160 (worse: back to epoch 2's weights, anneal), 149.9 (< 0.3 % better
+  // than 150 while annealing: stop).
+  assert.deepEqual(h.map((e) => Number(e.validPerplexity!.toFixed(1))), [200, 150, 160, 149.9]);
+  assert.deepEqual(h.map((e) => e.lr), [8, 8, 8, 4]);
+  assert.equal(r.reason, 'converged');
+  assert.equal(t.state.bestEpoch, 4);
+  assert.ok(Math.abs(r.validPerplexity! - 149.9) < 1e-9);
+  // Weights: +1 per epoch; epoch 3 was undone, so the best (epoch 4) weights are 2 + 1 = 3.
+  assert.equal(params.values[0], 3);
+  assert.deepEqual(lrs, [8, 8, 8, 8, 8, 8, 4, 4]);
+});
