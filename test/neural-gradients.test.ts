@@ -137,26 +137,30 @@ for (const [kind, arch, shape] of CASES) {
   });
 }
 
-test('gradient check: layers (linear, tanh, sigmoid, softmax cross-entropy, RNN and LSTM cells)', () => {
+test('gradient check: layers (embedding, linear, tanh, RNN cell, LSTM cell, sigmoid, dropout, softmax cross-entropy)', () => {
   const k = createJsKernels(1 << 16);
   const rng = new Random(1);
   const B = 3, D = 4, H = 5, V = 6;
-  // One scalar loss through every layer: x → linear → tanh → rnn cell → lstm cell → sigmoid → linear → softmax CE.
-  const x = k.alloc(B * D), W1 = k.alloc(D * H), b1 = k.alloc(H);
+  // One scalar loss through every layer: embedding → linear → tanh → rnn cell → lstm cell →
+  // sigmoid → dropout → linear → softmax CE.
+  const table = k.alloc(7 * D), ids = k.allocInt32(B), x = k.alloc(B * D), W1 = k.alloc(D * H), b1 = k.alloc(H);
+  ids.set([2, 5, 2]); // a repeated id: its gradient rows must accumulate
   const h0 = k.alloc(B * H), U = k.alloc(H * H), bu = k.alloc(H);
   const Wh = k.alloc(H * 4 * H), Wx = k.alloc(H * 4 * H), bl = k.alloc(4 * H), cin = k.alloc(B * H);
   const W2 = k.alloc(H * V), b2 = k.alloc(V);
-  const params = [x, W1, b1, h0, U, bu, Wh, Wx, bl, cin, W2, b2];
+  const params = [table, W1, b1, h0, U, bu, Wh, Wx, bl, cin, W2, b2];
   for (const p of params) rng.fillUniform(p, -0.8, 0.8);
   const targets = k.allocInt32(B);
   targets.set([1, 4, -1]);
   const z1 = k.alloc(B * H), z2 = k.alloc(B * H), a = k.alloc(B * 4 * H), c = k.alloc(B * H), tc = k.alloc(B * H);
-  const hl = k.alloc(B * H), s = k.alloc(B * H), logits = k.alloc(B * V), losses = k.alloc(B);
+  const hl = k.alloc(B * H), s = k.alloc(B * H), sd = k.alloc(B * H), mask = k.alloc(B * H), logits = k.alloc(B * V), losses = k.alloc(B);
+  L.dropoutMask(new Random(4), mask, B * H, 0.3);
   const rows = L.gateRows(a, B, H);
   const dz1 = k.alloc(B * H), dz2 = k.alloc(B * H), dpre = k.alloc(B * H), dhl = k.alloc(B * H), ds = k.alloc(B * H);
-  const da = k.alloc(B * 4 * H), dcl = k.alloc(B * H), dh0 = k.alloc(B * H), dx = k.alloc(B * D), dt = k.alloc(B * H);
+  const da = k.alloc(B * 4 * H), dcl = k.alloc(B * H), dh0 = k.alloc(B * H), dx = k.alloc(B * D), dt = k.alloc(B * H), dsd = k.alloc(B * H), gtable = k.alloc(7 * D);
   const gW1 = k.alloc(D * H), gb1 = k.alloc(H), gU = k.alloc(H * H), gbu = k.alloc(H), gWh = k.alloc(H * 4 * H), gWx = k.alloc(H * 4 * H), gbl = k.alloc(4 * H), gW2 = k.alloc(H * V), gb2 = k.alloc(V);
   const forward = (): number => {
+    L.embeddingForward(k, x, table, ids, B, D);
     L.linearForward(k, z1, x, W1, b1, B, D, H);
     L.tanhForward(k, z1, z1, B * H); // z1 = tanh(x·W1 + b1)
     z2.set(z1);
@@ -165,13 +169,15 @@ test('gradient check: layers (linear, tanh, sigmoid, softmax cross-entropy, RNN 
     L.linearForward(k, a, z2, Wx, bl, B, H, 4 * H); // a = z2·Wx + bl (the caller's half)
     L.lstmCellForward(k, hl, c, tc, a, rows, z2, cin, Wh, B, H); // hin = z2
     L.sigmoidForward(k, s, hl, B * H);
-    L.linearForward(k, logits, s, W2, b2, B, H, V);
+    L.dropoutForward(k, sd, s, mask, B * H);
+    L.linearForward(k, logits, sd, W2, b2, B, H, V);
     return L.softmaxCrossEntropyForward(k, losses, logits, targets, B, V, logits, 1);
   };
   const backward = (): void => {
-    for (const g of [gW1, gb1, gU, gbu, gWh, gWx, gbl, gW2, gb2, dx, dh0, ds, dhl, dz1, dz2]) g.fill(0);
+    for (const g of [gW1, gb1, gU, gbu, gWh, gWx, gbl, gW2, gb2, dx, dh0, ds, dsd, dhl, dz1, dz2, gtable]) g.fill(0);
     // logits now hold dlogits.
-    L.linearBackward(k, ds, gW2, gb2, logits, s, W2, B, H, V);
+    L.linearBackward(k, dsd, gW2, gb2, logits, sd, W2, B, H, V);
+    L.dropoutBackward(k, ds, dsd, mask, B * H);
     L.sigmoidBackward(k, dhl, ds, s, B * H);
     dcl.fill(0);
     // dhin of the LSTM cell is dz2 (hin = z2), and its input half is z2 too.
@@ -184,11 +190,13 @@ test('gradient check: layers (linear, tanh, sigmoid, softmax cross-entropy, RNN 
     dt.fill(0);
     L.tanhBackward(k, dt, dz1, z1, B * H);
     L.linearBackward(k, dx, gW1, gb1, dt, x, W1, B, D, H);
+    L.embeddingBackward(k, gtable, ids, dx, B, D);
   };
   const loss = forward();
   assert.ok(Number.isFinite(loss));
   backward();
-  const analytic = [dx, gW1, gb1, dh0, gU, gbu, gWh, gWx, gbl, dcl, gW2, gb2].map((g) => g.slice());
+  const analytic = [gtable, gW1, gb1, dh0, gU, gbu, gWh, gWx, gbl, dcl, gW2, gb2].map((g) => g.slice());
+  assert.ok(mask.some((m) => m === 0) && mask.some((m) => m > 1), 'the dropout mask drops some units and scales the rest');
   const eps = 1e-2;
   const checks: Check[] = [];
   params.forEach((p, pi) => {
