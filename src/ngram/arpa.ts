@@ -99,17 +99,18 @@ function shortestDigits(x: number, out: Uint8Array, at: number): number {
     const mLo = Math.ceil(l);
     const mHi = Math.floor(h);
     if (mLo > mHi) continue;
-    let m = Math.min(mHi, Math.max(mLo, Math.round(a * scale)));
+    // m < 10^9 fits an int32, so the digit loop runs on integer division.
+    let m = Math.min(mHi, Math.max(mLo, Math.round(a * scale))) | 0;
     // Digits of m, least significant first, dropping trailing zeros of the fraction.
     let frac = s;
     while (frac > 0 && m % 10 === 0) {
-      m /= 10;
+      m = (m / 10) | 0;
       frac--;
     }
     let n = 0;
     do {
       DIGITS[n++] = 48 + (m % 10);
-      m = Math.floor(m / 10);
+      m = (m / 10) | 0;
     } while (m > 0);
     while (n <= frac) DIGITS[n++] = 48; // leading zeros: 0.00ddd
     if (x < 0) out[at++] = 45; // '-'
