@@ -244,10 +244,6 @@ export interface ArpaReadOptions {
   warn?: (message: string) => void;
 }
 
-function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 13;
-}
-
 /**
  * Parses ARPA text (from KenLM, SRILM, IRSTLM or kotoba). Errors name the line and what was
  * expected. Word ids follow the order of the unigrams, with `<unk>`, `<s>`, `</s>` first.
@@ -261,36 +257,172 @@ function isSpace(c: number): boolean {
  * ```
  */
 export function parseArpa(text: string, options: ArpaReadOptions = {}): NgramTables {
+  return parseArpaBytes(UTF8.encode(text), options);
+}
+
+const isSpace = (c: number) => c === 32 || c === 9 || c === 13;
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/**
+ * A decimal number in `b[start, end)`, or NaN. Up to 15 significant digits it is one exact
+ * multiplication or division of two float64s, so correctly rounded, as `Number()` would give;
+ * longer or odder forms go through `Number()` itself.
+ */
+function parseDecimal(b: Uint8Array, start: number, end: number): number {
+  let i = start;
+  let negative = false;
+  if (b[i] === 45 || b[i] === 43) negative = b[i++] === 45;
+  let mantissa = 0;
+  let digits = 0;
+  let exponent = 0;
+  let any = false;
+  for (; i < end && isDigit(b[i]!); i++, any = true) {
+    if (digits > 0 || b[i] !== 48) digits++;
+    mantissa = mantissa * 10 + (b[i]! - 48);
+  }
+  if (i < end && b[i] === 46) {
+    for (i++; i < end && isDigit(b[i]!); i++, any = true) {
+      if (digits > 0 || b[i] !== 48) digits++;
+      mantissa = mantissa * 10 + (b[i]! - 48);
+      exponent--;
+    }
+  }
+  if (i < end && (b[i] === 101 || b[i] === 69) && any) {
+    let j = i + 1;
+    let negativeExponent = false;
+    if (b[j] === 45 || b[j] === 43) negativeExponent = b[j++] === 45;
+    let e = 0;
+    const first = j;
+    for (; j < end && isDigit(b[j]!); j++) e = e * 10 + (b[j]! - 48);
+    if (j === first) return NaN;
+    exponent += negativeExponent ? -e : e;
+    i = j;
+  }
+  if (!any || i !== end || digits > 15 || exponent < -22 || exponent > 22) return slowNumber(b, start, end);
+  const value = exponent >= 0 ? mantissa * POW10[exponent]! : mantissa / POW10[-exponent]!;
+  return negative ? -value : value;
+}
+
+function slowNumber(b: Uint8Array, start: number, end: number): number {
+  const text = LATIN1.decode(b.subarray(start, end)).toLowerCase();
+  if (text === '-inf' || text === '-infinity') return -Infinity;
+  if (text === 'inf' || text === 'infinity') return Infinity;
+  return text.trim() === '' ? NaN : Number(text);
+}
+
+/** Word bytes → id, without making a string per word: FNV-1a over the bytes, open addressing. */
+class WordTable {
+  private slots: Int32Array = new Int32Array(1024).fill(-1);
+  private bytes = new Uint8Array(1 << 16);
+  private starts = new Int32Array(1024);
+  private used = 0;
+  private byteLength = 0;
+
+  find(b: Uint8Array, start: number, end: number): number {
+    const mask = this.slots.length - 1;
+    for (let s = hashBytes(b, start, end) & mask; ; s = (s + 1) & mask) {
+      const id = this.slots[s]!;
+      if (id < 0) return -1;
+      if (this.same(id, b, start, end)) return id;
+    }
+  }
+
+  /** Records word `id` (ids come in increasing order, once each). */
+  add(id: number, b: Uint8Array, start: number, end: number): void {
+    if ((this.used + 1) * 2 > this.slots.length) this.grow();
+    if (id + 2 > this.starts.length) {
+      const starts = new Int32Array(this.starts.length * 2);
+      starts.set(this.starts);
+      this.starts = starts;
+    }
+    const n = end - start;
+    if (this.byteLength + n > this.bytes.length) {
+      const bytes = new Uint8Array(Math.max(this.bytes.length * 2, this.byteLength + n));
+      bytes.set(this.bytes.subarray(0, this.byteLength));
+      this.bytes = bytes;
+    }
+    this.bytes.set(b.subarray(start, end), this.byteLength);
+    this.starts[id] = this.byteLength;
+    this.byteLength += n;
+    this.starts[id + 1] = this.byteLength;
+    this.insert(id, hashBytes(b, start, end));
+    this.used++;
+  }
+
+  private insert(id: number, hash: number): void {
+    const mask = this.slots.length - 1;
+    let s = hash & mask;
+    while (this.slots[s]! >= 0) s = (s + 1) & mask;
+    this.slots[s] = id;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2).fill(-1);
+    for (const id of old) if (id >= 0) this.insert(id, hashBytes(this.bytes, this.starts[id]!, this.starts[id + 1]!));
+  }
+
+  private same(id: number, b: Uint8Array, start: number, end: number): boolean {
+    const from = this.starts[id]!;
+    if (this.starts[id + 1]! - from !== end - start) return false;
+    for (let i = start, j = from; i < end; i++, j++) if (b[i] !== this.bytes[j]) return false;
+    return true;
+  }
+}
+
+function hashBytes(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * Parses ARPA bytes (UTF-8, as read from a file) — the fast way in: no string per line or per
+ * word. Same results and errors as {@link parseArpa}.
+ *
+ * @example
+ * ```ts
+ * import { BackoffModel, parseArpaBytes } from 'kotoba';
+ * const bytes = new Uint8Array(await (await fetch('models/wiki3.arpa')).arrayBuffer());
+ * const model = BackoffModel.fromTables(parseArpaBytes(bytes, { source: 'wiki3.arpa' }));
+ * ```
+ */
+export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): NgramTables {
   const src = options.source;
-  let pos = 0;
+  let pos = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
   let lineNo = 0;
-  const nextLine = (): string | null => {
-    if (pos >= text.length) return null;
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = text.length;
-    let line = text.slice(pos, end);
-    if (line.endsWith('\r')) line = line.slice(0, -1);
+  let lineStart = 0;
+  let lineEnd = 0;
+  /** Advances to the next line: [lineStart, lineEnd) without its CR LF; false at the end. */
+  const nextLine = (): boolean => {
+    if (pos >= b.length) return false;
+    let end = b.indexOf(10, pos);
+    if (end < 0) end = b.length;
+    lineStart = pos;
+    lineEnd = end > pos && b[end - 1] === 13 ? end - 1 : end;
     pos = end + 1;
     lineNo++;
-    return line;
+    return true;
   };
+  const lineText = () => new TextDecoder().decode(b.subarray(lineStart, lineEnd)).trim();
   const fail = (what: string, hint?: string): never => {
     throw new KotobaError(`${at(src, lineNo)}${what}`, hint ?? 'the ARPA file is malformed or truncated');
   };
+  const blank = () => {
+    for (let i = lineStart; i < lineEnd; i++) if (!isSpace(b[i]!)) return false;
+    return true;
+  };
 
   // Header: anything before \data\ is ignored (SRILM and IRSTLM write comments there).
-  let line: string | null;
   do {
-    line = nextLine();
-    if (line === null) {
+    if (!nextLine()) {
       throw new KotobaError(`${at(src)}not an ARPA file: no \\data\\ line`, 'give an ARPA file (or a kotoba binary model)');
     }
-  } while (line.trim() !== '\\data\\');
+  } while (lineText() !== '\\data\\');
   const counts: number[] = [];
   for (;;) {
-    line = nextLine();
-    if (line === null) fail('file ends inside the \\data\\ header');
-    const t = line!.trim();
+    if (!nextLine()) fail('file ends inside the \\data\\ header');
+    const t = lineText();
     if (t === '') {
       if (counts.length > 0) break;
       continue;
@@ -298,7 +430,7 @@ export function parseArpa(text: string, options: ArpaReadOptions = {}): NgramTab
     const m = /^ngram\s+(\d+)\s*=\s*(\d+)$/.exec(t);
     if (!m) {
       if (t.startsWith('\\') && counts.length > 0) {
-        pos -= line!.length + 1;
+        pos = lineStart;
         lineNo--;
         break;
       }
@@ -312,59 +444,66 @@ export function parseArpa(text: string, options: ArpaReadOptions = {}): NgramTab
   const N = counts.length;
 
   const vocab = new Vocabulary();
+  const table = new WordTable();
+  for (const special of [UNK_WORD, BOS_WORD, EOS_WORD]) {
+    const bytes = UTF8.encode(special);
+    table.add(vocab.id(special), bytes, 0, bytes.length);
+  }
+  const decoder = new TextDecoder('utf-8', { fatal: true });
   const orders: NgramOrderTable[] = [];
-  let unigramIds: Int32Array | null = null;
-  const seenSpecial = { unk: false, bos: false, eos: false };
+  const seenSpecial = [false, false, false];
+  let fieldStart = 0;
+  let fieldEnd = 0;
+  /** The next field of the current line into [fieldStart, fieldEnd); false when none is left. */
+  const field = (): boolean => {
+    let i = fieldEnd;
+    while (i < lineEnd && isSpace(b[i]!)) i++;
+    if (i >= lineEnd) return false;
+    fieldStart = i;
+    while (i < lineEnd && !isSpace(b[i]!)) i++;
+    fieldEnd = i;
+    return true;
+  };
+  const fieldText = () => new TextDecoder().decode(b.subarray(fieldStart, fieldEnd)).slice(0, 40);
   for (let k = 1; k <= N; k++) {
     do {
-      line = nextLine();
-      if (line === null) fail(`file ends before the \\${k}-grams: section`);
-    } while (line!.trim() === '');
-    if (line!.trim() !== `\\${k}-grams:`) fail(`expected '\\${k}-grams:', found '${line!.trim().slice(0, 60)}'`);
+      if (!nextLine()) fail(`file ends before the \\${k}-grams: section`);
+    } while (blank());
+    if (lineText() !== `\\${k}-grams:`) fail(`expected '\\${k}-grams:', found '${lineText().slice(0, 60)}'`);
     const size = counts[k - 1]!;
     const t = emptyOrder(k, size);
-    if (k === 1) unigramIds = new Int32Array(size);
     for (let i = 0; i < size; i++) {
-      line = nextLine();
-      if (line === null) fail(`file ends after ${i} of ${size} ${k}-grams`, 'the file is truncated');
-      // Fields: prob, k words, optional backoff; separated by tabs or spaces.
-      const s = line!;
-      let p = 0;
-      const field = (): string | null => {
-        while (p < s.length && isSpace(s.charCodeAt(p))) p++;
-        if (p >= s.length) return null;
-        const start = p;
-        while (p < s.length && !isSpace(s.charCodeAt(p))) p++;
-        return s.slice(start, p);
-      };
-      const probText = field();
-      if (probText === null || probText.startsWith('\\')) {
+      if (!nextLine()) fail(`file ends after ${i} of ${size} ${k}-grams`, 'the file is truncated');
+      fieldEnd = lineStart;
+      if (!field() || b[fieldStart] === 92 /* \\ */) {
         fail(`expected ${size} ${k}-grams, found ${i}`, 'the n-gram count in the \\data\\ header does not match the section');
       }
-      const prob = Number(probText);
-      if (Number.isNaN(prob)) fail(`expected a log10 probability, found '${probText!.slice(0, 40)}'`);
+      const prob = parseDecimal(b, fieldStart, fieldEnd);
+      if (Number.isNaN(prob)) fail(`expected a log10 probability, found '${fieldText()}'`);
       for (let j = 0; j < k; j++) {
-        const w = field();
-        if (w === null) fail(`expected ${k} words after the probability of a ${k}-gram`);
-        let id: number;
+        if (!field()) fail(`expected ${k} words after the probability of a ${k}-gram`);
+        let id = table.find(b, fieldStart, fieldEnd);
         if (k === 1) {
-          id = vocab.add(w!);
-          if (w === UNK_WORD) seenSpecial.unk = true;
-          else if (w === BOS_WORD) seenSpecial.bos = true;
-          else if (w === EOS_WORD) seenSpecial.eos = true;
-          unigramIds![i] = id;
-        } else {
-          id = vocab.find(w!);
-          if (id < 0) fail(`the word '${w}' of a ${k}-gram is not among the unigrams`);
+          if (id < 0) {
+            let word: string;
+            try {
+              word = decoder.decode(b.subarray(fieldStart, fieldEnd));
+            } catch {
+              fail('invalid UTF-8 in a word', 'convert the file to UTF-8');
+            }
+            id = vocab.add(word!);
+            table.add(id, b, fieldStart, fieldEnd);
+          } else if (id <= 2) seenSpecial[id] = true;
+        } else if (id < 0) {
+          fail(`the word '${fieldText()}' of a ${k}-gram is not among the unigrams`);
         }
         t.words[i * k + j] = id;
       }
-      const backoffText = field();
       let backoff = 0;
-      if (backoffText !== null) {
-        backoff = Number(backoffText);
-        if (Number.isNaN(backoff)) fail(`expected a log10 backoff, found '${backoffText.slice(0, 40)}'`);
-        if (field() !== null) fail(`too many fields for a ${k}-gram`);
+      if (field()) {
+        backoff = parseDecimal(b, fieldStart, fieldEnd);
+        if (Number.isNaN(backoff)) fail(`expected a log10 backoff, found '${fieldText()}'`);
+        if (field()) fail(`too many fields for a ${k}-gram`);
       }
       t.log10Prob[i] = prob <= LOG_ZERO ? -Infinity : prob;
       t.log10Backoff[i] = backoff <= LOG_ZERO ? -Infinity : backoff;
@@ -372,11 +511,10 @@ export function parseArpa(text: string, options: ArpaReadOptions = {}): NgramTab
     orders.push(t);
   }
   do {
-    line = nextLine();
-    if (line === null) fail('file ends without \\end\\', 'the file is truncated');
-  } while (line!.trim() === '');
-  if (line!.trim() !== '\\end\\') {
-    fail(`expected '\\end\\' after ${counts[N - 1]} ${N}-grams, found '${line!.trim().slice(0, 60)}'`, 'the n-gram count in the \\data\\ header does not match the section');
+    if (!nextLine()) fail('file ends without \\end\\', 'the file is truncated');
+  } while (blank());
+  if (lineText() !== '\\end\\') {
+    fail(`expected '\\end\\' after ${counts[N - 1]} ${N}-grams, found '${lineText().slice(0, 60)}'`, 'the n-gram count in the \\data\\ header does not match the section');
   }
 
   // Unigrams indexed by word id; specials the file lacks are added, as KenLM does.
@@ -385,17 +523,16 @@ export function parseArpa(text: string, options: ArpaReadOptions = {}): NgramTab
   full.log10Prob.fill(-Infinity);
   for (let i = 0; i < uni.size; i++) {
     const id = uni.words[i]!;
-    full.words[id] = id;
     full.log10Prob[id] = uni.log10Prob[i]!;
     full.log10Backoff[id] = uni.log10Backoff[i]!;
   }
   for (let id = 0; id < vocab.size; id++) full.words[id] = id;
-  if (!seenSpecial.unk) {
+  if (!seenSpecial[0]) {
     options.warn?.(`${at(src)}the model has no <unk>; unknown words get log10 probability -100 (as KenLM does)`);
     full.log10Prob[0] = -100;
   }
-  if (!seenSpecial.bos) full.log10Prob[1] = 0;
-  if (!seenSpecial.eos) options.warn?.(`${at(src)}the model has no </s>; sentence ends get probability 0`);
+  if (!seenSpecial[1]) full.log10Prob[1] = 0;
+  if (!seenSpecial[2]) options.warn?.(`${at(src)}the model has no </s>; sentence ends get probability 0`);
   orders[0] = full;
   return { vocab, orders, description: `${N}-gram backoff model read from ARPA` };
 }

@@ -1,7 +1,7 @@
 /** N-gram model files: ARPA (plain or .gz) and kotoba's binary format, chosen by extension / magic. */
 import { promises as fsp } from 'node:fs';
 import { KotobaError } from '../errors.js';
-import { parseArpa, writeArpa } from '../ngram/arpa.js';
+import { parseArpaBytes, writeArpa } from '../ngram/arpa.js';
 import { BINARY_EXTENSION, deserializeModel, isBinaryModel, serializeModel } from '../ngram/binary.js';
 import { BackoffModel } from '../ngram/model.js';
 import type { NgramTables } from '../ngram/tables.js';
@@ -43,15 +43,7 @@ export function formatForPath(path: string): NgramFormat {
 export async function readNgramTables(path: string, warn?: (m: string) => void): Promise<NgramTables> {
   const bytes = await readBytes(path);
   if (isBinaryModel(bytes)) return deserializeModel(bytes, path).toTables();
-  return parseArpa(decodeText(bytes, path), { source: path, ...(warn ? { warn } : {}) });
-}
-
-function decodeText(bytes: Uint8Array, path: string): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new KotobaError(`${path}: not valid UTF-8`, 'give an ARPA text file (UTF-8) or a kotoba binary model');
-  }
+  return parseArpaBytes(bytes, { source: path, ...(warn ? { warn } : {}) });
 }
 
 /**
@@ -73,7 +65,7 @@ export async function loadNgramModel(path: string, warn?: (m: string) => void): 
   }
   if (isBinaryModel(bytes)) return deserializeModel(bytes, path);
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await readBytes(path);
-  return BackoffModel.fromTables(parseArpa(decodeText(bytes, path), { source: path, ...(warn ? { warn } : {}) }));
+  return BackoffModel.fromTables(parseArpaBytes(bytes, { source: path, ...(warn ? { warn } : {}) }));
 }
 
 /**
