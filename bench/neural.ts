@@ -159,15 +159,25 @@ function torchArgs(b: Bench, train: Corpus): string[] {
   return args;
 }
 
+/** PyTorch on the same model: the best of 2 runs, as for kotoba (the machine is shared). */
 function runTorch(b: Bench, train: Corpus): TorchResult {
   if (noTorch) return { error: 'skipped (--no-torch)' };
-  const r = spawnSync(PYTHON, [join(repoRoot, 'bench', 'neural_torch.py'), ...torchArgs(b, train)], {
-    encoding: 'utf8',
-    env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads) },
-    timeout: 20 * 60 * 1000,
-  });
-  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
+  let best: TorchResult | null = null;
+  for (let run = 0; run < 2; run++) {
+    const r = spawnSync(PYTHON, [join(repoRoot, 'bench', 'neural_torch.py'), ...torchArgs(b, train)], {
+      encoding: 'utf8',
+      env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads) },
+      timeout: 20 * 60 * 1000,
+    });
+    if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
+    const t = JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
+    if (!best) best = t;
+    else {
+      best.train_tokens_per_s = Math.max(best.train_tokens_per_s ?? 0, t.train_tokens_per_s ?? 0);
+      best.score_tokens_per_s = Math.max(best.score_tokens_per_s ?? 0, t.score_tokens_per_s ?? 0);
+    }
+  }
+  return best!;
 }
 
 /** GFLOP/s of the products that dominate the models (the best of a few timed calls). */
