@@ -125,6 +125,7 @@ interface KotobaResult {
   binaryBytes: number;
   queryTokens: number;
   querySeconds: number;
+  queryCpuSeconds: number;
   cli: Measured;
   cliTokens: number;
   perplexity: number;
@@ -217,6 +218,7 @@ async function runKotoba(order: number): Promise<KotobaResult> {
     binaryBytes: statSync(kblm).size,
     queryTokens,
     querySeconds: query.seconds,
+    queryCpuSeconds: query.cpuSeconds,
     cli: cliRun,
     cliTokens: cliJson.tokens,
     perplexity: acc.perplexity,
@@ -408,6 +410,7 @@ async function main(): Promise<void> {
 function renderOrder(order: number, k: KotobaResult, i: IrstlmResult | null, n: NltkResult | null): string {
   const target = KENLM[order] ?? { perplexity: NaN };
   const kQuery = k.queryTokens / k.querySeconds;
+  const kQueryCpu = k.queryTokens / k.queryCpuSeconds;
   const iQuery = i ? i.queryTokens / Math.max(1e-9, i.query.seconds - i.binaryLoad.seconds) : NaN;
   const nQuery = n ? n.scored / n.scoreSeconds : NaN;
   const kCli = k.cliTokens / k.cli.seconds;
@@ -450,8 +453,8 @@ function renderOrder(order: number, k: KotobaResult, i: IrstlmResult | null, n: 
   );
   row('binary load', `${seconds(k.binaryLoad)} (${num(k.arpaLoad / k.binaryLoad, 2)}× faster than ARPA)`, i ? seconds(i.binaryLoad.seconds) : '', i ? ratio(k.binaryLoad, i.binaryLoad.seconds) : '', '', '');
   row(
-    'query, load excluded (tokens/s, one core)',
-    perSecond(kQuery),
+    'query, load excluded (tokens/s, one core; kotoba: wall, and per second of CPU)',
+    `${perSecond(kQuery)} (CPU: ${perSecond(kQueryCpu)})`,
     i ? perSecond(iQuery) : '',
     i ? ratio(kQuery, iQuery) : '',
     n ? `${perSecond(nQuery)} (${n.scored} tokens in ${num(n.scoreSeconds)} s)` : '',
