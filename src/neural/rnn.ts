@@ -9,7 +9,7 @@
  * lecture's h_t = tanh(W·onehot(w_t) + U·h_{t−1} + b) has W = (E·Wx)ᵀ here: factorised, because a
  * minibatch updates only a few hundred rows of E but all of Wx, and with minibatch SGD the input
  * side then learns from every token (Mikolov's per-word updates have no such problem; without Wx
- * a minibatch RNN reached validation perplexity 339 after one PTB epoch, with it 2xx).
+ * a minibatch RNN reached validation perplexity 339 after one PTB epoch, with it 270).
  */
 import type { Vocabulary } from '../text/vocabulary.js';
 import type { Kernels } from './kernels/types.js';
