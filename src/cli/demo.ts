@@ -1,17 +1,19 @@
 /**
- * The main job of `npm start`: on the embedded WikiText-2 slice, train n-gram models of orders
- * 1 to 5, report held-out perplexity and the cost of each order, and rank candidate
- * translations by probability, as the lecture's machine-translation example does.
+ * The main job of `npm start`, on the embedded WikiText-2 slice: the lecture's progression from
+ * counts to recurrent networks in one table — n-gram models of orders 1 to 5 (higher N: more
+ * accurate, and more costly) and each neural family trained briefly — with held-out perplexity,
+ * size and training time; then candidate translations ranked by probability, as the lecture's
+ * machine-translation example does.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scoreSentence, scoreTokens, type LanguageModel } from '../lm.js';
+import { scoreSentence, scoreTokens } from '../lm.js';
 import { estimate } from '../ngram/estimate.js';
 import { BackoffModel } from '../ngram/model.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { splitWords } from '../text/tokenize.js';
 import { commonOptions, toJson, type Command } from './common.js';
-import './neural-demo.js'; // the neural models join the table (demoHooks.extraModels)
+import { neuralDemoModels } from './neural-demo.js';
 
 /** The folder of the embedded corpus, relative to the installed package. */
 export function corpusDir(): string {
@@ -26,13 +28,6 @@ export const CANDIDATES = [
   'game the japan in released was 2011 the .',
 ];
 
-export interface DemoHooks {
-  /** Extra model families to train and compare (the neural models add themselves here). */
-  extraModels?: (dir: string, log: (line: string) => void) => Promise<{ name: string; model: LanguageModel<unknown>; seconds: number }[]>;
-}
-
-export const demoHooks: DemoHooks = {};
-
 export const demo: Command = {
   name: 'demo',
   summary: 'the main job on the embedded corpus: train, held-out perplexity, rank candidate sentences',
@@ -40,43 +35,44 @@ export const demo: Command = {
   examples: ['kotoba demo', 'npm start'],
   options: { ...commonOptions },
   async run(parsed, io) {
+    const json = Boolean(parsed.options.json);
+    const say = (line: string) => {
+      if (!json) process.stdout.write(line + '\n');
+    };
     const dir = corpusDir();
-    const say = (line: string) => void process.stdout.write(line + '\n');
     const train = await readCorpus(join(dir, 'wiki.train.txt'), { lowercase: true });
     const test = await readCorpus(join(dir, 'wiki.test.txt'), { lowercase: true, vocab: train.vocab });
-    say(`kotoba demo — WikiText-2 slice (CC BY-SA 3.0): ${train.words} training words, ${test.words} test words, vocabulary ${train.vocab.size}`);
+    const n = (x: number) => x.toLocaleString('en-US');
+    say('kotoba demo: from counts to recurrent networks, on a slice of WikiText-2 (CC BY-SA 3.0)');
+    say(`training text ${n(train.words)} words, held-out text ${n(test.words)} words (lowercased), vocabulary ${n(train.vocab.size)}`);
     say('');
-    say('n-gram models, interpolated modified Kneser-Ney (higher N: more accurate, and more costly):');
-    say('  order   test perplexity   n-grams     training s');
-    const rows: { name: string; perplexity: number; ngrams?: number; seconds: number }[] = [];
-    let best: BackoffModel | null = null;
+    say(`  ${'model'.padEnd(34)}${'test perplexity'.padStart(16)}${'size'.padStart(26)}${'training'.padStart(11)}`);
+    const rows: { model: string; perplexity: number; size: string; seconds: number }[] = [];
+    const row = (model: string, perplexity: number, size: string, seconds: number) => {
+      rows.push({ model, perplexity, size, seconds });
+      say(`  ${model.padEnd(34)}${perplexity.toFixed(2).padStart(16)}${size.padStart(26)}${`${seconds.toFixed(1)} s`.padStart(11)}`);
+    };
+    let trigram: BackoffModel | null = null;
     for (let order = 1; order <= 5; order++) {
       const t0 = performance.now();
       const tables = estimate(train, { order, log: { warn: io.log.warn, info: io.progress } });
       const model = BackoffModel.fromTables(tables);
       const seconds = (performance.now() - t0) / 1000;
-      const ppl = scoreTokens(model, test.tokens).perplexity;
-      const ngrams = tables.orders.reduce((n, o) => n + o.size, 0);
-      rows.push({ name: `${order}-gram`, perplexity: ppl, ngrams, seconds });
-      say(`  ${String(order).padStart(5)}   ${ppl.toFixed(2).padStart(15)}   ${String(ngrams).padStart(9)}   ${seconds.toFixed(2).padStart(10)}`);
-      if (order === 3) best = model;
+      const ngrams = tables.orders.reduce((sum, o) => sum + o.size, 0);
+      row(`${order}-gram, modified Kneser-Ney`, scoreTokens(model, test.tokens).perplexity, `${n(ngrams)} n-grams`, seconds);
+      if (order === 3) trigram = model;
     }
-    if (demoHooks.extraModels) {
-      say('');
-      say('neural models (brief training on the same text):');
-      for (const r of await demoHooks.extraModels(dir, say)) {
-        const ppl = scoreTokens(r.model, test.tokens).perplexity;
-        rows.push({ name: r.name, perplexity: ppl, seconds: r.seconds });
-        say(`  ${r.name.padEnd(12)} test perplexity ${ppl.toFixed(2)} (${r.seconds.toFixed(1)} s)`);
-      }
+    // Neural models: a fixed seed and a time budget each, so their numbers depend on the machine.
+    for (const r of await neuralDemoModels(train, io.progress)) {
+      row(r.name, scoreTokens(r.model, test.tokens).perplexity, `${n(r.parameters)} weights`, r.seconds);
     }
     say('');
-    say('Which candidate translation is most plausible? (3-gram model, log10 probability, higher is better)');
-    const ranked = CANDIDATES.map((s) => {
-      const ids = splitWords(s).map((w) => best!.vocab.id(w));
-      return { sentence: s, log10: scoreSentence(best!, ids).total };
+    say('Which candidate translation is the most plausible? (3-gram model; log10 probability, higher is better)');
+    const ranked = CANDIDATES.map((sentence) => {
+      const ids = splitWords(sentence).map((w) => trigram!.vocab.id(w));
+      return { sentence, log10: scoreSentence(trigram!, ids).total };
     }).sort((a, b) => b.log10 - a.log10);
     ranked.forEach((r, i) => say(`  ${i + 1}. ${r.log10.toFixed(3).padStart(9)}  ${r.sentence}`));
-    if (parsed.options.json) await io.stdout(toJson({ models: rows, ranking: ranked }) + '\n');
+    if (json) await io.stdout(toJson({ models: rows, ranking: ranked }) + '\n');
   },
 };

@@ -4,13 +4,11 @@
  * table runs from counts to recurrent networks. Brief means brief: these models see less than
  * two epochs and are far from converged; `npm run bench:neural -- --long` trains them properly.
  */
-import { join } from 'node:path';
 import { buildModel, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../neural/build.js';
 import type { NeuralKind } from '../neural/model.js';
 import { Random } from '../neural/random.js';
 import { Trainer } from '../neural/trainer.js';
-import { readCorpus } from '../node/corpus-files.js';
-import { demoHooks } from './demo.js';
+import type { Corpus } from '../text/corpus.js';
 import { TRAINING_DEFAULTS } from './train-neural.js';
 
 interface DemoModel {
@@ -29,15 +27,14 @@ interface DemoModel {
  * fewer steps in the same time: 409, 395, 322, 334).
  */
 export const DEMO_MODELS: DemoModel[] = [
-  { name: 'log-linear 3', kind: 'loglinear', arch: { order: 3 }, seconds: 15 },
-  { name: 'ffnn 4', kind: 'ffnn', arch: { order: 4, embed: 64, hidden: 128 }, seconds: 20 },
-  { name: 'rnn', kind: 'rnn', arch: { hidden: 128 }, seconds: 27 },
-  { name: 'lstm', kind: 'lstm', arch: { hidden: 128, layers: 1, classes: 128 }, seconds: 28, lr: 10 },
+  { name: 'log-linear, 3-gram', kind: 'loglinear', arch: { order: 3 }, seconds: 15 },
+  { name: 'feed-forward, 4-gram', kind: 'ffnn', arch: { order: 4, embed: 64, hidden: 128 }, seconds: 20 },
+  { name: 'recurrent (Elman)', kind: 'rnn', arch: { hidden: 128 }, seconds: 27 },
+  { name: 'LSTM', kind: 'lstm', arch: { hidden: 128, layers: 1, classes: 128 }, seconds: 28, lr: 10 },
 ];
 
-/** Trains each family briefly; the demo prints their test perplexities beside the n-grams'. */
-export async function neuralDemoModels(dir: string, log: (line: string) => void) {
-  const train = await readCorpus(join(dir, 'wiki.train.txt'), { lowercase: true });
+/** Trains each family briefly on `train`; the demo prints their test perplexities beside the n-grams'. */
+export async function neuralDemoModels(train: Corpus, log: (line: string) => void) {
   const counts = countIds(train.tokens, train.vocab.size);
   const out = [];
   for (const m of DEMO_MODELS) {
@@ -46,16 +43,9 @@ export async function neuralDemoModels(dir: string, log: (line: string) => void)
     const config = resolveConfig(m.kind, m.arch, train.vocab.size);
     const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt } });
     model.initialize(new Random(1, 0), counts);
-    log(`  (training ${model.description} for ${m.seconds} s)`);
+    log(`training ${model.description} for ${m.seconds} s`);
     await new Trainer(model, train.tokens, null, { epochs: 100, lr: m.lr ?? d.lr, clip: d.clip, lrDecay: d.lrDecay, seed: 1, maxTime: m.seconds }).run();
-    out.push({ name: m.name, model, seconds: (performance.now() - t0) / 1000 });
+    out.push({ name: m.name, model, seconds: (performance.now() - t0) / 1000, parameters: model.params.count });
   }
   return out;
 }
-
-// demo.ts imports this module for its side effect and this module needs demo.ts's hooks object:
-// an import cycle. Assigning after the module graph has finished evaluating works whichever of
-// the two is imported first.
-queueMicrotask(() => {
-  demoHooks.extraModels = neuralDemoModels;
-});
