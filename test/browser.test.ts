@@ -3,7 +3,7 @@
 // Worker), and what it shows must equal the CLI's output for the same model and text: per-word
 // log10, sentence total and perplexity (`score`, `ppl`), the top next words (`next`), the
 // ranking of candidates (`rerank`), and seeded samples (`generate`). Unrounded values are
-// read from data-* attributes. It also loads the CLI's ARPA file through the file chooser,
+// read from data-* attributes. It also loads the CLI's ARPA file (and a small neural model) through the file chooser,
 // trains on raw Japanese with --segment ja, and saves screenshots to test-output/.
 
 import { test } from 'node:test';
@@ -231,6 +231,22 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
     const ja = await waitModel(loaded);
     sameAsCli(await readPage(JA_SENTENCE, ja), jaCli, 'Japanese with --segment ja');
     await page.screenshot({ path: join(screenshotDir, 'browser-demo-ja.png'), fullPage: true });
+
+    // 5. A neural model (a small RNN the CLI trained for a few steps) through the file chooser:
+    //    the same wasm kernels score it in the page as in Node.
+    const rnn = join(dir, 'rnn.safetensors');
+    const rt = await runCli(['train', '--model', 'rnn', '--hidden', '16', '--max-steps', '20', '--seed', '3', '-o', rnn, 'corpus/wiki.valid.txt']);
+    assert.equal(rt.code, 0, rt.stderr);
+    const rnnCli = await cliNumbers(rnn, SENTENCE, CANDIDATES, []);
+    await page.fill('#candidates', CANDIDATES.join('\n'));
+    await page.setInputFiles('#model-file', rnn);
+    const neural = await waitModel(ja);
+    assert.match((await page.textContent('#model-info')) ?? '', /RNN/);
+    const rnnShown = await readPage(SENTENCE, neural);
+    assert.deepEqual(rnnShown.words.map((w) => w.word), rnnCli.scored.words.map((w) => w.word), 'neural: words');
+    rnnShown.words.forEach((w, i) => assert.ok(Math.abs(w.log10 - rnnCli.scored.words[i]!.log10) <= 1e-6, `neural: log10 of ${w.word}: ${w.log10} vs ${rnnCli.scored.words[i]!.log10}`));
+    assert.ok(Math.abs(rnnShown.perplexity - rnnCli.perplexity) <= 1e-6 * rnnCli.perplexity, `neural: perplexity ${rnnShown.perplexity} vs ${rnnCli.perplexity}`);
+    assert.deepEqual(rnnShown.ranked.map((r) => r.sentence), rnnCli.ranking.map((r) => r.sentence), 'neural: ranking');
 
     assert.deepEqual(errors, [], 'errors in the page');
   } finally {

@@ -10,9 +10,12 @@ import {
   detectSegmentLocale,
   deserializeModel,
   estimate,
+  decodeSafetensors,
   isBinaryModel,
   KotobaError,
-  parseArpa,
+  looksLikeSafetensors,
+  neuralModelFromFile,
+  parseArpaBytes,
   PerplexityAccumulator,
   scoreSentence,
   SMOOTHING_NAMES,
@@ -151,17 +154,13 @@ async function load(req: Extract<Request, { type: 'load' }>): Promise<ModelInfo>
   }
   if (isBinaryModel(bytes)) {
     model = deserializeModel(bytes, req.name);
-  } else if (req.name.endsWith('.safetensors')) {
-    throw new KotobaError(`${req.name}: neural models cannot be opened in the browser demo yet`, 'load an ARPA or .kblm n-gram model');
+  } else if (looksLikeSafetensors(bytes)) {
+    // A neural model: the same file kotoba train --model … writes, on the wasm kernels here too.
+    progress('building the neural model');
+    model = await neuralModelFromFile(decodeSafetensors(bytes, req.name), req.name);
   } else {
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      throw new KotobaError(`${req.name}: not valid UTF-8`, 'give an ARPA text file (UTF-8) or a kotoba binary model');
-    }
     progress('parsing ARPA');
-    const tables = parseArpa(text, { source: req.name, warn: (m) => progress(`warning: ${m}`) });
+    const tables = parseArpaBytes(bytes, { source: req.name, warn: (m) => progress(`warning: ${m}`) });
     progress('building the query model');
     model = BackoffModel.fromTables(tables);
   }
