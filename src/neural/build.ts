@@ -38,7 +38,12 @@ export function defaultClasses(V: number): number {
  * A complete configuration for a family, with defaults filled in and every value checked.
  *
  * @example
- * const config = resolveConfig('rnn', { hidden: 200 }, vocab.size); // 100 classes for 10k words
+ * ```ts
+ * // runs
+ * import { resolveConfig } from 'kotoba';
+ * const config = resolveConfig('rnn', { hidden: 200 }, 10_000); // a 10k-word vocabulary
+ * if (config.classes !== 100 || config.embed !== 200) throw new Error('100 classes (about √V); embed defaults to hidden');
+ * ```
  */
 export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSize: number): NeuralConfig {
   if (!(NEURAL_KINDS as readonly string[]).includes(kind)) {
@@ -138,10 +143,16 @@ export interface BuildOptions {
  * Builds a model (parameters zero; call `initialize(rng)` or copy weights in).
  *
  * @example
- * const config = resolveConfig('lstm', {}, corpus.vocab.size);
- * const order = orderFor(config, countIds(corpus.tokens, corpus.vocab.size));
- * const model = await buildModel(config, corpus.vocab, order, { shape: { batch: 20, bptt: 35 } });
- * model.initialize(new Random(1), countIds(corpus.tokens, corpus.vocab.size));
+ * ```ts
+ * // runs
+ * import { buildModel, corpusFromText, countIds, orderFor, Random, resolveConfig, scoreTokens } from 'kotoba';
+ * const corpus = corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']);
+ * const config = resolveConfig('lstm', { hidden: 16, layers: 1 }, corpus.vocab.size);
+ * const counts = countIds(corpus.tokens, corpus.vocab.size);
+ * const model = await buildModel(config, corpus.vocab, orderFor(config, counts), { shape: { batch: 2, bptt: 5 } });
+ * model.initialize(new Random(1), counts);
+ * console.log(model.description, model.kernels.backend, scoreTokens(model, corpus.tokens).perplexity);
+ * ```
  */
 export async function buildModel(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, options: BuildOptions = {}): Promise<NeuralModel<unknown>> {
   const shape = options.shape ?? null;

@@ -4,14 +4,19 @@
  * Browser-safe (files are in kotoba/node: saveNeuralModel, loadNeuralModel).
  *
  * @example
+ * ```ts
+ * import { buildModel, countIds, orderFor, Random, resolveConfig, scoreTokens, Trainer, type Corpus } from 'kotoba';
+ * declare const train: Corpus, valid: Corpus, test: Corpus; // valid and test built with train.vocab
  * const config = resolveConfig('rnn', { hidden: 200 }, train.vocab.size);
- * const order = orderFor(config, countIds(train.tokens, train.vocab.size));
- * const model = await buildModel(config, train.vocab, order, { shape: { batch: 20, bptt: 35 } });
- * model.initialize(new Random(1), countIds(train.tokens, train.vocab.size));
+ * const counts = countIds(train.tokens, train.vocab.size);
+ * const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: 20, bptt: 35 } });
+ * model.initialize(new Random(1), counts);
  * await new Trainer(model, train.tokens, valid.tokens, { epochs: 10, lr: 5, clip: 0.25, seed: 1 }).run();
  * scoreTokens(model, test.tokens).perplexity;
+ * ```
  */
 export { Random } from './random.js';
+export { createKernels, createJsKernels, availableKernelBackends, floatsFor, type Kernels, type KernelBackend, type KernelOptions } from './kernels/index.js';
 export { ParamSet, Sizer, sgdStep, gradNorm, type Allocator, type Tensor } from './params.js';
 export * as layers from './layers.js';
 export { outputOrder, validOrder, SoftmaxOutput, ClassSoftmaxOutput, type OutputOrder, type OutputLayer } from './output.js';

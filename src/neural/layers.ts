@@ -30,13 +30,21 @@ export function embeddingBackward(k: Kernels, dtable: Float32Array, ids: Int32Ar
  * (a second input into the same pre-activation). `b` may be null.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { createKernels, floatsFor, layers } from 'kotoba';
+ * const B = 2, D = 3, H = 4;
+ * const k = await createKernels(floatsFor(B * D, D * H, H, B * H, B * H, B * H, B * D, D * H, H));
+ * const x = k.alloc(B * D), W1 = k.alloc(D * H), b1 = k.alloc(H), h = k.alloc(B * H);
+ * const dh = k.alloc(B * H), dpre = k.alloc(B * H), dx = k.alloc(B * D), dW1 = k.alloc(D * H), db1 = k.alloc(H);
  * // A tanh hidden layer and its backward pass, as the feed-forward model runs them.
- * linearForward(k, h, x, W1, b1, B, D, H);
- * tanhForward(k, h, h, B * H);
+ * layers.linearForward(k, h, x, W1, b1, B, D, H);
+ * layers.tanhForward(k, h, h, B * H);
  * // … later, with dh the gradient reaching h:
  * dpre.fill(0);
- * tanhBackward(k, dpre, dh, h, B * H);
- * linearBackward(k, dx, dW1, db1, dpre, x, W1, B, D, H);
+ * layers.tanhBackward(k, dpre, dh, h, B * H);
+ * layers.linearBackward(k, dx, dW1, db1, dpre, x, W1, B, D, H);
+ * ```
  */
 export function linearForward(
   k: Kernels, out: Float32Array, inp: Float32Array, W: Float32Array, b: Float32Array | null,

@@ -159,8 +159,20 @@ export function loadWeights(model: NeuralModel<unknown>, weights: Map<string, Sa
  * Builds the model a file describes and loads its weights.
  *
  * @example
- * const model = await neuralModelFromFile(decodeSafetensors(bytes, 'lstm.safetensors'), 'lstm.safetensors');
- * scoreSentence(model, ids).total;
+ * ```ts
+ * // runs
+ * import { buildModel, corpusFromText, countIds, decodeSafetensors, neuralModelFile, neuralModelFromFile, orderFor, Random, resolveConfig, safetensorsBytes, scoreSentence } from 'kotoba';
+ * const corpus = corpusFromText(['the cat sat', 'the dog sat']);
+ * const config = resolveConfig('ffnn', { order: 3, embed: 8, hidden: 8 }, corpus.vocab.size);
+ * const original = await buildModel(config, corpus.vocab, orderFor(config, countIds(corpus.tokens, corpus.vocab.size)));
+ * original.initialize(new Random(1));
+ * const { tensors, metadata } = neuralModelFile(original);
+ * const bytes = safetensorsBytes(tensors, metadata); // what saveNeuralModel writes to ffnn.safetensors
+ *
+ * const model = await neuralModelFromFile(decodeSafetensors(bytes, 'ffnn.safetensors'), 'ffnn.safetensors');
+ * const ids = ['the', 'cat', 'sat'].map((w) => model.vocab.id(w));
+ * if (scoreSentence(model, ids).total !== scoreSentence(original, ids).total) throw new Error('the same model');
+ * ```
  */
 export async function neuralModelFromFile(file: SafetensorsFile, source: string, options: BuildOptions = {}): Promise<NeuralModel<unknown>> {
   const c = readNeuralFile(file, source);

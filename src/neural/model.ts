@@ -102,7 +102,12 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
    * rather than the uniform one (it matters most for short runs).
    *
    * @example
-   * model.initialize(new Random(seed), countIds(train.tokens, train.vocab.size));
+   * ```ts
+   * import { countIds, Random, type Corpus, type NeuralModel } from 'kotoba';
+   * declare const model: NeuralModel<unknown>;
+   * declare const train: Corpus;
+   * model.initialize(new Random(1), countIds(train.tokens, train.vocab.size));
+   * ```
    */
   initialize(rng: Random, counts?: ArrayLike<number>): void {
     this.initializeWeights(rng);

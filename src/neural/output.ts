@@ -32,8 +32,14 @@ export interface OutputOrder {
  * ids in order, `<s>` moved to the end.
  *
  * @example
- * const order = outputOrder(counts, 100); // ≈ 100 classes
- * order.classStart!.length - 1;          // the number of classes actually used
+ * ```ts
+ * // runs
+ * import { BOS, outputOrder } from 'kotoba';
+ * const counts = [0, 0, 40, 30, 10, 10, 5, 3, 2]; // by id: <unk>, <s>, </s>, then six words
+ * const order = outputOrder(counts, 3); // ≈ 3 classes
+ * order.classStart!.length - 1;         // the number of classes actually used
+ * if (order.word[0] !== 2 || order.row[BOS] !== order.word.length) throw new Error('</s> first (most frequent), <s> after the outputs');
+ * ```
  */
 export function outputOrder(counts: ArrayLike<number>, classes: number): OutputOrder {
   const V = counts.length;

@@ -46,10 +46,17 @@ export interface Tensor {
  * once; the views are fixed from then on.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { createKernels, ParamSet } from 'kotoba';
+ * const V = 10, H = 4;
  * const ps = new ParamSet();
  * const E = ps.declare('embedding', [V, H]); // (V, H)
+ * const kernels = await createKernels(2 * ps.count); // values and gradients
  * ps.allocate(kernels);
  * E().value[0] = 1; // the view
+ * if (ps.values[E().offset] !== 1 || ps.size !== V * H) throw new Error('a view of the one buffer');
+ * ```
  */
 export class ParamSet {
   private readonly specs: { name: string; shape: number[]; offset: number; size: number }[] = [];

@@ -9,7 +9,12 @@ import type { EpochRecord } from './trainer.js';
  * The HTML report of a training run.
  *
  * @example
+ * ```ts
+ * import { trainingReport, type EpochRecord } from 'kotoba';
+ * import { writeFileAtomic } from 'kotoba/node';
+ * declare const history: EpochRecord[]; // a Trainer's state.history, or a model file's
  * await writeFileAtomic('lstm.html', trainingReport('LSTM 2×200', history));
+ * ```
  */
 export function trainingReport(title: string, history: readonly EpochRecord[], notes: readonly string[] = []): string {
   const x = (r: EpochRecord, i: number) => (r.partial ? i + 0.5 : r.epoch);

@@ -35,7 +35,15 @@ function tensorBytes(t: SafeTensor): Uint8Array {
  * bytes, views where possible) so large models are written without one more copy.
  *
  * @example
- * const chunks = encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [2], data: Float32Array.of(1, 2) }]]), { format: 'x' });
+ * ```ts
+ * // runs
+ * import { decodeSafetensors, encodeSafetensors, safetensorsBytes, type SafeTensor } from 'kotoba';
+ * const tensors = new Map<string, SafeTensor>([['w', { dtype: 'F32', shape: [2], data: Float32Array.of(1, 2) }]]);
+ * const chunks = encodeSafetensors(tensors, { format: 'x' }); // the header, then the bytes of w
+ * const bytes = safetensorsBytes(tensors, { format: 'x' });  // the same, in one buffer
+ * const file = decodeSafetensors(bytes, 'w.safetensors');
+ * if (chunks.length !== 2 || file.tensors.get('w')?.data[1] !== 2 || file.metadata.format !== 'x') throw new Error('round trip');
+ * ```
  */
 export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata: Record<string, string>): Uint8Array[] {
   const header: Record<string, unknown> = { __metadata__: metadata };

@@ -157,9 +157,19 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeou
  * Trains `model` on `train` (a token stream of `<s> … </s>` sentences), validating on `valid`.
  *
  * @example
- * const t = new Trainer(model, train.tokens, valid.tokens, { epochs: 10, lr: 20, clip: 0.25, seed: 1 });
+ * ```ts
+ * // runs
+ * import { buildModel, corpusFromText, countIds, orderFor, Random, resolveConfig, Trainer } from 'kotoba';
+ * const train = corpusFromText(['the cat sat', 'the dog sat', 'a cat ran', 'a dog ran']);
+ * const valid = corpusFromText(['the cat ran'], { vocab: train.vocab });
+ * const config = resolveConfig('rnn', { hidden: 16 }, train.vocab.size);
+ * const counts = countIds(train.tokens, train.vocab.size);
+ * const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: 2, bptt: 4 } });
+ * model.initialize(new Random(1), counts);
+ * const t = new Trainer(model, train.tokens, valid.tokens, { epochs: 3, lr: 0.5, clip: 0.25, seed: 1 });
  * const result = await t.run();
- * console.log(result.validPerplexity, t.state.history);
+ * console.log(result.reason, result.validPerplexity, t.state.history);
+ * ```
  */
 export class Trainer {
   state: TrainingState;

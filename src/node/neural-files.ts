@@ -24,7 +24,13 @@ export function checkpointPathFor(modelPath: string): string {
  * Writes a model (and, in `extras.checkpoint`, training state) as safetensors, atomically.
  *
  * @example
+ * ```ts
+ * import type { NeuralModel, Trainer } from 'kotoba';
+ * import { saveNeuralModel } from 'kotoba/node';
+ * declare const model: NeuralModel<unknown>;
+ * declare const trainer: Trainer;
  * await saveNeuralModel('lstm.safetensors', model, { history: trainer.state.history });
+ * ```
  */
 export async function saveNeuralModel(path: string, model: NeuralModel<unknown>, extras: NeuralFileExtras = {}): Promise<void> {
   const { tensors, metadata } = neuralModelFile(model, extras);

@@ -4,9 +4,13 @@
  * Works in Node and in the browser; the wasm bytes are embedded, so loading needs no I/O.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { createKernels, floatsFor } from 'kotoba';
  * const k = await createKernels(floatsFor(20 * 200, 200 * 10000, 20 * 10000));
  * const h = k.alloc(20 * 200), W = k.alloc(200 * 10000), logits = k.alloc(20 * 10000);
  * k.gemm(false, false, 20, 10000, 200, 1, h, W, 0, logits); // logits(20×10000) = h·W
+ * ```
  *
  * @module
  */
@@ -25,8 +29,13 @@ export { floatsFor } from './types.js';
  * 'wasm-simd', then 'js'. Forcing a wasm backend the runtime lacks is an error.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { createKernels } from 'kotoba';
  * const k = await createKernels(1 << 20);                    // fastest available
  * const ref = await createKernels(1 << 20, { backend: 'js' }); // plain TypeScript
+ * console.log(k.backend, ref.backend);
+ * ```
  */
 export async function createKernels(capacityFloats: number, options: KernelOptions = {}): Promise<Kernels> {
   const wanted = options.backend ?? 'auto';

@@ -46,10 +46,18 @@ export interface Kernels {
    * reading it, as BLAS does.
    *
    * @example
+   * ```ts
+   * // runs
+   * import { createKernels, floatsFor } from 'kotoba';
+   * const B = 4, H = 8, V = 10;
+   * const k = await createKernels(floatsFor(B * H, H * V, B * V, B * V, H * V, B * H));
+   * const h = k.alloc(B * H), W = k.alloc(H * V), logits = k.alloc(B * V);
+   * const dlogits = k.alloc(B * V), dW = k.alloc(H * V), dh = k.alloc(B * H);
    * // logits(B×V) = h(B×H) · W(H×V); dW(H×V) += hᵀ · dlogits; dh(B×H) = dlogits · Wᵀ
    * k.gemm(false, false, B, V, H, 1, h, W, 0, logits);
    * k.gemm(true, false, H, V, B, 1, h, dlogits, 1, dW);
    * k.gemm(false, true, B, H, V, 1, dlogits, W, 0, dh);
+   * ```
    */
   gemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number,
@@ -82,7 +90,16 @@ export interface Kernels {
    * (accumulated in float64).
    *
    * @example
+   * ```ts
+   * // runs
+   * import { createKernels, floatsFor } from 'kotoba';
+   * const B = 2, V = 5;
+   * const k = await createKernels(floatsFor(B * V, B, B, B * V));
+   * const logits = k.alloc(B * V), targets = k.allocInt32(B), losses = k.alloc(B), dlogits = k.alloc(B * V);
+   * targets.set([3, -1]); // row 1 has no target
    * const nats = k.softmaxCrossEntropy(B, V, logits, targets, losses, dlogits, 1 / B);
+   * if (Math.abs(nats - Math.log(V)) > 1e-5) throw new Error('uniform logits: ln V for the one scored row');
+   * ```
    */
   softmaxCrossEntropy(
     rows: number, V: number, logits: Float32Array, targets: Int32Array,
@@ -113,7 +130,14 @@ export interface Kernels {
  * 16-byte alignment): the capacity to ask {@link createKernels} for.
  *
  * @example
+ * ```ts
+ * // runs
+ * import { createKernels, floatsFor } from 'kotoba';
+ * const B = 20, H = 200, V = 10000;
  * const k = await createKernels(floatsFor(V * H, H * V, V, B * H, B * V));
+ * const E = k.alloc(V * H), W = k.alloc(H * V), b = k.alloc(V), h = k.alloc(B * H), logits = k.alloc(B * V);
+ * if (k.freeFloats !== 0) throw new Error('exactly the room these five need');
+ * ```
  */
 export function floatsFor(...sizes: number[]): number {
   let total = 0;
