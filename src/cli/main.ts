@@ -15,8 +15,10 @@ import { next } from './next.js';
 import { generate } from './generate.js';
 import { interpolate } from './interpolate.js';
 import { sweep } from './sweep.js';
-// Registers the loader that opens neural models (.safetensors) for every command.
+// Register the loaders that open neural models (.safetensors) and mixtures (.json) for every
+// command, in one place rather than as a side effect of whichever command imports them.
 import '../node/neural-files.js';
+import '../node/mixture-files.js';
 
 const commands: Command[] = [train, ppl, score, convert, info, prune, demo, rerank, next, generate, interpolate, sweep];
 

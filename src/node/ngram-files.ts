@@ -1,11 +1,10 @@
 /** N-gram model files: ARPA (plain or .gz) and kotoba's binary format, chosen by extension / magic. */
-import { promises as fsp } from 'node:fs';
 import { KotobaError } from '../errors.js';
 import { parseArpaBytes, writeArpa } from '../ngram/arpa.js';
 import { BINARY_EXTENSION, deserializeModel, isBinaryModel, serializeModel } from '../ngram/binary.js';
 import { BackoffModel } from '../ngram/model.js';
 import type { NgramTables } from '../ngram/tables.js';
-import { fileError, readBytes, writeAtomic } from './io.js';
+import { readBytes, writeAtomic } from './io.js';
 
 /** The n-gram file formats: ARPA text (plain or gzipped) and kotoba's binary format. */
 export type NgramFormat = 'arpa' | 'binary';
@@ -57,14 +56,9 @@ export async function readNgramTables(path: string, warn?: (m: string) => void):
  * ```
  */
 export async function loadNgramModel(path: string, warn?: (m: string) => void): Promise<BackoffModel> {
-  let bytes: Uint8Array;
-  try {
-    bytes = path === '-' ? await readBytes(path) : await fsp.readFile(path);
-  } catch (e) {
-    throw fileError(e, path);
-  }
+  // One read: readBytes gunzips when needed, and a binary file is used in place.
+  const bytes = await readBytes(path);
   if (isBinaryModel(bytes)) return deserializeModel(bytes, path);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await readBytes(path);
   return BackoffModel.fromTables(parseArpaBytes(bytes, { source: path, ...(warn ? { warn } : {}) }));
 }
 
