@@ -68,7 +68,10 @@ test('--resume continues a run stopped by --max-steps into the same weights as a
 
 test('Ctrl-C writes a checkpoint and the model so far, exits with a message, and --resume continues', async () => {
   const out = join(tmp, 'interrupted.safetensors');
-  const child = spawn(process.execPath, [cli, 'train', '--model', 'rnn', '--hidden', '64', '--classes', '0', '--epochs', '50', '--verbose', '-o', out, TRAIN]);
+  // The long text, so that the interrupt lands inside epoch 1 (an epoch of the short one can end
+  // between the first progress line and the signal).
+  const LONG = join(root, 'corpus', 'wiki.train.txt');
+  const child = spawn(process.execPath, [cli, 'train', '--model', 'rnn', '--hidden', '64', '--classes', '0', '--epochs', '50', '--verbose', '-o', out, LONG]);
   let stderr = '';
   const code = await new Promise<number | null>((resolve) => {
     let sent = false;
