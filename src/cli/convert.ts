@@ -10,6 +10,7 @@ export const convert: Command = {
   usage: 'kotoba convert IN OUT',
   examples: ['kotoba convert wiki.arpa wiki.kblm', 'kotoba convert wiki.kblm wiki.arpa.gz'],
   options: { ...commonOptions },
+  files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the input' }], outputs: [{ path: parsed.positionals[1], as: 'the output' }] }),
   async run(parsed, io) {
     const [input, output] = parsed.positionals;
     if (!input || !output || parsed.positionals.length > 2) throw new KotobaError('convert needs an input and an output model', 'usage: kotoba convert IN OUT');

@@ -11,6 +11,7 @@ export const info: Command = {
   usage: 'kotoba info MODEL',
   examples: ['kotoba info wiki.kblm'],
   options: { ...commonOptions },
+  files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [] }),
   async run(parsed, io) {
     const [path] = parsed.positionals;
     if (!path) throw new KotobaError('no model given', 'usage: kotoba info MODEL');

@@ -15,6 +15,7 @@ export const prune: Command = {
     output: { type: 'string', short: 'o', value: 'OUT', description: 'pruned model (.arpa, .arpa.gz or .kblm)' },
     ...commonOptions,
   },
+  files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [{ path: parsed.options.output, as: '-o' }] }),
   async run(parsed, io) {
     const [input] = parsed.positionals;
     const o = parsed.options;

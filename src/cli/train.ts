@@ -6,6 +6,7 @@ import { SMOOTHING_NAMES, type SmoothingName, type SmoothingOptions } from '../n
 import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
 import { checkWritable } from '../node/io.js';
+import { checkpointPathFor } from '../node/neural-files.js';
 import type { Parsed } from './args.js';
 import { commonOptions, textOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 
@@ -60,6 +61,17 @@ export const train: Command = {
     'checkpoint-every': { type: 'number', value: 'S', description: 'neural: seconds between checkpoints (default 300)' },
     report: { type: 'string', value: 'FILE.html', description: 'neural: write an HTML chart of loss and validation perplexity per epoch' },
     ...commonOptions,
+  },
+  files: ({ positionals: [text], options: o }) => {
+    const neural = typeof o.model === 'string' && o.model !== 'ngram';
+    return {
+      // On --resume the training text defaults to the one recorded in the checkpoint.
+      inputs: [{ path: text ?? (o.resume ? undefined : '-'), as: 'the training text' }, { path: o.vocab, as: '--vocab' }, { path: o.valid, as: '--valid' }],
+      outputs: [
+        { path: o.output, as: '-o' },
+        ...(neural && typeof o.output === 'string' ? [{ path: checkpointPathFor(o.output), as: 'the checkpoint' }, { path: o.report, as: '--report' }] : []),
+      ],
+    };
   },
   async run(parsed, io) {
     const o = parsed.options;
