@@ -87,8 +87,8 @@ export function printable(text: string): string {
  */
 export function jsonErrorDetail(error: unknown, text: string): string {
   let message = (error as Error)?.message ?? String(error);
-  // "Unexpected token 'x', "{ …the text… }" is not valid JSON": the quote is the input itself.
-  message = message.replace(/, ".*" is not valid JSON$/s, '');
+  // "Unexpected token 'x', ..."{ …the text… }"... is not valid JSON": the quote is the input itself.
+  message = message.replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '');
   const position = / in JSON at position (\d+)/.exec(message);
   if (position) {
     const offset = Math.min(Number(position[1]), text.length);
