@@ -174,6 +174,8 @@ test('an output that is an input is refused before any work, for every command, 
     const inDir = (name: string) => join(dir, name);
     const hard = inDir('hard.txt');
     linkSync(text, hard);
+    const triLink = inDir('tri-link.arpa');
+    linkSync(tri, triLink);
     const sym = inDir('sym.arpa');
     symlinkSync(tri, sym);
     const mix = inDir('m.mix.json');
@@ -183,10 +185,11 @@ test('an output that is an input is refused before any work, for every command, 
     const before = new Map([text, tri, bi, mix, ckpt].map((p) => [p, readFileSync(p)]));
     const same = /is the same file as .* \(writing it would destroy the input; /;
     const refused: [string[], RegExp, { cwd?: string; shell?: string }?][] = [
-      [['train', '-o', text, text], same],
-      [['train', '-o', hard, text], same], // a hard link
-      [['train', '-o', 'small.txt', './small.txt'], same, { cwd: dir }],
-      [['train', '-o', text, '-'], /-o .*small\.txt is the same file as the training text \(standard input\)/, { shell: `"$@" < ${text}` }],
+      // (A text named .arpa: the model's name, given as the text by mistake.)
+      [['train', '-o', tri, tri], same],
+      [['train', '-o', triLink, tri], same], // a hard link
+      [['train', '-o', 'tri.arpa', './tri.arpa'], same, { cwd: dir }],
+      [['train', '-o', tri, '-'], /-o .*tri\.arpa is the same file as the training text \(standard input\)/, { shell: `"$@" < ${tri}` }],
       [['train', '-o', tri, '--vocab', tri, text], same],
       [['train', '--model', 'rnn', '-o', inDir('n.safetensors'), '--valid', ckpt, text], /the checkpoint .*n\.ckpt\.safetensors is the same file as --valid/],
       [['train', '--model', 'rnn', '-o', inDir('r.safetensors'), '--report', inDir('r.safetensors'), text], /-o .*r\.safetensors and --report .*r\.safetensors are the same file/],
@@ -194,9 +197,9 @@ test('an output that is an input is refused before any work, for every command, 
       [['prune', '-t', '1e-7', sym, '-o', tri], same],
       [['interpolate', tri, bi, '-o', tri], /-o .*tri\.arpa is the same file as the model/],
       [['interpolate', tri, bi, '--arpa', bi], /--arpa .*bi\.arpa is the same file as the model/],
-      [['interpolate', mix, text, '--weights', '0.5', '0.5', '-o', bi], /-o .*bi\.arpa is the same file as a model named in .*m\.mix\.json: /],
+      [['interpolate', mix, tri, '-o', bi], /-o .*bi\.arpa is the same file as a model named in .*m\.mix\.json: /],
       [['interpolate', tri, bi, '--tune', text, '-o', text], /-o .*small\.txt is the same file as --tune/],
-      [['sweep', text, tri, '-o', text], same],
+      [['sweep', '--orders', '1', text, hard, '-o', text], same],
       [['score', tri, text], /standard output is the same file as the text .*small\.txt \(writing it would destroy the input; redirect/, { shell: `"$@" >> ${text}` }],
     ];
     for (const [args, pattern, options] of refused) assertCleanFailure(await runCli(args, options), pattern);
