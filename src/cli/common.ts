@@ -11,7 +11,7 @@ export interface Command {
   usage: string;
   examples: string[];
   options: OptionSpecs;
-  /** The files the command reads and writes, checked before `run`: no output may be an input. */
+  /** The files the command reads and writes, checked before `run` (checkOutputs): no output may be an input. */
   files?(parsed: Parsed): CommandFiles;
   run(parsed: Parsed, io: CommandIO): Promise<void>;
 }

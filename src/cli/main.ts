@@ -2,7 +2,7 @@
 /** `kotoba` command line: one file per command, thin over the library. */
 import { KotobaError, printable } from '../errors.js';
 import { fileError, writeChunk, writesDone } from '../node/io.js';
-import { refuseOverwritingInputs } from '../node/outputs.js';
+import { checkOutputs } from '../node/outputs.js';
 import { formatOptions, parseArgs } from './args.js';
 import type { Command, CommandIO } from './common.js';
 import { convert } from './convert.js';
@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
       if (showProgress) process.stderr.write(`${m}\n`);
     },
   };
-  if (command.files) await refuseOverwritingInputs(command.files(parsed));
+  if (command.files) await checkOutputs(command.files(parsed));
   await command.run(parsed, io);
   return 0;
 }

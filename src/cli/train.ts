@@ -5,7 +5,6 @@ import { pruneRelativeEntropy } from '../ngram/prune.js';
 import { SMOOTHING_NAMES, type SmoothingName, type SmoothingOptions } from '../ngram/smoothing.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
-import { checkWritable } from '../node/io.js';
 import { checkpointPathFor } from '../node/neural-files.js';
 import type { Parsed } from './args.js';
 import { commonOptions, textOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
@@ -91,9 +90,8 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   const o = parsed.options;
   const output = o.output;
   if (typeof output !== 'string') throw new KotobaError('no output model given', 'pass -o MODEL.arpa (or .arpa.gz, .kblm)');
-  // Fail early on an unknown extension or an unwritable folder, before reading the corpus.
+  // Fail early on an unknown extension, before reading the corpus (main checked the folder).
   formatForPath(output);
-  await checkWritable(output);
   const order = checkOrder(typeof o.order === 'number' ? o.order : 3);
   const smoothing = (typeof o.smoothing === 'string' ? o.smoothing : 'mkn') as SmoothingName;
   if (!(SMOOTHING_NAMES as readonly string[]).includes(smoothing)) {

@@ -1,5 +1,5 @@
 /**
- * Output paths checked before any work: no output may be one of the inputs (`train -o c.txt
+ * Output paths checked before any work: each must be writable, and no output may be one of the inputs (`train -o c.txt
  * c.txt` would replace the corpus with the model), and no two outputs may be one file. Files are
  * compared as the system sees them, by device and inode, so `./x` and `x`, symlinks and hard
  * links all count as the same file.
@@ -7,6 +7,7 @@
 import { fstatSync, promises as fsp, type BigIntStats } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { KotobaError } from '../errors.js';
+import { checkWritable, fileError } from './io.js';
 import { modelFiles } from './models.js';
 
 /** A file a command reads or writes, and how a message names it ('-o', 'the training text'). */
@@ -30,6 +31,7 @@ interface Resolved {
   name: string;
   /** `dev:ino` when the file exists. */
   id: string | null;
+  isDirectory?: boolean;
   /** The absolute path with its folder's symlinks resolved (outputs that do not exist yet). */
   where: string | null;
 }
@@ -38,9 +40,9 @@ const idOf = (s: BigIntStats): string => `${s.dev}:${s.ino}`;
 
 async function resolvePath(path: string, as: string): Promise<Resolved> {
   const name = `${as} ${path}`;
-  const id = await fsp.stat(path, { bigint: true }).then(idOf, () => null);
+  const stat = await fsp.stat(path, { bigint: true }).catch(() => null);
   const folder = await fsp.realpath(dirname(path)).catch(() => resolve(dirname(path)));
-  return { name, id, where: resolve(folder, basename(path)) };
+  return { name, id: stat && idOf(stat), isDirectory: stat?.isDirectory() ?? false, where: resolve(folder, basename(path)) };
 }
 
 /** Standard input or output, when it is a regular file (a `<` or `>` redirection). */
@@ -54,23 +56,30 @@ function resolveFd(fd: number, name: string): Resolved | null {
 }
 
 /**
- * Throws a KotobaError when an output is the same file as an input (or as another output),
- * before any work is done. Standard output counts as an output, and `-` as standard input, when
- * they are redirected to regular files. A mixture's inputs include the models it names.
+ * Checks, before any work, that every output can be written: its folder exists and is writable,
+ * and it is neither an input nor another output. Throws a one-line KotobaError otherwise.
+ * Standard output counts as an output, and `-` as standard input, when they are redirected to
+ * regular files. A mixture's inputs include the models it names.
  *
  * @example
  * ```ts
- * import { refuseOverwritingInputs } from 'kotoba/node';
- * await refuseOverwritingInputs({
+ * import { checkOutputs } from 'kotoba/node';
+ * await checkOutputs({
  *   outputs: [{ path: 'wiki.arpa', as: '-o' }],
  *   inputs: [{ path: 'wiki.train.txt', as: 'the training text' }],
  * }); // a KotobaError if wiki.arpa is wiki.train.txt, a link to it, or a hard link of it
  * ```
  */
-export async function refuseOverwritingInputs(files: CommandFiles): Promise<void> {
+export async function checkOutputs(files: CommandFiles): Promise<void> {
   const given = (list: NamedFile[] | undefined) => (list ?? []).filter((f): f is { path: string; as: string } => typeof f.path === 'string' && f.path !== '');
   const outputs: Resolved[] = [];
-  for (const f of given(files.outputs)) if (f.path !== '-') outputs.push(await resolvePath(f.path, f.as));
+  for (const f of given(files.outputs)) {
+    if (f.path === '-') continue;
+    await checkWritable(f.path);
+    const output = await resolvePath(f.path, f.as);
+    if (output.isDirectory) throw fileError(Object.assign(new Error(), { code: 'EISDIR' }), f.path, 'write');
+    outputs.push(output);
+  }
   const stdout = resolveFd(1, 'standard output');
   const inputs: Resolved[] = [];
   for (const f of given(files.inputs)) {
