@@ -200,6 +200,7 @@ test('an output that is an input is refused before any work, for every command, 
       [['interpolate', mix, tri, '-o', bi], /-o .*bi\.arpa is the same file as a model named in .*m\.mix\.json: /],
       [['interpolate', tri, bi, '--tune', text, '-o', text], /-o .*small\.txt is the same file as --tune/],
       [['sweep', '--orders', '1', text, hard, '-o', text], same],
+      [['train', '-o', dir, text], /cannot write .*: it is a directory/], // checked before training too
       [['score', tri, text], /standard output is the same file as the text .*small\.txt \(writing it would destroy the input; redirect/, { shell: `"$@" >> ${text}` }],
     ];
     for (const [args, pattern, options] of refused) assertCleanFailure(await runCli(args, options), pattern);

@@ -94,7 +94,7 @@ export async function* byteChunks(file: string): AsyncGenerator<Uint8Array> {
       const feed = (async () => {
         gz.write(head);
         for (let c = await iterator.next(); !c.done; c = await iterator.next()) {
-          if (!gz.write(c.value)) await new Promise((r) => gz.once('drain', r));
+          await writeChunk(gz, c.value);
         }
         gz.end();
       })();
