@@ -3,6 +3,7 @@ import type { Logger } from '../ngram/estimate.js';
 import type { CorpusOptions } from '../text/corpus.js';
 import type { OptionSpecs, Parsed } from './args.js';
 import { readWordList } from '../node/corpus-files.js';
+import type { CommandFiles } from '../node/outputs.js';
 
 export interface Command {
   name: string;
@@ -10,6 +11,8 @@ export interface Command {
   usage: string;
   examples: string[];
   options: OptionSpecs;
+  /** The files the command reads and writes, checked before `run` (checkOutputs): no output may be an input. */
+  files?(parsed: Parsed): CommandFiles;
   run(parsed: Parsed, io: CommandIO): Promise<void>;
 }
 

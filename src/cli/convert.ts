@@ -1,7 +1,6 @@
 import { KotobaError } from '../errors.js';
 import { BackoffModel } from '../ngram/model.js';
 import { formatForPath, readNgramTables, saveNgramModel } from '../node/ngram-files.js';
-import { checkWritable } from '../node/io.js';
 import { commonOptions, toJson, type Command } from './common.js';
 
 export const convert: Command = {
@@ -10,11 +9,11 @@ export const convert: Command = {
   usage: 'kotoba convert IN OUT',
   examples: ['kotoba convert wiki.arpa wiki.kblm', 'kotoba convert wiki.kblm wiki.arpa.gz'],
   options: { ...commonOptions },
+  files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the input' }], outputs: [{ path: parsed.positionals[1], as: 'the output' }] }),
   async run(parsed, io) {
     const [input, output] = parsed.positionals;
     if (!input || !output || parsed.positionals.length > 2) throw new KotobaError('convert needs an input and an output model', 'usage: kotoba convert IN OUT');
     const format = formatForPath(output);
-    await checkWritable(output);
     const started = performance.now();
     const tables = await readNgramTables(input, io.log.warn);
     await saveNgramModel(output, format === 'binary' ? BackoffModel.fromTables(tables) : tables);

@@ -24,6 +24,7 @@ export const generate: Command = {
     ...textOptions,
     ...commonOptions,
   },
+  files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [] }),
   async run(parsed, io) {
     const [modelPath, ...extra] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba generate MODEL [options]');

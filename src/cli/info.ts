@@ -1,5 +1,5 @@
 import { promises as fsp } from 'node:fs';
-import { KotobaError } from '../errors.js';
+import { KotobaError, printable } from '../errors.js';
 import { BackoffModel } from '../ngram/model.js';
 import { loadModel } from '../node/models.js';
 import { fileError } from '../node/io.js';
@@ -11,6 +11,7 @@ export const info: Command = {
   usage: 'kotoba info MODEL',
   examples: ['kotoba info wiki.kblm'],
   options: { ...commonOptions },
+  files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [] }),
   async run(parsed, io) {
     const [path] = parsed.positionals;
     if (!path) throw new KotobaError('no model given', 'usage: kotoba info MODEL');
@@ -29,7 +30,8 @@ export const info: Command = {
       return;
     }
     let text = '';
-    for (const [k, v] of Object.entries(out)) text += `${k}:\t${Array.isArray(v) ? v.join(' ') : String(v)}\n`;
+    // The description and other fields come from the file: escape what could drive the terminal.
+    for (const [k, v] of Object.entries(out)) text += `${k}:\t${printable(Array.isArray(v) ? v.join(' ') : String(v))}\n`;
     await io.stdout(text);
   },
 };

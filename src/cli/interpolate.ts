@@ -28,6 +28,11 @@ export const interpolate: Command = {
     ...textOptions,
     ...commonOptions,
   },
+  files: (parsed) => ({
+    models: parsed.positionals.map((path) => ({ path, as: 'the model' })),
+    inputs: [{ path: parsed.options.tune, as: '--tune' }],
+    outputs: [{ path: parsed.options.output, as: '-o' }, { path: parsed.options.arpa, as: '--arpa' }],
+  }),
   async run(parsed, io) {
     const o = parsed.options;
     const paths = parsed.positionals;

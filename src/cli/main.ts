@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** `kotoba` command line: one file per command, thin over the library. */
-import { KotobaError } from '../errors.js';
+import { KotobaError, printable } from '../errors.js';
+import { fileError, writeChunk, writesDone } from '../node/io.js';
+import { checkOutputs } from '../node/outputs.js';
 import { formatOptions, parseArgs } from './args.js';
 import type { Command, CommandIO } from './common.js';
 import { convert } from './convert.js';
@@ -38,9 +40,21 @@ function commandHelp(c: Command): string {
   return `kotoba ${c.name}: ${c.summary}\n\nusage: ${c.usage}\n\noptions:\n${formatOptions(c.options)}\n\nexamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
 }
 
+/**
+ * Set when stdout is a closed pipe (kotoba … | head -1): the reader has all it wants. Like ripgrep,
+ * and like the tools that die of SIGPIPE, we then stop and say nothing; unlike them we exit 0, so
+ * that a pipeline under `set -o pipefail` that closes early on purpose does not fail.
+ */
+let readerGone = false;
+
+function stdoutFailed(e: unknown): never {
+  if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') readerGone = true;
+  throw fileError(e, '<stdout>', 'write');
+}
+
 async function writeStdout(text: string): Promise<void> {
   if (text.length === 0) return;
-  if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+  await writeChunk(process.stdout, text).catch(stdoutFailed);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -65,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     stdout: writeStdout,
     log: {
       warn: (m) => {
-        if (!parsed.options.quiet) process.stderr.write(`kotoba: warning: ${m}\n`);
+        if (!parsed.options.quiet) process.stderr.write(`kotoba: warning: ${printable(m)}\n`);
       },
       info: (m) => {
         if (showProgress) process.stderr.write(`${m}\n`);
@@ -75,29 +89,52 @@ export async function main(argv: string[]): Promise<number> {
       if (showProgress) process.stderr.write(`${m}\n`);
     },
   };
+  if (command.files) await checkOutputs(command.files(parsed));
   await command.run(parsed, io);
   return 0;
 }
 
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  // A closed pipe (kotoba … | head) is not an error.
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
+// Failed writes to stdout reject the write that met them (writeChunk, writesDone); a failed write
+// to stderr cannot be reported anywhere. Neither may crash the process with a stack trace.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
+let settled = false;
+process.on('beforeExit', () => {
+  // The event loop emptied while the command still waited for something that can never come:
+  // a bug, but never a silent exit 0 with the work undone.
+  if (settled) return;
+  settled = true;
+  process.stderr.write('kotoba: internal error: the command stopped before it finished (please report it)\n');
+  process.exitCode = 1;
 });
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof KotobaError) {
-      process.stderr.write(`kotoba: ${e.message}\n`);
-    } else {
-      const err = e as Error;
-      process.stderr.write(`kotoba: internal error: ${err?.message ?? String(e)}\n`);
-      if (process.env.KOTOBA_DEBUG) process.stderr.write(`${err?.stack}\n`);
-      else process.stderr.write('kotoba: (set KOTOBA_DEBUG=1 for a stack trace, and please report it)\n');
-    }
-    process.exitCode = 1;
-  },
-);
+function report(e: unknown): number {
+  if (readerGone) return 0;
+  if (e instanceof KotobaError) {
+    process.stderr.write(`kotoba: ${printable(e.message)}\n`);
+  } else {
+    const err = e as Error;
+    process.stderr.write(`kotoba: internal error: ${printable(err?.message ?? String(e))}\n`);
+    if (process.env.KOTOBA_DEBUG) process.stderr.write(`${err?.stack}\n`);
+    else process.stderr.write('kotoba: (set KOTOBA_DEBUG=1 for a stack trace, and please report it)\n');
+  }
+  return 1;
+}
+
+main(process.argv.slice(2))
+  // Output written straight to process.stdout (not through io.stdout) fails here at the latest.
+  .then(async (code) => {
+    await writesDone(process.stdout).catch(stdoutFailed);
+    return code;
+  })
+  .then(
+    (code) => {
+      settled = true;
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      settled = true;
+      process.exitCode = report(e);
+    },
+  );

@@ -16,6 +16,7 @@ export const next: Command = {
     ...textOptions,
     ...commonOptions,
   },
+  files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [] }),
   async run(parsed, io) {
     const [modelPath, ...contextParts] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba next MODEL [CONTEXT…]');

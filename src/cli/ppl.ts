@@ -11,6 +11,7 @@ export const ppl: Command = {
   usage: 'kotoba ppl MODEL [FILE|-]',
   examples: ['kotoba ppl wiki.arpa corpus/wiki.valid.txt', 'kotoba ppl --json wiki.kblm corpus/wiki.valid.txt'],
   options: { ...textOptions, ...commonOptions },
+  files: ({ positionals: [model, input = '-'] }) => ({ models: [{ path: model, as: 'the model' }], inputs: [{ path: input, as: 'the text' }], outputs: [] }),
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', "usage: kotoba ppl MODEL [FILE|-]");

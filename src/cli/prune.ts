@@ -2,7 +2,6 @@ import { KotobaError } from '../errors.js';
 import { BackoffModel } from '../ngram/model.js';
 import { pruneRelativeEntropy } from '../ngram/prune.js';
 import { formatForPath, readNgramTables, saveNgramModel } from '../node/ngram-files.js';
-import { checkWritable } from '../node/io.js';
 import { commonOptions, toJson, type Command } from './common.js';
 
 export const prune: Command = {
@@ -15,6 +14,7 @@ export const prune: Command = {
     output: { type: 'string', short: 'o', value: 'OUT', description: 'pruned model (.arpa, .arpa.gz or .kblm)' },
     ...commonOptions,
   },
+  files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [{ path: parsed.options.output, as: '-o' }] }),
   async run(parsed, io) {
     const [input] = parsed.positionals;
     const o = parsed.options;
@@ -22,7 +22,6 @@ export const prune: Command = {
     if (typeof o.output !== 'string') throw new KotobaError('no output model given', 'pass -o OUT');
     if (typeof o.threshold !== 'number') throw new KotobaError('no pruning threshold given', 'pass --threshold θ, e.g. 1e-7');
     formatForPath(o.output);
-    await checkWritable(o.output);
     const before = BackoffModel.fromTables(await readNgramTables(input, io.log.warn));
     const after = pruneRelativeEntropy(before, o.threshold);
     await saveNgramModel(o.output, after);

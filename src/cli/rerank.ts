@@ -28,6 +28,7 @@ export const rerank: Command = {
     ...textOptions,
     ...commonOptions,
   },
+  files: ({ positionals: [model, input = '-'] }) => ({ models: [{ path: model, as: 'the model' }], inputs: [{ path: input, as: 'the candidates' }], outputs: [] }),
   async run(parsed, io) {
     const [modelPath, input = '-', ...extra] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba rerank MODEL [FILE|-]');

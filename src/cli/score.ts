@@ -16,6 +16,7 @@ export const score: Command = {
     ...textOptions,
     ...commonOptions,
   },
+  files: ({ positionals: [model, input = '-'] }) => ({ models: [{ path: model, as: 'the model' }], inputs: [{ path: input, as: 'the text' }], outputs: [] }),
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba score MODEL [FILE|-]');

@@ -30,6 +30,10 @@ export const sweep: Command = {
     ...textOptions,
     ...commonOptions,
   },
+  files: ({ positionals: [train, test], options: o }) => ({
+    inputs: [{ path: train, as: 'the training text' }, { path: test, as: 'the test text' }, { path: o.vocab, as: '--vocab' }],
+    outputs: [{ path: o.output, as: '-o' }, { path: typeof o.output === 'string' ? jsonPathFor(o.output) : undefined, as: 'the JSON report' }],
+  }),
   async run(parsed, io) {
     const o = parsed.options;
     const [trainPath, testPath, ...extra] = parsed.positionals;

@@ -11,7 +11,7 @@ import { Random } from '../neural/random.js';
 import { trainingReport } from '../neural/report.js';
 import { Trainer, type EpochRecord, type Progress, type TrainerOptions, type TrainingState } from '../neural/trainer.js';
 import { readCorpus } from '../node/corpus-files.js';
-import { fileError, writeFileAtomic } from '../node/io.js';
+import { writeFileAtomic } from '../node/io.js';
 import { checkpointPathFor, NEURAL_EXTENSION, readNeuralModelFile, saveNeuralModel } from '../node/neural-files.js';
 import type { Corpus } from '../text/corpus.js';
 import { EOS } from '../text/vocabulary.js';
@@ -189,7 +189,6 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     model = await buildModel(config, train.vocab, orderFor(config, counts), { shape });
     model.initialize(new Random(trainer.seed, 0), counts);
   }
-  await checkWritable(output);
 
   let valid: Corpus | null = null;
   if (run.valid) {
@@ -301,15 +300,5 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   }
   if ((result.reason === 'time' || result.reason === 'steps') && !dryRun) {
     io.log.info(`stopped by --max-${result.reason}; continue with --resume (checkpoint ${ckptPath})`);
-  }
-}
-
-/** Fails early (before the corpus and the training) when the output folder is not writable. */
-async function checkWritable(path: string): Promise<void> {
-  const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) || '/' : '.';
-  try {
-    await fsp.access(dir, 2 /* W_OK */);
-  } catch (e) {
-    throw fileError(e, dir, 'write into');
   }
 }

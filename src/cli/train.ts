@@ -5,7 +5,7 @@ import { pruneRelativeEntropy } from '../ngram/prune.js';
 import { SMOOTHING_NAMES, type SmoothingName, type SmoothingOptions } from '../ngram/smoothing.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
-import { checkWritable } from '../node/io.js';
+import { checkpointPathFor } from '../node/neural-files.js';
 import type { Parsed } from './args.js';
 import { commonOptions, textOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 
@@ -61,6 +61,17 @@ export const train: Command = {
     report: { type: 'string', value: 'FILE.html', description: 'neural: write an HTML chart of loss and validation perplexity per epoch' },
     ...commonOptions,
   },
+  files: ({ positionals: [text], options: o }) => {
+    const neural = typeof o.model === 'string' && o.model !== 'ngram';
+    return {
+      // On --resume the training text defaults to the one recorded in the checkpoint.
+      inputs: [{ path: text ?? (o.resume ? undefined : '-'), as: 'the training text' }, { path: o.vocab, as: '--vocab' }, { path: o.valid, as: '--valid' }],
+      outputs: [
+        { path: o.output, as: '-o' },
+        ...(neural && typeof o.output === 'string' ? [{ path: checkpointPathFor(o.output), as: 'the checkpoint' }, { path: o.report, as: '--report' }] : []),
+      ],
+    };
+  },
   async run(parsed, io) {
     const o = parsed.options;
     const model = typeof o.model === 'string' ? o.model : 'ngram';
@@ -79,9 +90,8 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   const o = parsed.options;
   const output = o.output;
   if (typeof output !== 'string') throw new KotobaError('no output model given', 'pass -o MODEL.arpa (or .arpa.gz, .kblm)');
-  // Fail early on an unknown extension or an unwritable folder, before reading the corpus.
+  // Fail early on an unknown extension, before reading the corpus (main checked the folder).
   formatForPath(output);
-  await checkWritable(output);
   const order = checkOrder(typeof o.order === 'number' ? o.order : 3);
   const smoothing = (typeof o.smoothing === 'string' ? o.smoothing : 'mkn') as SmoothingName;
   if (!(SMOOTHING_NAMES as readonly string[]).includes(smoothing)) {

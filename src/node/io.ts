@@ -3,7 +3,10 @@
  * and atomic writes (a temporary file renamed into place, so a failed run never leaves a
  * half-written model).
  */
-import { constants as fsConstants, createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
+import { constants as fsConstants, createWriteStream, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -23,28 +26,39 @@ import { KotobaError, at } from '../errors.js';
  * ```
  */
 export function fileError(err: unknown, file: string, doing = 'read'): KotobaError {
+  if (err instanceof KotobaError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return new KotobaError(`cannot ${doing} ${file}: no such file or directory`, 'check the path');
-    case 'EACCES':
-    case 'EPERM':
-      return new KotobaError(`cannot ${doing} ${file}: permission denied`, 'check the file permissions');
-    case 'EISDIR':
-      return new KotobaError(`cannot ${doing} ${file}: it is a directory`, 'give a file');
-    case 'ENOSPC':
-      return new KotobaError(`cannot ${doing} ${file}: no space left on device`, 'free some disk space');
-    default:
-      if (err instanceof KotobaError) return err;
-      if ((err as Error)?.message?.includes('incorrect header check')) {
-        return new KotobaError(`cannot ${doing} ${file}: corrupt gzip data`, 'check that the file is complete');
-      }
-      if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR') {
-        return new KotobaError(`cannot ${doing} ${file}: truncated or corrupt gzip data`, 'check that the file is complete');
-      }
-      return new KotobaError(`cannot ${doing} ${file}: ${(err as Error)?.message ?? String(err)}`);
+  const cause = code !== undefined && Object.hasOwn(ERRNO_CAUSES, code) ? ERRNO_CAUSES[code] : undefined;
+  if (cause) return new KotobaError(`cannot ${doing} ${file}: ${cause[0]}`, cause[1]);
+  const message = (err as Error)?.message ?? String(err);
+  if (message.includes('incorrect header check')) {
+    return new KotobaError(`cannot ${doing} ${file}: corrupt gzip data`, 'check that the file is complete');
   }
+  if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR') {
+    return new KotobaError(`cannot ${doing} ${file}: truncated or corrupt gzip data`, 'check that the file is complete');
+  }
+  // Node's system errors read 'EXDEV: cross-device link not permitted, rename 'a' -> 'b'': keep
+  // the cause, drop the code and the syscall (the file is named already).
+  const systemCause = code && /^E[A-Z]+$/.test(code) ? new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1] : undefined;
+  return new KotobaError(`cannot ${doing} ${file}: ${systemCause ?? message}`);
 }
+
+/** The causes users meet, by errno code: what happened, and what to do about it. */
+const ERRNO_CAUSES: Record<string, [cause: string, fix: string]> = {
+  ENOENT: ['no such file or directory', 'check the path'],
+  EACCES: ['permission denied', 'check the file permissions'],
+  EPERM: ['permission denied', 'check the file permissions'],
+  EISDIR: ['it is a directory', 'give a file'],
+  ENOTDIR: ['a folder on the path is a file', 'check the path'],
+  ENOSPC: ['no space left on device', 'free some disk space'],
+  EDQUOT: ['disk quota exceeded', 'free some space or raise the quota'],
+  EFBIG: ['file too large for the file system or the ulimit', "check 'ulimit -f' and the file system's file size limit"],
+  EIO: ['input/output error', 'check the disk or the network file system'],
+  EROFS: ['read-only file system', 'write to another folder'],
+  EPIPE: ['broken pipe (the reader went away)', 'check the command that reads the output'],
+  ENAMETOOLONG: ['file name too long', 'use a shorter name'],
+  EMFILE: ['too many open files', "raise the limit with 'ulimit -n'"],
+};
 
 const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 
@@ -80,7 +94,7 @@ export async function* byteChunks(file: string): AsyncGenerator<Uint8Array> {
       const feed = (async () => {
         gz.write(head);
         for (let c = await iterator.next(); !c.done; c = await iterator.next()) {
-          if (!gz.write(c.value)) await new Promise((r) => gz.once('drain', r));
+          await writeChunk(gz, c.value);
         }
         gz.end();
       })();
@@ -218,15 +232,141 @@ export async function readBytes(file: string): Promise<Uint8Array> {
   }
 }
 
-function tempPathFor(target: string): string {
-  const rand = Math.random().toString(36).slice(2, 10);
-  return join(dirname(target), `.${basename(target)}.${process.pid}.${rand}.tmp`);
+/**
+ * Writes `chunk` to `stream`, waiting while the stream's buffer is full. Rejects with the
+ * stream's error as soon as it fails: waiting for 'drain' alone hangs forever after a failed
+ * write (a full disk, a closed pipe), and with nothing left to do Node then exits with status 0,
+ * the output lost and no word said.
+ *
+ * @example
+ * ```ts
+ * import { writeChunk } from 'kotoba/node';
+ * import { createWriteStream } from 'node:fs';
+ * const file = createWriteStream('scores.tsv');
+ * for (const line of ['-2.5\tthe cat\n', '-3.1\ta dog\n']) await writeChunk(file, line); // rejects on ENOSPC
+ * ```
+ */
+export function writeChunk(stream: Writable, chunk: string | Uint8Array): Promise<void> {
+  let failed = streamFailure(stream);
+  if (failed) return Promise.reject(failed);
+  const ready = stream.write(chunk);
+  // Synchronous streams (stdout on Linux, files given to process.stdout) fail inside write().
+  failed = streamFailure(stream);
+  if (failed) return Promise.reject(failed);
+  if (ready) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const settle = (error: Error | null) => {
+      stream.off('drain', onDrain);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => settle(null);
+    const onError = (e: Error) => settle(e);
+    const onClose = () => settle(streamFailure(stream) ?? closedStream());
+    stream.on('drain', onDrain);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
 }
 
 /**
- * Writes `target` atomically: `write` fills a temporary file beside it, which is renamed over
- * `target` only when everything succeeded. On failure the temporary file is removed and the old
- * `target`, if any, is untouched. Gzips when `target` ends in `.gz`.
+ * Resolves once everything written to `stream` so far has been handed to the system; rejects
+ * with the error of any write that failed. For streams that are never ended, such as stdout.
+ *
+ * @example
+ * ```ts
+ * import { writeChunk, writesDone } from 'kotoba/node';
+ * await writeChunk(process.stdout, 'Perplexity: 152.3\n');
+ * await writesDone(process.stdout); // rejects when stdout is a full disk or a closed pipe
+ * ```
+ */
+export function writesDone(stream: Writable): Promise<void> {
+  const failed = streamFailure(stream);
+  if (failed) return Promise.reject(failed);
+  // Write callbacks run in order, so the callback of an empty write comes after all the others.
+  return new Promise<void>((resolve, reject) => {
+    stream.write('', (e) => (e ? reject(streamFailure(stream) ?? e) : resolve()));
+  });
+}
+
+function streamFailure(stream: Writable): Error | null {
+  if (stream.errored) return stream.errored;
+  return stream.destroyed ? closedStream() : null;
+}
+
+const closedStream = () => Object.assign(new Error('the stream was closed before the write finished'), { code: 'ERR_STREAM_DESTROYED' });
+
+/**
+ * Temporary files are named `.NAME.HOST.PID.RANDOM.tmp` beside their target: the same folder (so
+ * the final rename is atomic), hidden, and naming who wrote them, so that a later write can tell
+ * a stale one (its writer died: kill -9, a crash, a power cut) from one being written right now.
+ */
+const TEMP_FILE = /^\.(.+)\.([A-Za-z0-9_-]{1,32})\.(\d{1,10})\.([0-9a-f]{8})\.tmp$/;
+
+/** This machine's name as it appears in temporary file names. */
+const HOST_TAG = (hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'host').slice(0, 32);
+
+function tempPathFor(target: string): string {
+  // A long target name is shortened so that the temporary name stays within NAME_MAX (255).
+  const name = basename(target).slice(0, 160);
+  return join(dirname(target), `.${name}.${HOST_TAG}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, but not ours to signal
+  }
+}
+
+/**
+ * Removes the temporary files that killed writes left in `dir`: only files of our exact naming
+ * pattern, written on this machine (a process id means nothing on another host sharing the folder)
+ * by a process that no longer runs. Best effort: a folder we cannot list is left alone.
+ *
+ * We clean up on the next write rather than write where a crash leaves nothing behind: that
+ * needs O_TMPFILE and linkat (Linux only, not in Node), and a temporary file in another folder
+ * (/tmp) cannot be renamed atomically onto a different file system.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTempFiles } from 'kotoba/node';
+ * const removed = await removeStaleTempFiles('models'); // ['models/.wiki5.arpa.node1.4242.0f3a9c1e.tmp']
+ * ```
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir || '.');
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = TEMP_FILE.exec(name);
+    if (!m || m[2] !== HOST_TAG || isRunning(Number(m[3]))) continue;
+    const path = join(dir, name);
+    try {
+      if (!(await fsp.lstat(path)).isFile()) continue;
+      await fsp.unlink(path);
+      removed.push(path);
+    } catch {
+      // Gone already (another process cleaned it) or not ours to remove: either way, not an error.
+    }
+  }
+  return removed;
+}
+
+/**
+ * Writes `target` atomically: `write` fills a temporary file beside it, which is flushed to disk
+ * (fsync) and renamed over `target` only when everything succeeded. On any failure (a full disk, an I/O
+ * error, an exception in `write`) the temporary file is removed, the old `target`, if any, is
+ * untouched, and the error is one line naming `target` and the cause. Gzips when `target` ends in
+ * `.gz`. Stale temporary files of killed writes in the same folder are removed first.
  *
  * @example
  * ```ts
@@ -241,10 +381,15 @@ export async function writeAtomic(
   target: string,
   write: (out: (chunk: string | Uint8Array) => Promise<void>) => Promise<void>,
 ): Promise<void> {
+  const dir = dirname(target);
+  await removeStaleTempFiles(dir);
   const tmp = tempPathFor(target);
-  let file: WriteStream;
+  // flush: fsync before close, so the bytes are on disk before the name points at them. Without
+  // it a crash soon after the rename can leave an empty or partial file under the final name
+  // (ext4 and XFS allocate late); it also surfaces errors that some file systems report only
+  // when flushing (NFS, quotas).
+  const file = createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: 1 << 20 });
   try {
-    file = createWriteStream(tmp, { flags: 'wx' });
     await new Promise<void>((resolve, reject) => {
       file.once('open', () => resolve());
       file.once('error', reject);
@@ -254,23 +399,38 @@ export async function writeAtomic(
   }
   const gzip = target.endsWith('.gz') ? createGzip({ level: 6 }) : null;
   const sink: Writable = gzip ?? file;
-  const done = gzip ? pipeline(gzip, file) : finished(file);
-  let failed: unknown = null;
-  done.catch((e) => { failed = e; });
-  const out = async (chunk: string | Uint8Array): Promise<void> => {
-    if (failed) throw failed;
-    if (!sink.write(chunk)) await new Promise<void>((resolve) => sink.once('drain', () => resolve()));
-  };
+  const done = gzip ? pipeline(gzip, file) : finished(file); // after the fsync and the close
+  done.catch(() => {}); // awaited below; until then, a failure shows in the next write
   try {
-    await write(out);
+    await write((chunk) => writeChunk(sink, chunk));
     sink.end();
     await done;
     await fsp.rename(tmp, target);
   } catch (e) {
     sink.destroy();
-    file.destroy();
+    if (!file.closed) await new Promise<void>((resolve) => file.destroy().once('close', () => resolve()));
     await fsp.rm(tmp, { force: true });
-    throw e instanceof KotobaError ? e : fileError(e, target, 'write');
+    throw isSystemError(e) ? fileError(e, target, 'write') : e;
+  }
+  await syncFolder(dir);
+}
+
+/** An error from the operating system or a stream (it has a code), as opposed to a bug or a KotobaError. */
+const isSystemError = (e: unknown): boolean => !(e instanceof KotobaError) && typeof (e as NodeJS.ErrnoException)?.code === 'string';
+
+/**
+ * Makes a rename durable by flushing its folder. Atomicity does not need it (after a crash the
+ * name holds the old file or the new one), so it is best effort: some systems cannot open folders.
+ */
+async function syncFolder(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fsp.open(dir || '.', 'r');
+    await handle.sync();
+  } catch {
+    // not supported here (Windows) or not permitted: the rename stands
+  } finally {
+    await handle?.close().catch(() => {});
   }
 }
 

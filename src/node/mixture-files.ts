@@ -11,7 +11,7 @@
  *   }
  */
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { KotobaError } from '../errors.js';
+import { jsonErrorDetail, KotobaError } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
 import { MixtureModel } from '../apps/mixture.js';
 import { readBytes, writeFileAtomic } from './io.js';
@@ -71,7 +71,7 @@ export function parseMixtureFile(text: string, path: string): MixtureFile {
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new KotobaError(`${path}: not valid JSON (${(e as Error).message})`, 'a mixture file is the JSON that kotoba interpolate -o writes');
+    throw new KotobaError(`${path}: not valid JSON: ${jsonErrorDetail(e, text)}`, 'a mixture file is the JSON that kotoba interpolate -o writes');
   }
   const d = data as Partial<MixtureFile>;
   if (d === null || typeof d !== 'object' || d.format !== MIXTURE_FORMAT) {
@@ -87,6 +87,15 @@ export function parseMixtureFile(text: string, path: string): MixtureFile {
     }
   }
   return d as MixtureFile;
+}
+
+async function readMixtureFile(path: string): Promise<MixtureFile> {
+  return parseMixtureFile(new TextDecoder().decode(await readBytes(path)), path);
+}
+
+/** Where a component path written in a mixture file points: relative to the mixture's folder. */
+function componentPath(mixturePath: string, written: string): string {
+  return isAbsolute(written) ? written : resolve(dirname(resolve(mixturePath)), written);
 }
 
 // Mixtures may name mixtures; a cycle would otherwise recurse forever.
@@ -105,13 +114,12 @@ const opening = new Set<string>();
 export async function loadMixture(path: string, warn: (m: string) => void = () => {}): Promise<MixtureModel> {
   const full = resolve(path);
   if (opening.has(full)) throw new KotobaError(`${path}: the mixture names itself (directly or through another mixture)`);
-  const text = new TextDecoder().decode(await readBytes(path));
-  const file = parseMixtureFile(text, path);
+  const file = await readMixtureFile(path);
   opening.add(full);
   try {
     const models: LanguageModel<unknown>[] = [];
     for (const c of file.components) {
-      const p = isAbsolute(c.path) ? c.path : resolve(dirname(full), c.path);
+      const p = componentPath(path, c.path);
       try {
         models.push(await loadModel(p, warn));
       } catch (e) {
@@ -135,6 +143,7 @@ export const mixtureLoader: ModelLoader = {
     return /^\s*\{/.test(text) && text.includes(`"${MIXTURE_FORMAT}"`);
   },
   load: loadMixture,
+  references: async (path) => (await readMixtureFile(path)).components.map((c) => componentPath(path, c.path)),
 };
 
 registerModelLoader(mixtureLoader);

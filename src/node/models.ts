@@ -3,6 +3,7 @@
  * here; other families (neural safetensors, mixtures) register a loader.
  */
 import { promises as fsp } from 'node:fs';
+import { resolve } from 'node:path';
 import type { LanguageModel } from '../lm.js';
 import { fileError } from './io.js';
 import { loadNgramModel } from './ngram-files.js';
@@ -12,6 +13,8 @@ export interface ModelLoader {
   /** True when this loader reads the file (from its first bytes and name). */
   accepts(head: Uint8Array, path: string): boolean;
   load(path: string, warn: (m: string) => void): Promise<LanguageModel<unknown>>;
+  /** The other model files this one names (a mixture's components), as paths to open. */
+  references?(path: string): Promise<string[]>;
 }
 
 const loaders: ModelLoader[] = [];
@@ -62,4 +65,34 @@ export async function loadModel(path: string, warn: (m: string) => void = () => 
   const h = await head(path);
   for (const l of loaders) if (l.accepts(h, path)) return l.load(path, warn);
   return (await loadNgramModel(path, warn)) as LanguageModel<unknown>;
+}
+
+/**
+ * Every file that opening the model at `path` reads: the file itself and, for a mixture, the
+ * models it names, recursively (each once). For checking, before any work, that an output does
+ * not overwrite one of them. Files that are missing or not regular files are listed but not opened.
+ *
+ * @example
+ * ```ts
+ * import { modelFiles } from 'kotoba/node';
+ * await modelFiles('wiki.mix.json'); // ['wiki.mix.json', '/models/wiki3.kblm', '/models/wiki1.arpa']
+ * ```
+ */
+export async function modelFiles(path: string): Promise<string[]> {
+  const files: string[] = [];
+  const seen = new Set<string>();
+  const queue = [path];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    const key = resolve(next);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    files.push(next);
+    const isFile = await fsp.stat(next).then((s) => s.isFile(), () => false);
+    if (!isFile) continue;
+    const h = await head(next).catch(() => null);
+    const loader = h && loaders.find((l) => l.accepts(h, next!));
+    // An unreadable reference is reported when the model is opened, with its context.
+    if (loader?.references) queue.push(...(await loader.references(next).catch(() => [])));
+  }
+  return files;
 }
