@@ -54,6 +54,8 @@ export interface LossSum {
 /** What the training loop drives; every neural model implements it. */
 export interface Trainee {
   readonly params: ParamSet;
+  /** The vocabulary: its size sets how far the loss may rise before training counts as diverged. */
+  readonly vocab: Vocabulary;
   readonly kernels: Kernels;
   /** Lays out the training tokens for one epoch (shuffled with `shuffle` when given); returns the number of steps. */
   beginEpoch(tokens: Uint32Array, shuffle: Random | null): number;
