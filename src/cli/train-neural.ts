@@ -15,7 +15,7 @@ import { fileError, writeFileAtomic } from '../node/io.js';
 import { checkpointPathFor, NEURAL_EXTENSION, readNeuralModelFile, saveNeuralModel } from '../node/neural-files.js';
 import type { Corpus } from '../text/corpus.js';
 import type { Parsed } from './args.js';
-import { textOptionsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
+import { textOptionsFor, textOptionsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
 import { promises as fsp } from 'node:fs';
 
 /** Training defaults per family (architecture defaults are in resolveConfig). */
@@ -127,7 +127,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run = c.training.run as RunOptions;
     if (!run || run.kind !== c.config.kind) throw new KotobaError(`${ckptPath}: the checkpoint has no usable training options`, 'train again without --resume');
     if (run.kind !== kind) throw new KotobaError(`the checkpoint is of a ${run.kind} model, not ${kind}`, `use --model ${run.kind}`);
-    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay'].filter((n) => o[n] !== undefined);
+    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'clip', 'l2', 'lr-decay'].filter((n) => o[n] !== undefined);
     if (ignored.length) io.log.warn(`--resume keeps the checkpoint's settings; ignoring ${ignored.map((n) => `--${n}`).join(' ')}`);
     // What may change on resume: how long to go on, and (breaking exact reproduction) the rate.
     if (num(o.epochs) ?? num(o['max-epochs'])) run.trainer.epochs = positiveInt(o, o.epochs !== undefined ? 'epochs' : 'max-epochs', 1);
@@ -138,7 +138,8 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (num(o['checkpoint-every']) !== undefined) run.trainer.checkpointEvery = nonNegative(o, 'checkpoint-every', 300);
     const input = parsed.positionals[0] ?? run.train;
     io.progress(`resuming from ${ckptPath}: epoch ${c.checkpoint.state.epoch + 1}, step ${c.checkpoint.state.step}`);
-    train = await readCorpus(input, { ...(run.text as object), vocab: c.vocab });
+    const text = textOptionsFor({ text: c.text ?? textOptionsOf(run.text as Parsed['options']) }, o, ckptPath);
+    train = await readCorpus(input, { ...text, vocab: c.vocab });
     model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape });
     loadWeights(model, c.weights, ckptPath);
     resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried, from: ckptPath };
@@ -178,12 +179,13 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     model = await buildModel(config, train.vocab, orderFor(config, counts), { shape });
     model.initialize(new Random(trainer.seed, 0), counts);
   }
+  model.text = train.text; // stored in the checkpoints and the model file
   await checkWritable(output);
 
   let valid: Corpus | null = null;
   if (run.valid) {
     io.progress(`reading ${run.valid}`);
-    valid = await readCorpus(run.valid, { ...(run.text as object), vocab: model.vocab });
+    valid = await readCorpus(run.valid, { ...model.text, vocab: model.vocab });
   } else if (!o.resume) {
     io.log.warn('no --valid text: training runs for the given epochs with no validation, best-model selection or annealing');
   }
