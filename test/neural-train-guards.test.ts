@@ -4,11 +4,8 @@
 // `--resume --max-time 60` trains for about 60 more seconds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { KotobaError } from '../src/errors.js';
 import { createJsKernels } from '../src/neural/kernels/index.js';
 import { readNeuralFile } from '../src/neural/model-file.js';
@@ -16,25 +13,19 @@ import { ParamSet } from '../src/neural/params.js';
 import { decodeSafetensors } from '../src/neural/safetensors.js';
 import { Trainer, type Checkpoint } from '../src/neural/trainer.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
+import { repoRoot, runCli, tempDir } from './helpers.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
-const TRAIN = join(root, 'corpus', 'wiki.valid.txt'); // 26k words
-const VALID = join(root, 'corpus', 'wiki.test.txt');
+const TRAIN = join(repoRoot, 'corpus', 'wiki.valid.txt'); // 26k words
+const VALID = join(repoRoot, 'corpus', 'wiki.test.txt');
+const { dir: tmp, cleanup } = tempDir();
+test.after(cleanup);
 
-function kotoba(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const tmp = mkdtempSync(join(tmpdir(), 'kotoba-train-guards-'));
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
-
-const SMALL: Record<string, string[]> = {
-  loglinear: ['--order', '2', '--hash-size', '100000'],
-  ffnn: ['--order', '3', '--embed', '8', '--hidden', '16'],
-  rnn: ['--hidden', '16'],
-  lstm: ['--hidden', '12', '--layers', '1', '--classes', '20'],
+/** The smallest model of each family. */
+const TINY: Record<string, string[]> = {
+  loglinear: ['--order', '2', '--hash-size', '50000'],
+  ffnn: ['--order', '2', '--embed', '4', '--hidden', '8'],
+  rnn: ['--hidden', '8'],
+  lstm: ['--hidden', '8', '--layers', '1', '--classes', '20'],
 };
 
 /** Every weight of a safetensors file finite and of a sane size. */
@@ -47,11 +38,11 @@ function saneWeights(path: string): boolean {
   return true;
 }
 
-for (const [kind, arch] of Object.entries(SMALL)) {
-  test(`${kind}: --lr 1e30 stops non-zero with one line saying to lower --lr, and writes no model and no checkpoint`, () => {
+for (const [kind, arch] of Object.entries(TINY)) {
+  test(`${kind}: --lr 1e30 stops non-zero with one line saying to lower --lr, and writes no model and no checkpoint`, async () => {
     const out = join(tmp, `diverge-${kind}.safetensors`);
-    const r = kotoba(['train', '--model', kind, ...arch, '--lr', '1e30', '--max-steps', '30', '--batch', '8', '--checkpoint-every', '0', '--valid', VALID, '--json', '-o', out, TRAIN]);
-    assert.equal(r.status, 1, r.stdout);
+    const r = await runCli(['train', '--model', kind, ...arch, '--lr', '1e30', '--max-steps', '30', '--batch', '8', '--checkpoint-every', '0', '--valid', VALID, '--json', '-o', out, TRAIN]);
+    assert.equal(r.code, 1, r.stdout);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^kotoba: training diverged (at epoch 1, step \d+|after global step \d+).*: the (loss|weights give a loss|gradient norm) .*; no model written \(train again with a lower --lr than 1e\+30, e\.g\. --lr 1e\+29[^)]*\)\n$/);
     assert.ok(!existsSync(out), 'no model from diverged weights');
@@ -59,17 +50,17 @@ for (const [kind, arch] of Object.entries(SMALL)) {
   });
 }
 
-test('a run that diverges after a good checkpoint keeps that checkpoint and the model as they were, and names it', () => {
+test('a run that diverges after a good checkpoint keeps that checkpoint and the model as they were, and names it', async () => {
   const out = join(tmp, 'good.safetensors');
   const ckpt = join(tmp, 'good.ckpt.safetensors');
-  const first = kotoba(['train', '--model', 'lstm', ...SMALL.lstm!, '--max-steps', '3', '--batch', '8', '--valid', VALID, '--json', '-o', out, TRAIN]);
-  assert.equal(first.status, 0, first.stderr);
+  const first = await runCli(['train', '--model', 'lstm', ...TINY.lstm!, '--max-steps', '3', '--batch', '8', '--valid', VALID, '--json', '-o', out, TRAIN]);
+  assert.equal(first.code, 0, first.stderr);
   const model = readFileSync(out);
   const checkpoint = readFileSync(ckpt);
   assert.ok(saneWeights(ckpt));
   // Checkpoints are due after every step: each is checked before it is written.
-  const r = kotoba(['train', '--model', 'lstm', '--resume', '--lr', '1e30', '--max-steps', '30', '--checkpoint-every', '0', '--quiet', '-o', out]);
-  assert.equal(r.status, 1);
+  const r = await runCli(['train', '--model', 'lstm', '--resume', '--lr', '1e30', '--max-steps', '30', '--checkpoint-every', '0', '--quiet', '-o', out]);
+  assert.equal(r.code, 1);
   assert.match(r.stderr, /^kotoba: training diverged .*; no model written; the last good checkpoint is .*good\.ckpt\.safetensors \(continue with --resume and a lower --lr than 1e\+30, e\.g\. --lr 1e\+29\)\n$/);
   assert.ok(readFileSync(ckpt).equals(checkpoint), 'the checkpoint from before the divergence is kept as it was');
   assert.ok(readFileSync(out).equals(model), 'the model file is not replaced by diverged weights');
@@ -139,21 +130,21 @@ test('weights blown up by the last step before a checkpoint are caught before th
   assert.deepEqual(written.map((s) => s.globalStep), [1, 2, 3, 4], 'checkpoints from before the divergence only');
 });
 
-test("--max-time limits the run it is given to: the README's --resume --max-time trains for about that long again", () => {
+test("--max-time limits the run it is given to: the README's --resume --max-time trains for about that long again", async () => {
   const N = 1.5;
   const out = join(tmp, 'timed.safetensors');
   const ckpt = join(tmp, 'timed.ckpt.safetensors');
   const elapsed = () => (readNeuralFile(decodeSafetensors(readFileSync(ckpt), ckpt), ckpt).checkpoint!.state.elapsed);
-  const big = join(root, 'corpus', 'wiki.train.txt'); // the README's example, with a small LSTM
-  const first = kotoba(['train', '--model', 'lstm', '--hidden', '16', '--layers', '1', '--classes', '20', '--lowercase', '--valid', TRAIN, '--max-time', String(N), '--json', '--verbose', '-o', out, big]);
-  assert.equal(first.status, 0, first.stderr);
+  const big = join(repoRoot, 'corpus', 'wiki.train.txt'); // the README's example, with a small LSTM
+  const first = await runCli(['train', '--model', 'lstm', '--hidden', '16', '--layers', '1', '--classes', '20', '--lowercase', '--valid', TRAIN, '--max-time', String(N), '--json', '--verbose', '-o', out, big]);
+  assert.equal(first.code, 0, first.stderr);
   const a = JSON.parse(first.stdout) as { stopped: string; steps: number };
   assert.equal(a.stopped, 'time');
   assert.match(first.stderr, /stopped by --max-time; continue with --resume/);
   const t1 = elapsed();
   assert.ok(t1 >= N * 0.9 && t1 < N + 1, `first run: ${t1} s`);
-  const second = kotoba(['train', '--model', 'lstm', '--resume', '--max-time', String(N), '--json', '-o', out, big]);
-  assert.equal(second.status, 0, second.stderr);
+  const second = await runCli(['train', '--model', 'lstm', '--resume', '--max-time', String(N), '--json', '-o', out, big]);
+  assert.equal(second.code, 0, second.stderr);
   const b = JSON.parse(second.stdout) as { stopped: string; steps: number };
   assert.equal(b.stopped, 'time');
   assert.ok(b.steps > a.steps * 1.3, `the resumed run trains: ${a.steps} → ${b.steps} steps`);
