@@ -216,7 +216,7 @@ export class PerplexityAccumulator {
  * import { scoreTokens } from 'kotoba';
  * import { loadModel, readCorpus } from 'kotoba/node';
  * const model = await loadModel('wiki.arpa');
- * const test = await readCorpus('wiki.test.txt', { vocab: model.vocab }); // unknown words → <unk>
+ * const test = await readCorpus('wiki.test.txt', { ...model.text, vocab: model.vocab }); // unknown words → <unk>
  * const acc = scoreTokens(model, test.tokens);
  * console.log(acc.perplexity, acc.perplexityExcludingOov, acc.oov);
  * ```

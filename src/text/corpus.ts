@@ -141,7 +141,7 @@ export class CorpusBuilder {
    * import { CorpusBuilder, scoreTokens, type LanguageModel } from 'kotoba';
    * declare const lm: LanguageModel<unknown>;
    * declare const lines: string[];
-   * const builder = new CorpusBuilder({ vocab: lm.vocab });
+   * const builder = new CorpusBuilder({ ...lm.text, vocab: lm.vocab }); // the model's text options, its words
    * for (const line of lines) builder.addLine(line);
    * const ppl = scoreTokens(lm, builder.takeTokens()).perplexity;
    * ```
