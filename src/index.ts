@@ -7,6 +7,7 @@ export * from './lm.js';
 export * from './text/vocabulary.js';
 export * from './text/tokenize.js';
 export * from './text/segment.js';
+export * from './text/text-options.js';
 export * from './text/corpus.js';
 export * from './ngram/tables.js';
 export * from './ngram/count.js';

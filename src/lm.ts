@@ -4,6 +4,7 @@
  * scores, reranking, next-word lists, sampling and mixtures are written once, against this
  * interface, and work for every model family.
  */
+import type { TokenizeOptions } from './text/tokenize.js';
 import { BOS, EOS, UNK, type Vocabulary } from './text/vocabulary.js';
 
 /** The result of scoring one word. */
@@ -35,6 +36,12 @@ export interface LanguageModel<S = unknown> {
   readonly vocab: Vocabulary;
   /** A short description, e.g. `5-gram modified Kneser-Ney`. */
   readonly description: string;
+  /**
+   * How the model's text was split into words (lowercased, segmented), as stored in its file:
+   * text given to the model must be split the same way, e.g. with `tokenizer(lm.text)`.
+   * Undefined when unknown (an ARPA file from another toolkit, an older kotoba file).
+   */
+  readonly text?: TokenizeOptions;
   /** The state after `<s>`. */
   begin(): S;
   /** log10 p(word | state) and the next state. `word` is a vocabulary id (UNK for unknown words). */
@@ -209,7 +216,7 @@ export class PerplexityAccumulator {
  * import { scoreTokens } from 'kotoba';
  * import { loadModel, readCorpus } from 'kotoba/node';
  * const model = await loadModel('wiki.arpa');
- * const test = await readCorpus('wiki.test.txt', { vocab: model.vocab }); // unknown words → <unk>
+ * const test = await readCorpus('wiki.test.txt', { ...model.text, vocab: model.vocab }); // unknown words → <unk>
  * const acc = scoreTokens(model, test.tokens);
  * console.log(acc.perplexity, acc.perplexityExcludingOov, acc.oov);
  * ```

@@ -4,7 +4,8 @@
 // log10, sentence total and perplexity (`score`, `ppl`), the top next words (`next`), the
 // ranking of candidates (`rerank`), and seeded samples (`generate`). Unrounded values are
 // read from data-* attributes. It also loads the CLI's ARPA file (and a small neural model) through the file chooser,
-// trains on raw Japanese with --segment ja, and saves screenshots to test-output/.
+// trains on raw Japanese with --segment ja, reads text the way a loaded model was trained to
+// (--lowercase), and saves screenshots to test-output/.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -247,6 +248,20 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
     rnnShown.words.forEach((w, i) => assert.ok(Math.abs(w.log10 - rnnCli.scored.words[i]!.log10) <= 1e-6, `neural: log10 of ${w.word}: ${w.log10} vs ${rnnCli.scored.words[i]!.log10}`));
     assert.ok(Math.abs(rnnShown.perplexity - rnnCli.perplexity) <= 1e-6 * rnnCli.perplexity, `neural: perplexity ${rnnShown.perplexity} vs ${rnnCli.perplexity}`);
     assert.deepEqual(rnnShown.ranked.map((r) => r.sentence), rnnCli.ranking.map((r) => r.sentence), 'neural: ranking');
+
+    // 6. A model trained with --lowercase, loaded while the page's lowercase box is unchecked:
+    //    the page reads text the model's way and shows it, as the CLI does without being told.
+    const lcModel = join(dir, 'wiki3-lc.kblm');
+    const lt = await runCli(['train', '--order', '3', '--lowercase', '-o', lcModel, 'corpus/wiki.train.txt']);
+    assert.equal(lt.code, 0, lt.stderr);
+    const MIXED = 'The game was released in Japan in 2011 .';
+    const lcCli = await cliNumbers(lcModel, MIXED, CANDIDATES, []);
+    assert.equal(lcCli.scored.words.filter((w) => w.word === 'japan').length, 1, 'the CLI lowercases for this model');
+    await page.uncheck('#lowercase');
+    await page.setInputFiles('#model-file', lcModel);
+    const lc = await waitModel(neural);
+    assert.equal(await page.isChecked('#lowercase'), true, "the page shows the model's own setting");
+    sameAsCli(await readPage(MIXED, lc), lcCli, 'a --lowercase model on mixed-case text');
 
     assert.deepEqual(errors, [], 'errors in the page');
   } finally {

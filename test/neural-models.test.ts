@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { corpusFromText } from '../src/text/corpus.js';
-import { BOS, EOS } from '../src/text/vocabulary.js';
+import { BOS, EOS, Vocabulary } from '../src/text/vocabulary.js';
 import { scoreSentence, scoreTokens } from '../src/lm.js';
 import { KotobaError } from '../src/errors.js';
 import { buildModelJs, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
@@ -210,7 +210,7 @@ test('NaN in the loss stops training with an error naming the step and the check
   };
   await assert.rejects(t.run(), (e: unknown) => {
     assert.ok(e instanceof KotobaError);
-    assert.match(e.message, /training diverged at epoch 1, step 4 \(global step 4\): the loss is NaN; the last good checkpoint is ckpt\.safetensors/);
+    assert.match(e.message, /training diverged at epoch 1, step 4 \(global step 4\): the loss is NaN; no model written; the last good checkpoint is ckpt\.safetensors/);
     return true;
   });
 });
@@ -338,6 +338,7 @@ test('training schedule: keep the best weights, go back on a worse epoch, anneal
   const fake = {
     params,
     kernels: k,
+    vocab: new Vocabulary(),
     beginEpoch: () => 2,
     trainStep: () => ({ nats: 1, targets: 1 }),
     update: (lr: number) => {

@@ -119,9 +119,9 @@ test('the lecture: trained on raw text with --segment ja, MLE scores are the cou
     const words = JSON.parse(q.stdout).words as { word: string; log10: number }[];
     assert.deepEqual(words.map((w) => w.word), ['私', 'は', '</s>']);
     assert.ok(Math.abs(words[1]!.log10 - Math.log10(1 / 2)) < 1e-6);
-    // Without --segment the raw line is one unknown word.
+    // Without --segment too: the model stores its --segment ja and applies it.
     const plain = await runCli(['score', '--words', '--json', join(dir, 'lecture.arpa')], { input: '私は\n' });
-    assert.deepEqual((JSON.parse(plain.stdout).words as { word: string; oov: boolean }[]).map((w) => [w.word, w.oov]), [['私は', true], ['</s>', false]]);
+    assert.equal(plain.stdout, q.stdout);
   } finally {
     cleanup();
   }
@@ -144,17 +144,13 @@ test('train, ppl and score honour --segment on the shipped Japanese fixture', as
     const pj = JSON.parse(p.stdout);
     assert.equal(pj.tokens, testWords.reduce((n, s) => n + s.length + 1, 0));
     assert.ok(pj.oov < pj.tokens / 10, `${pj.oov} OOVs of ${pj.tokens}`);
-    // The same with auto (every line has kana), and the raw lines are all unknown without it.
-    const json = async (args: string[]) => {
-      const r = await runCli(args);
-      assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout);
-    };
-    const pa = await json(['ppl', '--json', '--segment', 'auto', model, jaTest]);
-    assert.equal(pa.perplexity, pj.perplexity);
-    const pn = await json(['ppl', '--json', model, jaTest]);
-    assert.equal(pn.oov, testWords.length);
-    assert.ok(pj.perplexity < pn.perplexity);
+    // The same without --segment (the model applies its own); another segmentation is refused.
+    const pn = await runCli(['ppl', '--json', model, jaTest]);
+    assert.equal(pn.code, 0, pn.stderr);
+    assert.deepEqual(JSON.parse(pn.stdout), pj);
+    const auto = await runCli(['ppl', '--json', '--segment', 'auto', model, jaTest]);
+    assert.equal(auto.code, 1);
+    assert.match(auto.stderr, /ja\.arpa reads text with --segment ja \(as it was trained\); --segment auto would read it differently/);
 
     const s = await runCli(['score', '--words', '--json', '--segment', 'ja', model, jaTest]);
     assert.equal(s.code, 0, s.stderr);

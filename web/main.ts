@@ -94,7 +94,13 @@ async function modelJob(what: string, body: RequestBody): Promise<void> {
     info.dataset.serial = String(serial);
     $('samples').textContent = ''; // they were drawn from the previous model
     const ngrams = m.ngrams ? `; n-grams per order ${m.ngrams.join(' / ')}` : '';
-    setModelState('ready', `${m.description}; ${m.vocabulary} word types${ngrams}; ready in ${m.seconds.toFixed(2)} s (kernels: ${m.kernels})`);
+    // The model reads text its own way: show it in the word settings.
+    if (m.text) {
+      $<HTMLSelectElement>('segment').value = m.text.segment;
+      $<HTMLInputElement>('lowercase').checked = m.text.lowercase;
+    }
+    const reads = m.text ? `; words: ${m.text.segment ? `segmented (${m.text.segment})` : 'split on spaces'}${m.text.lowercase ? ', lowercased' : ''}` : '';
+    setModelState('ready', `${m.description}; ${m.vocabulary} word types${ngrams}${reads}; ready in ${m.seconds.toFixed(2)} s (kernels: ${m.kernels})`);
     logLine(`done in ${m.seconds.toFixed(2)} s`);
     await refresh();
   } catch (e) {

@@ -34,6 +34,8 @@ export interface ModelInfo {
   seconds: number;
   /** Kernel backend the neural models would use in this browser. */
   kernels: string;
+  /** How the model reads text (its stored text options); absent when its file does not say. */
+  text?: TextSettings;
 }
 
 export interface WordResult {

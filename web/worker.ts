@@ -94,7 +94,13 @@ async function info(lm: LanguageModel<unknown>, started: number): Promise<ModelI
     kernels: await kernelBackend(),
   };
   if (lm instanceof BackoffModel) out.ngrams = lm.counts;
+  if (lm.text) out.text = { segment: lm.text.segment ?? '', lowercase: lm.text.lowercase === true };
   return out;
+}
+
+/** How text is read with the model: its own text options (as the CLI does), else the page's settings. */
+function readingOf(lm: LanguageModel<unknown>, page: TextSettings): TextSettings {
+  return lm.text ? { segment: lm.text.segment ?? '', lowercase: lm.text.lowercase === true } : page;
 }
 
 async function train(req: Extract<Request, { type: 'train' }>): Promise<ModelInfo> {
@@ -197,7 +203,7 @@ function scoreLine(lm: LanguageModel<unknown>, words: string[]) {
 
 function analyze(req: Extract<Request, { type: 'analyze' }>): AnalyzeResult {
   const lm = need();
-  const split = tokenize(req.text);
+  const split = tokenize(readingOf(lm, req.text));
   const words = split(req.sentence);
   const { r, acc } = scoreLine(lm, words);
   const out: AnalyzeResult = {
@@ -233,13 +239,14 @@ function analyze(req: Extract<Request, { type: 'analyze' }>): AnalyzeResult {
  */
 function sample(req: Extract<Request, { type: 'sample' }>): SampleResult {
   const lm = need();
-  const sampler = new Sampler(lm, { random: new Random(req.seed), prefix: tokenize(req.text)(req.prefix), maxWords: req.maxWords });
+  const text = readingOf(lm, req.text);
+  const sampler = new Sampler(lm, { random: new Random(req.seed), prefix: tokenize(text)(req.prefix), maxWords: req.maxWords });
   const samples: SampleResult['samples'] = [];
   for (let s = 0; s < req.count; s++) {
     const { words } = sampler.sample();
     // Text that was segmented is written back without spaces, as it was typed.
     const spaced = words.join(' ');
-    samples.push({ words, text: req.text.segment && detectSegmentLocale(spaced) ? words.join('') : spaced });
+    samples.push({ words, text: text.segment && detectSegmentLocale(spaced) ? words.join('') : spaced });
   }
   return { samples };
 }

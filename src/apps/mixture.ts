@@ -10,9 +10,15 @@
  * them), and component i reads it as `<unk>` to move on; `<unk>` itself gets Σ_i λ_i p_i(<unk>).
  * So the mixture's distribution still sums to 1 over the union. Models with the same word list
  * (the usual case: trained on the same text) share it and need no mapping.
+ *
+ * Text options: a mixture scores one sequence of words, so its components must split text into
+ * words the same way. Components that store their text options must agree; those that do not
+ * (another toolkit's ARPA file) are taken to read text as the others do.
  */
 import { KotobaError } from '../errors.js';
 import type { LanguageModel, Scored } from '../lm.js';
+import { describeTextOptions, sameTextOptions } from '../text/text-options.js';
+import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS, EOS, UNK, Vocabulary } from '../text/vocabulary.js';
 
 /** How the components' vocabularies sit in the union vocabulary. */
@@ -77,6 +83,34 @@ export function alignVocabularies(vocabs: readonly Vocabulary[]): AlignedVocabul
 }
 
 /**
+ * The text options that models to be mixed share: those of the models that store theirs, which
+ * must agree (a KotobaError naming two that differ), or undefined when none does.
+ *
+ * @example
+ * ```ts
+ * import { sharedTextOptions, type LanguageModel } from 'kotoba';
+ * declare const ngram: LanguageModel, rnn: LanguageModel;
+ * const text = sharedTextOptions([ngram, rnn], ['wiki3.kblm', 'rnn.safetensors']); // e.g. { lowercase: true }
+ * ```
+ */
+export function sharedTextOptions(models: readonly LanguageModel<unknown>[], names?: readonly string[]): TokenizeOptions | undefined {
+  const name = (i: number) => names?.[i] ?? `component ${i + 1}`;
+  let first = -1;
+  for (let i = 0; i < models.length; i++) {
+    const text = models[i]!.text;
+    if (!text) continue;
+    if (first < 0) first = i;
+    else if (!sameTextOptions(text, models[first]!.text!)) {
+      throw new KotobaError(
+        `${name(first)} reads text with ${describeTextOptions(models[first]!.text!)} but ${name(i)} with ${describeTextOptions(text)}: a mixture needs one way of splitting text into words`,
+        'mix models trained on text read the same way',
+      );
+    }
+  }
+  return first < 0 ? undefined : models[first]!.text;
+}
+
+/**
  * log10 Σ_i 10^(a_i), without overflow or underflow; -Infinity when every a_i is.
  *
  * @example
@@ -114,6 +148,8 @@ export function log10SumExp10(a: Float64Array, n = a.length): number {
 export class MixtureModel implements LanguageModel<unknown[]> {
   readonly vocab: Vocabulary;
   readonly description: string;
+  /** The components' shared text options ({@link sharedTextOptions}), or those the mixture file records. */
+  text: TokenizeOptions | undefined;
   readonly components: readonly LanguageModel<unknown>[];
   /** The weights λ_i (they sum to 1). */
   readonly weights: Float64Array;
@@ -135,6 +171,7 @@ export class MixtureModel implements LanguageModel<unknown[]> {
     this.logWeights = this.weights.map((w) => Math.log10(w));
     this.aligned = aligned ?? alignVocabularies(components.map((c) => c.vocab));
     this.vocab = this.aligned.vocab;
+    this.text = sharedTextOptions(components);
     this.terms = new Float64Array(K);
     this.ids = components.map(() => new Uint32Array(64));
     this.lps = components.map(() => new Float64Array(64));
@@ -156,7 +193,9 @@ export class MixtureModel implements LanguageModel<unknown[]> {
    * ```
    */
   withWeights(weights: ArrayLike<number>): MixtureModel {
-    return new MixtureModel(this.components, weights, this.aligned);
+    const mix = new MixtureModel(this.components, weights, this.aligned);
+    mix.text = this.text;
+    return mix;
   }
 
   /**

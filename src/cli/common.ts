@@ -1,6 +1,10 @@
 /** What the commands share: logging conventions, common options, model loading, output. */
+import { KotobaError } from '../errors.js';
 import type { Logger } from '../ngram/estimate.js';
 import type { CorpusOptions } from '../text/corpus.js';
+import { checkSegmentLocale } from '../text/segment.js';
+import { describeTextOptions } from '../text/text-options.js';
+import type { TokenizeOptions } from '../text/tokenize.js';
 import type { OptionSpecs, Parsed } from './args.js';
 import { readWordList } from '../node/corpus-files.js';
 import type { CommandFiles } from '../node/outputs.js';
@@ -23,9 +27,11 @@ export interface CommandIO {
   progress: (text: string) => void;
 }
 
+/** How text becomes words. A model stores them; commands that read text with it apply them. */
 export const textOptions: OptionSpecs = {
-  lowercase: { type: 'boolean', description: 'lowercase the text before use' },
-  segment: { type: 'string', value: 'LANG', description: 'split unsegmented text (ja, zh, …, or auto) into words with Intl.Segmenter' },
+  lowercase: { type: 'boolean', description: "lowercase the text before use (a model's own setting applies by itself)" },
+  'no-lowercase': { type: 'boolean', description: 'do not lowercase (the default)' },
+  segment: { type: 'string', value: 'LANG', description: "split unsegmented text (ja, zh, …, or auto) into words with Intl.Segmenter; none: on spaces (a model's own setting applies by itself)" },
 };
 
 export const commonOptions: OptionSpecs = {
@@ -36,11 +42,36 @@ export const commonOptions: OptionSpecs = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
 
-export function textOptionsOf(o: Parsed['options']): Pick<CorpusOptions, 'lowercase' | 'segment'> {
-  const out: Pick<CorpusOptions, 'lowercase' | 'segment'> = {};
+/** The text options the flags ask for (for training, and for models that do not store theirs). */
+export function textOptionsOf(o: Parsed['options']): TokenizeOptions {
+  if (o.lowercase && o['no-lowercase']) throw new KotobaError('--lowercase and --no-lowercase both given', 'keep one');
+  const out: TokenizeOptions = {};
   if (o.lowercase) out.lowercase = true;
-  if (typeof o.segment === 'string') out.segment = o.segment;
+  if (typeof o.segment === 'string' && o.segment !== 'none') out.segment = checkSegmentLocale(o.segment);
   return out;
+}
+
+/**
+ * The text options to read text with a model: its own, stored in its file. A flag may repeat
+ * them; a flag that contradicts them is an error, because the numbers would not be the model's
+ * (a forgotten --lowercase used to give a better-looking perplexity, silently). A model that does
+ * not store them (another toolkit's ARPA file) reads text as the flags say.
+ */
+export function textOptionsFor(lm: { readonly text?: TokenizeOptions | undefined }, o: Parsed['options'], modelName: string): TokenizeOptions {
+  const asked = textOptionsOf(o);
+  if (!lm.text) return asked;
+  const own = lm.text;
+  const contradicting: string[] = [];
+  if ((o.lowercase || o['no-lowercase']) && (asked.lowercase === true) !== (own.lowercase === true)) contradicting.push(asked.lowercase ? '--lowercase' : '--no-lowercase');
+  if (typeof o.segment === 'string' && (asked.segment ?? null) !== (own.segment ?? null)) contradicting.push(`--segment ${o.segment}`);
+  if (contradicting.length > 0) {
+    const flags = contradicting.join(' ');
+    throw new KotobaError(
+      `${modelName} reads text with ${describeTextOptions(own)} (as it was trained); ${flags} would read it differently`,
+      `drop ${flags}: the model's own text options apply by themselves`,
+    );
+  }
+  return own;
 }
 
 export async function vocabularyOptionsOf(o: Parsed['options']): Promise<Pick<CorpusOptions, 'minCount' | 'maxSize' | 'fixed'>> {

@@ -4,7 +4,7 @@ import { KotobaError } from '../errors.js';
 import { Random } from '../neural/random.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const generate: Command = {
   name: 'generate',
@@ -36,7 +36,8 @@ export const generate: Command = {
     const seed = typeof o.seed === 'number' ? o.seed : Math.floor(Math.random() * 2 ** 31);
     if (typeof o.seed !== 'number') io.log.info(`seed ${seed} (pass --seed ${seed} to repeat this run)`);
     const lm = await loadModel(modelPath, io.log.warn);
-    const prefix = typeof o.prefix === 'string' ? tokenizer(textOptionsOf(o))(stripSentenceStart(o.prefix)) : [];
+    const text = textOptionsFor(lm, o, modelPath);
+    const prefix = typeof o.prefix === 'string' ? tokenizer(text)(stripSentenceStart(o.prefix)) : [];
     const sampler = new Sampler(lm, {
       random: new Random(seed),
       prefix,

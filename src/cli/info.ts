@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { KotobaError, printable } from '../errors.js';
 import { BackoffModel } from '../ngram/model.js';
 import { loadModel } from '../node/models.js';
+import { describeTextOptions, textOptionsToJson } from '../text/text-options.js';
 import { fileError } from '../node/io.js';
 import { commonOptions, toJson, type Command } from './common.js';
 
@@ -18,6 +19,8 @@ export const info: Command = {
     const bytes = await fsp.stat(path).then((s) => s.size, (e) => { throw fileError(e, path); });
     const lm = await loadModel(path, io.log.warn);
     const out: Record<string, unknown> = { model: path, bytes, description: lm.description, vocabulary: lm.vocab.size };
+    // How text must be split for this model: applied by every command that reads text with it.
+    out.text = lm.text ? (parsed.options.json ? textOptionsToJson(lm.text) : describeTextOptions(lm.text)) : parsed.options.json ? null : 'not stored (read as the flags say)';
     if (lm instanceof BackoffModel) {
       out.family = 'ngram';
       out.order = lm.order;

@@ -1,4 +1,4 @@
-import { MixtureModel, tuneWeights, type EmResult } from '../apps/mixture.js';
+import { MixtureModel, sharedTextOptions, tuneWeights, type EmResult } from '../apps/mixture.js';
 import { mixNgramTables } from '../apps/mixture-arpa.js';
 import { KotobaError } from '../errors.js';
 import { scoreTokens, type LanguageModel } from '../lm.js';
@@ -8,7 +8,7 @@ import { readCorpus } from '../node/corpus-files.js';
 import { saveMixture } from '../node/mixture-files.js';
 import { loadModel } from '../node/models.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
-import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, fmt, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const interpolate: Command = {
   name: 'interpolate',
@@ -52,13 +52,16 @@ export const interpolate: Command = {
       const bad = models.findIndex((m) => !(m instanceof BackoffModel));
       if (bad >= 0) throw new KotobaError(`--arpa needs n-gram models; ${paths[bad]} is a ${models[bad]!.description}`, 'write a mixture file with -o instead: it mixes any models');
     }
+    // One way of reading text for all: the components' own, or the flags for those that do not say.
+    const text = textOptionsFor({ text: sharedTextOptions(models, paths) }, o, 'the mixture');
     let mix = new MixtureModel(models, Array.isArray(o.weights) ? o.weights : undefined);
+    mix.text = text;
     let em: EmResult | undefined;
     let report = '';
     if (dev) {
       io.progress(`reading ${dev}`);
       // The development text in the mixture's vocabulary: unknown words become <unk>.
-      const corpus = await readCorpus(dev, { ...textOptionsOf(o), vocab: mix.vocab });
+      const corpus = await readCorpus(dev, { ...text, vocab: mix.vocab });
       em = tuneWeights(mix, corpus.tokens, {
         ...(typeof o['max-iterations'] === 'number' ? { maxIterations: o['max-iterations'] } : {}),
         ...(typeof o.tolerance === 'number' ? { tolerance: o.tolerance } : {}),
@@ -77,19 +80,19 @@ export const interpolate: Command = {
       ? { method: 'EM', dev, tokens: em.tokens, converged: em.converged, iterations: em.iterations.map((it) => ({ iteration: it.iteration, weights: it.weights, perplexity: it.perplexity })) }
       : { method: Array.isArray(o.weights) ? 'given' : 'equal' };
     if (output) {
-      await saveMixture(output, paths, weights, tuning);
+      await saveMixture(output, paths, weights, tuning, text);
       io.progress(`wrote ${output}`);
     }
     let arpaInfo: Record<string, unknown> | undefined;
     if (arpa) {
       io.progress(`writing the mixture as one n-gram model: ${arpa}`);
-      const tables = mixNgramTables(models as BackoffModel[], weights, { info: io.progress });
+      const tables = { ...mixNgramTables(models as BackoffModel[], weights, { info: io.progress }), text };
       await saveNgramModel(arpa, tables);
       arpaInfo = { path: arpa, ngrams: tables.orders.map((t) => t.size) };
       if (dev) {
         // How close the static model comes to the exact mixture, on the development text.
         const merged = BackoffModel.fromTables(tables);
-        const corpus = await readCorpus(dev, { ...textOptionsOf(o), vocab: merged.vocab });
+        const corpus = await readCorpus(dev, { ...text, vocab: merged.vocab });
         arpaInfo.dev_perplexity = scoreTokens(merged, corpus.tokens).perplexity;
       }
     }

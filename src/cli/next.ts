@@ -3,7 +3,7 @@ import { KotobaError } from '../errors.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
 import { BOS_WORD } from '../text/vocabulary.js';
-import { commonOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const next: Command = {
   name: 'next',
@@ -25,7 +25,7 @@ export const next: Command = {
     if (k < 1) throw new KotobaError(`-k must be at least 1, not ${k}`);
     const lm = await loadModel(modelPath, io.log.warn);
     // The context starts a sentence: a leading <s> is optional.
-    const words = tokenizer(textOptionsOf(o))(stripSentenceStart(contextParts.join(' ')));
+    const words = tokenizer(textOptionsFor(lm, o, modelPath))(stripSentenceStart(contextParts.join(' ')));
     const ctx = contextState(lm, words);
     if (ctx.oov > 0) io.log.warn(`${ctx.oov} context word${ctx.oov > 1 ? 's are' : ' is'} not in the model's vocabulary: read as <unk>`);
     const list = nextWords(lm, ctx.state, k, { unk: !o['no-unk'] });

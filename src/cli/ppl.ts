@@ -3,7 +3,7 @@ import { CorpusBuilder } from '../text/corpus.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
 import { KotobaError } from '../errors.js';
-import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, fmt, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const ppl: Command = {
   name: 'ppl',
@@ -18,7 +18,7 @@ export const ppl: Command = {
     const lm = await loadModel(modelPath, io.log.warn);
     const acc = new PerplexityAccumulator();
     // Lines become token streams in batches, scored through the model's fast path.
-    const batch = new CorpusBuilder({ ...textOptionsOf(parsed.options), vocab: lm.vocab, source: input });
+    const batch = new CorpusBuilder({ ...textOptionsFor(lm, parsed.options, modelPath), vocab: lm.vocab, source: input });
     const flush = () => {
       if (batch.pendingTokens > 0) acc.merge(scoreTokens(lm, batch.takeTokens()));
     };

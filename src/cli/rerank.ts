@@ -3,7 +3,7 @@ import { KotobaError, at } from '../errors.js';
 import { readLines } from '../node/io.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 /** Scores for text output: 4 decimals is finer than any difference worth reading. */
 function num(x: number): string {
@@ -39,7 +39,7 @@ export const rerank: Command = {
     const top = typeof o.top === 'number' ? o.top : Infinity;
     if (top < 1) throw new KotobaError(`--top must be at least 1, not ${top}`);
     const lm = await loadModel(modelPath, io.log.warn);
-    const options: RerankOptions = { tokenize: tokenizer(textOptionsOf(o)), normalize: Boolean(o.normalize), source: input };
+    const options: RerankOptions = { tokenize: tokenizer(textOptionsFor(lm, o, modelPath)), normalize: Boolean(o.normalize), source: input };
     if (typeof o.weight === 'number') options.weight = o.weight;
     const reader = new CandidateReader({ format: format as CandidateFormat | 'auto', source: input });
     let buf = '';

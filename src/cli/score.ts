@@ -4,7 +4,7 @@ import { readLines } from '../node/io.js';
 import { tokenizer } from '../text/tokenize.js';
 import { KotobaError } from '../errors.js';
 import { formatFloat32 } from '../ngram/arpa.js';
-import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, fmt, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const score: Command = {
   name: 'score',
@@ -21,7 +21,7 @@ export const score: Command = {
     const [modelPath, input = '-'] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba score MODEL [FILE|-]');
     const lm = await loadModel(modelPath, io.log.warn);
-    const tokenize = tokenizer(textOptionsOf(parsed.options));
+    const tokenize = tokenizer(textOptionsFor(lm, parsed.options, modelPath));
     const perWord = Boolean(parsed.options.words);
     const json = Boolean(parsed.options.json);
     let buf = '';

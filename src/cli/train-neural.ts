@@ -9,14 +9,13 @@ import type { NeuralKind, NeuralModel, TrainShape } from '../neural/model.js';
 import { loadWeights } from '../neural/model-file.js';
 import { Random } from '../neural/random.js';
 import { trainingReport } from '../neural/report.js';
-import { Trainer, type EpochRecord, type Progress, type TrainerOptions, type TrainingState } from '../neural/trainer.js';
+import { prefixTokens, Trainer, type EpochRecord, type Progress, type TrainerOptions, type TrainingState } from '../neural/trainer.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { writeFileAtomic } from '../node/io.js';
 import { checkpointPathFor, NEURAL_EXTENSION, readNeuralModelFile, saveNeuralModel } from '../node/neural-files.js';
 import type { Corpus } from '../text/corpus.js';
-import { EOS } from '../text/vocabulary.js';
 import type { Parsed } from './args.js';
-import { textOptionsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
+import { textOptionsFor, textOptionsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
 import { promises as fsp } from 'node:fs';
 
 /** Training defaults per family (architecture defaults are in resolveConfig). */
@@ -82,18 +81,6 @@ function nonNegative(o: Parsed['options'], name: string, fallback: number): numb
   return v;
 }
 
-/** The first sentences of a token stream holding at least `tokens` tokens (for --dry-run). */
-function prefixTokens(tokens: Uint32Array, want: number): Uint32Array {
-  let end = 0;
-  for (let i = 0; i < tokens.length; i++) {
-    if (tokens[i] === EOS) {
-      end = i + 1;
-      if (end >= want) break;
-    }
-  }
-  return tokens.subarray(0, end);
-}
-
 const fmtTime = (s: number): string => {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);
@@ -127,7 +114,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   // ---- the model and its training options: new, or from the checkpoint --------------------
   let model: NeuralModel<unknown>;
   let run: RunOptions;
-  let resume: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null } | undefined;
+  let resume: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null; from: string } | undefined;
   let train: Corpus;
   if (o.resume) {
     const c = await readNeuralModelFile(ckptPath).catch((e: unknown) => {
@@ -140,19 +127,22 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run = c.training.run as RunOptions;
     if (!run || run.kind !== c.config.kind) throw new KotobaError(`${ckptPath}: the checkpoint has no usable training options`, 'train again without --resume');
     if (run.kind !== kind) throw new KotobaError(`the checkpoint is of a ${run.kind} model, not ${kind}`, `use --model ${run.kind}`);
-    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay'].filter((n) => o[n] !== undefined);
+    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'clip', 'l2', 'lr-decay'].filter((n) => o[n] !== undefined);
     if (ignored.length) io.log.warn(`--resume keeps the checkpoint's settings; ignoring ${ignored.map((n) => `--${n}`).join(' ')}`);
     // What may change on resume: how long to go on, and (breaking exact reproduction) the rate.
     if (num(o.epochs) ?? num(o['max-epochs'])) run.trainer.epochs = positiveInt(o, o.epochs !== undefined ? 'epochs' : 'max-epochs', 1);
+    // --max-time is this run's budget: a resumed run has none unless given one.
+    delete run.trainer.maxTime;
     if (num(o['max-time']) !== undefined) run.trainer.maxTime = nonNegative(o, 'max-time', 0);
     if (num(o['max-steps']) !== undefined) run.trainer.maxSteps = positiveInt(o, 'max-steps', 1);
     if (num(o['checkpoint-every']) !== undefined) run.trainer.checkpointEvery = nonNegative(o, 'checkpoint-every', 300);
     const input = parsed.positionals[0] ?? run.train;
     io.progress(`resuming from ${ckptPath}: epoch ${c.checkpoint.state.epoch + 1}, step ${c.checkpoint.state.step}`);
-    train = await readCorpus(input, { ...(run.text as object), vocab: c.vocab });
+    const text = textOptionsFor({ text: c.text ?? textOptionsOf(run.text as Parsed['options']) }, o, ckptPath);
+    train = await readCorpus(input, { ...text, vocab: c.vocab });
     model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape });
     loadWeights(model, c.weights, ckptPath);
-    resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried };
+    resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried, from: ckptPath };
     if (num(o.lr) !== undefined) {
       io.log.warn('--lr on --resume changes the schedule: the result will differ from an uninterrupted run');
       resume.state.lr = num(o.lr)!;
@@ -189,11 +179,12 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     model = await buildModel(config, train.vocab, orderFor(config, counts), { shape });
     model.initialize(new Random(trainer.seed, 0), counts);
   }
+  model.text = train.text; // stored in the checkpoints and the model file
 
   let valid: Corpus | null = null;
   if (run.valid) {
     io.progress(`reading ${run.valid}`);
-    valid = await readCorpus(run.valid, { ...(run.text as object), vocab: model.vocab });
+    valid = await readCorpus(run.valid, { ...model.text, vocab: model.vocab });
   } else if (!o.resume) {
     io.log.warn('no --valid text: training runs for the given epochs with no validation, best-model selection or annealing');
   }

@@ -7,6 +7,8 @@
  *   format_version  "1"
  *   config          the architecture (JSON, see NeuralConfig)
  *   vocabulary      the words in id order (JSON array; ids 0, 1, 2 are <unk>, <s>, </s>)
+ *   text            how the text was split into words: { lowercase, segment } (JSON; absent
+ *                   when unknown)
  *   history         per-epoch loss, validation perplexity, learning rate, tokens/s (JSON)
  *   training        how it was trained: options, data, seed, kernels (JSON)
  *   checkpoint      training state (JSON), only in checkpoints, which also hold the tensors
@@ -15,6 +17,8 @@
  * A checkpoint is itself a loadable model (its current weights).
  */
 import { KotobaError } from '../errors.js';
+import { textOptionsFromJson, textOptionsToJson } from '../text/text-options.js';
+import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS, Vocabulary } from '../text/vocabulary.js';
 import { buildModel, type BuildOptions } from './build.js';
 import { describe, NEURAL_KINDS, type NeuralConfig, type NeuralModel } from './model.js';
@@ -49,6 +53,7 @@ export function neuralModelFile(model: NeuralModel<unknown>, extras: NeuralFileE
     description: model.description,
     config: JSON.stringify(model.config),
     vocabulary: JSON.stringify(model.vocab.list()),
+    ...(model.text ? { text: JSON.stringify(textOptionsToJson(model.text)) } : {}),
     history: JSON.stringify(extras.history ?? []),
     training: JSON.stringify(extras.training ?? {}),
   };
@@ -65,6 +70,8 @@ export function neuralModelFile(model: NeuralModel<unknown>, extras: NeuralFileE
 export interface NeuralFileContents {
   config: NeuralConfig;
   vocab: Vocabulary;
+  /** How the model's text is split into words; undefined when the file does not say. */
+  text: TokenizeOptions | undefined;
   order: OutputOrder;
   weights: Map<string, SafeTensor>;
   history: EpochRecord[];
@@ -132,9 +139,11 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
       carried: carried && carried.dtype === 'F32' ? carried.data : null,
     };
   }
+  const text = m.text === undefined ? undefined : textOptionsFromJson(parseJson<unknown>(file, 'text', source), source);
   return {
     config,
     vocab,
+    text,
     order,
     weights: file.tensors,
     history: parseJson<EpochRecord[]>(file, 'history', source, []),
@@ -178,6 +187,7 @@ export async function neuralModelFromFile(file: SafetensorsFile, source: string,
   const c = readNeuralFile(file, source);
   const model = await buildModel(c.config, c.vocab, c.order, options);
   loadWeights(model, c.weights, source);
+  model.text = c.text;
   return model;
 }
 

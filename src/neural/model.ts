@@ -5,6 +5,7 @@
  * training loop drives ({@link Trainee}).
  */
 import type { LanguageModel, Scored } from '../lm.js';
+import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS, EOS, type Vocabulary } from '../text/vocabulary.js';
 import type { Kernels } from './kernels/types.js';
 import type { OutputOrder } from './output.js';
@@ -54,6 +55,8 @@ export interface LossSum {
 /** What the training loop drives; every neural model implements it. */
 export interface Trainee {
   readonly params: ParamSet;
+  /** The vocabulary: its size sets how far the loss may rise before training counts as diverged. */
+  readonly vocab: Vocabulary;
   readonly kernels: Kernels;
   /** Lays out the training tokens for one epoch (shuffled with `shuffle` when given); returns the number of steps. */
   beginEpoch(tokens: Uint32Array, shuffle: Random | null): number;
@@ -80,6 +83,8 @@ const LN10 = Math.LN10;
 /** Base of the four families: LanguageModel plumbing and defaults shared by all. */
 export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
   readonly params = new ParamSet();
+  /** How the training text was split into words (stored in the model file); undefined when unknown. */
+  text: TokenizeOptions | undefined;
   /** One row of probabilities over output indices (distribution()). */
   private probs: Float64Array | null = null;
 

@@ -3,11 +3,17 @@
  * Mikolov's RNNLM toolkit are the anchors):
  *
  *   for each epoch: lay out (shuffle) the data with the epoch's own seed
- *     for each step: forward + backward, NaN/Inf guard, SGD update with clipping, progress
+ *     for each step: forward + backward, SGD update with clipping, divergence guard, progress
  *     validation perplexity → keep the best weights; when it improves by less than
  *     `minImprovement`, start annealing the learning rate (× `annealFactor` each epoch); when it
  *     fails to improve enough again while annealing, stop early
- *   stop also at `epochs`, `maxTime` seconds or `maxSteps` steps, or when asked (Ctrl-C)
+ *   stop also at `epochs`, `maxTime` seconds (of this run) or `maxSteps` steps (in total), or
+ *   when asked (Ctrl-C)
+ *
+ * Divergence stops training with an error and nothing written: a non-finite loss or gradient, a
+ * loss that climbs far above where the run started, non-finite validation, or weights that fail
+ * a quick check on the first training sentences before any checkpoint or the final model is
+ * written, so the checkpoint on disk always holds weights from before the divergence.
  *
  * Everything that decides what happens next lives in {@link TrainingState} plus the weights, the
  * best weights, the carried recurrent state and the PRNG state, so a checkpoint taken between two
@@ -15,6 +21,7 @@
  * Browser-safe: files are the caller's business (the `checkpoint` hook).
  */
 import { KotobaError } from '../errors.js';
+import { EOS } from '../text/vocabulary.js';
 import type { Trainee } from './model.js';
 import { Random } from './random.js';
 
@@ -37,7 +44,7 @@ export interface TrainerOptions {
   seed: number;
   /** Shuffle the training sentences / examples each epoch. Default true. */
   shuffle?: boolean;
-  /** Stop after this many seconds of training and validation in total (resumed runs count the time before). */
+  /** Stop after this many seconds of training and validation in this run (a resumed run gets its own). */
   maxTime?: number;
   /** Stop after this many steps in total. */
   maxSteps?: number;
@@ -73,7 +80,7 @@ export interface TrainingState {
   bestValid: number | null;
   bestEpoch: number;
   history: EpochRecord[];
-  /** Seconds spent training so far (all runs). */
+  /** Seconds spent training so far (all runs; `maxTime` counts this run's only). */
   elapsed: number;
   /** Dropout PRNG state. */
   rng: number[];
@@ -151,6 +158,9 @@ export function epochShuffle(seed: number, epoch: number): Random {
   return new Random(seed, 1000 + epoch);
 }
 
+/** Tokens of the probe the weights are checked on before anything is written. */
+const PROBE_TOKENS = 1024;
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 /**
@@ -184,15 +194,23 @@ export class Trainer {
     readonly valid: Uint32Array | null,
     readonly options: TrainerOptions,
     readonly hooks: TrainerHooks = {},
-    resume?: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null },
+    resume?: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null; from?: string },
   ) {
     this.state = resume ? structuredClone(resume.state) : initialState(options.lr, options.seed);
     this.rng = Random.fromState(this.state.rng);
     if (resume?.best) this.best = resume.best.slice();
     this.resumeCarried = resume?.carried ?? null;
+    this.lastCheckpoint = resume?.from ?? null;
+    this.probe = prefixTokens(train, PROBE_TOKENS);
   }
 
   private resumeCarried: Float32Array | null;
+  /** The first training sentences: the weights are checked on them before anything is written. */
+  private readonly probe: Uint32Array;
+  /** Loss (nats per token) on the probe when this run started, the first step's loss, and its moving average. */
+  private probeStart = NaN;
+  private lossStart = NaN;
+  private lossAverage = NaN;
 
   /** Copies the state for a checkpoint (views of the live buffers; the hook must copy or write them now). */
   checkpointData(): Checkpoint {
@@ -202,6 +220,7 @@ export class Trainer {
 
   private async writeCheckpoint(): Promise<void> {
     if (!this.hooks.checkpoint) return;
+    this.checkWeights();
     this.lastCheckpoint = await this.hooks.checkpoint(this.checkpointData());
   }
 
@@ -223,6 +242,13 @@ export class Trainer {
     let reason: StopReason | null = null;
     let lastCheckpointAt = performance.now();
     let lastProgress = performance.now();
+    // This run's clock (--max-time limits this run), paused while checkpoints are written.
+    const runStart = performance.now();
+    const elapsedBefore = s.elapsed;
+    let paused = 0;
+    const runSeconds = () => (performance.now() - runStart - paused) / 1000;
+    this.probeStart = this.probeLoss();
+    if (!Number.isFinite(this.probeStart)) throw this.diverged(`the starting weights give a loss of ${this.probeStart} on the first training sentences`);
 
     while (reason === null) {
       if (s.epoch >= o.epochs) {
@@ -235,24 +261,22 @@ export class Trainer {
         this.resumeCarried = null;
       }
       let epochStart = performance.now() - s.epochSeconds * 1000;
-      let runStart = performance.now();
-      const elapsedBefore = s.elapsed;
       while (s.step < steps) {
         if (this.hooks.shouldStop?.()) reason = 'interrupted';
         else if (o.maxSteps !== undefined && s.globalStep >= o.maxSteps) reason = 'steps';
-        else if (o.maxTime !== undefined && elapsedBefore + (performance.now() - runStart) / 1000 >= o.maxTime) reason = 'time';
+        else if (o.maxTime !== undefined && runSeconds() >= o.maxTime) reason = 'time';
         if (reason) break;
         const lr = decay > 0 ? s.lr / (1 + decay * s.globalStep) : s.lr;
         const { nats, targets } = this.model.trainStep(s.step, this.rng);
         const norm = Number.isFinite(nats) ? this.model.update(lr, clip, l2) : NaN;
-        if (!Number.isFinite(nats) || !Number.isFinite(norm)) throw this.diverged(nats, norm);
+        this.checkDivergence(targets > 0 ? nats / targets : 0, norm);
         s.epochNats += nats;
         s.epochTargets += targets;
         s.step++;
         s.globalStep++;
         const now = performance.now();
         s.epochSeconds = (now - epochStart) / 1000;
-        s.elapsed = elapsedBefore + (now - runStart) / 1000;
+        s.elapsed = elapsedBefore + runSeconds();
         if (now - lastProgress >= 1000) {
           lastProgress = now;
           this.reportProgress(steps, lr);
@@ -264,7 +288,7 @@ export class Trainer {
           // Writing took time that is not training time.
           const pause = lastCheckpointAt - now;
           epochStart += pause;
-          runStart += pause;
+          paused += pause;
         }
       }
       if (reason) {
@@ -275,9 +299,8 @@ export class Trainer {
         if (reason !== 'interrupted') this.finishEpoch(true);
         break;
       }
-      const validationStart = performance.now();
       if (this.finishEpoch(false)) reason = 'converged';
-      s.elapsed += (performance.now() - validationStart) / 1000; // --max-time counts validation too
+      s.elapsed = elapsedBefore + runSeconds(); // --max-time counts validation too
       s.epoch++;
       s.step = 0;
       s.epochNats = 0;
@@ -292,8 +315,47 @@ export class Trainer {
     } else if (this.valid) {
       validPerplexity = this.validate();
     }
+    this.checkWeights();
     this.state.rng = this.rng.state();
     return { reason: reason ?? 'epochs', state: s, validPerplexity, checkpoint: this.lastCheckpoint };
+  }
+
+  /**
+   * The divergence guard of the training loop, after each step: throws when the loss or the
+   * gradient norm is not finite, or when the loss, averaged over the last steps, has climbed
+   * more than ln V nats per token above this run's first step (a perplexity V times higher:
+   * worse than where training started by more than any healthy run's noise).
+   */
+  private checkDivergence(loss: number, norm: number): void {
+    if (!Number.isFinite(loss)) throw this.diverged(`the loss is ${loss}`);
+    if (!Number.isFinite(norm)) throw this.diverged(`the gradient norm is ${norm}`);
+    if (Number.isNaN(this.lossStart)) this.lossStart = this.lossAverage = loss;
+    this.lossAverage += 0.1 * (loss - this.lossAverage);
+    if (this.lossAverage > this.lossStart + Math.log(this.model.vocab.size)) {
+      throw this.diverged(`the loss rose from ${this.lossStart.toFixed(2)} to ${this.lossAverage.toPrecision(3)} nats per token`);
+    }
+  }
+
+  /**
+   * Before a checkpoint or the final model is written: the weights must be finite and score the
+   * first training sentences within ln V nats per token of where this run started (a step's
+   * update can blow up weights whose loss the loop has not seen yet).
+   */
+  private checkWeights(): void {
+    const where = `after global step ${this.state.globalStep}`;
+    const w = this.model.params.values;
+    for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i]!)) throw this.diverged(`a weight is ${w[i]}`, where);
+    const loss = this.probeLoss();
+    if (!(loss <= this.probeStart + Math.log(this.model.vocab.size))) {
+      throw this.diverged(`the weights give a loss of ${loss.toPrecision(3)} nats per token on the first training sentences, up from ${this.probeStart.toFixed(2)}`, where);
+    }
+  }
+
+  /** Loss of the current weights on the probe sentences (nats per token). */
+  private probeLoss(): number {
+    if (this.probe.length === 0) return 0;
+    const { nats, targets } = this.model.evaluate(this.probe);
+    return targets > 0 ? nats / targets : 0;
   }
 
   /**
@@ -317,6 +379,7 @@ export class Trainer {
     if (partial) record.partial = true;
     let stop = false;
     const ppl = s.epochTargets > 0 || partial ? this.validate() : null;
+    if (ppl !== null && !Number.isFinite(ppl)) throw this.diverged(`the validation perplexity is ${ppl}`);
     if (ppl !== null) {
       record.validLoss = Math.log(ppl);
       record.validPerplexity = ppl;
@@ -363,16 +426,26 @@ export class Trainer {
     });
   }
 
-  private diverged(nats: number, norm: number): KotobaError {
+  /** The one-line error for a diverged run: where, what, the checkpoint from before, what to do. */
+  private diverged(what: string, where?: string): KotobaError {
     const s = this.state;
-    const what = !Number.isFinite(nats) ? `the loss is ${nats}` : `the gradient norm is ${norm}`;
-    const where = `epoch ${s.epoch + 1}, step ${s.step + 1} (global step ${s.globalStep + 1})`;
-    const last = this.lastCheckpoint
-      ? `the last good checkpoint is ${this.lastCheckpoint}`
-      : 'no checkpoint was written yet';
+    where ??= `at epoch ${s.epoch + 1}, step ${s.step + 1} (global step ${s.globalStep + 1})`;
+    const lr = `a lower --lr than ${s.lr}, e.g. --lr ${Number((s.lr / 10).toPrecision(3))}${(this.options.clip ?? 0) > 0 ? '' : ', or with --clip 1'}`;
     return new KotobaError(
-      `training diverged at ${where}: ${what}; ${last}`,
-      this.lastCheckpoint ? 'lower --lr or --clip and continue with --resume' : 'lower --lr or set --clip, then train again',
+      `training diverged ${where}: ${what}; no model written${this.lastCheckpoint ? `; the last good checkpoint is ${this.lastCheckpoint}` : ''}`,
+      this.lastCheckpoint ? `continue with --resume and ${lr}` : `train again with ${lr}`,
     );
   }
+}
+
+/** The first sentences of a token stream holding at least `want` tokens (all of it when shorter). */
+export function prefixTokens(tokens: Uint32Array, want: number): Uint32Array {
+  let end = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i] === EOS) {
+      end = i + 1;
+      if (end >= want) break;
+    }
+  }
+  return tokens.subarray(0, end);
 }

@@ -5,12 +5,21 @@
  * Values are written as the shortest decimal that reads back to the same float32, as lmplz writes
  * them. ARPA has no −∞: a probability of 0 is written as -99 (SRILM's convention) and -99 or below
  * reads back as −∞.
+ *
+ * A model whose text was lowercased or segmented says so in a comment line before `\data\`
+ * (`# kotoba text options: {"lowercase":true,"segment":null}`): KenLM reads `#` lines there,
+ * SRILM and IRSTLM any text. With the default options there is no such line, so the file stays
+ * byte-identical to lmplz's.
  */
 import { KotobaError, at } from '../errors.js';
+import { textOptionsFromJson, textOptionsToJson } from '../text/text-options.js';
+import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS_WORD, EOS_WORD, UNK_WORD, Vocabulary } from '../text/vocabulary.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
 const LOG_ZERO = -99;
+/** The comment line before `\data\` that holds a model's text options. */
+const TEXT_OPTIONS_COMMENT = '# kotoba text options: ';
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`)); // exact in float64
 const LOG10_2 = Math.log10(2);
 // Bit casts through one shared word.
@@ -180,7 +189,9 @@ export async function writeArpa(tables: NgramTables, out: (chunk: Uint8Array) =>
   encoded.forEach((b, i) => wordBytes.set(b, start[i]!));
   const longest = encoded.reduce((m, b) => Math.max(m, b.length), 0);
   const w = new ByteWriter(out);
-  let head = '\\data\\\n';
+  const text = tables.text && textOptionsToJson(tables.text);
+  let head = text && (text.lowercase || text.segment) ? `${TEXT_OPTIONS_COMMENT}${JSON.stringify(text)}\n` : '';
+  head += '\\data\\\n';
   for (const o of orders) head += `ngram ${o.order}=${o.size}\n`;
   const top = orders.length;
   await w.reserve(head.length * 3);
@@ -413,12 +424,25 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     return true;
   };
 
-  // Header: anything before \data\ is ignored (SRILM and IRSTLM write comments there).
-  do {
+  // Header: anything before \data\ is ignored (SRILM and IRSTLM write comments there), but
+  // kotoba's text options.
+  let text: TokenizeOptions | undefined;
+  for (;;) {
     if (!nextLine()) {
       throw new KotobaError(`${at(src)}not an ARPA file: no \\data\\ line`, 'give an ARPA file (or a kotoba binary model)');
     }
-  } while (lineText() !== '\\data\\');
+    const t = lineText();
+    if (t === '\\data\\') break;
+    if (t.startsWith(TEXT_OPTIONS_COMMENT.trim())) {
+      let json: unknown;
+      try {
+        json = JSON.parse(t.slice(TEXT_OPTIONS_COMMENT.trim().length));
+      } catch {
+        fail('the kotoba text options are not valid JSON', 'the header is damaged: train the model again');
+      }
+      text = textOptionsFromJson(json, at(src, lineNo).slice(0, -2));
+    }
+  }
   const counts: number[] = [];
   for (;;) {
     if (!nextLine()) fail('file ends inside the \\data\\ header');
@@ -534,5 +558,5 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
   if (!seenSpecial[1]) full.log10Prob[1] = 0;
   if (!seenSpecial[2]) options.warn?.(`${at(src)}the model has no </s>; sentence ends get probability 0`);
   orders[0] = full;
-  return { vocab, orders, description: `${N}-gram backoff model read from ARPA` };
+  return { vocab, orders, description: `${N}-gram backoff model read from ARPA`, ...(text ? { text } : {}) };
 }

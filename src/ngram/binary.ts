@@ -5,12 +5,14 @@
  *   bytes 0..7    magic "KOTOBALM"
  *   bytes 8..11   format version (uint32)
  *   bytes 12..15  byte length of the JSON header (uint32)
- *   JSON header   { order, vocabSize, capacity, description, checksum, sections: [{ name, offset, bytes }] }
+ *   JSON header   { order, vocabSize, capacity, description, text, checksum, sections: [{ name, offset, bytes }] }
+ *                 (text: the model's text options, { lowercase, segment }; absent when unknown)
  *   sections      vocabulary (UTF-8 words, one per line), then the arrays, each 8-byte aligned
  *
  * The checksum covers every section, so a damaged file is an error rather than wrong numbers.
  */
 import { KotobaError } from '../errors.js';
+import { textOptionsFromJson, textOptionsToJson, type TextOptionsJson } from '../text/text-options.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { BackoffModel, RECORD, type BackoffModelArrays } from './model.js';
 
@@ -32,6 +34,7 @@ interface Header {
   vocabSize: number;
   capacity: number;
   description: string;
+  text?: TextOptionsJson;
   checksum: number;
   sections: Section[];
 }
@@ -111,6 +114,7 @@ export function serializeModel(model: BackoffModel): Uint8Array[] {
       vocabSize: model.vocab.size,
       capacity: a.capacity,
       description: model.description,
+      ...(model.text ? { text: textOptionsToJson(model.text) } : {}),
       checksum,
       sections,
     };
@@ -204,7 +208,8 @@ export function deserializeModel(bytes: Uint8Array, source = 'model'): BackoffMo
     lengths: typed('lengths', Uint8Array, total),
     ordered,
   };
-  return new BackoffModel(vocab, arrays, header.description);
+  const text = header.text === undefined ? undefined : textOptionsFromJson(header.text, source);
+  return new BackoffModel(vocab, arrays, header.description, text);
 }
 
 function corrupt(source: string): KotobaError {

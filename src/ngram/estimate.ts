@@ -225,6 +225,7 @@ export function estimate(corpus: Corpus, options: EstimateOptions): NgramTables 
     vocab: corpus.vocab,
     orders: tables,
     description: `${N}-gram ${smoother.name}${thresholds ? `, pruned ${thresholds.join(' ')}` : ''}, trained on ${corpus.words} words in ${corpus.sentences} sentences`,
+    ...(corpus.text ? { text: corpus.text } : {}),
   };
 }
 

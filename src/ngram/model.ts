@@ -16,6 +16,7 @@
  */
 import { KotobaError } from '../errors.js';
 import type { LanguageModel, Scored } from '../lm.js';
+import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS, type Vocabulary } from '../text/vocabulary.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
@@ -76,6 +77,7 @@ function firstSlot(context: number, word: number, capacity: number): number {
 export class BackoffModel implements LanguageModel<number> {
   readonly vocab: Vocabulary;
   readonly description: string;
+  readonly text: TokenizeOptions | undefined;
   readonly order: number;
   readonly ordered: Int32Array[];
   private readonly V: number;
@@ -87,9 +89,10 @@ export class BackoffModel implements LanguageModel<number> {
   /** Contexts passed while backing off (scratch for scoring; a model has at most 255 orders). */
   private readonly passed = new Int32Array(256);
 
-  constructor(vocab: Vocabulary, arrays: BackoffModelArrays, description: string) {
+  constructor(vocab: Vocabulary, arrays: BackoffModelArrays, description: string, text?: TokenizeOptions) {
     this.vocab = vocab;
     this.description = description;
+    this.text = text;
     this.order = arrays.order;
     this.V = vocab.size;
     this.capacity = arrays.capacity;
@@ -382,7 +385,7 @@ export class BackoffModel implements LanguageModel<number> {
       }
       orders.push(t);
     }
-    return { vocab: this.vocab, orders, description: this.description };
+    return { vocab: this.vocab, orders, description: this.description, ...(this.text ? { text: this.text } : {}) };
   }
 
   /**
@@ -399,7 +402,7 @@ export class BackoffModel implements LanguageModel<number> {
    * ```
    */
   static fromTables(tables: NgramTables): BackoffModel {
-    return new BackoffModel(tables.vocab, buildArrays(tables), tables.description);
+    return new BackoffModel(tables.vocab, buildArrays(tables), tables.description, tables.text);
   }
 }
 

@@ -102,7 +102,7 @@ export function pruneRelativeEntropy(model: BackoffModel, threshold: number): Ba
     }
     orders.push(t);
   }
-  const pruned: NgramTables = { vocab: tables.vocab, orders, description: `${tables.description}, relative-entropy pruned at θ=${threshold}` };
+  const pruned: NgramTables = { ...tables, orders, description: `${tables.description}, relative-entropy pruned at θ=${threshold}` };
   return BackoffModel.fromTables(recomputeBackoffs(pruned));
 }
 

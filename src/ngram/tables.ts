@@ -3,6 +3,7 @@
  * probability and its log10 backoff weight. This is what ARPA files hold; estimation produces
  * it, the ARPA reader produces it, and the query model and the binary format are built from it.
  */
+import type { TokenizeOptions } from '../text/tokenize.js';
 import type { Vocabulary } from '../text/vocabulary.js';
 
 /** The n-grams of one order as parallel arrays: words, log10 probabilities, log10 backoffs. */
@@ -31,6 +32,8 @@ export interface NgramTables {
   orders: NgramOrderTable[];
   /** A short description of how the model was made (kept in the binary format, shown by `info`). */
   description: string;
+  /** How the training text was split into words; undefined when unknown (see LanguageModel.text). */
+  text?: TokenizeOptions;
 }
 
 /**

@@ -7,13 +7,19 @@
  *     "format": "kotoba-mixture",
  *     "version": 1,
  *     "components": [ { "path": "wiki3.kblm", "weight": 0.62 }, { "path": "wiki1.arpa", "weight": 0.38 } ],
+ *     "text": { "lowercase": false, "segment": null },
  *     "tuning": { … how the weights were found … }
  *   }
+ *
+ * `text` (optional) is how the mixture reads text: its components' text options, or for
+ * components that do not store theirs, the options the mixture was made with.
  */
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { jsonErrorDetail, KotobaError } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
-import { MixtureModel } from '../apps/mixture.js';
+import { MixtureModel, sharedTextOptions } from '../apps/mixture.js';
+import { describeTextOptions, sameTextOptions, textOptionsFromJson, textOptionsToJson, type TextOptionsJson } from '../text/text-options.js';
+import type { TokenizeOptions } from '../text/tokenize.js';
 import { readBytes, writeFileAtomic } from './io.js';
 import { loadModel, registerModelLoader, type ModelLoader } from './models.js';
 
@@ -24,6 +30,8 @@ export interface MixtureFile {
   format: typeof MIXTURE_FORMAT;
   version: number;
   components: { path: string; weight: number }[];
+  /** How the mixture reads text (absent when unknown). */
+  text?: TextOptionsJson;
   /** Free-form record of how the weights were chosen (EM iterations, dev perplexity). */
   tuning?: unknown;
 }
@@ -36,21 +44,22 @@ function relativePath(mixturePath: string, componentPath: string): string {
 
 /**
  * Writes a mixture file naming `components` (paths as the user gave them, relative to the
- * working folder) with their `weights`, atomically.
+ * working folder) with their `weights` and the `text` options it reads text with, atomically.
  *
  * @example
  * ```ts
  * import { saveMixture } from 'kotoba/node';
- * await saveMixture('wiki.mix.json', ['wiki3.kblm', 'wiki1.arpa'], [0.6, 0.4]);
+ * await saveMixture('wiki.mix.json', ['wiki3.kblm', 'wiki1.arpa'], [0.6, 0.4], undefined, { lowercase: true });
  * ```
  */
-export async function saveMixture(path: string, components: readonly string[], weights: ArrayLike<number>, tuning?: unknown): Promise<void> {
+export async function saveMixture(path: string, components: readonly string[], weights: ArrayLike<number>, tuning?: unknown, text?: TokenizeOptions): Promise<void> {
   if (components.length !== weights.length) throw new KotobaError(`${weights.length} weights for ${components.length} models`);
   const file: MixtureFile = {
     format: MIXTURE_FORMAT,
     version: MIXTURE_VERSION,
     components: components.map((c, i) => ({ path: relativePath(path, c), weight: weights[i]! })),
   };
+  if (text) file.text = textOptionsToJson(text);
   if (tuning !== undefined) file.tuning = tuning;
   await writeFileAtomic(path, JSON.stringify(file, null, 2) + '\n');
 }
@@ -127,10 +136,27 @@ export async function loadMixture(path: string, warn: (m: string) => void = () =
         throw e;
       }
     }
-    return new MixtureModel(
+    let own: TokenizeOptions | undefined;
+    try {
+      own = sharedTextOptions(models, file.components.map((c) => c.path));
+    } catch (e) {
+      throw e instanceof KotobaError ? new KotobaError(`${path}: ${e.message}`) : e;
+    }
+    const mix = new MixtureModel(
       models,
       file.components.map((c) => c.weight),
     );
+    if (file.text !== undefined) {
+      const recorded = textOptionsFromJson(file.text, path);
+      if (own && !sameTextOptions(own, recorded)) {
+        throw new KotobaError(
+          `${path}: the mixture was made for text read with ${describeTextOptions(recorded)}, but its components now read it with ${describeTextOptions(own)}`,
+          'a component was replaced since: make the mixture again with kotoba interpolate',
+        );
+      }
+      mix.text = recorded;
+    }
+    return mix;
   } finally {
     opening.delete(full);
   }

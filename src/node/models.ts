@@ -57,7 +57,7 @@ async function head(path: string): Promise<Uint8Array> {
  * import { scoreTokens } from 'kotoba';
  * import { loadModel, readCorpus } from 'kotoba/node';
  * const model = await loadModel('wiki.mix.json'); // ARPA, .kblm, a neural model or a mixture
- * const test = await readCorpus('wiki.test.txt', { vocab: model.vocab });
+ * const test = await readCorpus('wiki.test.txt', { ...model.text, vocab: model.vocab }); // read as the model's text was
  * console.log(model.description, scoreTokens(model, test.tokens).perplexity);
  * ```
  */

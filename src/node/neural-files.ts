@@ -52,6 +52,7 @@ export async function loadNeuralModel(path: string, options: BuildOptions = {}):
   const c = await readNeuralModelFile(path);
   const model = await buildModel(c.config, c.vocab, c.order, options);
   loadWeights(model, c.weights, path);
+  model.text = c.text;
   return model;
 }
 

@@ -15,6 +15,8 @@ export interface Corpus {
   sentences: number;
   /** Number of words, `</s>` not included. */
   words: number;
+  /** How its lines were split into words (kept by the models trained on it). */
+  text?: TokenizeOptions;
 }
 
 /** Which words a corpus keeps; the others become `<unk>`. */
@@ -139,7 +141,7 @@ export class CorpusBuilder {
    * import { CorpusBuilder, scoreTokens, type LanguageModel } from 'kotoba';
    * declare const lm: LanguageModel<unknown>;
    * declare const lines: string[];
-   * const builder = new CorpusBuilder({ vocab: lm.vocab });
+   * const builder = new CorpusBuilder({ ...lm.text, vocab: lm.vocab }); // the model's text options, its words
    * for (const line of lines) builder.addLine(line);
    * const ppl = scoreTokens(lm, builder.takeTokens()).perplexity;
    * ```
@@ -168,7 +170,11 @@ export class CorpusBuilder {
     if (!vocab.closed && (minCount > 1 || maxSize !== undefined)) {
       ({ tokens, vocab } = restrictVocabulary(tokens, vocab, minCount, maxSize));
     }
-    return { vocab, tokens, sentences: this.sentences, words: this.words };
+    const { lowercase, segment } = this.options;
+    const text: TokenizeOptions = {};
+    if (lowercase) text.lowercase = true;
+    if (segment) text.segment = segment;
+    return { vocab, tokens, sentences: this.sentences, words: this.words, text };
   }
 }
 
