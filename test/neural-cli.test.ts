@@ -108,10 +108,10 @@ test('bad options are one-line errors that say what to do', () => {
     [['--model', 'rnn', '-o', join(tmp, 'x.arpa'), TRAIN], /neural models are written as safetensors: .*x\.arpa should end in \.safetensors/],
     [['--model', 'rnn', '--resume', '-o', join(tmp, 'none.safetensors'), TRAIN], /nothing to resume: no checkpoint .*none\.ckpt\.safetensors/],
     [['--model', 'rnn', '--layers', '2', '-o', join(tmp, 'x.safetensors'), TRAIN], /--layers does not apply to the rnn model/],
-    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt applies to rnn and lstm, not ffnn/],
-    [['--model', 'loglinear', '--classes', '10', '-o', join(tmp, 'x.safetensors'), TRAIN], /the log-linear model has a full softmax only/],
+    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt does not apply to the ffnn model \(it is an option of --model rnn, lstm\)/],
+    [['--model', 'loglinear', '--classes', '10', '-o', join(tmp, 'x.safetensors'), TRAIN], /--classes does not apply to the loglinear model \(it is an option of --model ffnn, rnn, lstm\)/],
     [['--model', 'lstm', '--tied', '--embed', '10', '--hidden', '20', '-o', join(tmp, 'x.safetensors'), TRAIN], /--tied needs --embed equal to --hidden/],
-    [['--model', 'lstm', '--dropout', '1', '-o', join(tmp, 'x.safetensors'), TRAIN], /--dropout must be in \[0, 1\)/],
+    [['--model', 'lstm', '--dropout', '1', '-o', join(tmp, 'x.safetensors'), TRAIN], /--dropout must be 0 ≤ P < 1, not 1 /],
     [['--model', 'gru', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown model kind 'gru'/],
   ];
   for (const [args, message] of cases) {

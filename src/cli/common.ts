@@ -1,15 +1,14 @@
-/** What the commands share: logging conventions, common options, model loading, output. */
+/** What the commands share: logging conventions, common options, number formats, output. */
 import type { Logger } from '../ngram/estimate.js';
+import { formatFloat32 } from '../ngram/arpa.js';
 import type { CorpusOptions } from '../text/corpus.js';
-import type { OptionSpecs, Parsed } from './args.js';
+import type { OptionSpecs, Parsed, Syntax } from './args.js';
 import { readWordList } from '../node/corpus-files.js';
+import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, type LineOptions } from '../node/io.js';
 
-export interface Command {
-  name: string;
+export interface Command extends Syntax {
   summary: string;
-  usage: string;
   examples: string[];
-  options: OptionSpecs;
   run(parsed: Parsed, io: CommandIO): Promise<void>;
 }
 
@@ -18,19 +17,39 @@ export interface CommandIO {
   log: Logger;
   /** Progress lines: shown only when stderr is a terminal (or with --verbose). */
   progress: (text: string) => void;
+  /** Says on stderr (unless --quiet) that `path` was written: `wrote PATH: WHAT, SIZE`. */
+  wrote: (path: string, what: string) => Promise<void>;
 }
 
+/** Options of every command that reads text. */
 export const textOptions: OptionSpecs = {
   lowercase: { type: 'boolean', description: 'lowercase the text before use' },
   segment: { type: 'string', value: 'LANG', description: 'split unsegmented text (ja, zh, …, or auto) into words with Intl.Segmenter' },
+  'max-line-bytes': {
+    type: 'bytes',
+    min: 1,
+    max: MAX_LINE_BYTES_LIMIT,
+    description: `refuse a line longer than N bytes (suffix K, M, G: powers of 1024; default ${DEFAULT_MAX_LINE_BYTES / 2 ** 20}M)`,
+  },
+};
+
+/** The random seed, offered only by the commands that draw random numbers. */
+export const seedOption: OptionSpecs = {
+  seed: { type: 'integer', value: 'S', min: 0, max: 2 ** 32 - 1, description: 'random seed: the same seed gives the same result on every machine' },
 };
 
 export const commonOptions: OptionSpecs = {
   json: { type: 'boolean', description: 'print results as JSON' },
   verbose: { type: 'boolean', short: 'v', description: 'print progress on stderr even when it is not a terminal' },
-  quiet: { type: 'boolean', short: 'q', description: 'print no warnings' },
-  seed: { type: 'integer', description: 'random seed (for reproducible runs)' },
+  quiet: { type: 'boolean', short: 'q', description: "print nothing on stderr but errors (no warnings, no 'wrote' lines)" },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
+};
+
+/** The vocabulary options of the commands that build a vocabulary from text. */
+export const vocabularyOptions: OptionSpecs = {
+  'min-count': { type: 'integer', min: 1, description: 'words seen fewer times become <unk> (default 1: keep every word)' },
+  'max-vocab': { type: 'integer', min: 4, description: 'keep only the N most frequent words (<unk>, <s>, </s> included)' },
+  vocab: { type: 'string', value: 'FILE', description: 'fixed vocabulary: one word per line; others become <unk>' },
 };
 
 export function textOptionsOf(o: Parsed['options']): Pick<CorpusOptions, 'lowercase' | 'segment'> {
@@ -40,11 +59,16 @@ export function textOptionsOf(o: Parsed['options']): Pick<CorpusOptions, 'lowerc
   return out;
 }
 
+/** How the text files of a command are read into lines. */
+export function lineOptionsOf(o: Parsed['options']): LineOptions {
+  return typeof o['max-line-bytes'] === 'number' ? { maxLineBytes: o['max-line-bytes'] } : {};
+}
+
 export async function vocabularyOptionsOf(o: Parsed['options']): Promise<Pick<CorpusOptions, 'minCount' | 'maxSize' | 'fixed'>> {
   const out: Pick<CorpusOptions, 'minCount' | 'maxSize' | 'fixed'> = {};
   if (typeof o['min-count'] === 'number') out.minCount = o['min-count'];
   if (typeof o['max-vocab'] === 'number') out.maxSize = o['max-vocab'];
-  if (typeof o.vocab === 'string') out.fixed = await readWordList(o.vocab);
+  if (typeof o.vocab === 'string') out.fixed = await readWordList(o.vocab, lineOptionsOf(o));
   return out;
 }
 
@@ -53,9 +77,32 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
 }
 
-/** Formats a number the way KenLM's query prints doubles (full precision). */
+/**
+ * A float64 figure (a perplexity, a corpus total, a weight) as KenLM's `query` prints doubles:
+ * the shortest decimal that reads back as the same double.
+ */
 export function fmt(x: number): string {
   if (x === Infinity) return 'inf';
   if (x === -Infinity) return '-inf';
   return String(x);
+}
+
+/**
+ * A score of a word or a sentence, or a probability, as KenLM's `query` prints floats: rounded
+ * to float32 (the precision of ARPA files), then the shortest decimal that reads back as it.
+ */
+export function fmt32(x: number): string {
+  return formatFloat32(Math.fround(x));
+}
+
+/** A file size for people: 812 bytes, 12.3 kB, 45.6 MB, 1.2 GB (powers of 1000). */
+export function formatSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes} bytes`;
+  const [unit, scale] = bytes < 1e6 ? ['kB', 1e3] : bytes < 1e9 ? ['MB', 1e6] : ['GB', 1e9];
+  return `${(bytes / scale).toFixed(1)} ${unit}`;
+}
+
+/** A count for people, with thousands separators: 1,234,567. */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
 }

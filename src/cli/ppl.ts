@@ -3,17 +3,17 @@ import { CorpusBuilder } from '../text/corpus.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
 import { KotobaError } from '../errors.js';
-import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, fmt, lineOptionsOf, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const ppl: Command = {
   name: 'ppl',
   summary: 'perplexity of a model on a text, counted as KenLM counts it',
   usage: 'kotoba ppl MODEL [FILE|-]',
+  positionals: { names: ['MODEL', 'FILE'], required: 1 },
   examples: ['kotoba ppl wiki.arpa corpus/wiki.valid.txt', 'kotoba ppl --json wiki.kblm corpus/wiki.valid.txt'],
   options: { ...textOptions, ...commonOptions },
   async run(parsed, io) {
-    const [modelPath, input = '-'] = parsed.positionals;
-    if (!modelPath) throw new KotobaError('no model given', "usage: kotoba ppl MODEL [FILE|-]");
+    const [modelPath, input = '-'] = parsed.positionals as [string, string?];
     const lm = await loadModel(modelPath, io.log.warn);
     const acc = new PerplexityAccumulator();
     // Lines become token streams in batches, scored through the model's fast path.
@@ -21,7 +21,7 @@ export const ppl: Command = {
     const flush = () => {
       if (batch.pendingTokens > 0) acc.merge(scoreTokens(lm, batch.takeTokens()));
     };
-    for await (const line of readLines(input)) {
+    for await (const line of readLines(input, lineOptionsOf(parsed.options))) {
       batch.addLine(line);
       if (batch.pendingTokens > 1 << 20) flush();
     }

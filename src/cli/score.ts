@@ -2,14 +2,13 @@ import { scoreSentence } from '../lm.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
 import { tokenizer } from '../text/tokenize.js';
-import { KotobaError } from '../errors.js';
-import { formatFloat32 } from '../ngram/arpa.js';
-import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, fmt32, lineOptionsOf, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const score: Command = {
   name: 'score',
   summary: 'log10 probability of each sentence (per word with --words, like KenLM query)',
   usage: 'kotoba score MODEL [FILE|-]',
+  positionals: { names: ['MODEL', 'FILE'], required: 1 },
   examples: ['echo "the cat sat" | kotoba score wiki.arpa', 'kotoba score --words --json wiki.arpa corpus/wiki.valid.txt'],
   options: {
     words: { type: 'boolean', short: 'w', description: 'per-word scores: word=id ngram-length log10, as KenLM query prints them' },
@@ -17,14 +16,13 @@ export const score: Command = {
     ...commonOptions,
   },
   async run(parsed, io) {
-    const [modelPath, input = '-'] = parsed.positionals;
-    if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba score MODEL [FILE|-]');
+    const [modelPath, input = '-'] = parsed.positionals as [string, string?];
     const lm = await loadModel(modelPath, io.log.warn);
     const tokenize = tokenizer(textOptionsOf(parsed.options));
     const perWord = Boolean(parsed.options.words);
     const json = Boolean(parsed.options.json);
     let buf = '';
-    for await (const line of readLines(input)) {
+    for await (const line of readLines(input, lineOptionsOf(parsed.options))) {
       const surface = tokenize(line);
       const ids = surface.map((w) => lm.vocab.id(w));
       const r = scoreSentence(lm, ids, true, surface);
@@ -35,10 +33,10 @@ export const score: Command = {
         buf += toJson(obj) + '\n';
       } else if (perWord) {
         // KenLM query layout: word=id ngram log10, tab-separated, then the total.
-        for (const w of r.words) buf += `${w.word}=${w.id} ${w.ngram ?? 0} ${formatFloat32(Math.fround(w.log10))}\t`;
-        buf += `Total: ${formatFloat32(r.total)} OOV: ${oov}\n`;
+        for (const w of r.words) buf += `${w.word}=${w.id} ${w.ngram ?? 0} ${fmt32(w.log10)}\t`;
+        buf += `Total: ${fmt32(r.total)} OOV: ${oov}\n`;
       } else {
-        buf += `${fmt(r.total)}\n`;
+        buf += `${fmt32(r.total)}\n`;
       }
       if (buf.length > 1 << 16) {
         await io.stdout(buf);

@@ -4,7 +4,7 @@
  * vocabulary options users expect: a minimum count, a maximum size, or a fixed word list.
  */
 import { KotobaError, at } from '../errors.js';
-import { tokenizer, type TokenizeOptions } from './tokenize.js';
+import { wordVisitor, type TokenizeOptions, type WordVisitor } from './tokenize.js';
 import { BOS, BOS_WORD, EOS, EOS_WORD, UNK, Vocabulary } from './vocabulary.js';
 
 /** A tokenized corpus: its vocabulary and all its sentences as one stream of word ids. */
@@ -69,13 +69,13 @@ class IdBuffer {
 export class CorpusBuilder {
   readonly vocab: Vocabulary;
   private readonly ids = new IdBuffer();
-  private readonly tokenize: (line: string) => string[];
+  private readonly eachWord: WordVisitor;
   private lineNo = 0;
   sentences = 0;
   words = 0;
 
   constructor(private readonly options: CorpusOptions = {}) {
-    this.tokenize = tokenizer(options);
+    this.eachWord = wordVisitor(options);
     if (options.vocab) {
       this.vocab = options.vocab;
       this.vocab.closed = true;
@@ -100,29 +100,55 @@ export class CorpusBuilder {
    */
   addLine(line: string): void {
     this.lineNo++;
-    this.addWords(this.tokenize(line));
+    this.addSentence((visit) => this.eachWord(line, visit));
   }
 
   /** Adds one sentence given as words. */
   addWords(words: readonly string[]): void {
-    let from = 0;
-    let to = words.length;
-    if (to > 0 && words[0] === BOS_WORD) from++;
-    if (to > from && words[to - 1] === EOS_WORD) to--;
+    this.addSentence((visit) => {
+      for (const w of words) visit(w);
+    });
+  }
+
+  /**
+   * One sentence from its words in order, visited without an array (a line may hold millions):
+   * a `<s>` first and a `</s>` last are dropped, so each word is added once the next one shows
+   * it is not the last.
+   */
+  private addSentence(words: (visit: (word: string) => void) => void): void {
     this.ids.push(BOS);
-    for (let i = from; i < to; i++) {
-      const id = this.vocab.add(words[i]!);
-      if (id === BOS || id === EOS) {
-        throw new KotobaError(
-          `${at(this.options.source, this.lineNo || undefined)}${words[i]} inside a sentence`,
-          `<s> may only open a line and </s> only close it; remove or rename it`,
-        );
+    let first = true;
+    let held: string | undefined;
+    let count = 0;
+    words((w) => {
+      if (first) {
+        first = false;
+        if (w === BOS_WORD) return;
       }
-      this.ids.push(id);
+      if (held !== undefined) {
+        this.addWord(held);
+        count++;
+      }
+      held = w;
+    });
+    if (held !== undefined && held !== EOS_WORD) {
+      this.addWord(held);
+      count++;
     }
     this.ids.push(EOS);
-    this.words += to - from;
+    this.words += count;
     this.sentences++;
+  }
+
+  private addWord(word: string): void {
+    const id = this.vocab.add(word);
+    if (id === BOS || id === EOS) {
+      throw new KotobaError(
+        `${at(this.options.source, this.lineNo || undefined)}${word} inside a sentence`,
+        `<s> may only open a line and </s> only close it; remove or rename it`,
+      );
+    }
+    this.ids.push(id);
   }
 
   /** Number of tokens (`<s>` and `</s>` included) added since the last `takeTokens`. */
