@@ -1,8 +1,13 @@
-import { scoreSentence } from '../lm.js';
+import { scoreWordIds } from '../lm.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
-import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, fmt32, lineOptionsOf, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { IdBuffer } from '../text/corpus.js';
+import { wordVisitor } from '../text/tokenize.js';
+import { EOS, UNK } from '../text/vocabulary.js';
+import { commonOptions, fmt32, lineOptionsOf, textOptions, textOptionsOf, type Command } from './common.js';
+
+/** A number in JSON: non-finite as null, as `toJson` writes it. */
+const jsonNumber = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
 
 export const score: Command = {
   name: 'score',
@@ -18,27 +23,49 @@ export const score: Command = {
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals as [string, string?];
     const lm = await loadModel(modelPath, io.log.warn);
-    const tokenize = tokenizer(textOptionsOf(parsed.options));
+    const eachWord = wordVisitor(textOptionsOf(parsed.options));
     const perWord = Boolean(parsed.options.words);
     const json = Boolean(parsed.options.json);
+    // One line at a time in arrays reused across lines, and its output flushed as it grows, so
+    // that a line of millions of words costs a few bytes per word.
+    const ids = new IdBuffer(1 << 10);
+    let log10 = new Float64Array(0);
+    let ngram = new Uint8Array(0);
     let buf = '';
+    const FLUSH = 1 << 16;
     for await (const line of readLines(input, lineOptionsOf(parsed.options))) {
-      const surface = tokenize(line);
-      const ids = surface.map((w) => lm.vocab.id(w));
-      const r = scoreSentence(lm, ids, true, surface);
-      const oov = r.words.reduce((n, w) => n + (w.oov ? 1 : 0), 0);
-      if (json) {
-        const obj: Record<string, unknown> = { total: r.total, oov };
-        if (perWord) obj.words = r.words.map((w) => ({ word: w.word, log10: w.log10, ngram: w.ngram ?? null, oov: w.oov }));
-        buf += toJson(obj) + '\n';
-      } else if (perWord) {
-        // KenLM query layout: word=id ngram log10, tab-separated, then the total.
-        for (const w of r.words) buf += `${w.word}=${w.id} ${w.ngram ?? 0} ${fmt32(w.log10)}\t`;
-        buf += `Total: ${fmt32(r.total)} OOV: ${oov}\n`;
-      } else {
-        buf += `${fmt32(r.total)}\n`;
+      ids.length = 0;
+      const unknown: string[] = []; // the unknown words as written, in order
+      eachWord(line, (w) => {
+        const id = lm.vocab.id(w);
+        if (id === UNK) unknown.push(w);
+        ids.push(id);
+      });
+      ids.push(EOS);
+      const words = ids.view();
+      if (log10.length < words.length) {
+        log10 = new Float64Array(ids.data.length);
+        ngram = new Uint8Array(ids.data.length);
       }
-      if (buf.length > 1 << 16) {
+      const total = scoreWordIds(lm, words, log10, ngram);
+      const oov = unknown.length;
+      if (json) buf += `{"total":${jsonNumber(total)},"oov":${oov}${perWord ? ',"words":[' : '}\n'}`;
+      if (perWord) {
+        for (let i = 0, k = 0; i < words.length; i++) {
+          const id = words[i]!;
+          const word = id === UNK ? unknown[k++]! : lm.vocab.word(id);
+          if (json) buf += `${i > 0 ? ',' : ''}{"word":${JSON.stringify(word)},"log10":${jsonNumber(log10[i]!)},"ngram":${ngram[i] || null},"oov":${id === UNK}}`;
+          else buf += `${word}=${id} ${ngram[i]!} ${fmt32(log10[i]!)}\t`; // KenLM query's layout
+          if (buf.length > FLUSH) {
+            await io.stdout(buf);
+            buf = '';
+          }
+        }
+        buf += json ? ']}\n' : `Total: ${fmt32(total)} OOV: ${oov}\n`;
+      } else if (!json) {
+        buf += `${fmt32(total)}\n`;
+      }
+      if (buf.length > FLUSH) {
         await io.stdout(buf);
         buf = '';
       }

@@ -137,11 +137,12 @@ export function invalidUtf8Offset(b: Uint8Array): number {
 }
 
 /**
- * The longest line `readLines` accepts by default: 256 MiB, room for corpora written as one
- * line (text8 is 100 MB without a newline) while a file with no newline at all (a gzip bomb of
- * NUL bytes) stops there instead of exhausting memory.
+ * The longest line `readLines` accepts by default: 64 MiB, a thousand times the longest
+ * paragraph of the usual corpora, so that a file with no newline at all (a gzip bomb of NUL
+ * bytes) stops there in a second, and no command needs more than about 0.5 GB for one line.
+ * Corpora written as one line (text8: 100 MB) need `maxLineBytes` (`--max-line-bytes 128M`).
  */
-export const DEFAULT_MAX_LINE_BYTES = 256 * 2 ** 20;
+export const DEFAULT_MAX_LINE_BYTES = 64 * 2 ** 20;
 
 /** The most any line can hold: a JavaScript string's maximum length. */
 export const MAX_LINE_BYTES_LIMIT = bufferConstants.MAX_STRING_LENGTH;

@@ -35,10 +35,25 @@ export interface CorpusOptions extends TokenizeOptions, VocabularyOptions {
   vocab?: Vocabulary;
 }
 
-/** Grows a Uint32Array as ids are appended. */
-class IdBuffer {
-  data = new Uint32Array(1 << 16);
+/**
+ * Grows a Uint32Array as ids are appended (doubling, so appending is amortised O(1)).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { IdBuffer } from 'kotoba';
+ * const ids = new IdBuffer(4);
+ * for (let id = 0; id < 10; id++) ids.push(id);
+ * ids.view(); // the 10 ids, without a copy (valid until the next push)
+ * ids.length = 0; // empty again, keeping the memory
+ * ```
+ */
+export class IdBuffer {
+  data: Uint32Array;
   length = 0;
+  constructor(capacity = 1 << 16) {
+    this.data = new Uint32Array(Math.max(1, capacity));
+  }
   push(id: number): void {
     if (this.length === this.data.length) {
       const bigger = new Uint32Array(this.data.length * 2);
@@ -47,8 +62,13 @@ class IdBuffer {
     }
     this.data[this.length++] = id;
   }
+  /** A copy of the ids. */
   result(): Uint32Array {
     return this.data.slice(0, this.length);
+  }
+  /** The ids in place (valid until the next push). */
+  view(): Uint32Array {
+    return this.data.subarray(0, this.length);
   }
 }
 
