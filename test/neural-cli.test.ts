@@ -40,6 +40,9 @@ for (const [kind, arch] of Object.entries(SMALL)) {
     assert.equal(summary.stopped, 'steps');
     assert.equal(summary.steps, 8);
     assert.ok(summary.valid_perplexity > 1 && Number.isFinite(summary.valid_perplexity));
+    // What was written, on stderr: the model, and the checkpoint that --resume continues from.
+    assert.match(r.stderr, new RegExp(`^wrote ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*, [\\d,]+ weights, [\\d.]+ (kB|MB)$`, 'm'));
+    assert.match(r.stderr, /^wrote .*\.ckpt\.safetensors: checkpoint at epoch 1, step 8, [\d.]+ (kB|MB)$/m);
     const p = kotoba(['ppl', '--lowercase', '--json', out, VALID]);
     assert.equal(p.status, 0, p.stderr);
     const ppl = JSON.parse(p.stdout) as { perplexity: number; tokens: number };
@@ -96,6 +99,7 @@ test('--report writes a self-contained HTML chart of the epochs', () => {
   const out = join(tmp, 'report.safetensors'), html = join(tmp, 'report.html');
   const r = kotoba(['train', '--model', 'ffnn', '--order', '2', '--embed', '4', '--hidden', '8', '--epochs', '2', '--lowercase', '--max-vocab', '500', '--valid', VALID, '--report', html, '-o', out, VALID]);
   assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^wrote .*report\.html: training report, 2 epochs, [\d.]+ kB$/m);
   const page = readFileSync(html, 'utf8');
   assert.match(page, /^<!DOCTYPE html>/);
   assert.match(page, /<svg[^>]*>[\s\S]*Perplexity per epoch/);
