@@ -261,7 +261,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
       'Perplexity counts </s> and not <s>, each line scored as its own sentence, as for the n-gram models.',
     ];
     await writeFileAtomic(o.report, trainingReport(`kotoba train --model ${run.kind}`, history, notes));
-    await io.wrote(o.report, `training report, ${history.length} epochs`);
+    await io.wrote(o.report, 'training report');
   }
   const seconds = (performance.now() - started) / 1000;
   const summary = {
