@@ -12,7 +12,7 @@ import { checkPositionals, formatOptions, parseArgs, rangeText, type OptionSpec 
 import { commands, shortFlags } from '../src/cli/commands.js';
 import { KotobaError } from '../src/errors.js';
 import { formatFloat32 } from '../src/index.js';
-import { LECTURE, repoRoot, runCli, tempDir } from './helpers.js';
+import { assertCleanFailure, LECTURE, repoRoot, runCli, tempDir } from './helpers.js';
 
 const corpus = join(repoRoot, 'corpus', 'wiki.valid.txt');
 const NUMERIC = new Set(['number', 'integer', 'bytes', 'numbers', 'integers']);
@@ -22,15 +22,6 @@ const UNBOUNDED = new Set(['rerank --weight']);
 const hasBound = (s: OptionSpec) => s.min !== undefined || s.max !== undefined || s.above !== undefined || s.below !== undefined;
 const rejects = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (e: unknown) => e instanceof KotobaError && pattern.test(e.message));
 
-/** One clean failure: non-zero exit, one `kotoba: …` line on stderr matching `pattern`. */
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.code, 0);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /^kotoba: /);
-  assert.match(lines[0]!, pattern);
-}
-
 test('option names are looked up among the command’s own: --constructor, --toString, --__proto__ are unknown', async () => {
   for (const c of commands) {
     for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
@@ -39,8 +30,8 @@ test('option names are looked up among the command’s own: --constructor, --toS
     }
   }
   // End to end: before any file is opened.
-  assertOneLineError(await runCli(['ppl', '--constructor', '1', 'model.arpa']), /unknown option --constructor \(see 'kotoba ppl --help'\)/);
-  assertOneLineError(await runCli(['train', '--__proto__', '1', '-o', 'x.arpa']), /unknown option --__proto__/);
+  assertCleanFailure(await runCli(['ppl', '--constructor', '1', 'model.arpa']), /unknown option --constructor \(see 'kotoba ppl --help'\)/);
+  assertCleanFailure(await runCli(['train', '--__proto__', '1', '-o', 'x.arpa']), /unknown option --__proto__/);
 });
 
 test('every command declares its positional arguments: a missing one or an extra one is an error', async () => {
@@ -57,10 +48,10 @@ test('every command declares its positional arguments: a missing one or an extra
   try {
     const text = join(dir, 'a.txt');
     writeFileSync(text, LECTURE.join('\n') + '\n');
-    assertOneLineError(await runCli(['ppl', 'model.arpa', text, text]), /unexpected argument '.*a\.txt' \(usage: kotoba ppl MODEL \[FILE\|-\]\)/);
-    assertOneLineError(await runCli(['info', 'model.kblm', 'extra']), /unexpected argument 'extra'/);
-    assertOneLineError(await runCli(['generate', 'model.kblm', 'the', 'game']), /unexpected argument 'the' \(give the start of the sentences with --prefix/);
-    assertOneLineError(await runCli(['convert', 'model.arpa']), /missing OUT \(usage: kotoba convert IN OUT\)/);
+    assertCleanFailure(await runCli(['ppl', 'model.arpa', text, text]), /unexpected argument '.*a\.txt' \(usage: kotoba ppl MODEL \[FILE\|-\]\)/);
+    assertCleanFailure(await runCli(['info', 'model.kblm', 'extra']), /unexpected argument 'extra'/);
+    assertCleanFailure(await runCli(['generate', 'model.kblm', 'the', 'game']), /unexpected argument 'the' \(give the start of the sentences with --prefix/);
+    assertCleanFailure(await runCli(['convert', 'model.arpa']), /missing OUT \(usage: kotoba convert IN OUT\)/);
   } finally {
     cleanup();
   }
@@ -106,18 +97,18 @@ test('numbers are decimal: no hex, no Infinity, no overflow, no empty value', as
   assert.equal(parseArgs(['--max-line-bytes', '1.5k'], ppl).options['max-line-bytes'], 1536);
   rejects(() => parseArgs(['--max-line-bytes', '1X'], ppl), /must be a number of bytes \(e\.g\. 1048576 or 1M\)/);
   rejects(() => parseArgs(['--max-line-bytes', '1G'], ppl), /--max-line-bytes must be a number of bytes 1 ≤ N ≤ \d+, not 1G/);
-  assertOneLineError(await runCli(['generate', '--count', '0x2', 'm.kblm']), /--count must be a number, not '0x2'/);
+  assertCleanFailure(await runCli(['generate', '--count', '0x2', 'm.kblm']), /--count must be a number, not '0x2'/);
 });
 
 test('out-of-range values end to end: --discount 5 and -1, --max-vocab 0, --batch 0, --temperature -1 are one-line errors and write nothing', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const out = join(dir, 'm.arpa');
-    assertOneLineError(await runCli(['train', '--smoothing', 'abs', '--discount', '5', '-o', out, corpus]), /--discount must be 0 ≤ D ≤ 1, not 5 \(see 'kotoba train --help'\)/);
-    assertOneLineError(await runCli(['train', '--smoothing', 'abs', '--discount', '-1', '-o', out, corpus]), /--discount must be 0 ≤ D ≤ 1, not -1/);
-    assertOneLineError(await runCli(['train', '--max-vocab', '0', '-o', out, corpus]), /--max-vocab must be an integer N ≥ 4, not 0/);
-    assertOneLineError(await runCli(['train', '--model', 'rnn', '--batch', '0', '-o', join(dir, 'r.safetensors'), corpus]), /--batch must be an integer 1 ≤ N ≤ 65536, not 0/);
-    assertOneLineError(await runCli(['generate', '--temperature', '-1', 'm.kblm']), /--temperature must be T ≥ 0, not -1/);
+    assertCleanFailure(await runCli(['train', '--smoothing', 'abs', '--discount', '5', '-o', out, corpus]), /--discount must be 0 ≤ D ≤ 1, not 5 \(see 'kotoba train --help'\)/);
+    assertCleanFailure(await runCli(['train', '--smoothing', 'abs', '--discount', '-1', '-o', out, corpus]), /--discount must be 0 ≤ D ≤ 1, not -1/);
+    assertCleanFailure(await runCli(['train', '--max-vocab', '0', '-o', out, corpus]), /--max-vocab must be an integer N ≥ 4, not 0/);
+    assertCleanFailure(await runCli(['train', '--model', 'rnn', '--batch', '0', '-o', join(dir, 'r.safetensors'), corpus]), /--batch must be an integer 1 ≤ N ≤ 65536, not 0/);
+    assertCleanFailure(await runCli(['generate', '--temperature', '-1', 'm.kblm']), /--temperature must be T ≥ 0, not -1/);
     assert.deepEqual(readdirSync(dir), [], 'nothing written');
   } finally {
     cleanup();
@@ -128,10 +119,10 @@ test('train: an option of another model family or another smoother is an error, 
   const { dir, cleanup } = tempDir();
   try {
     const out = join(dir, 'm.arpa');
-    assertOneLineError(await runCli(['train', '--hidden', '100', '-o', out, corpus]), /--hidden does not apply to n-gram models \(it is an option of --model ffnn, rnn, lstm\)/);
-    assertOneLineError(await runCli(['train', '--seed', '1', '-o', out, corpus]), /--seed does not apply to n-gram models/);
-    assertOneLineError(await runCli(['train', '--discount', '0.5', '-o', out, corpus]), /--discount does not apply to --smoothing mkn \(it is an option of --smoothing abs\)/);
-    assertOneLineError(await runCli(['train', '--model', 'rnn', '--smoothing', 'wb', '-o', join(dir, 'r.safetensors'), corpus]), /--smoothing does not apply to the rnn model/);
+    assertCleanFailure(await runCli(['train', '--hidden', '100', '-o', out, corpus]), /--hidden does not apply to n-gram models \(it is an option of --model ffnn, rnn, lstm\)/);
+    assertCleanFailure(await runCli(['train', '--seed', '1', '-o', out, corpus]), /--seed does not apply to n-gram models/);
+    assertCleanFailure(await runCli(['train', '--discount', '0.5', '-o', out, corpus]), /--discount does not apply to --smoothing mkn \(it is an option of --smoothing abs\)/);
+    assertCleanFailure(await runCli(['train', '--model', 'rnn', '--smoothing', 'wb', '-o', join(dir, 'r.safetensors'), corpus]), /--smoothing does not apply to the rnn model/);
     assert.ok(!existsSync(out));
   } finally {
     cleanup();
@@ -162,6 +153,8 @@ test('one meaning per flag: a short flag stands for the same option, and an opti
   assert.equal(byShort.get('t'), 'threshold');
   // --seed where random numbers are drawn, and nowhere else.
   assert.deepEqual(commands.filter((c) => c.options.seed).map((c) => c.name).sort(), ['generate', 'train']);
+  // --max-line-bytes where a text file is read, and nowhere else.
+  assert.deepEqual(commands.filter((c) => c.options['max-line-bytes']).map((c) => c.name).sort(), ['interpolate', 'ppl', 'rerank', 'score', 'sweep', 'train']);
   // The old spellings: a clear error where the flag now means something else, a warning where it does not.
   const generate = commands.find((c) => c.name === 'generate')!;
   rejects(() => parseArgs(['-n', '3'], generate), /^-n is no longer short for --count in kotoba generate \(write --count/);

@@ -8,19 +8,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BackoffModel, BINARY_VERSION, corpusFromText, estimate, serializeModel } from '../src/index.js';
-import { LECTURE, repoRoot, runCli, tempDir } from './helpers.js';
+import { assertCleanFailure, LECTURE, repoRoot, runCli, tempDir } from './helpers.js';
 
 const train = join(repoRoot, 'corpus', 'wiki.valid.txt');
-
-/** A failed run: exit code ≠ 0, exactly one line on stderr matching `pattern`, no stack trace. */
-function assertCleanFailure(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.code, 0, 'exit code');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line expected:\n${r.stderr}`);
-  assert.match(lines[0]!, /^kotoba: /);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at |internal error/);
-}
 
 test('kotoba --help lists every command with an example; each command has --help', async () => {
   const r = await runCli(['--help']);

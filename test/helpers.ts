@@ -1,4 +1,5 @@
 /** Shared test helpers: where things are, running the CLI, temporary folders. */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,16 @@ export function runCli(args: string[], options: { input?: string | Uint8Array; c
     if (options.input !== undefined) child.stdin.end(options.input);
     else child.stdin.end();
   });
+}
+
+/** A failed run: exit code ≠ 0, exactly one line on stderr matching `pattern`, no stack trace. */
+export function assertCleanFailure(r: { code: number; stderr: string }, pattern: RegExp): void {
+  assert.notEqual(r.code, 0, 'exit code');
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected:\n${r.stderr}`);
+  assert.match(lines[0]!, /^kotoba: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at |internal error/);
 }
 
 /** A temporary folder, removed by the returned cleanup function. */

@@ -21,10 +21,14 @@ export interface CommandIO {
   wrote: (path: string, what: string) => Promise<void>;
 }
 
-/** Options of every command that reads text. */
+/** How text becomes words: options of every command that reads text. */
 export const textOptions: OptionSpecs = {
   lowercase: { type: 'boolean', description: 'lowercase the text before use' },
   segment: { type: 'string', value: 'LANG', description: 'split unsegmented text (ja, zh, …, or auto) into words with Intl.Segmenter' },
+};
+
+/** How text files are read: options of every command that reads a text file. */
+export const lineOptions: OptionSpecs = {
   'max-line-bytes': {
     type: 'bytes',
     min: 1,

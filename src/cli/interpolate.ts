@@ -8,7 +8,7 @@ import { readCorpus } from '../node/corpus-files.js';
 import { saveMixture } from '../node/mixture-files.js';
 import { loadModel } from '../node/models.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
-import { commonOptions, fmt, formatCount, lineOptionsOf, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, fmt, formatCount, lineOptions, lineOptionsOf, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const interpolate: Command = {
   name: 'interpolate',
@@ -27,6 +27,7 @@ export const interpolate: Command = {
     'max-iterations': { type: 'integer', min: 1, description: 'EM: at most this many iterations (default 500)' },
     tolerance: { type: 'number', value: 'ε', min: 0, description: 'EM: stop when an iteration gains less than this in log10 likelihood per token (default 1e-7)' },
     ...textOptions,
+    ...lineOptions,
     ...commonOptions,
   },
   async run(parsed, io) {

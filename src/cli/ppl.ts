@@ -3,7 +3,7 @@ import { CorpusBuilder } from '../text/corpus.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
 import { KotobaError } from '../errors.js';
-import { commonOptions, fmt, lineOptionsOf, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, fmt, lineOptions, lineOptionsOf, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const ppl: Command = {
   name: 'ppl',
@@ -11,7 +11,7 @@ export const ppl: Command = {
   usage: 'kotoba ppl MODEL [FILE|-]',
   positionals: { names: ['MODEL', 'FILE'], required: 1 },
   examples: ['kotoba ppl wiki.arpa corpus/wiki.valid.txt', 'kotoba ppl --json wiki.kblm corpus/wiki.valid.txt'],
-  options: { ...textOptions, ...commonOptions },
+  options: { ...textOptions, ...lineOptions, ...commonOptions },
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals as [string, string?];
     const lm = await loadModel(modelPath, io.log.warn);

@@ -3,7 +3,7 @@ import { KotobaError, at } from '../errors.js';
 import { readLines } from '../node/io.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, fmt32 as num, lineOptionsOf, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, fmt32 as num, lineOptions, lineOptionsOf, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const rerank: Command = {
   name: 'rerank',
@@ -20,6 +20,7 @@ export const rerank: Command = {
     normalize: { type: 'boolean', description: 'use log10 p per token (words + </s>) instead of log10 p, so long candidates are not penalised for their length' },
     'top-k': { type: 'integer', short: 'k', value: 'K', min: 1, deprecated: ['top'], description: 'print only the K best candidates of each group' },
     ...textOptions,
+    ...lineOptions,
     ...commonOptions,
   },
   async run(parsed, io) {

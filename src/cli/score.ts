@@ -4,7 +4,7 @@ import { readLines } from '../node/io.js';
 import { IdBuffer } from '../text/corpus.js';
 import { wordVisitor } from '../text/tokenize.js';
 import { EOS, UNK } from '../text/vocabulary.js';
-import { commonOptions, fmt32, lineOptionsOf, textOptions, textOptionsOf, type Command } from './common.js';
+import { commonOptions, fmt32, lineOptions, lineOptionsOf, textOptions, textOptionsOf, type Command } from './common.js';
 
 /** A number in JSON: non-finite as null, as `toJson` writes it. */
 const jsonNumber = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
@@ -18,6 +18,7 @@ export const score: Command = {
   options: {
     words: { type: 'boolean', short: 'w', description: 'per-word scores: word=id ngram-length log10, as KenLM query prints them' },
     ...textOptions,
+    ...lineOptions,
     ...commonOptions,
   },
   async run(parsed, io) {

@@ -4,7 +4,7 @@ import { KotobaError } from '../errors.js';
 import { SMOOTHING_NAMES, type SmoothingName } from '../ngram/smoothing.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { writeFileAtomic } from '../node/io.js';
-import { commonOptions, lineOptionsOf, textOptions, textOptionsOf, toJson, vocabularyOptions, vocabularyOptionsOf, type Command } from './common.js';
+import { commonOptions, lineOptions, lineOptionsOf, textOptions, textOptionsOf, toJson, vocabularyOptions, vocabularyOptionsOf, type Command } from './common.js';
 
 /** The JSON file beside the HTML report: report.html → report.json. */
 function jsonPathFor(html: string): string {
@@ -27,6 +27,7 @@ export const sweep: Command = {
     'min-seconds': { type: 'number', value: 'S', min: 0, description: 'timing budget per measurement: repeat quick estimations (keeping the fastest) and query passes for S seconds (default 0.5)' },
     ...vocabularyOptions,
     ...textOptions,
+    ...lineOptions,
     ...commonOptions,
   },
   async run(parsed, io) {

@@ -7,7 +7,7 @@ import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
 import { checkWritable } from '../node/io.js';
 import type { Parsed } from './args.js';
-import { commonOptions, formatCount, lineOptionsOf, seedOption, textOptions, textOptionsOf, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
+import { commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 
 export const NEURAL_MODELS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
 const NGRAM = ['ngram'];
@@ -40,6 +40,7 @@ export const train: Command = {
     'prune-entropy': { type: 'number', value: 'θ', min: 0, models: NGRAM, description: 'relative-entropy pruning threshold after training (Stolcke; SRILM -prune)' },
     ...vocabularyOptions,
     ...textOptions,
+    ...lineOptions,
     // Neural options (see docs): accepted here so that one command trains every family.
     hidden: { type: 'integer', min: 1, max: 2 ** 20, models: HIDDEN_LAYER, description: 'neural: hidden units (ffnn 256, rnn and lstm 200)' },
     embed: { type: 'integer', min: 1, max: 2 ** 20, models: HIDDEN_LAYER, description: 'neural: embedding size (ffnn 128; rnn, lstm: --hidden)' },
