@@ -31,7 +31,8 @@ export async function readCorpus(path: string, options: CorpusOptions & Pick<Lin
 export async function readWordList(path: string, options: Pick<LineOptions, 'maxLineBytes'> = {}): Promise<string[]> {
   const words: string[] = [];
   for await (const line of readLines(path, options)) {
-    const w = line.split(/[ \t]/)[0];
+    const end = line.search(/[ \t]/); // the first column only: no array of a long line's words
+    const w = end < 0 ? line : line.slice(0, end);
     if (w) words.push(w);
   }
   return words;
