@@ -165,7 +165,7 @@ test('one meaning per flag: a short flag stands for the same option, and an opti
     assert.deepEqual(p.warnings, ['--top is deprecated: write --top-k']);
   }
   const h = await runCli(['--help']);
-  assert.match(h.stdout, /-k --top-k .*-n --order/);
+  assert.match(h.stdout, /\n {2}-h --help, -k --top-k, -n --order, -o --output, /);
 });
 
 test('numbers print as KenLM prints them: a sentence total is the same float32 digits with or without --words', async () => {

@@ -17,8 +17,8 @@ function mainHelp(): string {
     text += `  ${c.name.padEnd(12)} ${c.summary}\n`;
     text += `  ${''.padEnd(12)}   e.g. ${c.examples[0]}\n`;
   }
-  text += '\nshort flags, each with one meaning in every command that takes it:\n ';
-  for (const [letter, name] of [...shortFlags()].sort()) text += ` -${letter} --${name}`;
+  text += '\nshort flags, each with one meaning in every command that takes it:\n  ';
+  text += [...shortFlags()].sort().map(([letter, name]) => `-${letter} --${name}`).join(', ');
   text += '\n\nResults go to stdout (--json: one JSON object per line); warnings, progress (on a terminal,\n';
   text += "or with -v) and a 'wrote FILE: …' line for each file written go to stderr (-q: errors only).\n";
   text += 'Scores are log10, as in ARPA files, KenLM and SRILM. Text is split on spaces and tabs;\n';
