@@ -70,6 +70,41 @@ export interface WordScore {
 }
 
 /**
+ * Scores word ids from the `<s>` state — a sentence without `<s>`, ending with `</s>` when it is
+ * complete — through the model's fast path where it has one: log10 p of each word into
+ * `log10Out`, the matched n-gram length into `ngramOut` (0 where it has no meaning). Returns
+ * the total, summed in float32 as KenLM's query sums it. No allocation: the arrays are the
+ * caller's, so a sentence of millions of words costs 13 bytes per word.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { BackoffModel, corpusFromText, EOS, estimate, scoreWordIds } from 'kotoba';
+ * const model = BackoffModel.fromTables(estimate(corpusFromText(['a b c', 'a c']), { order: 2 }));
+ * const words = Uint32Array.of(model.vocab.id('a'), model.vocab.id('c'), EOS);
+ * const log10 = new Float64Array(words.length);
+ * const total = scoreWordIds(model, words, log10); // log10 p(a c </s>), and each word's in log10
+ * ```
+ */
+export function scoreWordIds(lm: LanguageModel<unknown>, words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number {
+  const n = words.length;
+  if (lm.scoreSentence) {
+    lm.scoreSentence(words, log10Out, ngramOut);
+  } else {
+    let state = lm.begin();
+    for (let i = 0; i < n; i++) {
+      const r = lm.score(state, words[i]!);
+      log10Out[i] = r.log10;
+      if (ngramOut) ngramOut[i] = r.ngram ?? 0;
+      state = r.next;
+    }
+  }
+  let total = 0;
+  for (let i = 0; i < n; i++) total = Math.fround(total + log10Out[i]!);
+  return total;
+}
+
+/**
  * Scores one sentence (ids without `<s>`; `</s>` is appended when `withEnd`). `surface` gives
  * the words as written, for the per-word detail of unknown words. The total is summed in
  * float32, as KenLM's query sums it.
@@ -97,20 +132,7 @@ export function scoreSentence(
   if (withEnd) words[n - 1] = EOS;
   const log10 = new Float64Array(n);
   const ngram = new Uint8Array(n);
-  let total: number;
-  if (lm.scoreSentence) {
-    lm.scoreSentence(words, log10, ngram);
-  } else {
-    let state = lm.begin();
-    for (let i = 0; i < n; i++) {
-      const r = lm.score(state, words[i]!);
-      log10[i] = r.log10;
-      ngram[i] = r.ngram ?? 0;
-      state = r.next;
-    }
-  }
-  total = 0;
-  for (let i = 0; i < n; i++) total = Math.fround(total + log10[i]!);
+  const total = scoreWordIds(lm, words, log10, ngram);
   const out: WordScore[] = [];
   for (let i = 0; i < n; i++) {
     const id = words[i]!;
@@ -229,16 +251,9 @@ export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array): Pe
     let end = i + 1;
     while (tokens[end] !== EOS) end++;
     const words = tokens.subarray(i + 1, end + 1);
-    if (words.length > log10.length) log10 = new Float64Array(words.length * 2);
-    if (lm.scoreSentence) lm.scoreSentence(words, log10);
-    else {
-      let state = lm.begin();
-      for (let j = 0; j < words.length; j++) {
-        const r = lm.score(state, words[j]!);
-        log10[j] = r.log10;
-        state = r.next;
-      }
-    }
+    // Grown geometrically over sentences, but never to twice one long sentence (a line may hold millions of words).
+    if (words.length > log10.length) log10 = new Float64Array(Math.max(words.length, 2 * log10.length));
+    scoreWordIds(lm, words, log10);
     acc.addSentence(words, log10, words.length);
     i = end + 1;
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BackoffModel, CandidateReader, corpusFromText, estimate, KotobaError, parseCandidates, rerankGroup, scoreSentence } from '../src/index.js';
+import { BackoffModel, CandidateReader, corpusFromText, estimate, formatFloat32, KotobaError, parseCandidates, rerankGroup, scoreSentence } from '../src/index.js';
 import { saveNgramModel } from '../src/node/index.js';
 import { corpusLines, TableModel } from './apps-helpers.js';
 import { runCli, tempDir } from './helpers.js';
@@ -152,11 +152,11 @@ test('kotoba rerank: candidate translations ranked by a model of the embedded co
     }
     // The scores are the model's sentence scores.
     const ids = 'he was born in 1950 .'.split(' ').map((w) => lm.vocab.id(w));
-    assert.equal(groups[1]![0]![1], scoreSentence(lm, ids).total.toFixed(4));
+    assert.equal(groups[1]![0]![1], formatFloat32(scoreSentence(lm, ids).total)); // as KenLM prints a float
 
     const nbest = join(dir, 'x.nbest');
     writeFileSync(nbest, NBEST + '\n');
-    const j = await runCli(['rerank', '--json', '--weight', '0.5', '--top', '2', model, nbest]);
+    const j = await runCli(['rerank', '--json', '--weight', '0.5', '--top-k', '2', model, nbest]);
     assert.equal(j.code, 0, j.stderr);
     const rows = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; candidates: { rank: number; score: number; log10: number; system_score: number }[] });
     assert.deepEqual(
@@ -172,7 +172,7 @@ test('kotoba rerank: candidate translations ranked by a model of the embedded co
     assert.equal(t.code, 0, t.stderr);
     const again = parseCandidates(t.stdout);
     assert.equal(again.format, 'nbest');
-    assert.match(again.groups[0]!.candidates[0]!.features!, /kotoba= -\d+\.\d{4}$/);
+    assert.match(again.groups[0]!.candidates[0]!.features!, /kotoba= -\d+\.\d+$/);
     assert.deepEqual(again.groups[0]!.candidates.find((c) => c.rest)?.rest, ['0-1 1-0']);
 
     const bad = await runCli(['rerank', '--weight', '1', model, plain]);

@@ -151,7 +151,8 @@ test('kotoba sweep: HTML report and JSON beside it, one entry per (order, smooth
     }
     checkReport(readFileSync(report, 'utf8'), json.entries);
     // The text summary has a line per entry.
-    assert.equal(r.stdout.trim().split('\n').length, 1 + 6 + 1);
+    assert.equal(r.stdout.trim().split('\n').length, 1 + 6);
+    assert.match(r.stderr, /^wrote .*report\.html: report of 6 models, with charts, \d+\.\d kB\nwrote .*report\.json: /);
     const bad = await runCli(['sweep', '--orders', '1-3', '--smoothing', 'mkn,zz', train, testFile, '-o', report]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /unknown smoothing 'zz'/);

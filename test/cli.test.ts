@@ -32,7 +32,7 @@ test('train → ppl → score → convert → info → prune, as files and as Un
     const t = await runCli(['train', '--order', '3', '-o', arpa, train]);
     assert.equal(t.code, 0, t.stderr);
     assert.equal(t.stdout, '');
-    assert.equal(t.stderr, '', 'no progress on stderr when it is not a terminal');
+    assert.match(t.stderr, /^wrote .*m\.arpa: order 3, [\d,]+ n-grams, [\d.]+ (kB|MB)\n$/, 'no progress on stderr when it is not a terminal: only what was written');
     // stdin in, stdout out
     const text = readFileSync(train, 'utf8').split('\n').slice(0, 50).join('\n') + '\n';
     const ppl = await runCli(['ppl', arpa], { input: text });
@@ -121,7 +121,7 @@ test('bad input fails cleanly: one line naming the cause and the fix, non-zero e
     assertCleanFailure(await runCli(['train', '-o', out, file('blank.txt', '\n\n')]), /blank\.txt: the corpus has no words/);
     assertCleanFailure(await runCli(['train', '-o', out, file('latin1.txt', Buffer.from('ok\ncaf\xe9\n', 'latin1'))]), /latin1\.txt:2: invalid UTF-8 \(convert the file to UTF-8/);
     const good = file('good.txt', LECTURE.join('\n') + '\n');
-    assertCleanFailure(await runCli(['train', '--order', '0', '-o', out, good]), /order must be a whole number of at least 1, not 0/);
+    assertCleanFailure(await runCli(['train', '--order', '0', '-o', out, good]), /--order must be an integer 1 ≤ N ≤ 255, not 0/);
     assertCleanFailure(await runCli(['train', '--order', 'three', '-o', out, good]), /--order must be a number, not 'three'/);
     assertCleanFailure(await runCli(['train', '--bogus', '-o', out, good]), /unknown option --bogus \(see 'kotoba train --help'\)/);
     assertCleanFailure(await runCli(['train', good]), /no output model given/);

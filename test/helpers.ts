@@ -43,6 +43,8 @@ export function runCli(args: string[], options: { input?: string | Uint8Array; c
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    // A command that fails early (a bad line) need not read all its input: not an error here.
+    child.stdin.on('error', () => {});
     if (options.input !== undefined) child.stdin.end(options.input);
     else child.stdin.end();
   });

@@ -40,6 +40,9 @@ for (const [kind, arch] of Object.entries(SMALL)) {
     assert.equal(summary.stopped, 'steps');
     assert.equal(summary.steps, 8);
     assert.ok(summary.valid_perplexity > 1 && Number.isFinite(summary.valid_perplexity));
+    // What was written, on stderr: the model, and the checkpoint that --resume continues from.
+    assert.match(r.stderr, new RegExp(`^wrote ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*, [\\d,]+ weights, [\\d.]+ (kB|MB)$`, 'm'));
+    assert.match(r.stderr, /^wrote .*\.ckpt\.safetensors: checkpoint at epoch 1, step 8, [\d.]+ (kB|MB)$/m);
     const p = kotoba(['ppl', '--lowercase', '--json', out, VALID]);
     assert.equal(p.status, 0, p.stderr);
     const ppl = JSON.parse(p.stdout) as { perplexity: number; tokens: number };
@@ -96,6 +99,7 @@ test('--report writes a self-contained HTML chart of the epochs', () => {
   const out = join(tmp, 'report.safetensors'), html = join(tmp, 'report.html');
   const r = kotoba(['train', '--model', 'ffnn', '--order', '2', '--embed', '4', '--hidden', '8', '--epochs', '2', '--lowercase', '--max-vocab', '500', '--valid', VALID, '--report', html, '-o', out, VALID]);
   assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^wrote .*report\.html: training report, [\d.]+ kB$/m);
   const page = readFileSync(html, 'utf8');
   assert.match(page, /^<!DOCTYPE html>/);
   assert.match(page, /<svg[^>]*>[\s\S]*Perplexity per epoch/);
@@ -108,10 +112,10 @@ test('bad options are one-line errors that say what to do', () => {
     [['--model', 'rnn', '-o', join(tmp, 'x.arpa'), TRAIN], /neural models are written as safetensors: .*x\.arpa should end in \.safetensors/],
     [['--model', 'rnn', '--resume', '-o', join(tmp, 'none.safetensors'), TRAIN], /nothing to resume: no checkpoint .*none\.ckpt\.safetensors/],
     [['--model', 'rnn', '--layers', '2', '-o', join(tmp, 'x.safetensors'), TRAIN], /--layers does not apply to the rnn model/],
-    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt applies to rnn and lstm, not ffnn/],
-    [['--model', 'loglinear', '--classes', '10', '-o', join(tmp, 'x.safetensors'), TRAIN], /the log-linear model has a full softmax only/],
+    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt does not apply to the ffnn model \(it is an option of --model rnn, lstm\)/],
+    [['--model', 'loglinear', '--classes', '10', '-o', join(tmp, 'x.safetensors'), TRAIN], /--classes does not apply to the loglinear model \(it is an option of --model ffnn, rnn, lstm\)/],
     [['--model', 'lstm', '--tied', '--embed', '10', '--hidden', '20', '-o', join(tmp, 'x.safetensors'), TRAIN], /--tied needs --embed equal to --hidden/],
-    [['--model', 'lstm', '--dropout', '1', '-o', join(tmp, 'x.safetensors'), TRAIN], /--dropout must be in \[0, 1\)/],
+    [['--model', 'lstm', '--dropout', '1', '-o', join(tmp, 'x.safetensors'), TRAIN], /--dropout must be 0 ≤ P < 1, not 1 /],
     [['--model', 'gru', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown model kind 'gru'/],
   ];
   for (const [args, message] of cases) {

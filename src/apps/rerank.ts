@@ -19,7 +19,7 @@
  * equal scores keep the input order.
  */
 import { KotobaError, at } from '../errors.js';
-import { scoreSentence, type LanguageModel } from '../lm.js';
+import { EOS, scoreWordIds, UNK, type LanguageModel } from '../lm.js';
 import { splitWords } from '../text/tokenize.js';
 
 export type CandidateFormat = 'nbest' | 'plain';
@@ -220,11 +220,15 @@ export function rerankGroup(lm: LanguageModel<unknown>, group: CandidateGroup, o
   if (weight !== undefined && !Number.isFinite(weight)) throw new KotobaError(`the weight must be a number, not ${weight}`);
   const scored: RankedCandidate[] = group.candidates.map((c) => {
     const words = tokenize(c.sentence);
-    const ids = words.map((w) => lm.vocab.id(w));
-    const { total: log10, words: detail } = scoreSentence(lm, ids, true);
+    const ids = new Uint32Array(words.length + 1); // the words, then </s>
     let oov = 0;
-    for (const w of detail) if (w.oov) oov++;
-    const tokens = ids.length + 1;
+    for (let i = 0; i < words.length; i++) {
+      ids[i] = lm.vocab.id(words[i]!);
+      if (ids[i] === UNK) oov++;
+    }
+    ids[words.length] = EOS;
+    const log10 = scoreWordIds(lm, ids, new Float64Array(ids.length));
+    const tokens = ids.length;
     const lmPart = normalize ? log10 / tokens : log10;
     let total = lmPart;
     if (weight !== undefined) {

@@ -1,20 +1,19 @@
-/** What the commands share: logging conventions, common options, model loading, output. */
+/** What the commands share: logging conventions, common options, number formats, output. */
 import { KotobaError } from '../errors.js';
 import type { Logger } from '../ngram/estimate.js';
+import { formatFloat32 } from '../ngram/arpa.js';
 import type { CorpusOptions } from '../text/corpus.js';
 import { checkSegmentLocale } from '../text/segment.js';
 import { describeTextOptions } from '../text/text-options.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
-import type { OptionSpecs, Parsed } from './args.js';
+import type { OptionSpecs, Parsed, Syntax } from './args.js';
 import { readWordList } from '../node/corpus-files.js';
+import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, type LineOptions } from '../node/io.js';
 import type { CommandFiles } from '../node/outputs.js';
 
-export interface Command {
-  name: string;
+export interface Command extends Syntax {
   summary: string;
-  usage: string;
   examples: string[];
-  options: OptionSpecs;
   /** The files the command reads and writes, checked before `run` (checkOutputs): no output may be an input. */
   files?(parsed: Parsed): CommandFiles;
   run(parsed: Parsed, io: CommandIO): Promise<void>;
@@ -25,21 +24,44 @@ export interface CommandIO {
   log: Logger;
   /** Progress lines: shown only when stderr is a terminal (or with --verbose). */
   progress: (text: string) => void;
+  /** Says on stderr (unless --quiet) that `path` was written: `wrote PATH: WHAT, SIZE`. */
+  wrote: (path: string, what: string) => Promise<void>;
 }
 
-/** How text becomes words. A model stores them; commands that read text with it apply them. */
+/** How text becomes words: options of every command that reads text. A model stores them; commands that read text with it apply them. */
 export const textOptions: OptionSpecs = {
   lowercase: { type: 'boolean', description: "lowercase the text before use (a model's own setting applies by itself)" },
   'no-lowercase': { type: 'boolean', description: 'do not lowercase (the default)' },
   segment: { type: 'string', value: 'LANG', description: "split unsegmented text (ja, zh, …, or auto) into words with Intl.Segmenter; none: on spaces (a model's own setting applies by itself)" },
 };
 
+/** How text files are read: options of every command that reads a text file. */
+export const lineOptions: OptionSpecs = {
+  'max-line-bytes': {
+    type: 'bytes',
+    min: 1,
+    max: MAX_LINE_BYTES_LIMIT,
+    description: `refuse a line longer than N bytes (suffix K, M, G: powers of 1024; default ${DEFAULT_MAX_LINE_BYTES / 2 ** 20}M)`,
+  },
+};
+
+/** The random seed, offered only by the commands that draw random numbers. */
+export const seedOption: OptionSpecs = {
+  seed: { type: 'integer', value: 'S', min: 0, max: 2 ** 32 - 1, description: 'random seed: the same seed gives the same result on every machine' },
+};
+
 export const commonOptions: OptionSpecs = {
   json: { type: 'boolean', description: 'print results as JSON' },
   verbose: { type: 'boolean', short: 'v', description: 'print progress on stderr even when it is not a terminal' },
-  quiet: { type: 'boolean', short: 'q', description: 'print no warnings' },
-  seed: { type: 'integer', description: 'random seed (for reproducible runs)' },
+  quiet: { type: 'boolean', short: 'q', description: "print nothing on stderr but errors (no warnings, no 'wrote' lines)" },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
+};
+
+/** The vocabulary options of the commands that build a vocabulary from text. */
+export const vocabularyOptions: OptionSpecs = {
+  'min-count': { type: 'integer', min: 1, description: 'words seen fewer times become <unk> (default 1: keep every word)' },
+  'max-vocab': { type: 'integer', min: 4, description: 'keep only the N most frequent words (<unk>, <s>, </s> included)' },
+  vocab: { type: 'string', value: 'FILE', description: 'fixed vocabulary: one word per line; others become <unk>' },
 };
 
 /** The text options the flags ask for (for training, and for models that do not store theirs). */
@@ -74,11 +96,16 @@ export function textOptionsFor(lm: { readonly text?: TokenizeOptions | undefined
   return own;
 }
 
+/** How the text files of a command are read into lines. */
+export function lineOptionsOf(o: Parsed['options']): LineOptions {
+  return typeof o['max-line-bytes'] === 'number' ? { maxLineBytes: o['max-line-bytes'] } : {};
+}
+
 export async function vocabularyOptionsOf(o: Parsed['options']): Promise<Pick<CorpusOptions, 'minCount' | 'maxSize' | 'fixed'>> {
   const out: Pick<CorpusOptions, 'minCount' | 'maxSize' | 'fixed'> = {};
   if (typeof o['min-count'] === 'number') out.minCount = o['min-count'];
   if (typeof o['max-vocab'] === 'number') out.maxSize = o['max-vocab'];
-  if (typeof o.vocab === 'string') out.fixed = await readWordList(o.vocab);
+  if (typeof o.vocab === 'string') out.fixed = await readWordList(o.vocab, lineOptionsOf(o));
   return out;
 }
 
@@ -87,9 +114,32 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
 }
 
-/** Formats a number the way KenLM's query prints doubles (full precision). */
+/**
+ * A float64 figure (a perplexity, a corpus total, a weight) as KenLM's `query` prints doubles:
+ * the shortest decimal that reads back as the same double.
+ */
 export function fmt(x: number): string {
   if (x === Infinity) return 'inf';
   if (x === -Infinity) return '-inf';
   return String(x);
+}
+
+/**
+ * A score of a word or a sentence, or a probability, as KenLM's `query` prints floats: rounded
+ * to float32 (the precision of ARPA files), then the shortest decimal that reads back as it.
+ */
+export function fmt32(x: number): string {
+  return formatFloat32(Math.fround(x));
+}
+
+/** A file size for people: 812 bytes, 12.3 kB, 45.6 MB, 1.2 GB (powers of 1000). */
+export function formatSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes} bytes`;
+  const [unit, scale] = bytes < 1e6 ? ['kB', 1e3] : bytes < 1e9 ? ['MB', 1e6] : ['GB', 1e9];
+  return `${(bytes / scale).toFixed(1)} ${unit}`;
+}
+
+/** A count for people, with thousands separators: 1,234,567. */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
 }

@@ -32,6 +32,7 @@ export const demo: Command = {
   name: 'demo',
   summary: 'the main job on the embedded corpus: train, held-out perplexity, rank candidate sentences',
   usage: 'kotoba demo',
+  positionals: { names: [], required: 0 },
   examples: ['kotoba demo', 'npm start'],
   options: { ...commonOptions },
   async run(parsed, io) {

@@ -1,5 +1,5 @@
 import { promises as fsp } from 'node:fs';
-import { KotobaError, printable } from '../errors.js';
+import { printable } from '../errors.js';
 import { BackoffModel } from '../ngram/model.js';
 import { loadModel } from '../node/models.js';
 import { describeTextOptions, textOptionsToJson } from '../text/text-options.js';
@@ -10,12 +10,12 @@ export const info: Command = {
   name: 'info',
   summary: 'describe a model: family, order, vocabulary, n-grams per order, size',
   usage: 'kotoba info MODEL',
+  positionals: { names: ['MODEL'], required: 1 },
   examples: ['kotoba info wiki.kblm'],
   options: { ...commonOptions },
   files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [] }),
   async run(parsed, io) {
-    const [path] = parsed.positionals;
-    if (!path) throw new KotobaError('no model given', 'usage: kotoba info MODEL');
+    const [path] = parsed.positionals as [string];
     const bytes = await fsp.stat(path).then((s) => s.size, (e) => { throw fileError(e, path); });
     const lm = await loadModel(path, io.log.warn);
     const out: Record<string, unknown> = { model: path, bytes, description: lm.description, vocabulary: lm.vocab.size };

@@ -8,12 +8,13 @@ import { readCorpus } from '../node/corpus-files.js';
 import { saveMixture } from '../node/mixture-files.js';
 import { loadModel } from '../node/models.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
-import { commonOptions, fmt, textOptions, textOptionsFor, toJson, type Command } from './common.js';
+import { commonOptions, fmt, formatCount, lineOptions, lineOptionsOf, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const interpolate: Command = {
   name: 'interpolate',
   summary: 'mix models linearly (weights tuned by EM on a development text), as a mixture file or one ARPA file',
   usage: 'kotoba interpolate MODEL1 MODEL2 … (--tune DEV | --weights W1 W2 …) [-o MIX] [--arpa OUT.arpa]',
+  positionals: { names: ['MODEL1', 'MODEL2'], required: 2, repeats: true },
   examples: [
     'kotoba interpolate wiki3.kblm wiki1.kblm --tune corpus/wiki.valid.txt -o wiki.mix.json',
     'kotoba interpolate a.arpa b.arpa --weights 0.7 0.3 --arpa ab.arpa',
@@ -21,11 +22,12 @@ export const interpolate: Command = {
   options: {
     output: { type: 'string', short: 'o', value: 'MIX', description: 'write the mixture file (JSON naming the models, relative to it); every command opens it as a model' },
     tune: { type: 'string', value: 'DEV', description: 'tune the weights by EM on this development text' },
-    weights: { type: 'numbers', value: 'W…', description: 'the weights, one per model, summing to 1 (instead of --tune; default: equal)' },
+    weights: { type: 'numbers', value: 'W…', min: 0, max: 1, description: 'the weights, one per model, summing to 1 (instead of --tune; default: equal)' },
     arpa: { type: 'string', value: 'FILE', description: 'n-gram models only: also write the mixture as one backoff model (.arpa, .arpa.gz or .kblm), as SRILM ngram -mix-lm -write-lm' },
-    'max-iterations': { type: 'integer', description: 'EM: at most this many iterations (default 500)' },
-    tolerance: { type: 'number', description: 'EM: stop when an iteration gains less than this in log10 likelihood per token (default 1e-7)' },
+    'max-iterations': { type: 'integer', min: 1, description: 'EM: at most this many iterations (default 500)' },
+    tolerance: { type: 'number', value: 'ε', min: 0, description: 'EM: stop when an iteration gains less than this in log10 likelihood per token (default 1e-7)' },
     ...textOptions,
+    ...lineOptions,
     ...commonOptions,
   },
   files: (parsed) => ({
@@ -36,7 +38,6 @@ export const interpolate: Command = {
   async run(parsed, io) {
     const o = parsed.options;
     const paths = parsed.positionals;
-    if (paths.length < 2) throw new KotobaError(`a mixture needs at least two models, got ${paths.length}`, 'usage: kotoba interpolate MODEL1 MODEL2 … --tune DEV -o MIX');
     const output = typeof o.output === 'string' ? o.output : undefined;
     const arpa = typeof o.arpa === 'string' ? o.arpa : undefined;
     const dev = typeof o.tune === 'string' ? o.tune : undefined;
@@ -61,12 +62,12 @@ export const interpolate: Command = {
     if (dev) {
       io.progress(`reading ${dev}`);
       // The development text in the mixture's vocabulary: unknown words become <unk>.
-      const corpus = await readCorpus(dev, { ...text, vocab: mix.vocab });
+      const corpus = await readCorpus(dev, { ...text, ...lineOptionsOf(o), vocab: mix.vocab });
       em = tuneWeights(mix, corpus.tokens, {
         ...(typeof o['max-iterations'] === 'number' ? { maxIterations: o['max-iterations'] } : {}),
         ...(typeof o.tolerance === 'number' ? { tolerance: o.tolerance } : {}),
         onIteration: (it) => {
-          const line = `iteration ${it.iteration}: weights ${it.weights.map((w) => w.toFixed(6)).join(' ')}  dev perplexity ${it.perplexity.toFixed(4)}`;
+          const line = `iteration ${it.iteration}: weights ${it.weights.map(fmt).join(' ')}  dev perplexity ${fmt(it.perplexity)}`;
           io.progress(line);
           report += line + '\n';
         },
@@ -81,7 +82,7 @@ export const interpolate: Command = {
       : { method: Array.isArray(o.weights) ? 'given' : 'equal' };
     if (output) {
       await saveMixture(output, paths, weights, tuning, text);
-      io.progress(`wrote ${output}`);
+      await io.wrote(output, `mixture of ${paths.length} models`);
     }
     let arpaInfo: Record<string, unknown> | undefined;
     if (arpa) {
@@ -89,10 +90,11 @@ export const interpolate: Command = {
       const tables = { ...mixNgramTables(models as BackoffModel[], weights, { info: io.progress }), text };
       await saveNgramModel(arpa, tables);
       arpaInfo = { path: arpa, ngrams: tables.orders.map((t) => t.size) };
+      await io.wrote(arpa, `order ${tables.orders.length}, ${formatCount(tables.orders.reduce((n, t) => n + t.size, 0))} n-grams`);
       if (dev) {
         // How close the static model comes to the exact mixture, on the development text.
         const merged = BackoffModel.fromTables(tables);
-        const corpus = await readCorpus(dev, { ...text, vocab: merged.vocab });
+        const corpus = await readCorpus(dev, { ...text, ...lineOptionsOf(o), vocab: merged.vocab });
         arpaInfo.dev_perplexity = scoreTokens(merged, corpus.tokens).perplexity;
       }
     }
@@ -101,13 +103,9 @@ export const interpolate: Command = {
       return;
     }
     let out = report;
-    out += `weights: ${paths.map((p, i) => `${p} ${weights[i]!.toFixed(6)}`).join(', ')}\n`;
+    out += `weights: ${paths.map((p, i) => `${p} ${fmt(weights[i]!)}`).join(', ')}\n`;
     if (em) out += `dev perplexity of the mixture: ${fmt(em.iterations[em.iterations.length - 1]!.perplexity)}${em.converged ? '' : ' (not converged)'}\n`;
-    if (output) out += `wrote ${output}\n`;
-    if (arpaInfo) {
-      out += `wrote ${arpa} (n-grams per order: ${(arpaInfo.ngrams as number[]).join(' ')})\n`;
-      if (arpaInfo.dev_perplexity !== undefined) out += `dev perplexity of the single ARPA model (static mixture): ${fmt(arpaInfo.dev_perplexity as number)}\n`;
-    }
+    if (arpaInfo?.dev_perplexity !== undefined) out += `dev perplexity of the single ARPA model (static mixture): ${fmt(arpaInfo.dev_perplexity as number)}\n`;
     await io.stdout(out);
   },
 };

@@ -1,28 +1,16 @@
 #!/usr/bin/env node
 /** `kotoba` command line: one file per command, thin over the library. */
 import { KotobaError, printable } from '../errors.js';
+import { promises as fsp } from 'node:fs';
 import { fileError, writeChunk, writesDone } from '../node/io.js';
 import { checkOutputs } from '../node/outputs.js';
-import { formatOptions, parseArgs } from './args.js';
-import type { Command, CommandIO } from './common.js';
-import { convert } from './convert.js';
-import { demo } from './demo.js';
-import { info } from './info.js';
-import { ppl } from './ppl.js';
-import { prune } from './prune.js';
-import { score } from './score.js';
-import { train } from './train.js';
-import { rerank } from './rerank.js';
-import { next } from './next.js';
-import { generate } from './generate.js';
-import { interpolate } from './interpolate.js';
-import { sweep } from './sweep.js';
+import { checkPositionals, formatOptions, parseArgs } from './args.js';
+import { commands, shortFlags } from './commands.js';
+import { formatSize, type Command, type CommandIO } from './common.js';
 // Register the loaders that open neural models (.safetensors) and mixtures (.json) for every
 // command, in one place rather than as a side effect of whichever command imports them.
 import '../node/neural-files.js';
 import '../node/mixture-files.js';
-
-const commands: Command[] = [train, ppl, score, convert, info, prune, demo, rerank, next, generate, interpolate, sweep];
 
 function mainHelp(): string {
   let text = 'kotoba — language models in TypeScript (n-gram, log-linear, feed-forward, recurrent)\n\n';
@@ -31,7 +19,11 @@ function mainHelp(): string {
     text += `  ${c.name.padEnd(12)} ${c.summary}\n`;
     text += `  ${''.padEnd(12)}   e.g. ${c.examples[0]}\n`;
   }
-  text += '\nScores are log10, as in ARPA files, KenLM and SRILM. Text is split on spaces and tabs;\n';
+  text += '\nshort flags, each with one meaning in every command that takes it:\n  ';
+  text += [...shortFlags()].sort().map(([letter, name]) => `-${letter} --${name}`).join(', ');
+  text += '\n\nResults go to stdout (--json: one JSON object per line); warnings, progress (on a terminal,\n';
+  text += "or with -v) and a 'wrote FILE: …' line for each file written go to stderr (-q: errors only).\n";
+  text += 'Scores are log10, as in ARPA files, KenLM and SRILM. Text is split on spaces and tabs;\n';
   text += 'each line is a sentence, scored with </s> at its end and <s> as context only.\n';
   return text;
 }
@@ -69,17 +61,19 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = commands.find((c) => c.name === name);
   if (!command) throw new KotobaError(`unknown command '${name}'`, `run 'kotoba --help' for the list`);
-  const parsed = parseArgs(rest, command.options, command.name);
+  const parsed = parseArgs(rest, command);
   if (parsed.options.help) {
     await writeStdout(commandHelp(command));
     return 0;
   }
+  checkPositionals(parsed.positionals, command);
+  const quiet = Boolean(parsed.options.quiet);
   const showProgress = Boolean(parsed.options.verbose) || process.stderr.isTTY === true;
   const io: CommandIO = {
     stdout: writeStdout,
     log: {
       warn: (m) => {
-        if (!parsed.options.quiet) process.stderr.write(`kotoba: warning: ${printable(m)}\n`);
+        if (!quiet) process.stderr.write(`kotoba: warning: ${printable(m)}\n`);
       },
       info: (m) => {
         if (showProgress) process.stderr.write(`${m}\n`);
@@ -88,7 +82,13 @@ export async function main(argv: string[]): Promise<number> {
     progress: (m) => {
       if (showProgress) process.stderr.write(`${m}\n`);
     },
+    wrote: async (path, what) => {
+      if (quiet) return;
+      const size = await fsp.stat(path).then((s) => `, ${formatSize(s.size)}`, () => '');
+      process.stderr.write(`wrote ${printable(path)}: ${what}${size}\n`);
+    },
   };
+  for (const w of parsed.warnings) io.log.warn(w);
   if (command.files) await checkOutputs(command.files(parsed));
   await command.run(parsed, io);
   return 0;

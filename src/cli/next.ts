@@ -1,28 +1,26 @@
 import { contextState, nextWords, stripSentenceStart } from '../apps/nextword.js';
-import { KotobaError } from '../errors.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
 import { BOS_WORD } from '../text/vocabulary.js';
-import { commonOptions, textOptions, textOptionsFor, toJson, type Command } from './common.js';
+import { commonOptions, fmt32, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const next: Command = {
   name: 'next',
   summary: 'the most probable next words after a context, with their probabilities',
   usage: 'kotoba next MODEL [CONTEXT…] [-k K] [--no-unk] [--json]',
+  positionals: { names: ['MODEL', 'CONTEXT'], required: 1, repeats: true },
   examples: ['kotoba next wiki.kblm "the game was"', 'kotoba next -k 5 --json wiki.kblm "<s> in 2011"'],
   options: {
-    top: { type: 'integer', short: 'k', value: 'K', description: 'how many words to list (default 10)' },
+    'top-k': { type: 'integer', short: 'k', value: 'K', min: 1, deprecated: ['top'], description: 'list the K most probable words (default 10)' },
     'no-unk': { type: 'boolean', description: 'leave <unk> out of the list' },
     ...textOptions,
     ...commonOptions,
   },
   files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [] }),
   async run(parsed, io) {
-    const [modelPath, ...contextParts] = parsed.positionals;
-    if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba next MODEL [CONTEXT…]');
+    const [modelPath, ...contextParts] = parsed.positionals as [string, ...string[]];
     const o = parsed.options;
-    const k = typeof o.top === 'number' ? o.top : 10;
-    if (k < 1) throw new KotobaError(`-k must be at least 1, not ${k}`);
+    const k = typeof o['top-k'] === 'number' ? o['top-k'] : 10;
     const lm = await loadModel(modelPath, io.log.warn);
     // The context starts a sentence: a leading <s> is optional.
     const words = tokenizer(textOptionsFor(lm, o, modelPath))(stripSentenceStart(contextParts.join(' ')));
@@ -34,7 +32,7 @@ export const next: Command = {
       return;
     }
     let out = `# p(w | ${[BOS_WORD, ...ctx.words].join(' ')})\n`;
-    for (const w of list) out += `${w.probability.toFixed(6)}\t${w.log10.toFixed(4)}\t${w.word}\n`;
+    for (const w of list) out += `${fmt32(w.probability)}\t${fmt32(w.log10)}\t${w.word}\n`;
     await io.stdout(out);
   },
 };

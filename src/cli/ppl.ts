@@ -3,18 +3,18 @@ import { CorpusBuilder } from '../text/corpus.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
 import { KotobaError } from '../errors.js';
-import { commonOptions, fmt, textOptions, textOptionsFor, toJson, type Command } from './common.js';
+import { commonOptions, fmt, lineOptions, lineOptionsOf, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const ppl: Command = {
   name: 'ppl',
   summary: 'perplexity of a model on a text, counted as KenLM counts it',
   usage: 'kotoba ppl MODEL [FILE|-]',
+  positionals: { names: ['MODEL', 'FILE'], required: 1 },
   examples: ['kotoba ppl wiki.arpa corpus/wiki.valid.txt', 'kotoba ppl --json wiki.kblm corpus/wiki.valid.txt'],
-  options: { ...textOptions, ...commonOptions },
+  options: { ...textOptions, ...lineOptions, ...commonOptions },
   files: ({ positionals: [model, input = '-'] }) => ({ models: [{ path: model, as: 'the model' }], inputs: [{ path: input, as: 'the text' }], outputs: [] }),
   async run(parsed, io) {
-    const [modelPath, input = '-'] = parsed.positionals;
-    if (!modelPath) throw new KotobaError('no model given', "usage: kotoba ppl MODEL [FILE|-]");
+    const [modelPath, input = '-'] = parsed.positionals as [string, string?];
     const lm = await loadModel(modelPath, io.log.warn);
     const acc = new PerplexityAccumulator();
     // Lines become token streams in batches, scored through the model's fast path.
@@ -22,7 +22,7 @@ export const ppl: Command = {
     const flush = () => {
       if (batch.pendingTokens > 0) acc.merge(scoreTokens(lm, batch.takeTokens()));
     };
-    for await (const line of readLines(input)) {
+    for await (const line of readLines(input, lineOptionsOf(parsed.options))) {
       batch.addLine(line);
       if (batch.pendingTokens > 1 << 20) flush();
     }

@@ -3,41 +3,33 @@ import { KotobaError, at } from '../errors.js';
 import { readLines } from '../node/io.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, textOptions, textOptionsFor, toJson, type Command } from './common.js';
-
-/** Scores for text output: 4 decimals is finer than any difference worth reading. */
-function num(x: number): string {
-  if (x === -Infinity) return '-inf';
-  if (x === Infinity) return 'inf';
-  return x.toFixed(4);
-}
+import { commonOptions, fmt32 as num, lineOptions, lineOptionsOf, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const rerank: Command = {
   name: 'rerank',
   summary: 'order candidate sentences (n-best lists or plain groups) by the model',
-  usage: 'kotoba rerank MODEL [FILE|-] [--format nbest|plain] [--weight λ] [--normalize] [--top K] [--json]',
+  usage: 'kotoba rerank MODEL [FILE|-] [--format nbest|plain] [--weight λ] [--normalize] [--top-k K] [--json]',
+  positionals: { names: ['MODEL', 'FILE'], required: 1 },
   examples: [
     'kotoba rerank wiki.kblm candidates.txt',
-    'kotoba rerank --weight 0.5 --top 1 wiki.kblm moses.nbest',
+    'kotoba rerank --weight 0.5 --top-k 1 wiki.kblm moses.nbest',
   ],
   options: {
     format: { type: 'string', value: 'FORMAT', description: "nbest (Moses: id ||| sentence ||| features ||| score), plain (one candidate per line, blank line between groups), or auto (default: nbest when the first line has '|||')" },
     weight: { type: 'number', value: 'λ', description: 'rank by λ · log10 p + the n-best score (default: by log10 p alone)' },
     normalize: { type: 'boolean', description: 'use log10 p per token (words + </s>) instead of log10 p, so long candidates are not penalised for their length' },
-    top: { type: 'integer', short: 'k', value: 'K', description: 'print only the K best candidates of each group' },
+    'top-k': { type: 'integer', short: 'k', value: 'K', min: 1, deprecated: ['top'], description: 'print only the K best candidates of each group' },
     ...textOptions,
+    ...lineOptions,
     ...commonOptions,
   },
   files: ({ positionals: [model, input = '-'] }) => ({ models: [{ path: model, as: 'the model' }], inputs: [{ path: input, as: 'the candidates' }], outputs: [] }),
   async run(parsed, io) {
-    const [modelPath, input = '-', ...extra] = parsed.positionals;
-    if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba rerank MODEL [FILE|-]');
-    if (extra.length > 0) throw new KotobaError(`expected one candidate file, got ${extra.length + 1}`, 'give one file, or - for standard input');
+    const [modelPath, input = '-'] = parsed.positionals as [string, string?];
     const o = parsed.options;
     const format = typeof o.format === 'string' ? o.format : 'auto';
     if (format !== 'auto' && format !== 'nbest' && format !== 'plain') throw new KotobaError(`unknown --format '${format}'`, 'use nbest, plain or auto');
-    const top = typeof o.top === 'number' ? o.top : Infinity;
-    if (top < 1) throw new KotobaError(`--top must be at least 1, not ${top}`);
+    const top = typeof o['top-k'] === 'number' ? o['top-k'] : Infinity;
     const lm = await loadModel(modelPath, io.log.warn);
     const options: RerankOptions = { tokenize: tokenizer(textOptionsFor(lm, o, modelPath)), normalize: Boolean(o.normalize), source: input };
     if (typeof o.weight === 'number') options.weight = o.weight;
@@ -63,7 +55,7 @@ export const rerank: Command = {
         buf = '';
       }
     };
-    for await (const line of readLines(input)) {
+    for await (const line of readLines(input, lineOptionsOf(o))) {
       const g = reader.push(line);
       if (g) await emit(g);
     }

@@ -1,47 +1,73 @@
-import { scoreSentence } from '../lm.js';
+import { scoreWordIds } from '../lm.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
-import { tokenizer } from '../text/tokenize.js';
-import { KotobaError } from '../errors.js';
-import { formatFloat32 } from '../ngram/arpa.js';
-import { commonOptions, fmt, textOptions, textOptionsFor, toJson, type Command } from './common.js';
+import { IdBuffer } from '../text/corpus.js';
+import { wordVisitor } from '../text/tokenize.js';
+import { EOS, UNK } from '../text/vocabulary.js';
+import { commonOptions, fmt32, lineOptions, lineOptionsOf, textOptions, textOptionsFor, type Command } from './common.js';
+
+/** A number in JSON: non-finite as null, as `toJson` writes it. */
+const jsonNumber = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
 
 export const score: Command = {
   name: 'score',
   summary: 'log10 probability of each sentence (per word with --words, like KenLM query)',
   usage: 'kotoba score MODEL [FILE|-]',
+  positionals: { names: ['MODEL', 'FILE'], required: 1 },
   examples: ['echo "the cat sat" | kotoba score wiki.arpa', 'kotoba score --words --json wiki.arpa corpus/wiki.valid.txt'],
   options: {
     words: { type: 'boolean', short: 'w', description: 'per-word scores: word=id ngram-length log10, as KenLM query prints them' },
     ...textOptions,
+    ...lineOptions,
     ...commonOptions,
   },
   files: ({ positionals: [model, input = '-'] }) => ({ models: [{ path: model, as: 'the model' }], inputs: [{ path: input, as: 'the text' }], outputs: [] }),
   async run(parsed, io) {
-    const [modelPath, input = '-'] = parsed.positionals;
-    if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba score MODEL [FILE|-]');
+    const [modelPath, input = '-'] = parsed.positionals as [string, string?];
     const lm = await loadModel(modelPath, io.log.warn);
-    const tokenize = tokenizer(textOptionsFor(lm, parsed.options, modelPath));
+    const eachWord = wordVisitor(textOptionsFor(lm, parsed.options, modelPath));
     const perWord = Boolean(parsed.options.words);
     const json = Boolean(parsed.options.json);
+    // One line at a time in arrays reused across lines, and its output flushed as it grows, so
+    // that a line of millions of words costs a few bytes per word.
+    const ids = new IdBuffer(1 << 10);
+    let log10 = new Float64Array(0);
+    let ngram = new Uint8Array(0);
     let buf = '';
-    for await (const line of readLines(input)) {
-      const surface = tokenize(line);
-      const ids = surface.map((w) => lm.vocab.id(w));
-      const r = scoreSentence(lm, ids, true, surface);
-      const oov = r.words.reduce((n, w) => n + (w.oov ? 1 : 0), 0);
-      if (json) {
-        const obj: Record<string, unknown> = { total: r.total, oov };
-        if (perWord) obj.words = r.words.map((w) => ({ word: w.word, log10: w.log10, ngram: w.ngram ?? null, oov: w.oov }));
-        buf += toJson(obj) + '\n';
-      } else if (perWord) {
-        // KenLM query layout: word=id ngram log10, tab-separated, then the total.
-        for (const w of r.words) buf += `${w.word}=${w.id} ${w.ngram ?? 0} ${formatFloat32(Math.fround(w.log10))}\t`;
-        buf += `Total: ${formatFloat32(r.total)} OOV: ${oov}\n`;
-      } else {
-        buf += `${fmt(r.total)}\n`;
+    const FLUSH = 1 << 16;
+    for await (const line of readLines(input, lineOptionsOf(parsed.options))) {
+      ids.length = 0;
+      const unknown: string[] = []; // the unknown words as written, in order
+      eachWord(line, (w) => {
+        const id = lm.vocab.id(w);
+        if (id === UNK) unknown.push(w);
+        ids.push(id);
+      });
+      ids.push(EOS);
+      const words = ids.view();
+      if (log10.length < words.length) {
+        log10 = new Float64Array(ids.data.length);
+        ngram = new Uint8Array(ids.data.length);
       }
-      if (buf.length > 1 << 16) {
+      const total = scoreWordIds(lm, words, log10, ngram);
+      const oov = unknown.length;
+      if (json) buf += `{"total":${jsonNumber(total)},"oov":${oov}${perWord ? ',"words":[' : '}\n'}`;
+      if (perWord) {
+        for (let i = 0, k = 0; i < words.length; i++) {
+          const id = words[i]!;
+          const word = id === UNK ? unknown[k++]! : lm.vocab.word(id);
+          if (json) buf += `${i > 0 ? ',' : ''}{"word":${JSON.stringify(word)},"log10":${jsonNumber(log10[i]!)},"ngram":${ngram[i] || null},"oov":${id === UNK}}`;
+          else buf += `${word}=${id} ${ngram[i]!} ${fmt32(log10[i]!)}\t`; // KenLM query's layout
+          if (buf.length > FLUSH) {
+            await io.stdout(buf);
+            buf = '';
+          }
+        }
+        buf += json ? ']}\n' : `Total: ${fmt32(total)} OOV: ${oov}\n`;
+      } else if (!json) {
+        buf += `${fmt32(total)}\n`;
+      }
+      if (buf.length > FLUSH) {
         await io.stdout(buf);
         buf = '';
       }

@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../node/io.js';
 import { checkpointPathFor, NEURAL_EXTENSION, readNeuralModelFile, saveNeuralModel } from '../node/neural-files.js';
 import type { Corpus } from '../text/corpus.js';
 import type { Parsed } from './args.js';
-import { textOptionsFor, textOptionsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
+import { formatCount, lineOptionsOf, textOptionsFor, textOptionsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
 import { promises as fsp } from 'node:fs';
 
 /** Training defaults per family (architecture defaults are in resolveConfig). */
@@ -68,19 +68,6 @@ function architectureOf(o: Parsed['options']): ArchitectureOptions {
   return a;
 }
 
-/** Positive whole number option or the default. */
-function positiveInt(o: Parsed['options'], name: string, fallback: number): number {
-  const v = num(o[name]) ?? fallback;
-  if (!Number.isInteger(v) || v < 1) throw new KotobaError(`--${name} must be a positive whole number, got ${v}`);
-  return v;
-}
-
-function nonNegative(o: Parsed['options'], name: string, fallback: number): number {
-  const v = num(o[name]) ?? fallback;
-  if (!(v >= 0) || !Number.isFinite(v)) throw new KotobaError(`--${name} must be a non-negative number, got ${v}`);
-  return v;
-}
-
 const fmtTime = (s: number): string => {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);
@@ -106,7 +93,6 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   const output = o.output;
   if (typeof output !== 'string') throw new KotobaError('no output model given', `pass -o MODEL${NEURAL_EXTENSION}`);
   if (!output.endsWith(NEURAL_EXTENSION)) throw new KotobaError(`neural models are written as safetensors: ${output} should end in ${NEURAL_EXTENSION}`, `e.g. -o ${kind}${NEURAL_EXTENSION}`);
-  if (parsed.positionals.length > 1) throw new KotobaError(`expected one training file, got ${parsed.positionals.length}`, "see 'kotoba train --help'");
   const ckptPath = checkpointPathFor(output);
   const dryRun = Boolean(o['dry-run']);
   const started = performance.now();
@@ -130,16 +116,17 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'clip', 'l2', 'lr-decay'].filter((n) => o[n] !== undefined);
     if (ignored.length) io.log.warn(`--resume keeps the checkpoint's settings; ignoring ${ignored.map((n) => `--${n}`).join(' ')}`);
     // What may change on resume: how long to go on, and (breaking exact reproduction) the rate.
-    if (num(o.epochs) ?? num(o['max-epochs'])) run.trainer.epochs = positiveInt(o, o.epochs !== undefined ? 'epochs' : 'max-epochs', 1);
+    const epochs = num(o.epochs) ?? num(o['max-epochs']);
+    if (epochs !== undefined) run.trainer.epochs = epochs;
     // --max-time is this run's budget: a resumed run has none unless given one.
     delete run.trainer.maxTime;
-    if (num(o['max-time']) !== undefined) run.trainer.maxTime = nonNegative(o, 'max-time', 0);
-    if (num(o['max-steps']) !== undefined) run.trainer.maxSteps = positiveInt(o, 'max-steps', 1);
-    if (num(o['checkpoint-every']) !== undefined) run.trainer.checkpointEvery = nonNegative(o, 'checkpoint-every', 300);
+    if (num(o['max-time']) !== undefined) run.trainer.maxTime = num(o['max-time'])!;
+    if (num(o['max-steps']) !== undefined) run.trainer.maxSteps = num(o['max-steps'])!;
+    if (num(o['checkpoint-every']) !== undefined) run.trainer.checkpointEvery = num(o['checkpoint-every'])!;
     const input = parsed.positionals[0] ?? run.train;
     io.progress(`resuming from ${ckptPath}: epoch ${c.checkpoint.state.epoch + 1}, step ${c.checkpoint.state.step}`);
     const text = textOptionsFor({ text: c.text ?? textOptionsOf(run.text as Parsed['options']) }, o, ckptPath);
-    train = await readCorpus(input, { ...text, vocab: c.vocab });
+    train = await readCorpus(input, { ...text, ...lineOptionsOf(o), vocab: c.vocab });
     model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape });
     loadWeights(model, c.weights, ckptPath);
     resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried, from: ckptPath };
@@ -152,26 +139,25 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     const d = TRAINING_DEFAULTS[kind];
     const input = parsed.positionals[0] ?? '-';
     const text = { ...textOptionsOf(o), ...(await vocabularyOptionsOf(o)) };
-    const epochs = positiveInt(o, o['max-epochs'] !== undefined ? 'max-epochs' : 'epochs', dryRun ? 1 : d.epochs);
+    // The options' ranges are checked by the parser (see the option table in train.ts).
     const trainer: TrainerOptions = {
-      epochs,
-      lr: nonNegative(o, 'lr', d.lr),
-      lrDecay: nonNegative(o, 'lr-decay', d.lrDecay),
-      clip: nonNegative(o, 'clip', d.clip),
-      l2: nonNegative(o, 'l2', d.l2),
+      epochs: num(o['max-epochs']) ?? num(o.epochs) ?? (dryRun ? 1 : d.epochs),
+      lr: num(o.lr) ?? d.lr,
+      lrDecay: num(o['lr-decay']) ?? d.lrDecay,
+      clip: num(o.clip) ?? d.clip,
+      l2: num(o.l2) ?? d.l2,
       seed: num(o.seed) ?? 1,
-      checkpointEvery: nonNegative(o, 'checkpoint-every', 300),
+      checkpointEvery: num(o['checkpoint-every']) ?? 300,
     };
-    if (num(o['max-time']) !== undefined) trainer.maxTime = nonNegative(o, 'max-time', 0);
-    if (num(o['max-steps']) !== undefined) trainer.maxSteps = positiveInt(o, 'max-steps', 1);
+    if (num(o['max-time']) !== undefined) trainer.maxTime = num(o['max-time'])!;
+    if (num(o['max-steps']) !== undefined) trainer.maxSteps = num(o['max-steps'])!;
     if (dryRun) trainer.maxSteps = 2;
     const recurrent = kind === 'rnn' || kind === 'lstm';
-    const shape: TrainShape = { batch: positiveInt(o, 'batch', d.batch), bptt: recurrent ? positiveInt(o, 'bptt', d.bptt) : 1 };
-    if (!recurrent && o.bptt !== undefined) throw new KotobaError(`--bptt applies to rnn and lstm, not ${kind}`);
+    const shape: TrainShape = { batch: num(o.batch) ?? d.batch, bptt: recurrent ? (num(o.bptt) ?? d.bptt) : 1 };
     const { fixed, ...rest } = text;
     run = { kind, shape, trainer, train: input, valid: typeof o.valid === 'string' ? o.valid : null, text: rest };
     io.progress(`reading ${input === '-' ? 'standard input' : input}`);
-    train = await readCorpus(input, text);
+    train = await readCorpus(input, { ...text, ...lineOptionsOf(o) });
     if (train.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
     if (fixed) (run.text as Record<string, unknown>).vocabFile = String(o.vocab);
     const config = resolveConfig(kind, architectureOf(o), train.vocab.size);
@@ -184,7 +170,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   let valid: Corpus | null = null;
   if (run.valid) {
     io.progress(`reading ${run.valid}`);
-    valid = await readCorpus(run.valid, { ...model.text, vocab: model.vocab });
+    valid = await readCorpus(run.valid, { ...model.text, ...lineOptionsOf(o), vocab: model.vocab });
   } else if (!o.resume) {
     io.log.warn('no --valid text: training runs for the given epochs with no validation, best-model selection or annealing');
   }
@@ -252,8 +238,11 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   // ---- the model file, the report, the summary ------------------------------------------------
   const history = result.state.history;
   await saveNeuralModel(output, model, { history, training: trainingMeta() });
+  await io.wrote(output, `${model.description}, ${formatCount(model.params.size)} weights`);
   if (result.reason === 'epochs' || result.reason === 'converged' || dryRun) {
     await fsp.rm(ckptPath, { force: true }); // finished (or a dry run): the checkpoint is stale
+  } else if (result.checkpoint) {
+    await io.wrote(result.checkpoint, `checkpoint at epoch ${result.state.epoch + 1}, step ${result.state.step}`);
   }
   if (typeof o.report === 'string') {
     const notes = [
@@ -262,6 +251,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
       'Perplexity counts </s> and not <s>, each line scored as its own sentence, as for the n-gram models.',
     ];
     await writeFileAtomic(o.report, trainingReport(`kotoba train --model ${run.kind}`, history, notes));
+    await io.wrote(o.report, 'training report');
   }
   const seconds = (performance.now() - started) / 1000;
   const summary = {
@@ -281,7 +271,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   if (o.json) await io.stdout(toJson(summary) + '\n');
   else {
     const v = result.validPerplexity === null ? '' : `, validation perplexity ${result.validPerplexity.toFixed(2)}`;
-    io.log.info(`${model.description}: ${summary.epochs} epochs${v}; stopped: ${result.reason}; wrote ${output} in ${fmtTime(seconds)}`);
+    io.log.info(`${model.description}: ${summary.epochs} epochs${v}; stopped: ${result.reason}; ${fmtTime(seconds)}`);
   }
   if (result.reason === 'interrupted') {
     throw new KotobaError(

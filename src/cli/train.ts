@@ -1,5 +1,5 @@
 import { KotobaError } from '../errors.js';
-import { estimate, checkOrder } from '../ngram/estimate.js';
+import { estimate } from '../ngram/estimate.js';
 import { BackoffModel } from '../ngram/model.js';
 import { pruneRelativeEntropy } from '../ngram/prune.js';
 import { SMOOTHING_NAMES, type SmoothingName, type SmoothingOptions } from '../ngram/smoothing.js';
@@ -7,14 +7,21 @@ import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
 import { checkpointPathFor } from '../node/neural-files.js';
 import type { Parsed } from './args.js';
-import { commonOptions, textOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
+import { commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 
 export const NEURAL_MODELS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
+const NGRAM = ['ngram'];
+const RECURRENT = ['rnn', 'lstm'];
+const HIDDEN_LAYER = ['ffnn', 'rnn', 'lstm'];
+
+/** The n-gram options that only one smoother reads. */
+const SMOOTHER_OPTIONS: Record<string, SmoothingName> = { discount: 'abs', delta: 'add', lambda: 'jm', 'unk-vocab': 'jm' };
 
 export const train: Command = {
   name: 'train',
   summary: 'train a language model from text (n-gram, or neural with --model)',
   usage: 'kotoba train [--order N] [--smoothing mkn|wb|abs|add|jm|mle] [vocabulary options] -o MODEL [FILE|-]',
+  positionals: { names: ['FILE'], required: 0 },
   examples: [
     'kotoba train --order 5 -o wiki.arpa corpus/wiki.train.txt',
     'kotoba train --order 3 --smoothing wb --prune 0 1 1 -o small.kblm corpus/wiki.train.txt',
@@ -23,42 +30,42 @@ export const train: Command = {
   options: {
     output: { type: 'string', short: 'o', value: 'MODEL', description: 'model file: .arpa, .arpa.gz or .kblm (n-gram), .safetensors (neural)' },
     model: { type: 'string', value: 'KIND', description: `ngram (default), ${NEURAL_MODELS.join(', ')}` },
-    order: { type: 'integer', short: 'n', description: 'n-gram order, or history length of the log-linear and feed-forward models (default 3)' },
-    smoothing: { type: 'string', short: 's', value: 'NAME', description: `n-gram smoothing: ${SMOOTHING_NAMES.join(', ')} (default mkn)` },
-    discount: { type: 'number', value: 'D', description: 'absolute discounting: fixed discount (default n1/(n1+2·n2) per order)' },
-    delta: { type: 'number', value: 'δ', description: 'additive smoothing: δ (default 1, Laplace)' },
-    lambda: { type: 'numbers', value: 'λ…', description: 'Jelinek-Mercer: λ per order, the last repeats (default 0.95)' },
-    'unk-vocab': { type: 'integer', description: 'Jelinek-Mercer: vocabulary size for the unknown-word floor (1000000 in Neubig\'s tutorial)' },
-    prune: { type: 'numbers', value: 'T…', description: 'count pruning per order, as lmplz: drop n-grams seen ≤ T times (e.g. 0 1 1)' },
-    'prune-entropy': { type: 'number', value: 'θ', description: 'relative-entropy pruning threshold after training (Stolcke; SRILM -prune)' },
-    'min-count': { type: 'integer', description: 'words seen fewer times become <unk>' },
-    'max-vocab': { type: 'integer', description: 'keep only the N most frequent words' },
-    vocab: { type: 'string', value: 'FILE', description: 'fixed vocabulary: one word per line; others become <unk>' },
+    order: { type: 'integer', short: 'n', min: 1, max: 255, models: ['ngram', 'loglinear', 'ffnn'], description: 'n-gram order, or history length of the log-linear and feed-forward models (default 3)' },
+    smoothing: { type: 'string', short: 's', value: 'NAME', models: NGRAM, description: `n-gram smoothing: ${SMOOTHING_NAMES.join(', ')} (default mkn)` },
+    discount: { type: 'number', value: 'D', min: 0, max: 1, models: NGRAM, description: 'absolute discounting: fixed discount (default n1/(n1+2·n2) per order)' },
+    delta: { type: 'number', value: 'δ', above: 0, models: NGRAM, description: 'additive smoothing: δ (default 1, Laplace)' },
+    lambda: { type: 'numbers', value: 'λ…', min: 0, max: 1, models: NGRAM, description: 'Jelinek-Mercer: λ per order, the last repeats (default 0.95)' },
+    'unk-vocab': { type: 'integer', min: 1, models: NGRAM, description: "Jelinek-Mercer: vocabulary size for the unknown-word floor (1000000 in Neubig's tutorial)" },
+    prune: { type: 'integers', value: 'T…', min: 0, models: NGRAM, description: 'count pruning per order, as lmplz: drop n-grams seen ≤ T times (e.g. 0 1 1)' },
+    'prune-entropy': { type: 'number', value: 'θ', min: 0, models: NGRAM, description: 'relative-entropy pruning threshold after training (Stolcke; SRILM -prune)' },
+    ...vocabularyOptions,
     ...textOptions,
+    ...lineOptions,
     // Neural options (see docs): accepted here so that one command trains every family.
-    hidden: { type: 'integer', description: 'neural: hidden units (ffnn 256, rnn and lstm 200)' },
-    embed: { type: 'integer', description: 'neural: embedding size (ffnn 128; rnn, lstm: --hidden)' },
-    layers: { type: 'integer', description: 'lstm: layers (default 2)' },
-    dropout: { type: 'number', description: 'lstm: dropout probability on non-recurrent connections (default 0)' },
-    classes: { type: 'integer', description: 'neural: class-factorised softmax with C classes; 0 = full (default √V for rnn, ffnn; full for lstm)' },
-    bptt: { type: 'integer', description: 'rnn/lstm: truncated backpropagation length (default 35)' },
-    batch: { type: 'integer', description: 'neural: minibatch size: streams for rnn/lstm (20), examples for ffnn (256), loglinear (16)' },
-    lr: { type: 'number', description: 'neural: learning rate on the mean loss (loglinear 3, ffnn 1, rnn 5, lstm 20)' },
-    epochs: { type: 'integer', description: 'neural: maximum epochs' },
-    'max-epochs': { type: 'integer', description: 'neural: maximum epochs (same as --epochs)' },
-    'max-time': { type: 'number', value: 'S', description: 'neural: stop after S seconds' },
-    valid: { type: 'string', value: 'FILE', description: 'neural: validation text' },
-    resume: { type: 'boolean', description: 'neural: continue from the checkpoint of MODEL' },
-    l2: { type: 'number', description: 'neural: L2 regularisation (default 0)' },
-    tied: { type: 'boolean', description: 'lstm: tie input and output embeddings' },
-    direct: { type: 'boolean', description: 'ffnn: direct connections from the history to the output' },
-    'dry-run': { type: 'boolean', description: 'neural: one tiny step of each phase (for CI)' },
-    clip: { type: 'number', description: 'neural: clip the gradient norm at this value (0: no clipping)' },
-    'lr-decay': { type: 'number', value: 'ρ', description: 'neural: learning rate η/(1 + ρ·step) (the log-linear default)' },
-    'hash-size': { type: 'integer', description: 'log-linear: weights per history position (dense when ≥ V·(V−1); default 2^22)' },
-    'max-steps': { type: 'integer', description: 'neural: stop after N steps in total (then --resume continues)' },
-    'checkpoint-every': { type: 'number', value: 'S', description: 'neural: seconds between checkpoints (default 300)' },
-    report: { type: 'string', value: 'FILE.html', description: 'neural: write an HTML chart of loss and validation perplexity per epoch' },
+    hidden: { type: 'integer', min: 1, max: 2 ** 20, models: HIDDEN_LAYER, description: 'neural: hidden units (ffnn 256, rnn and lstm 200)' },
+    embed: { type: 'integer', min: 1, max: 2 ** 20, models: HIDDEN_LAYER, description: 'neural: embedding size (ffnn 128; rnn, lstm: --hidden)' },
+    layers: { type: 'integer', min: 1, max: 8, models: ['lstm'], description: 'lstm: layers (default 2)' },
+    dropout: { type: 'number', value: 'P', min: 0, below: 1, models: ['lstm'], description: 'lstm: dropout probability on non-recurrent connections (default 0)' },
+    classes: { type: 'integer', value: 'C', min: 0, models: HIDDEN_LAYER, description: 'neural: class-factorised softmax with C classes; 0 = full (default √V for rnn, ffnn; full for lstm)' },
+    bptt: { type: 'integer', min: 1, max: 65536, models: RECURRENT, description: 'rnn/lstm: truncated backpropagation length (default 35)' },
+    batch: { type: 'integer', min: 1, max: 65536, models: NEURAL_MODELS, description: 'neural: minibatch size: streams for rnn/lstm (20), examples for ffnn (256), loglinear (16)' },
+    lr: { type: 'number', value: 'η', above: 0, models: NEURAL_MODELS, description: 'neural: learning rate on the mean loss (loglinear 3, ffnn 1, rnn 5, lstm 20)' },
+    epochs: { type: 'integer', min: 1, models: NEURAL_MODELS, description: 'neural: maximum epochs' },
+    'max-epochs': { type: 'integer', min: 1, models: NEURAL_MODELS, description: 'neural: maximum epochs (same as --epochs)' },
+    'max-time': { type: 'number', value: 'S', above: 0, models: NEURAL_MODELS, description: 'neural: stop after S seconds' },
+    valid: { type: 'string', value: 'FILE', models: NEURAL_MODELS, description: 'neural: validation text' },
+    resume: { type: 'boolean', models: NEURAL_MODELS, description: 'neural: continue from the checkpoint of MODEL' },
+    l2: { type: 'number', value: 'λ', min: 0, models: NEURAL_MODELS, description: 'neural: L2 regularisation (default 0)' },
+    tied: { type: 'boolean', models: ['lstm'], description: 'lstm: tie input and output embeddings' },
+    direct: { type: 'boolean', models: ['ffnn'], description: 'ffnn: direct connections from the history to the output' },
+    'dry-run': { type: 'boolean', models: NEURAL_MODELS, description: 'neural: one tiny step of each phase (for CI)' },
+    clip: { type: 'number', min: 0, models: NEURAL_MODELS, description: 'neural: clip the gradient norm at this value (0: no clipping)' },
+    'lr-decay': { type: 'number', value: 'ρ', min: 0, models: NEURAL_MODELS, description: 'neural: learning rate η/(1 + ρ·step) (the log-linear default)' },
+    'hash-size': { type: 'integer', min: 1, max: 2 ** 30, models: ['loglinear'], description: 'log-linear: weights per history position (dense when ≥ V·(V−1); default 2^22)' },
+    'max-steps': { type: 'integer', min: 1, models: NEURAL_MODELS, description: 'neural: stop after N steps in total (then --resume continues)' },
+    'checkpoint-every': { type: 'number', value: 'S', min: 0, models: NEURAL_MODELS, description: 'neural: seconds between checkpoints (default 300)' },
+    report: { type: 'string', value: 'FILE.html', models: NEURAL_MODELS, description: 'neural: write an HTML chart of loss and validation perplexity per epoch' },
+    seed: { ...seedOption.seed!, models: NEURAL_MODELS, description: 'neural: random seed of the initial weights and the shuffling (default 1)' },
     ...commonOptions,
   },
   files: ({ positionals: [text], options: o }) => {
@@ -75,10 +82,15 @@ export const train: Command = {
   async run(parsed, io) {
     const o = parsed.options;
     const model = typeof o.model === 'string' ? o.model : 'ngram';
-    if (model !== 'ngram') {
-      if (!(NEURAL_MODELS as readonly string[]).includes(model)) {
-        throw new KotobaError(`unknown model kind '${model}'`, `use ngram, ${NEURAL_MODELS.join(', ')}`);
+    if (model !== 'ngram' && !(NEURAL_MODELS as readonly string[]).includes(model)) {
+      throw new KotobaError(`unknown model kind '${model}'`, `use ngram, ${NEURAL_MODELS.join(', ')}`);
+    }
+    for (const [name, spec] of Object.entries(train.options)) {
+      if (spec.models && o[name] !== undefined && !spec.models.includes(model)) {
+        throw new KotobaError(`--${name} does not apply to ${model === 'ngram' ? 'n-gram models' : `the ${model} model`}`, `it is an option of --model ${spec.models.join(', ')}`);
       }
+    }
+    if (model !== 'ngram') {
       const { trainNeural } = await import('./train-neural.js');
       return trainNeural(parsed, io);
     }
@@ -92,13 +104,15 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   if (typeof output !== 'string') throw new KotobaError('no output model given', 'pass -o MODEL.arpa (or .arpa.gz, .kblm)');
   // Fail early on an unknown extension, before reading the corpus (main checked the folder).
   formatForPath(output);
-  const order = checkOrder(typeof o.order === 'number' ? o.order : 3);
+  const order = typeof o.order === 'number' ? o.order : 3;
   const smoothing = (typeof o.smoothing === 'string' ? o.smoothing : 'mkn') as SmoothingName;
   if (!(SMOOTHING_NAMES as readonly string[]).includes(smoothing)) {
     throw new KotobaError(`unknown smoothing '${smoothing}'`, `use one of ${SMOOTHING_NAMES.join(', ')}`);
   }
   const input = parsed.positionals[0] ?? '-';
-  if (parsed.positionals.length > 1) throw new KotobaError(`expected one input file, got ${parsed.positionals.length}`, "see 'kotoba train --help'");
+  for (const [name, smoother] of Object.entries(SMOOTHER_OPTIONS)) {
+    if (o[name] !== undefined && smoothing !== smoother) throw new KotobaError(`--${name} does not apply to --smoothing ${smoothing}`, `it is an option of --smoothing ${smoother}`);
+  }
   const smoothingOptions: SmoothingOptions = {};
   if (typeof o.discount === 'number') smoothingOptions.discount = o.discount;
   if (typeof o.delta === 'number') smoothingOptions.delta = o.delta;
@@ -107,7 +121,7 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
 
   const started = performance.now();
   io.progress(`reading ${input === '-' ? 'standard input' : input}`);
-  const corpus = await readCorpus(input, { ...textOptionsOf(o), ...(await vocabularyOptionsOf(o)) });
+  const corpus = await readCorpus(input, { ...textOptionsOf(o), ...lineOptionsOf(o), ...(await vocabularyOptionsOf(o)) });
   if (corpus.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
   let tables = estimate(corpus, {
     order,
@@ -124,9 +138,9 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   await saveNgramModel(output, tables);
   const seconds = (performance.now() - started) / 1000;
   const counts = tables.orders.map((t) => t.size);
+  io.progress(`${tables.description}; n-grams per order: ${counts.join(' ')}; ${seconds.toFixed(2)} s`);
+  await io.wrote(output, `order ${order}, ${formatCount(counts.reduce((a, b) => a + b, 0))} n-grams`);
   if (o.json) {
     await io.stdout(toJson({ model: output, order, smoothing, vocabulary: corpus.vocab.size, ngrams: counts, sentences: corpus.sentences, words: corpus.words, seconds }) + '\n');
-  } else {
-    io.log.info(`${tables.description}; n-grams per order: ${counts.join(' ')}; wrote ${output} in ${seconds.toFixed(2)} s`);
   }
 }

@@ -11,6 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, gunzipSync } from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
 import { KotobaError, at } from '../errors.js';
 
 /**
@@ -149,21 +150,38 @@ export function invalidUtf8Offset(b: Uint8Array): number {
   return -1;
 }
 
+/**
+ * The longest line `readLines` accepts by default: 64 MiB, a thousand times the longest
+ * paragraph of the usual corpora, so that a file with no newline at all (a gzip bomb of NUL
+ * bytes) stops there in a second, and no command needs more than about 0.5 GB for one line.
+ * Corpora written as one line (text8: 100 MB) need `maxLineBytes` (`--max-line-bytes 128M`).
+ */
+export const DEFAULT_MAX_LINE_BYTES = 64 * 2 ** 20;
+
+/** The most any line can hold: a JavaScript string's maximum length. */
+export const MAX_LINE_BYTES_LIMIT = bufferConstants.MAX_STRING_LENGTH;
+
 /** Options for `readLines`. */
 export interface LineOptions {
   /** Called for each line that lacked a final newline (only the last line can). */
   onUnterminatedLastLine?: () => void;
+  /** A longer line is an error naming the file and the line (default `DEFAULT_MAX_LINE_BYTES`). */
+  maxLineBytes?: number;
 }
+
+const NEWLINE = 0x0a;
 
 /**
  * Lines of a text file or stdin (`-`), plain or gzipped, decoded as strict UTF-8. A byte-order
  * mark at the start is dropped, CRLF line endings are accepted, and a last line without a
- * newline is still a line. Invalid UTF-8 is an error naming the file and line.
+ * newline is still a line. Invalid UTF-8, or a line longer than `maxLineBytes`, is an error
+ * naming the file and line. Time is linear in the file's size whatever its line lengths, and
+ * memory is bounded by the longest line.
  *
  * @example
  * ```ts
  * import { readLines } from 'kotoba/node';
- * const options = { onUnterminatedLastLine: () => console.warn('wiki.train.txt.gz: no final newline') };
+ * const options = { onUnterminatedLastLine: () => console.warn('wiki.train.txt.gz: no final newline'), maxLineBytes: 2 ** 20 };
  * let lines = 0;
  * for await (const line of readLines('wiki.train.txt.gz', options)) {
  *   if (line.trim() !== '') lines++;
@@ -171,10 +189,17 @@ export interface LineOptions {
  * ```
  */
 export async function* readLines(file: string, options: LineOptions = {}): AsyncGenerator<string> {
+  const maxBytes = Math.min(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT);
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-  let carry = '';
+  // The line not finished yet, as decoded pieces: joined once when its newline comes, so that a
+  // long line costs linear time (concatenating and searching it chunk by chunk was quadratic).
+  let pending: string[] = [];
+  let pendingBytes = 0;
   let lineNo = 0;
   for await (const raw of byteChunks(file)) {
+    if (pendingBytes + raw.length > maxBytes) checkLineBytes(raw, pendingBytes, maxBytes, file, lineNo);
+    const lastNewline = raw.lastIndexOf(NEWLINE);
+    pendingBytes = lastNewline < 0 ? pendingBytes + raw.length : raw.length - lastNewline - 1;
     let text: string;
     try {
       text = decoder.decode(raw, { stream: true });
@@ -182,27 +207,64 @@ export async function* readLines(file: string, options: LineOptions = {}): Async
       // Find the exact line of the bad byte: count newlines before it.
       const bad = invalidUtf8Offset(raw);
       let line = lineNo + 1;
-      for (let i = 0; i < bad; i++) if (raw[i] === 0x0a) line++;
+      for (let i = 0; i < bad; i++) if (raw[i] === NEWLINE) line++;
       throw new KotobaError(`${at(file, line)}invalid UTF-8`, 'convert the file to UTF-8, e.g. with iconv');
     }
+    let nl = text.indexOf('\n');
+    if (nl < 0) {
+      if (text.length > 0) pending.push(text);
+      continue;
+    }
     let start = 0;
-    const full = carry + text;
-    for (let nl = full.indexOf('\n'); nl >= 0; nl = full.indexOf('\n', start)) {
-      const end = nl > start && full.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    if (pending.length > 0) {
+      pending.push(text.slice(0, nl));
       lineNo++;
-      yield full.slice(start, end);
+      yield withoutCr(pending.join(''));
+      pending = [];
+      start = nl + 1;
+      nl = text.indexOf('\n', start);
+    }
+    for (; nl >= 0; nl = text.indexOf('\n', start)) {
+      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      lineNo++;
+      yield text.slice(start, end);
       start = nl + 1;
     }
-    carry = full.slice(start);
+    if (start < text.length) pending.push(text.slice(start));
   }
   try {
-    carry += decoder.decode();
+    const tail = decoder.decode();
+    if (tail.length > 0) pending.push(tail);
   } catch {
     throw new KotobaError(`${at(file, lineNo + 1)}invalid UTF-8 (truncated character at end of file)`, 'convert the file to UTF-8');
   }
-  if (carry.length > 0) {
+  if (pending.length > 0) {
     options.onUnterminatedLastLine?.();
-    yield carry.charCodeAt(carry.length - 1) === 13 ? carry.slice(0, -1) : carry;
+    yield withoutCr(pending.join(''));
+  }
+}
+
+const withoutCr = (line: string): string => (line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line);
+
+/**
+ * Throws for the first line in `raw` that makes a line longer than `maxBytes`, given that the
+ * line before `raw` already holds `pendingBytes` bytes (only called when one may).
+ */
+function checkLineBytes(raw: Uint8Array, pendingBytes: number, maxBytes: number, file: string, lineNo: number): void {
+  let bytes = pendingBytes;
+  let line = lineNo + 1;
+  for (let start = 0; ; line++) {
+    const nl = raw.indexOf(NEWLINE, start);
+    bytes += (nl < 0 ? raw.length : nl) - start;
+    if (bytes > maxBytes) {
+      throw new KotobaError(
+        `${at(file, line)}line longer than ${maxBytes.toLocaleString('en-US')} bytes`,
+        'put one sentence per line, or raise the limit with --max-line-bytes',
+      );
+    }
+    if (nl < 0) return;
+    start = nl + 1;
+    bytes = 0;
   }
 }
 

@@ -4,7 +4,7 @@
  * vocabulary options users expect: a minimum count, a maximum size, or a fixed word list.
  */
 import { KotobaError, at } from '../errors.js';
-import { tokenizer, type TokenizeOptions } from './tokenize.js';
+import { wordVisitor, type TokenizeOptions, type WordVisitor } from './tokenize.js';
 import { BOS, BOS_WORD, EOS, EOS_WORD, UNK, Vocabulary } from './vocabulary.js';
 
 /** A tokenized corpus: its vocabulary and all its sentences as one stream of word ids. */
@@ -37,10 +37,25 @@ export interface CorpusOptions extends TokenizeOptions, VocabularyOptions {
   vocab?: Vocabulary;
 }
 
-/** Grows a Uint32Array as ids are appended. */
-class IdBuffer {
-  data = new Uint32Array(1 << 16);
+/**
+ * Grows a Uint32Array as ids are appended (doubling, so appending is amortised O(1)).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { IdBuffer } from 'kotoba';
+ * const ids = new IdBuffer(4);
+ * for (let id = 0; id < 10; id++) ids.push(id);
+ * ids.view(); // the 10 ids, without a copy (valid until the next push)
+ * ids.length = 0; // empty again, keeping the memory
+ * ```
+ */
+export class IdBuffer {
+  data: Uint32Array;
   length = 0;
+  constructor(capacity = 1 << 16) {
+    this.data = new Uint32Array(Math.max(1, capacity));
+  }
   push(id: number): void {
     if (this.length === this.data.length) {
       const bigger = new Uint32Array(this.data.length * 2);
@@ -49,8 +64,13 @@ class IdBuffer {
     }
     this.data[this.length++] = id;
   }
+  /** A copy of the ids. */
   result(): Uint32Array {
     return this.data.slice(0, this.length);
+  }
+  /** The ids in place (valid until the next push). */
+  view(): Uint32Array {
+    return this.data.subarray(0, this.length);
   }
 }
 
@@ -71,13 +91,13 @@ class IdBuffer {
 export class CorpusBuilder {
   readonly vocab: Vocabulary;
   private readonly ids = new IdBuffer();
-  private readonly tokenize: (line: string) => string[];
+  private readonly eachWord: WordVisitor;
   private lineNo = 0;
   sentences = 0;
   words = 0;
 
   constructor(private readonly options: CorpusOptions = {}) {
-    this.tokenize = tokenizer(options);
+    this.eachWord = wordVisitor(options);
     if (options.vocab) {
       this.vocab = options.vocab;
       this.vocab.closed = true;
@@ -102,29 +122,55 @@ export class CorpusBuilder {
    */
   addLine(line: string): void {
     this.lineNo++;
-    this.addWords(this.tokenize(line));
+    this.addSentence((visit) => this.eachWord(line, visit));
   }
 
   /** Adds one sentence given as words. */
   addWords(words: readonly string[]): void {
-    let from = 0;
-    let to = words.length;
-    if (to > 0 && words[0] === BOS_WORD) from++;
-    if (to > from && words[to - 1] === EOS_WORD) to--;
+    this.addSentence((visit) => {
+      for (const w of words) visit(w);
+    });
+  }
+
+  /**
+   * One sentence from its words in order, visited without an array (a line may hold millions):
+   * a `<s>` first and a `</s>` last are dropped, so each word is added once the next one shows
+   * it is not the last.
+   */
+  private addSentence(words: (visit: (word: string) => void) => void): void {
     this.ids.push(BOS);
-    for (let i = from; i < to; i++) {
-      const id = this.vocab.add(words[i]!);
-      if (id === BOS || id === EOS) {
-        throw new KotobaError(
-          `${at(this.options.source, this.lineNo || undefined)}${words[i]} inside a sentence`,
-          `<s> may only open a line and </s> only close it; remove or rename it`,
-        );
+    let first = true;
+    let held: string | undefined;
+    let count = 0;
+    words((w) => {
+      if (first) {
+        first = false;
+        if (w === BOS_WORD) return;
       }
-      this.ids.push(id);
+      if (held !== undefined) {
+        this.addWord(held);
+        count++;
+      }
+      held = w;
+    });
+    if (held !== undefined && held !== EOS_WORD) {
+      this.addWord(held);
+      count++;
     }
     this.ids.push(EOS);
-    this.words += to - from;
+    this.words += count;
     this.sentences++;
+  }
+
+  private addWord(word: string): void {
+    const id = this.vocab.add(word);
+    if (id === BOS || id === EOS) {
+      throw new KotobaError(
+        `${at(this.options.source, this.lineNo || undefined)}${word} inside a sentence`,
+        `<s> may only open a line and </s> only close it; remove or rename it`,
+      );
+    }
+    this.ids.push(id);
   }
 
   /** Number of tokens (`<s>` and `</s>` included) added since the last `takeTokens`. */

@@ -21,6 +21,34 @@ const SPACE = 0x20;
 const TAB = 0x09;
 
 /**
+ * Calls `visit` for each word of a line split on spaces and tabs, in order, without building an
+ * array: a corpus line of millions of words costs its ids, not an array of strings.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { forEachWord } from 'kotoba';
+ * let words = 0;
+ * forEachWord('  私 は\t読書 が ', () => words++); // words === 4
+ * ```
+ */
+export function forEachWord(line: string, visit: (word: string) => void): void {
+  let start = -1;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === SPACE || c === TAB) {
+      if (start >= 0) {
+        visit(line.slice(start, i));
+        start = -1;
+      }
+    } else if (start < 0) {
+      start = i;
+    }
+  }
+  if (start >= 0) visit(line.slice(start));
+}
+
+/**
  * Splits a line on spaces and tabs, dropping empty strings.
  *
  * @example
@@ -33,23 +61,41 @@ const TAB = 0x09;
  */
 export function splitWords(line: string): string[] {
   const out: string[] = [];
-  let start = -1;
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c === SPACE || c === TAB) {
-      if (start >= 0) {
-        out.push(line.slice(start, i));
-        start = -1;
-      }
-    } else if (start < 0) {
-      start = i;
-    }
-  }
-  if (start >= 0) out.push(line.slice(start));
+  forEachWord(line, (w) => out.push(w));
   return out;
 }
 
 export { segmentWords } from './segment.js';
+
+/** Visits the words of a line in order (see `wordVisitor`). */
+export type WordVisitor = (line: string, visit: (word: string) => void) => void;
+
+/**
+ * The words of a line for the given options, visited one by one: what `tokenizer` collects
+ * into an array, for callers that keep only each word's id.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { wordVisitor } from 'kotoba';
+ * const ids: number[] = [];
+ * wordVisitor({ lowercase: true })('The cat SAT', (w) => ids.push(w.length)); // ids: [3, 3, 3]
+ * ```
+ */
+export function wordVisitor(options: TokenizeOptions = {}): WordVisitor {
+  const { lowercase = false, segment } = options;
+  let each: WordVisitor = forEachWord;
+  if (segment) {
+    // Checked now, so that a bad locale fails before any text is read.
+    checkSegmentLocale(segment === SEGMENT_AUTO ? 'ja' : segment);
+    each = (line, visit) => {
+      const locale = segment === SEGMENT_AUTO ? detectSegmentLocale(line) : segment;
+      if (locale) for (const w of segmentWords(line, locale)) visit(w);
+      else forEachWord(line, visit);
+    };
+  }
+  return lowercase ? (line, visit) => each(line.toLowerCase(), visit) : each;
+}
 
 /**
  * A tokenizer for the given options: line in, words out.
@@ -64,20 +110,11 @@ export { segmentWords } from './segment.js';
  * ```
  */
 export function tokenizer(options: TokenizeOptions = {}): (line: string) => string[] {
-  const { lowercase = false, segment } = options;
-  let split: (line: string) => string[] = splitWords;
-  if (segment) {
-    // Checked now, so that a bad locale fails before any text is read.
-    checkSegmentLocale(segment === SEGMENT_AUTO ? 'ja' : segment);
-    if (segment === SEGMENT_AUTO) {
-      split = (line) => {
-        const locale = detectSegmentLocale(line);
-        return locale ? segmentWords(line, locale) : splitWords(line);
-      };
-    } else {
-      split = (line) => segmentWords(line, segment);
-    }
-  }
-  if (!lowercase) return split;
-  return (line) => split(line.toLowerCase());
+  const each = wordVisitor(options);
+  if (each === forEachWord) return splitWords;
+  return (line) => {
+    const words: string[] = [];
+    each(line, (w) => words.push(w));
+    return words;
+  };
 }
