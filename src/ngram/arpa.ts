@@ -5,12 +5,19 @@
  * Values are written as the shortest decimal that reads back to the same float32, as lmplz writes
  * them. ARPA has no −∞: a probability of 0 is written as -99 (SRILM's convention) and -99 or below
  * reads back as −∞.
+ *
+ * The reader takes every file as untrusted, as KenLM's does: numbers are decimals (or `-inf`),
+ * a log10 probability is at most 0 (0 is a probability of 1: lmplz writes it for `<s>`), a log10
+ * backoff is finite and at most 99, the header's counts must fit in the bytes that follow before
+ * anything is allocated for them, and an error names the line.
  */
 import { KotobaError, at } from '../errors.js';
 import { BOS_WORD, EOS_WORD, UNK_WORD, Vocabulary } from '../text/vocabulary.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
 const LOG_ZERO = -99;
+/** The highest order a model may have (the query model's limit). */
+const MAX_ORDER = 255;
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`)); // exact in float64
 const LOG10_2 = Math.log10(2);
 // Bit casts through one shared word.
@@ -264,9 +271,11 @@ const isSpace = (c: number) => c === 32 || c === 9 || c === 13;
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /**
- * A decimal number in `b[start, end)`, or NaN. Up to 15 significant digits it is one exact
+ * A decimal number in `b[start, end)` — `[+-]digits[.digits][e[+-]digits]`, or `inf`, `-inf`,
+ * `infinity` in any case, as KenLM reads them — or NaN for anything else (hexadecimal,
+ * `Infinity` spelled otherwise, trailing junk). Up to 15 significant digits it is one exact
  * multiplication or division of two float64s, so correctly rounded, as `Number()` would give;
- * longer or odder forms go through `Number()` itself.
+ * longer forms go through `Number()` itself, once the grammar has been checked.
  */
 function parseDecimal(b: Uint8Array, start: number, end: number): number {
   let i = start;
@@ -287,7 +296,8 @@ function parseDecimal(b: Uint8Array, start: number, end: number): number {
       exponent--;
     }
   }
-  if (i < end && (b[i] === 101 || b[i] === 69) && any) {
+  if (!any) return infinity(b, i, end, negative);
+  if (i < end && (b[i] === 101 || b[i] === 69)) {
     let j = i + 1;
     let negativeExponent = false;
     if (b[j] === 45 || b[j] === 43) negativeExponent = b[j++] === 45;
@@ -298,17 +308,35 @@ function parseDecimal(b: Uint8Array, start: number, end: number): number {
     exponent += negativeExponent ? -e : e;
     i = j;
   }
-  if (!any || i !== end || digits > 15 || exponent < -22 || exponent > 22) return slowNumber(b, start, end);
+  if (i !== end) return NaN;
+  if (digits > 15 || exponent < -22 || exponent > 22) return Number(LATIN1.decode(b.subarray(start, end)));
   const value = exponent >= 0 ? mantissa * POW10[exponent]! : mantissa / POW10[-exponent]!;
   return negative ? -value : value;
 }
 
-function slowNumber(b: Uint8Array, start: number, end: number): number {
-  const text = LATIN1.decode(b.subarray(start, end)).toLowerCase();
-  if (text === '-inf' || text === '-infinity') return -Infinity;
-  if (text === 'inf' || text === 'infinity') return Infinity;
-  return text.trim() === '' ? NaN : Number(text);
+const INF = UTF8.encode('infinity');
+
+/** ±Infinity when `b[start, end)` is `inf` or `infinity` (any case), else NaN. */
+function infinity(b: Uint8Array, start: number, end: number, negative: boolean): number {
+  const n = end - start;
+  if (n !== 3 && n !== INF.length) return NaN;
+  for (let i = 0; i < n; i++) if ((b[start + i]! | 0x20) !== INF[i]) return NaN;
+  return negative ? -Infinity : Infinity;
 }
+
+/** Up to 60 characters of `bytes` for a message, control characters escaped (one line, no terminal codes). */
+function snippet(bytes: Uint8Array): string {
+  const text = new TextDecoder().decode(bytes.subarray(0, 240)).trim();
+  const short = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return short.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * The largest log10 backoff read. A backoff weight is the mass left after h over the mass left
+ * after its suffix, and no real model leaves 10^-99 of the latter; larger values could only add
+ * up to an infinite score.
+ */
+const MAX_LOG_BACKOFF = 99;
 
 /** Word bytes → id, without making a string per word: FNV-1a over the bytes, open addressing. */
 class WordTable {
@@ -404,7 +432,18 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     lineNo++;
     return true;
   };
-  const lineText = () => new TextDecoder().decode(b.subarray(lineStart, lineEnd)).trim();
+  /** The current line for a message: its start, escaped. */
+  const lineText = () => snippet(b.subarray(lineStart, lineEnd));
+  /** Whether the current line is `text` (ASCII), spaces around it aside; never decodes a long line. */
+  const lineIs = (text: string): boolean => {
+    let from = lineStart;
+    let to = lineEnd;
+    while (from < to && isSpace(b[from]!)) from++;
+    while (to > from && isSpace(b[to - 1]!)) to--;
+    if (to - from !== text.length) return false;
+    for (let i = 0; i < text.length; i++) if (b[from + i] !== text.charCodeAt(i)) return false;
+    return true;
+  };
   const fail = (what: string, hint?: string): never => {
     throw new KotobaError(`${at(src, lineNo)}${what}`, hint ?? 'the ARPA file is malformed or truncated');
   };
@@ -418,11 +457,13 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     if (!nextLine()) {
       throw new KotobaError(`${at(src)}not an ARPA file: no \\data\\ line`, 'give an ARPA file (or a kotoba binary model)');
     }
-  } while (lineText() !== '\\data\\');
+  } while (!lineIs('\\data\\'));
   const counts: number[] = [];
+  const countLines: number[] = [];
   for (;;) {
     if (!nextLine()) fail('file ends inside the \\data\\ header');
-    const t = lineText();
+    // A count line is short: its first 100 bytes are enough to read it.
+    const t = new TextDecoder().decode(b.subarray(lineStart, Math.min(lineEnd, lineStart + 100))).trim();
     if (t === '') {
       if (counts.length > 0) break;
       continue;
@@ -434,14 +475,28 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
         lineNo--;
         break;
       }
-      fail(`expected 'ngram N=COUNT' in the \\data\\ header, found '${t.slice(0, 60)}'`);
+      fail(`expected 'ngram N=COUNT' in the \\data\\ header, found '${lineText()}'`);
     }
     const k = Number(m![1]);
     if (k !== counts.length + 1) fail(`expected 'ngram ${counts.length + 1}=…', found order ${k}`);
+    if (k > MAX_ORDER) fail(`order ${k} is above ${MAX_ORDER}`, `kotoba reads models of order 1 to ${MAX_ORDER}`);
     counts.push(Number(m![2]));
+    countLines.push(lineNo);
   }
   if (counts.length === 0) fail('the \\data\\ header lists no n-gram counts');
   const N = counts.length;
+  // Bound the counts by the bytes left before allocating for them: the shortest k-gram line,
+  // '0', a tab, k one-byte words and a newline, takes 2k + 2 bytes.
+  let need = 0;
+  for (let k = 1; k <= N; k++) {
+    need += counts[k - 1]! * (2 * k + 2);
+    if (need > b.length - pos) {
+      throw new KotobaError(
+        `${at(src, countLines[k - 1])}the header promises ${counts[k - 1]} ${k}-grams, more than the ${b.length - pos} bytes left in the file can hold`,
+        'the file is truncated, or its \\data\\ header is wrong',
+      );
+    }
+  }
 
   const vocab = new Vocabulary();
   const table = new WordTable();
@@ -464,12 +519,12 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     fieldEnd = i;
     return true;
   };
-  const fieldText = () => new TextDecoder().decode(b.subarray(fieldStart, fieldEnd)).slice(0, 40);
+  const fieldText = () => snippet(b.subarray(fieldStart, fieldEnd));
   for (let k = 1; k <= N; k++) {
     do {
       if (!nextLine()) fail(`file ends before the \\${k}-grams: section`);
     } while (blank());
-    if (lineText() !== `\\${k}-grams:`) fail(`expected '\\${k}-grams:', found '${lineText().slice(0, 60)}'`);
+    if (!lineIs(`\\${k}-grams:`)) fail(`expected '\\${k}-grams:', found '${lineText()}'`);
     const size = counts[k - 1]!;
     const t = emptyOrder(k, size);
     for (let i = 0; i < size; i++) {
@@ -480,6 +535,7 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
       }
       const prob = parseDecimal(b, fieldStart, fieldEnd);
       if (Number.isNaN(prob)) fail(`expected a log10 probability, found '${fieldText()}'`);
+      if (prob > 0) fail(`log10 probability '${fieldText()}' is above 0, a probability above 1`, 'a log10 probability is at most 0; -99 stands for a probability of 0');
       for (let j = 0; j < k; j++) {
         if (!field()) fail(`expected ${k} words after the probability of a ${k}-gram`);
         let id = table.find(b, fieldStart, fieldEnd);
@@ -503,6 +559,9 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
       if (field()) {
         backoff = parseDecimal(b, fieldStart, fieldEnd);
         if (Number.isNaN(backoff)) fail(`expected a log10 backoff, found '${fieldText()}'`);
+        if (!Number.isFinite(backoff) || backoff > MAX_LOG_BACKOFF) {
+          fail(`log10 backoff '${fieldText()}' is ${Number.isFinite(backoff) ? `above ${MAX_LOG_BACKOFF}` : 'not finite'}`, `a log10 backoff weight is a finite number up to ${MAX_LOG_BACKOFF}; -99 stands for a weight of 0`);
+        }
         if (field()) fail(`too many fields for a ${k}-gram`);
       }
       t.log10Prob[i] = prob <= LOG_ZERO ? -Infinity : prob;
@@ -513,8 +572,8 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
   do {
     if (!nextLine()) fail('file ends without \\end\\', 'the file is truncated');
   } while (blank());
-  if (lineText() !== '\\end\\') {
-    fail(`expected '\\end\\' after ${counts[N - 1]} ${N}-grams, found '${lineText().slice(0, 60)}'`, 'the n-gram count in the \\data\\ header does not match the section');
+  if (!lineIs('\\end\\')) {
+    fail(`expected '\\end\\' after ${counts[N - 1]} ${N}-grams, found '${lineText()}'`, 'the n-gram count in the \\data\\ header does not match the section');
   }
 
   // Unigrams indexed by word id; specials the file lacks are added, as KenLM does.

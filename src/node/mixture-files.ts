@@ -10,11 +10,12 @@
  *     "tuning": { … how the weights were found … }
  *   }
  */
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { promises as fsp } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { KotobaError } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
-import { MixtureModel } from '../apps/mixture.js';
-import { readBytes, writeFileAtomic } from './io.js';
+import { checkWeights, MixtureModel } from '../apps/mixture.js';
+import { fileError, readBytes, readHead, writeFileAtomic } from './io.js';
 import { loadModel, registerModelLoader, type ModelLoader } from './models.js';
 
 export const MIXTURE_FORMAT = 'kotoba-mixture';
@@ -70,8 +71,9 @@ export function parseMixtureFile(text: string, path: string): MixtureFile {
   let data: unknown;
   try {
     data = JSON.parse(text);
-  } catch (e) {
-    throw new KotobaError(`${path}: not valid JSON (${(e as Error).message})`, 'a mixture file is the JSON that kotoba interpolate -o writes');
+  } catch {
+    // Not the parser's message: it quotes the file, newlines included.
+    throw new KotobaError(`${path}: not valid JSON`, 'a mixture file is the JSON that kotoba interpolate -o writes');
   }
   const d = data as Partial<MixtureFile>;
   if (d === null || typeof d !== 'object' || d.format !== MIXTURE_FORMAT) {
@@ -82,18 +84,35 @@ export function parseMixtureFile(text: string, path: string): MixtureFile {
   }
   if (!Array.isArray(d.components) || d.components.length === 0) throw new KotobaError(`${path}: "components" must be a non-empty list`);
   for (const [i, c] of d.components.entries()) {
-    if (!c || typeof c.path !== 'string' || typeof c.weight !== 'number') {
+    if (!c || typeof c.path !== 'string' || c.path === '' || /[\u0000-\u001f]/.test(c.path) || typeof c.weight !== 'number') {
       throw new KotobaError(`${path}: component ${i + 1} needs a "path" (string) and a "weight" (number)`);
     }
   }
   return d as MixtureFile;
 }
 
-// Mixtures may name mixtures; a cycle would otherwise recurse forever.
-const opening = new Set<string>();
+/** The largest mixture file read: a list of paths and weights (with its tuning record) is small. */
+export const MAX_MIXTURE_BYTES = 1 << 20;
+/** How deep mixtures may name mixtures: the file given is depth 1. */
+export const MAX_MIXTURE_DEPTH = 8;
+
+/** A model file a mixture names (through any depth), once per real path. */
+interface Leaf {
+  /** The path to open, as resolved from the mixture that first named it. */
+  path: string;
+  /** For messages: that mixture file and the component path written in it. */
+  mixture: string;
+  named: string;
+}
 
 /**
- * Opens a mixture file: each component with `loadModel` (any family), then the mixture.
+ * Opens a mixture file: the components with `loadModel` (any family), then the mixture.
+ *
+ * Mixtures may name mixtures. The tree is flattened into one mixture of the distinct model files
+ * at its leaves, each weighted by the sum over the paths to it of the products of the weights —
+ * the same probabilities, exactly — so each file is read and loaded once, however often it is
+ * named: a model listed twice is one component with the two weights added. A mixture that names
+ * itself (through any chain), or nesting deeper than {@link MAX_MIXTURE_DEPTH}, is refused.
  *
  * @example
  * ```ts
@@ -103,29 +122,76 @@ const opening = new Set<string>();
  * ```
  */
 export async function loadMixture(path: string, warn: (m: string) => void = () => {}): Promise<MixtureModel> {
-  const full = resolve(path);
-  if (opening.has(full)) throw new KotobaError(`${path}: the mixture names itself (directly or through another mixture)`);
-  const text = new TextDecoder().decode(await readBytes(path));
-  const file = parseMixtureFile(text, path);
-  opening.add(full);
-  try {
-    const models: LanguageModel<unknown>[] = [];
-    for (const c of file.components) {
-      const p = isAbsolute(c.path) ? c.path : resolve(dirname(full), c.path);
-      try {
-        models.push(await loadModel(p, warn));
-      } catch (e) {
-        if (e instanceof KotobaError) throw new KotobaError(`${path}: component ${c.path}: ${e.message}`, 'component paths are relative to the mixture file');
-        throw e;
-      }
+  const leaves = new Map<string, Leaf>();
+  const flat = await flatten(path, await realPath(path), 1, [], new Map(), leaves);
+  const models: LanguageModel<unknown>[] = [];
+  for (const real of flat.keys()) {
+    const leaf = leaves.get(real)!;
+    try {
+      models.push(await loadModel(leaf.path, warn));
+    } catch (e) {
+      throw componentError(e, leaf.mixture, leaf.named);
     }
-    return new MixtureModel(
-      models,
-      file.components.map((c) => c.weight),
-    );
-  } finally {
-    opening.delete(full);
   }
+  return new MixtureModel(models, [...flat.values()]);
+}
+
+async function realPath(path: string): Promise<string> {
+  try {
+    return await fsp.realpath(path);
+  } catch (e) {
+    throw fileError(e, path);
+  }
+}
+
+/** An error about a component, named as the mixture file writes it. */
+function componentError(e: unknown, mixture: string, named: string): unknown {
+  if (!(e instanceof KotobaError)) return e;
+  const hint = e.hint === 'check the path' ? 'component paths are relative to the mixture file' : e.hint;
+  return new KotobaError(`${mixture}: component ${named}: ${e.problem}`, hint);
+}
+
+/**
+ * The weights of the model files under mixture `path` (real path `real`), by real path; records
+ * each file's first mention in `leaves`. `open`: the mixtures being read (to find cycles);
+ * `done`: those read already.
+ */
+async function flatten(path: string, real: string, depth: number, open: string[], done: Map<string, Map<string, number>>, leaves: Map<string, Leaf>): Promise<Map<string, number>> {
+  const known = done.get(real);
+  if (known) return known;
+  if (open.includes(real)) throw new KotobaError(`${path}: the mixture names itself (directly or through another mixture)`, 'a mixture names model files or other mixtures');
+  if (depth > MAX_MIXTURE_DEPTH) throw new KotobaError(`${path}: mixtures nested more than ${MAX_MIXTURE_DEPTH} deep`, 'name the models in fewer levels of mixtures');
+  const text = new TextDecoder().decode(await readBytes(path, { maxBytes: MAX_MIXTURE_BYTES, what: 'a mixture file' }));
+  const file = parseMixtureFile(text, path);
+  let weights: Float64Array;
+  try {
+    weights = checkWeights(file.components.map((c) => c.weight), file.components.length);
+  } catch (e) {
+    throw e instanceof KotobaError ? new KotobaError(`${path}: ${e.problem}`, e.hint) : e;
+  }
+  open.push(real);
+  const flat = new Map<string, number>();
+  const add = (leaf: string, w: number) => flat.set(leaf, (flat.get(leaf) ?? 0) + w);
+  for (const [i, c] of file.components.entries()) {
+    const p = isAbsolute(c.path) ? c.path : join(dirname(path), c.path);
+    let leaf: string;
+    let head: Uint8Array;
+    try {
+      leaf = await realPath(p);
+      head = await readHead(p, 64);
+    } catch (e) {
+      throw componentError(e, path, c.path);
+    }
+    if (mixtureLoader.accepts(head, p)) {
+      for (const [l, w] of await flatten(p, leaf, depth + 1, open, done, leaves)) add(l, weights[i]! * w);
+    } else {
+      if (!leaves.has(leaf)) leaves.set(leaf, { path: p, mixture: path, named: c.path });
+      add(leaf, weights[i]!);
+    }
+  }
+  open.pop();
+  done.set(real, flat);
+  return flat;
 }
 
 /** Recognises mixture files by their first bytes: a JSON object naming the format. */

@@ -2,9 +2,8 @@
  * Opening any model file as a LanguageModel: n-gram files (ARPA, gzipped ARPA, kotoba binary)
  * here; other families (neural safetensors, mixtures) register a loader.
  */
-import { promises as fsp } from 'node:fs';
 import type { LanguageModel } from '../lm.js';
-import { fileError } from './io.js';
+import { readHead } from './io.js';
 import { loadNgramModel } from './ngram-files.js';
 
 /** How to recognise and open one family of model files, for `loadModel`. */
@@ -32,20 +31,6 @@ export function registerModelLoader(loader: ModelLoader): void {
   loaders.push(loader);
 }
 
-async function head(path: string): Promise<Uint8Array> {
-  let fh;
-  try {
-    fh = await fsp.open(path, 'r');
-    const buf = new Uint8Array(64);
-    const { bytesRead } = await fh.read(buf, 0, 64, 0);
-    return buf.subarray(0, bytesRead);
-  } catch (e) {
-    throw fileError(e, path);
-  } finally {
-    await fh?.close();
-  }
-}
-
 /**
  * Opens a model of any registered family; n-gram files are the default.
  *
@@ -59,7 +44,7 @@ async function head(path: string): Promise<Uint8Array> {
  * ```
  */
 export async function loadModel(path: string, warn: (m: string) => void = () => {}): Promise<LanguageModel<unknown>> {
-  const h = await head(path);
+  const h = await readHead(path, 64);
   for (const l of loaders) if (l.accepts(h, path)) return l.load(path, warn);
   return (await loadNgramModel(path, warn)) as LanguageModel<unknown>;
 }
