@@ -42,3 +42,21 @@ export function at(file: string | undefined, line?: number): string {
   const name = file === undefined || file === '-' ? '<stdin>' : file;
   return line === undefined ? `${name}: ` : `${name}:${line}: `;
 }
+
+/**
+ * Text taken from an input file, fit for a one-line message: cut to `max` characters, and
+ * control characters escaped, so that no newline or terminal code from a file reaches the
+ * terminal.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { printable } from 'kotoba';
+ * printable('a\nb\u001b[31m'); // 'a\\u000ab\\u001b[31m'
+ * printable('x'.repeat(100), 5); // 'xxxxx…'
+ * ```
+ */
+export function printable(text: string, max = 60): string {
+  const short = text.length > max ? `${text.slice(0, max)}…` : text;
+  return short.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -11,7 +11,7 @@
  * backoff is finite and at most 99, the header's counts must fit in the bytes that follow before
  * anything is allocated for them, and an error names the line.
  */
-import { KotobaError, at } from '../errors.js';
+import { KotobaError, at, printable } from '../errors.js';
 import { BOS_WORD, EOS_WORD, UNK_WORD, Vocabulary } from '../text/vocabulary.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
@@ -324,11 +324,9 @@ function infinity(b: Uint8Array, start: number, end: number, negative: boolean):
   return negative ? -Infinity : Infinity;
 }
 
-/** Up to 60 characters of `bytes` for a message, control characters escaped (one line, no terminal codes). */
+/** The start of `bytes` for a message: decoded, trimmed, escaped (see {@link printable}). */
 function snippet(bytes: Uint8Array): string {
-  const text = new TextDecoder().decode(bytes.subarray(0, 240)).trim();
-  const short = text.length > 60 ? `${text.slice(0, 60)}…` : text;
-  return short.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return printable(new TextDecoder().decode(bytes.subarray(0, 240)).trim());
 }
 
 /**

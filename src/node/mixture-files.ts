@@ -12,7 +12,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { KotobaError } from '../errors.js';
+import { KotobaError, printable } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
 import { checkWeights, MixtureModel } from '../apps/mixture.js';
 import { fileError, readBytes, readHead, writeFileAtomic } from './io.js';
@@ -80,12 +80,16 @@ export function parseMixtureFile(text: string, path: string): MixtureFile {
     throw new KotobaError(`${path}: not a kotoba mixture file (no "format": "${MIXTURE_FORMAT}")`, 'make one with kotoba interpolate … -o MIX');
   }
   if (d.version !== MIXTURE_VERSION) {
-    throw new KotobaError(`${path}: mixture file version ${String(d.version)}, this kotoba reads version ${MIXTURE_VERSION}`, 'upgrade kotoba, or rebuild the mixture with this one');
+    throw new KotobaError(`${path}: mixture file version ${printable(String(d.version), 20)}, this kotoba reads version ${MIXTURE_VERSION}`, 'upgrade kotoba, or rebuild the mixture with this one');
   }
   if (!Array.isArray(d.components) || d.components.length === 0) throw new KotobaError(`${path}: "components" must be a non-empty list`);
   for (const [i, c] of d.components.entries()) {
-    if (!c || typeof c.path !== 'string' || c.path === '' || /[\u0000-\u001f]/.test(c.path) || typeof c.weight !== 'number') {
+    if (!c || typeof c.path !== 'string' || typeof c.weight !== 'number') {
       throw new KotobaError(`${path}: component ${i + 1} needs a "path" (string) and a "weight" (number)`);
+    }
+    // A path no system opens: empty, with control characters, longer than PATH_MAX.
+    if (c.path === '' || c.path.length > 4096 || /[\u0000-\u001f\u007f-\u009f]/.test(c.path)) {
+      throw new KotobaError(`${path}: component ${i + 1}: '${printable(c.path)}' is not a file path`, 'component paths are relative to the mixture file');
     }
   }
   return d as MixtureFile;
@@ -122,11 +126,11 @@ interface Leaf {
  * ```
  */
 export async function loadMixture(path: string, warn: (m: string) => void = () => {}): Promise<MixtureModel> {
-  const leaves = new Map<string, Leaf>();
-  const flat = await flatten(path, await realPath(path), 1, [], new Map(), leaves);
+  const walk: Walk = { open: [], done: new Map(), leaves: new Map(), files: new Map() };
+  const flat = await flatten(path, await realPath(path), 1, walk);
   const models: LanguageModel<unknown>[] = [];
   for (const real of flat.keys()) {
-    const leaf = leaves.get(real)!;
+    const leaf = walk.leaves.get(real)!;
     try {
       models.push(await loadModel(leaf.path, warn));
     } catch (e) {
@@ -148,15 +152,24 @@ async function realPath(path: string): Promise<string> {
 function componentError(e: unknown, mixture: string, named: string): unknown {
   if (!(e instanceof KotobaError)) return e;
   const hint = e.hint === 'check the path' ? 'component paths are relative to the mixture file' : e.hint;
-  return new KotobaError(`${mixture}: component ${named}: ${e.problem}`, hint);
+  return new KotobaError(`${mixture}: component ${printable(named)}: ${e.problem}`, hint);
 }
 
-/**
- * The weights of the model files under mixture `path` (real path `real`), by real path; records
- * each file's first mention in `leaves`. `open`: the mixtures being read (to find cycles);
- * `done`: those read already.
- */
-async function flatten(path: string, real: string, depth: number, open: string[], done: Map<string, Map<string, number>>, leaves: Map<string, Leaf>): Promise<Map<string, number>> {
+/** The state of one walk over a tree of mixtures. */
+interface Walk {
+  /** Real paths of the mixtures being read, outermost first (a cycle returns to one). */
+  open: string[];
+  /** Mixtures read: their leaves' weights by real path. */
+  done: Map<string, Map<string, number>>;
+  /** Each model file's first mention, by real path. */
+  leaves: Map<string, Leaf>;
+  /** Each component path seen: its real path, and whether it is a mixture. */
+  files: Map<string, { real: string; mixture: boolean }>;
+}
+
+/** The weights of the model files under mixture `path` (real path `real`), by real path. */
+async function flatten(path: string, real: string, depth: number, walk: Walk): Promise<Map<string, number>> {
+  const { open, done, leaves, files } = walk;
   const known = done.get(real);
   if (known) return known;
   if (open.includes(real)) throw new KotobaError(`${path}: the mixture names itself (directly or through another mixture)`, 'a mixture names model files or other mixtures');
@@ -174,16 +187,16 @@ async function flatten(path: string, real: string, depth: number, open: string[]
   const add = (leaf: string, w: number) => flat.set(leaf, (flat.get(leaf) ?? 0) + w);
   for (const [i, c] of file.components.entries()) {
     const p = isAbsolute(c.path) ? c.path : join(dirname(path), c.path);
-    let leaf: string;
-    let head: Uint8Array;
+    let file = files.get(p);
     try {
-      leaf = await realPath(p);
-      head = await readHead(p, 64);
+      file ??= { real: await realPath(p), mixture: mixtureLoader.accepts(await readHead(p, 64), p) };
     } catch (e) {
       throw componentError(e, path, c.path);
     }
-    if (mixtureLoader.accepts(head, p)) {
-      for (const [l, w] of await flatten(p, leaf, depth + 1, open, done, leaves)) add(l, weights[i]! * w);
+    files.set(p, file);
+    const leaf = file.real;
+    if (file.mixture) {
+      for (const [l, w] of await flatten(p, leaf, depth + 1, walk)) add(l, weights[i]! * w);
     } else {
       if (!leaves.has(leaf)) leaves.set(leaf, { path: p, mixture: path, named: c.path });
       add(leaf, weights[i]!);
@@ -194,11 +207,14 @@ async function flatten(path: string, real: string, depth: number, open: string[]
   return flat;
 }
 
-/** Recognises mixture files by their first bytes: a JSON object naming the format. */
+/**
+ * Recognises mixture files by their first bytes: a JSON object (no other model file starts with
+ * `{`), so that a mixture whose "format" is not first, or is wrong, gets the mixture reader's
+ * message rather than the ARPA reader's.
+ */
 export const mixtureLoader: ModelLoader = {
   accepts(head) {
-    const text = new TextDecoder().decode(head);
-    return /^\s*\{/.test(text) && text.includes(`"${MIXTURE_FORMAT}"`);
+    return /^\s*\{/.test(new TextDecoder().decode(head));
   },
   load: loadMixture,
 };
