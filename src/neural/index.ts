@@ -52,6 +52,7 @@ export { encodeSafetensors, decodeSafetensors, safetensorsBytes, looksLikeSafete
 export {
   NEURAL_FORMAT,
   NEURAL_FORMAT_VERSION,
+  MAX_WEIGHT,
   neuralModelFile,
   readNeuralFile,
   loadWeights,
