@@ -12,6 +12,8 @@ import { test } from 'node:test';
 import {
   BackoffModel,
   buildModelJs,
+  decodeSafetensors,
+  initialState,
   corpusFromText,
   countIds,
   estimate,
@@ -21,12 +23,14 @@ import {
   orderFor,
   parseArpa,
   Random,
+  readNeuralFile,
   resolveConfig,
   safetensorsBytes,
   scoreSentence,
   type ArchitectureOptions,
   type LanguageModel,
   type NeuralKind,
+  type TrainingState,
 } from '../src/index.js';
 import { loadModel, MAX_MIXTURE_DEPTH, registerModelLoader, saveNgramModel } from '../src/node/index.js';
 import { cli, LECTURE, repoRoot, tempDir } from './helpers.js';
@@ -291,6 +295,31 @@ test('neural model files: NaN, infinite and absurdly large weights are refused, 
   } finally {
     cleanup();
   }
+});
+
+test('checkpoints: the training state and the best weights are checked before a resume trusts them', () => {
+  const config = resolveConfig('rnn', { hidden: 4 }, TRAIN.vocab.size);
+  const model = buildModelJs(config, TRAIN.vocab, orderFor(config, countIds(TRAIN.tokens, TRAIN.vocab.size)));
+  model.initialize(new Random(1));
+  const read = (state: unknown, best = model.params.values.slice()) => {
+    const { tensors, metadata } = neuralModelFile(model, { checkpoint: { state: state as TrainingState, best, carried: null } });
+    return readNeuralFile(decodeSafetensors(safetensorsBytes(tensors, metadata), 'm.ckpt.safetensors'), 'm.ckpt.safetensors');
+  };
+  const good = initialState(1, 7);
+  assert.deepEqual(read(good).checkpoint!.state, good);
+  const cases: [unknown, RegExp][] = [
+    [null, /invalid training state in the checkpoint: not a JSON object/],
+    [{ ...good, rng: [1, 2] }, /rng is \[1,2\]/],
+    [{ ...good, step: 1e300 }, /step is 1e\+300/],
+    [{ ...good, epoch: '3' }, /epoch is "3"/],
+    [{ ...good, lr: -1 }, /lr is -1/],
+    [{ ...good, history: {} }, /history is \{\}/],
+  ];
+  for (const [state, pattern] of cases) assert.throws(() => read(state), refusedWith(pattern));
+  assert.throws(() => read(good, new Float32Array(3)), refusedWith(/checkpoint\.best holds 3 values, the model \d+/));
+  const nan = model.params.values.slice();
+  nan[2] = NaN;
+  assert.throws(() => read(good, nan), refusedWith(/tensor checkpoint\.best holds NaN at index 2/));
 });
 
 test('safetensors: overlapping tensors, a header longer than the file and unknown dtypes are refused', async () => {

@@ -157,7 +157,7 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
     if (best) checkWeights(best.data as Float32Array, 'checkpoint.best', source);
     if (carried && carried.dtype === 'F32') checkWeights(carried.data, 'checkpoint.carried', source);
     checkpoint = {
-      state: parseJson<TrainingState>(file, 'checkpoint', source),
+      state: checkedState(parseJson<unknown>(file, 'checkpoint', source), source),
       best: best && best.dtype === 'F32' ? best.data : null,
       carried: carried && carried.dtype === 'F32' ? carried.data : null,
     };
@@ -194,6 +194,31 @@ function checkedConfig(stored: Partial<NeuralConfig>, vocabSize: number, source:
     }
   }
   return config;
+}
+
+/** A checkpoint's training state, each field of the type and range the trainer assumes. */
+function checkedState(state: unknown, source: string): TrainingState {
+  const fail = (what: string) => new KotobaError(`${source}: invalid training state in the checkpoint: ${what}`, 'the checkpoint is corrupt; train again without --resume');
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) throw fail('not a JSON object');
+  const s = state as Record<string, unknown>;
+  const atLeast = (min: number, whole = false) => (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= min && (!whole || Number.isSafeInteger(x));
+  const rules: [string, (x: unknown) => boolean][] = [
+    ['epoch', atLeast(0, true)],
+    ['step', atLeast(0, true)],
+    ['globalStep', atLeast(0, true)],
+    ['bestEpoch', atLeast(-1, true)],
+    ['elapsed', atLeast(0)],
+    ['epochNats', atLeast(0)],
+    ['epochTargets', atLeast(0)],
+    ['epochSeconds', atLeast(0)],
+    ['lr', (x) => atLeast(0)(x) && (x as number) > 0],
+    ['annealing', (x) => typeof x === 'boolean'],
+    ['bestValid', (x) => x === null || atLeast(0)(x)],
+    ['history', Array.isArray],
+    ['rng', (x) => Array.isArray(x) && x.length === 4 && x.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)],
+  ];
+  for (const [field, ok] of rules) if (!ok(s[field])) throw fail(`${field} is ${printable(String(JSON.stringify(s[field])), 30)}`);
+  return s as unknown as TrainingState;
 }
 
 /** Refuses a tensor with a non-finite value or one above {@link MAX_WEIGHT}, naming it. */
