@@ -25,15 +25,12 @@ import {
   Random,
   resolveConfig,
   safetensorsBytes,
-  scoreSentence,
-  splitWords,
   type ArchitectureOptions,
   type Corpus,
-  type LanguageModel,
   type NeuralKind,
 } from '../src/index.js';
 import { loadModel, readCorpus, readWordList } from '../src/node/index.js';
-import { fuzzSuite, hugeIntegerAt, mutateJson, type Mutant, type Mutation } from './fuzz.js';
+import { checkModel, fuzzSuite, hugeIntegerAt, mutateJson, type Mutant, type Mutation } from './fuzz.js';
 import { fixtures, LECTURE } from './helpers.js';
 
 const quiet = { warn() {}, info() {} };
@@ -41,38 +38,6 @@ const SENTENCES = [...LECTURE, 'the cat sat on the mat', 'a dog sat on the cat',
 const TEXT = SENTENCES.join('\n') + '\n';
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const json = (x: unknown) => utf8(JSON.stringify(x));
-
-/** What every loaded model must satisfy; `normalized`: its distributions sum to 1. */
-function checkModel(loaded: unknown, normalized: boolean): void {
-  const lm = loaded as LanguageModel<unknown>;
-  const V = lm.vocab.size;
-  const dist = new Float64Array(V);
-  for (const line of [...SENTENCES, 'words nobody has seen', '']) {
-    const ids = splitWords(line).map((w) => lm.vocab.id(w));
-    const { total, words } = scoreSentence(lm, ids);
-    for (const w of words) {
-      assert.ok(w.log10 === -Infinity || Number.isFinite(w.log10), `log10 ${w.log10} for '${w.word}'`);
-      if (normalized) assert.ok(w.log10 <= 1e-6, `log10 ${w.log10} > 0`);
-    }
-    assert.ok(total === -Infinity || Number.isFinite(total), `sentence total ${total}`);
-    if (!lm.distribution) continue;
-    let state = lm.begin();
-    for (const id of [...ids.slice(0, 2), EOS]) {
-      lm.distribution(state, dist);
-      let sum = 0;
-      for (let w = 0; w < V; w++) {
-        assert.ok(Number.isFinite(dist[w]!) && dist[w]! >= 0, `p = ${dist[w]} for word ${w}`);
-        sum += dist[w]!;
-      }
-      assert.equal(dist[BOS], 0, '<s> is never predicted');
-      if (normalized) assert.ok(Math.abs(sum - 1) < 1e-4, `the distribution sums to ${sum}`);
-      const r = lm.score(state, id);
-      const p = Math.pow(10, r.log10);
-      assert.ok(Math.abs(p - dist[id]!) <= 1e-4 * Math.max(1, p), `p(${id}) = ${dist[id]} by distribution, ${p} by score`);
-      state = r.next;
-    }
-  }
-}
 
 /** Loads any model file as the CLI does, warnings ignored. */
 const loadQuietly = (path: string) => loadModel(path, () => {});
@@ -245,7 +210,7 @@ fuzzSuite(import.meta.url, {
       seeds: await arpaSeeds(),
       crafted: ARPA_CRAFTED(dir),
       load: loadQuietly,
-      check: (lm) => checkModel(lm, false),
+      check: (lm) => checkModel(lm, false, SENTENCES),
       cli: (path) => ['ppl', path, join(dir, 'test.txt')],
     };
   },
@@ -265,7 +230,7 @@ fuzzSuite(import.meta.url, {
         { how: 'two gzip members', bytes: Uint8Array.from([...gzipSync(plain[0]!.subarray(0, 40)), ...gzipSync(plain[0]!.subarray(40))]) },
       ],
       load: loadQuietly,
-      check: (lm) => checkModel(lm, false),
+      check: (lm) => checkModel(lm, false, SENTENCES),
       cli: (path) => ['ppl', path, join(dir, 'test.txt')],
     };
   },
@@ -280,7 +245,7 @@ fuzzSuite(import.meta.url, {
       mutations: [headerJson, headerJson, tensorValue, hugeIntegerAt(0)],
       crafted: neuralCrafted(seeds),
       load: loadQuietly,
-      check: (lm) => checkModel(lm, true),
+      check: (lm) => checkModel(lm, true, SENTENCES),
       cli: (path) => ['ppl', path, join(dir, 'test.txt')],
     };
   },
@@ -336,7 +301,7 @@ fuzzSuite(import.meta.url, {
       ],
       crafted,
       load: loadQuietly,
-      check: (lm) => checkModel(lm, true),
+      check: (lm) => checkModel(lm, true, SENTENCES),
       cli: (path) => ['ppl', path, join(dir, 'test.txt')],
     };
   },

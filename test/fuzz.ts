@@ -16,7 +16,7 @@
  * Adding a format, in a test file:
  *
  *   fuzzSuite(import.meta.url, {
- *     kblm: async (dir) => ({ fileName: 'm.kblm', seeds: [bytesOfAModel], load: loadModel, check: checkModel }),
+ *     kblm: async (dir) => ({ fileName: 'm.kblm', seeds: [bytesOfAModel], load: loadModel, check: (lm) => checkModel(lm, true, sentences) }),
  *   });
  */
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { KotobaError, Random } from '../src/index.js';
+import { BOS, EOS, KotobaError, Random, scoreSentence, splitWords, type LanguageModel } from '../src/index.js';
 import { cli, repoRoot } from './helpers.js';
 
 /** A mutant and what was done to make it. */
@@ -264,6 +264,44 @@ function changeJsonHere(value: unknown, m: Mutator): { value: unknown; how: stri
   }
   const v = m.pick(EXTREME_JSON);
   return { value: v, how: ` = ${JSON.stringify(v)}` };
+}
+
+// ---- checks ---------------------------------------------------------------------------------
+
+/**
+ * What every loaded model must satisfy, on `sentences` and an unseen one: every log10 score
+ * finite or −∞, every next-word probability finite and ≥ 0 and equal to 10^score, `<s>` never
+ * predicted; with `normalized`, also every score ≤ 0 and every distribution summing to 1.
+ */
+export function checkModel(loaded: unknown, normalized: boolean, sentences: readonly string[]): void {
+  const lm = loaded as LanguageModel<unknown>;
+  const V = lm.vocab.size;
+  const dist = new Float64Array(V);
+  for (const line of [...sentences, 'words nobody has seen', '']) {
+    const ids = splitWords(line).map((w) => lm.vocab.id(w));
+    const { total, words } = scoreSentence(lm, ids);
+    for (const w of words) {
+      assert.ok(w.log10 === -Infinity || Number.isFinite(w.log10), `log10 ${w.log10} for '${w.word}'`);
+      if (normalized) assert.ok(w.log10 <= 1e-6, `log10 ${w.log10} > 0`);
+    }
+    assert.ok(total === -Infinity || Number.isFinite(total), `sentence total ${total}`);
+    if (!lm.distribution) continue;
+    let state = lm.begin();
+    for (const id of [...ids.slice(0, 2), EOS]) {
+      lm.distribution(state, dist);
+      let sum = 0;
+      for (let w = 0; w < V; w++) {
+        assert.ok(Number.isFinite(dist[w]!) && dist[w]! >= 0, `p = ${dist[w]} for word ${w}`);
+        sum += dist[w]!;
+      }
+      assert.equal(dist[BOS], 0, '<s> is never predicted');
+      if (normalized) assert.ok(Math.abs(sum - 1) < 1e-4, `the distribution sums to ${sum}`);
+      const r = lm.score(state, id);
+      const p = Math.pow(10, r.log10);
+      assert.ok(Math.abs(p - dist[id]!) <= 1e-4 * Math.max(1, p), `p(${id}) = ${dist[id]} by distribution, ${p} by score`);
+      state = r.next;
+    }
+  }
 }
 
 // ---- running --------------------------------------------------------------------------------
