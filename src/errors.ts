@@ -44,19 +44,23 @@ export function at(file: string | undefined, line?: number): string {
 }
 
 /**
- * Text taken from an input file, fit for a one-line message: cut to `max` characters, and
- * control characters escaped, so that no newline or terminal code from a file reaches the
- * terminal.
+ * Text from a file, fit for one line of a message: control characters, the line and paragraph
+ * separators and the bidirectional overrides written as escapes (`\n`, `\x1b`, `\u202e`), so
+ * that no newline or terminal code from a file reaches the terminal; everything else unchanged.
  *
  * @example
  * ```ts
  * // runs
  * import { printable } from 'kotoba';
- * printable('a\nb\u001b[31m'); // 'a\\u000ab\\u001b[31m'
- * printable('x'.repeat(100), 5); // 'xxxxx…'
+ * printable('a\nb\x1b[31m'); // 'a\\nb\\x1b[31m'
  * ```
  */
-export function printable(text: string, max = 60): string {
-  const short = text.length > max ? `${text.slice(0, max)}…` : text;
-  return short.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export function printable(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }

@@ -108,19 +108,19 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
   const corrupt = (why: string) => new KotobaError(`${source}: ${why}`, 'the file is corrupt; train it again');
   const m = file.metadata;
   if (m.format !== NEURAL_FORMAT) {
-    throw new KotobaError(`${source}: a safetensors file, but not a kotoba neural model (format ${m.format === undefined ? 'missing' : `'${printable(m.format)}'`})`, 'kotoba opens the .safetensors files that kotoba train writes');
+    throw new KotobaError(`${source}: a safetensors file, but not a kotoba neural model (format ${m.format === undefined ? 'missing' : `'${printable(m.format.slice(0, 40))}'`})`, 'kotoba opens the .safetensors files that kotoba train writes');
   }
   const version = Number(m.format_version);
-  if (!Number.isInteger(version) || version < 1) throw corrupt(`invalid format_version '${printable(String(m.format_version), 20)}'`);
+  if (!Number.isInteger(version) || version < 1) throw corrupt(`invalid format_version '${printable(String(m.format_version).slice(0, 20))}'`);
   if (version > NEURAL_FORMAT_VERSION) {
     throw new KotobaError(`${source}: model format version ${version} is newer than this kotoba reads (${NEURAL_FORMAT_VERSION})`, 'upgrade kotoba');
   }
   const stored = parseJson<Partial<NeuralConfig> | null>(file, 'config', source);
   if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) throw corrupt('the config is not a JSON object');
-  if (!(NEURAL_KINDS as readonly unknown[]).includes(stored.kind)) throw new KotobaError(`${source}: unknown model kind '${printable(String(stored.kind))}'`, 'upgrade kotoba');
+  if (!(NEURAL_KINDS as readonly unknown[]).includes(stored.kind)) throw new KotobaError(`${source}: unknown model kind '${printable(String(stored.kind).slice(0, 40))}'`, 'upgrade kotoba');
   const words = parseJson<unknown>(file, 'vocabulary', source);
   if (!Array.isArray(words) || words.length !== stored.vocabSize || words.some((w) => typeof w !== 'string')) {
-    throw corrupt(`the vocabulary does not match the model (${Array.isArray(words) ? words.length : 'no'} words for ${printable(String(stored.vocabSize), 20)})`);
+    throw corrupt(`the vocabulary does not match the model (${Array.isArray(words) ? words.length : 'no'} words for ${printable(String(stored.vocabSize).slice(0, 20))})`);
   }
   const vocab = Vocabulary.fromWords(words as string[]);
   if (vocab.size !== words.length || (words as string[]).some((w, i) => vocab.word(i) !== w)) {
@@ -145,7 +145,7 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
     const w = file.tensors.get(name);
     if (!w) throw corrupt(`the ${config.kind} model has no tensor ${name}`);
     if (w.dtype !== 'F32' || w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
-      throw corrupt(`tensor ${name} has shape ${printable(JSON.stringify(w.shape))} (${w.dtype}), the config says ${JSON.stringify(shape)} (F32)`);
+      throw corrupt(`tensor ${name} has shape ${JSON.stringify(w.shape).slice(0, 60)} (${w.dtype}), the config says ${JSON.stringify(shape)} (F32)`);
     }
     checkWeights(w.data as Float32Array, name, source);
   }
@@ -185,12 +185,12 @@ function checkedConfig(stored: Partial<NeuralConfig>, vocabSize: number, source:
   } catch (e) {
     if (!(e instanceof KotobaError)) throw e;
     // The rules speak of options (--hidden); here they are values of the file's config.
-    throw new KotobaError(`${source}: invalid config: ${printable(e.problem.replace(/--(?=[a-z])/g, ''), 200)}`, 'the file is corrupt; train it again');
+    throw new KotobaError(`${source}: invalid config: ${printable(e.problem.replace(/--(?=[a-z])/g, '').slice(0, 200))}`, 'the file is corrupt; train it again');
   }
   for (const [key, value] of Object.entries(config)) {
     const given = (stored as Record<string, unknown>)[key];
     if (given !== undefined && given !== value) {
-      throw new KotobaError(`${source}: invalid config: ${key} is ${printable(String(JSON.stringify(given)), 30)}, not ${JSON.stringify(value)}`, 'the file is corrupt; train it again');
+      throw new KotobaError(`${source}: invalid config: ${key} is ${printable(String(JSON.stringify(given)).slice(0, 30))}, not ${JSON.stringify(value)}`, 'the file is corrupt; train it again');
     }
   }
   return config;
@@ -217,7 +217,7 @@ function checkedState(state: unknown, source: string): TrainingState {
     ['history', Array.isArray],
     ['rng', (x) => Array.isArray(x) && x.length === 4 && x.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)],
   ];
-  for (const [field, ok] of rules) if (!ok(s[field])) throw fail(`${field} is ${printable(String(JSON.stringify(s[field])), 30)}`);
+  for (const [field, ok] of rules) if (!ok(s[field])) throw fail(`${field} is ${printable(String(JSON.stringify(s[field])).slice(0, 30))}`);
   return s as unknown as TrainingState;
 }
 

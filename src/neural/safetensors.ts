@@ -130,15 +130,15 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
     if (name === '__metadata__') {
       if (!isObject(entry)) throw corrupt('__metadata__ is not an object');
       for (const [k, v] of Object.entries(entry)) {
-        if (typeof v !== 'string') throw corrupt(`metadata ${printable(k)} is not a string`);
+        if (typeof v !== 'string') throw corrupt(`metadata ${printable(k.slice(0, 60))} is not a string`);
         metadata[k] = v;
       }
       continue;
     }
-    const what = `tensor ${printable(name)}`;
+    const what = `tensor ${printable(name.slice(0, 80))}`;
     if (!isObject(entry)) throw corrupt(`${what} is not an object`);
     const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (dtype !== 'F32' && dtype !== 'I32') throw corrupt(`${what} has dtype ${printable(String(dtype), 20)}; kotoba reads F32 and I32`);
+    if (dtype !== 'F32' && dtype !== 'I32') throw corrupt(`${what} has dtype ${printable(String(dtype).slice(0, 20))}; kotoba reads F32 and I32`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw corrupt(`${what} has no valid shape`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o))) throw corrupt(`${what} has no valid data_offsets`);
     const [begin, end] = offsets as [number, number];
@@ -146,13 +146,13 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
     // Multiplied in order with a bound, so that a long or large shape cannot overflow.
     let count = 1;
     for (const d of shape as number[]) count = Math.min(count * d, dataLength + 1);
-    if (count * 4 !== end - begin) throw corrupt(`${what}: ${end - begin} bytes for shape ${printable(JSON.stringify(shape))}`);
+    if (count * 4 !== end - begin) throw corrupt(`${what}: ${end - begin} bytes for shape ${JSON.stringify(shape).slice(0, 60)}`);
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
   for (const e of entries) {
-    if (e.begin !== covered) throw corrupt(`tensor ${printable(e.name)} starts at byte ${e.begin} of the data, not ${covered}: tensors overlap or leave a gap`);
+    if (e.begin !== covered) throw corrupt(`tensor ${printable(e.name.slice(0, 80))} starts at byte ${e.begin} of the data, not ${covered}: tensors overlap or leave a gap`);
     covered = e.end;
   }
   if (covered !== dataLength) throw corrupt(`${dataLength - covered} bytes after the last tensor`);

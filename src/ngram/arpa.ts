@@ -324,9 +324,12 @@ function infinity(b: Uint8Array, start: number, end: number, negative: boolean):
   return negative ? -Infinity : Infinity;
 }
 
-/** The start of `bytes` for a message: decoded, trimmed, escaped (see {@link printable}). */
-function snippet(bytes: Uint8Array): string {
-  return printable(new TextDecoder().decode(bytes.subarray(0, 240)).trim());
+/** How much of a line is made into text, at most: more than any header, marker or number. */
+const LINE_TEXT_BYTES = 256;
+
+/** Text from the file for a message: its first 60 characters, escaped (see {@link printable}). */
+function snippet(text: string): string {
+  return printable(text.length > 60 ? `${text.slice(0, 60)}…` : text);
 }
 
 /**
@@ -430,18 +433,9 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     lineNo++;
     return true;
   };
-  /** The current line for a message: its start, escaped. */
-  const lineText = () => snippet(b.subarray(lineStart, lineEnd));
-  /** Whether the current line is `text` (ASCII), spaces around it aside; never decodes a long line. */
-  const lineIs = (text: string): boolean => {
-    let from = lineStart;
-    let to = lineEnd;
-    while (from < to && isSpace(b[from]!)) from++;
-    while (to > from && isSpace(b[to - 1]!)) to--;
-    if (to - from !== text.length) return false;
-    for (let i = 0; i < text.length; i++) if (b[from + i] !== text.charCodeAt(i)) return false;
-    return true;
-  };
+  // The lines compared as text (headers, markers) are short: their first bytes are enough, and a
+  // line of a gigabyte is never made into a string.
+  const lineText = () => new TextDecoder().decode(b.subarray(lineStart, Math.min(lineEnd, lineStart + LINE_TEXT_BYTES))).trim();
   const fail = (what: string, hint?: string): never => {
     throw new KotobaError(`${at(src, lineNo)}${what}`, hint ?? 'the ARPA file is malformed or truncated');
   };
@@ -455,13 +449,12 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     if (!nextLine()) {
       throw new KotobaError(`${at(src)}not an ARPA file: no \\data\\ line`, 'give an ARPA file (or a kotoba binary model)');
     }
-  } while (!lineIs('\\data\\'));
+  } while (lineText() !== '\\data\\');
   const counts: number[] = [];
   const countLines: number[] = [];
   for (;;) {
     if (!nextLine()) fail('file ends inside the \\data\\ header');
-    // A count line is short: its first 100 bytes are enough to read it.
-    const t = new TextDecoder().decode(b.subarray(lineStart, Math.min(lineEnd, lineStart + 100))).trim();
+    const t = lineText();
     if (t === '') {
       if (counts.length > 0) break;
       continue;
@@ -473,7 +466,7 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
         lineNo--;
         break;
       }
-      fail(`expected 'ngram N=COUNT' in the \\data\\ header, found '${lineText()}'`);
+      fail(`expected 'ngram N=COUNT' in the \\data\\ header, found '${snippet(t)}'`);
     }
     const k = Number(m![1]);
     if (k !== counts.length + 1) fail(`expected 'ngram ${counts.length + 1}=…', found order ${k}`);
@@ -517,12 +510,12 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     fieldEnd = i;
     return true;
   };
-  const fieldText = () => snippet(b.subarray(fieldStart, fieldEnd));
+  const fieldText = () => snippet(new TextDecoder().decode(b.subarray(fieldStart, Math.min(fieldEnd, fieldStart + LINE_TEXT_BYTES))));
   for (let k = 1; k <= N; k++) {
     do {
       if (!nextLine()) fail(`file ends before the \\${k}-grams: section`);
     } while (blank());
-    if (!lineIs(`\\${k}-grams:`)) fail(`expected '\\${k}-grams:', found '${lineText()}'`);
+    if (lineText() !== `\\${k}-grams:`) fail(`expected '\\${k}-grams:', found '${snippet(lineText())}'`);
     const size = counts[k - 1]!;
     const t = emptyOrder(k, size);
     for (let i = 0; i < size; i++) {
@@ -570,8 +563,8 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
   do {
     if (!nextLine()) fail('file ends without \\end\\', 'the file is truncated');
   } while (blank());
-  if (!lineIs('\\end\\')) {
-    fail(`expected '\\end\\' after ${counts[N - 1]} ${N}-grams, found '${lineText()}'`, 'the n-gram count in the \\data\\ header does not match the section');
+  if (lineText() !== '\\end\\') {
+    fail(`expected '\\end\\' after ${counts[N - 1]} ${N}-grams, found '${snippet(lineText())}'`, 'the n-gram count in the \\data\\ header does not match the section');
   }
 
   // Unigrams indexed by word id; specials the file lacks are added, as KenLM does.

@@ -80,7 +80,7 @@ export function parseMixtureFile(text: string, path: string): MixtureFile {
     throw new KotobaError(`${path}: not a kotoba mixture file (no "format": "${MIXTURE_FORMAT}")`, 'make one with kotoba interpolate … -o MIX');
   }
   if (d.version !== MIXTURE_VERSION) {
-    throw new KotobaError(`${path}: mixture file version ${printable(String(d.version), 20)}, this kotoba reads version ${MIXTURE_VERSION}`, 'upgrade kotoba, or rebuild the mixture with this one');
+    throw new KotobaError(`${path}: mixture file version ${printable(String(d.version).slice(0, 20))}, this kotoba reads version ${MIXTURE_VERSION}`, 'upgrade kotoba, or rebuild the mixture with this one');
   }
   if (!Array.isArray(d.components) || d.components.length === 0) throw new KotobaError(`${path}: "components" must be a non-empty list`);
   for (const [i, c] of d.components.entries()) {
@@ -89,7 +89,7 @@ export function parseMixtureFile(text: string, path: string): MixtureFile {
     }
     // A path no system opens: empty, with control characters, longer than PATH_MAX.
     if (c.path === '' || c.path.length > 4096 || /[\u0000-\u001f\u007f-\u009f]/.test(c.path)) {
-      throw new KotobaError(`${path}: component ${i + 1}: '${printable(c.path)}' is not a file path`, 'component paths are relative to the mixture file');
+      throw new KotobaError(`${path}: component ${i + 1}: '${printable(c.path.slice(0, 60))}' is not a file path`, 'component paths are relative to the mixture file');
     }
   }
   return d as MixtureFile;
@@ -140,6 +140,16 @@ export async function loadMixture(path: string, warn: (m: string) => void = () =
   return new MixtureModel(models, [...flat.values()]);
 }
 
+/** A mixture file read (at most {@link MAX_MIXTURE_BYTES}) and checked. */
+async function readMixtureFile(path: string): Promise<MixtureFile> {
+  return parseMixtureFile(new TextDecoder().decode(await readBytes(path, { maxBytes: MAX_MIXTURE_BYTES, what: 'a mixture file' })), path);
+}
+
+/** Where a component path written in a mixture file points: relative to the mixture's folder. */
+function componentPath(mixturePath: string, written: string): string {
+  return isAbsolute(written) ? written : join(dirname(mixturePath), written);
+}
+
 async function realPath(path: string): Promise<string> {
   try {
     return await fsp.realpath(path);
@@ -152,7 +162,7 @@ async function realPath(path: string): Promise<string> {
 function componentError(e: unknown, mixture: string, named: string): unknown {
   if (!(e instanceof KotobaError)) return e;
   const hint = e.hint === 'check the path' ? 'component paths are relative to the mixture file' : e.hint;
-  return new KotobaError(`${mixture}: component ${printable(named)}: ${e.problem}`, hint);
+  return new KotobaError(`${mixture}: component ${printable(named.slice(0, 200))}: ${e.problem}`, hint);
 }
 
 /** The state of one walk over a tree of mixtures. */
@@ -174,8 +184,7 @@ async function flatten(path: string, real: string, depth: number, walk: Walk): P
   if (known) return known;
   if (open.includes(real)) throw new KotobaError(`${path}: the mixture names itself (directly or through another mixture)`, 'a mixture names model files or other mixtures');
   if (depth > MAX_MIXTURE_DEPTH) throw new KotobaError(`${path}: mixtures nested more than ${MAX_MIXTURE_DEPTH} deep`, 'name the models in fewer levels of mixtures');
-  const text = new TextDecoder().decode(await readBytes(path, { maxBytes: MAX_MIXTURE_BYTES, what: 'a mixture file' }));
-  const file = parseMixtureFile(text, path);
+  const file = await readMixtureFile(path);
   let weights: Float64Array;
   try {
     weights = checkWeights(file.components.map((c) => c.weight), file.components.length);
@@ -186,16 +195,16 @@ async function flatten(path: string, real: string, depth: number, walk: Walk): P
   const flat = new Map<string, number>();
   const add = (leaf: string, w: number) => flat.set(leaf, (flat.get(leaf) ?? 0) + w);
   for (const [i, c] of file.components.entries()) {
-    const p = isAbsolute(c.path) ? c.path : join(dirname(path), c.path);
-    let file = files.get(p);
+    const p = componentPath(path, c.path);
+    let target = files.get(p);
     try {
-      file ??= { real: await realPath(p), mixture: mixtureLoader.accepts(await readHead(p, 64), p) };
+      target ??= { real: await realPath(p), mixture: mixtureLoader.accepts(await readHead(p, 64), p) };
     } catch (e) {
       throw componentError(e, path, c.path);
     }
-    files.set(p, file);
-    const leaf = file.real;
-    if (file.mixture) {
+    files.set(p, target);
+    const leaf = target.real;
+    if (target.mixture) {
       for (const [l, w] of await flatten(p, leaf, depth + 1, walk)) add(l, weights[i]! * w);
     } else {
       if (!leaves.has(leaf)) leaves.set(leaf, { path: p, mixture: path, named: c.path });

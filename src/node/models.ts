@@ -31,6 +31,11 @@ export function registerModelLoader(loader: ModelLoader): void {
   loaders.push(loader);
 }
 
+/** The first bytes of a model file, to recognise its format (a regular file only: never a pipe). */
+function head(path: string): Promise<Uint8Array> {
+  return readHead(path, 64);
+}
+
 /**
  * Opens a model of any registered family; n-gram files are the default.
  *
@@ -44,7 +49,7 @@ export function registerModelLoader(loader: ModelLoader): void {
  * ```
  */
 export async function loadModel(path: string, warn: (m: string) => void = () => {}): Promise<LanguageModel<unknown>> {
-  const h = await readHead(path, 64);
+  const h = await head(path);
   for (const l of loaders) if (l.accepts(h, path)) return l.load(path, warn);
   return (await loadNgramModel(path, warn)) as LanguageModel<unknown>;
 }
