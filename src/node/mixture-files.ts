@@ -89,7 +89,7 @@ export function parseMixtureFile(text: string, path: string): MixtureFile {
     }
     // A path no system opens: empty, with control characters, longer than PATH_MAX.
     if (c.path === '' || c.path.length > 4096 || /[\u0000-\u001f\u007f-\u009f]/.test(c.path)) {
-      throw new KotobaError(`${path}: component ${i + 1}: '${printable(c.path.slice(0, 60))}' is not a file path`, 'component paths are relative to the mixture file');
+      throw new KotobaError(`${path}: component ${printable(c.path.slice(0, 60))}: not a path any system opens (empty, with control characters, or over 4096 characters)`, 'component paths are relative to the mixture file');
     }
   }
   return d as MixtureFile;
