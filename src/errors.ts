@@ -17,11 +17,12 @@
 export class KotobaError extends Error {
   override readonly name = 'KotobaError';
   constructor(
-    message: string,
+    /** What went wrong, without the hint. */
+    readonly problem: string,
     /** What the user can do about it, printed after the message. */
     readonly hint?: string,
   ) {
-    super(hint ? `${message} (${hint})` : message);
+    super(hint ? `${problem} (${hint})` : problem);
   }
 }
 

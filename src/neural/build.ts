@@ -171,3 +171,23 @@ export function buildModelJs(config: NeuralConfig, vocab: Vocabulary, order: Out
   const k = createJsKernels(modelFloats(config, vocab, order, shape));
   return construct(k, k, config, vocab, order, shape);
 }
+
+/**
+ * The parameter tensors a configuration declares (names and shapes, in order) and the floats of
+ * its parameter buffer, found by the sizing pass, without allocating: what a model file of that
+ * configuration must hold, checked before anything is built from it.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { declaredParameters, outputOrder, resolveConfig, Vocabulary } from 'kotoba';
+ * const vocab = Vocabulary.fromWords(['a', 'b']);
+ * const config = resolveConfig('rnn', { hidden: 8 }, vocab.size);
+ * const { tensors } = declaredParameters(config, vocab, outputOrder(new Array(vocab.size).fill(1), 0));
+ * if (tensors[0]!.name !== 'embedding' || tensors[0]!.shape.join() !== '5,8') throw new Error('(V, E)');
+ * ```
+ */
+export function declaredParameters(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder): { tensors: { name: string; shape: readonly number[] }[]; floats: number } {
+  const model = construct(NO_KERNELS, new Sizer(), config, vocab, order, null);
+  return { tensors: model.params.tensors().map(({ name, shape }) => ({ name, shape })), floats: model.params.count };
+}

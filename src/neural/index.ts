@@ -34,7 +34,7 @@ export { LogLinearModel, DEFAULT_HASH_SIZE } from './loglinear.js';
 export { FeedForwardModel } from './ffnn.js';
 export { RnnModel } from './rnn.js';
 export { LstmModel } from './lstm.js';
-export { buildModel, buildModelJs, resolveConfig, orderFor, countIds, defaultClasses, modelFloats, type ArchitectureOptions, type BuildOptions } from './build.js';
+export { buildModel, buildModelJs, resolveConfig, orderFor, countIds, defaultClasses, modelFloats, declaredParameters, type ArchitectureOptions, type BuildOptions } from './build.js';
 export {
   Trainer,
   initialState,
@@ -52,6 +52,7 @@ export { encodeSafetensors, decodeSafetensors, safetensorsBytes, looksLikeSafete
 export {
   NEURAL_FORMAT,
   NEURAL_FORMAT_VERSION,
+  MAX_WEIGHT,
   neuralModelFile,
   readNeuralFile,
   loadWeights,

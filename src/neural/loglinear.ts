@@ -14,7 +14,7 @@
 import type { Vocabulary } from '../text/vocabulary.js';
 import type { Kernels } from './kernels/types.js';
 import type { NeuralConfig } from './model.js';
-import type { OutputOrder } from './output.js';
+import { renormalizedExp, type OutputOrder } from './output.js';
 import type { Allocator, Tensor } from './params.js';
 import type { Random } from './random.js';
 import { WindowModel } from './window.js';
@@ -169,6 +169,6 @@ export class LogLinearModel extends WindowModel {
     this.scores(1);
     const z = this.logitRows[0]!;
     this.kernels.logSoftmax(1, this.Vo, z);
-    for (let j = 0; j < this.Vo; j++) out[j] = Math.exp(z[j]!);
+    renormalizedExp(z, out, 0, this.Vo, 1);
   }
 }

@@ -16,11 +16,11 @@
  *
  * A checkpoint is itself a loadable model (its current weights).
  */
-import { KotobaError } from '../errors.js';
+import { KotobaError, printable } from '../errors.js';
 import { textOptionsFromJson, textOptionsToJson } from '../text/text-options.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS, Vocabulary } from '../text/vocabulary.js';
-import { buildModel, type BuildOptions } from './build.js';
+import { buildModel, declaredParameters, resolveConfig, type ArchitectureOptions, type BuildOptions } from './build.js';
 import { describe, NEURAL_KINDS, type NeuralConfig, type NeuralModel } from './model.js';
 import { validOrder, type OutputOrder } from './output.js';
 import type { SafeTensor, SafetensorsFile } from './safetensors.js';
@@ -97,27 +97,45 @@ function parseJson<T>(file: SafetensorsFile, key: string, source: string, fallba
   }
 }
 
-/** Reads and checks the parts of a kotoba neural model file. */
+/**
+ * The largest weight magnitude a model file may hold. Trained weights stay far below it (tens at
+ * most), and below it no product in any layer can overflow float32, so every score is finite.
+ */
+export const MAX_WEIGHT = 1e6;
+
+/**
+ * Reads and checks the parts of a kotoba neural model file. Everything is checked against what
+ * the file holds before anything is built from it: the configuration is one the training
+ * command could have made (each value in its range) for the vocabulary in the file, the output
+ * order is a permutation of it, the file has every tensor that configuration declares with
+ * exactly its shape, and every weight is finite and at most {@link MAX_WEIGHT} in magnitude. So a
+ * corrupt or crafted file costs time and memory in proportion to its size, and is one error.
+ */
 export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFileContents {
+  const corrupt = (why: string) => new KotobaError(`${source}: ${why}`, 'the file is corrupt; train it again');
   const m = file.metadata;
   if (m.format !== NEURAL_FORMAT) {
-    throw new KotobaError(`${source}: a safetensors file, but not a kotoba neural model (format ${m.format === undefined ? 'missing' : `'${m.format}'`})`, 'kotoba opens the .safetensors files that kotoba train writes');
+    throw new KotobaError(`${source}: a safetensors file, but not a kotoba neural model (format ${m.format === undefined ? 'missing' : `'${printable(m.format.slice(0, 40))}'`})`, 'kotoba opens the .safetensors files that kotoba train writes');
   }
   const version = Number(m.format_version);
-  if (!Number.isInteger(version) || version < 1) throw new KotobaError(`${source}: invalid format_version '${m.format_version}'`, 'the file is corrupt; train it again');
+  if (!Number.isInteger(version) || version < 1) throw corrupt(`invalid format_version '${printable(String(m.format_version).slice(0, 20))}'`);
   if (version > NEURAL_FORMAT_VERSION) {
     throw new KotobaError(`${source}: model format version ${version} is newer than this kotoba reads (${NEURAL_FORMAT_VERSION})`, 'upgrade kotoba');
   }
-  const config = parseJson<NeuralConfig>(file, 'config', source);
-  if (!(NEURAL_KINDS as readonly string[]).includes(config.kind)) throw new KotobaError(`${source}: unknown model kind '${String(config.kind)}'`, 'upgrade kotoba');
-  const words = parseJson<string[]>(file, 'vocabulary', source);
-  if (!Array.isArray(words) || words.length !== config.vocabSize || words.some((w) => typeof w !== 'string')) {
-    throw new KotobaError(`${source}: the vocabulary does not match the model (${Array.isArray(words) ? words.length : 'no'} words for ${config.vocabSize})`, 'the file is corrupt; train it again');
+  const stored = parseJson<Partial<NeuralConfig> | null>(file, 'config', source);
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) throw corrupt('the config is not a JSON object');
+  if (!(NEURAL_KINDS as readonly unknown[]).includes(stored.kind)) throw new KotobaError(`${source}: unknown model kind '${printable(String(stored.kind).slice(0, 40))}'`, 'upgrade kotoba');
+  const words = parseJson<unknown>(file, 'vocabulary', source);
+  if (!Array.isArray(words) || words.length !== stored.vocabSize || words.some((w) => typeof w !== 'string')) {
+    throw corrupt(`the vocabulary does not match the model (${Array.isArray(words) ? words.length : 'no'} words for ${printable(String(stored.vocabSize).slice(0, 20))})`);
   }
-  const vocab = Vocabulary.fromWords(words);
-  if (vocab.size !== config.vocabSize) throw new KotobaError(`${source}: the vocabulary has repeated words`, 'the file is corrupt; train it again');
+  const vocab = Vocabulary.fromWords(words as string[]);
+  if (vocab.size !== words.length || (words as string[]).some((w, i) => vocab.word(i) !== w)) {
+    throw corrupt('the vocabulary does not start with <unk>, <s>, </s> or repeats a word');
+  }
+  const config = checkedConfig(stored, vocab.size, source);
   const wordOrder = file.tensors.get('vocab.output_order');
-  if (!wordOrder || wordOrder.dtype !== 'I32') throw new KotobaError(`${source}: the model has no vocab.output_order tensor`, 'the file is corrupt; train it again');
+  if (!wordOrder || wordOrder.dtype !== 'I32') throw corrupt('the model has no vocab.output_order tensor');
   const cs = file.tensors.get('vocab.class_start');
   const row = new Int32Array(config.vocabSize);
   const word = wordOrder.data;
@@ -125,16 +143,28 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
   row[BOS] = word.length;
   const order: OutputOrder = { row, word, classStart: cs && cs.dtype === 'I32' ? cs.data : null };
   const problem = validOrder(order, config.vocabSize);
-  if (problem) throw new KotobaError(`${source}: ${problem}`, 'the file is corrupt; train it again');
+  if (problem) throw corrupt(problem);
   if ((order.classStart ? order.classStart.length - 1 : 0) !== config.classes) {
-    throw new KotobaError(`${source}: ${config.classes} classes in the config, ${order.classStart ? order.classStart.length - 1 : 0} in the file`, 'the file is corrupt; train it again');
+    throw corrupt(`${config.classes} classes in the config, ${order.classStart ? order.classStart.length - 1 : 0} in the file`);
+  }
+  const declared = declaredParameters(config, vocab, order);
+  for (const { name, shape } of declared.tensors) {
+    const w = file.tensors.get(name);
+    if (!w) throw corrupt(`the ${config.kind} model has no tensor ${name}`);
+    if (w.dtype !== 'F32' || w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
+      throw corrupt(`tensor ${name} has shape ${JSON.stringify(w.shape).slice(0, 60)} (${w.dtype}), the config says ${JSON.stringify(shape)} (F32)`);
+    }
+    checkWeights(w.data as Float32Array, name, source);
   }
   let checkpoint: CheckpointTensors | null = null;
   if (m.checkpoint !== undefined) {
     const best = file.tensors.get('checkpoint.best');
     const carried = file.tensors.get('checkpoint.carried');
+    if (best && (best.dtype !== 'F32' || best.data.length !== declared.floats)) throw corrupt(`checkpoint.best holds ${best.data.length} values, the model ${declared.floats}`);
+    if (best) checkWeights(best.data as Float32Array, 'checkpoint.best', source);
+    if (carried && carried.dtype === 'F32') checkWeights(carried.data, 'checkpoint.carried', source);
     checkpoint = {
-      state: parseJson<TrainingState>(file, 'checkpoint', source),
+      state: checkedState(parseJson<unknown>(file, 'checkpoint', source), source),
       best: best && best.dtype === 'F32' ? best.data : null,
       carried: carried && carried.dtype === 'F32' ? carried.data : null,
     };
@@ -150,6 +180,67 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
     training: parseJson<Record<string, unknown>>(file, 'training', source, {}),
     checkpoint,
   };
+}
+
+/**
+ * The stored configuration, checked by the rules the training command applies to its options
+ * (so every size is a whole number in its range, and `layers: 1e9` is refused before anything is
+ * sized) and equal to what those rules make of it.
+ */
+function checkedConfig(stored: Partial<NeuralConfig>, vocabSize: number, source: string): NeuralConfig {
+  let config: NeuralConfig;
+  try {
+    config = resolveConfig(stored.kind!, stored as ArchitectureOptions, vocabSize);
+  } catch (e) {
+    if (!(e instanceof KotobaError)) throw e;
+    // The rules speak of options (--hidden); here they are values of the file's config.
+    throw new KotobaError(`${source}: invalid config: ${printable(e.problem.replace(/--(?=[a-z])/g, '').slice(0, 200))}`, 'the file is corrupt; train it again');
+  }
+  for (const [key, value] of Object.entries(config)) {
+    const given = (stored as Record<string, unknown>)[key];
+    if (given !== undefined && given !== value) {
+      throw new KotobaError(`${source}: invalid config: ${key} is ${printable(String(JSON.stringify(given)).slice(0, 30))}, not ${JSON.stringify(value)}`, 'the file is corrupt; train it again');
+    }
+  }
+  return config;
+}
+
+/** A checkpoint's training state, each field of the type and range the trainer assumes. */
+function checkedState(state: unknown, source: string): TrainingState {
+  const fail = (what: string) => new KotobaError(`${source}: invalid training state in the checkpoint: ${what}`, 'the checkpoint is corrupt; train again without --resume');
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) throw fail('not a JSON object');
+  const s = state as Record<string, unknown>;
+  const atLeast = (min: number, whole = false) => (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= min && (!whole || Number.isSafeInteger(x));
+  const rules: [string, (x: unknown) => boolean][] = [
+    ['epoch', atLeast(0, true)],
+    ['step', atLeast(0, true)],
+    ['globalStep', atLeast(0, true)],
+    ['bestEpoch', atLeast(-1, true)],
+    ['elapsed', atLeast(0)],
+    ['epochNats', atLeast(0)],
+    ['epochTargets', atLeast(0)],
+    ['epochSeconds', atLeast(0)],
+    ['lr', (x) => atLeast(0)(x) && (x as number) > 0],
+    ['annealing', (x) => typeof x === 'boolean'],
+    ['bestValid', (x) => x === null || atLeast(0)(x)],
+    ['history', Array.isArray],
+    ['rng', (x) => Array.isArray(x) && x.length === 4 && x.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)],
+  ];
+  for (const [field, ok] of rules) if (!ok(s[field])) throw fail(`${field} is ${printable(String(JSON.stringify(s[field])).slice(0, 30))}`);
+  return s as unknown as TrainingState;
+}
+
+/** Refuses a tensor with a non-finite value or one above {@link MAX_WEIGHT}, naming it. */
+function checkWeights(data: Float32Array, name: string, source: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (!(Math.abs(x) <= MAX_WEIGHT)) {
+      throw new KotobaError(
+        `${source}: tensor ${name} holds ${Number.isNaN(x) ? 'NaN' : Number.isFinite(x) ? `${x}, above ${MAX_WEIGHT} in magnitude,` : x} at index ${i}`,
+        'the model diverged or the file is corrupt; train it again',
+      );
+    }
+  }
 }
 
 /** Copies a file's weights into a model of the same configuration, checking every name and shape. */

@@ -140,6 +140,18 @@ export function tiedWordMatrix(embedding: () => Tensor, Vo: number, Din: number)
   };
 }
 
+/**
+ * out[at + j] = scale · exp(z[j]) / Σ exp(z) for log-probabilities z (n). Dividing by the sum,
+ * rather than trusting it to be 1, keeps a distribution summing to 1 when the logits are large:
+ * a log-sum-exp rounded to float32 is off by the same amount for every word, and cancels here.
+ */
+export function renormalizedExp(z: Float32Array, out: Float64Array, at: number, n: number, scale: number): void {
+  let sum = 0;
+  for (let j = 0; j < n; j++) sum += out[at + j] = Math.exp(z[j]!);
+  const f = scale / sum;
+  for (let j = 0; j < n; j++) out[at + j]! *= f;
+}
+
 /** Full softmax: logits(rows, Vo) = X(rows, Din) · Wᵀ + b, W (Vo, Din). */
 export class SoftmaxOutput implements OutputLayer {
   private readonly b: () => Tensor;
@@ -194,7 +206,7 @@ export class SoftmaxOutput implements OutputLayer {
     k.gemv(false, V, D, 1, this.W, x, 0, z);
     k.addBias(1, V, z, this.b().value);
     k.logSoftmax(1, V, z);
-    for (let j = 0; j < V; j++) out[j] = Math.exp(z[j]!);
+    renormalizedExp(z, out, 0, V, 1);
   }
 }
 
@@ -386,14 +398,15 @@ export class ClassSoftmaxOutput implements OutputLayer {
     k.gemv(false, C, D, 1, this.Wc().value, x, 0, cl);
     k.addBias(1, C, cl, this.bc().value);
     k.logSoftmax(1, C, cl);
+    let classSum = 0;
+    for (let c = 0; c < C; c++) classSum += Math.exp(cl[c]!);
     for (let c = 0; c < C; c++) {
       const s = classStart[c]!, w = classStart[c + 1]! - s;
       const z = this.probs.subarray(s, s + w);
       k.gemv(false, w, D, 1, this.blockW[c]!, x, 0, z);
       k.addBias(1, w, z, this.blockB[c]!);
       k.logSoftmax(1, w, z);
-      const lc = cl[c]!;
-      for (let j = 0; j < w; j++) out[s + j] = Math.exp(lc + z[j]!);
+      renormalizedExp(z, out, s, w, Math.exp(cl[c]!) / classSum);
     }
   }
 }

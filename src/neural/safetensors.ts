@@ -4,7 +4,7 @@
  * `{ dtype, shape, data_offsets: [begin, end] }` (offsets relative to the end of the header), and
  * `__metadata__` to a string→string map. Browser-safe; only F32 and I32 tensors are used here.
  */
-import { KotobaError } from '../errors.js';
+import { KotobaError, printable } from '../errors.js';
 
 export type SafeTensor =
   | { dtype: 'F32'; shape: number[]; data: Float32Array }
@@ -89,8 +89,23 @@ export function looksLikeSafetensors(head: Uint8Array): boolean {
 }
 
 /**
- * Decodes a safetensors file. A truncated or corrupt file is a KotobaError naming `source`.
- * Tensors are copied out of `bytes` (their offsets need not be aligned).
+ * Decodes a safetensors file, checking it as the reference implementation does: the header
+ * length within the file, the header a JSON object, `__metadata__` a map of strings, every
+ * tensor an F32 or I32 with a shape of whole numbers whose bytes match its offsets, and the
+ * tensors tiling the data exactly (no overlaps, gaps or trailing bytes, so no byte is copied
+ * twice). A truncated or corrupt file is a KotobaError naming `source`. Tensors are copied out
+ * of `bytes` (their offsets need not be aligned).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { decodeSafetensors, KotobaError } from 'kotoba';
+ * try {
+ *   decodeSafetensors(new Uint8Array(8).fill(0xff), 'x.safetensors');
+ * } catch (e) {
+ *   if (!(e instanceof KotobaError)) throw e; // x.safetensors: not a valid safetensors file: the header says …
+ * }
+ * ```
  */
 export function decodeSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
   const corrupt = (why: string) => new KotobaError(`${source}: not a valid safetensors file: ${why}`, 'the file is truncated or corrupt; train or download it again');
@@ -99,42 +114,64 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
   const n64 = view.getBigUint64(0, true);
   if (n64 > BigInt(bytes.length - 8)) throw corrupt(`the header says ${n64} bytes, the file has ${bytes.length - 8} after the length`);
   const n = Number(n64);
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>;
-  } catch (e) {
-    throw corrupt(`the header is not JSON (${(e as Error).message})`);
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch {
+    // Not the parser's message: it quotes the file's bytes, newlines included.
+    throw corrupt('the header is not valid UTF-8 JSON');
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw corrupt('the header is not a JSON object');
+  if (!isObject(header)) throw corrupt('the header is not a JSON object');
   const base = 8 + n;
   const dataLength = bytes.length - base;
-  const tensors = new Map<string, SafeTensor>();
-  let metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = {};
+  const entries: { name: string; dtype: SafeTensor['dtype']; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (typeof entry !== 'object' || entry === null) throw corrupt('__metadata__ is not an object');
-      metadata = entry as Record<string, string>;
+      if (!isObject(entry)) throw corrupt('__metadata__ is not an object');
+      for (const [k, v] of Object.entries(entry)) {
+        if (typeof v !== 'string') throw corrupt(`metadata ${printable(k.slice(0, 60))} is not a string`);
+        metadata[k] = v;
+      }
       continue;
     }
-    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw corrupt(`tensor ${name} has no valid shape`);
-    if (!Array.isArray(e.data_offsets) || e.data_offsets.length !== 2) throw corrupt(`tensor ${name} has no valid data_offsets`);
-    const [begin, end] = e.data_offsets as number[];
-    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin! < 0 || end! < begin!) throw corrupt(`tensor ${name} has invalid data_offsets`);
-    if (end! > dataLength) throw corrupt(`tensor ${name} ends at byte ${end} of ${dataLength}`);
-    const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
-    if (e.dtype !== 'F32' && e.dtype !== 'I32') throw corrupt(`tensor ${name} has dtype ${String(e.dtype)}; kotoba reads F32 and I32`);
-    if (end! - begin! !== count * 4) throw corrupt(`tensor ${name}: ${end! - begin!} bytes for shape ${JSON.stringify(e.shape)}`);
+    const what = `tensor ${printable(name.slice(0, 80))}`;
+    if (!isObject(entry)) throw corrupt(`${what} is not an object`);
+    const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (dtype !== 'F32' && dtype !== 'I32') throw corrupt(`${what} has dtype ${printable(String(dtype).slice(0, 20))}; kotoba reads F32 and I32`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw corrupt(`${what} has no valid shape`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o))) throw corrupt(`${what} has no valid data_offsets`);
+    const [begin, end] = offsets as [number, number];
+    if (begin < 0 || end < begin || end > dataLength) throw corrupt(`${what} has data_offsets [${begin}, ${end}] outside the ${dataLength} bytes of data`);
+    // Multiplied in order with a bound, so that a long or large shape cannot overflow.
+    let count = 1;
+    for (const d of shape as number[]) count = Math.min(count * d, dataLength + 1);
+    if (count * 4 !== end - begin) throw corrupt(`${what}: ${end - begin} bytes for shape ${JSON.stringify(shape).slice(0, 60)}`);
+    entries.push({ name, dtype, shape: shape as number[], begin, end });
+  }
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  for (const e of entries) {
+    if (e.begin !== covered) throw corrupt(`tensor ${printable(e.name.slice(0, 80))} starts at byte ${e.begin} of the data, not ${covered}: tensors overlap or leave a gap`);
+    covered = e.end;
+  }
+  if (covered !== dataLength) throw corrupt(`${dataLength - covered} bytes after the last tensor`);
+  const tensors = new Map<string, SafeTensor>();
+  for (const { name, dtype, shape, begin, end } of entries) {
+    const count = (end - begin) / 4;
     // A copy (aligned, independent of `bytes`); not bytes.slice(), which is a view on a Node Buffer.
-    const raw = new Uint8Array(end! - begin!);
-    raw.set(bytes.subarray(base + begin!, base + end!));
-    let data: Float32Array | Int32Array = e.dtype === 'F32' ? new Float32Array(raw.buffer, 0, count) : new Int32Array(raw.buffer, 0, count);
+    const raw = new Uint8Array(end - begin);
+    raw.set(bytes.subarray(base + begin, base + end));
+    let data: Float32Array | Int32Array = dtype === 'F32' ? new Float32Array(raw.buffer, 0, count) : new Int32Array(raw.buffer, 0, count);
     if (!LITTLE_ENDIAN) {
       const dv = new DataView(raw.buffer);
-      data = e.dtype === 'F32' ? Float32Array.from({ length: count }, (_, i) => dv.getFloat32(i * 4, true)) : Int32Array.from({ length: count }, (_, i) => dv.getInt32(i * 4, true));
+      data = dtype === 'F32' ? Float32Array.from({ length: count }, (_, i) => dv.getFloat32(i * 4, true)) : Int32Array.from({ length: count }, (_, i) => dv.getInt32(i * 4, true));
     }
-    tensors.set(name, e.dtype === 'F32' ? { dtype: 'F32', shape: e.shape as number[], data: data as Float32Array } : { dtype: 'I32', shape: e.shape as number[], data: data as Int32Array });
+    tensors.set(name, dtype === 'F32' ? { dtype, shape, data: data as Float32Array } : { dtype, shape, data: data as Int32Array });
   }
-  for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw corrupt(`metadata ${k} is not a string`);
   return { tensors, metadata };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }

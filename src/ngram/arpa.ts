@@ -10,8 +10,13 @@
  * (`# kotoba text options: {"lowercase":true,"segment":null}`): KenLM reads `#` lines there,
  * SRILM and IRSTLM any text. With the default options there is no such line, so the file stays
  * byte-identical to lmplz's.
+ *
+ * The reader takes every file as untrusted, as KenLM's does: numbers are decimals (or `-inf`),
+ * a log10 probability is at most 0 (0 is a probability of 1: lmplz writes it for `<s>`), a log10
+ * backoff is finite and at most 99, the header's counts must fit in the bytes that follow before
+ * anything is allocated for them, and an error names the line.
  */
-import { KotobaError, at } from '../errors.js';
+import { KotobaError, at, printable } from '../errors.js';
 import { textOptionsFromJson, textOptionsToJson } from '../text/text-options.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS_WORD, EOS_WORD, UNK_WORD, Vocabulary } from '../text/vocabulary.js';
@@ -20,6 +25,8 @@ import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js'
 const LOG_ZERO = -99;
 /** The comment line before `\data\` that holds a model's text options. */
 const TEXT_OPTIONS_COMMENT = '# kotoba text options: ';
+/** The highest order a model may have (the query model's limit). */
+const MAX_ORDER = 255;
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`)); // exact in float64
 const LOG10_2 = Math.log10(2);
 // Bit casts through one shared word.
@@ -275,9 +282,11 @@ const isSpace = (c: number) => c === 32 || c === 9 || c === 13;
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /**
- * A decimal number in `b[start, end)`, or NaN. Up to 15 significant digits it is one exact
+ * A decimal number in `b[start, end)` — `[+-]digits[.digits][e[+-]digits]`, or `inf`, `-inf`,
+ * `infinity` in any case, as KenLM reads them — or NaN for anything else (hexadecimal,
+ * `Infinity` spelled otherwise, trailing junk). Up to 15 significant digits it is one exact
  * multiplication or division of two float64s, so correctly rounded, as `Number()` would give;
- * longer or odder forms go through `Number()` itself.
+ * longer forms go through `Number()` itself, once the grammar has been checked.
  */
 function parseDecimal(b: Uint8Array, start: number, end: number): number {
   let i = start;
@@ -298,7 +307,8 @@ function parseDecimal(b: Uint8Array, start: number, end: number): number {
       exponent--;
     }
   }
-  if (i < end && (b[i] === 101 || b[i] === 69) && any) {
+  if (!any) return infinity(b, i, end, negative);
+  if (i < end && (b[i] === 101 || b[i] === 69)) {
     let j = i + 1;
     let negativeExponent = false;
     if (b[j] === 45 || b[j] === 43) negativeExponent = b[j++] === 45;
@@ -309,17 +319,36 @@ function parseDecimal(b: Uint8Array, start: number, end: number): number {
     exponent += negativeExponent ? -e : e;
     i = j;
   }
-  if (!any || i !== end || digits > 15 || exponent < -22 || exponent > 22) return slowNumber(b, start, end);
+  if (i !== end) return NaN;
+  if (digits > 15 || exponent < -22 || exponent > 22) return Number(LATIN1.decode(b.subarray(start, end)));
   const value = exponent >= 0 ? mantissa * POW10[exponent]! : mantissa / POW10[-exponent]!;
   return negative ? -value : value;
 }
 
-function slowNumber(b: Uint8Array, start: number, end: number): number {
-  const text = LATIN1.decode(b.subarray(start, end)).toLowerCase();
-  if (text === '-inf' || text === '-infinity') return -Infinity;
-  if (text === 'inf' || text === 'infinity') return Infinity;
-  return text.trim() === '' ? NaN : Number(text);
+const INF = UTF8.encode('infinity');
+
+/** ±Infinity when `b[start, end)` is `inf` or `infinity` (any case), else NaN. */
+function infinity(b: Uint8Array, start: number, end: number, negative: boolean): number {
+  const n = end - start;
+  if (n !== 3 && n !== INF.length) return NaN;
+  for (let i = 0; i < n; i++) if ((b[start + i]! | 0x20) !== INF[i]) return NaN;
+  return negative ? -Infinity : Infinity;
 }
+
+/** How much of a line is made into text, at most: more than any header, marker or number. */
+const LINE_TEXT_BYTES = 256;
+
+/** Text from the file for a message: its first 60 characters, escaped (see {@link printable}). */
+function snippet(text: string): string {
+  return printable(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+}
+
+/**
+ * The largest log10 backoff read. A backoff weight is the mass left after h over the mass left
+ * after its suffix, and no real model leaves 10^-99 of the latter; larger values could only add
+ * up to an infinite score.
+ */
+const MAX_LOG_BACKOFF = 99;
 
 /** Word bytes → id, without making a string per word: FNV-1a over the bytes, open addressing. */
 class WordTable {
@@ -415,7 +444,9 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     lineNo++;
     return true;
   };
-  const lineText = () => new TextDecoder().decode(b.subarray(lineStart, lineEnd)).trim();
+  // The lines compared as text (headers, markers) are short: their first bytes are enough, and a
+  // line of a gigabyte is never made into a string.
+  const lineText = () => new TextDecoder().decode(b.subarray(lineStart, Math.min(lineEnd, lineStart + LINE_TEXT_BYTES))).trim();
   const fail = (what: string, hint?: string): never => {
     throw new KotobaError(`${at(src, lineNo)}${what}`, hint ?? 'the ARPA file is malformed or truncated');
   };
@@ -444,6 +475,7 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     }
   }
   const counts: number[] = [];
+  const countLines: number[] = [];
   for (;;) {
     if (!nextLine()) fail('file ends inside the \\data\\ header');
     const t = lineText();
@@ -458,14 +490,28 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
         lineNo--;
         break;
       }
-      fail(`expected 'ngram N=COUNT' in the \\data\\ header, found '${t.slice(0, 60)}'`);
+      fail(`expected 'ngram N=COUNT' in the \\data\\ header, found '${snippet(t)}'`);
     }
     const k = Number(m![1]);
     if (k !== counts.length + 1) fail(`expected 'ngram ${counts.length + 1}=…', found order ${k}`);
+    if (k > MAX_ORDER) fail(`order ${k} is above ${MAX_ORDER}`, `kotoba reads models of order 1 to ${MAX_ORDER}`);
     counts.push(Number(m![2]));
+    countLines.push(lineNo);
   }
   if (counts.length === 0) fail('the \\data\\ header lists no n-gram counts');
   const N = counts.length;
+  // Bound the counts by the bytes left before allocating for them: the shortest k-gram line,
+  // '0', a tab, k one-byte words and a newline, takes 2k + 2 bytes.
+  let need = 0;
+  for (let k = 1; k <= N; k++) {
+    need += counts[k - 1]! * (2 * k + 2);
+    if (need > b.length - pos) {
+      throw new KotobaError(
+        `${at(src, countLines[k - 1])}the header promises ${counts[k - 1]} ${k}-grams, more than the ${b.length - pos} bytes left in the file can hold`,
+        'the file is truncated, or its \\data\\ header is wrong',
+      );
+    }
+  }
 
   const vocab = new Vocabulary();
   const table = new WordTable();
@@ -488,12 +534,12 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     fieldEnd = i;
     return true;
   };
-  const fieldText = () => new TextDecoder().decode(b.subarray(fieldStart, fieldEnd)).slice(0, 40);
+  const fieldText = () => snippet(new TextDecoder().decode(b.subarray(fieldStart, Math.min(fieldEnd, fieldStart + LINE_TEXT_BYTES))));
   for (let k = 1; k <= N; k++) {
     do {
       if (!nextLine()) fail(`file ends before the \\${k}-grams: section`);
     } while (blank());
-    if (lineText() !== `\\${k}-grams:`) fail(`expected '\\${k}-grams:', found '${lineText().slice(0, 60)}'`);
+    if (lineText() !== `\\${k}-grams:`) fail(`expected '\\${k}-grams:', found '${snippet(lineText())}'`);
     const size = counts[k - 1]!;
     const t = emptyOrder(k, size);
     for (let i = 0; i < size; i++) {
@@ -504,6 +550,7 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
       }
       const prob = parseDecimal(b, fieldStart, fieldEnd);
       if (Number.isNaN(prob)) fail(`expected a log10 probability, found '${fieldText()}'`);
+      if (prob > 0) fail(`log10 probability '${fieldText()}' is above 0, a probability above 1`, 'a log10 probability is at most 0; -99 stands for a probability of 0');
       for (let j = 0; j < k; j++) {
         if (!field()) fail(`expected ${k} words after the probability of a ${k}-gram`);
         let id = table.find(b, fieldStart, fieldEnd);
@@ -527,6 +574,9 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
       if (field()) {
         backoff = parseDecimal(b, fieldStart, fieldEnd);
         if (Number.isNaN(backoff)) fail(`expected a log10 backoff, found '${fieldText()}'`);
+        if (!Number.isFinite(backoff) || backoff > MAX_LOG_BACKOFF) {
+          fail(`log10 backoff '${fieldText()}' is ${Number.isFinite(backoff) ? `above ${MAX_LOG_BACKOFF}` : 'not finite'}`, `a log10 backoff weight is a finite number up to ${MAX_LOG_BACKOFF}; -99 stands for a weight of 0`);
+        }
         if (field()) fail(`too many fields for a ${k}-gram`);
       }
       t.log10Prob[i] = prob <= LOG_ZERO ? -Infinity : prob;
@@ -538,7 +588,7 @@ export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): Ng
     if (!nextLine()) fail('file ends without \\end\\', 'the file is truncated');
   } while (blank());
   if (lineText() !== '\\end\\') {
-    fail(`expected '\\end\\' after ${counts[N - 1]} ${N}-grams, found '${lineText().slice(0, 60)}'`, 'the n-gram count in the \\data\\ header does not match the section');
+    fail(`expected '\\end\\' after ${counts[N - 1]} ${N}-grams, found '${snippet(lineText())}'`, 'the n-gram count in the \\data\\ header does not match the section');
   }
 
   // Unigrams indexed by word id; specials the file lacks are added, as KenLM does.

@@ -268,28 +268,117 @@ function checkLineBytes(raw: Uint8Array, pendingBytes: number, maxBytes: number,
   }
 }
 
+/** What a path is, for messages about files that are not regular files. */
+function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
 /**
- * Whole file (or stdin) as bytes, gunzipped when gzipped.
+ * Opens `file` for reading, refusing anything but a regular file: a directory, a named pipe or a
+ * device such as /dev/zero is one clear error, not an endless read or a hang. The open does not
+ * block, so a pipe with no writer is refused rather than waited on. The caller closes the handle.
+ *
+ * @example
+ * ```ts
+ * import { openRegularFile } from 'kotoba/node';
+ * const { handle, size } = await openRegularFile('wiki3.kblm'); // 'kotoba: cannot read /dev/zero: it is a device, …'
+ * await handle.close();
+ * ```
+ */
+export async function openRegularFile(file: string): Promise<{ handle: FileHandle; size: number }> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fsp.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const st = await handle.stat();
+    if (!st.isFile()) throw new KotobaError(`cannot read ${file}: it is ${fileKind(st)}, not a regular file`, 'give the path of a file');
+    return { handle, size: st.size };
+  } catch (e) {
+    await handle?.close();
+    throw fileError(e, file);
+  }
+}
+
+/**
+ * The first `n` bytes of a regular file (fewer when it is shorter), to recognise its format.
+ *
+ * @example
+ * ```ts
+ * import { readHead } from 'kotoba/node';
+ * const head = await readHead('model.safetensors', 64);
+ * ```
+ */
+export async function readHead(file: string, n: number): Promise<Uint8Array> {
+  const { handle } = await openRegularFile(file);
+  try {
+    const buf = new Uint8Array(n);
+    const { bytesRead } = await handle.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } catch (e) {
+    throw fileError(e, file);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Options for {@link readBytes}. */
+export interface ReadBytesOptions {
+  /** The most bytes the file may hold, gunzipped (default: the largest buffer Node makes). */
+  maxBytes?: number;
+  /** What the file is, for the message when it is larger (e.g. 'a mixture file'). */
+  what?: string;
+}
+
+/**
+ * A whole regular file (or stdin) as bytes, gunzipped when gzipped. Its size is checked before
+ * anything is allocated: a directory, a pipe or a device is refused (see {@link openRegularFile}),
+ * and so is a file, or a gzipped file's content, above `maxBytes`.
  *
  * @example
  * ```ts
  * import { deserializeModel } from 'kotoba';
  * import { readBytes } from 'kotoba/node';
  * const model = deserializeModel(await readBytes('wiki3.kblm'), 'wiki3.kblm');
+ * const mixture = await readBytes('wiki.mix.json', { maxBytes: 1 << 20, what: 'a mixture file' });
  * ```
  */
-export async function readBytes(file: string): Promise<Uint8Array> {
+export async function readBytes(file: string, options: ReadBytesOptions = {}): Promise<Uint8Array> {
+  const max = options.maxBytes ?? bufferConstants.MAX_LENGTH;
+  const tooLarge = (size: string) =>
+    new KotobaError(`cannot read ${file}: ${options.what ?? 'a file read whole'} may hold at most ${max} bytes, and this one ${size}`, 'check that it is the right file');
   let data: Uint8Array;
-  try {
-    if (file === '-') {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      data = Buffer.concat(chunks);
-    } else {
-      data = await fsp.readFile(file);
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    try {
+      for await (const c of process.stdin) {
+        total += (c as Buffer).length;
+        if (total > max) throw tooLarge('holds more');
+        chunks.push(c as Buffer);
+      }
+    } catch (e) {
+      throw fileError(e, file);
     }
-    return isGzip(data) ? gunzipSync(data) : data;
+    data = Buffer.concat(chunks);
+  } else {
+    const { handle, size } = await openRegularFile(file);
+    try {
+      if (size > max) throw tooLarge(`holds ${size}`);
+      data = await handle.readFile();
+    } catch (e) {
+      throw fileError(e, file);
+    } finally {
+      await handle.close();
+    }
+  }
+  if (!isGzip(data)) return data;
+  try {
+    return gunzipSync(data, { maxOutputLength: max });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge('holds more gunzipped');
     throw fileError(e, file);
   }
 }

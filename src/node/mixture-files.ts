@@ -14,13 +14,14 @@
  * `text` (optional) is how the mixture reads text: its components' text options, or for
  * components that do not store theirs, the options the mixture was made with.
  */
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { jsonErrorDetail, KotobaError } from '../errors.js';
+import { promises as fsp } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { jsonErrorDetail, KotobaError, printable } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
-import { MixtureModel, sharedTextOptions } from '../apps/mixture.js';
+import { checkWeights, MixtureModel, sharedTextOptions } from '../apps/mixture.js';
 import { describeTextOptions, sameTextOptions, textOptionsFromJson, textOptionsToJson, type TextOptionsJson } from '../text/text-options.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
-import { readBytes, writeFileAtomic } from './io.js';
+import { fileError, readBytes, readHead, writeFileAtomic } from './io.js';
 import { loadModel, registerModelLoader, type ModelLoader } from './models.js';
 
 export const MIXTURE_FORMAT = 'kotoba-mixture';
@@ -87,31 +88,43 @@ export function parseMixtureFile(text: string, path: string): MixtureFile {
     throw new KotobaError(`${path}: not a kotoba mixture file (no "format": "${MIXTURE_FORMAT}")`, 'make one with kotoba interpolate … -o MIX');
   }
   if (d.version !== MIXTURE_VERSION) {
-    throw new KotobaError(`${path}: mixture file version ${String(d.version)}, this kotoba reads version ${MIXTURE_VERSION}`, 'upgrade kotoba, or rebuild the mixture with this one');
+    throw new KotobaError(`${path}: mixture file version ${printable(String(d.version).slice(0, 20))}, this kotoba reads version ${MIXTURE_VERSION}`, 'upgrade kotoba, or rebuild the mixture with this one');
   }
   if (!Array.isArray(d.components) || d.components.length === 0) throw new KotobaError(`${path}: "components" must be a non-empty list`);
   for (const [i, c] of d.components.entries()) {
     if (!c || typeof c.path !== 'string' || typeof c.weight !== 'number') {
       throw new KotobaError(`${path}: component ${i + 1} needs a "path" (string) and a "weight" (number)`);
     }
+    // A path no system opens: empty, with control characters, longer than PATH_MAX.
+    if (c.path === '' || c.path.length > 4096 || /[\u0000-\u001f\u007f-\u009f]/.test(c.path)) {
+      throw new KotobaError(`${path}: component ${printable(c.path.slice(0, 60))}: not a path any system opens (empty, with control characters, or over 4096 characters)`, 'component paths are relative to the mixture file');
+    }
   }
   return d as MixtureFile;
 }
 
-async function readMixtureFile(path: string): Promise<MixtureFile> {
-  return parseMixtureFile(new TextDecoder().decode(await readBytes(path)), path);
-}
+/** The largest mixture file read: a list of paths and weights (with its tuning record) is small. */
+export const MAX_MIXTURE_BYTES = 1 << 20;
+/** How deep mixtures may name mixtures: the file given is depth 1. */
+export const MAX_MIXTURE_DEPTH = 8;
 
-/** Where a component path written in a mixture file points: relative to the mixture's folder. */
-function componentPath(mixturePath: string, written: string): string {
-  return isAbsolute(written) ? written : resolve(dirname(resolve(mixturePath)), written);
+/** A model file a mixture names (through any depth), once per real path. */
+interface Leaf {
+  /** The path to open, as resolved from the mixture that first named it. */
+  path: string;
+  /** For messages: that mixture file and the component path written in it. */
+  mixture: string;
+  named: string;
 }
-
-// Mixtures may name mixtures; a cycle would otherwise recurse forever.
-const opening = new Set<string>();
 
 /**
- * Opens a mixture file: each component with `loadModel` (any family), then the mixture.
+ * Opens a mixture file: the components with `loadModel` (any family), then the mixture.
+ *
+ * Mixtures may name mixtures. The tree is flattened into one mixture of the distinct model files
+ * at its leaves, each weighted by the sum over the paths to it of the products of the weights —
+ * the same probabilities, exactly — so each file is read and loaded once, however often it is
+ * named: a model listed twice is one component with the two weights added. A mixture that names
+ * itself (through any chain), or nesting deeper than {@link MAX_MIXTURE_DEPTH}, is refused.
  *
  * @example
  * ```ts
@@ -121,52 +134,127 @@ const opening = new Set<string>();
  * ```
  */
 export async function loadMixture(path: string, warn: (m: string) => void = () => {}): Promise<MixtureModel> {
-  const full = resolve(path);
-  if (opening.has(full)) throw new KotobaError(`${path}: the mixture names itself (directly or through another mixture)`);
-  const file = await readMixtureFile(path);
-  opening.add(full);
-  try {
-    const models: LanguageModel<unknown>[] = [];
-    for (const c of file.components) {
-      const p = componentPath(path, c.path);
-      try {
-        models.push(await loadModel(p, warn));
-      } catch (e) {
-        if (e instanceof KotobaError) throw new KotobaError(`${path}: component ${c.path}: ${e.message}`, 'component paths are relative to the mixture file');
-        throw e;
-      }
-    }
-    let own: TokenizeOptions | undefined;
+  const walk: Walk = { open: [], done: new Map(), leaves: new Map(), files: new Map(), texts: [] };
+  const flat = await flatten(path, await realPath(path), 1, walk);
+  const models: LanguageModel<unknown>[] = [];
+  const names: string[] = [];
+  for (const real of flat.keys()) {
+    const leaf = walk.leaves.get(real)!;
     try {
-      own = sharedTextOptions(models, file.components.map((c) => c.path));
+      models.push(await loadModel(leaf.path, warn));
     } catch (e) {
-      throw e instanceof KotobaError ? new KotobaError(`${path}: ${e.message}`) : e;
+      throw componentError(e, leaf.mixture, leaf.named);
     }
-    const mix = new MixtureModel(
-      models,
-      file.components.map((c) => c.weight),
-    );
-    if (file.text !== undefined) {
-      const recorded = textOptionsFromJson(file.text, path);
-      if (own && !sameTextOptions(own, recorded)) {
-        throw new KotobaError(
-          `${path}: the mixture was made for text read with ${describeTextOptions(recorded)}, but its components now read it with ${describeTextOptions(own)}`,
-          'a component was replaced since: make the mixture again with kotoba interpolate',
-        );
-      }
-      mix.text = recorded;
+    names.push(leaf.named);
+  }
+  let own: TokenizeOptions | undefined;
+  try {
+    own = sharedTextOptions(models, names);
+  } catch (e) {
+    throw e instanceof KotobaError ? new KotobaError(`${path}: ${e.problem}`, e.hint) : e;
+  }
+  // Every mixture file in the tree that records text options must agree with its leaves.
+  for (const recorded of walk.texts) {
+    if (own && !sameTextOptions(own, recorded.text)) {
+      throw new KotobaError(
+        `${recorded.path}: the mixture was made for text read with ${describeTextOptions(recorded.text)}, but its components now read it with ${describeTextOptions(own)}`,
+        'a component was replaced since: make the mixture again with kotoba interpolate',
+      );
     }
-    return mix;
-  } finally {
-    opening.delete(full);
+  }
+  const mix = new MixtureModel(models, [...flat.values()]);
+  const top = walk.texts.find((t) => t.depth === 1);
+  if (top) mix.text = top.text;
+  return mix;
+}
+
+/** A mixture file read (at most {@link MAX_MIXTURE_BYTES}) and checked. */
+async function readMixtureFile(path: string): Promise<MixtureFile> {
+  return parseMixtureFile(new TextDecoder().decode(await readBytes(path, { maxBytes: MAX_MIXTURE_BYTES, what: 'a mixture file' })), path);
+}
+
+/** Where a component path written in a mixture file points: relative to the mixture's folder. */
+function componentPath(mixturePath: string, written: string): string {
+  return isAbsolute(written) ? written : join(dirname(mixturePath), written);
+}
+
+async function realPath(path: string): Promise<string> {
+  try {
+    return await fsp.realpath(path);
+  } catch (e) {
+    throw fileError(e, path);
   }
 }
 
-/** Recognises mixture files by their first bytes: a JSON object naming the format. */
+/** An error about a component, named as the mixture file writes it. */
+function componentError(e: unknown, mixture: string, named: string): unknown {
+  if (!(e instanceof KotobaError)) return e;
+  const hint = e.hint === 'check the path' ? 'component paths are relative to the mixture file' : e.hint;
+  return new KotobaError(`${mixture}: component ${printable(named.slice(0, 200))}: ${e.problem}`, hint);
+}
+
+/** The state of one walk over a tree of mixtures. */
+interface Walk {
+  /** Real paths of the mixtures being read, outermost first (a cycle returns to one). */
+  open: string[];
+  /** Mixtures read: their leaves' weights by real path. */
+  done: Map<string, Map<string, number>>;
+  /** Each model file's first mention, by real path. */
+  leaves: Map<string, Leaf>;
+  /** Each component path seen: its real path, and whether it is a mixture. */
+  files: Map<string, { real: string; mixture: boolean }>;
+  /** The text options each mixture file records, with its depth (the file given is 1). */
+  texts: { path: string; depth: number; text: TokenizeOptions }[];
+}
+
+/** The weights of the model files under mixture `path` (real path `real`), by real path. */
+async function flatten(path: string, real: string, depth: number, walk: Walk): Promise<Map<string, number>> {
+  const { open, done, leaves, files } = walk;
+  const known = done.get(real);
+  if (known) return known;
+  if (open.includes(real)) throw new KotobaError(`${path}: the mixture names itself (directly or through another mixture)`, 'a mixture names model files or other mixtures');
+  if (depth > MAX_MIXTURE_DEPTH) throw new KotobaError(`${path}: mixtures nested more than ${MAX_MIXTURE_DEPTH} deep`, 'name the models in fewer levels of mixtures');
+  const file = await readMixtureFile(path);
+  let weights: Float64Array;
+  try {
+    weights = checkWeights(file.components.map((c) => c.weight), file.components.length);
+  } catch (e) {
+    throw e instanceof KotobaError ? new KotobaError(`${path}: ${e.problem}`, e.hint) : e;
+  }
+  if (file.text !== undefined) walk.texts.push({ path, depth, text: textOptionsFromJson(file.text, path) });
+  open.push(real);
+  const flat = new Map<string, number>();
+  const add = (leaf: string, w: number) => flat.set(leaf, (flat.get(leaf) ?? 0) + w);
+  for (const [i, c] of file.components.entries()) {
+    const p = componentPath(path, c.path);
+    let target = files.get(p);
+    try {
+      target ??= { real: await realPath(p), mixture: mixtureLoader.accepts(await readHead(p, 64), p) };
+    } catch (e) {
+      throw componentError(e, path, c.path);
+    }
+    files.set(p, target);
+    const leaf = target.real;
+    if (target.mixture) {
+      for (const [l, w] of await flatten(p, leaf, depth + 1, walk)) add(l, weights[i]! * w);
+    } else {
+      if (!leaves.has(leaf)) leaves.set(leaf, { path: p, mixture: path, named: c.path });
+      add(leaf, weights[i]!);
+    }
+  }
+  open.pop();
+  done.set(real, flat);
+  return flat;
+}
+
+/**
+ * Recognises mixture files by their first bytes: a JSON object (no other model file starts with
+ * `{`), so that a mixture whose "format" is not first, or is wrong, gets the mixture reader's
+ * message rather than the ARPA reader's.
+ */
 export const mixtureLoader: ModelLoader = {
   accepts(head) {
-    const text = new TextDecoder().decode(head);
-    return /^\s*\{/.test(text) && text.includes(`"${MIXTURE_FORMAT}"`);
+    return /^\s*\{/.test(new TextDecoder().decode(head));
   },
   load: loadMixture,
   references: async (path) => (await readMixtureFile(path)).components.map((c) => componentPath(path, c.path)),

@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LanguageModel } from '../lm.js';
-import { fileError } from './io.js';
+import { readHead } from './io.js';
 import { loadNgramModel } from './ngram-files.js';
 
 /** How to recognise and open one family of model files, for `loadModel`. */
@@ -35,18 +35,9 @@ export function registerModelLoader(loader: ModelLoader): void {
   loaders.push(loader);
 }
 
-async function head(path: string): Promise<Uint8Array> {
-  let fh;
-  try {
-    fh = await fsp.open(path, 'r');
-    const buf = new Uint8Array(64);
-    const { bytesRead } = await fh.read(buf, 0, 64, 0);
-    return buf.subarray(0, bytesRead);
-  } catch (e) {
-    throw fileError(e, path);
-  } finally {
-    await fh?.close();
-  }
+/** The first bytes of a model file, to recognise its format (a regular file only: never a pipe). */
+function head(path: string): Promise<Uint8Array> {
+  return readHead(path, 64);
 }
 
 /**
