@@ -40,7 +40,8 @@ clean_npm "$work/clone" ci
 (cd "$work/clone" && npx --no-install kotoba --help > /dev/null) || fail 'fresh clone: npx kotoba --help failed'
 echo 'check-install: fresh clone: npm ci is clean and builds'
 
-(cd "$work/clone" && npm pack --silent > "$work/tarball") || fail 'npm pack failed'
-consumer tarball "$work/clone/$(cat "$work/tarball")"
+mkdir "$work/packed"
+(cd "$work/clone" && npm pack --pack-destination "$work/packed" > /dev/null 2>&1) || fail 'npm pack failed'
+consumer tarball "$(echo "$work"/packed/*.tgz)"
 consumer git "git+file://$work/clone"
 consumer folder "$work/clone"
