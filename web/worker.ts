@@ -105,16 +105,14 @@ async function train(req: Extract<Request, { type: 'train' }>): Promise<ModelInf
   }
   let stream: ReadableStream<Uint8Array>;
   let size = 0;
-  let name: string;
+  const name = req.source.name;
   if ('url' in req.source) {
-    name = req.source.url;
     progress(`fetching ${name}`, 0);
     const res = await fetch(req.source.url);
     if (!res.ok || !res.body) throw new KotobaError(`cannot fetch ${name}: HTTP ${res.status}`, 'serve the demo with `npm run web`');
     size = Number(res.headers.get('content-length') ?? 0);
     stream = res.body;
   } else {
-    name = req.source.name;
     size = req.source.file.size;
     stream = req.source.file.stream();
   }
