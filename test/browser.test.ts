@@ -227,6 +227,13 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
     assert.ok(refused.endsWith(description), `${refused} should name ${description}`);
     assert.doesNotMatch(refused, /--/, 'a command-line flag in the page');
     assert.equal(await serial(), first);
+    // A file that is no model: the worker's error, and the same word on the model in use.
+    await page.setInputFiles('#model-file', join(repoRoot, 'corpus', 'README.md'));
+    await page.waitForFunction(() => document.getElementById('model-info')!.dataset.state === 'error' && !/^Order/.test(document.getElementById('model-info')!.textContent!));
+    const notModel = (await page.textContent('#model-info')) ?? '';
+    assert.match(notModel, /README\.md.* — the page still uses the previous model: /);
+    assert.ok(notModel.endsWith(description), notModel);
+    assert.equal(await serial(), first);
 
     // 1. Train order 3 modified Kneser-Ney on corpus/wiki.train.txt in the worker. (The page
     //    trains a default model on load; this is an explicit second training.)
