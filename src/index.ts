@@ -17,5 +17,6 @@ export * from './ngram/arpa.js';
 export * from './ngram/binary.js';
 export * from './ngram/prune.js';
 export * from './ngram/log10f.js';
+export * from './util/report.js';
 export * from './apps/index.js';
 export * from './neural/index.js';

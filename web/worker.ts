@@ -25,7 +25,7 @@ import {
 } from '../src/index.js';
 import { Sampler } from '../src/apps/generate.js';
 import { contextState, nextWords } from '../src/apps/nextword.js';
-import { Random } from '../src/neural/random.js';
+import { Random } from '../src/util/random.js';
 import { availableKernelBackends } from '../src/neural/kernels/index.js';
 import type { AnalyzeResult, ModelInfo, Request, Response, SampleResult, TextSettings } from './protocol.js';
 

@@ -14,7 +14,7 @@ import { BackoffModel } from '../ngram/model.js';
 import type { SmoothingName } from '../ngram/smoothing.js';
 import type { Corpus } from '../text/corpus.js';
 import { EOS } from '../text/vocabulary.js';
-import { escapeXml, formatNumber, htmlPage, htmlTable, lineChart, PALETTE, type Series } from './report.js';
+import { escapeXml, formatNumber, htmlPage, htmlTable, lineChart, PALETTE, type Series } from '../util/report.js';
 
 export interface SweepOptions {
   orders: readonly number[];

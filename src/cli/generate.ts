@@ -1,7 +1,7 @@
 import { Sampler } from '../apps/generate.js';
 import { stripSentenceStart } from '../apps/nextword.js';
 import { KotobaError } from '../errors.js';
-import { Random } from '../neural/random.js';
+import { Random } from '../util/random.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
 import { commonOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';

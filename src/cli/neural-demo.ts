@@ -8,7 +8,7 @@
 import { KotobaError } from '../errors.js';
 import { buildModel, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../neural/build.js';
 import type { NeuralKind, NeuralModel } from '../neural/model.js';
-import { Random } from '../neural/random.js';
+import { Random } from '../util/random.js';
 import { Trainer } from '../neural/trainer.js';
 import type { Corpus } from '../text/corpus.js';
 import { epochLine, TRAINING_DEFAULTS } from './train-neural.js';
