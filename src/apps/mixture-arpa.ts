@@ -19,7 +19,7 @@ import { KotobaError } from '../errors.js';
 import type { BackoffModel } from '../ngram/model.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from '../ngram/tables.js';
 import { BOS } from '../text/vocabulary.js';
-import { alignVocabularies, checkWeights } from './mixture.js';
+import { alignVocabularies, checkWeights } from '../util/mixing.js';
 
 /** Rows of one order, sorted lexicographically, with a binary search over them. */
 class SortedRows {
