@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { scoreTokens } from '../src/lm.js';
 import { buildModel, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
 import type { NeuralKind, NeuralModel } from '../src/neural/model.js';
-import { Random } from '../src/neural/random.js';
+import { Random } from '../src/util/random.js';
 import { Trainer } from '../src/neural/trainer.js';
 import { createKernels } from '../src/neural/kernels/index.js';
 import { readCorpus } from '../src/node/corpus-files.js';

@@ -18,5 +18,8 @@ export * from './ngram/arpa.js';
 export * from './ngram/binary.js';
 export * from './ngram/prune.js';
 export * from './ngram/log10f.js';
+export * from './ngram/sweep.js';
+export * from './ngram/mixture-arpa.js';
+export * from './util/report.js';
 export * from './apps/index.js';
 export * from './neural/index.js';

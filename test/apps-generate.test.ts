@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BackoffModel, BOS, corpusFromText, EOS, estimate, fullDistribution, generate, Sampler, scoreSentence, UNK } from '../src/index.js';
-import { Random } from '../src/neural/random.js';
+import { Random } from '../src/util/random.js';
 import { saveNgramModel } from '../src/node/index.js';
 import { chiSquare, chiSquareCritical001, TABLE, TableModel } from './apps-helpers.js';
 import { runCli, tempDir } from './helpers.js';

@@ -5,7 +5,9 @@
 // ranking of candidates (`rerank`), and seeded samples (`generate`). Unrounded values are
 // read from data-* attributes. It also loads the CLI's ARPA file (and a small neural model) through the file chooser,
 // trains on raw Japanese with --segment ja, reads text the way a loaded model was trained to
-// (--lowercase), and saves screenshots to test-output/.
+// (--lowercase), and saves screenshots to test-output/. Before that, the first view as a new user
+// meets it: no unknown word they did not type, a legend for every mark, nothing cut or clipped at
+// desktop and phone widths, and a bad order said in the page's words.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,6 +74,36 @@ function close(a: number, b: number): boolean {
 interface CliWord {
   word: string;
   log10: number;
+}
+
+/** Window widths the page must fit: a desktop, a common phone, the narrowest phone. */
+const WIDTHS = [1280, 375, 320];
+
+/**
+ * What does not fit at the current window width: anything wider than the window, a select
+ * option whose text is cut, a log that hides lines. Run in the page.
+ */
+function layoutProblems(): string[] {
+  const problems: string[] = [];
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > width) problems.push(`the page is ${document.documentElement.scrollWidth} px wide in a ${width} px window`);
+  for (const el of document.querySelectorAll<HTMLElement>('header, section, #words .w, button, input, select, textarea, #next li, #ranked li')) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && (r.left < -0.5 || r.right > width + 0.5)) problems.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} '${(el.textContent ?? '').slice(0, 30)}' spans ${r.left.toFixed(0)}–${r.right.toFixed(0)} px`);
+  }
+  // A select shows its option in the box less the padding and Chromium's arrow (about 20 px).
+  const ctx = document.createElement('canvas').getContext('2d')!;
+  for (const select of document.querySelectorAll('select')) {
+    const style = getComputedStyle(select);
+    ctx.font = style.font;
+    const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
+    for (const option of select.options) {
+      if (ctx.measureText(option.text).width > room) problems.push(`#${select.id}: '${option.text}' is cut`);
+    }
+  }
+  const log = document.getElementById('log')!;
+  if (log.scrollHeight > log.clientHeight + 1) problems.push(`#log shows ${log.clientHeight} of its ${log.scrollHeight} px`);
+  return problems;
 }
 
 /** What the CLI says about a model and a text: per-word scores, perplexity, candidate totals. */
@@ -165,9 +197,47 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
       assert.deepEqual(shown.ranked, expect.ranking, `${what}: ranking`);
     };
 
+    // 0. The first view: the default model (trained on load) and the default sentence and
+    //    candidates. No word is unknown to the model (the user typed nothing yet); the legend
+    //    explains the dashed box of an unknown word; everything fits, at every width.
+    const first = await waitModel(0);
+    const defaultSentence = await page.inputValue('#sentence');
+    await page.waitForSelector(`#words[data-for="${first}:${defaultSentence}"]`);
+    assert.equal(await page.locator('#words .w').count(), defaultSentence.split(' ').length + 1, 'the words and </s>');
+    assert.deepEqual(await page.$$eval('#words .w.oov', (els) => els.map((e) => e.textContent)), [], 'unknown words in the default sentence');
+    assert.deepEqual(await page.$$eval('#ranked li', (els) => els.map((e) => (e as HTMLElement).dataset.oov)), ['0', '0', '0', '0'], 'unknown words in the default candidates');
+    assert.match((await page.textContent('#legend-oov')) ?? '', /does not know, scored as <unk>/);
+    const outline = (selector: string) => page.$eval(selector, (e) => getComputedStyle(e).outlineStyle);
+    assert.equal(await outline('#legend-oov .oov'), 'dashed', 'the legend shows the mark of an unknown word');
+    mkdirSync(screenshotDir, { recursive: true });
+    for (const width of WIDTHS) {
+      await page.setViewportSize({ width, height: 900 });
+      assert.deepEqual(await page.evaluate(layoutProblems), [], `at ${width} px`);
+      if (width < 500) await page.screenshot({ path: join(screenshotDir, `browser-demo-${width}px.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // A bad order: said in the page's words (no CLI flag), and the page says which model it
+    // still uses (the worker keeps the previous one).
+    const description = (await page.textContent('#model-info'))!.split(';')[0]!;
+    await page.fill('#order', '0');
+    await page.click('#train');
+    await page.waitForSelector('#model-info[data-state=error]');
+    const refused = (await page.textContent('#model-info')) ?? '';
+    assert.match(refused, /^Order N must be a whole number from 1 to 10, not '0' — the page still uses the previous model: /);
+    assert.ok(refused.endsWith(description), `${refused} should name ${description}`);
+    assert.doesNotMatch(refused, /--/, 'a command-line flag in the page');
+    assert.equal(await serial(), first);
+    // A file that is no model: the worker's error, and the same word on the model in use.
+    await page.setInputFiles('#model-file', join(repoRoot, 'corpus', 'README.md'));
+    await page.waitForFunction(() => document.getElementById('model-info')!.dataset.state === 'error' && !/^Order/.test(document.getElementById('model-info')!.textContent!));
+    const notModel = (await page.textContent('#model-info')) ?? '';
+    assert.match(notModel, /README\.md.* — the page still uses the previous model: /);
+    assert.ok(notModel.endsWith(description), notModel);
+    assert.equal(await serial(), first);
+
     // 1. Train order 3 modified Kneser-Ney on corpus/wiki.train.txt in the worker. (The page
     //    trains a default model on load; this is an explicit second training.)
-    await waitModel(0);
     const before = await serial();
     await page.selectOption('#source', 'corpus/wiki.train.txt');
     await page.fill('#order', '3');
@@ -208,7 +278,6 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
     assert.deepEqual(await samples('7'), s7);
     await page.fill('#sentence', SENTENCE);
     await page.waitForSelector(`#words[data-for="${trained}:${SENTENCE}"]`);
-    mkdirSync(screenshotDir, { recursive: true });
     await page.screenshot({ path: join(screenshotDir, 'browser-demo.png'), fullPage: true });
 
     // 3. Load the CLI's ARPA file through the file chooser: the same numbers again.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { corpusFromText } from '../src/text/corpus.js';
 import { buildModelJs, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
 import type { NeuralKind, NeuralModel } from '../src/neural/model.js';
-import { Random } from '../src/neural/random.js';
+import { Random } from '../src/util/random.js';
 import { createJsKernels } from '../src/neural/kernels/index.js';
 import * as L from '../src/neural/layers.js';
 

@@ -15,7 +15,7 @@ import { KotobaError } from '../src/errors.js';
 import { buildModelJs, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
 import type { NeuralKind, NeuralModel } from '../src/neural/model.js';
 import { outputOrder } from '../src/neural/output.js';
-import { Random } from '../src/neural/random.js';
+import { Random } from '../src/util/random.js';
 import { Trainer, type Checkpoint } from '../src/neural/trainer.js';
 import { neuralModelFile, readNeuralFile, loadWeights, NEURAL_FORMAT_VERSION } from '../src/neural/model-file.js';
 import { decodeSafetensors, safetensorsBytes } from '../src/neural/safetensors.js';

@@ -49,6 +49,8 @@ const log = $('log');
 const bar = $<HTMLProgressElement>('progress');
 let serial = 0;
 let busy = 0;
+/** What the model in use is (the worker keeps it when a new one fails). */
+let current = '';
 
 function setModelState(state: 'idle' | 'busy' | 'ready' | 'error', text: string): void {
   info.dataset.state = state;
@@ -59,9 +61,22 @@ function textSettings(): TextSettings {
   return { segment: $<HTMLSelectElement>('segment').value, lowercase: $<HTMLInputElement>('lowercase').checked };
 }
 
+/** The part of a progress line that repeats while it counts up (`reading NAME: `). */
+const repeating = (m: string): string | null => /^reading [^:]+: /.exec(m)?.[0] ?? null;
+
+/** Appends a line to the log; one that only updates the previous line's count replaces it. */
 function logLine(m: string): void {
-  log.textContent += `${m}\n`;
-  log.scrollTop = log.scrollHeight;
+  const lines = log.textContent ? log.textContent.replace(/\n$/, '').split('\n') : [];
+  const key = repeating(m);
+  if (key !== null && lines.length > 0 && lines[lines.length - 1]!.startsWith(key)) lines.pop();
+  lines.push(m);
+  log.textContent = lines.join('\n') + '\n';
+}
+
+/** A failure that leaves the worker's model as it was: say which model the page still uses. */
+function failed(message: string): void {
+  bar.value = 0;
+  setModelState('error', `${message} — ${serial > 0 ? `the page still uses the previous model: ${current}` : 'no model yet'}`);
 }
 
 /** Runs a train/load request with the progress bar, the log and a ticking clock. */
@@ -92,6 +107,7 @@ async function modelJob(what: string, body: RequestBody): Promise<void> {
     bar.value = 1;
     serial++;
     info.dataset.serial = String(serial);
+    current = m.description;
     $('samples').textContent = ''; // they were drawn from the previous model
     const ngrams = m.ngrams ? `; n-grams per order ${m.ngrams.join(' / ')}` : '';
     // The model reads text its own way: show it in the word settings.
@@ -105,7 +121,7 @@ async function modelJob(what: string, body: RequestBody): Promise<void> {
     await refresh();
   } catch (e) {
     cancelAnimationFrame(frame);
-    setModelState('error', (e as Error).message);
+    failed((e as Error).message);
   } finally {
     busy--;
     for (const b of document.querySelectorAll<HTMLButtonElement>('#train, #sample')) b.disabled = busy > 0;
@@ -119,22 +135,27 @@ source.addEventListener('change', () => {
 });
 
 $('train').addEventListener('click', () => {
-  const order = Number($<HTMLInputElement>('order').value);
+  // The page's own words for a bad order (the library's name the CLI flag); its range is the field's.
+  const orderField = $<HTMLInputElement>('order');
+  const order = Number(orderField.value);
+  if (orderField.value.trim() === '' || !orderField.checkValidity()) {
+    failed(`Order N must be a whole number from ${orderField.min} to ${orderField.max}, not '${orderField.value}'`);
+    return;
+  }
   const smoothing = $<HTMLSelectElement>('smoothing').value;
-  let src: { url: string } | { file: Blob; name: string };
+  let src: { url: string; name: string } | { file: Blob; name: string };
   if (source.value === 'file') {
     const f = trainFile.files?.[0];
     if (!f) {
-      setModelState('error', 'choose a text file first');
+      failed('choose a text file first');
       return;
     }
     src = { file: f, name: f.name };
   } else {
     // Resolved here: the worker would resolve a relative URL against its own script (dist/).
-    src = { url: new URL(source.value, document.baseURI).href };
+    src = { url: new URL(source.value, document.baseURI).href, name: source.value };
   }
-  const name = 'url' in src ? source.value : src.name;
-  void modelJob(`training on ${name}`, { type: 'train', source: src, order, smoothing, text: textSettings() });
+  void modelJob(`training on ${src.name}`, { type: 'train', source: src, order, smoothing, text: textSettings() });
 });
 
 $<HTMLInputElement>('model-file').addEventListener('change', (e) => {
@@ -186,14 +207,14 @@ function render(text: string, r: AnalyzeResult): void {
     li.dataset.word = n.word;
     li.dataset.probability = String(n.probability);
     const word = document.createElement('span');
+    word.className = 'word';
     word.textContent = n.word;
-    word.style.minWidth = '90px';
     const p = document.createElement('span');
     p.className = 'p';
     p.textContent = n.probability.toFixed(4);
     const barEl = document.createElement('span');
     barEl.className = 'pbar';
-    barEl.style.width = `${Math.round((120 * n.probability) / top)}px`;
+    barEl.style.width = `${((40 * n.probability) / top).toFixed(1)}%`; // of the line: fits any width
     li.append(word, p, barEl);
     li.title = `log10 p = ${n.log10.toFixed(4)}`;
     next.append(li);
@@ -206,6 +227,7 @@ function render(text: string, r: AnalyzeResult): void {
     const li = document.createElement('li');
     li.dataset.sentence = c.sentence;
     li.dataset.total = String(c.total);
+    li.dataset.oov = String(c.oov);
     li.textContent = c.sentence;
     const s = document.createElement('span');
     s.className = 'score';

@@ -14,8 +14,8 @@ export type Request =
   | {
       id: number;
       type: 'train';
-      /** A URL to fetch (e.g. corpus/wiki.train.txt) or a file the user chose. */
-      source: { url: string } | { file: Blob; name: string };
+      /** A URL to fetch (named as the page shows it, e.g. corpus/wiki.train.txt) or a file the user chose. */
+      source: { url: string; name: string } | { file: Blob; name: string };
       order: number;
       smoothing: string;
       text: TextSettings;

@@ -25,7 +25,7 @@ import {
 } from '../src/index.js';
 import { Sampler } from '../src/apps/generate.js';
 import { contextState, nextWords } from '../src/apps/nextword.js';
-import { Random } from '../src/neural/random.js';
+import { Random } from '../src/util/random.js';
 import { availableKernelBackends } from '../src/neural/kernels/index.js';
 import type { AnalyzeResult, ModelInfo, Request, Response, SampleResult, TextSettings } from './protocol.js';
 
@@ -111,16 +111,14 @@ async function train(req: Extract<Request, { type: 'train' }>): Promise<ModelInf
   }
   let stream: ReadableStream<Uint8Array>;
   let size = 0;
-  let name: string;
+  const name = req.source.name;
   if ('url' in req.source) {
-    name = req.source.url;
     progress(`fetching ${name}`, 0);
     const res = await fetch(req.source.url);
     if (!res.ok || !res.body) throw new KotobaError(`cannot fetch ${name}: HTTP ${res.status}`, 'serve the demo with `npm run web`');
     size = Number(res.headers.get('content-length') ?? 0);
     stream = res.body;
   } else {
-    name = req.source.name;
     size = req.source.file.size;
     stream = req.source.file.stream();
   }

@@ -9,7 +9,7 @@
  */
 import { KotobaError } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
-import { Random } from '../neural/random.js';
+import { Random } from '../util/random.js';
 import { EOS, UNK } from '../text/vocabulary.js';
 import { contextState } from './nextword.js';
 import { fullDistribution, topIds } from './nextword.js';

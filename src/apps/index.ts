@@ -3,6 +3,3 @@ export * from './nextword.js';
 export * from './generate.js';
 export * from './rerank.js';
 export * from './mixture.js';
-export * from './mixture-arpa.js';
-export * from './report.js';
-export * from './sweep.js';

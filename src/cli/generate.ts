@@ -1,6 +1,6 @@
 import { Sampler } from '../apps/generate.js';
 import { stripSentenceStart } from '../apps/nextword.js';
-import { Random } from '../neural/random.js';
+import { Random } from '../util/random.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
 import { commonOptions, seedOption, textOptions, textOptionsFor, toJson, type Command } from './common.js';

@@ -1,5 +1,5 @@
 import { MixtureModel, sharedTextOptions, tuneWeights, type EmResult } from '../apps/mixture.js';
-import { mixNgramTables } from '../apps/mixture-arpa.js';
+import { mixNgramTables } from '../ngram/mixture-arpa.js';
 import { KotobaError } from '../errors.js';
 import { scoreTokens, type LanguageModel } from '../lm.js';
 import { BackoffModel } from '../ngram/model.js';

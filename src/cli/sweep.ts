@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { parseOrders, sweepHtml, sweepOrders, type SweepReport } from '../apps/sweep.js';
+import { parseOrders, sweepHtml, sweepOrders, type SweepReport } from '../ngram/sweep.js';
 import { KotobaError } from '../errors.js';
 import { SMOOTHING_NAMES, type SmoothingName } from '../ngram/smoothing.js';
 import { readCorpus } from '../node/corpus-files.js';

@@ -7,7 +7,7 @@ import { KotobaError } from '../errors.js';
 import { buildModel, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../neural/build.js';
 import type { NeuralKind, NeuralModel, TrainShape } from '../neural/model.js';
 import { loadWeights } from '../neural/model-file.js';
-import { Random } from '../neural/random.js';
+import { Random } from '../util/random.js';
 import { trainingReport } from '../neural/report.js';
 import { prefixTokens, Trainer, type EpochRecord, type Progress, type TrainerOptions, type TrainingState } from '../neural/trainer.js';
 import { readCorpus } from '../node/corpus-files.js';

@@ -14,7 +14,7 @@ import { embeddingBackward, embeddingForward, linearBackward, linearForward, tan
 import type { NeuralConfig } from './model.js';
 import { makeOutput, ownWordMatrix, type OutputLayer, type OutputOrder } from './output.js';
 import type { Allocator, Tensor } from './params.js';
-import type { Random } from './random.js';
+import type { Random } from '../util/random.js';
 import { WindowModel } from './window.js';
 
 export class FeedForwardModel extends WindowModel {

@@ -15,7 +15,7 @@
  * scoreTokens(model, test.tokens).perplexity;
  * ```
  */
-export { Random } from './random.js';
+export { Random } from '../util/random.js';
 export { createKernels, createJsKernels, availableKernelBackends, floatsFor, type Kernels, type KernelBackend, type KernelOptions } from './kernels/index.js';
 export { ParamSet, Sizer, sgdStep, gradNorm, type Allocator, type Tensor } from './params.js';
 export * as layers from './layers.js';

@@ -9,7 +9,7 @@
  * allocates: every buffer is a view the model carved out of the kernels' memory up front.
  */
 import type { Kernels } from './kernels/types.js';
-import type { Random } from './random.js';
+import type { Random } from '../util/random.js';
 
 // ---- embedding ------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import type { Kernels } from './kernels/types.js';
 import type { NeuralConfig } from './model.js';
 import { renormalizedExp, type OutputOrder } from './output.js';
 import type { Allocator, Tensor } from './params.js';
-import type { Random } from './random.js';
+import type { Random } from '../util/random.js';
 import { WindowModel } from './window.js';
 
 /** Default weights per history position: dense up to this, hashed above (16 MiB of float32; on PTB 2^24 was no better: validation 295.6 vs 297.2 after one epoch). */

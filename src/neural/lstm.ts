@@ -12,7 +12,7 @@ import { dropoutMask, gateRows, lstmCellBackward, lstmCellForward, maskedCopy, m
 import type { NeuralConfig, TrainShape } from './model.js';
 import { makeOutput, ownWordMatrix, tiedWordMatrix, type OutputLayer, type OutputOrder } from './output.js';
 import type { Allocator, Tensor } from './params.js';
-import type { Random } from './random.js';
+import type { Random } from '../util/random.js';
 import { RecurrentModel, type SeqWorkspace } from './recurrent.js';
 
 const SCORE_CHUNK = 64;

@@ -10,7 +10,7 @@ import { BOS, EOS, type Vocabulary } from '../text/vocabulary.js';
 import type { Kernels } from './kernels/types.js';
 import type { OutputOrder } from './output.js';
 import { ParamSet, sgdStep } from './params.js';
-import type { Random } from './random.js';
+import type { Random } from '../util/random.js';
 
 export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
 export type NeuralKind = (typeof NEURAL_KINDS)[number];

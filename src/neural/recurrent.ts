@@ -14,7 +14,7 @@ import { BOS } from '../text/vocabulary.js';
 import type { OutputLayer } from './output.js';
 import type { Allocator } from './params.js';
 import { NeuralModel, sentenceBounds, type LossSum } from './model.js';
-import type { Random } from './random.js';
+import type { Random } from '../util/random.js';
 
 /** Buffers of one (T, B) shape. Time-major: row t·B + b is stream b at step t. */
 export interface SeqWorkspace {

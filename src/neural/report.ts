@@ -2,7 +2,7 @@
  * A training report: one self-contained HTML page (inline SVG, no scripts) with the loss and the
  * validation perplexity per epoch and the history as a table. Browser-safe.
  */
-import { escapeXml, htmlPage, htmlTable, lineChart } from '../apps/report.js';
+import { escapeXml, htmlPage, htmlTable, lineChart } from '../util/report.js';
 import type { EpochRecord } from './trainer.js';
 
 /**

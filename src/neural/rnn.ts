@@ -17,7 +17,7 @@ import { maskedCopy, maskRows, rnnCellBackward, rnnCellForward, rnnWeightsBackwa
 import type { NeuralConfig, TrainShape } from './model.js';
 import { makeOutput, ownWordMatrix, type OutputLayer, type OutputOrder } from './output.js';
 import type { Allocator, Tensor } from './params.js';
-import type { Random } from './random.js';
+import type { Random } from '../util/random.js';
 import { RecurrentModel, type SeqWorkspace } from './recurrent.js';
 
 /** Positions scored per chunk when scoring sentences one at a time. */

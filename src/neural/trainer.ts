@@ -23,7 +23,7 @@
 import { KotobaError } from '../errors.js';
 import { EOS } from '../text/vocabulary.js';
 import type { Trainee } from './model.js';
-import { Random } from './random.js';
+import { Random } from '../util/random.js';
 
 export interface TrainerOptions {
   /** Maximum epochs. */

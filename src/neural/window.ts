@@ -10,7 +10,7 @@ import type { Kernels } from './kernels/types.js';
 import { NeuralModel, type LossSum, type NeuralConfig } from './model.js';
 import type { OutputOrder } from './output.js';
 import type { Allocator } from './params.js';
-import type { Random } from './random.js';
+import type { Random } from '../util/random.js';
 import type { Vocabulary } from '../text/vocabulary.js';
 
 /** Rows per forward pass when scoring or evaluating. */

@@ -7,14 +7,14 @@
  */
 import { KotobaError } from '../errors.js';
 import { scoreTokens } from '../lm.js';
-import { writeArpa } from '../ngram/arpa.js';
-import { serializeModel } from '../ngram/binary.js';
-import { estimate, silentLogger, type Logger } from '../ngram/estimate.js';
-import { BackoffModel } from '../ngram/model.js';
-import type { SmoothingName } from '../ngram/smoothing.js';
+import { writeArpa } from './arpa.js';
+import { serializeModel } from './binary.js';
+import { estimate, silentLogger, type Logger } from './estimate.js';
+import { BackoffModel } from './model.js';
+import type { SmoothingName } from './smoothing.js';
 import type { Corpus } from '../text/corpus.js';
 import { EOS } from '../text/vocabulary.js';
-import { escapeXml, formatNumber, htmlPage, htmlTable, lineChart, PALETTE, type Series } from './report.js';
+import { escapeXml, formatNumber, htmlPage, htmlTable, lineChart, PALETTE, type Series } from '../util/report.js';
 
 export interface SweepOptions {
   orders: readonly number[];

@@ -16,10 +16,10 @@
  * ordinary ARPA file that KenLM, SRILM and kotoba read.
  */
 import { KotobaError } from '../errors.js';
-import type { BackoffModel } from '../ngram/model.js';
-import { emptyOrder, type NgramOrderTable, type NgramTables } from '../ngram/tables.js';
+import type { BackoffModel } from './model.js';
+import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 import { BOS } from '../text/vocabulary.js';
-import { alignVocabularies, checkWeights } from './mixture.js';
+import { alignVocabularies, checkWeights } from '../util/mixing.js';
 
 /** Rows of one order, sorted lexicographically, with a binary search over them. */
 class SortedRows {
