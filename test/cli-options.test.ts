@@ -152,7 +152,7 @@ test('one meaning per flag: a short flag stands for the same option, and an opti
   assert.equal(byShort.get('k'), 'top-k');
   assert.equal(byShort.get('t'), 'threshold');
   // --seed where random numbers are drawn, and nowhere else.
-  assert.deepEqual(commands.filter((c) => c.options.seed).map((c) => c.name).sort(), ['generate', 'train']);
+  assert.deepEqual(commands.filter((c) => c.options.seed).map((c) => c.name).sort(), ['demo', 'generate', 'train']);
   // --max-line-bytes where a text file is read, and nowhere else.
   assert.deepEqual(commands.filter((c) => c.options['max-line-bytes']).map((c) => c.name).sort(), ['interpolate', 'ppl', 'rerank', 'score', 'sweep', 'train']);
   // The old spellings: a clear error where the flag now means something else, a warning where it does not.
