@@ -17,6 +17,7 @@ import type { NeuralKind, NeuralModel } from '../src/neural/model.js';
 import { outputOrder } from '../src/neural/output.js';
 import { Random } from '../src/neural/random.js';
 import { Trainer, type Checkpoint } from '../src/neural/trainer.js';
+import type { OptimizerName } from '../src/neural/optim.js';
 import { neuralModelFile, readNeuralFile, loadWeights, NEURAL_FORMAT_VERSION } from '../src/neural/model-file.js';
 import { decodeSafetensors, safetensorsBytes } from '../src/neural/safetensors.js';
 import { loadNeuralModel, saveNeuralModel } from '../src/node/neural-files.js';
@@ -51,10 +52,10 @@ const SMALL: [NeuralKind, ArchitectureOptions][] = [
   ['lstm', { hidden: 10, embed: 10, layers: 1, classes: 4, tied: true }],
 ];
 
-function makeModel(kind: NeuralKind, arch: ArchitectureOptions, shape = { batch: 4, bptt: 6 }, seed = 1): NeuralModel<unknown> {
+function makeModel(kind: NeuralKind, arch: ArchitectureOptions, shape = { batch: 4, bptt: 6 }, seed = 1, optimizer: OptimizerName = 'sgd'): NeuralModel<unknown> {
   const config = resolveConfig(kind, arch, TRAIN.vocab.size);
   const order = orderFor(config, countIds(TRAIN.tokens, TRAIN.vocab.size));
-  const model = buildModelJs(config, TRAIN.vocab, order, shape);
+  const model = buildModelJs(config, TRAIN.vocab, order, shape, optimizer);
   model.initialize(new Random(seed));
   if (kind === 'loglinear') new Random(seed + 1).fillUniform(model.params.values, -0.3, 0.3); // zero init is uniform
   return model;
@@ -159,35 +160,38 @@ for (const [kind, arch, lr] of [
 }
 
 /** Straight run of K steps vs. K/2, checkpoint, resume: the final weights must be bit-identical. */
-for (const [kind, arch] of [
-  ['lstm', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.3 }],
-  ['ffnn', { order: 3, embed: 8, hidden: 12, classes: 5 }],
-  ['loglinear', { order: 3 }],
-] as [NeuralKind, ArchitectureOptions][]) {
-  test(`${kind}: resuming from a checkpoint reproduces the uninterrupted run bit for bit`, async () => {
+for (const [kind, arch, optimizer] of [
+  ['lstm', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.3 }, 'sgd'],
+  ['ffnn', { order: 3, embed: 8, hidden: 12, classes: 5 }, 'sgd'],
+  ['loglinear', { order: 3 }, 'sgd'],
+  ['lstm', { hidden: 8, embed: 8, layers: 1, classes: 0, tied: true }, 'adamw'],
+  ['rnn', { hidden: 8, classes: 4 }, 'adagrad'],
+] as [NeuralKind, ArchitectureOptions, OptimizerName][]) {
+  test(`${kind} (${optimizer}): resuming from a checkpoint reproduces the uninterrupted run bit for bit`, async () => {
     const shape = { batch: 5, bptt: 7 };
-    const options = { epochs: 3, lr: 0.5, clip: 1, seed: 42 };
-    const straight = makeModel(kind, arch, shape, 7);
+    const options = { epochs: 3, lr: optimizer === 'sgd' ? 0.5 : 0.01, clip: 1, seed: 42, l2: optimizer === 'sgd' ? 0 : 0.01, warmup: 3 };
+    const straight = makeModel(kind, arch, shape, 7, optimizer);
     const steps = straight.beginEpoch(TRAIN.tokens, null);
     assert.ok(steps > 4);
     const K = Math.floor(steps * 1.5); // stop inside the second epoch
     const a = new Trainer(straight, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: 2 * K });
     await a.run();
     // Interrupted run: stop at K, keep a copy of the checkpoint, resume in a fresh model.
-    const first = makeModel(kind, arch, shape, 7);
-    const saved: { c: { state: Checkpoint['state']; params: Float32Array; best: Float32Array | null; carried: Float32Array | null } | null } = { c: null };
+    const first = makeModel(kind, arch, shape, 7, optimizer);
+    const saved: { c: Checkpoint | null } = { c: null };
     await new Trainer(first, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: K }, {
       checkpoint: async (c) => {
-        saved.c = { state: structuredClone(c.state), params: c.params.slice(), best: c.best?.slice() ?? null, carried: c.carried?.slice() ?? null };
+        saved.c = { state: structuredClone(c.state), params: c.params.slice(), best: c.best?.slice() ?? null, carried: c.carried?.slice() ?? null, optimizer: c.optimizer?.slice() ?? null };
         return 'memory';
       },
     }).run();
     const s = saved.c;
     assert.ok(s);
     assert.equal(s.state.globalStep, K);
-    const second = makeModel(kind, arch, shape, 99); // different init: everything must come from the checkpoint
+    assert.equal(s.optimizer === null, optimizer === 'sgd', 'AdamW and Adagrad checkpoints carry their moments');
+    const second = makeModel(kind, arch, shape, 99, optimizer); // different init: everything must come from the checkpoint
     second.params.values.set(s.params);
-    const b = new Trainer(second, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: 2 * K }, {}, { state: s.state, best: s.best, carried: s.carried });
+    const b = new Trainer(second, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: 2 * K }, {}, s);
     await b.run();
     assert.deepEqual(b.state.history.map((h) => h.validPerplexity), a.state.history.map((h) => h.validPerplexity));
     assert.ok(Buffer.from(second.params.values.buffer, second.params.values.byteOffset, second.params.values.byteLength)

@@ -9,7 +9,8 @@ import type { NeuralKind, NeuralModel, TrainShape } from '../neural/model.js';
 import { loadWeights } from '../neural/model-file.js';
 import { Random } from '../neural/random.js';
 import { trainingReport } from '../neural/report.js';
-import { Trainer, type EpochRecord, type Progress, type TrainerOptions, type TrainingState } from '../neural/trainer.js';
+import { OPTIMIZERS, type OptimizerName } from '../neural/optim.js';
+import { Trainer, type EpochRecord, type Progress, type ResumeData, type TrainerOptions } from '../neural/trainer.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { fileError, writeFileAtomic } from '../node/io.js';
 import { checkpointPathFor, NEURAL_EXTENSION, readNeuralModelFile, saveNeuralModel } from '../node/neural-files.js';
@@ -21,6 +22,7 @@ import { promises as fsp } from 'node:fs';
 
 /** Training defaults per family (architecture defaults are in resolveConfig). */
 export interface TrainingDefaults {
+  optimizer: OptimizerName;
   batch: number;
   bptt: number;
   lr: number;
@@ -33,20 +35,28 @@ export interface TrainingDefaults {
 export const TRAINING_DEFAULTS: Record<NeuralKind, TrainingDefaults> = {
   // The lecture's log-linear model: SGD with η_t = η₀/(1 + ρt).
   // lr 3 measured best on PTB (1: validation 248 after 3 epochs, 3: 204, 10: 207, 30: 333).
-  loglinear: { batch: 16, bptt: 1, lr: 3, clip: 0, epochs: 20, lrDecay: 1e-5, l2: 0 },
+  loglinear: { optimizer: 'sgd', batch: 16, bptt: 1, lr: 3, clip: 0, epochs: 20, lrDecay: 1e-5, l2: 0 },
   // Large minibatches: the class-softmax output matrix is updated densely once per step.
-  ffnn: { batch: 256, bptt: 1, lr: 1, clip: 5, epochs: 30, lrDecay: 0, l2: 0 },
+  ffnn: { optimizer: 'sgd', batch: 256, bptt: 1, lr: 1, clip: 5, epochs: 30, lrDecay: 0, l2: 0 },
   // Minibatches of parallel streams; the loss is the mean per token, so the learning rates are
   // those of PyTorch's word_language_model (Zaremba et al.'s lr 1 on the loss summed over 20
   // steps); the tanh RNN is unstable above about 5 (measured on PTB).
-  rnn: { batch: 20, bptt: 35, lr: 5, clip: 0.25, epochs: 30, lrDecay: 0, l2: 0 },
-  lstm: { batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
+  rnn: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 5, clip: 0.25, epochs: 30, lrDecay: 0, l2: 0 },
+  lstm: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
 };
+
+/** Learning rates when --optimizer is not the family's own: torch.optim's defaults (SGD: the family's). */
+const OPTIMIZER_LR: Record<OptimizerName, number> = { sgd: 1, adamw: 1e-3, adagrad: 1e-2 };
+
+/** AdamW's weight decay unless --l2 says otherwise (PyTorch's default). */
+const ADAMW_DEFAULT_DECAY = 0.01;
 
 /** Options recorded in the model file and restored by --resume. */
 interface RunOptions {
   kind: NeuralKind;
   shape: TrainShape;
+  /** Absent in files from before AdamW and Adagrad: SGD. */
+  optimizer?: OptimizerName;
   trainer: TrainerOptions;
   train: string;
   valid: string | null;
@@ -127,7 +137,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   // ---- the model and its training options: new, or from the checkpoint --------------------
   let model: NeuralModel<unknown>;
   let run: RunOptions;
-  let resume: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null } | undefined;
+  let resume: ResumeData | undefined;
   let train: Corpus;
   if (o.resume) {
     const c = await readNeuralModelFile(ckptPath).catch((e: unknown) => {
@@ -140,7 +150,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run = c.training.run as RunOptions;
     if (!run || run.kind !== c.config.kind) throw new KotobaError(`${ckptPath}: the checkpoint has no usable training options`, 'train again without --resume');
     if (run.kind !== kind) throw new KotobaError(`the checkpoint is of a ${run.kind} model, not ${kind}`, `use --model ${run.kind}`);
-    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay'].filter((n) => o[n] !== undefined);
+    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay', 'optimizer', 'warmup', 'schedule'].filter((n) => o[n] !== undefined);
     if (ignored.length) io.log.warn(`--resume keeps the checkpoint's settings; ignoring ${ignored.map((n) => `--${n}`).join(' ')}`);
     // What may change on resume: how long to go on, and (breaking exact reproduction) the rate.
     if (num(o.epochs) ?? num(o['max-epochs'])) run.trainer.epochs = positiveInt(o, o.epochs !== undefined ? 'epochs' : 'max-epochs', 1);
@@ -150,9 +160,9 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     const input = parsed.positionals[0] ?? run.train;
     io.progress(`resuming from ${ckptPath}: epoch ${c.checkpoint.state.epoch + 1}, step ${c.checkpoint.state.step}`);
     train = await readCorpus(input, { ...(run.text as object), vocab: c.vocab });
-    model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape });
+    model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape, optimizer: run.optimizer ?? 'sgd' });
     loadWeights(model, c.weights, ckptPath);
-    resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried };
+    resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried, optimizer: c.checkpoint.optimizer ?? null };
     if (num(o.lr) !== undefined) {
       io.log.warn('--lr on --resume changes the schedule: the result will differ from an uninterrupted run');
       resume.state.lr = num(o.lr)!;
@@ -160,15 +170,21 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (o.valid !== undefined) run.valid = String(o.valid);
   } else {
     const d = TRAINING_DEFAULTS[kind];
+    const optimizer = (typeof o.optimizer === 'string' ? o.optimizer : d.optimizer) as OptimizerName;
+    if (!(OPTIMIZERS as readonly string[]).includes(optimizer)) throw new KotobaError(`unknown optimizer '${optimizer}'`, `use ${OPTIMIZERS.join(', ')}`);
+    const schedule = typeof o.schedule === 'string' ? o.schedule : 'plateau';
+    if (schedule !== 'plateau' && schedule !== 'cosine') throw new KotobaError(`unknown schedule '${schedule}'`, 'use plateau or cosine');
     const input = parsed.positionals[0] ?? '-';
     const text = { ...textOptionsOf(o), ...(await vocabularyOptionsOf(o)) };
     const epochs = positiveInt(o, o['max-epochs'] !== undefined ? 'max-epochs' : 'epochs', dryRun ? 1 : d.epochs);
     const trainer: TrainerOptions = {
       epochs,
-      lr: nonNegative(o, 'lr', d.lr),
+      lr: nonNegative(o, 'lr', optimizer === d.optimizer ? d.lr : OPTIMIZER_LR[optimizer]),
       lrDecay: nonNegative(o, 'lr-decay', d.lrDecay),
       clip: nonNegative(o, 'clip', d.clip),
-      l2: nonNegative(o, 'l2', d.l2),
+      l2: nonNegative(o, 'l2', optimizer === 'adamw' ? ADAMW_DEFAULT_DECAY : d.l2),
+      warmup: nonNegative(o, 'warmup', 0),
+      schedule,
       seed: num(o.seed) ?? 1,
       checkpointEvery: nonNegative(o, 'checkpoint-every', 300),
     };
@@ -179,14 +195,14 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     const shape: TrainShape = { batch: positiveInt(o, 'batch', d.batch), bptt: recurrent ? positiveInt(o, 'bptt', d.bptt) : 1 };
     if (!recurrent && o.bptt !== undefined) throw new KotobaError(`--bptt applies to rnn and lstm, not ${kind}`);
     const { fixed, ...rest } = text;
-    run = { kind, shape, trainer, train: input, valid: typeof o.valid === 'string' ? o.valid : null, text: rest };
+    run = { kind, shape, optimizer, trainer, train: input, valid: typeof o.valid === 'string' ? o.valid : null, text: rest };
     io.progress(`reading ${input === '-' ? 'standard input' : input}`);
     train = await readCorpus(input, text);
     if (train.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
     if (fixed) (run.text as Record<string, unknown>).vocabFile = String(o.vocab);
     const config = resolveConfig(kind, architectureOf(o), train.vocab.size);
     const counts = countIds(train.tokens, train.vocab.size);
-    model = await buildModel(config, train.vocab, orderFor(config, counts), { shape });
+    model = await buildModel(config, train.vocab, orderFor(config, counts), { shape, optimizer });
     model.initialize(new Random(trainer.seed, 0), counts);
   }
   await checkWritable(output);
@@ -245,7 +261,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
       checkpoint: async (c) => {
         io.progress(`writing checkpoint ${ckptPath}`);
         overwrite = false;
-        await saveNeuralModel(ckptPath, model, { history: c.state.history, training: trainingMeta(), checkpoint: { state: c.state, best: c.best, carried: c.carried } });
+        await saveNeuralModel(ckptPath, model, { history: c.state.history, training: trainingMeta(), checkpoint: { state: c.state, best: c.best, carried: c.carried, optimizer: c.optimizer } });
         return ckptPath;
       },
       shouldStop: () => interrupted,

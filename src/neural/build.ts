@@ -5,12 +5,13 @@
  */
 import { KotobaError } from '../errors.js';
 import type { Vocabulary } from '../text/vocabulary.js';
-import { createKernels, createJsKernels } from './kernels/index.js';
+import { createKernels, createJsKernels, floatsFor } from './kernels/index.js';
 import type { KernelBackend, Kernels } from './kernels/types.js';
 import { FeedForwardModel } from './ffnn.js';
 import { DEFAULT_HASH_SIZE, LogLinearModel } from './loglinear.js';
 import { LstmModel } from './lstm.js';
 import { NO_KERNELS, NEURAL_KINDS, type NeuralConfig, type NeuralKind, type NeuralModel, type TrainShape } from './model.js';
+import { Optimizer, optimizerStateFloats, type OptimizerName } from './optim.js';
 import { outputOrder, type OutputOrder } from './output.js';
 import { Sizer, type Allocator } from './params.js';
 import { RnnModel } from './rnn.js';
@@ -125,11 +126,11 @@ function construct(k: Kernels, mem: Allocator, config: NeuralConfig, vocab: Voca
   }
 }
 
-/** Float32 slots a model of this configuration needs (parameters, gradients, work buffers). */
-export function modelFloats(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null): number {
+/** Float32 slots a model of this configuration needs (parameters, gradients, work buffers, optimizer state). */
+export function modelFloats(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null, optimizer: OptimizerName = 'sgd'): number {
   const sizer = new Sizer();
-  construct(NO_KERNELS, sizer, config, vocab, order, shape);
-  return sizer.total;
+  const model = construct(NO_KERNELS, sizer, config, vocab, order, shape);
+  return sizer.total + floatsFor(optimizerStateFloats(optimizer, model.params.count));
 }
 
 export interface BuildOptions {
@@ -137,6 +138,8 @@ export interface BuildOptions {
   shape?: TrainShape | null;
   /** Kernel backend (default 'auto': the fastest available). */
   backend?: KernelBackend | 'auto';
+  /** The optimizer training will use (default 'sgd'); its state is allocated with the model. */
+  optimizer?: OptimizerName;
 }
 
 /**
@@ -156,18 +159,24 @@ export interface BuildOptions {
  */
 export async function buildModel(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, options: BuildOptions = {}): Promise<NeuralModel<unknown>> {
   const shape = options.shape ?? null;
-  const floats = modelFloats(config, vocab, order, shape);
+  const optimizer = options.optimizer ?? 'sgd';
+  const floats = modelFloats(config, vocab, order, shape, optimizer);
   let k: Kernels;
   try {
     k = await createKernels(floats, { backend: options.backend ?? 'auto' });
   } catch (e) {
     throw new KotobaError(`cannot allocate ${((floats * 4) / 2 ** 20).toFixed(0)} MiB for the ${config.kind} model: ${(e as Error).message}`, 'use a smaller --hidden, --hash-size, --batch or vocabulary, or --classes');
   }
-  return construct(k, k, config, vocab, order, shape);
+  return withOptimizer(construct(k, k, config, vocab, order, shape), k, optimizer);
 }
 
 /** Synchronous build on the plain TypeScript kernels (tests, tiny models). */
-export function buildModelJs(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null = null): NeuralModel<unknown> {
-  const k = createJsKernels(modelFloats(config, vocab, order, shape));
-  return construct(k, k, config, vocab, order, shape);
+export function buildModelJs(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null = null, optimizer: OptimizerName = 'sgd'): NeuralModel<unknown> {
+  const k = createJsKernels(modelFloats(config, vocab, order, shape, optimizer));
+  return withOptimizer(construct(k, k, config, vocab, order, shape), k, optimizer);
+}
+
+function withOptimizer(model: NeuralModel<unknown>, k: Kernels, name: OptimizerName): NeuralModel<unknown> {
+  if (name !== 'sgd') model.optimizer = new Optimizer(name, k, model.params.count);
+  return model;
 }

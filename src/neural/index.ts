@@ -18,6 +18,7 @@
 export { Random } from './random.js';
 export { createKernels, createJsKernels, availableKernelBackends, floatsFor, type Kernels, type KernelBackend, type KernelOptions } from './kernels/index.js';
 export { ParamSet, Sizer, sgdStep, gradNorm, type Allocator, type Tensor } from './params.js';
+export { Optimizer, OPTIMIZERS, optimizerStateFloats, type OptimizerName } from './optim.js';
 export * as layers from './layers.js';
 export { outputOrder, validOrder, SoftmaxOutput, ClassSoftmaxOutput, type OutputOrder, type OutputLayer } from './output.js';
 export {
@@ -38,12 +39,14 @@ export { buildModel, buildModelJs, resolveConfig, orderFor, countIds, defaultCla
 export {
   Trainer,
   initialState,
+  learningRate,
   epochShuffle,
   type TrainerOptions,
   type TrainerHooks,
   type TrainingState,
   type EpochRecord,
   type Checkpoint,
+  type ResumeData,
   type Progress,
   type StopReason,
   type TrainResult,

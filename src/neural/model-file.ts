@@ -10,7 +10,8 @@
  *   history         per-epoch loss, validation perplexity, learning rate, tokens/s (JSON)
  *   training        how it was trained: options, data, seed, kernels (JSON)
  *   checkpoint      training state (JSON), only in checkpoints, which also hold the tensors
- *                   `checkpoint.best` (best weights so far) and `checkpoint.carried` (recurrent state)
+ *                   `checkpoint.best` (best weights so far), `checkpoint.carried` (recurrent
+ *                   state) and `checkpoint.optimizer` (AdamW's moments, Adagrad's accumulator)
  *
  * A checkpoint is itself a loadable model (its current weights).
  */
@@ -29,6 +30,8 @@ export interface CheckpointTensors {
   state: TrainingState;
   best: Float32Array | null;
   carried: Float32Array | null;
+  /** The optimizer's moments (AdamW, Adagrad). */
+  optimizer?: Float32Array | null;
 }
 
 export interface NeuralFileExtras {
@@ -57,6 +60,7 @@ export function neuralModelFile(model: NeuralModel<unknown>, extras: NeuralFileE
     metadata.checkpoint = JSON.stringify(c.state);
     if (c.best) tensors.set('checkpoint.best', { dtype: 'F32', shape: [c.best.length], data: c.best });
     if (c.carried) tensors.set('checkpoint.carried', { dtype: 'F32', shape: [c.carried.length], data: c.carried });
+    if (c.optimizer) tensors.set('checkpoint.optimizer', { dtype: 'F32', shape: [c.optimizer.length], data: c.optimizer });
   }
   return { tensors, metadata };
 }
@@ -126,10 +130,12 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
   if (m.checkpoint !== undefined) {
     const best = file.tensors.get('checkpoint.best');
     const carried = file.tensors.get('checkpoint.carried');
+    const optimizer = file.tensors.get('checkpoint.optimizer');
     checkpoint = {
       state: parseJson<TrainingState>(file, 'checkpoint', source),
       best: best && best.dtype === 'F32' ? best.data : null,
       carried: carried && carried.dtype === 'F32' ? carried.data : null,
+      optimizer: optimizer && optimizer.dtype === 'F32' ? optimizer.data : null,
     };
   }
   return {

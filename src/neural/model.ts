@@ -8,7 +8,8 @@ import type { LanguageModel, Scored } from '../lm.js';
 import { BOS, EOS, type Vocabulary } from '../text/vocabulary.js';
 import type { Kernels } from './kernels/types.js';
 import type { OutputOrder } from './output.js';
-import { ParamSet, sgdStep } from './params.js';
+import { Optimizer } from './optim.js';
+import { ParamSet } from './params.js';
 import type { Random } from './random.js';
 
 export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
@@ -59,8 +60,10 @@ export interface Trainee {
   beginEpoch(tokens: Uint32Array, shuffle: Random | null): number;
   /** Forward and backward of step `s`: gradients accumulate (+=). `rng` draws dropout masks. */
   trainStep(s: number, rng: Random): LossSum;
-  /** θ −= lr·g with global-norm clipping (`clip` > 0) and L2; zeroes the gradients. Returns the norm before clipping. */
+  /** One optimizer step with global-norm clipping (`clip` > 0) and weight decay `l2`; zeroes the gradients. Returns the norm before clipping. */
   update(lr: number, clip: number, l2: number): number;
+  /** The optimizer and its state (saved in checkpoints); absent: plain SGD without state. */
+  readonly optimizer?: Optimizer;
   /** Σ nats over a token stream with the scoring semantics, batched (dropout off). */
   evaluate(tokens: Uint32Array): LossSum;
   /** State carried from one training step to the next (recurrent: hidden states), for checkpoints. */
@@ -80,6 +83,8 @@ const LN10 = Math.LN10;
 /** Base of the four families: LanguageModel plumbing and defaults shared by all. */
 export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
   readonly params = new ParamSet();
+  /** SGD unless {@link buildModel} was asked for another (whose state it allocates). */
+  optimizer = new Optimizer('sgd', { alloc: () => new Float32Array(0), allocInt32: () => new Int32Array(0) }, 0);
   /** One row of probabilities over output indices (distribution()). */
   private probs: Float64Array | null = null;
 
@@ -158,8 +163,10 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
   private sparse: { width: number; end: number; rowValue: Float32Array[]; rowGrad: Float32Array[]; seen: Uint8Array; list: Int32Array; denseValues: Float32Array; denseGrads: Float32Array } | null = null;
 
   update(lr: number, clip: number, l2: number): number {
-    const inputs = this.sparseInputs();
-    if (!inputs) return sgdStep(this.kernels, this.params, lr, clip, l2);
+    // SGD touches only the embedding rows a step used; AdamW's moments decay everywhere, so it
+    // (and Adagrad, for simplicity) updates the whole buffer, as PyTorch's dense optimizers do.
+    const inputs = this.optimizer.name === 'sgd' ? this.sparseInputs() : null;
+    if (!inputs) return this.optimizer.step(this.kernels, this.params, lr, clip, l2);
     const k = this.kernels;
     const ps = this.params;
     if (!this.sparse) {
@@ -201,6 +208,7 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
       }
     }
     for (let i = 0; i < n; i++) sp.seen[sp.list[i]!] = 0;
+    if (Number.isFinite(norm)) this.optimizer.steps++;
     return norm;
   }
 

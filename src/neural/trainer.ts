@@ -25,6 +25,15 @@ export interface TrainerOptions {
   lr: number;
   /** Per-step decay ρ: η_t = η/(1 + ρ·t), t the global step (the lecture's schedule). 0: none. */
   lrDecay?: number;
+  /** Linear warm-up: the rate rises from η/warmup to η over the first `warmup` steps. */
+  warmup?: number;
+  /**
+   * 'plateau' (default): anneal on validation stalls, go back to the best weights after a worse
+   * epoch, stop on the second stall (RNNLM, PyTorch's example). 'cosine': η·½(1 + cos(π·t/T))
+   * over the T steps of `epochs` epochs after the warm-up, no annealing, no early stop (the best
+   * weights on validation are still the result).
+   */
+  schedule?: 'plateau' | 'cosine';
   /** Global gradient-norm clipping threshold; 0: none. */
   clip?: number;
   /** L2 regularisation strength. */
@@ -89,6 +98,16 @@ export interface Checkpoint {
   params: Float32Array;
   best: Float32Array | null;
   carried: Float32Array | null;
+  /** The optimizer's moments (AdamW, Adagrad); null for SGD. */
+  optimizer: Float32Array | null;
+}
+
+/** What a resumed run starts from (a checkpoint's contents; the weights are already in the model). */
+export interface ResumeData {
+  state: TrainingState;
+  best: Float32Array | null;
+  carried: Float32Array | null;
+  optimizer?: Float32Array | null;
 }
 
 export interface Progress {
@@ -151,6 +170,22 @@ export function epochShuffle(seed: number, epoch: number): Random {
   return new Random(seed, 1000 + epoch);
 }
 
+/**
+ * The rate of the next step: the base rate `state.lr` (halved by annealing) times the warm-up
+ * ramp, then the cosine or the per-step decay.
+ */
+export function learningRate(o: TrainerOptions, s: TrainingState, stepsPerEpoch: number): number {
+  const t = s.globalStep;
+  const warmup = o.warmup ?? 0;
+  if (t < warmup) return (s.lr * (t + 1)) / warmup;
+  if (o.schedule === 'cosine') {
+    const span = Math.max(1, o.epochs * stepsPerEpoch - warmup);
+    return s.lr * 0.5 * (1 + Math.cos((Math.PI * Math.min(t - warmup, span)) / span));
+  }
+  const decay = o.lrDecay ?? 0;
+  return decay > 0 ? s.lr / (1 + decay * t) : s.lr;
+}
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 /**
@@ -184,12 +219,20 @@ export class Trainer {
     readonly valid: Uint32Array | null,
     readonly options: TrainerOptions,
     readonly hooks: TrainerHooks = {},
-    resume?: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null },
+    resume?: ResumeData,
   ) {
     this.state = resume ? structuredClone(resume.state) : initialState(options.lr, options.seed);
     this.rng = Random.fromState(this.state.rng);
     if (resume?.best) this.best = resume.best.slice();
     this.resumeCarried = resume?.carried ?? null;
+    const opt = model.optimizer;
+    if (resume && opt) {
+      if (opt.state.length > 0 && resume.optimizer?.length !== opt.state.length) {
+        throw new KotobaError(`the checkpoint has no ${opt.name} state for this model`, 'train again without --resume');
+      }
+      if (resume.optimizer && opt.state.length > 0) opt.state.set(resume.optimizer);
+      opt.steps = this.state.globalStep; // every step made one update
+    }
   }
 
   private resumeCarried: Float32Array | null;
@@ -197,7 +240,8 @@ export class Trainer {
   /** Copies the state for a checkpoint (views of the live buffers; the hook must copy or write them now). */
   checkpointData(): Checkpoint {
     this.state.rng = this.rng.state();
-    return { state: this.state, params: this.model.params.values, best: this.best, carried: this.model.carried() };
+    const opt = this.model.optimizer;
+    return { state: this.state, params: this.model.params.values, best: this.best, carried: this.model.carried(), optimizer: opt && opt.state.length > 0 ? opt.state : null };
   }
 
   private async writeCheckpoint(): Promise<void> {
@@ -217,7 +261,6 @@ export class Trainer {
     const s = this.state;
     const clip = o.clip ?? 0;
     const l2 = o.l2 ?? 0;
-    const decay = o.lrDecay ?? 0;
     const every = (o.checkpointEvery ?? 300) * 1000;
     const ps = this.model.params;
     let reason: StopReason | null = null;
@@ -242,7 +285,7 @@ export class Trainer {
         else if (o.maxSteps !== undefined && s.globalStep >= o.maxSteps) reason = 'steps';
         else if (o.maxTime !== undefined && elapsedBefore + (performance.now() - runStart) / 1000 >= o.maxTime) reason = 'time';
         if (reason) break;
-        const lr = decay > 0 ? s.lr / (1 + decay * s.globalStep) : s.lr;
+        const lr = learningRate(o, s, steps);
         const { nats, targets } = this.model.trainStep(s.step, this.rng);
         const norm = Number.isFinite(nats) ? this.model.update(lr, clip, l2) : NaN;
         if (!Number.isFinite(nats) || !Number.isFinite(norm)) throw this.diverged(nats, norm);
@@ -326,10 +369,10 @@ export class Trainer {
         s.bestEpoch = s.epoch + 1;
         if (this.best) this.best.set(ps.values);
         else this.best = ps.values.slice();
-      } else if (this.best && !partial) {
+      } else if (this.best && !partial && this.options.schedule !== 'cosine') {
         ps.values.set(this.best); // worse than before: go back to the best weights (as RNNLM does)
       }
-      if (!partial) {
+      if (!partial && this.options.schedule !== 'cosine') {
         const enough = previous === null || ppl < previous * (1 - (this.options.minImprovement ?? 0.003));
         if (!enough) {
           if (s.annealing) stop = true;
