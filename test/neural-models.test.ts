@@ -50,6 +50,8 @@ const SMALL: [NeuralKind, ArchitectureOptions][] = [
   ['rnn', { hidden: 12, classes: 6 }],
   ['lstm', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.2 }],
   ['lstm', { hidden: 10, embed: 10, layers: 1, classes: 4, tied: true }],
+  ['rnn', { hidden: 10, layers: 2, classes: 4, tied: true, dropout: 0.2, activation: 'relu' }],
+  ['gru', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.2 }],
 ];
 
 function makeModel(kind: NeuralKind, arch: ArchitectureOptions, shape = { batch: 4, bptt: 6 }, seed = 1, optimizer: OptimizerName = 'sgd'): NeuralModel<unknown> {
@@ -145,6 +147,7 @@ for (const [kind, arch, lr] of [
   ['ffnn', { order: 3, embed: 16, hidden: 32, classes: 4 }, 0.5],
   ['rnn', { hidden: 24, classes: 0 }, 2],
   ['lstm', { hidden: 24, layers: 1, classes: 0 }, 5],
+  ['gru', { hidden: 24, layers: 1, classes: 0 }, 2],
 ] as [NeuralKind, ArchitectureOptions, number][]) {
   test(`${kind} learns the grammar: validation perplexity falls well below the untrained model's`, async () => {
     const model = makeModel(kind, arch, { batch: 8, bptt: 10 });
@@ -248,6 +251,19 @@ test('model files: round trip through safetensors scores identically; checkpoint
   }
 });
 
+test('an RNN file from before layers (tensors rnn.input, rnn.recurrent, rnn.bias) still loads', () => {
+  const model = makeModel('rnn', { hidden: 6, classes: 0 });
+  const { tensors, metadata } = neuralModelFile(model);
+  const old = new Map([...tensors].map(([name, t]) => [name.replace(/^rnn\.0\./, 'rnn.'), t]));
+  assert.ok(old.has('rnn.recurrent') && !old.has('rnn.0.recurrent'));
+  const { layers, ...config } = JSON.parse(metadata.config!) as { layers?: number }; // old configs had no layers
+  assert.equal(layers, 1);
+  const back = readNeuralFile(decodeSafetensors(safetensorsBytes(old, { ...metadata, config: JSON.stringify(config) }), 'old'), 'old');
+  const again = buildModelJs(back.config, back.vocab, back.order);
+  loadWeights(again, back.weights, 'old');
+  assert.deepEqual(Array.from(again.params.values), Array.from(model.params.values));
+});
+
 test('corrupt, truncated, foreign and future model files are clear errors', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kotoba-neural-'));
   try {
@@ -267,8 +283,8 @@ test('corrupt, truncated, foreign and future model files are clear errors', asyn
     cases.push(['future.safetensors', safetensorsBytes(tensors, { ...metadata, format_version: String(NEURAL_FORMAT_VERSION + 1) }), /model format version 2 is newer than this kotoba reads \(1\).*upgrade kotoba/]);
     cases.push(['foreign.safetensors', safetensorsBytes(tensors, { format: 'pt' }), /not a kotoba neural model/]);
     const noWeight = new Map(tensors);
-    noWeight.delete('rnn.recurrent');
-    cases.push(['missing.safetensors', safetensorsBytes(noWeight, metadata), /has no tensor rnn\.recurrent/]);
+    noWeight.delete('rnn.0.recurrent');
+    cases.push(['missing.safetensors', safetensorsBytes(noWeight, metadata), /has no tensor rnn\.0\.recurrent/]);
     for (const [name, data, message] of cases) {
       const path = join(dir, name);
       writeFileSync(path, data);

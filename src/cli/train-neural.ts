@@ -1,5 +1,5 @@
 /**
- * `kotoba train --model loglinear|ffnn|rnn|lstm`: reads the corpus, builds (or, with --resume,
+ * `kotoba train --model loglinear|ffnn|rnn|gru|lstm|transformer`: reads the corpus, builds (or, with --resume,
  * reopens) the model, runs the training loop with progress on stderr, checkpoints every few
  * minutes and on Ctrl-C, and writes the model as safetensors (with --report, an HTML chart too).
  */
@@ -42,6 +42,7 @@ export const TRAINING_DEFAULTS: Record<NeuralKind, TrainingDefaults> = {
   // those of PyTorch's word_language_model (Zaremba et al.'s lr 1 on the loss summed over 20
   // steps); the tanh RNN is unstable above about 5 (measured on PTB).
   rnn: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 5, clip: 0.25, epochs: 30, lrDecay: 0, l2: 0 },
+  gru: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
   lstm: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
 };
 
@@ -63,6 +64,9 @@ interface RunOptions {
   text: Record<string, unknown>;
 }
 
+/** Families trained on streams cut into chunks of --bptt steps. */
+const isSequenceModel = (kind: NeuralKind): boolean => kind === 'rnn' || kind === 'gru' || kind === 'lstm';
+
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
 function architectureOf(o: Parsed['options']): ArchitectureOptions {
@@ -74,6 +78,7 @@ function architectureOf(o: Parsed['options']): ArchitectureOptions {
   if (num(o.dropout) !== undefined) a.dropout = num(o.dropout)!;
   if (num(o.classes) !== undefined) a.classes = num(o.classes)!;
   if (num(o['hash-size']) !== undefined) a.hashSize = num(o['hash-size'])!;
+  if (typeof o.activation === 'string') a.activation = o.activation;
   if (o.tied) a.tied = true;
   if (o.direct) a.direct = true;
   return a;
@@ -150,7 +155,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run = c.training.run as RunOptions;
     if (!run || run.kind !== c.config.kind) throw new KotobaError(`${ckptPath}: the checkpoint has no usable training options`, 'train again without --resume');
     if (run.kind !== kind) throw new KotobaError(`the checkpoint is of a ${run.kind} model, not ${kind}`, `use --model ${run.kind}`);
-    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay', 'optimizer', 'warmup', 'schedule'].filter((n) => o[n] !== undefined);
+    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'activation', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay', 'optimizer', 'warmup', 'schedule'].filter((n) => o[n] !== undefined);
     if (ignored.length) io.log.warn(`--resume keeps the checkpoint's settings; ignoring ${ignored.map((n) => `--${n}`).join(' ')}`);
     // What may change on resume: how long to go on, and (breaking exact reproduction) the rate.
     if (num(o.epochs) ?? num(o['max-epochs'])) run.trainer.epochs = positiveInt(o, o.epochs !== undefined ? 'epochs' : 'max-epochs', 1);
@@ -191,9 +196,9 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (num(o['max-time']) !== undefined) trainer.maxTime = nonNegative(o, 'max-time', 0);
     if (num(o['max-steps']) !== undefined) trainer.maxSteps = positiveInt(o, 'max-steps', 1);
     if (dryRun) trainer.maxSteps = 2;
-    const recurrent = kind === 'rnn' || kind === 'lstm';
+    const recurrent = isSequenceModel(kind);
     const shape: TrainShape = { batch: positiveInt(o, 'batch', d.batch), bptt: recurrent ? positiveInt(o, 'bptt', d.bptt) : 1 };
-    if (!recurrent && o.bptt !== undefined) throw new KotobaError(`--bptt applies to rnn and lstm, not ${kind}`);
+    if (!recurrent && o.bptt !== undefined) throw new KotobaError(`--bptt applies to rnn, gru and lstm, not ${kind}`);
     const { fixed, ...rest } = text;
     run = { kind, shape, optimizer, trainer, train: input, valid: typeof o.valid === 'string' ? o.valid : null, text: rest };
     io.progress(`reading ${input === '-' ? 'standard input' : input}`);
@@ -221,7 +226,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (validTokens) validTokens = prefixTokens(validTokens, 200);
   }
   io.progress(`${model.description}; ${model.params.size.toLocaleString('en-US')} parameters; kernels ${model.kernels.backend}`);
-  io.progress(`training on ${train.words.toLocaleString('en-US')} words in ${train.sentences.toLocaleString('en-US')} sentences; batch ${run.shape.batch}${run.kind === 'rnn' || run.kind === 'lstm' ? `, BPTT ${run.shape.bptt}` : ''}, lr ${run.trainer.lr}, seed ${run.trainer.seed}`);
+  io.progress(`training on ${train.words.toLocaleString('en-US')} words in ${train.sentences.toLocaleString('en-US')} sentences; batch ${run.shape.batch}${isSequenceModel(run.kind) ? `, BPTT ${run.shape.bptt}` : ''}, lr ${run.trainer.lr}, seed ${run.trainer.seed}`);
 
   // ---- the loop ---------------------------------------------------------------------------
   const trainingMeta = (): Record<string, unknown> => ({

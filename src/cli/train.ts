@@ -6,10 +6,11 @@ import { SMOOTHING_NAMES, type SmoothingName, type SmoothingOptions } from '../n
 import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
 import { checkWritable } from '../node/io.js';
+import { NEURAL_KINDS } from '../neural/model.js';
 import type { Parsed } from './args.js';
 import { commonOptions, textOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 
-export const NEURAL_MODELS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
+export const NEURAL_MODELS = NEURAL_KINDS;
 
 export const train: Command = {
   name: 'train',
@@ -36,21 +37,22 @@ export const train: Command = {
     vocab: { type: 'string', value: 'FILE', description: 'fixed vocabulary: one word per line; others become <unk>' },
     ...textOptions,
     // Neural options (see docs): accepted here so that one command trains every family.
-    hidden: { type: 'integer', description: 'neural: hidden units (ffnn 256, rnn and lstm 200)' },
-    embed: { type: 'integer', description: 'neural: embedding size (ffnn 128; rnn, lstm: --hidden)' },
-    layers: { type: 'integer', description: 'lstm: layers (default 2)' },
-    dropout: { type: 'number', description: 'lstm: dropout probability on non-recurrent connections (default 0)' },
-    classes: { type: 'integer', description: 'neural: class-factorised softmax with C classes; 0 = full (default √V for rnn, ffnn; full for lstm)' },
-    bptt: { type: 'integer', description: 'rnn/lstm: truncated backpropagation length (default 35)' },
-    batch: { type: 'integer', description: 'neural: minibatch size: streams for rnn/lstm (20), examples for ffnn (256), loglinear (16)' },
-    lr: { type: 'number', description: 'neural: learning rate on the mean loss (loglinear 3, ffnn 1, rnn 5, lstm 20)' },
+    hidden: { type: 'integer', description: 'neural: hidden units (ffnn 256, rnn, gru and lstm 200)' },
+    embed: { type: 'integer', description: 'neural: embedding size (ffnn 128; rnn, gru, lstm: --hidden)' },
+    layers: { type: 'integer', description: 'rnn, gru, lstm: layers (rnn 1, gru and lstm 2)' },
+    dropout: { type: 'number', description: 'rnn, gru, lstm: dropout probability on non-recurrent connections (default 0)' },
+    activation: { type: 'string', value: 'NAME', description: 'rnn: tanh (default) or relu' },
+    classes: { type: 'integer', description: 'neural: class-factorised softmax with C classes; 0 = full (default √V for rnn, ffnn; full for gru, lstm)' },
+    bptt: { type: 'integer', description: 'rnn, gru, lstm: truncated backpropagation length (default 35)' },
+    batch: { type: 'integer', description: 'neural: minibatch size: streams for rnn, gru, lstm (20), examples for ffnn (256), loglinear (16)' },
+    lr: { type: 'number', description: 'neural: learning rate on the mean loss (sgd: loglinear 3, ffnn 1, rnn 5, gru and lstm 20; adamw 1e-3; adagrad 0.01)' },
     epochs: { type: 'integer', description: 'neural: maximum epochs' },
     'max-epochs': { type: 'integer', description: 'neural: maximum epochs (same as --epochs)' },
     'max-time': { type: 'number', value: 'S', description: 'neural: stop after S seconds' },
     valid: { type: 'string', value: 'FILE', description: 'neural: validation text' },
     resume: { type: 'boolean', description: 'neural: continue from the checkpoint of MODEL' },
     l2: { type: 'number', description: 'neural: weight decay λ (sgd, adagrad: λθ added to the gradient; adamw: decoupled, default 0.01; else 0)' },
-    tied: { type: 'boolean', description: 'lstm: tie input and output embeddings' },
+    tied: { type: 'boolean', description: 'rnn, gru, lstm: tie input and output embeddings (needs --embed = --hidden)' },
     direct: { type: 'boolean', description: 'ffnn: direct connections from the history to the output' },
     'dry-run': { type: 'boolean', description: 'neural: one tiny step of each phase (for CI)' },
     clip: { type: 'number', description: 'neural: clip the gradient norm at this value (0: no clipping)' },

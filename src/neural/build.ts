@@ -9,12 +9,11 @@ import { createKernels, createJsKernels, floatsFor } from './kernels/index.js';
 import type { KernelBackend, Kernels } from './kernels/types.js';
 import { FeedForwardModel } from './ffnn.js';
 import { DEFAULT_HASH_SIZE, LogLinearModel } from './loglinear.js';
-import { LstmModel } from './lstm.js';
 import { NO_KERNELS, NEURAL_KINDS, type NeuralConfig, type NeuralKind, type NeuralModel, type TrainShape } from './model.js';
 import { Optimizer, optimizerStateFloats, type OptimizerName } from './optim.js';
 import { outputOrder, type OutputOrder } from './output.js';
 import { Sizer, type Allocator } from './params.js';
-import { RnnModel } from './rnn.js';
+import { StackedRecurrentModel } from './stacked.js';
 
 /** Architecture options as a user gives them (absent: the family's default). */
 export interface ArchitectureOptions {
@@ -28,6 +27,8 @@ export interface ArchitectureOptions {
   tied?: boolean;
   direct?: boolean;
   hashSize?: number;
+  /** rnn: tanh (default) or relu. */
+  activation?: string;
 }
 
 /** Default classes: about √V, as Mikolov recommends (100 for PTB's 10k words); none for small vocabularies. */
@@ -69,7 +70,7 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
       if (!Number.isInteger(c.hashSize) || c.hashSize < vocabSize) throw new KotobaError(`--hash-size must be at least the vocabulary size (${vocabSize}), got ${c.hashSize}`);
       c.hashSize = Math.min(c.hashSize, dense);
       if (c.classes > 0) throw new KotobaError('the log-linear model has a full softmax only', 'drop --classes');
-      for (const [n, v] of [['embed', o.embed], ['hidden', o.hidden], ['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['direct', o.direct]] as const) {
+      for (const [n, v] of [['embed', o.embed], ['hidden', o.hidden], ['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['direct', o.direct], ['activation', o.activation]] as const) {
         unused(n, v, 'the log-linear model has no hidden layer');
       }
       break;
@@ -79,21 +80,24 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
       c.embed = positive('embed', o.embed, 128);
       c.hidden = positive('hidden', o.hidden, 256);
       c.direct = Boolean(o.direct);
-      for (const [n, v] of [['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
+      for (const [n, v] of [['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['hash-size', o.hashSize], ['activation', o.activation]] as const) unused(n, v, 'see kotoba train --help');
       break;
     case 'rnn':
-      c.hidden = positive('hidden', o.hidden, 200);
-      c.embed = positive('embed', o.embed, c.hidden);
-      for (const [n, v] of [['order', o.order], ['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
-      break;
+    case 'gru':
     case 'lstm':
+      // Mikolov's RNN is one layer; PyTorch's example stacks two of every cell.
       c.hidden = positive('hidden', o.hidden, 200);
       c.embed = positive('embed', o.embed, c.hidden);
-      c.layers = positive('layers', o.layers, 2, 8);
+      c.layers = positive('layers', o.layers, kind === 'rnn' ? 1 : 2, 8);
       c.dropout = o.dropout ?? 0;
       if (!(c.dropout >= 0 && c.dropout < 1)) throw new KotobaError(`--dropout must be in [0, 1), got ${c.dropout}`);
       c.tied = Boolean(o.tied);
       if (c.tied && c.embed !== c.hidden) throw new KotobaError(`--tied needs --embed equal to --hidden (got ${c.embed} and ${c.hidden})`);
+      if (kind === 'rnn') {
+        const a = o.activation ?? 'tanh';
+        if (a !== 'tanh' && a !== 'relu') throw new KotobaError(`unknown --activation '${a}' for the rnn model`, 'use tanh or relu');
+        if (a === 'relu') c.activation = 'relu';
+      } else unused('activation', o.activation, 'the rnn model has tanh or relu; gru and lstm have their gates');
       for (const [n, v] of [['order', o.order], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
       break;
   }
@@ -120,9 +124,9 @@ function construct(k: Kernels, mem: Allocator, config: NeuralConfig, vocab: Voca
     case 'ffnn':
       return new FeedForwardModel(k, vocab, config, order, mem, batch) as NeuralModel<unknown>;
     case 'rnn':
-      return new RnnModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
+    case 'gru':
     case 'lstm':
-      return new LstmModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
+      return new StackedRecurrentModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The neural language models: log-linear, feed-forward (Bengio), Elman RNN (Mikolov) and LSTM
- * (Zaremba), each a LanguageModel; their layers, training loop and safetensors model files.
+ * The neural language models: log-linear, feed-forward (Bengio), Elman RNN (Mikolov), GRU and
+ * LSTM (Zaremba), each a LanguageModel; their layers, training loop and safetensors model files.
  * Browser-safe (files are in kotoba/node: saveNeuralModel, loadNeuralModel).
  *
  * @example
@@ -33,8 +33,7 @@ export {
 } from './model.js';
 export { LogLinearModel, DEFAULT_HASH_SIZE } from './loglinear.js';
 export { FeedForwardModel } from './ffnn.js';
-export { RnnModel } from './rnn.js';
-export { LstmModel } from './lstm.js';
+export { StackedRecurrentModel, type CellKind } from './stacked.js';
 export { buildModel, buildModelJs, resolveConfig, orderFor, countIds, defaultClasses, modelFloats, type ArchitectureOptions, type BuildOptions } from './build.js';
 export {
   Trainer,

@@ -139,27 +139,33 @@ export function maskRows(d: Float32Array, reset: Uint8Array, r0: number, rows: n
 
 // ---- Elman recurrent cell -------------------------------------------------------------------
 
+/** The Elman cell's nonlinearity (PyTorch's RNN_TANH and RNN_RELU). */
+export type Activation = 'tanh' | 'relu';
+
 /**
- * h(B, H) = tanh(h + hin(B, H) · U(H, H)): `h` arrives holding the step's input half,
+ * h(B, H) = act(h + hin(B, H) · U(H, H)): `h` arrives holding the step's input half,
  * x · Wx + b, computed for all steps at once by the caller (one large gemm), and leaves holding
  * the new state.
  */
-export function rnnCellForward(k: Kernels, h: Float32Array, hin: Float32Array, U: Float32Array, B: number, H: number): void {
+export function rnnCellForward(k: Kernels, h: Float32Array, hin: Float32Array, U: Float32Array, B: number, H: number, activation: Activation = 'tanh'): void {
   k.gemm(false, false, B, H, H, 1, hin, U, 1, h);
-  k.tanhForward(B * H, h, h);
+  if (activation === 'relu') k.reluForward(B * H, h, h);
+  else k.tanhForward(B * H, h, h);
 }
 
 /**
- * Given dh(B, H) (all gradient reaching h), computes dpre(B, H) = dh ⊙ (1 − h²) (overwritten)
+ * Given dh(B, H) (all gradient reaching h), computes dpre(B, H) = dh ⊙ act′ (overwritten)
  * and dhin += dpre · Uᵀ. The weight gradients need every step's dpre and are summed once per
  * chunk by {@link rnnWeightsBackward} (one large gemm instead of one small one per step); the
  * caller scatters dpre into the embedding gradient (the input's contribution).
  */
 export function rnnCellBackward(
   k: Kernels, dhin: Float32Array, dpre: Float32Array, dh: Float32Array, h: Float32Array, U: Float32Array, B: number, H: number,
+  activation: Activation = 'tanh',
 ): void {
   dpre.fill(0);
-  k.tanhBackward(B * H, h, dh, dpre);
+  if (activation === 'relu') k.reluBackward(B * H, h, dh, dpre);
+  else k.tanhBackward(B * H, h, dh, dpre);
   k.gemm(false, true, B, H, H, 1, dpre, U, 1, dhin);
 }
 
@@ -171,20 +177,23 @@ export function rnnWeightsBackward(k: Kernels, dU: Float32Array, db: Float32Arra
 
 // ---- LSTM cell ------------------------------------------------------------------------------
 
-/** Per-row views of a gate buffer a(B, 4H): the σ part [i | f | o] and the tanh part g. */
+/**
+ * Per-row views of a gate buffer a(B, gates·H): the σ part (LSTM [i | f | o], GRU [r | z]) and
+ * the tanh part (LSTM g, GRU n), the last H of each row.
+ */
 export interface GateRows {
   ifo: Float32Array[];
   g: Float32Array[];
 }
 
-/** Makes the per-row views of a(B, 4H) once, outside the hot loop. */
-export function gateRows(a: Float32Array, B: number, H: number): GateRows {
-  const G = 4 * H;
+/** Makes the per-row views of a(B, gates·H) once, outside the hot loop. */
+export function gateRows(a: Float32Array, B: number, H: number, gates = 4): GateRows {
+  const G = gates * H;
   const ifo: Float32Array[] = [];
   const g: Float32Array[] = [];
   for (let r = 0; r < B; r++) {
-    ifo.push(a.subarray(r * G, r * G + 3 * H));
-    g.push(a.subarray(r * G + 3 * H, r * G + G));
+    ifo.push(a.subarray(r * G, r * G + G - H));
+    g.push(a.subarray(r * G + G - H, r * G + G));
   }
   return { ifo, g };
 }
@@ -254,4 +263,76 @@ export function lstmCellBackward(
     }
   }
   k.gemm(false, true, B, H, G, 1, da, Wh, 1, dhin);
+}
+
+// ---- GRU cell -------------------------------------------------------------------------------
+
+/**
+ * One GRU step for B rows (Cho et al. 2014, in the form of PyTorch's nn.GRU and cuDNN, where
+ * the reset gate multiplies h · Whn + bhn):
+ *
+ *   a(B, 3H)                                   arrives holding x · Wx + bx, computed for all
+ *                                              steps at once by the caller (one large gemm)
+ *   g(B, 3H) = hin(B, H) · Wh(H, 3H) + bh(3H)  the recurrent half, kept for the backward pass
+ *   per row [r | z | n]: r, z = σ(a + g), n = tanh(a_n + r ⊙ g_n)   (in place in a)
+ *   h = (1 − z) ⊙ n + z ⊙ hin
+ *
+ * `aRows` are per-row views of `a` made once by the caller ({@link gateRows} with 3 gates).
+ */
+export function gruCellForward(
+  k: Kernels, h: Float32Array, a: Float32Array, aRows: GateRows, g: Float32Array,
+  hin: Float32Array, Wh: Float32Array, bh: Float32Array, B: number, H: number,
+): void {
+  const G = 3 * H;
+  k.gemm(false, false, B, G, H, 1, hin, Wh, 0, g);
+  k.addBias(B, G, g, bh);
+  for (let r = 0; r < B; r++) {
+    const o = r * G;
+    for (let j = 0; j < 2 * H; j++) a[o + j] = a[o + j]! + g[o + j]!;
+    const rz = aRows.ifo[r]!;
+    k.sigmoidForward(2 * H, rz, rz);
+    for (let j = 0; j < H; j++) a[o + 2 * H + j] = a[o + 2 * H + j]! + a[o + j]! * g[o + 2 * H + j]!;
+    const n = aRows.g[r]!;
+    k.tanhForward(H, n, n);
+  }
+  for (let r = 0; r < B; r++) {
+    const o = r * G;
+    const s = r * H;
+    for (let j = 0; j < H; j++) {
+      const z = a[o + H + j]!;
+      h[s + j] = (1 - z) * a[o + 2 * H + j]! + z * hin[s + j]!;
+    }
+  }
+}
+
+/**
+ * Backward of {@link gruCellForward}. Given dh(B, H), writes da(B, 3H), the gradient of the
+ * input half's pre-activations, and dg(B, 3H), that of the recurrent half's (both
+ * overwritten); then dhin += dg · Whᵀ + dh ⊙ z. The weight gradients (dWh = Σ hinᵀ · dg,
+ * dbh = Σ dg, and the input side from da) are the caller's, once for all steps.
+ */
+export function gruCellBackward(
+  k: Kernels, dhin: Float32Array, da: Float32Array, dg: Float32Array, dh: Float32Array,
+  a: Float32Array, g: Float32Array, hin: Float32Array, Wh: Float32Array, B: number, H: number,
+): void {
+  const G = 3 * H;
+  for (let r = 0; r < B; r++) {
+    const o = r * G;
+    const s = r * H;
+    for (let j = 0; j < H; j++) {
+      const rg = a[o + j]!, z = a[o + H + j]!, n = a[o + 2 * H + j]!;
+      const dhv = dh[s + j]!;
+      const dn = dhv * (1 - z) * (1 - n * n); // through tanh
+      const dr = dn * g[o + 2 * H + j]! * rg * (1 - rg);
+      const dz = dhv * (hin[s + j]! - n) * z * (1 - z);
+      da[o + j] = dr;
+      da[o + H + j] = dz;
+      da[o + 2 * H + j] = dn;
+      dg[o + j] = dr;
+      dg[o + H + j] = dz;
+      dg[o + 2 * H + j] = dn * rg;
+      dhin[s + j] = dhin[s + j]! + dhv * z;
+    }
+  }
+  k.gemm(false, true, B, H, G, 1, dg, Wh, 1, dhin);
 }

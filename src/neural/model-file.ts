@@ -149,10 +149,15 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
   };
 }
 
+/** Files written before the RNN had layers name its one layer `rnn.input` where it is now `rnn.0.input`. */
+function legacyName(name: string): string {
+  return name.replace(/^rnn\.0\.(input|recurrent|bias)$/, 'rnn.$1');
+}
+
 /** Copies a file's weights into a model of the same configuration, checking every name and shape. */
 export function loadWeights(model: NeuralModel<unknown>, weights: Map<string, SafeTensor>, source: string): void {
   for (const t of model.params.tensors()) {
-    const w = weights.get(t.name);
+    const w = weights.get(t.name) ?? weights.get(legacyName(t.name));
     if (!w) throw new KotobaError(`${source}: the model has no tensor ${t.name}`, 'the file is corrupt or from another kotoba; train it again');
     if (w.dtype !== 'F32' || w.shape.length !== t.shape.length || w.shape.some((d, i) => d !== t.shape[i])) {
       throw new KotobaError(`${source}: tensor ${t.name} has shape ${JSON.stringify(w.shape)} (${w.dtype}), expected ${JSON.stringify(t.shape)} (F32)`, 'the file is corrupt; train it again');

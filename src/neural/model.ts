@@ -12,7 +12,7 @@ import { Optimizer } from './optim.js';
 import { ParamSet } from './params.js';
 import type { Random } from './random.js';
 
-export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
+export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'gru', 'lstm'] as const;
 export type NeuralKind = (typeof NEURAL_KINDS)[number];
 
 /** Architecture of a neural model: everything needed to rebuild it from a file. */
@@ -24,16 +24,18 @@ export interface NeuralConfig {
   classes: number;
   /** loglinear, ffnn: n-gram order N (the history is the N − 1 previous words). */
   order?: number;
-  /** ffnn, rnn, lstm: embedding size. */
+  /** ffnn, rnn, gru, lstm: embedding size. */
   embed?: number;
-  /** ffnn, rnn, lstm: hidden units. */
+  /** ffnn, rnn, gru, lstm: hidden units. */
   hidden?: number;
-  /** lstm: layers. */
+  /** rnn, gru, lstm: layers. */
   layers?: number;
-  /** lstm: dropout probability on non-recurrent connections (training only). */
+  /** rnn, gru, lstm: dropout probability on non-recurrent connections (training only). */
   dropout?: number;
-  /** lstm: output matrix = input embedding. */
+  /** rnn, gru, lstm: output matrix = input embedding. */
   tied?: boolean;
+  /** rnn: the cell's nonlinearity (absent: tanh). */
+  activation?: 'tanh' | 'relu';
   /** ffnn: direct connections from the concatenated embeddings to the output. */
   direct?: boolean;
   /** loglinear: floats per history position in the (hashed) weight table; V·(V − 1) = dense. */
@@ -232,9 +234,12 @@ export function describe(c: NeuralConfig): string {
     case 'ffnn':
       return `feed-forward ${c.order}-gram network (embed ${c.embed}, hidden ${c.hidden}${c.direct ? ', direct connections' : ''}), ${soft}, ${V}`;
     case 'rnn':
-      return `Elman RNN (embed ${c.embed ?? c.hidden}, hidden ${c.hidden}), ${soft}, ${V}`;
-    case 'lstm':
-      return `LSTM ${c.layers}×${c.hidden} (embed ${c.embed}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}`;
+    case 'gru':
+    case 'lstm': {
+      const name = c.kind === 'rnn' ? `Elman RNN${c.activation === 'relu' ? ' (ReLU)' : ''}` : c.kind.toUpperCase();
+      const size = (c.layers ?? 1) > 1 ? `${c.layers}×${c.hidden}` : `${c.hidden}`;
+      return `${name} ${size} (embed ${c.embed ?? c.hidden}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}`;
+    }
   }
 }
 
