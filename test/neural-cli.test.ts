@@ -107,12 +107,16 @@ test('bad options are one-line errors that say what to do', () => {
   const cases: [string[], RegExp][] = [
     [['--model', 'rnn', '-o', join(tmp, 'x.arpa'), TRAIN], /neural models are written as safetensors: .*x\.arpa should end in \.safetensors/],
     [['--model', 'rnn', '--resume', '-o', join(tmp, 'none.safetensors'), TRAIN], /nothing to resume: no checkpoint .*none\.ckpt\.safetensors/],
-    [['--model', 'rnn', '--layers', '2', '-o', join(tmp, 'x.safetensors'), TRAIN], /--layers does not apply to the rnn model/],
-    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt applies to rnn and lstm, not ffnn/],
+    [['--model', 'gru', '--activation', 'relu', '-o', join(tmp, 'x.safetensors'), TRAIN], /--activation does not apply to the gru model/],
+    [['--model', 'rnn', '--activation', 'sigmoid', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown --activation 'sigmoid' for the rnn model \(use tanh or relu\)/],
+    [['--model', 'ffnn', '--layers', '2', '-o', join(tmp, 'x.safetensors'), TRAIN], /--layers does not apply to the ffnn model/],
+    [['--model', 'lstm', '--optimizer', 'adam', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown optimizer 'adam' \(use sgd, adamw, adagrad\)/],
+    [['--model', 'lstm', '--schedule', 'step', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown schedule 'step' \(use plateau or cosine\)/],
+    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt applies to rnn, gru and lstm, not ffnn/],
     [['--model', 'loglinear', '--classes', '10', '-o', join(tmp, 'x.safetensors'), TRAIN], /the log-linear model has a full softmax only/],
     [['--model', 'lstm', '--tied', '--embed', '10', '--hidden', '20', '-o', join(tmp, 'x.safetensors'), TRAIN], /--tied needs --embed equal to --hidden/],
     [['--model', 'lstm', '--dropout', '1', '-o', join(tmp, 'x.safetensors'), TRAIN], /--dropout must be in \[0, 1\)/],
-    [['--model', 'gru', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown model kind 'gru'/],
+    [['--model', 'rnn2', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown model kind 'rnn2'/],
   ];
   for (const [args, message] of cases) {
     const r = kotoba(['train', ...args]);
