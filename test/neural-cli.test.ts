@@ -92,6 +92,48 @@ test('Ctrl-C writes a checkpoint and the model so far, exits with a message, and
   assert.equal(again.status, 0, again.stderr);
 });
 
+test('--context stream: recorded in the model, used by ppl and score unless told otherwise; AdamW trains and resumes', () => {
+  const out = join(tmp, 'stream.safetensors');
+  const r = kotoba(['train', '--model', 'gru', '--hidden', '12', '--layers', '1', '--context', 'stream', '--optimizer', 'adamw', '--warmup', '3', '--batch', '1', '--bptt', '20', '--max-steps', '6', '--lowercase', '--max-vocab', '2000', '--valid', VALID, '--json', '-o', out, TRAIN]);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout) as { valid_perplexity: number; description: string };
+  assert.match(summary.description, /^GRU 12 .*stream context$/);
+  const meta = decodeSafetensors(readFileSync(out), out).metadata;
+  assert.equal((JSON.parse(meta.config!) as { context: string }).context, 'stream');
+  assert.equal((JSON.parse(meta.training!) as { run: { optimizer: string } }).run.optimizer, 'adamw');
+  const ppl = (args: string[]) => JSON.parse(kotoba(['ppl', '--lowercase', '--json', ...args, out, VALID]).stdout) as { perplexity: number; context: string; tokens: number };
+  const own = ppl([]), sentence = ppl(['--context', 'sentence']);
+  assert.equal(own.context, 'stream');
+  assert.equal(sentence.context, 'sentence');
+  assert.equal(own.tokens, sentence.tokens);
+  // Validation ran over one stream (batch 1): the same number ppl gives.
+  assert.ok(Math.abs(own.perplexity / summary.valid_perplexity - 1) < 1e-4, `${own.perplexity} vs ${summary.valid_perplexity}`);
+  assert.notEqual(own.perplexity, sentence.perplexity);
+  const text = kotoba(['ppl', '--lowercase', out, VALID]).stdout;
+  assert.match(text, /Context:\tstream\n$/);
+  // score: the second line is scored after the first in stream context, alone in sentence context.
+  const lines = 'the game was released .\nthe game was released .\n';
+  const score = (args: string[]) => spawnSync(process.execPath, [cli, 'score', '--lowercase', ...args, out], { input: lines, encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+  const [a1, a2] = score([]), [b1, b2] = score(['--context', 'sentence']);
+  assert.equal(a1, b1);
+  assert.equal(b1, b2);
+  assert.notEqual(a1, a2);
+  // An n-gram model has no state across lines.
+  const arpa = join(tmp, 'stream.arpa');
+  assert.equal(kotoba(['train', '--order', '2', '-o', arpa, VALID]).status, 0);
+  const bad = kotoba(['ppl', '--context', 'stream', arpa, VALID]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^kotoba: --context stream needs a model whose state spans lines: the .* scores each line on its own \(use an rnn, gru, lstm or transformer model\)\n$/);
+  // Resume an AdamW run stopped early: the moments come back from the checkpoint.
+  const args = ['train', '--model', 'gru', '--hidden', '8', '--layers', '1', '--optimizer', 'adamw', '--batch', '4', '--bptt', '9', '--lowercase', '--max-vocab', '1000', '--json'];
+  const straight = join(tmp, 'adamw-straight.safetensors'), resumed = join(tmp, 'adamw-resumed.safetensors');
+  assert.equal(kotoba([...args, '--max-steps', '10', '-o', straight, TRAIN]).status, 0);
+  assert.equal(kotoba([...args, '--max-steps', '4', '-o', resumed, TRAIN]).status, 0);
+  assert.equal(kotoba(['train', '--model', 'gru', '--resume', '--max-steps', '10', '-o', resumed]).status, 0);
+  const x = decodeSafetensors(readFileSync(straight), straight), y = decodeSafetensors(readFileSync(resumed), resumed);
+  for (const [name, t] of x.tensors) assert.deepEqual(y.tensors.get(name)!.data, t.data, name);
+});
+
 test('--report writes a self-contained HTML chart of the epochs', () => {
   const out = join(tmp, 'report.safetensors'), html = join(tmp, 'report.html');
   const r = kotoba(['train', '--model', 'ffnn', '--order', '2', '--embed', '4', '--hidden', '8', '--epochs', '2', '--lowercase', '--max-vocab', '500', '--valid', VALID, '--report', html, '-o', out, VALID]);

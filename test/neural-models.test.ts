@@ -142,6 +142,72 @@ for (const [kind, arch] of SMALL) {
   });
 }
 
+// ---- stream context ----------------------------------------------------------------------------
+
+for (const [kind, arch] of [
+  ['rnn', { hidden: 10, classes: 4, context: 'stream' }],
+  ['gru', { hidden: 8, layers: 2, classes: 0, context: 'stream' }],
+  ['lstm', { hidden: 8, layers: 2, classes: 0, dropout: 0.2, context: 'stream' }],
+] as [NeuralKind, ArchitectureOptions][]) {
+  const name = `${kind} ${JSON.stringify(arch)}`;
+
+  test(`${name}: a stream is one sequence: scoring equals word-by-word score() across lines, from a </s> start`, () => {
+    const model = makeModel(kind, arch);
+    new Random(3).fillUniform(model.params.values, -0.5, 0.5); // weights large enough for the state to matter
+    assert.equal(model.context, 'stream');
+    const text = VALID.tokens.subarray(0, 200);
+    const end = text.lastIndexOf(EOS) + 1;
+    const tokens = text.subarray(0, end);
+    const acc = scoreTokens(model, tokens); // the model's own context: stream
+    // By hand: every word and </s> of the text, one state carried through, <s> left out.
+    let state = model.begin();
+    let total = 0;
+    let n = 0;
+    for (const w of tokens) {
+      if (w === BOS) continue;
+      const r = model.score(state, w);
+      total += r.log10;
+      n++;
+      state = r.next;
+    }
+    assert.equal(acc.tokens, n);
+    assert.ok(Math.abs(acc.log10Sum - total) < 1e-4, `${acc.log10Sum} vs ${total}`);
+    // begin() is the state after a line break from zero; the first line is the same in both contexts.
+    const first = tokens.subarray(0, tokens.indexOf(EOS) + 1);
+    assert.ok(Math.abs(scoreTokens(model, first, 'sentence').log10Sum - scoreTokens(model, first, 'stream').log10Sum) < 1e-5);
+    // Later lines see the lines before them: the stream differs from scoring each line alone.
+    assert.ok(Math.abs(scoreTokens(model, tokens, 'sentence').log10Sum - acc.log10Sum) > 1e-3);
+  });
+
+  test(`${name}: batched validation over one stream equals stream perplexity; training keeps the text's order`, () => {
+    const model = makeModel(kind, arch, { batch: 1, bptt: 7 });
+    const { nats, targets } = model.evaluate(VALID.tokens);
+    const acc = scoreTokens(model, VALID.tokens);
+    assert.equal(targets, acc.tokens);
+    assert.ok(Math.abs(Math.exp(nats / targets) / acc.perplexity - 1) < 1e-5, `${Math.exp(nats / targets)} vs ${acc.perplexity}`);
+    // The training layout: no <s> anywhere, a </s> first, then the corpus in order (no shuffle).
+    const trainer = makeModel(kind, arch, { batch: 2, bptt: 5 });
+    trainer.beginEpoch(TRAIN.tokens, new Random(5));
+    trainer.trainStep(0, new Random(1));
+    const ws = (trainer as unknown as { trainWs: { inputs: Int32Array; reset: Uint8Array } }).trainWs;
+    const order = (trainer as unknown as { order: { row: Int32Array } }).order;
+    assert.equal(ws.inputs[0], order.row[EOS]);
+    assert.deepEqual(Array.from(ws.inputs.subarray(0, 10)).filter((_, i) => i % 2 === 0).slice(1), [1, 2, 3, 4].map((i) => order.row[TRAIN.tokens[i]!]!));
+    assert.ok(ws.reset.subarray(0, 10).every((r) => r === 0), 'no resets in a stream (it starts from the zero state)');
+  });
+}
+
+test('context: sentence models score streams only when asked; n-gram-like models refuse a stream', async () => {
+  const model = makeModel('lstm', { hidden: 8, layers: 1, classes: 0 });
+  assert.equal(model.context, 'sentence');
+  assert.ok(scoreTokens(model, VALID.tokens).perplexity > 0);
+  assert.ok(Number.isFinite(scoreTokens(model, VALID.tokens, 'stream').perplexity));
+  const ffnn = makeModel('ffnn', { order: 3, embed: 4, hidden: 4, classes: 0 });
+  assert.throws(() => scoreTokens(ffnn, VALID.tokens, 'stream'), /--context stream needs a model whose state spans lines/);
+  assert.throws(() => resolveConfig('ffnn', { context: 'stream' }, 20), /--context stream does not apply to the ffnn model/);
+  assert.throws(() => resolveConfig('lstm', { context: 'document' }, 20), /unknown --context 'document'/);
+});
+
 for (const [kind, arch, lr] of [
   ['loglinear', { order: 3 }, 1],
   ['ffnn', { order: 3, embed: 16, hidden: 32, classes: 4 }, 0.5],

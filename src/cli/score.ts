@@ -1,10 +1,10 @@
-import { scoreSentence } from '../lm.js';
+import { scoreLine, scoreSentence } from '../lm.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
 import { tokenizer } from '../text/tokenize.js';
 import { KotobaError } from '../errors.js';
 import { formatFloat32 } from '../ngram/arpa.js';
-import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, contextOf, contextOption, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const score: Command = {
   name: 'score',
@@ -14,12 +14,15 @@ export const score: Command = {
   options: {
     words: { type: 'boolean', short: 'w', description: 'per-word scores: word=id ngram-length log10, as KenLM query prints them' },
     ...textOptions,
+    ...contextOption,
     ...commonOptions,
   },
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba score MODEL [FILE|-]');
     const lm = await loadModel(modelPath, io.log.warn);
+    const stream = contextOf(parsed.options, lm) === 'stream';
+    let state: unknown = null;
     const tokenize = tokenizer(textOptionsOf(parsed.options));
     const perWord = Boolean(parsed.options.words);
     const json = Boolean(parsed.options.json);
@@ -27,7 +30,11 @@ export const score: Command = {
     for await (const line of readLines(input)) {
       const surface = tokenize(line);
       const ids = surface.map((w) => lm.vocab.id(w));
-      const r = scoreSentence(lm, ids, true, surface);
+      let r;
+      if (stream) {
+        r = scoreLine(lm, ids, state, surface);
+        state = r.next;
+      } else r = scoreSentence(lm, ids, true, surface);
       const oov = r.words.reduce((n, w) => n + (w.oov ? 1 : 0), 0);
       if (json) {
         const obj: Record<string, unknown> = { total: r.total, oov };

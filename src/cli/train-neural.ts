@@ -79,6 +79,7 @@ function architectureOf(o: Parsed['options']): ArchitectureOptions {
   if (num(o.classes) !== undefined) a.classes = num(o.classes)!;
   if (num(o['hash-size']) !== undefined) a.hashSize = num(o['hash-size'])!;
   if (typeof o.activation === 'string') a.activation = o.activation;
+  if (typeof o.context === 'string') a.context = o.context;
   if (o.tied) a.tied = true;
   if (o.direct) a.direct = true;
   return a;
@@ -155,7 +156,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run = c.training.run as RunOptions;
     if (!run || run.kind !== c.config.kind) throw new KotobaError(`${ckptPath}: the checkpoint has no usable training options`, 'train again without --resume');
     if (run.kind !== kind) throw new KotobaError(`the checkpoint is of a ${run.kind} model, not ${kind}`, `use --model ${run.kind}`);
-    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'activation', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay', 'optimizer', 'warmup', 'schedule'].filter((n) => o[n] !== undefined);
+    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'activation', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay', 'optimizer', 'warmup', 'schedule', 'context'].filter((n) => o[n] !== undefined);
     if (ignored.length) io.log.warn(`--resume keeps the checkpoint's settings; ignoring ${ignored.map((n) => `--${n}`).join(' ')}`);
     // What may change on resume: how long to go on, and (breaking exact reproduction) the rate.
     if (num(o.epochs) ?? num(o['max-epochs'])) run.trainer.epochs = positiveInt(o, o.epochs !== undefined ? 'epochs' : 'max-epochs', 1);
@@ -290,7 +291,9 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     const notes = [
       `${model.description}; ${model.params.size.toLocaleString('en-US')} parameters.`,
       `Trained on ${run.train} (${train.words.toLocaleString('en-US')} words)${run.valid ? `, validated on ${run.valid}` : ''}; batch ${run.shape.batch}, lr ${run.trainer.lr}, seed ${run.trainer.seed}; stopped: ${result.reason}.`,
-      'Perplexity counts </s> and not <s>, each line scored as its own sentence, as for the n-gram models.',
+      model.context === 'stream'
+        ? 'Perplexity counts </s> and not <s>, in stream context: each line predicted from the state the line before left.'
+        : 'Perplexity counts </s> and not <s>, each line scored as its own sentence, as for the n-gram models.',
     ];
     await writeFileAtomic(o.report, trainingReport(`kotoba train --model ${run.kind}`, history, notes));
   }

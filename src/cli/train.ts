@@ -42,6 +42,7 @@ export const train: Command = {
     layers: { type: 'integer', description: 'rnn, gru, lstm: layers (rnn 1, gru and lstm 2)' },
     dropout: { type: 'number', description: 'rnn, gru, lstm: dropout probability on non-recurrent connections (default 0)' },
     activation: { type: 'string', value: 'NAME', description: 'rnn: tanh (default) or relu' },
+    context: { type: 'string', value: 'C', description: 'rnn, gru, lstm: sentence (default: each line on its own, state reset at <s>) or stream (the text as one sequence, </s> as the line break, in corpus order); recorded in the model' },
     classes: { type: 'integer', description: 'neural: class-factorised softmax with C classes; 0 = full (default √V for rnn, ffnn; full for gru, lstm)' },
     bptt: { type: 'integer', description: 'rnn, gru, lstm: truncated backpropagation length (default 35)' },
     batch: { type: 'integer', description: 'neural: minibatch size: streams for rnn, gru, lstm (20), examples for ffnn (256), loglinear (16)' },

@@ -29,6 +29,8 @@ export interface ArchitectureOptions {
   hashSize?: number;
   /** rnn: tanh (default) or relu. */
   activation?: string;
+  /** rnn, gru, lstm: 'sentence' (default) or 'stream' (see Context). */
+  context?: string;
 }
 
 /** Default classes: about √V, as Mikolov recommends (100 for PTB's 10k words); none for small vocabularies. */
@@ -62,6 +64,11 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
   const classes = o.classes ?? (kind === 'rnn' || kind === 'ffnn' ? defaultClasses(vocabSize) : 0);
   if (!Number.isInteger(classes) || classes < 0) throw new KotobaError(`--classes must be 0 (full softmax) or a positive whole number, got ${classes}`);
   const c: NeuralConfig = { kind, vocabSize, classes: Math.min(classes, vocabSize - 1) };
+  const context = o.context ?? 'sentence';
+  if (context !== 'sentence' && context !== 'stream') throw new KotobaError(`unknown --context '${context}'`, 'use sentence or stream');
+  if (context === 'stream' && (kind === 'loglinear' || kind === 'ffnn')) {
+    throw new KotobaError(`--context stream does not apply to the ${kind} model`, 'it predicts from the words before it in the line; use rnn, gru or lstm');
+  }
   switch (kind) {
     case 'loglinear': {
       c.order = positive('order', o.order, 3, 16);
@@ -98,6 +105,7 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
         if (a !== 'tanh' && a !== 'relu') throw new KotobaError(`unknown --activation '${a}' for the rnn model`, 'use tanh or relu');
         if (a === 'relu') c.activation = 'relu';
       } else unused('activation', o.activation, 'the rnn model has tanh or relu; gru and lstm have their gates');
+      c.context = context;
       for (const [n, v] of [['order', o.order], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
       break;
   }

@@ -4,7 +4,7 @@
  * `</s>` scored: perplexity means what it means for the n-gram models), and the interface the
  * training loop drives ({@link Trainee}).
  */
-import type { LanguageModel, Scored } from '../lm.js';
+import type { Context, LanguageModel, Scored } from '../lm.js';
 import { BOS, EOS, type Vocabulary } from '../text/vocabulary.js';
 import type { Kernels } from './kernels/types.js';
 import type { OutputOrder } from './output.js';
@@ -34,6 +34,8 @@ export interface NeuralConfig {
   dropout?: number;
   /** rnn, gru, lstm: output matrix = input embedding. */
   tied?: boolean;
+  /** rnn, gru, lstm (and transformer): trained on lines on their own or on the text as a stream (absent: sentence). */
+  context?: Context;
   /** rnn: the cell's nonlinearity (absent: tanh). */
   activation?: 'tanh' | 'relu';
   /** ffnn: direct connections from the concatenated embeddings to the output. */
@@ -101,6 +103,16 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
 
   get description(): string {
     return describe(this.config);
+  }
+
+  /** The context the model was trained in, and scores in unless told otherwise (see {@link Context}). */
+  get context(): Context {
+    return this.config.context ?? 'sentence';
+  }
+
+  /** The input that starts a line: `<s>`, or in stream context the line break `</s>`. */
+  protected get startToken(): number {
+    return this.context === 'stream' ? EOS : BOS;
   }
 
   /**
@@ -238,9 +250,14 @@ export function describe(c: NeuralConfig): string {
     case 'lstm': {
       const name = c.kind === 'rnn' ? `Elman RNN${c.activation === 'relu' ? ' (ReLU)' : ''}` : c.kind.toUpperCase();
       const size = (c.layers ?? 1) > 1 ? `${c.layers}×${c.hidden}` : `${c.hidden}`;
-      return `${name} ${size} (embed ${c.embed ?? c.hidden}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}`;
+      return `${name} ${size} (embed ${c.embed ?? c.hidden}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}${streamed(c)}`;
     }
   }
+}
+
+/** The description's note on a stream-context model. */
+function streamed(c: NeuralConfig): string {
+  return c.context === 'stream' ? ', stream context' : '';
 }
 
 /**

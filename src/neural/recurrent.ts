@@ -1,16 +1,20 @@
 /**
- * What the recurrent models (Elman RNN, LSTM) share: minibatches of B parallel streams cut into
- * chunks of T steps (truncated backpropagation through time), the state carried from chunk to
- * chunk, and scoring one sentence at a time.
+ * What the recurrent models (Elman RNN, GRU, LSTM) share: minibatches of B parallel streams cut
+ * into chunks of T steps (truncated backpropagation through time), the state carried from chunk
+ * to chunk, and scoring a sentence, or a text, at a time.
  *
- * Sentences are independent: the state entering a step whose input is `<s>` is zero, in training
- * as in scoring, so a sentence's probability never depends on the one before it. This is what
- * makes a recurrent model's perplexity the same quantity as an n-gram model's (one line = one
- * sentence, `</s>` scored, `<s>` context only). Mikolov's toolkit and PyTorch's example carry the
- * state across sentences instead, which gives lower numbers that are not comparable; see the README.
+ * Two contexts (`config.context`):
+ * - sentence (the default): sentences are independent. The state entering a step whose input is
+ *   `<s>` is zero, in training as in scoring, so a sentence's probability never depends on the
+ *   one before it: the same quantity as an n-gram model's perplexity (one line = one sentence,
+ *   `</s>` scored, `<s>` context only).
+ * - stream: the text is one sequence, `</s>` the line break, as Mikolov's toolkit, Zaremba et al.
+ *   and PyTorch's example have it: there is no `<s>`; a stream (and the model's start state,
+ *   `begin()`) starts with `</s>` as input from the zero state, and every line is predicted from
+ *   the state the previous line left. Training lays the sentences out in corpus order.
  */
 import type { Scored } from '../lm.js';
-import { BOS } from '../text/vocabulary.js';
+import { BOS, EOS } from '../text/vocabulary.js';
 import type { OutputLayer } from './output.js';
 import type { Allocator } from './params.js';
 import { NeuralModel, sentenceBounds, type LossSum } from './model.js';
@@ -47,8 +51,12 @@ export class Streams {
 
   constructor(readonly B: number) {}
 
-  /** Lays out `tokens` (`<s> w… </s>` sentences); with `shuffle`, in a random sentence order. */
-  layout(tokens: Uint32Array, shuffle: Random | null): void {
+  /**
+   * Lays out `tokens` (`<s> w… </s>` sentences); with `shuffle`, in a random sentence order.
+   * With `stream`, without the `<s>`: each run starts with a `</s>` (the line break before its
+   * first line) and its sentences follow one another as one text.
+   */
+  layout(tokens: Uint32Array, shuffle: Random | null, stream = false): void {
     const bounds = sentenceBounds(tokens);
     const S = bounds.length / 2;
     const order = new Uint32Array(S);
@@ -62,23 +70,25 @@ export class Streams {
     const runLength = new Int32Array(B);
     let b = 0;
     let done = 0;
+    const skip = stream ? 1 : 0; // <s> left out
     for (let i = 0; i < S; i++) {
       const s = order[i]!;
-      const len = bounds[2 * s + 1]! - bounds[2 * s]! + 1;
+      const len = bounds[2 * s + 1]! - bounds[2 * s]! + 1 - skip;
       runLength[b] = runLength[b]! + len;
       done += len;
       if (b < B - 1 && done >= ((b + 1) * N) / B) runStart[++b] = i + 1;
     }
     let L = 0;
-    for (let r = 0; r < B; r++) L = Math.max(L, runLength[r]!);
+    for (let r = 0; r < B; r++) L = Math.max(L, runLength[r]! + skip);
     this.L = L;
     if (this.data.length < B * L) this.data = new Int32Array(B * L);
     this.data.fill(-1, 0, B * L);
     for (let r = 0; r < B; r++) {
       let p = r * L;
+      if (stream && runStart[r + 1]! > runStart[r]!) this.data[p++] = EOS;
       for (let i = runStart[r]!; i < runStart[r + 1]!; i++) {
         const s = order[i]!;
-        for (let j = bounds[2 * s]!; j <= bounds[2 * s + 1]!; j++) this.data[p++] = tokens[j]!;
+        for (let j = bounds[2 * s]! + skip; j <= bounds[2 * s + 1]!; j++) this.data[p++] = tokens[j]!;
       }
     }
   }
@@ -163,7 +173,8 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
 
   beginEpoch(tokens: Uint32Array, shuffle: Random | null): number {
     const ws = this.needTraining();
-    this.streams!.layout(tokens, shuffle);
+    const stream = this.context === 'stream';
+    this.streams!.layout(tokens, stream ? null : shuffle, stream); // a stream keeps the text's order
     ws.carried.fill(0);
     return this.streams!.steps(ws.T);
   }
@@ -189,7 +200,7 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
     const ws = this.needTraining();
     const saved = ws.carried.slice();
     const streams = new Streams(ws.B);
-    streams.layout(tokens, null);
+    streams.layout(tokens, null, this.context === 'stream');
     ws.carried.fill(0);
     let nats = 0;
     let targets = 0;
@@ -221,10 +232,11 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
 
   // ---- scoring --------------------------------------------------------------------------------
 
+  /** The state at the start of a line: after `<s>`, or in stream context after a line break `</s>`, from zero. */
   begin(): Float32Array {
     const ws = this.scoreWs;
     ws.carried.fill(0);
-    ws.inputs[0] = this.order.row[BOS]!;
+    ws.inputs[0] = this.order.row[this.startToken]!;
     ws.reset[0] = 1;
     this.recur(ws, 1, false, null);
     return ws.carried.slice(0, this.stateSize);
@@ -247,6 +259,34 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
     this.output.probabilities(this.stateX, out);
   }
 
+  scoreStream(state: Float32Array | null, words: Uint32Array, log10Out: Float64Array): Float32Array {
+    const ws = this.scoreWs;
+    const row = this.order.row;
+    const n = words.length;
+    const start = state ?? this.begin();
+    if (n === 0) return start;
+    // The first word from the state's top output; then every word is an input, its output
+    // predicting the next (the last one's only leads to the state returned).
+    this.stateX.set(start.subarray(this.topOffset, this.topOffset + this.topSize));
+    this.oneTarget[0] = this.targetRow(words[0]!);
+    const first = this.output.forward(1, this.stateX, this.oneTarget, this.oneLoss, false, 1);
+    log10Out[0] = this.oneTarget[0] < 0 ? -Infinity : NeuralModel.log10(first);
+    ws.carried.set(start);
+    for (let c0 = 0; c0 < n; c0 += ws.T) {
+      const T = Math.min(ws.T, n - c0);
+      for (let t = 0; t < T; t++) {
+        const p = c0 + t;
+        ws.inputs[t] = row[words[p]!]!;
+        ws.reset[t] = words[p] === BOS ? 1 : 0;
+        ws.targets[t] = p + 1 < n ? this.targetRow(words[p + 1]!) : -1;
+      }
+      this.recur(ws, T, false, null);
+      this.output.forward(T, ws.top, ws.targets, ws.losses, false, 1);
+      for (let t = 0; t < T && c0 + t + 1 < n; t++) log10Out[c0 + t + 1] = ws.targets[t]! < 0 ? -Infinity : NeuralModel.log10(ws.losses[t]!);
+    }
+    return ws.carried.slice(0, this.stateSize);
+  }
+
   scoreSentence(words: Uint32Array, log10Out: Float64Array): number {
     const ws = this.scoreWs;
     const row = this.order.row;
@@ -257,7 +297,7 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
       const T = Math.min(ws.T, n - c0);
       for (let t = 0; t < T; t++) {
         const p = c0 + t;
-        ws.inputs[t] = p === 0 ? row[BOS]! : row[words[p - 1]!]!;
+        ws.inputs[t] = p === 0 ? row[this.startToken]! : row[words[p - 1]!]!;
         ws.reset[t] = p === 0 ? 1 : 0;
         ws.targets[t] = this.targetRow(words[p]!);
       }
