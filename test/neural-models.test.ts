@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { corpusFromText } from '../src/text/corpus.js';
 import { BOS, EOS } from '../src/text/vocabulary.js';
-import { scoreSentence, scoreTokens } from '../src/lm.js';
+import { scoreSentence, scoreTokens, type LanguageModel } from '../src/lm.js';
 import { KotobaError } from '../src/errors.js';
 import { buildModelJs, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
 import type { NeuralKind, NeuralModel } from '../src/neural/model.js';
@@ -52,10 +52,13 @@ const SMALL: [NeuralKind, ArchitectureOptions][] = [
   ['lstm', { hidden: 10, embed: 10, layers: 1, classes: 4, tied: true }],
   ['rnn', { hidden: 10, layers: 2, classes: 4, tied: true, dropout: 0.2, activation: 'relu' }],
   ['gru', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.2 }],
+  ['transformer', { embed: 8, hidden: 12, layers: 2, heads: 2, window: 6, classes: 0 }],
+  ['transformer', { embed: 8, hidden: 8, layers: 1, heads: 4, window: 5, classes: 4, tied: true, norm: 'pre', activation: 'gelu', positions: 'learned' }],
 ];
 
 function makeModel(kind: NeuralKind, arch: ArchitectureOptions, shape = { batch: 4, bptt: 6 }, seed = 1, optimizer: OptimizerName = 'sgd'): NeuralModel<unknown> {
-  const config = resolveConfig(kind, arch, TRAIN.vocab.size);
+  if (kind === 'transformer') shape = { ...shape, bptt: arch.window ?? shape.bptt }; // its training window is its context window
+  const config = resolveConfig(kind, { ...arch, ...(kind === 'transformer' && arch.window === undefined ? { window: shape.bptt } : {}) }, TRAIN.vocab.size);
   const order = orderFor(config, countIds(TRAIN.tokens, TRAIN.vocab.size));
   const model = buildModelJs(config, TRAIN.vocab, order, shape, optimizer);
   model.initialize(new Random(seed));
@@ -148,6 +151,7 @@ for (const [kind, arch] of [
   ['rnn', { hidden: 10, classes: 4, context: 'stream' }],
   ['gru', { hidden: 8, layers: 2, classes: 0, context: 'stream' }],
   ['lstm', { hidden: 8, layers: 2, classes: 0, dropout: 0.2, context: 'stream' }],
+  ['transformer', { embed: 8, hidden: 8, layers: 2, heads: 2, window: 7, context: 'stream' }],
 ] as [NeuralKind, ArchitectureOptions][]) {
   const name = `${kind} ${JSON.stringify(arch)}`;
 
@@ -181,6 +185,7 @@ for (const [kind, arch] of [
 
   test(`${name}: batched validation over one stream equals stream perplexity; training keeps the text's order`, () => {
     const model = makeModel(kind, arch, { batch: 1, bptt: 7 });
+    if (kind === 'transformer') new Random(3).fillUniform(model.params.values, -0.5, 0.5);
     const { nats, targets } = model.evaluate(VALID.tokens);
     const acc = scoreTokens(model, VALID.tokens);
     assert.equal(targets, acc.tokens);
@@ -196,6 +201,69 @@ for (const [kind, arch] of [
     assert.ok(ws.reset.subarray(0, 10).every((r) => r === 0), 'no resets in a stream (it starts from the zero state)');
   });
 }
+
+// ---- the Transformer's window -------------------------------------------------------------------
+
+test('transformer past its window: a stream slides by half a window, each word scored as in a fresh window from the last slide', () => {
+  // W = 8 slides by 4 inputs. With lines of 3 words and </s> (4 tokens) the input at every
+  // window start is a line break, so the window line m is scored in starts at line m − 1: the
+  // same scores as a fresh stream of lines m − 1 and m.
+  const W = 8;
+  const model = makeModel('transformer', { embed: 8, hidden: 8, layers: 2, heads: 2, window: W, context: 'stream', dropout: 0 });
+  new Random(4).fillUniform(model.params.values, -1.5, 1.5); // sharp attention, so that distant words matter
+  const lines = ['the cat saw', 'a dog heard', 'my sister found', 'the music today', 'her friend likes', 'the ball again', 'the children saw'];
+  const text = corpusFromText(lines, { vocab: TRAIN.vocab });
+  const perWord = (tokens: Uint32Array): number[][] => {
+    const out: number[][] = [];
+    let state: unknown = null;
+    for (let i = 0; i < tokens.length; ) {
+      let end = i + 1;
+      while (tokens[end] !== EOS) end++;
+      const words = tokens.slice(i + 1, end + 1);
+      const log10 = new Float64Array(words.length);
+      state = (model as unknown as Required<LanguageModel<unknown>>).scoreStream(state, words, log10);
+      out.push(Array.from(log10));
+      i = end + 1;
+    }
+    return out;
+  };
+  const whole = perWord(text.tokens);
+  for (let m = 1; m < lines.length; m++) {
+    const pair = perWord(corpusFromText(lines.slice(m - 1, m + 1), { vocab: TRAIN.vocab }).tokens)[1]!;
+    whole[m]!.forEach((v, j) => assert.ok(Math.abs(v - pair[j]!) < 1e-5, `line ${m} word ${j}: ${v} vs ${pair[j]}`));
+  }
+  // Without the slide (a window as long as the text) the later lines would see more: they differ.
+  const wide = makeModel('transformer', { embed: 8, hidden: 8, layers: 2, heads: 2, window: 40, context: 'stream', dropout: 0 });
+  wide.params.values.set(model.params.values); // sinusoidal positions: the same weights for any window
+  assert.ok(Math.abs(scoreTokens(wide, text.tokens).log10Sum - scoreTokens(model, text.tokens).log10Sum) > 1e-3);
+  assert.ok(Math.abs(scoreTokens(wide, text.tokens.subarray(0, 5)).log10Sum - scoreTokens(model, text.tokens.subarray(0, 5)).log10Sum) < 1e-5, 'the same within the window');
+});
+
+test('transformer: score() word by word over a sentence three windows long equals the batched path, at O(length) steps', () => {
+  const model = makeModel('transformer', { embed: 8, hidden: 12, layers: 2, heads: 2, window: 6, dropout: 0 });
+  new Random(5).fillUniform(model.params.values, -0.5, 0.5);
+  const words = Uint32Array.from([...ids('the children followed the red car in the park again and again'), EOS]);
+  // Count the steps the model runs: every forward() over steps [from, to) of the window.
+  const m = model as unknown as { forward: (ws: unknown, from: number, to: number, T: number, rng: unknown) => void };
+  const forward = m.forward.bind(model);
+  let steps = 0;
+  m.forward = (ws, from, to, T, rng) => {
+    steps += to - from;
+    forward(ws, from, to, T, rng);
+  };
+  const fast = new Float64Array(words.length);
+  model.scoreSentence(words, fast);
+  // n inputs, plus keep = 3 again at each of the ⌊(n − 3)/3⌋ slides: about 2n, not n²/2.
+  assert.ok(steps <= 2 * words.length, `${steps} steps for ${words.length} words`);
+  let state = model.begin();
+  for (let i = 0; i < words.length; i++) {
+    const r = model.score(state, words[i]!);
+    assert.ok(Math.abs(r.log10 - fast[i]!) < 1e-5, `word ${i}: ${r.log10} vs ${fast[i]}`);
+    state = r.next;
+  }
+  const s = state as { inputs: Int32Array; kv: Float32Array };
+  assert.ok(s.inputs.length <= 6 && s.kv.length === 2 * 2 * s.inputs.length * 8, 'the state is the key/value cache of the window');
+});
 
 test('context: sentence models score streams only when asked; n-gram-like models refuse a stream', async () => {
   const model = makeModel('lstm', { hidden: 8, layers: 1, classes: 0 });
@@ -214,6 +282,7 @@ for (const [kind, arch, lr] of [
   ['rnn', { hidden: 24, classes: 0 }, 2],
   ['lstm', { hidden: 24, layers: 1, classes: 0 }, 5],
   ['gru', { hidden: 24, layers: 1, classes: 0 }, 2],
+  ['transformer', { embed: 16, hidden: 32, layers: 1, heads: 2, window: 10, dropout: 0, classes: 0 }, 1],
 ] as [NeuralKind, ArchitectureOptions, number][]) {
   test(`${kind} learns the grammar: validation perplexity falls well below the untrained model's`, async () => {
     const model = makeModel(kind, arch, { batch: 8, bptt: 10 });
@@ -235,6 +304,7 @@ for (const [kind, arch, optimizer] of [
   ['loglinear', { order: 3 }, 'sgd'],
   ['lstm', { hidden: 8, embed: 8, layers: 1, classes: 0, tied: true }, 'adamw'],
   ['rnn', { hidden: 8, classes: 4 }, 'adagrad'],
+  ['transformer', { embed: 8, hidden: 8, layers: 1, heads: 2, window: 7, dropout: 0.2 }, 'adamw'],
 ] as [NeuralKind, ArchitectureOptions, OptimizerName][]) {
   test(`${kind} (${optimizer}): resuming from a checkpoint reproduces the uninterrupted run bit for bit`, async () => {
     const shape = { batch: 5, bptt: 7 };

@@ -44,6 +44,8 @@ export const TRAINING_DEFAULTS: Record<NeuralKind, TrainingDefaults> = {
   rnn: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 5, clip: 0.25, epochs: 30, lrDecay: 0, l2: 0 },
   gru: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
   lstm: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
+  // PyTorch's example trains its Transformer with SGD too, at lr 5 (its README's command).
+  transformer: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 5, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
 };
 
 /** Learning rates when --optimizer is not the family's own: torch.optim's defaults (SGD: the family's). */
@@ -65,7 +67,7 @@ interface RunOptions {
 }
 
 /** Families trained on streams cut into chunks of --bptt steps. */
-const isSequenceModel = (kind: NeuralKind): boolean => kind === 'rnn' || kind === 'gru' || kind === 'lstm';
+const isSequenceModel = (kind: NeuralKind): boolean => kind === 'rnn' || kind === 'gru' || kind === 'lstm' || kind === 'transformer';
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
@@ -80,6 +82,9 @@ function architectureOf(o: Parsed['options']): ArchitectureOptions {
   if (num(o['hash-size']) !== undefined) a.hashSize = num(o['hash-size'])!;
   if (typeof o.activation === 'string') a.activation = o.activation;
   if (typeof o.context === 'string') a.context = o.context;
+  if (num(o.heads) !== undefined) a.heads = num(o.heads)!;
+  if (typeof o.positions === 'string') a.positions = o.positions;
+  if (typeof o.norm === 'string') a.norm = o.norm;
   if (o.tied) a.tied = true;
   if (o.direct) a.direct = true;
   return a;
@@ -156,7 +161,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run = c.training.run as RunOptions;
     if (!run || run.kind !== c.config.kind) throw new KotobaError(`${ckptPath}: the checkpoint has no usable training options`, 'train again without --resume');
     if (run.kind !== kind) throw new KotobaError(`the checkpoint is of a ${run.kind} model, not ${kind}`, `use --model ${run.kind}`);
-    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'activation', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay', 'optimizer', 'warmup', 'schedule', 'context'].filter((n) => o[n] !== undefined);
+    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'activation', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'lowercase', 'segment', 'clip', 'l2', 'lr-decay', 'optimizer', 'warmup', 'schedule', 'context', 'heads', 'positions', 'norm'].filter((n) => o[n] !== undefined);
     if (ignored.length) io.log.warn(`--resume keeps the checkpoint's settings; ignoring ${ignored.map((n) => `--${n}`).join(' ')}`);
     // What may change on resume: how long to go on, and (breaking exact reproduction) the rate.
     if (num(o.epochs) ?? num(o['max-epochs'])) run.trainer.epochs = positiveInt(o, o.epochs !== undefined ? 'epochs' : 'max-epochs', 1);
@@ -199,14 +204,16 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (dryRun) trainer.maxSteps = 2;
     const recurrent = isSequenceModel(kind);
     const shape: TrainShape = { batch: positiveInt(o, 'batch', d.batch), bptt: recurrent ? positiveInt(o, 'bptt', d.bptt) : 1 };
-    if (!recurrent && o.bptt !== undefined) throw new KotobaError(`--bptt applies to rnn, gru and lstm, not ${kind}`);
+    if (!recurrent && o.bptt !== undefined) throw new KotobaError(`--bptt applies to rnn, gru, lstm and transformer, not ${kind}`);
     const { fixed, ...rest } = text;
     run = { kind, shape, optimizer, trainer, train: input, valid: typeof o.valid === 'string' ? o.valid : null, text: rest };
     io.progress(`reading ${input === '-' ? 'standard input' : input}`);
     train = await readCorpus(input, text);
     if (train.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
     if (fixed) (run.text as Record<string, unknown>).vocabFile = String(o.vocab);
-    const config = resolveConfig(kind, architectureOf(o), train.vocab.size);
+    const arch = architectureOf(o);
+    if (kind === 'transformer') arch.window = shape.bptt; // the training window is the context window
+    const config = resolveConfig(kind, arch, train.vocab.size);
     const counts = countIds(train.tokens, train.vocab.size);
     model = await buildModel(config, train.vocab, orderFor(config, counts), { shape, optimizer });
     model.initialize(new Random(trainer.seed, 0), counts);

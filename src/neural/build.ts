@@ -14,6 +14,7 @@ import { Optimizer, optimizerStateFloats, type OptimizerName } from './optim.js'
 import { outputOrder, type OutputOrder } from './output.js';
 import { Sizer, type Allocator } from './params.js';
 import { StackedRecurrentModel } from './stacked.js';
+import { TransformerModel } from './transformer.js';
 
 /** Architecture options as a user gives them (absent: the family's default). */
 export interface ArchitectureOptions {
@@ -29,8 +30,16 @@ export interface ArchitectureOptions {
   hashSize?: number;
   /** rnn: tanh (default) or relu. */
   activation?: string;
-  /** rnn, gru, lstm: 'sentence' (default) or 'stream' (see Context). */
+  /** rnn, gru, lstm, transformer: 'sentence' (default) or 'stream' (see Context). */
   context?: string;
+  /** transformer: attention heads. */
+  heads?: number;
+  /** transformer: the context window (the CLI's --bptt). */
+  window?: number;
+  /** transformer: sinusoidal (default) or learned. */
+  positions?: string;
+  /** transformer: post (default) or pre. */
+  norm?: string;
 }
 
 /** Default classes: about √V, as Mikolov recommends (100 for PTB's 10k words); none for small vocabularies. */
@@ -67,8 +76,15 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
   const context = o.context ?? 'sentence';
   if (context !== 'sentence' && context !== 'stream') throw new KotobaError(`unknown --context '${context}'`, 'use sentence or stream');
   if (context === 'stream' && (kind === 'loglinear' || kind === 'ffnn')) {
-    throw new KotobaError(`--context stream does not apply to the ${kind} model`, 'it predicts from the words before it in the line; use rnn, gru or lstm');
+    throw new KotobaError(`--context stream does not apply to the ${kind} model`, 'it predicts from the words before it in the line; use rnn, gru, lstm or transformer');
   }
+  const transformerOnly = [['heads', o.heads], ['positions', o.positions], ['norm', o.norm]] as const;
+  if (kind !== 'transformer') for (const [n, v] of transformerOnly) unused(n, v, 'it applies to the transformer model');
+  const oneOf = <const T extends string>(name: string, v: string | undefined, fallback: T, allowed: readonly T[]): T => {
+    const x = v ?? fallback;
+    if (!(allowed as readonly string[]).includes(x)) throw new KotobaError(`unknown --${name} '${x}' for the ${kind} model`, `use ${allowed.join(' or ')}`);
+    return x as T;
+  };
   switch (kind) {
     case 'loglinear': {
       c.order = positive('order', o.order, 3, 16);
@@ -101,10 +117,26 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
       c.tied = Boolean(o.tied);
       if (c.tied && c.embed !== c.hidden) throw new KotobaError(`--tied needs --embed equal to --hidden (got ${c.embed} and ${c.hidden})`);
       if (kind === 'rnn') {
-        const a = o.activation ?? 'tanh';
-        if (a !== 'tanh' && a !== 'relu') throw new KotobaError(`unknown --activation '${a}' for the rnn model`, 'use tanh or relu');
-        if (a === 'relu') c.activation = 'relu';
+        if (oneOf('activation', o.activation, 'tanh', ['tanh', 'relu']) === 'relu') c.activation = 'relu';
       } else unused('activation', o.activation, 'the rnn model has tanh or relu; gru and lstm have their gates');
+      c.context = context;
+      for (const [n, v] of [['order', o.order], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
+      break;
+    case 'transformer':
+      // PyTorch's word_language_model defaults: emsize 200, nhid 200, 2 layers, 2 heads, bptt 35, dropout 0.2.
+      c.embed = positive('embed', o.embed, 200);
+      c.hidden = positive('hidden', o.hidden, 200);
+      c.layers = positive('layers', o.layers, 2, 64);
+      c.heads = positive('heads', o.heads, 2, c.embed);
+      if (c.embed % c.heads !== 0) throw new KotobaError(`--embed ${c.embed} is not divisible by --heads ${c.heads}`, 'each head takes embed/heads columns');
+      c.window = positive('bptt', o.window, 35, 4096);
+      if (c.window < 2) throw new KotobaError('the transformer window (--bptt) must be at least 2');
+      c.dropout = o.dropout ?? 0.2;
+      if (!(c.dropout >= 0 && c.dropout < 1)) throw new KotobaError(`--dropout must be in [0, 1), got ${c.dropout}`);
+      c.tied = Boolean(o.tied);
+      c.activation = oneOf('activation', o.activation, 'relu', ['relu', 'gelu']);
+      c.positions = oneOf('positions', o.positions, 'sinusoidal', ['sinusoidal', 'learned']);
+      c.norm = oneOf('norm', o.norm, 'post', ['post', 'pre']);
       c.context = context;
       for (const [n, v] of [['order', o.order], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
       break;
@@ -135,6 +167,8 @@ function construct(k: Kernels, mem: Allocator, config: NeuralConfig, vocab: Voca
     case 'gru':
     case 'lstm':
       return new StackedRecurrentModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
+    case 'transformer':
+      return new TransformerModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
   }
 }
 

@@ -12,7 +12,7 @@ import { Optimizer } from './optim.js';
 import { ParamSet } from './params.js';
 import type { Random } from './random.js';
 
-export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'gru', 'lstm'] as const;
+export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'gru', 'lstm', 'transformer'] as const;
 export type NeuralKind = (typeof NEURAL_KINDS)[number];
 
 /** Architecture of a neural model: everything needed to rebuild it from a file. */
@@ -24,20 +24,28 @@ export interface NeuralConfig {
   classes: number;
   /** loglinear, ffnn: n-gram order N (the history is the N − 1 previous words). */
   order?: number;
-  /** ffnn, rnn, gru, lstm: embedding size. */
+  /** ffnn, rnn, gru, lstm: embedding size; transformer: the model width D. */
   embed?: number;
-  /** ffnn, rnn, gru, lstm: hidden units. */
+  /** ffnn, rnn, gru, lstm: hidden units; transformer: the feed-forward width. */
   hidden?: number;
-  /** rnn, gru, lstm: layers. */
+  /** rnn, gru, lstm, transformer: layers. */
   layers?: number;
-  /** rnn, gru, lstm: dropout probability on non-recurrent connections (training only). */
+  /** rnn, gru, lstm: dropout probability on non-recurrent connections; transformer: on every sublayer, the attention and the input (training only). */
   dropout?: number;
-  /** rnn, gru, lstm: output matrix = input embedding. */
+  /** rnn, gru, lstm, transformer: output matrix = input embedding. */
   tied?: boolean;
-  /** rnn, gru, lstm (and transformer): trained on lines on their own or on the text as a stream (absent: sentence). */
+  /** rnn, gru, lstm, transformer: trained on lines on their own or on the text as a stream (absent: sentence). */
   context?: Context;
-  /** rnn: the cell's nonlinearity (absent: tanh). */
-  activation?: 'tanh' | 'relu';
+  /** rnn: the cell's nonlinearity (absent: tanh); transformer: the feed-forward's (relu or gelu). */
+  activation?: 'tanh' | 'relu' | 'gelu';
+  /** transformer: attention heads (embed divisible by it). */
+  heads?: number;
+  /** transformer: the context window W: training windows, positions, and the sliding window when scoring. */
+  window?: number;
+  /** transformer: sinusoidal (PyTorch's example) or learned position embeddings. */
+  positions?: 'sinusoidal' | 'learned';
+  /** transformer: LayerNorm after each residual sum (post, PyTorch's default) or before each sublayer (pre). */
+  norm?: 'post' | 'pre';
   /** ffnn: direct connections from the concatenated embeddings to the output. */
   direct?: boolean;
   /** loglinear: floats per history position in the (hashed) weight table; V·(V − 1) = dense. */
@@ -252,6 +260,8 @@ export function describe(c: NeuralConfig): string {
       const size = (c.layers ?? 1) > 1 ? `${c.layers}×${c.hidden}` : `${c.hidden}`;
       return `${name} ${size} (embed ${c.embed ?? c.hidden}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}${streamed(c)}`;
     }
+    case 'transformer':
+      return `Transformer ${c.layers}×${c.embed} (${c.heads} heads, feed-forward ${c.hidden} ${c.activation}, ${c.norm}-norm, ${c.positions} positions, window ${c.window}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}${streamed(c)}`;
   }
 }
 

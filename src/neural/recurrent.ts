@@ -127,26 +127,23 @@ export class Streams {
   }
 }
 
-/** Base of RNN and LSTM: batching, training steps, evaluation, and the LanguageModel methods. */
-export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel<Float32Array> {
+/**
+ * Base of the models trained on streams cut into chunks (the recurrent models, the Transformer):
+ * the epoch layout, the training step, the workspaces. The subclass runs the chunk forward
+ * (`recur`) and backward (`recurBackward`) and defines scoring.
+ */
+export abstract class StreamModel<W extends SeqWorkspace, S> extends NeuralModel<S> {
   abstract readonly output: OutputLayer;
-  /** Floats of state per stream. */
-  abstract readonly stateSize: number;
-  /** Where the top layer's h starts inside one stream's state. */
-  abstract readonly topOffset: number;
   /** Width of the top layer's output (the output layer's input). */
   abstract readonly topSize: number;
   /** Training/validation workspace (T = bptt, B = batch) and scoring workspace (T = chunk, B = 1). */
   protected trainWs: W | null = null;
   protected scoreWs!: W;
   private streams: Streams | null = null;
-  private readonly count = new Int32Array(1);
-  /** The output layer's input for score(): one row. */
-  protected stateX!: Float32Array;
-  protected oneTarget!: Int32Array;
-  protected oneLoss!: Float32Array;
+  protected readonly count = new Int32Array(1);
 
-  protected abstract makeWorkspace(mem: Allocator, T: number, B: number): W;
+  /** Buffers for chunks of T steps of B streams; `training`: with room for dropout and gradients. */
+  protected abstract makeWorkspace(mem: Allocator, T: number, B: number, training: boolean): W;
   /** Runs T steps from `ws.carried`, writing the top outputs to `ws.top` and the last state back to `ws.carried`. */
   protected abstract recur(ws: W, T: number, train: boolean, rng: Random | null): void;
   /** After the output layer's backward filled `ws.dtop`: backpropagation through the T steps. */
@@ -155,13 +152,10 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
   /** Allocates the workspaces; called by subclasses once their parameters are declared. */
   protected allocateWorkspaces(mem: Allocator, shape: { batch: number; bptt: number } | null, scoreChunk: number): void {
     if (shape) {
-      this.trainWs = this.makeWorkspace(mem, shape.bptt, shape.batch);
+      this.trainWs = this.makeWorkspace(mem, shape.bptt, shape.batch, true);
       this.streams = new Streams(shape.batch);
     }
-    this.scoreWs = this.makeWorkspace(mem, scoreChunk, 1);
-    this.stateX = mem.alloc(this.topSize);
-    this.oneTarget = mem.allocInt32(1);
-    this.oneLoss = mem.alloc(1);
+    this.scoreWs = this.makeWorkspace(mem, scoreChunk, 1, false);
   }
 
   /** Output-layer rows a model with this shape needs. */
@@ -196,6 +190,41 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
     return { nats, targets: n };
   }
 
+  /** Whether the embedding's rows are only ever touched through the inputs (not tied to the output). */
+  protected abstract readonly embeddingIsInputOnly: boolean;
+
+  protected override sparseInputs(): { ids: Int32Array; count: number } | null {
+    return this.embeddingIsInputOnly && this.trainWs ? { ids: this.trainWs.inputs, count: this.lastRows } : null;
+  }
+
+  override carried(): Float32Array | null {
+    return this.trainWs && this.trainWs.carried.length > 0 ? this.trainWs.carried : null;
+  }
+
+  protected needTraining(): W {
+    if (!this.trainWs) throw new Error('this model was built without a training workspace');
+    return this.trainWs;
+  }
+}
+
+/** Base of the Elman RNN, GRU and LSTM: evaluation over streams, and the LanguageModel methods on a state vector. */
+export abstract class RecurrentModel<W extends SeqWorkspace> extends StreamModel<W, Float32Array> {
+  /** Floats of state per stream. */
+  abstract readonly stateSize: number;
+  /** Where the top layer's h starts inside one stream's state. */
+  abstract readonly topOffset: number;
+  /** The output layer's input for score(): one row. */
+  protected stateX!: Float32Array;
+  protected oneTarget!: Int32Array;
+  protected oneLoss!: Float32Array;
+
+  protected override allocateWorkspaces(mem: Allocator, shape: { batch: number; bptt: number } | null, scoreChunk: number): void {
+    super.allocateWorkspaces(mem, shape, scoreChunk);
+    this.stateX = mem.alloc(this.topSize);
+    this.oneTarget = mem.allocInt32(1);
+    this.oneLoss = mem.alloc(1);
+  }
+
   evaluate(tokens: Uint32Array): LossSum {
     const ws = this.needTraining();
     const saved = ws.carried.slice();
@@ -212,22 +241,6 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends NeuralModel
     }
     ws.carried.set(saved);
     return { nats, targets };
-  }
-
-  /** Whether the embedding's rows are only ever touched through the inputs (not tied to the output). */
-  protected abstract readonly embeddingIsInputOnly: boolean;
-
-  protected override sparseInputs(): { ids: Int32Array; count: number } | null {
-    return this.embeddingIsInputOnly && this.trainWs ? { ids: this.trainWs.inputs, count: this.lastRows } : null;
-  }
-
-  override carried(): Float32Array | null {
-    return this.trainWs ? this.trainWs.carried : null;
-  }
-
-  private needTraining(): W {
-    if (!this.trainWs) throw new Error('this model was built without a training workspace');
-    return this.trainWs;
   }
 
   // ---- scoring --------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ export class StackedRecurrentModel extends RecurrentModel<StackWorkspace> {
     const H = config.hidden!, E = config.embed ?? H, L = config.layers ?? 1;
     const V = config.vocabSize;
     this.cell = cell;
-    this.activation = config.activation ?? 'tanh';
+    this.activation = config.activation === 'relu' ? 'relu' : 'tanh';
     this.H = H;
     this.Edim = E;
     this.L = L;
@@ -161,10 +161,10 @@ export class StackedRecurrentModel extends RecurrentModel<StackWorkspace> {
     }
   }
 
-  protected makeWorkspace(mem: Allocator, T: number, B: number): StackWorkspace {
+  protected makeWorkspace(mem: Allocator, T: number, B: number, training: boolean): StackWorkspace {
     const { H, Edim: E, L, GH, cell } = this;
     const rows = T * B;
-    const dropout = this.p > 0 && B > 1; // the scoring workspace (B = 1) never drops
+    const dropout = this.p > 0 && training; // the scoring workspace never drops
     const lstm = cell === 'lstm', gru = cell === 'gru';
     const none = new Float32Array(0);
     const steps = (a: Float32Array, width: number): Float32Array[] => {
