@@ -28,6 +28,8 @@ const SMALL: Record<string, string[]> = {
   ffnn: ['--order', '3', '--embed', '8', '--hidden', '16'],
   rnn: ['--hidden', '16'],
   lstm: ['--hidden', '12', '--layers', '1', '--classes', '20'],
+  gru: ['--hidden', '12', '--layers', '2', '--dropout', '0.1'],
+  transformer: ['--embed', '16', '--hidden', '24', '--layers', '1', '--heads', '2', '--bptt', '12', '--norm', 'pre', '--activation', 'gelu', '--tied'],
 };
 
 for (const [kind, arch] of Object.entries(SMALL)) {
