@@ -9,7 +9,7 @@ import type { NeuralKind, NeuralModel, TrainShape } from '../neural/model.js';
 import { loadWeights } from '../neural/model-file.js';
 import { Random } from '../neural/random.js';
 import { trainingReport } from '../neural/report.js';
-import { OPTIMIZERS, type OptimizerName } from '../neural/optim.js';
+import { ADAMW_WEIGHT_DECAY, OPTIMIZERS, type OptimizerName } from '../neural/optim.js';
 import { Trainer, type EpochRecord, type Progress, type ResumeData, type TrainerOptions } from '../neural/trainer.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { fileError, writeFileAtomic } from '../node/io.js';
@@ -50,9 +50,6 @@ export const TRAINING_DEFAULTS: Record<NeuralKind, TrainingDefaults> = {
 
 /** Learning rates when --optimizer is not the family's own: torch.optim's defaults (SGD: the family's). */
 const OPTIMIZER_LR: Record<OptimizerName, number> = { sgd: 1, adamw: 1e-3, adagrad: 1e-2 };
-
-/** AdamW's weight decay unless --l2 says otherwise (PyTorch's default). */
-const ADAMW_DEFAULT_DECAY = 0.01;
 
 /** Options recorded in the model file and restored by --resume. */
 interface RunOptions {
@@ -193,7 +190,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
       lr: nonNegative(o, 'lr', optimizer === d.optimizer ? d.lr : OPTIMIZER_LR[optimizer]),
       lrDecay: nonNegative(o, 'lr-decay', d.lrDecay),
       clip: nonNegative(o, 'clip', d.clip),
-      l2: nonNegative(o, 'l2', optimizer === 'adamw' ? ADAMW_DEFAULT_DECAY : d.l2),
+      l2: nonNegative(o, 'l2', optimizer === 'adamw' ? ADAMW_WEIGHT_DECAY : d.l2),
       warmup: nonNegative(o, 'warmup', 0),
       schedule,
       seed: num(o.seed) ?? 1,

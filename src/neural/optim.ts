@@ -22,6 +22,8 @@ export const ADAMW_BETA1 = 0.9;
 export const ADAMW_BETA2 = 0.999;
 export const ADAMW_EPS = 1e-8;
 export const ADAGRAD_EPS = 1e-10;
+/** AdamW's weight decay λ unless told otherwise (torch.optim.AdamW's default). */
+export const ADAMW_WEIGHT_DECAY = 0.01;
 
 /** Floats of optimizer state for `count` parameter slots. */
 export function optimizerStateFloats(name: OptimizerName, count: number): number {
