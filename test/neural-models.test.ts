@@ -239,6 +239,17 @@ test('transformer past its window: a stream slides by half a window, each word s
   assert.ok(Math.abs(scoreTokens(wide, text.tokens.subarray(0, 5)).log10Sum - scoreTokens(model, text.tokens.subarray(0, 5)).log10Sum) < 1e-5, 'the same within the window');
 });
 
+test("transformer: PyTorch's protocol (non-overlapping windows over B streams) equals the sliding window on a text within one window", () => {
+  const model = makeModel('transformer', { embed: 8, hidden: 8, layers: 1, heads: 2, window: 24, context: 'stream', dropout: 0.3 }, { batch: 1, bptt: 24 });
+  new Random(6).fillUniform(model.params.values, -1, 1);
+  const text = corpusFromText(['the cat saw a bird', 'my sister heard the music today'], { vocab: TRAIN.vocab });
+  assert.ok(text.tokens.length - 1 <= 24);
+  const windows = (model as unknown as { evaluateWindows(t: Uint32Array): { nats: number; targets: number } }).evaluateWindows(text.tokens);
+  const acc = scoreTokens(model, text.tokens);
+  assert.equal(windows.targets, acc.tokens);
+  assert.ok(Math.abs(windows.nats / Math.LN10 + acc.log10Sum) < 1e-4, 'no dropout at evaluation, the same numbers');
+});
+
 test('transformer: score() word by word over a sentence three windows long equals the batched path, at O(length) steps', () => {
   const model = makeModel('transformer', { embed: 8, hidden: 12, layers: 2, heads: 2, window: 6, dropout: 0 });
   new Random(5).fillUniform(model.params.values, -0.5, 0.5);

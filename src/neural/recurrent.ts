@@ -201,6 +201,30 @@ export abstract class StreamModel<W extends SeqWorkspace, S> extends NeuralModel
     return this.trainWs && this.trainWs.carried.length > 0 ? this.trainWs.carried : null;
   }
 
+  /**
+   * Σ nats over a text laid out as the training streams (B of them, in corpus order) in chunks
+   * of T steps, the state carried from chunk to chunk (none for the Transformer: its windows do
+   * not overlap). The recurrent models' validation, and PyTorch's example's protocol for any of
+   * them (with the text's state carried, in stream context).
+   */
+  evaluateWindows(tokens: Uint32Array): LossSum {
+    const ws = this.needTraining();
+    const saved = ws.carried.slice();
+    const streams = new Streams(ws.B);
+    streams.layout(tokens, null, this.context === 'stream');
+    ws.carried.fill(0);
+    let nats = 0;
+    let targets = 0;
+    for (let s = 0, S = streams.steps(ws.T); s < S; s++) {
+      const T = streams.fill(s, ws, this.order.row, this.count);
+      this.recur(ws, T, false, null);
+      nats += this.output.forward(T * ws.B, ws.top, ws.targets, ws.losses, false, 1);
+      targets += this.count[0]!;
+    }
+    ws.carried.set(saved);
+    return { nats, targets };
+  }
+
   protected needTraining(): W {
     if (!this.trainWs) throw new Error('this model was built without a training workspace');
     return this.trainWs;
@@ -226,21 +250,7 @@ export abstract class RecurrentModel<W extends SeqWorkspace> extends StreamModel
   }
 
   evaluate(tokens: Uint32Array): LossSum {
-    const ws = this.needTraining();
-    const saved = ws.carried.slice();
-    const streams = new Streams(ws.B);
-    streams.layout(tokens, null, this.context === 'stream');
-    ws.carried.fill(0);
-    let nats = 0;
-    let targets = 0;
-    for (let s = 0, S = streams.steps(ws.T); s < S; s++) {
-      const T = streams.fill(s, ws, this.order.row, this.count);
-      this.recur(ws, T, false, null);
-      nats += this.output.forward(T * ws.B, ws.top, ws.targets, ws.losses, false, 1);
-      targets += this.count[0]!;
-    }
-    ws.carried.set(saved);
-    return { nats, targets };
+    return this.evaluateWindows(tokens);
   }
 
   // ---- scoring --------------------------------------------------------------------------------
