@@ -280,14 +280,7 @@ export class PerplexityAccumulator {
  */
 export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array, context: Context = lm.context ?? 'sentence'): PerplexityAccumulator {
   if (context === 'stream') return scoreStream(lm, tokens, null).acc;
-  const acc = new PerplexityAccumulator();
-  let log10 = new Float64Array(256);
-  for (let i = 0; i < tokens.length; ) {
-    // tokens[i] is <s>; the sentence runs to its </s>.
-    let end = i + 1;
-    while (tokens[end] !== EOS) end++;
-    const words = tokens.subarray(i + 1, end + 1);
-    if (words.length > log10.length) log10 = new Float64Array(words.length * 2);
+  return accumulateLines(tokens, (words, log10) => {
     if (lm.scoreSentence) lm.scoreSentence(words, log10);
     else {
       let state = lm.begin();
@@ -297,10 +290,7 @@ export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array, con
         state = r.next;
       }
     }
-    acc.addSentence(words, log10, words.length);
-    i = end + 1;
-  }
-  return acc;
+  });
 }
 
 /**
@@ -322,19 +312,32 @@ export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array, con
  * ```
  */
 export function scoreStream<S>(lm: LanguageModel<S>, tokens: Uint32Array, state: S | null): { acc: PerplexityAccumulator; state: S | null } {
-  if (!lm.scoreStream) throw new KotobaError(`the ${lm.description} scores each line on its own`, STREAM_MODELS);
+  const scoreStream = lm.scoreStream?.bind(lm);
+  if (!scoreStream) throw new KotobaError(`the ${lm.description} scores each line on its own`, STREAM_MODELS);
+  const acc = accumulateLines(tokens, (words, log10) => {
+    state = scoreStream(state, words, log10);
+  });
+  return { acc, state };
+}
+
+/**
+ * The totals over the lines of a token stream (`<s> w… </s>` each): `score` fills log10 p of
+ * the line's words (the ids after `<s>`, `</s>` included) in a buffer reused from line to line.
+ */
+function accumulateLines(tokens: Uint32Array, score: (words: Uint32Array, log10: Float64Array) => void): PerplexityAccumulator {
   const acc = new PerplexityAccumulator();
   let log10 = new Float64Array(256);
   for (let i = 0; i < tokens.length; ) {
+    // tokens[i] is <s>; the sentence runs to its </s>.
     let end = i + 1;
     while (tokens[end] !== EOS) end++;
     const words = tokens.subarray(i + 1, end + 1);
     if (words.length > log10.length) log10 = new Float64Array(words.length * 2);
-    state = lm.scoreStream(state, words, log10);
+    score(words, log10);
     acc.addSentence(words, log10, words.length);
     i = end + 1;
   }
-  return { acc, state };
+  return acc;
 }
 
 /**

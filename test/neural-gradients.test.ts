@@ -113,6 +113,23 @@ function assertChecks(checks: Check[], tol: number, floor: number, kinks = false
   );
 }
 
+/** Central differences of `forward` for about `per` entries of each parameter array (all of them with Infinity). */
+function elementChecks(params: Float32Array[], analytic: Float32Array[], forward: () => number, eps: number, per: number): Check[] {
+  const checks: Check[] = [];
+  params.forEach((p, pi) => {
+    for (let i = 0; i < p.length; i += Math.max(1, Math.floor(p.length / per))) {
+      const v = p[i]!;
+      p[i] = v + eps;
+      const fp = forward();
+      p[i] = v - eps;
+      const fm = forward();
+      p[i] = v;
+      checks.push({ name: `param ${pi}[${i}]`, analytic: analytic[pi]![i]!, numeric: (fp - fm) / (2 * eps) });
+    }
+  });
+  return checks;
+}
+
 const CASES: [NeuralKind, ArchitectureOptions, { batch: number; bptt: number }][] = [
   ['loglinear', { order: 3 }, { batch: 8, bptt: 1 }],
   ['loglinear', { order: 2, hashSize: 60 }, { batch: 8, bptt: 1 }],
@@ -229,19 +246,7 @@ test('gradient check: layers (embedding, linear, tanh, RNN cell, LSTM cell, sigm
   const analytic = [gtable, gW1, gb1, dh0, gU, gbu, gWh, gWx, gbl, dcl, gW2, gb2].map((g) => g.slice());
   assert.ok(mask.some((m) => m === 0) && mask.some((m) => m > 1), 'the dropout mask drops some units and scales the rest');
   const eps = 1e-2;
-  const checks: Check[] = [];
-  params.forEach((p, pi) => {
-    for (let i = 0; i < p.length; i += Math.max(1, Math.floor(p.length / 7))) {
-      const v = p[i]!;
-      p[i] = v + eps;
-      const fp = forward();
-      p[i] = v - eps;
-      const fm = forward();
-      p[i] = v;
-      checks.push({ name: `param ${pi}[${i}]`, analytic: analytic[pi]![i]!, numeric: (fp - fm) / (2 * eps) });
-    }
-  });
-  assertChecks(checks, 2e-2, 1e-3);
+  assertChecks(elementChecks(params, analytic, forward, eps, 7), 2e-2, 1e-3);
 });
 
 test('gradient check: GRU cell and ReLU Elman cell (two steps, the second fed by the first)', () => {
@@ -292,19 +297,7 @@ test('gradient check: GRU cell and ReLU Elman cell (two steps, the second fed by
   k.sumRows(B, G, dgg, g.bh);
   const analytic = [g.a1in, g.a2in, g.h0, g.Wh, g.bh, g.U, g.xr, g.W].map((x) => x.slice());
   const eps = 1e-2;
-  const checks: Check[] = [];
-  params.forEach((p, pi) => {
-    for (let i = 0; i < p.length; i++) {
-      const v = p[i]!;
-      p[i] = v + eps;
-      const fp = forward();
-      p[i] = v - eps;
-      const fm = forward();
-      p[i] = v;
-      checks.push({ name: `param ${pi}[${i}]`, analytic: analytic[pi]![i]!, numeric: (fp - fm) / (2 * eps) });
-    }
-  });
-  assertChecks(checks, 2e-2, 1e-3);
+  assertChecks(elementChecks(params, analytic, forward, eps, Infinity), 2e-2, 1e-3);
 });
 
 test('gradient check: Transformer layers (LayerNorm, GELU, causal attention with sentence starts and dropout)', () => {
@@ -362,17 +355,5 @@ test('gradient check: Transformer layers (LayerNorm, GELU, causal attention with
   }
   const analytic = [gx, gg, gbe, gWq, gWk, gWv, gW1, gW2].map((z) => z.slice());
   const eps = 1e-2;
-  const checks: Check[] = [];
-  params.forEach((p, pi) => {
-    for (let i = 0; i < p.length; i += Math.max(1, Math.floor(p.length / 25))) {
-      const v = p[i]!;
-      p[i] = v + eps;
-      const fp = forward();
-      p[i] = v - eps;
-      const fm = forward();
-      p[i] = v;
-      checks.push({ name: `param ${pi}[${i}]`, analytic: analytic[pi]![i]!, numeric: (fp - fm) / (2 * eps) });
-    }
-  });
-  assertChecks(checks, 1e-2, 1e-3);
+  assertChecks(elementChecks(params, analytic, forward, eps, 25), 1e-2, 1e-3);
 });
