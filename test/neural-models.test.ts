@@ -429,6 +429,11 @@ test('corrupt, truncated, foreign and future model files are clear errors', asyn
     const { tensors, metadata } = neuralModelFile(model);
     cases.push(['future.safetensors', safetensorsBytes(tensors, { ...metadata, format_version: String(NEURAL_FORMAT_VERSION + 1) }), /model format version 2 is newer than this kotoba reads \(1\).*upgrade kotoba/]);
     cases.push(['foreign.safetensors', safetensorsBytes(tensors, { format: 'pt' }), /not a kotoba neural model/]);
+    const tf = neuralModelFile(makeModel('transformer', { embed: 8, hidden: 8, layers: 1, heads: 2, window: 6 }));
+    const badHeads = { ...tf.metadata, config: tf.metadata.config!.replace('"heads":2', '"heads":3') };
+    cases.push(['heads.safetensors', safetensorsBytes(tf.tensors, badHeads), /the model's config is invalid: --embed 8 is not divisible by --heads 3/]);
+    const badWindow = { ...tf.metadata, config: tf.metadata.config!.replace('"window":6', '"window":1e9') };
+    cases.push(['window.safetensors', safetensorsBytes(tf.tensors, badWindow), /the model's config is invalid: --bptt must be a whole number from 1 to 4096/]);
     const noWeight = new Map(tensors);
     noWeight.delete('rnn.0.recurrent');
     cases.push(['missing.safetensors', safetensorsBytes(noWeight, metadata), /has no tensor rnn\.0\.recurrent/]);

@@ -17,7 +17,7 @@
  */
 import { KotobaError } from '../errors.js';
 import { BOS, Vocabulary } from '../text/vocabulary.js';
-import { buildModel, type BuildOptions } from './build.js';
+import { buildModel, resolveConfig, type ArchitectureOptions, type BuildOptions } from './build.js';
 import { describe, NEURAL_KINDS, type NeuralConfig, type NeuralModel } from './model.js';
 import { validOrder, type OutputOrder } from './output.js';
 import type { SafeTensor, SafetensorsFile } from './safetensors.js';
@@ -105,8 +105,17 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
   if (version > NEURAL_FORMAT_VERSION) {
     throw new KotobaError(`${source}: model format version ${version} is newer than this kotoba reads (${NEURAL_FORMAT_VERSION})`, 'upgrade kotoba');
   }
-  const config = parseJson<NeuralConfig>(file, 'config', source);
-  if (!(NEURAL_KINDS as readonly string[]).includes(config.kind)) throw new KotobaError(`${source}: unknown model kind '${String(config.kind)}'`, 'upgrade kotoba');
+  const raw = parseJson<NeuralConfig>(file, 'config', source);
+  if (!(NEURAL_KINDS as readonly string[]).includes(raw?.kind)) throw new KotobaError(`${source}: unknown model kind '${String(raw?.kind)}'`, 'upgrade kotoba');
+  if (!Number.isInteger(raw.vocabSize) || raw.vocabSize < 3) throw new KotobaError(`${source}: the config's vocabulary size ${String(raw.vocabSize)} is invalid`, 'the file is corrupt; train it again');
+  // The architecture goes through the same checks as the command line's (sizes, heads dividing
+  // the width, the window, known names), with the defaults of older files filled in.
+  let config: NeuralConfig;
+  try {
+    config = resolveConfig(raw.kind, raw as ArchitectureOptions, raw.vocabSize);
+  } catch (e) {
+    throw new KotobaError(`${source}: the model's config is invalid: ${(e as Error).message}`, 'the file is corrupt; train it again');
+  }
   const words = parseJson<string[]>(file, 'vocabulary', source);
   if (!Array.isArray(words) || words.length !== config.vocabSize || words.some((w) => typeof w !== 'string')) {
     throw new KotobaError(`${source}: the vocabulary does not match the model (${Array.isArray(words) ? words.length : 'no'} words for ${config.vocabSize})`, 'the file is corrupt; train it again');
