@@ -156,7 +156,7 @@ test('bad options are one-line errors that say what to do', () => {
     [['--model', 'ffnn', '--layers', '2', '-o', join(tmp, 'x.safetensors'), TRAIN], /--layers does not apply to the ffnn model/],
     [['--model', 'lstm', '--optimizer', 'adam', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown optimizer 'adam' \(use sgd, adamw, adagrad\)/],
     [['--model', 'lstm', '--schedule', 'step', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown schedule 'step' \(use plateau or cosine\)/],
-    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt applies to rnn, gru and lstm, not ffnn/],
+    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt applies to rnn, gru, lstm and transformer, not ffnn/],
     [['--model', 'loglinear', '--classes', '10', '-o', join(tmp, 'x.safetensors'), TRAIN], /the log-linear model has a full softmax only/],
     [['--model', 'lstm', '--tied', '--embed', '10', '--hidden', '20', '-o', join(tmp, 'x.safetensors'), TRAIN], /--tied needs --embed equal to --hidden/],
     [['--model', 'lstm', '--dropout', '1', '-o', join(tmp, 'x.safetensors'), TRAIN], /--dropout must be in \[0, 1\)/],
