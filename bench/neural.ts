@@ -239,7 +239,7 @@ async function evaluateFile(path: string, text: string): Promise<void> {
   const model = sequence ? await loadNeuralModel(path, { shape: { batch: 10, bptt: T } }) : probe;
   const tokens = (await readCorpus(text, { vocab: model.vocab })).tokens;
   const row = (name: string, ppl: number) => console.log(`| ${name} | ${ppl.toFixed(2)} |`);
-  console.log(`${model.description}, trained in ${model.context} context; ${text}`);
+  console.log(`${model.description}; ${text}`);
   console.log('');
   console.log('| protocol | perplexity |');
   console.log('|:--|--:|');
