@@ -63,14 +63,14 @@ export class Streams {
     for (let i = 0; i < S; i++) order[i] = i;
     if (shuffle) shuffle.shuffle(order);
     const B = this.B;
-    const N = tokens.length;
+    const skip = stream ? 1 : 0; // <s> left out
+    const N = tokens.length - skip * S; // the tokens laid out
     // Deal sentences into B runs, closing run b once the tokens dealt pass (b + 1)/B of all.
     const runStart = new Int32Array(B + 1).fill(S);
     runStart[0] = 0;
     const runLength = new Int32Array(B);
     let b = 0;
     let done = 0;
-    const skip = stream ? 1 : 0; // <s> left out
     for (let i = 0; i < S; i++) {
       const s = order[i]!;
       const len = bounds[2 * s + 1]! - bounds[2 * s]! + 1 - skip;
