@@ -1,5 +1,5 @@
 /**
- * What the four neural families share: the configuration, the parameter set, the output layer,
+ * What the neural families share: the configuration, the parameter set, the output layer,
  * the vocabulary order, the scoring semantics (one line = one sentence, the state reset at `<s>`,
  * `</s>` scored: perplexity means what it means for the n-gram models), and the interface the
  * training loop drives ({@link Trainee}).
@@ -92,7 +92,7 @@ export const NO_KERNELS = new Proxy({} as Kernels, {
 
 const LN10 = Math.LN10;
 
-/** Base of the four families: LanguageModel plumbing and defaults shared by all. */
+/** Base of the neural families: LanguageModel plumbing and defaults shared by all. */
 export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
   readonly params = new ParamSet();
   /** SGD unless {@link buildModel} was asked for another (whose state it allocates). */
