@@ -798,3 +798,92 @@ export function embeddingScatterAdd(rows: i32, D: i32, dtable: usize, ids: usize
     for (; j < D; j++) store<f32>(at(dst, j), load<f32>(at(dst, j)) + load<f32>(at(src, j)));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// ReLU (the RNN_RELU cell, the Transformer's feed-forward layer)
+
+/** y = max(x, 0); pmax(x, 0) = x < 0 ? 0 : x, so NaN passes through. */
+export function reluForward(n: i32, x: usize, y: usize): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(at(y, i), f32x4.pmax(v128.load(at(x, i)), zero));
+  for (; i < n; i++) {
+    const v = load<f32>(at(x, i));
+    store<f32>(at(y, i), v < 0 ? 0 : v);
+  }
+}
+
+/** dx += dy where y > 0. */
+export function reluBackward(n: i32, y: usize, dy: usize, dx: usize): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const g = v128.and(v128.load(dy + o), f32x4.gt(v128.load(y + o), zero));
+    v128.store(dx + o, f32x4.add(v128.load(dx + o), g));
+  }
+  for (; i < n; i++) {
+    if (load<f32>(at(y, i)) > 0) store<f32>(at(dx, i), load<f32>(at(dx, i)) + load<f32>(at(dy, i)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizer updates, fused: one pass over parameters, gradients and moments. Plain mul/add (no
+// madd) and correctly rounded sqrt and div, so both builds and the scalar tails agree bit for bit.
+
+/**
+ * AdamW (Loshchilov & Hutter; PyTorch's torch.optim.AdamW), with the host's constants:
+ *   g = gscale·grad;  m = β1·m + (1 − β1)·g;  v = β2·v + (1 − β2)·g²
+ *   θ = θ·keep − step·m / (√v·rbc2 + ε)        keep = 1 − lr·λ, step = lr/(1 − β1^t), rbc2 = 1/√(1 − β2^t)
+ */
+export function adamw(n: i32, grad: usize, m: usize, v: usize, param: usize, gscale: f32, beta1: f32, beta2: f32, eps: f32, keep: f32, step: f32, rbc2: f32): void {
+  const vg = f32x4.splat(gscale), vb1 = f32x4.splat(beta1), vb2 = f32x4.splat(beta2);
+  const vc1 = f32x4.splat(1 - beta1), vc2 = f32x4.splat(1 - beta2);
+  const veps = f32x4.splat(eps), vkeep = f32x4.splat(keep), vstep = f32x4.splat(step), vr = f32x4.splat(rbc2);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const g = f32x4.mul(v128.load(grad + o), vg);
+    const mi = f32x4.add(f32x4.mul(v128.load(m + o), vb1), f32x4.mul(g, vc1));
+    const vi = f32x4.add(f32x4.mul(v128.load(v + o), vb2), f32x4.mul(f32x4.mul(g, g), vc2));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    const denom = f32x4.add(f32x4.mul(f32x4.sqrt(vi), vr), veps);
+    const p = f32x4.mul(v128.load(param + o), vkeep);
+    v128.store(param + o, f32x4.sub(p, f32x4.div(f32x4.mul(mi, vstep), denom)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const g = load<f32>(grad + o) * gscale;
+    const mi = load<f32>(m + o) * beta1 + g * (1 - beta1);
+    const vi = load<f32>(v + o) * beta2 + g * g * (1 - beta2);
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    store<f32>(param + o, load<f32>(param + o) * keep - (mi * step) / (sqrt<f32>(vi) * rbc2 + eps));
+  }
+}
+
+/**
+ * Adagrad (Duchi et al.; PyTorch's torch.optim.Adagrad, weight decay added to the gradient):
+ *   g = gscale·grad + λ·θ;  acc += g²;  θ −= lr·g / (√acc + ε)
+ */
+export function adagrad(n: i32, grad: usize, acc: usize, param: usize, gscale: f32, lr: f32, eps: f32, decay: f32): void {
+  const vg = f32x4.splat(gscale), vlr = f32x4.splat(lr), veps = f32x4.splat(eps), vd = f32x4.splat(decay);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const p = v128.load(param + o);
+    const g = f32x4.add(f32x4.mul(v128.load(grad + o), vg), f32x4.mul(p, vd));
+    const a = f32x4.add(v128.load(acc + o), f32x4.mul(g, g));
+    v128.store(acc + o, a);
+    v128.store(param + o, f32x4.sub(p, f32x4.div(f32x4.mul(g, vlr), f32x4.add(f32x4.sqrt(a), veps))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const p = load<f32>(param + o);
+    const g = load<f32>(grad + o) * gscale + p * decay;
+    const a = load<f32>(acc + o) + g * g;
+    store<f32>(acc + o, a);
+    store<f32>(param + o, p - (g * lr) / (sqrt<f32>(a) + eps));
+  }
+}

@@ -6,6 +6,10 @@
 //   npm run bench:neural -- --long                long runs: validation and test perplexity
 //   node dist/bench/neural.js --long --max-time 900 --models rnn,lstm
 //   node dist/bench/neural.js --models lstm --steps 20 --threads 1
+//   node dist/bench/neural.js --long --context stream --models lstm,gru     trained in stream context
+//   node dist/bench/neural.js --eval MODEL.safetensors [TEXT]   test perplexity under each protocol
+//
+// (bench/long-runs.sh holds the multi-hour runs of issue 9: LSTM and Transformer against PyTorch.)
 //
 // Speed mode: each model trains `--steps` minibatches after 3 untimed ones (the best of 2 runs
 // of that, as the machine is shared and noisy), then scores the validation text twice: batched
@@ -30,6 +34,8 @@ import { Random } from '../src/util/random.js';
 import { Trainer } from '../src/neural/trainer.js';
 import { createKernels } from '../src/neural/kernels/index.js';
 import { readCorpus } from '../src/node/corpus-files.js';
+import { loadNeuralModel } from '../src/node/neural-files.js';
+import type { StreamModel } from '../src/neural/recurrent.js';
 import { TRAINING_DEFAULTS } from '../src/cli/train-neural.js';
 import type { Corpus } from '../src/text/corpus.js';
 
@@ -49,6 +55,9 @@ const BENCHES: Bench[] = [
   { kind: 'ffnn', name: 'feed-forward 5-gram', arch: { order: 5 } },
   { kind: 'rnn', name: 'RNN 200, 100 classes', arch: { hidden: 200, classes: 100 } },
   { kind: 'lstm', name: 'LSTM 2×200, full softmax', arch: { hidden: 200, layers: 2, classes: 0 } },
+  { kind: 'gru', name: 'GRU 2×200, full softmax', arch: { hidden: 200, layers: 2, classes: 0 } },
+  // PyTorch's word_language_model defaults: emsize 200, nhid 200, 2 layers, 2 heads, bptt 35, dropout 0.2.
+  { kind: 'transformer', name: 'Transformer 2×200, 2 heads, full softmax', arch: { embed: 200, hidden: 200, layers: 2, heads: 2, dropout: 0.2, classes: 0 } },
 ];
 
 /** Reference points measured on these machines (from the issue). */
@@ -69,6 +78,8 @@ const threads = Number(option('threads') ?? 2);
 const maxTime = Number(option('max-time') ?? 900);
 const only = option('models')?.split(',');
 const noTorch = process.argv.includes('--no-torch');
+/** Long mode: the context the models train in (both are reported on the test text). */
+const context = option('context') ?? 'sentence';
 
 function table(header: string[], rows: string[][]): string {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -81,7 +92,8 @@ const r2 = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) &
 
 async function build(b: Bench, train: Corpus): Promise<NeuralModel<unknown>> {
   const d = TRAINING_DEFAULTS[b.kind];
-  const config = resolveConfig(b.kind, b.arch, train.vocab.size);
+  const arch = { ...b.arch, ...(b.kind === 'transformer' ? { window: d.bptt } : {}), ...(long && b.kind !== 'loglinear' && b.kind !== 'ffnn' ? { context } : {}) };
+  const config = resolveConfig(b.kind, arch, train.vocab.size);
   const counts = countIds(train.tokens, train.vocab.size);
   const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt } });
   model.initialize(new Random(1, 0), counts);
@@ -155,7 +167,10 @@ function torchArgs(b: Bench, train: Corpus): string[] {
   if (c.hidden) args.push('--hidden', String(c.hidden));
   if (c.embed) args.push('--embed', String(c.embed));
   if (c.layers) args.push('--layers', String(c.layers));
-  if (b.kind === 'rnn' || b.kind === 'lstm') args.push('--bptt', String(d.bptt));
+  if (c.heads) args.push('--heads', String(c.heads));
+  if (c.dropout) args.push('--dropout', String(c.dropout));
+  if (c.activation) args.push('--activation', c.activation);
+  if (b.kind === 'rnn' || b.kind === 'gru' || b.kind === 'lstm' || b.kind === 'transformer') args.push('--bptt', String(d.bptt));
   return args;
 }
 
@@ -211,7 +226,34 @@ async function kernelGflops(): Promise<string[][]> {
   });
 }
 
+/**
+ * A trained model's perplexity on a text under the three protocols: each line on its own
+ * (sentence), the text as one stream (kotoba's stream: the Transformer's window slides by half),
+ * and PyTorch's example's evaluation: 10 streams, non-overlapping windows of 35 (or the
+ * Transformer's own), the state carried.
+ */
+async function evaluateFile(path: string, text: string): Promise<void> {
+  const probe = await loadNeuralModel(path);
+  const T = probe.config.window ?? 35;
+  const sequence = probe.config.kind !== 'loglinear' && probe.config.kind !== 'ffnn';
+  const model = sequence ? await loadNeuralModel(path, { shape: { batch: 10, bptt: T } }) : probe;
+  const tokens = (await readCorpus(text, { vocab: model.vocab })).tokens;
+  const row = (name: string, ppl: number) => console.log(`| ${name} | ${ppl.toFixed(2)} |`);
+  console.log(`${model.description}; ${text}`);
+  console.log('');
+  console.log('| protocol | perplexity |');
+  console.log('|:--|--:|');
+  row('sentence (each line from <s>)', scoreTokens(model, tokens, 'sentence').perplexity);
+  if (sequence) {
+    row('stream (one state through the text)', scoreTokens(model, tokens, 'stream').perplexity);
+    const w = (model as unknown as StreamModel<never, unknown>).evaluateWindows(tokens);
+    row(`PyTorch's example (10 streams, windows of ${T})`, Math.exp(w.nats / w.targets));
+  }
+}
+
 async function main(): Promise<void> {
+  const evalPath = option('eval');
+  if (evalPath) return evaluateFile(evalPath, process.argv[process.argv.indexOf(evalPath) + 1] ?? join(ptbDir, 'ptb.test.txt'));
   if (!existsSync(join(ptbDir, 'ptb.train.txt'))) {
     console.log(`bench:neural: ${ptbDir} is absent; the benchmark needs Penn Treebank (../shared/data/ptb)`);
     return;
@@ -262,15 +304,17 @@ async function main(): Promise<void> {
       });
       const result = await t.run();
       const seconds = (performance.now() - t0) / 1000;
-      const testPpl = scoreTokens(model, test.tokens).perplexity;
+      const sequence = b.kind !== 'loglinear' && b.kind !== 'ffnn';
+      const testSentence = scoreTokens(model, test.tokens, 'sentence').perplexity;
+      const testStream = sequence ? scoreTokens(model, test.tokens, 'stream').perplexity : NaN;
       const epochs = result.state.history.filter((r) => !r.partial).length;
       const tps = result.state.history.reduce((a, r) => a + r.tokensPerSecond * r.seconds, 0) / Math.max(1e-9, result.state.history.reduce((a, r) => a + r.seconds, 0));
-      rows.push([b.name, result.validPerplexity?.toFixed(2) ?? '–', testPpl.toFixed(2), String(epochs), result.reason, k(tps), `${(seconds / 60).toFixed(1)} min`]);
-      console.error(`${b.kind}: valid ${result.validPerplexity?.toFixed(2)}, test ${testPpl.toFixed(2)}`);
+      rows.push([b.name, result.validPerplexity?.toFixed(2) ?? '–', testSentence.toFixed(2), Number.isFinite(testStream) ? testStream.toFixed(2) : '–', String(epochs), result.reason, k(tps), `${(seconds / 60).toFixed(1)} min`]);
+      console.error(`${b.kind}: valid ${result.validPerplexity?.toFixed(2)}, test ${testSentence.toFixed(2)} (sentence), ${testStream.toFixed(2)} (stream)`);
     }
-    console.log(`## Long runs (--max-time ${maxTime} s each, CLI defaults, seed 1; perplexity per sentence, </s> counted)`);
+    console.log(`## Long runs (--max-time ${maxTime} s each, CLI defaults, trained in ${context} context, seed 1; </s> counted)`);
     console.log('');
-    console.log(table(['model', 'valid ppl', 'test ppl', 'epochs', 'stopped', 'train tokens/s', 'wall time'], rows));
+    console.log(table(['model', `valid ppl (${context})`, 'test ppl (sentence)', 'test ppl (stream)', 'epochs', 'stopped', 'train tokens/s', 'wall time'], rows));
   }
   console.log('');
   console.log('Reference points (from the issue, measured on these machines):');

@@ -106,22 +106,70 @@ class FullSoftmax(nn.Module):
 
 
 class Recurrent(nn.Module):
-    def __init__(self, kind, V, E, H, L, out):
+    def __init__(self, kind, V, E, H, L, out, activation='tanh', dropout=0.0):
         super().__init__()
         self.emb = nn.Embedding(V, E)
-        self.rnn = nn.RNN(E, H, L, nonlinearity='tanh') if kind == 'rnn' else nn.LSTM(E, H, L)
+        if kind == 'rnn':
+            self.rnn = nn.RNN(E, H, L, nonlinearity=activation, dropout=dropout)
+        elif kind == 'gru':
+            self.rnn = nn.GRU(E, H, L, dropout=dropout)
+        else:
+            self.rnn = nn.LSTM(E, H, L, dropout=dropout)
+        self.drop = nn.Dropout(dropout)
         self.out = out
         self.kind = kind
 
     def forward(self, x, y, state):
-        o, state = self.rnn(self.emb(x), state)
+        o, state = self.rnn(self.drop(self.emb(x)), state)
+        o = self.drop(o)
         return self.out(o.reshape(-1, o.shape[-1]), y.reshape(-1)), state
 
     def zero_state(self, B):
         L, H = self.rnn.num_layers, self.rnn.hidden_size
-        if self.kind == 'rnn':
+        if self.kind != 'lstm':
             return torch.zeros(L, B, H)
         return (torch.zeros(L, B, H), torch.zeros(L, B, H))
+
+
+class PositionalEncoding(nn.Module):
+    """PyTorch's word_language_model: sinusoids added to the input, then dropout."""
+
+    def __init__(self, d, dropout, max_len=5000):
+        super().__init__()
+        self.dropout = nn.Dropout(p=dropout)
+        pe = torch.zeros(max_len, d)
+        position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d, 2).float() * (-math.log(10000.0) / d))
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        self.register_buffer('pe', pe.unsqueeze(0).transpose(0, 1))
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[:x.size(0), :])
+
+
+class Transformer(nn.Module):
+    """PyTorch's word_language_model TransformerModel: post-norm nn.TransformerEncoder, causal mask."""
+
+    def __init__(self, V, D, heads, F, L, dropout, out, activation='relu'):
+        super().__init__()
+        self.emb = nn.Embedding(V, D)
+        self.pos = PositionalEncoding(D, dropout)
+        layer = nn.TransformerEncoderLayer(D, heads, F, dropout, activation=activation)
+        self.encoder = nn.TransformerEncoder(layer, L)
+        self.D = D
+        self.out = out
+        self.masks = {}
+
+    def forward(self, x, y, state=None):
+        T = x.shape[0]
+        if T not in self.masks:
+            self.masks[T] = torch.triu(torch.full((T, T), float('-inf')), diagonal=1)
+        h = self.encoder(self.pos(self.emb(x) * math.sqrt(self.D)), self.masks[T])
+        return self.out(h.reshape(-1, h.shape[-1]), y.reshape(-1)), None
+
+    def zero_state(self, B):
+        return None
 
 
 class FeedForward(nn.Module):
@@ -170,7 +218,13 @@ def windows(ids, n):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--model', required=True, choices=['loglinear', 'ffnn', 'rnn', 'lstm'])
+    p.add_argument('--model', required=True, choices=['loglinear', 'ffnn', 'rnn', 'gru', 'lstm', 'transformer'])
+    p.add_argument('--test', help='with --epochs: test perplexity of the best epoch (PyTorch\'s protocol)')
+    p.add_argument('--activation', default='tanh', help='rnn: tanh or relu; transformer: relu or gelu')
+    p.add_argument('--dropout', type=float, default=0.0)
+    p.add_argument('--heads', type=int, default=2)
+    p.add_argument('--optimizer', default='sgd', choices=['sgd', 'adamw', 'adagrad'])
+    p.add_argument('--weight-decay', type=float, default=0.0)
     p.add_argument('--train', required=True)
     p.add_argument('--valid')
     p.add_argument('--order', type=int, default=3)
@@ -191,18 +245,21 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    recurrent = a.model in ('rnn', 'lstm')
+    recurrent = a.model in ('rnn', 'gru', 'lstm', 'transformer')  # trained on streams cut into windows
     train, vocab = read_corpus(a.train, starts=not recurrent)
     V = len(vocab)
     E = a.embed or a.hidden
+    D = E if a.model == 'transformer' else a.hidden  # the output layer's input width
     if a.classes > 0:
         cls, local, sizes, _ = frequency_classes(train, V, a.classes)
-        D = a.hidden
         out = ClassSoftmax(D, cls, local, sizes)
     else:
-        out = FullSoftmax(a.hidden, V)
-    if a.model in ('rnn', 'lstm'):
-        model = Recurrent(a.model, V, E, a.hidden, a.layers, out)
+        out = FullSoftmax(D, V)
+    if recurrent:
+        if a.model == 'transformer':
+            model = Transformer(V, E, a.heads, a.hidden, a.layers, a.dropout, out, 'gelu' if a.activation == 'gelu' else 'relu')
+        else:
+            model = Recurrent(a.model, V, E, a.hidden, a.layers, out, a.activation, a.dropout)
         data = batchify(train, a.batch)
         steps_per_epoch = (data.shape[0] - 1) // a.bptt
 
@@ -226,7 +283,7 @@ def main():
             j = perm[(i * a.batch) % tgt.numel():][:a.batch]
             return ctx[j], tgt[j]
 
-    if a.init > 0 and a.model != 'loglinear':
+    if a.init > 0 and a.model != 'loglinear':  # (the example's init_weights; the transformer's layers keep PyTorch's own)
         with torch.no_grad():
             model.emb.weight.uniform_(-a.init, a.init)
             for name, q in model.out.named_parameters():
@@ -235,15 +292,22 @@ def main():
                 else:
                     q.zero_()
     state = model.zero_state(a.batch) if recurrent else None
+    lr = a.lr
+    optimizer = None
+    if a.optimizer == 'adamw':
+        optimizer = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    elif a.optimizer == 'adagrad':
+        optimizer = torch.optim.Adagrad(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
 
     def step(i):
         nonlocal state
+        model.train()
         x, y = batch(i)
         model.zero_grad()
         if recurrent:
             if isinstance(state, tuple):
                 state = tuple(s.detach() for s in state)
-            else:
+            elif state is not None:
                 state = state.detach()
             loss, state = model(x, y, state)
         else:
@@ -252,42 +316,69 @@ def main():
         (loss / n).backward()
         if a.clip > 0:
             torch.nn.utils.clip_grad_norm_([q for q in model.parameters() if not (q.grad is not None and q.grad.is_sparse)], a.clip)
-        with torch.no_grad():
-            for q in model.parameters():
-                if q.grad is not None:
-                    q.add_(q.grad, alpha=-a.lr)
+        if optimizer is not None:
+            optimizer.step()
+        else:
+            with torch.no_grad():
+                for q in model.parameters():
+                    if q.grad is not None:
+                        if a.weight_decay > 0:
+                            q.mul_(1 - lr * a.weight_decay)
+                        q.add_(q.grad, alpha=-lr)
         return loss.item(), n
+
+    def evaluate(ids):
+        """PyTorch's example: the text as 10 streams, non-overlapping windows, the state carried."""
+        model.eval()
+        with torch.no_grad():
+            if recurrent:
+                vd = batchify(ids, 10)
+                vs = model.zero_state(10)
+                nats = tokens = 0
+                for i in range(0, vd.shape[0] - 1, a.bptt):
+                    x, y = vd[i:i + a.bptt], vd[i + 1:i + 1 + a.bptt]
+                    n = min(x.shape[0], y.shape[0])
+                    l, vs = model(x[:n], y[:n], vs)
+                    nats += l.item()
+                    tokens += y[:n].numel()
+            else:
+                vc, vt = windows(ids, a.order - 1)
+                nats = sum(model(vc[i:i + 1024], vt[i:i + 1024]).item() for i in range(0, vt.numel(), 1024))
+                tokens = vt.numel()
+        return nats / tokens
 
     result = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'vocabulary': V, 'model': a.model}
     if a.epochs > 0:
-        # Whole epochs with validation after each (PyTorch's way: state carried across sentences).
+        # Whole epochs with validation after each, PyTorch's example's way: the state carried
+        # across sentences, the best epoch kept, lr / 4 after an epoch that does not improve.
         valid, _ = read_corpus(a.valid, vocab, starts=not recurrent)
         per_epoch = steps_per_epoch if recurrent else (tgt.numel() + a.batch - 1) // a.batch
         history = []
+        best, best_state = None, None
         t0 = time.perf_counter()
+        tokens_trained = 0
+        train_seconds = 0.0
         for e in range(a.epochs):
             if recurrent:
                 state = model.zero_state(a.batch)
+            e0 = time.perf_counter()
             for i in range(per_epoch):
-                step(e * per_epoch + i)
-            with torch.no_grad():
-                if recurrent:
-                    vd = batchify(valid, a.batch)
-                    vs = model.zero_state(a.batch)
-                    nats = tokens = 0
-                    for i in range(0, vd.shape[0] - 1, a.bptt):
-                        x, y = vd[i:i + a.bptt], vd[i + 1:i + 1 + a.bptt]
-                        n = min(x.shape[0], y.shape[0])
-                        l, vs = model(x[:n], y[:n], vs)
-                        nats += l.item()
-                        tokens += y[:n].numel()
-                else:
-                    vc, vt = windows(valid, a.order - 1)
-                    nats = sum(model(vc[i:i + 1024], vt[i:i + 1024]).item() for i in range(0, vt.numel(), 1024))
-                    tokens = vt.numel()
-            history.append({'epoch': e + 1, 'valid_perplexity': math.exp(nats / tokens), 'seconds': time.perf_counter() - t0})
+                tokens_trained += step(e * per_epoch + i)[1]
+            train_seconds += time.perf_counter() - e0
+            loss = evaluate(valid)
+            history.append({'epoch': e + 1, 'valid_perplexity': math.exp(loss), 'lr': lr, 'seconds': time.perf_counter() - t0})
             print(json.dumps(history[-1]), file=sys.stderr)
+            if best is None or loss < best:
+                best = loss
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            elif optimizer is None:
+                lr /= 4.0
         result['history'] = history
+        result['train_tokens_per_s'] = tokens_trained / train_seconds
+        if a.test:
+            model.load_state_dict(best_state)
+            test, _ = read_corpus(a.test, vocab, starts=not recurrent)
+            result['test_perplexity'] = math.exp(evaluate(test))
     elif a.max_time > 0:
         t0 = time.perf_counter()
         i = 0
@@ -311,7 +402,8 @@ def main():
         dt = time.perf_counter() - t0
         result['train_tokens_per_s'] = tokens / dt
         result['train_loss'] = nats / tokens
-        # Scoring: forward only, no gradients.
+        # Scoring: forward only, no gradients, no dropout.
+        model.eval()
         with torch.no_grad():
             if recurrent:
                 state = model.zero_state(a.batch)

@@ -4,8 +4,16 @@
  * scores, reranking, next-word lists, sampling and mixtures are written once, against this
  * interface, and work for every model family.
  */
+import { KotobaError } from './errors.js';
 import type { TokenizeOptions } from './text/tokenize.js';
 import { BOS, EOS, UNK, type Vocabulary } from './text/vocabulary.js';
+
+/**
+ * How a text is scored: `sentence`, each line on its own from `<s>` (the n-gram models' way, and
+ * the default), or `stream`, the state carried from line to line with `</s>` as the line break
+ * (Mikolov's RNNLM, Zaremba et al. and PyTorch's word_language_model score text this way).
+ */
+export type Context = 'sentence' | 'stream';
 
 /** The result of scoring one word. */
 export interface Scored<S> {
@@ -57,6 +65,15 @@ export interface LanguageModel<S = unknown> {
    * where the model has n-grams, the matched length into `ngramOut`. Returns the sum.
    */
   scoreSentence?(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number;
+  /** The context the model was trained in: how `kotoba ppl` scores with it unless told otherwise (absent: sentence). */
+  readonly context?: Context;
+  /**
+   * Stream context, for models whose state can span lines (recurrent and Transformer models):
+   * scores `words` (ids, `</s>` ending each line) continuing from `state`, the state after the
+   * previous line's `</s>` (null: the start of the text, {@link LanguageModel.begin}), writes
+   * log10 p of each word into `log10Out` and returns the state after the last word.
+   */
+  scoreStream?(state: S | null, words: Uint32Array, log10Out: Float64Array): S;
 }
 
 /** Per-word detail of a scored sentence. */
@@ -126,19 +143,68 @@ export function scoreSentence(
   withEnd = true,
   surface?: readonly string[],
 ): { total: number; words: WordScore[] } {
+  const words = lineWords(ids, withEnd);
+  const log10 = new Float64Array(words.length);
+  const ngram = new Uint8Array(words.length);
+  scoreWordIds(lm, words, log10, ngram);
+  return wordScores(lm, words, log10, ngram, ids.length, surface);
+}
+
+/**
+ * Scores one line in stream context: continuing from `state`, the state after the previous
+ * line's `</s>` (null for the first line of a text), as `kotoba score --context stream` does.
+ * Returns what {@link scoreSentence} returns and the state after this line's `</s>`.
+ *
+ * @example
+ * ```ts
+ * import { scoreLine, type LanguageModel } from 'kotoba';
+ * declare const lm: LanguageModel; // a recurrent or Transformer model
+ * let state: unknown = null;
+ * for (const line of [['the', 'cat', 'sat'], ['it', 'slept']]) {
+ *   const r = scoreLine(lm, line.map((w) => lm.vocab.id(w)), state, line);
+ *   console.log(r.total); // log10 p(line | the lines before it)
+ *   state = r.next;
+ * }
+ * ```
+ */
+export function scoreLine<S>(
+  lm: LanguageModel<S>,
+  ids: ArrayLike<number>,
+  state: S | null,
+  surface?: readonly string[],
+): { total: number; words: WordScore[]; next: S } {
+  if (!lm.scoreStream) throw new KotobaError(`the ${lm.description} scores each line on its own`, STREAM_MODELS);
+  const words = lineWords(ids, true);
+  const log10 = new Float64Array(words.length);
+  const next = lm.scoreStream(state, words, log10);
+  return { ...wordScores(lm, words, log10, null, ids.length, surface), next };
+}
+
+/** What `--context stream` needs, for errors. */
+const STREAM_MODELS = '--context stream needs a model whose state spans lines: rnn, gru, lstm or transformer';
+
+/** ids (and `</s>` when `withEnd`) as the Uint32Array the fast paths take. */
+function lineWords(ids: ArrayLike<number>, withEnd: boolean): Uint32Array {
   const n = ids.length + (withEnd ? 1 : 0);
   const words = new Uint32Array(n);
   for (let i = 0; i < ids.length; i++) words[i] = ids[i]!;
   if (withEnd) words[n - 1] = EOS;
-  const log10 = new Float64Array(n);
-  const ngram = new Uint8Array(n);
-  const total = scoreWordIds(lm, words, log10, ngram);
+  return words;
+}
+
+/** The per-word detail and the total, summed in float32 as KenLM's query sums it. */
+function wordScores(
+  lm: LanguageModel<unknown>, words: Uint32Array, log10: Float64Array, ngram: Uint8Array | null, given: number, surface?: readonly string[],
+): { total: number; words: WordScore[] } {
+  const n = words.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) total = Math.fround(total + log10[i]!);
   const out: WordScore[] = [];
   for (let i = 0; i < n; i++) {
     const id = words[i]!;
-    const word = i < ids.length && surface ? surface[i]! : lm.vocab.word(id);
+    const word = i < given && surface ? surface[i]! : lm.vocab.word(id);
     const w: WordScore = { word, id, log10: log10[i]!, oov: id === UNK };
-    if (ngram[i]) w.ngram = ngram[i]!;
+    if (ngram && ngram[i]) w.ngram = ngram[i]!;
     out.push(w);
   }
   return { total, words: out };
@@ -231,7 +297,8 @@ export class PerplexityAccumulator {
 
 /**
  * Perplexity over a token stream (`<s> w… </s>` sentences, as `Corpus.tokens`), through the
- * model's fast path when it has one. Buffers are reused: no allocation per token.
+ * model's fast path when it has one, in the model's own context unless `context` says otherwise
+ * (see {@link Context}). Buffers are reused: no allocation per token.
  *
  * @example
  * ```ts
@@ -243,7 +310,43 @@ export class PerplexityAccumulator {
  * console.log(acc.perplexity, acc.perplexityExcludingOov, acc.oov);
  * ```
  */
-export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array): PerplexityAccumulator {
+export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array, context: Context = lm.context ?? 'sentence'): PerplexityAccumulator {
+  if (context === 'stream') return scoreStream(lm, tokens, null).acc;
+  return accumulateLines(tokens, (words, log10) => scoreWordIds(lm, words, log10));
+}
+
+/**
+ * Perplexity over a token stream in stream context: each line continues from the state after
+ * the line before (`state`, null at the start of the text). Returns the totals and the state
+ * after the last line, to continue with the next part of the text.
+ *
+ * @example
+ * ```ts
+ * import { scoreStream, type Corpus, type LanguageModel } from 'kotoba';
+ * declare const lm: LanguageModel;       // a recurrent or Transformer model
+ * declare const parts: Corpus[];          // one text read in parts, with lm.vocab
+ * let state: unknown = null;
+ * for (const part of parts) {
+ *   const r = scoreStream(lm, part.tokens, state);
+ *   console.log(r.acc.perplexity);
+ *   state = r.state;
+ * }
+ * ```
+ */
+export function scoreStream<S>(lm: LanguageModel<S>, tokens: Uint32Array, state: S | null): { acc: PerplexityAccumulator; state: S | null } {
+  const scoreStream = lm.scoreStream?.bind(lm);
+  if (!scoreStream) throw new KotobaError(`the ${lm.description} scores each line on its own`, STREAM_MODELS);
+  const acc = accumulateLines(tokens, (words, log10) => {
+    state = scoreStream(state, words, log10);
+  });
+  return { acc, state };
+}
+
+/**
+ * The totals over the lines of a token stream (`<s> w… </s>` each): `score` fills log10 p of
+ * the line's words (the ids after `<s>`, `</s>` included) in a buffer reused from line to line.
+ */
+function accumulateLines(tokens: Uint32Array, score: (words: Uint32Array, log10: Float64Array) => void): PerplexityAccumulator {
   const acc = new PerplexityAccumulator();
   let log10 = new Float64Array(256);
   for (let i = 0; i < tokens.length; ) {
@@ -253,7 +356,7 @@ export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array): Pe
     const words = tokens.subarray(i + 1, end + 1);
     // Grown geometrically over sentences, but never to twice one long sentence (a line may hold millions of words).
     if (words.length > log10.length) log10 = new Float64Array(Math.max(words.length, 2 * log10.length));
-    scoreWordIds(lm, words, log10);
+    score(words, log10);
     acc.addSentence(words, log10, words.length);
     i = end + 1;
   }

@@ -332,6 +332,19 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
     assert.equal(await page.isChecked('#lowercase'), true, "the page shows the model's own setting");
     sameAsCli(await readPage(MIXED, lc), lcCli, 'a --lowercase model on mixed-case text');
 
+    // 7. A Transformer (stream context, its key/value cache as the state): the same numbers too.
+    const tf = join(dir, 'transformer.safetensors');
+    const tt = await runCli(['train', '--model', 'transformer', '--embed', '16', '--hidden', '16', '--layers', '1', '--bptt', '8', '--context', 'stream', '--max-steps', '10', '--seed', '3', '-o', tf, 'corpus/wiki.valid.txt']);
+    assert.equal(tt.code, 0, tt.stderr);
+    const tfCli = await cliNumbers(tf, SENTENCE, CANDIDATES, []);
+    await page.setInputFiles('#model-file', tf);
+    const transformer = await waitModel(neural);
+    assert.match((await page.textContent('#model-info')) ?? '', /Transformer/);
+    const tfShown = await readPage(SENTENCE, transformer);
+    tfShown.words.forEach((w, i) => assert.ok(Math.abs(w.log10 - tfCli.scored.words[i]!.log10) <= 1e-6, `transformer: log10 of ${w.word}: ${w.log10} vs ${tfCli.scored.words[i]!.log10}`));
+    assert.ok(Math.abs(tfShown.perplexity - tfCli.perplexity) <= 1e-6 * tfCli.perplexity, `transformer: perplexity ${tfShown.perplexity} vs ${tfCli.perplexity}`);
+    assert.deepEqual(tfShown.ranked.map((r) => r.sentence), tfCli.ranking.map((r) => r.sentence), 'transformer: ranking');
+
     assert.deepEqual(errors, [], 'errors in the page');
   } finally {
     await context?.close();

@@ -119,7 +119,7 @@ test('train: an option of another model family or another smoother is an error, 
   const { dir, cleanup } = tempDir();
   try {
     const out = join(dir, 'm.arpa');
-    assertCleanFailure(await runCli(['train', '--hidden', '100', '-o', out, corpus]), /--hidden does not apply to n-gram models \(it is an option of --model ffnn, rnn, lstm\)/);
+    assertCleanFailure(await runCli(['train', '--hidden', '100', '-o', out, corpus]), /--hidden does not apply to n-gram models \(it is an option of --model ffnn, rnn, gru, lstm, transformer\)/);
     assertCleanFailure(await runCli(['train', '--seed', '1', '-o', out, corpus]), /--seed does not apply to n-gram models/);
     assertCleanFailure(await runCli(['train', '--discount', '0.5', '-o', out, corpus]), /--discount does not apply to --smoothing mkn \(it is an option of --smoothing abs\)/);
     assertCleanFailure(await runCli(['train', '--model', 'rnn', '--smoothing', 'wb', '-o', join(dir, 'r.safetensors'), corpus]), /--smoothing does not apply to the rnn model/);

@@ -65,7 +65,7 @@ test('the neural models train epochs, not seconds: the same seed gives the same 
 
 test('--neural picks the families', async () => {
   assert.deepEqual(demoFamilies('none'), []);
-  assert.deepEqual(demoFamilies('all'), ['loglinear', 'ffnn', 'rnn', 'lstm']);
+  assert.deepEqual(demoFamilies('all'), ['loglinear', 'ffnn', 'rnn', 'gru', 'lstm', 'transformer']);
   assert.deepEqual(demoFamilies('lstm,rnn,lstm'), ['lstm', 'rnn']);
   assert.throws(() => demoFamilies('gpt'), KotobaError);
   assertCleanFailure(await runCli(['demo', '--neural', 'rnn,gpt']), /--neural: unknown model family 'gpt'/);

@@ -98,6 +98,8 @@ const ARCHITECTURES: [NeuralKind, ArchitectureOptions][] = [
   ['ffnn', { order: 3, embed: 4, hidden: 6, classes: 3, direct: true }],
   ['rnn', { hidden: 5, embed: 4, classes: 0 }],
   ['lstm', { hidden: 4, embed: 4, layers: 2, tied: true }],
+  ['gru', { hidden: 4, embed: 4, layers: 2, dropout: 0.1 }],
+  ['transformer', { embed: 4, hidden: 6, layers: 1, heads: 2, window: 6, positions: 'learned' }],
 ];
 
 function neuralSeed(train: Corpus, kind: NeuralKind, arch: ArchitectureOptions): Uint8Array {
@@ -167,7 +169,9 @@ function neuralCrafted(seeds: Uint8Array[]): Mutant[] {
     { how: 'config []', bytes: editConfig(rnn, () => []) },
     { how: 'rnn weights, lstm kind', bytes: editConfig(rnn, (c) => ({ ...c, kind: 'lstm' })) },
     { how: 'lstm weights, rnn kind', bytes: editConfig(lstm, (c) => ({ ...c, kind: 'rnn', layers: undefined, dropout: undefined, tied: undefined })) },
-    { how: 'kind gru', bytes: editConfig(rnn, (c) => ({ ...c, kind: 'gru' })) },
+    { how: 'rnn weights, gru kind', bytes: editConfig(rnn, (c) => ({ ...c, kind: 'gru' })) },
+    { how: 'heads 3 (width 4)', bytes: editConfig(seeds[5]!, (c) => ({ ...c, heads: 3 })) },
+    { how: 'window 1e9', bytes: editConfig(seeds[5]!, (c) => ({ ...c, window: 1e9 })) },
     { how: 'hidden -1', bytes: editConfig(rnn, (c) => ({ ...c, hidden: -1 })) },
     { how: 'hidden 2.5', bytes: editConfig(rnn, (c) => ({ ...c, hidden: 2.5 })) },
     { how: 'hidden "5"', bytes: editConfig(rnn, (c) => ({ ...c, hidden: '5' })) },

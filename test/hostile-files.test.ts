@@ -252,13 +252,13 @@ test('neural model files: configs of null, another kind, sizes -1, 2.5 or 1e9 ar
       ['null', modelBytes('rnn', { hidden: 4 }, () => null), /the config is not a JSON object/],
       ['array', modelBytes('rnn', { hidden: 4 }, () => []), /the config is not a JSON object/],
       ['rnn weights, lstm config', modelBytes('rnn', { hidden: 4, embed: 4 }, (c) => ({ ...c, kind: 'lstm', layers: 1 })), /the lstm model has no tensor lstm\.0\.input/],
-      ['lstm weights, rnn config', modelBytes('lstm', { hidden: 4, layers: 1 }, (c) => ({ ...c, kind: 'rnn', layers: undefined, dropout: undefined, tied: undefined })), /the rnn model has no tensor rnn\.input/],
+      ['lstm weights, rnn config', modelBytes('lstm', { hidden: 4, layers: 1 }, (c) => ({ ...c, kind: 'rnn', layers: undefined, dropout: undefined, tied: undefined })), /the rnn model has no tensor rnn\.0\.input/],
       ['hidden -1', modelBytes('rnn', { hidden: 4 }, (c) => ({ ...c, hidden: -1 })), /invalid config: hidden must be a whole number from 1 to \d+, got -1/],
       ['hidden 2.5', modelBytes('ffnn', { hidden: 4, embed: 3, order: 3 }, (c) => ({ ...c, hidden: 2.5 })), /invalid config: hidden must be a whole number from 1 to \d+, got 2\.5/],
       ['embed "3"', modelBytes('ffnn', { hidden: 4, embed: 3, order: 3 }, (c) => ({ ...c, embed: '3' })), /invalid config: embed must be a whole number/],
       ['layers 1e9', modelBytes('lstm', { hidden: 4, layers: 1 }, (c) => ({ ...c, layers: 1e9 })), /invalid config: layers must be a whole number from 1 to 8, got 1000000000/],
       ['layers 2 of 1', modelBytes('lstm', { hidden: 4, layers: 1 }, (c) => ({ ...c, layers: 2 })), /the lstm model has no tensor lstm\.1\.input/],
-      ['hidden 5 of 4', modelBytes('rnn', { hidden: 4, embed: 4 }, (c) => ({ ...c, hidden: 5 })), /tensor embedding has shape \[\d+,4\] \(F32\), the config says \[\d+,5\] \(F32\)|tensor rnn\.\w+ has shape/],
+      ['hidden 5 of 4', modelBytes('rnn', { hidden: 4, embed: 4 }, (c) => ({ ...c, hidden: 5 })), /tensor embedding has shape \[\d+,4\] \(F32\), the config says \[\d+,5\] \(F32\)|tensor rnn\.(\d+\.)?\w+ has shape/],
       ['order 1e9', modelBytes('loglinear', { order: 2 }, (c) => ({ ...c, order: 1e9 })), /invalid config: order must be a whole number from 1 to 16/],
       ['hashSize beyond V²', modelBytes('loglinear', { order: 2 }, (c) => ({ ...c, hashSize: 1e15 })), /invalid config: hashSize is 1000000000000000, not \d+/],
     ];
@@ -338,14 +338,14 @@ test('safetensors: overlapping tensors, a header longer than the file and unknow
     };
     // Every tensor pointing at the same bytes: copied once each before, a way to multiply memory.
     const overlapping = structuredClone(header);
-    overlapping['rnn.bias']!.data_offsets = header['rnn.recurrent']!.data_offsets.slice();
+    overlapping['rnn.0.bias']!.data_offsets = header['rnn.0.recurrent']!.data_offsets.slice();
     const f64 = structuredClone(header);
-    f64['rnn.bias']!.dtype = 'F64';
+    f64['rnn.0.bias']!.dtype = 'F64';
     const long = good.slice();
     new DataView(long.buffer).setBigUint64(0, BigInt(good.length), true);
     const cases: [Uint8Array, RegExp][] = [
       [rebuild(overlapping), /not a valid safetensors file: (tensor \S+: \d+ bytes for shape|tensor \S+ starts at byte \d+ of the data, not \d+: tensors overlap or leave a gap)/],
-      [rebuild(f64), /tensor rnn\.bias has dtype F64; kotoba reads F32 and I32/],
+      [rebuild(f64), /tensor rnn\.0\.bias has dtype F64; kotoba reads F32 and I32/],
       [long, /the header says \d+ bytes, the file has \d+ after the length/],
       [Uint8Array.from([...good, 0, 0, 0, 0]), /4 bytes after the last tensor/],
     ];

@@ -230,6 +230,9 @@ test('elementwise kernels agree with the TypeScript reference on every length mo
     ['mul', (k, a, b, c) => k.mul(a.length, a, b, c), 0, 1e-7],
     ['mul in place', (k, a, b) => k.mul(a.length, a, b, a), 0, 1e-7],
     ['mulAdd', (k, a, b, c) => k.mulAdd(a.length, a, b, c), 1e-7, 1e-6],
+    ['reluForward', (k, a, _b, c) => k.reluForward(a.length, a, c), 0, 0],
+    ['reluForward in place', (k, a) => k.reluForward(a.length, a, a), 0, 0],
+    ['reluBackward', (k, a, b, c) => k.reluBackward(a.length, a, b, c), 0, 0],
   ];
   const ref = createJsKernels(1 << 18);
   const rand = rng(6);
@@ -246,6 +249,55 @@ test('elementwise kernels agree with the TypeScript reference on every length mo
         op(ref, r[0], r[1], r[2]);
         op(k, w[0], w[1], w[2]);
         for (let t = 0; t < 3; t++) assertClose(w[t], r[t], abs, rel, `${backend} ${name} n=${n} array ${t}`);
+      }
+    }
+  });
+});
+
+test('relu keeps NaN and drops the gradient where the output is 0', async () => {
+  await eachBackend((k, b) => {
+    const x = copyInto(k, Float32Array.of(-2, 0, 3, NaN, -0.5, 7, 1e-30, -1e-30, 5));
+    const y = k.alloc(9);
+    k.reluForward(9, x, y);
+    assert.deepEqual(Array.from(y), [0, 0, 3, NaN, 0, 7, 1e-30, 0, 5].map(Math.fround), b);
+    const dy = copyInto(k, new Float32Array(9).fill(2)), dx = copyInto(k, new Float32Array(9).fill(1));
+    k.reluBackward(9, y, dy, dx);
+    assert.deepEqual(Array.from(dx), [1, 1, 3, 1, 1, 3, 3, 1, 3], b);
+  });
+});
+
+/** float64 reference of one AdamW step per element (PyTorch's formula, the caller's constants). */
+function adamwRef(g: number, m: number, v: number, p: number, s: number, b1: number, b2: number, eps: number, keep: number, step: number, rbc2: number): [number, number, number] {
+  const gg = g * s;
+  const m1 = b1 * m + (1 - b1) * gg;
+  const v1 = b2 * v + (1 - b2) * gg * gg;
+  return [m1, v1, p * keep - (step * m1) / (Math.sqrt(v1) * rbc2 + eps)];
+}
+
+test('adamw and adagrad: fused updates agree with float64 formulas on every length mod 4; grad untouched', async () => {
+  const rand = rng(12);
+  await eachBackend((k, b) => {
+    for (const n of [37, 38, 39, 40, 1, 0]) {
+      const g0 = new Float32Array(n), m0 = new Float32Array(n), v0 = new Float32Array(n), p0 = new Float32Array(n);
+      fill(g0, rand, -3, 3);
+      fill(m0, rand, -0.1, 0.1);
+      fill(v0, rand, 0, 0.01);
+      fill(p0, rand);
+      const grad = copyInto(k, g0), m = copyInto(k, m0), v = copyInto(k, v0), p = copyInto(k, p0);
+      const [s, b1, b2, eps, keep, step, rbc2] = [0.4, 0.9, 0.98, 1e-8, 0.9999, 1e-3 / (1 - 0.9 ** 3), 1 / Math.sqrt(1 - 0.98 ** 3)];
+      k.adamw(n, grad, m, v, p, s, b1, b2, eps, keep, step, rbc2);
+      assert.deepEqual(grad, g0, `${b} adamw leaves grad`);
+      for (let i = 0; i < n; i++) {
+        const [em, ev, ep] = adamwRef(g0[i]!, m0[i]!, v0[i]!, p0[i]!, s, b1, b2, eps, keep, step, rbc2);
+        assertClose([m[i]!, v[i]!, p[i]!], [em, ev, ep], 1e-7, 2e-6, `${b} adamw n=${n} element ${i}`);
+      }
+      // Adagrad: g = s·grad + λθ, acc += g², θ −= η·g/(√acc + ε).
+      const acc = copyInto(k, v0), q = copyInto(k, p0);
+      k.adagrad(n, grad, acc, q, s, 0.1, 1e-10, 0.01);
+      for (let i = 0; i < n; i++) {
+        const gg = g0[i]! * s + 0.01 * p0[i]!;
+        const a = v0[i]! + gg * gg;
+        assertClose([acc[i]!, q[i]!], [a, p0[i]! - (0.1 * gg) / (Math.sqrt(a) + 1e-10)], 1e-7, 2e-6, `${b} adagrad n=${n} element ${i}`);
       }
     }
   });

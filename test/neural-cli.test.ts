@@ -28,6 +28,8 @@ const SMALL: Record<string, string[]> = {
   ffnn: ['--order', '3', '--embed', '8', '--hidden', '16'],
   rnn: ['--hidden', '16'],
   lstm: ['--hidden', '12', '--layers', '1', '--classes', '20'],
+  gru: ['--hidden', '12', '--layers', '2', '--dropout', '0.1'],
+  transformer: ['--embed', '16', '--hidden', '24', '--layers', '1', '--heads', '2', '--bptt', '12', '--norm', 'pre', '--activation', 'gelu', '--tied'],
 };
 
 for (const [kind, arch] of Object.entries(SMALL)) {
@@ -95,6 +97,48 @@ test('Ctrl-C writes a checkpoint and the model so far, exits with a message, and
   assert.equal(again.status, 0, again.stderr);
 });
 
+test('--context stream: recorded in the model, used by ppl and score unless told otherwise; AdamW trains and resumes', () => {
+  const out = join(tmp, 'stream.safetensors');
+  const r = kotoba(['train', '--model', 'gru', '--hidden', '12', '--layers', '1', '--context', 'stream', '--optimizer', 'adamw', '--warmup', '3', '--batch', '1', '--bptt', '20', '--max-steps', '6', '--lowercase', '--max-vocab', '2000', '--valid', VALID, '--json', '-o', out, TRAIN]);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout) as { valid_perplexity: number; description: string };
+  assert.match(summary.description, /^GRU 12 .*stream context$/);
+  const meta = decodeSafetensors(readFileSync(out), out).metadata;
+  assert.equal((JSON.parse(meta.config!) as { context: string }).context, 'stream');
+  assert.equal((JSON.parse(meta.training!) as { run: { optimizer: string } }).run.optimizer, 'adamw');
+  const ppl = (args: string[]) => JSON.parse(kotoba(['ppl', '--lowercase', '--json', ...args, out, VALID]).stdout) as { perplexity: number; context: string; tokens: number };
+  const own = ppl([]), sentence = ppl(['--context', 'sentence']);
+  assert.equal(own.context, 'stream');
+  assert.equal(sentence.context, 'sentence');
+  assert.equal(own.tokens, sentence.tokens);
+  // Validation ran over one stream (batch 1): the same number ppl gives.
+  assert.ok(Math.abs(own.perplexity / summary.valid_perplexity - 1) < 1e-4, `${own.perplexity} vs ${summary.valid_perplexity}`);
+  assert.notEqual(own.perplexity, sentence.perplexity);
+  const text = kotoba(['ppl', '--lowercase', out, VALID]).stdout;
+  assert.match(text, /Context:\tstream\n$/);
+  // score: the second line is scored after the first in stream context, alone in sentence context.
+  const lines = 'the game was released .\nthe game was released .\n';
+  const score = (args: string[]) => spawnSync(process.execPath, [cli, 'score', '--lowercase', ...args, out], { input: lines, encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+  const [a1, a2] = score([]), [b1, b2] = score(['--context', 'sentence']);
+  assert.equal(a1, b1);
+  assert.equal(b1, b2);
+  assert.notEqual(a1, a2);
+  // An n-gram model has no state across lines.
+  const arpa = join(tmp, 'stream.arpa');
+  assert.equal(kotoba(['train', '--order', '2', '-o', arpa, VALID]).status, 0);
+  const bad = kotoba(['ppl', '--context', 'stream', arpa, VALID]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^kotoba: --context stream needs a model whose state spans lines: the .* scores each line on its own \(use an rnn, gru, lstm or transformer model\)\n$/);
+  // Resume an AdamW run stopped early: the moments come back from the checkpoint.
+  const args = ['train', '--model', 'gru', '--hidden', '8', '--layers', '1', '--optimizer', 'adamw', '--batch', '4', '--bptt', '9', '--lowercase', '--max-vocab', '1000', '--json'];
+  const straight = join(tmp, 'adamw-straight.safetensors'), resumed = join(tmp, 'adamw-resumed.safetensors');
+  assert.equal(kotoba([...args, '--max-steps', '6', '-o', straight, TRAIN]).status, 0);
+  assert.equal(kotoba([...args, '--max-steps', '3', '-o', resumed, TRAIN]).status, 0);
+  assert.equal(kotoba(['train', '--model', 'gru', '--resume', '--max-steps', '6', '-o', resumed]).status, 0);
+  const x = decodeSafetensors(readFileSync(straight), straight), y = decodeSafetensors(readFileSync(resumed), resumed);
+  for (const [name, t] of x.tensors) assert.deepEqual(y.tensors.get(name)!.data, t.data, name);
+});
+
 test('--report writes a self-contained HTML chart of the epochs', () => {
   const out = join(tmp, 'report.safetensors'), html = join(tmp, 'report.html');
   const r = kotoba(['train', '--model', 'ffnn', '--order', '2', '--embed', '4', '--hidden', '8', '--epochs', '2', '--lowercase', '--max-vocab', '500', '--valid', VALID, '--report', html, '-o', out, VALID]);
@@ -111,12 +155,16 @@ test('bad options are one-line errors that say what to do', () => {
   const cases: [string[], RegExp][] = [
     [['--model', 'rnn', '-o', join(tmp, 'x.arpa'), TRAIN], /neural models are written as safetensors: .*x\.arpa should end in \.safetensors/],
     [['--model', 'rnn', '--resume', '-o', join(tmp, 'none.safetensors'), TRAIN], /nothing to resume: no checkpoint .*none\.ckpt\.safetensors/],
-    [['--model', 'rnn', '--layers', '2', '-o', join(tmp, 'x.safetensors'), TRAIN], /--layers does not apply to the rnn model/],
-    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt does not apply to the ffnn model \(it is an option of --model rnn, lstm\)/],
-    [['--model', 'loglinear', '--classes', '10', '-o', join(tmp, 'x.safetensors'), TRAIN], /--classes does not apply to the loglinear model \(it is an option of --model ffnn, rnn, lstm\)/],
+    [['--model', 'gru', '--activation', 'relu', '-o', join(tmp, 'x.safetensors'), TRAIN], /--activation does not apply to the gru model/],
+    [['--model', 'rnn', '--activation', 'sigmoid', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown --activation 'sigmoid' for the rnn model \(use tanh or relu\)/],
+    [['--model', 'ffnn', '--layers', '2', '-o', join(tmp, 'x.safetensors'), TRAIN], /--layers does not apply to the ffnn model/],
+    [['--model', 'lstm', '--optimizer', 'adam', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown optimizer 'adam' \(use sgd, adamw, adagrad\)/],
+    [['--model', 'lstm', '--schedule', 'step', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown schedule 'step' \(use plateau or cosine\)/],
+    [['--model', 'ffnn', '--bptt', '5', '-o', join(tmp, 'x.safetensors'), TRAIN], /--bptt does not apply to the ffnn model \(it is an option of --model rnn, gru, lstm, transformer\)/],
+    [['--model', 'loglinear', '--classes', '10', '-o', join(tmp, 'x.safetensors'), TRAIN], /--classes does not apply to the loglinear model \(it is an option of --model ffnn, rnn, gru, lstm, transformer\)/],
     [['--model', 'lstm', '--tied', '--embed', '10', '--hidden', '20', '-o', join(tmp, 'x.safetensors'), TRAIN], /--tied needs --embed equal to --hidden/],
     [['--model', 'lstm', '--dropout', '1', '-o', join(tmp, 'x.safetensors'), TRAIN], /--dropout must be 0 ≤ P < 1, not 1 /],
-    [['--model', 'gru', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown model kind 'gru'/],
+    [['--model', 'rnn2', '-o', join(tmp, 'x.safetensors'), TRAIN], /unknown model kind 'rnn2'/],
   ];
   for (const [args, message] of cases) {
     const r = kotoba(['train', ...args]);

@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { corpusFromText } from '../src/text/corpus.js';
 import { BOS, EOS, Vocabulary } from '../src/text/vocabulary.js';
-import { scoreSentence, scoreTokens } from '../src/lm.js';
+import { scoreSentence, scoreTokens, type LanguageModel } from '../src/lm.js';
 import { KotobaError } from '../src/errors.js';
 import { buildModelJs, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
 import type { NeuralKind, NeuralModel } from '../src/neural/model.js';
 import { outputOrder } from '../src/neural/output.js';
 import { Random } from '../src/util/random.js';
 import { Trainer, type Checkpoint } from '../src/neural/trainer.js';
+import type { OptimizerName } from '../src/neural/optim.js';
 import { neuralModelFile, readNeuralFile, loadWeights, NEURAL_FORMAT_VERSION } from '../src/neural/model-file.js';
 import { decodeSafetensors, safetensorsBytes } from '../src/neural/safetensors.js';
 import { loadNeuralModel, saveNeuralModel } from '../src/node/neural-files.js';
@@ -49,12 +50,17 @@ const SMALL: [NeuralKind, ArchitectureOptions][] = [
   ['rnn', { hidden: 12, classes: 6 }],
   ['lstm', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.2 }],
   ['lstm', { hidden: 10, embed: 10, layers: 1, classes: 4, tied: true }],
+  ['rnn', { hidden: 10, layers: 2, classes: 4, tied: true, dropout: 0.2, activation: 'relu' }],
+  ['gru', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.2 }],
+  ['transformer', { embed: 8, hidden: 12, layers: 2, heads: 2, window: 6, classes: 0 }],
+  ['transformer', { embed: 8, hidden: 8, layers: 1, heads: 4, window: 5, classes: 4, tied: true, norm: 'pre', activation: 'gelu', positions: 'learned' }],
 ];
 
-function makeModel(kind: NeuralKind, arch: ArchitectureOptions, shape = { batch: 4, bptt: 6 }, seed = 1): NeuralModel<unknown> {
-  const config = resolveConfig(kind, arch, TRAIN.vocab.size);
+function makeModel(kind: NeuralKind, arch: ArchitectureOptions, shape = { batch: 4, bptt: 6 }, seed = 1, optimizer: OptimizerName = 'sgd'): NeuralModel<unknown> {
+  if (kind === 'transformer') shape = { ...shape, bptt: arch.window ?? shape.bptt }; // its training window is its context window
+  const config = resolveConfig(kind, { ...arch, ...(kind === 'transformer' && arch.window === undefined ? { window: shape.bptt } : {}) }, TRAIN.vocab.size);
   const order = orderFor(config, countIds(TRAIN.tokens, TRAIN.vocab.size));
-  const model = buildModelJs(config, TRAIN.vocab, order, shape);
+  const model = buildModelJs(config, TRAIN.vocab, order, shape, optimizer);
   model.initialize(new Random(seed));
   if (kind === 'loglinear') new Random(seed + 1).fillUniform(model.params.values, -0.3, 0.3); // zero init is uniform
   return model;
@@ -139,11 +145,155 @@ for (const [kind, arch] of SMALL) {
   });
 }
 
+// ---- stream context ----------------------------------------------------------------------------
+
+for (const [kind, arch] of [
+  ['rnn', { hidden: 10, classes: 4, context: 'stream' }],
+  ['gru', { hidden: 8, layers: 2, classes: 0, context: 'stream' }],
+  ['lstm', { hidden: 8, layers: 2, classes: 0, dropout: 0.2, context: 'stream' }],
+  ['transformer', { embed: 8, hidden: 8, layers: 2, heads: 2, window: 7, context: 'stream' }],
+] as [NeuralKind, ArchitectureOptions][]) {
+  const name = `${kind} ${JSON.stringify(arch)}`;
+
+  test(`${name}: a stream is one sequence: scoring equals word-by-word score() across lines, from a </s> start`, () => {
+    const model = makeModel(kind, arch);
+    new Random(3).fillUniform(model.params.values, -0.5, 0.5); // weights large enough for the state to matter
+    assert.equal(model.context, 'stream');
+    const text = VALID.tokens.subarray(0, 200);
+    const end = text.lastIndexOf(EOS) + 1;
+    const tokens = text.subarray(0, end);
+    const acc = scoreTokens(model, tokens); // the model's own context: stream
+    // By hand: every word and </s> of the text, one state carried through, <s> left out.
+    let state = model.begin();
+    let total = 0;
+    let n = 0;
+    for (const w of tokens) {
+      if (w === BOS) continue;
+      const r = model.score(state, w);
+      total += r.log10;
+      n++;
+      state = r.next;
+    }
+    assert.equal(acc.tokens, n);
+    assert.ok(Math.abs(acc.log10Sum - total) < 1e-4, `${acc.log10Sum} vs ${total}`);
+    // begin() is the state after a line break from zero; the first line is the same in both contexts.
+    const first = tokens.subarray(0, tokens.indexOf(EOS) + 1);
+    assert.ok(Math.abs(scoreTokens(model, first, 'sentence').log10Sum - scoreTokens(model, first, 'stream').log10Sum) < 1e-5);
+    // Later lines see the lines before them: the stream differs from scoring each line alone.
+    assert.ok(Math.abs(scoreTokens(model, tokens, 'sentence').log10Sum - acc.log10Sum) > 1e-3);
+  });
+
+  test(`${name}: batched validation over one stream equals stream perplexity; training keeps the text's order`, () => {
+    const model = makeModel(kind, arch, { batch: 1, bptt: 7 });
+    if (kind === 'transformer') new Random(3).fillUniform(model.params.values, -0.5, 0.5);
+    const { nats, targets } = model.evaluate(VALID.tokens);
+    const acc = scoreTokens(model, VALID.tokens);
+    assert.equal(targets, acc.tokens);
+    assert.ok(Math.abs(Math.exp(nats / targets) / acc.perplexity - 1) < 1e-5, `${Math.exp(nats / targets)} vs ${acc.perplexity}`);
+    // The training layout: no <s> anywhere, a </s> first, then the corpus in order (no shuffle).
+    const trainer = makeModel(kind, arch, { batch: 2, bptt: 5 });
+    trainer.beginEpoch(TRAIN.tokens, new Random(5));
+    trainer.trainStep(0, new Random(1));
+    const ws = (trainer as unknown as { trainWs: { inputs: Int32Array; reset: Uint8Array } }).trainWs;
+    const order = (trainer as unknown as { order: { row: Int32Array } }).order;
+    assert.equal(ws.inputs[0], order.row[EOS]);
+    assert.deepEqual(Array.from(ws.inputs.subarray(0, 10)).filter((_, i) => i % 2 === 0).slice(1), [1, 2, 3, 4].map((i) => order.row[TRAIN.tokens[i]!]!));
+    assert.ok(ws.reset.subarray(0, 10).every((r) => r === 0), 'no resets in a stream (it starts from the zero state)');
+  });
+}
+
+// ---- the Transformer's window -------------------------------------------------------------------
+
+test('transformer past its window: a stream slides by half a window, each word scored as in a fresh window from the last slide', () => {
+  // W = 8 slides by 4 inputs. With lines of 3 words and </s> (4 tokens) the input at every
+  // window start is a line break, so the window line m is scored in starts at line m − 1: the
+  // same scores as a fresh stream of lines m − 1 and m.
+  const W = 8;
+  const model = makeModel('transformer', { embed: 8, hidden: 8, layers: 2, heads: 2, window: W, context: 'stream', dropout: 0 });
+  new Random(4).fillUniform(model.params.values, -1.5, 1.5); // sharp attention, so that distant words matter
+  const lines = ['the cat saw', 'a dog heard', 'my sister found', 'the music today', 'her friend likes', 'the ball again', 'the children saw'];
+  const text = corpusFromText(lines, { vocab: TRAIN.vocab });
+  const perWord = (tokens: Uint32Array): number[][] => {
+    const out: number[][] = [];
+    let state: unknown = null;
+    for (let i = 0; i < tokens.length; ) {
+      let end = i + 1;
+      while (tokens[end] !== EOS) end++;
+      const words = tokens.slice(i + 1, end + 1);
+      const log10 = new Float64Array(words.length);
+      state = (model as unknown as Required<LanguageModel<unknown>>).scoreStream(state, words, log10);
+      out.push(Array.from(log10));
+      i = end + 1;
+    }
+    return out;
+  };
+  const whole = perWord(text.tokens);
+  for (let m = 1; m < lines.length; m++) {
+    const pair = perWord(corpusFromText(lines.slice(m - 1, m + 1), { vocab: TRAIN.vocab }).tokens)[1]!;
+    whole[m]!.forEach((v, j) => assert.ok(Math.abs(v - pair[j]!) < 1e-5, `line ${m} word ${j}: ${v} vs ${pair[j]}`));
+  }
+  // Without the slide (a window as long as the text) the later lines would see more: they differ.
+  const wide = makeModel('transformer', { embed: 8, hidden: 8, layers: 2, heads: 2, window: 40, context: 'stream', dropout: 0 });
+  wide.params.values.set(model.params.values); // sinusoidal positions: the same weights for any window
+  assert.ok(Math.abs(scoreTokens(wide, text.tokens).log10Sum - scoreTokens(model, text.tokens).log10Sum) > 1e-3);
+  assert.ok(Math.abs(scoreTokens(wide, text.tokens.subarray(0, 5)).log10Sum - scoreTokens(model, text.tokens.subarray(0, 5)).log10Sum) < 1e-5, 'the same within the window');
+});
+
+test("transformer: PyTorch's protocol (non-overlapping windows over B streams) equals the sliding window on a text within one window", () => {
+  const model = makeModel('transformer', { embed: 8, hidden: 8, layers: 1, heads: 2, window: 24, context: 'stream', dropout: 0.3 }, { batch: 1, bptt: 24 });
+  new Random(6).fillUniform(model.params.values, -1, 1);
+  const text = corpusFromText(['the cat saw a bird', 'my sister heard the music today'], { vocab: TRAIN.vocab });
+  assert.ok(text.tokens.length - 1 <= 24);
+  const windows = (model as unknown as { evaluateWindows(t: Uint32Array): { nats: number; targets: number } }).evaluateWindows(text.tokens);
+  const acc = scoreTokens(model, text.tokens);
+  assert.equal(windows.targets, acc.tokens);
+  assert.ok(Math.abs(windows.nats / Math.LN10 + acc.log10Sum) < 1e-4, 'no dropout at evaluation, the same numbers');
+});
+
+test('transformer: score() word by word over a sentence three windows long equals the batched path, at O(length) steps', () => {
+  const model = makeModel('transformer', { embed: 8, hidden: 12, layers: 2, heads: 2, window: 6, dropout: 0 });
+  new Random(5).fillUniform(model.params.values, -0.5, 0.5);
+  const words = Uint32Array.from([...ids('the children followed the red car in the park again and again'), EOS]);
+  // Count the steps the model runs: every forward() over steps [from, to) of the window.
+  const m = model as unknown as { forward: (ws: unknown, from: number, to: number, T: number, rng: unknown) => void };
+  const forward = m.forward.bind(model);
+  let steps = 0;
+  m.forward = (ws, from, to, T, rng) => {
+    steps += to - from;
+    forward(ws, from, to, T, rng);
+  };
+  const fast = new Float64Array(words.length);
+  model.scoreSentence(words, fast);
+  // n inputs, plus keep = 3 again at each of the ⌊(n − 3)/3⌋ slides: about 2n, not n²/2.
+  assert.ok(steps <= 2 * words.length, `${steps} steps for ${words.length} words`);
+  let state = model.begin();
+  for (let i = 0; i < words.length; i++) {
+    const r = model.score(state, words[i]!);
+    assert.ok(Math.abs(r.log10 - fast[i]!) < 1e-5, `word ${i}: ${r.log10} vs ${fast[i]}`);
+    state = r.next;
+  }
+  const s = state as { inputs: Int32Array; kv: Float32Array };
+  assert.ok(s.inputs.length <= 6 && s.kv.length === 2 * 2 * s.inputs.length * 8, 'the state is the key/value cache of the window');
+});
+
+test('context: sentence models score streams only when asked; n-gram-like models refuse a stream', async () => {
+  const model = makeModel('lstm', { hidden: 8, layers: 1, classes: 0 });
+  assert.equal(model.context, 'sentence');
+  assert.ok(scoreTokens(model, VALID.tokens).perplexity > 0);
+  assert.ok(Number.isFinite(scoreTokens(model, VALID.tokens, 'stream').perplexity));
+  const ffnn = makeModel('ffnn', { order: 3, embed: 4, hidden: 4, classes: 0 });
+  assert.throws(() => scoreTokens(ffnn, VALID.tokens, 'stream'), /--context stream needs a model whose state spans lines/);
+  assert.throws(() => resolveConfig('ffnn', { context: 'stream' }, 20), /--context stream does not apply to the ffnn model/);
+  assert.throws(() => resolveConfig('lstm', { context: 'document' }, 20), /unknown --context 'document'/);
+});
+
 for (const [kind, arch, lr] of [
   ['loglinear', { order: 3 }, 1],
   ['ffnn', { order: 3, embed: 16, hidden: 32, classes: 4 }, 0.5],
   ['rnn', { hidden: 24, classes: 0 }, 2],
   ['lstm', { hidden: 24, layers: 1, classes: 0 }, 5],
+  ['gru', { hidden: 24, layers: 1, classes: 0 }, 2],
+  ['transformer', { embed: 16, hidden: 32, layers: 1, heads: 2, window: 10, dropout: 0, classes: 0 }, 1],
 ] as [NeuralKind, ArchitectureOptions, number][]) {
   test(`${kind} learns the grammar: validation perplexity falls well below the untrained model's`, async () => {
     const model = makeModel(kind, arch, { batch: 8, bptt: 10 });
@@ -159,35 +309,39 @@ for (const [kind, arch, lr] of [
 }
 
 /** Straight run of K steps vs. K/2, checkpoint, resume: the final weights must be bit-identical. */
-for (const [kind, arch] of [
-  ['lstm', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.3 }],
-  ['ffnn', { order: 3, embed: 8, hidden: 12, classes: 5 }],
-  ['loglinear', { order: 3 }],
-] as [NeuralKind, ArchitectureOptions][]) {
-  test(`${kind}: resuming from a checkpoint reproduces the uninterrupted run bit for bit`, async () => {
+for (const [kind, arch, optimizer] of [
+  ['lstm', { hidden: 10, embed: 8, layers: 2, classes: 0, dropout: 0.3 }, 'sgd'],
+  ['ffnn', { order: 3, embed: 8, hidden: 12, classes: 5 }, 'sgd'],
+  ['loglinear', { order: 3 }, 'sgd'],
+  ['lstm', { hidden: 8, embed: 8, layers: 1, classes: 0, tied: true }, 'adamw'],
+  ['rnn', { hidden: 8, classes: 4 }, 'adagrad'],
+  ['transformer', { embed: 8, hidden: 8, layers: 1, heads: 2, window: 7, dropout: 0.2 }, 'adamw'],
+] as [NeuralKind, ArchitectureOptions, OptimizerName][]) {
+  test(`${kind} (${optimizer}): resuming from a checkpoint reproduces the uninterrupted run bit for bit`, async () => {
     const shape = { batch: 5, bptt: 7 };
-    const options = { epochs: 3, lr: 0.5, clip: 1, seed: 42 };
-    const straight = makeModel(kind, arch, shape, 7);
+    const options = { epochs: 3, lr: optimizer === 'sgd' ? 0.5 : 0.01, clip: 1, seed: 42, l2: optimizer === 'sgd' ? 0 : 0.01, warmup: 3 };
+    const straight = makeModel(kind, arch, shape, 7, optimizer);
     const steps = straight.beginEpoch(TRAIN.tokens, null);
     assert.ok(steps > 4);
     const K = Math.floor(steps * 1.5); // stop inside the second epoch
     const a = new Trainer(straight, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: 2 * K });
     await a.run();
     // Interrupted run: stop at K, keep a copy of the checkpoint, resume in a fresh model.
-    const first = makeModel(kind, arch, shape, 7);
-    const saved: { c: { state: Checkpoint['state']; params: Float32Array; best: Float32Array | null; carried: Float32Array | null } | null } = { c: null };
+    const first = makeModel(kind, arch, shape, 7, optimizer);
+    const saved: { c: Checkpoint | null } = { c: null };
     await new Trainer(first, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: K }, {
       checkpoint: async (c) => {
-        saved.c = { state: structuredClone(c.state), params: c.params.slice(), best: c.best?.slice() ?? null, carried: c.carried?.slice() ?? null };
+        saved.c = { state: structuredClone(c.state), params: c.params.slice(), best: c.best?.slice() ?? null, carried: c.carried?.slice() ?? null, optimizer: c.optimizer?.slice() ?? null };
         return 'memory';
       },
     }).run();
     const s = saved.c;
     assert.ok(s);
     assert.equal(s.state.globalStep, K);
-    const second = makeModel(kind, arch, shape, 99); // different init: everything must come from the checkpoint
+    assert.equal(s.optimizer === null, optimizer === 'sgd', 'AdamW and Adagrad checkpoints carry their moments');
+    const second = makeModel(kind, arch, shape, 99, optimizer); // different init: everything must come from the checkpoint
     second.params.values.set(s.params);
-    const b = new Trainer(second, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: 2 * K }, {}, { state: s.state, best: s.best, carried: s.carried });
+    const b = new Trainer(second, TRAIN.tokens, VALID.tokens, { ...options, maxSteps: 2 * K }, {}, s);
     await b.run();
     assert.deepEqual(b.state.history.map((h) => h.validPerplexity), a.state.history.map((h) => h.validPerplexity));
     assert.ok(Buffer.from(second.params.values.buffer, second.params.values.byteOffset, second.params.values.byteLength)
@@ -244,6 +398,19 @@ test('model files: round trip through safetensors scores identically; checkpoint
   }
 });
 
+test('an RNN file from before layers (tensors rnn.input, rnn.recurrent, rnn.bias) still loads', () => {
+  const model = makeModel('rnn', { hidden: 6, classes: 0 });
+  const { tensors, metadata } = neuralModelFile(model);
+  const old = new Map([...tensors].map(([name, t]) => [name.replace(/^rnn\.0\./, 'rnn.'), t]));
+  assert.ok(old.has('rnn.recurrent') && !old.has('rnn.0.recurrent'));
+  const { layers, ...config } = JSON.parse(metadata.config!) as { layers?: number }; // old configs had no layers
+  assert.equal(layers, 1);
+  const back = readNeuralFile(decodeSafetensors(safetensorsBytes(old, { ...metadata, config: JSON.stringify(config) }), 'old'), 'old');
+  const again = buildModelJs(back.config, back.vocab, back.order);
+  loadWeights(again, back.weights, 'old');
+  assert.deepEqual(Array.from(again.params.values), Array.from(model.params.values));
+});
+
 test('corrupt, truncated, foreign and future model files are clear errors', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kotoba-neural-'));
   try {
@@ -262,9 +429,14 @@ test('corrupt, truncated, foreign and future model files are clear errors', asyn
     const { tensors, metadata } = neuralModelFile(model);
     cases.push(['future.safetensors', safetensorsBytes(tensors, { ...metadata, format_version: String(NEURAL_FORMAT_VERSION + 1) }), /model format version 2 is newer than this kotoba reads \(1\).*upgrade kotoba/]);
     cases.push(['foreign.safetensors', safetensorsBytes(tensors, { format: 'pt' }), /not a kotoba neural model/]);
+    const tf = neuralModelFile(makeModel('transformer', { embed: 8, hidden: 8, layers: 1, heads: 2, window: 6 }));
+    const badHeads = { ...tf.metadata, config: tf.metadata.config!.replace('"heads":2', '"heads":3') };
+    cases.push(['heads.safetensors', safetensorsBytes(tf.tensors, badHeads), /invalid config: embed 8 is not divisible by heads 3/]);
+    const badWindow = { ...tf.metadata, config: tf.metadata.config!.replace('"window":6', '"window":1e9') };
+    cases.push(['window.safetensors', safetensorsBytes(tf.tensors, badWindow), /invalid config: bptt must be a whole number from 1 to 4096/]);
     const noWeight = new Map(tensors);
-    noWeight.delete('rnn.recurrent');
-    cases.push(['missing.safetensors', safetensorsBytes(noWeight, metadata), /has no tensor rnn\.recurrent/]);
+    noWeight.delete('rnn.0.recurrent');
+    cases.push(['missing.safetensors', safetensorsBytes(noWeight, metadata), /has no tensor rnn\.0\.recurrent/]);
     for (const [name, data, message] of cases) {
       const path = join(dir, name);
       writeFileSync(path, data);

@@ -1,5 +1,6 @@
 /** What the commands share: logging conventions, common options, number formats, output. */
 import { KotobaError } from '../errors.js';
+import type { Context, LanguageModel } from '../lm.js';
 import type { Logger } from '../ngram/estimate.js';
 import { formatFloat32 } from '../ngram/arpa.js';
 import type { CorpusOptions } from '../text/corpus.js';
@@ -142,4 +143,19 @@ export function formatSize(bytes: number): string {
 /** A count for people, with thousands separators: 1,234,567. */
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
+}
+
+/** `--context` of ppl and score: how lines are scored with a model. */
+export const contextOption: OptionSpecs = {
+  context: { type: 'string', value: 'C', description: 'sentence (each line on its own) or stream (the state carried from line to line; rnn, gru, lstm, transformer); default: what the model was trained with' },
+};
+
+/** The context asked for, else the model's own; stream only where the model's state can span lines. */
+export function contextOf(o: Parsed['options'], lm: LanguageModel<unknown>): Context {
+  const c = o.context ?? lm.context ?? 'sentence';
+  if (c !== 'sentence' && c !== 'stream') throw new KotobaError(`unknown --context '${String(c)}'`, 'use sentence or stream');
+  if (c === 'stream' && !lm.scoreStream) {
+    throw new KotobaError(`--context stream needs a model whose state spans lines: the ${lm.description} scores each line on its own`, 'use an rnn, gru, lstm or transformer model');
+  }
+  return c;
 }

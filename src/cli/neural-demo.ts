@@ -8,6 +8,7 @@
 import { KotobaError } from '../errors.js';
 import { buildModel, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../neural/build.js';
 import type { NeuralKind, NeuralModel } from '../neural/model.js';
+import { ADAMW_WEIGHT_DECAY, type OptimizerName } from '../neural/optim.js';
 import { Random } from '../util/random.js';
 import { Trainer } from '../neural/trainer.js';
 import type { Corpus } from '../text/corpus.js';
@@ -19,6 +20,8 @@ export interface DemoModel {
   arch: ArchitectureOptions;
   epochs: number;
   lr?: number;
+  /** The family's own (SGD) unless given. */
+  optimizer?: OptimizerName;
 }
 
 /**
@@ -31,7 +34,10 @@ export const DEMO_MODELS: Record<NeuralKind, DemoModel> = {
   loglinear: { name: 'log-linear, 3-gram', kind: 'loglinear', arch: { order: 3 }, epochs: 1 },
   ffnn: { name: 'feed-forward, 4-gram', kind: 'ffnn', arch: { order: 4, embed: 64, hidden: 128 }, epochs: 1 },
   rnn: { name: 'recurrent (Elman), 64 units', kind: 'rnn', arch: { hidden: 64 }, epochs: 3 },
+  gru: { name: 'GRU, 64 units', kind: 'gru', arch: { hidden: 64, layers: 1, classes: 128 }, epochs: 2 },
   lstm: { name: 'LSTM, 64 units', kind: 'lstm', arch: { hidden: 64, layers: 1, classes: 128 }, epochs: 2 },
+  // The window is the training BPTT (35, the default), as `kotoba train` sets it.
+  transformer: { name: 'Transformer, 1 layer of 64', kind: 'transformer', arch: { embed: 64, hidden: 128, layers: 1, classes: 128, dropout: 0.1 }, epochs: 2, lr: 3e-3, optimizer: 'adamw' },
 };
 
 /** What `npm start` trains unless told otherwise: the family that does most for the mixture per second. */
@@ -53,10 +59,11 @@ export async function trainDemoModel(m: DemoModel, train: Corpus, seed: number, 
   const d = TRAINING_DEFAULTS[m.kind];
   const config = resolveConfig(m.kind, m.arch, train.vocab.size);
   const counts = countIds(train.tokens, train.vocab.size);
-  const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt } });
+  const optimizer = m.optimizer ?? d.optimizer;
+  const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt }, optimizer });
   model.initialize(new Random(seed, 0), counts);
   progress(`training ${model.description} for ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}`);
-  const trainer = new Trainer(model, train.tokens, null, { epochs: m.epochs, lr: m.lr ?? d.lr, clip: d.clip, lrDecay: d.lrDecay, seed }, { epoch: (r) => progress(epochLine(r)) });
+  const trainer = new Trainer(model, train.tokens, null, { epochs: m.epochs, lr: m.lr ?? d.lr, clip: d.clip, lrDecay: d.lrDecay, l2: optimizer === 'adamw' ? ADAMW_WEIGHT_DECAY : d.l2, seed }, { epoch: (r) => progress(epochLine(r)) });
   await trainer.run();
   return model;
 }

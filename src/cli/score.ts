@@ -4,7 +4,7 @@ import { readLines } from '../node/io.js';
 import { IdBuffer } from '../text/corpus.js';
 import { wordVisitor } from '../text/tokenize.js';
 import { EOS, UNK } from '../text/vocabulary.js';
-import { commonOptions, fmt32, lineOptions, lineOptionsOf, textOptions, textOptionsFor, type Command } from './common.js';
+import { commonOptions, contextOf, contextOption, fmt32, lineOptions, lineOptionsOf, textOptions, textOptionsFor, type Command } from './common.js';
 
 /** A number in JSON: non-finite as null, as `toJson` writes it. */
 const jsonNumber = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
@@ -18,6 +18,7 @@ export const score: Command = {
   options: {
     words: { type: 'boolean', short: 'w', description: 'per-word scores: word=id ngram-length log10, as KenLM query prints them' },
     ...textOptions,
+    ...contextOption,
     ...lineOptions,
     ...commonOptions,
   },
@@ -26,6 +27,9 @@ export const score: Command = {
     const [modelPath, input = '-'] = parsed.positionals as [string, string?];
     const lm = await loadModel(modelPath, io.log.warn);
     const eachWord = wordVisitor(textOptionsFor(lm, parsed.options, modelPath));
+    // In stream context each line continues from the state after the line before.
+    const streamScore = contextOf(parsed.options, lm) === 'stream' ? lm.scoreStream!.bind(lm) : null;
+    let state: unknown = null;
     const perWord = Boolean(parsed.options.words);
     const json = Boolean(parsed.options.json);
     // One line at a time in arrays reused across lines, and its output flushed as it grows, so
@@ -49,7 +53,12 @@ export const score: Command = {
         log10 = new Float64Array(ids.data.length);
         ngram = new Uint8Array(ids.data.length);
       }
-      const total = scoreWordIds(lm, words, log10, ngram);
+      let total = 0;
+      if (streamScore) {
+        state = streamScore(state, words, log10);
+        ngram.fill(0, 0, words.length);
+        for (let i = 0; i < words.length; i++) total = Math.fround(total + log10[i]!);
+      } else total = scoreWordIds(lm, words, log10, ngram);
       const oov = unknown.length;
       if (json) buf += `{"total":${jsonNumber(total)},"oov":${oov}${perWord ? ',"words":[' : '}\n'}`;
       if (perWord) {

@@ -1,5 +1,5 @@
 /**
- * `kotoba train --model loglinear|ffnn|rnn|lstm`: reads the corpus, builds (or, with --resume,
+ * `kotoba train --model loglinear|ffnn|rnn|gru|lstm|transformer`: reads the corpus, builds (or, with --resume,
  * reopens) the model, runs the training loop with progress on stderr, checkpoints every few
  * minutes and on Ctrl-C, and writes the model as safetensors (with --report, an HTML chart too).
  */
@@ -9,7 +9,8 @@ import type { NeuralKind, NeuralModel, TrainShape } from '../neural/model.js';
 import { loadWeights } from '../neural/model-file.js';
 import { Random } from '../util/random.js';
 import { trainingReport } from '../neural/report.js';
-import { prefixTokens, Trainer, type EpochRecord, type Progress, type TrainerOptions, type TrainingState } from '../neural/trainer.js';
+import { ADAMW_WEIGHT_DECAY, OPTIMIZERS, type OptimizerName } from '../neural/optim.js';
+import { prefixTokens, Trainer, type EpochRecord, type Progress, type ResumeData, type TrainerOptions } from '../neural/trainer.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { writeFileAtomic } from '../node/io.js';
 import { checkpointPathFor, NEURAL_EXTENSION, readNeuralModelFile, saveNeuralModel } from '../node/neural-files.js';
@@ -20,6 +21,7 @@ import { promises as fsp } from 'node:fs';
 
 /** Training defaults per family (architecture defaults are in resolveConfig). */
 export interface TrainingDefaults {
+  optimizer: OptimizerName;
   batch: number;
   bptt: number;
   lr: number;
@@ -32,25 +34,36 @@ export interface TrainingDefaults {
 export const TRAINING_DEFAULTS: Record<NeuralKind, TrainingDefaults> = {
   // The lecture's log-linear model: SGD with η_t = η₀/(1 + ρt).
   // lr 3 measured best on PTB (1: validation 248 after 3 epochs, 3: 204, 10: 207, 30: 333).
-  loglinear: { batch: 16, bptt: 1, lr: 3, clip: 0, epochs: 20, lrDecay: 1e-5, l2: 0 },
+  loglinear: { optimizer: 'sgd', batch: 16, bptt: 1, lr: 3, clip: 0, epochs: 20, lrDecay: 1e-5, l2: 0 },
   // Large minibatches: the class-softmax output matrix is updated densely once per step.
-  ffnn: { batch: 256, bptt: 1, lr: 1, clip: 5, epochs: 30, lrDecay: 0, l2: 0 },
+  ffnn: { optimizer: 'sgd', batch: 256, bptt: 1, lr: 1, clip: 5, epochs: 30, lrDecay: 0, l2: 0 },
   // Minibatches of parallel streams; the loss is the mean per token, so the learning rates are
   // those of PyTorch's word_language_model (Zaremba et al.'s lr 1 on the loss summed over 20
   // steps); the tanh RNN is unstable above about 5 (measured on PTB).
-  rnn: { batch: 20, bptt: 35, lr: 5, clip: 0.25, epochs: 30, lrDecay: 0, l2: 0 },
-  lstm: { batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
+  rnn: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 5, clip: 0.25, epochs: 30, lrDecay: 0, l2: 0 },
+  gru: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
+  lstm: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 20, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
+  // PyTorch's example trains its Transformer with SGD too, at lr 5 (its README's command).
+  transformer: { optimizer: 'sgd', batch: 20, bptt: 35, lr: 5, clip: 0.25, epochs: 40, lrDecay: 0, l2: 0 },
 };
+
+/** Learning rates when --optimizer is not the family's own: torch.optim's defaults (SGD: the family's). */
+const OPTIMIZER_LR: Record<OptimizerName, number> = { sgd: 1, adamw: 1e-3, adagrad: 1e-2 };
 
 /** Options recorded in the model file and restored by --resume. */
 interface RunOptions {
   kind: NeuralKind;
   shape: TrainShape;
+  /** Absent in files from before AdamW and Adagrad: SGD. */
+  optimizer?: OptimizerName;
   trainer: TrainerOptions;
   train: string;
   valid: string | null;
   text: Record<string, unknown>;
 }
+
+/** Families trained on streams cut into chunks of --bptt steps. */
+const isSequenceModel = (kind: NeuralKind): boolean => kind === 'rnn' || kind === 'gru' || kind === 'lstm' || kind === 'transformer';
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
@@ -63,6 +76,11 @@ function architectureOf(o: Parsed['options']): ArchitectureOptions {
   if (num(o.dropout) !== undefined) a.dropout = num(o.dropout)!;
   if (num(o.classes) !== undefined) a.classes = num(o.classes)!;
   if (num(o['hash-size']) !== undefined) a.hashSize = num(o['hash-size'])!;
+  if (typeof o.activation === 'string') a.activation = o.activation;
+  if (typeof o.context === 'string') a.context = o.context;
+  if (num(o.heads) !== undefined) a.heads = num(o.heads)!;
+  if (typeof o.positions === 'string') a.positions = o.positions;
+  if (typeof o.norm === 'string') a.norm = o.norm;
   if (o.tied) a.tied = true;
   if (o.direct) a.direct = true;
   return a;
@@ -100,7 +118,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   // ---- the model and its training options: new, or from the checkpoint --------------------
   let model: NeuralModel<unknown>;
   let run: RunOptions;
-  let resume: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null; from: string } | undefined;
+  let resume: ResumeData | undefined;
   let train: Corpus;
   if (o.resume) {
     const c = await readNeuralModelFile(ckptPath).catch((e: unknown) => {
@@ -113,7 +131,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run = c.training.run as RunOptions;
     if (!run || run.kind !== c.config.kind) throw new KotobaError(`${ckptPath}: the checkpoint has no usable training options`, 'train again without --resume');
     if (run.kind !== kind) throw new KotobaError(`the checkpoint is of a ${run.kind} model, not ${kind}`, `use --model ${run.kind}`);
-    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'clip', 'l2', 'lr-decay'].filter((n) => o[n] !== undefined);
+    const ignored = ['order', 'embed', 'hidden', 'layers', 'dropout', 'classes', 'hash-size', 'tied', 'direct', 'activation', 'batch', 'bptt', 'seed', 'min-count', 'max-vocab', 'vocab', 'clip', 'l2', 'lr-decay', 'optimizer', 'warmup', 'schedule', 'context', 'heads', 'positions', 'norm'].filter((n) => o[n] !== undefined);
     if (ignored.length) io.log.warn(`--resume keeps the checkpoint's settings; ignoring ${ignored.map((n) => `--${n}`).join(' ')}`);
     // What may change on resume: how long to go on, and (breaking exact reproduction) the rate.
     const epochs = num(o.epochs) ?? num(o['max-epochs']);
@@ -127,9 +145,9 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     io.progress(`resuming from ${ckptPath}: epoch ${c.checkpoint.state.epoch + 1}, step ${c.checkpoint.state.step}`);
     const text = textOptionsFor({ text: c.text ?? textOptionsOf(run.text as Parsed['options']) }, o, ckptPath);
     train = await readCorpus(input, { ...text, ...lineOptionsOf(o), vocab: c.vocab });
-    model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape });
+    model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape, optimizer: run.optimizer ?? 'sgd' });
     loadWeights(model, c.weights, ckptPath);
-    resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried, from: ckptPath };
+    resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried, optimizer: c.checkpoint.optimizer ?? null, from: ckptPath };
     if (num(o.lr) !== undefined) {
       io.log.warn('--lr on --resume changes the schedule: the result will differ from an uninterrupted run');
       resume.state.lr = num(o.lr)!;
@@ -137,32 +155,40 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (o.valid !== undefined) run.valid = String(o.valid);
   } else {
     const d = TRAINING_DEFAULTS[kind];
+    const optimizer = (typeof o.optimizer === 'string' ? o.optimizer : d.optimizer) as OptimizerName;
+    if (!(OPTIMIZERS as readonly string[]).includes(optimizer)) throw new KotobaError(`unknown optimizer '${optimizer}'`, `use ${OPTIMIZERS.join(', ')}`);
+    const schedule = typeof o.schedule === 'string' ? o.schedule : 'plateau';
+    if (schedule !== 'plateau' && schedule !== 'cosine') throw new KotobaError(`unknown schedule '${schedule}'`, 'use plateau or cosine');
     const input = parsed.positionals[0] ?? '-';
     const text = { ...textOptionsOf(o), ...(await vocabularyOptionsOf(o)) };
     // The options' ranges are checked by the parser (see the option table in train.ts).
     const trainer: TrainerOptions = {
       epochs: num(o['max-epochs']) ?? num(o.epochs) ?? (dryRun ? 1 : d.epochs),
-      lr: num(o.lr) ?? d.lr,
+      lr: num(o.lr) ?? (optimizer === d.optimizer ? d.lr : OPTIMIZER_LR[optimizer]),
       lrDecay: num(o['lr-decay']) ?? d.lrDecay,
       clip: num(o.clip) ?? d.clip,
-      l2: num(o.l2) ?? d.l2,
+      l2: num(o.l2) ?? (optimizer === 'adamw' ? ADAMW_WEIGHT_DECAY : d.l2),
+      warmup: num(o.warmup) ?? 0,
+      schedule,
       seed: num(o.seed) ?? 1,
       checkpointEvery: num(o['checkpoint-every']) ?? 300,
     };
     if (num(o['max-time']) !== undefined) trainer.maxTime = num(o['max-time'])!;
     if (num(o['max-steps']) !== undefined) trainer.maxSteps = num(o['max-steps'])!;
     if (dryRun) trainer.maxSteps = 2;
-    const recurrent = kind === 'rnn' || kind === 'lstm';
+    const recurrent = isSequenceModel(kind);
     const shape: TrainShape = { batch: num(o.batch) ?? d.batch, bptt: recurrent ? (num(o.bptt) ?? d.bptt) : 1 };
     const { fixed, ...rest } = text;
-    run = { kind, shape, trainer, train: input, valid: typeof o.valid === 'string' ? o.valid : null, text: rest };
+    run = { kind, shape, optimizer, trainer, train: input, valid: typeof o.valid === 'string' ? o.valid : null, text: rest };
     io.progress(`reading ${input === '-' ? 'standard input' : input}`);
     train = await readCorpus(input, { ...text, ...lineOptionsOf(o) });
     if (train.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
     if (fixed) (run.text as Record<string, unknown>).vocabFile = String(o.vocab);
-    const config = resolveConfig(kind, architectureOf(o), train.vocab.size);
+    const arch = architectureOf(o);
+    if (kind === 'transformer') arch.window = shape.bptt; // the training window is the context window
+    const config = resolveConfig(kind, arch, train.vocab.size);
     const counts = countIds(train.tokens, train.vocab.size);
-    model = await buildModel(config, train.vocab, orderFor(config, counts), { shape });
+    model = await buildModel(config, train.vocab, orderFor(config, counts), { shape, optimizer });
     model.initialize(new Random(trainer.seed, 0), counts);
   }
   model.text = train.text; // stored in the checkpoints and the model file
@@ -181,7 +207,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (validTokens) validTokens = prefixTokens(validTokens, 200);
   }
   io.progress(`${model.description}; ${model.params.size.toLocaleString('en-US')} parameters; kernels ${model.kernels.backend}`);
-  io.progress(`training on ${train.words.toLocaleString('en-US')} words in ${train.sentences.toLocaleString('en-US')} sentences; batch ${run.shape.batch}${run.kind === 'rnn' || run.kind === 'lstm' ? `, BPTT ${run.shape.bptt}` : ''}, lr ${run.trainer.lr}, seed ${run.trainer.seed}`);
+  io.progress(`training on ${train.words.toLocaleString('en-US')} words in ${train.sentences.toLocaleString('en-US')} sentences; batch ${run.shape.batch}${isSequenceModel(run.kind) ? `, BPTT ${run.shape.bptt}` : ''}, lr ${run.trainer.lr}, seed ${run.trainer.seed}`);
 
   // ---- the loop ---------------------------------------------------------------------------
   const trainingMeta = (): Record<string, unknown> => ({
@@ -221,7 +247,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
       checkpoint: async (c) => {
         io.progress(`writing checkpoint ${ckptPath}`);
         overwrite = false;
-        await saveNeuralModel(ckptPath, model, { history: c.state.history, training: trainingMeta(), checkpoint: { state: c.state, best: c.best, carried: c.carried } });
+        await saveNeuralModel(ckptPath, model, { history: c.state.history, training: trainingMeta(), checkpoint: { state: c.state, best: c.best, carried: c.carried, optimizer: c.optimizer } });
         return ckptPath;
       },
       shouldStop: () => interrupted,
@@ -248,7 +274,9 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     const notes = [
       `${model.description}; ${model.params.size.toLocaleString('en-US')} parameters.`,
       `Trained on ${run.train} (${train.words.toLocaleString('en-US')} words)${run.valid ? `, validated on ${run.valid}` : ''}; batch ${run.shape.batch}, lr ${run.trainer.lr}, seed ${run.trainer.seed}; stopped: ${result.reason}.`,
-      'Perplexity counts </s> and not <s>, each line scored as its own sentence, as for the n-gram models.',
+      model.context === 'stream'
+        ? 'Perplexity counts </s> and not <s>, in stream context: each line predicted from the state the line before left.'
+        : 'Perplexity counts </s> and not <s>, each line scored as its own sentence, as for the n-gram models.',
     ];
     await writeFileAtomic(o.report, trainingReport(`kotoba train --model ${run.kind}`, history, notes));
     await io.wrote(o.report, 'training report');

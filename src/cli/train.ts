@@ -6,13 +6,15 @@ import { SMOOTHING_NAMES, type SmoothingName, type SmoothingOptions } from '../n
 import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
 import { checkpointPathFor } from '../node/neural-files.js';
+import { NEURAL_KINDS } from '../neural/model.js';
 import type { Parsed } from './args.js';
 import { commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 
-export const NEURAL_MODELS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
+export const NEURAL_MODELS = NEURAL_KINDS;
 const NGRAM = ['ngram'];
-const RECURRENT = ['rnn', 'lstm'];
-const HIDDEN_LAYER = ['ffnn', 'rnn', 'lstm'];
+/** The models that read text as sequences (truncated backpropagation, or a Transformer's window). */
+const SEQUENCE = ['rnn', 'gru', 'lstm', 'transformer'];
+const HIDDEN_LAYER = ['ffnn', ...SEQUENCE];
 
 /** The n-gram options that only one smoother reads. */
 const SMOOTHER_OPTIONS: Record<string, SmoothingName> = { discount: 'abs', delta: 'add', lambda: 'jm', 'unk-vocab': 'jm' };
@@ -42,25 +44,33 @@ export const train: Command = {
     ...textOptions,
     ...lineOptions,
     // Neural options (see docs): accepted here so that one command trains every family.
-    hidden: { type: 'integer', min: 1, max: 2 ** 20, models: HIDDEN_LAYER, description: 'neural: hidden units (ffnn 256, rnn and lstm 200)' },
-    embed: { type: 'integer', min: 1, max: 2 ** 20, models: HIDDEN_LAYER, description: 'neural: embedding size (ffnn 128; rnn, lstm: --hidden)' },
-    layers: { type: 'integer', min: 1, max: 8, models: ['lstm'], description: 'lstm: layers (default 2)' },
-    dropout: { type: 'number', value: 'P', min: 0, below: 1, models: ['lstm'], description: 'lstm: dropout probability on non-recurrent connections (default 0)' },
-    classes: { type: 'integer', value: 'C', min: 0, models: HIDDEN_LAYER, description: 'neural: class-factorised softmax with C classes; 0 = full (default √V for rnn, ffnn; full for lstm)' },
-    bptt: { type: 'integer', min: 1, max: 65536, models: RECURRENT, description: 'rnn/lstm: truncated backpropagation length (default 35)' },
-    batch: { type: 'integer', min: 1, max: 65536, models: NEURAL_MODELS, description: 'neural: minibatch size: streams for rnn/lstm (20), examples for ffnn (256), loglinear (16)' },
-    lr: { type: 'number', value: 'η', above: 0, models: NEURAL_MODELS, description: 'neural: learning rate on the mean loss (loglinear 3, ffnn 1, rnn 5, lstm 20)' },
+    hidden: { type: 'integer', min: 1, max: 2 ** 20, models: HIDDEN_LAYER, description: 'neural: hidden units (ffnn 256, rnn, gru and lstm 200); transformer: feed-forward width (200)' },
+    embed: { type: 'integer', min: 1, max: 2 ** 20, models: HIDDEN_LAYER, description: 'neural: embedding size (ffnn 128; rnn, gru, lstm: --hidden; transformer: the model width, 200)' },
+    layers: { type: 'integer', min: 1, max: 64, models: SEQUENCE, description: 'rnn, gru, lstm (at most 8), transformer (at most 64): layers (rnn 1, the others 2)' },
+    dropout: { type: 'number', value: 'P', min: 0, below: 1, models: SEQUENCE, description: 'rnn, gru, lstm: dropout on non-recurrent connections (default 0); transformer: on the input, attention and sublayers (0.2)' },
+    activation: { type: 'string', value: 'NAME', models: ['rnn', 'transformer'], description: 'rnn: tanh (default) or relu; transformer: relu (default) or gelu' },
+    heads: { type: 'integer', min: 1, max: 1024, models: ['transformer'], description: 'transformer: attention heads (default 2)' },
+    positions: { type: 'string', value: 'NAME', models: ['transformer'], description: 'transformer: sinusoidal (default) or learned position embeddings' },
+    norm: { type: 'string', value: 'NAME', models: ['transformer'], description: "transformer: post (default, PyTorch's) or pre LayerNorm" },
+    context: { type: 'string', value: 'C', models: NEURAL_MODELS, description: 'rnn, gru, lstm, transformer: sentence (default: each line on its own) or stream (the text as one sequence, </s> as the line break, in corpus order); recorded in the model' },
+    classes: { type: 'integer', value: 'C', min: 0, models: HIDDEN_LAYER, description: 'neural: class-factorised softmax with C classes; 0 = full (default √V for rnn, ffnn; full for gru, lstm, transformer)' },
+    bptt: { type: 'integer', min: 1, max: 65536, models: SEQUENCE, description: 'rnn, gru, lstm: truncated backpropagation length; transformer: the context window (default 35)' },
+    batch: { type: 'integer', min: 1, max: 65536, models: NEURAL_MODELS, description: 'neural: minibatch size: streams for rnn, gru, lstm, transformer (20), examples for ffnn (256), loglinear (16)' },
+    lr: { type: 'number', value: 'η', above: 0, models: NEURAL_MODELS, description: 'neural: learning rate on the mean loss (sgd: loglinear 3, ffnn 1, rnn 5, gru and lstm 20, transformer 5; adamw 1e-3; adagrad 0.01)' },
     epochs: { type: 'integer', min: 1, models: NEURAL_MODELS, description: 'neural: maximum epochs' },
     'max-epochs': { type: 'integer', min: 1, models: NEURAL_MODELS, description: 'neural: maximum epochs (same as --epochs)' },
     'max-time': { type: 'number', value: 'S', above: 0, models: NEURAL_MODELS, description: 'neural: stop after S seconds' },
     valid: { type: 'string', value: 'FILE', models: NEURAL_MODELS, description: 'neural: validation text' },
     resume: { type: 'boolean', models: NEURAL_MODELS, description: 'neural: continue from the checkpoint of MODEL' },
-    l2: { type: 'number', value: 'λ', min: 0, models: NEURAL_MODELS, description: 'neural: L2 regularisation (default 0)' },
-    tied: { type: 'boolean', models: ['lstm'], description: 'lstm: tie input and output embeddings' },
+    l2: { type: 'number', value: 'λ', min: 0, models: NEURAL_MODELS, description: 'neural: weight decay λ (sgd, adagrad: λθ added to the gradient; adamw: decoupled, default 0.01; else 0)' },
+    tied: { type: 'boolean', models: SEQUENCE, description: 'rnn, gru, lstm, transformer: tie input and output embeddings (rnn, gru, lstm: needs --embed = --hidden)' },
     direct: { type: 'boolean', models: ['ffnn'], description: 'ffnn: direct connections from the history to the output' },
     'dry-run': { type: 'boolean', models: NEURAL_MODELS, description: 'neural: one tiny step of each phase (for CI)' },
     clip: { type: 'number', min: 0, models: NEURAL_MODELS, description: 'neural: clip the gradient norm at this value (0: no clipping)' },
     'lr-decay': { type: 'number', value: 'ρ', min: 0, models: NEURAL_MODELS, description: 'neural: learning rate η/(1 + ρ·step) (the log-linear default)' },
+    optimizer: { type: 'string', value: 'NAME', models: NEURAL_MODELS, description: 'neural: sgd (default), adamw (β 0.9, 0.999, ε 1e-8) or adagrad (ε 1e-10), as in torch.optim' },
+    warmup: { type: 'integer', value: 'N', min: 0, models: NEURAL_MODELS, description: 'neural: raise the learning rate linearly over the first N steps' },
+    schedule: { type: 'string', value: 'NAME', models: NEURAL_MODELS, description: 'neural: plateau (default: halve the rate when validation stalls, then stop) or cosine (decay to 0 over --epochs)' },
     'hash-size': { type: 'integer', min: 1, max: 2 ** 30, models: ['loglinear'], description: 'log-linear: weights per history position (dense when ≥ V·(V−1); default 2^22)' },
     'max-steps': { type: 'integer', min: 1, models: NEURAL_MODELS, description: 'neural: stop after N steps in total (then --resume continues)' },
     'checkpoint-every': { type: 'number', value: 'S', min: 0, models: NEURAL_MODELS, description: 'neural: seconds between checkpoints (default 300)' },

@@ -5,15 +5,16 @@
  */
 import { KotobaError } from '../errors.js';
 import type { Vocabulary } from '../text/vocabulary.js';
-import { createKernels, createJsKernels } from './kernels/index.js';
+import { createKernels, createJsKernels, floatsFor } from './kernels/index.js';
 import type { KernelBackend, Kernels } from './kernels/types.js';
 import { FeedForwardModel } from './ffnn.js';
 import { DEFAULT_HASH_SIZE, LogLinearModel } from './loglinear.js';
-import { LstmModel } from './lstm.js';
 import { NO_KERNELS, NEURAL_KINDS, type NeuralConfig, type NeuralKind, type NeuralModel, type TrainShape } from './model.js';
+import { Optimizer, optimizerStateFloats, type OptimizerName } from './optim.js';
 import { outputOrder, type OutputOrder } from './output.js';
 import { Sizer, type Allocator } from './params.js';
-import { RnnModel } from './rnn.js';
+import { StackedRecurrentModel } from './stacked.js';
+import { TransformerModel } from './transformer.js';
 
 /** Architecture options as a user gives them (absent: the family's default). */
 export interface ArchitectureOptions {
@@ -27,6 +28,18 @@ export interface ArchitectureOptions {
   tied?: boolean;
   direct?: boolean;
   hashSize?: number;
+  /** rnn: tanh (default) or relu. */
+  activation?: string;
+  /** rnn, gru, lstm, transformer: 'sentence' (default) or 'stream' (see Context). */
+  context?: string;
+  /** transformer: attention heads. */
+  heads?: number;
+  /** transformer: the context window (the CLI's --bptt). */
+  window?: number;
+  /** transformer: sinusoidal (default) or learned. */
+  positions?: string;
+  /** transformer: post (default) or pre. */
+  norm?: string;
 }
 
 /** Default classes: about √V, as Mikolov recommends (100 for PTB's 10k words); none for small vocabularies. */
@@ -60,6 +73,18 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
   const classes = o.classes ?? (kind === 'rnn' || kind === 'ffnn' ? defaultClasses(vocabSize) : 0);
   if (!Number.isInteger(classes) || classes < 0) throw new KotobaError(`--classes must be 0 (full softmax) or a positive whole number, got ${classes}`);
   const c: NeuralConfig = { kind, vocabSize, classes: Math.min(classes, vocabSize - 1) };
+  const context = o.context ?? 'sentence';
+  if (context !== 'sentence' && context !== 'stream') throw new KotobaError(`unknown --context '${context}'`, 'use sentence or stream');
+  if (context === 'stream' && (kind === 'loglinear' || kind === 'ffnn')) {
+    throw new KotobaError(`--context stream does not apply to the ${kind} model`, 'it predicts from the words before it in the line; use rnn, gru, lstm or transformer');
+  }
+  const transformerOnly = [['heads', o.heads], ['positions', o.positions], ['norm', o.norm]] as const;
+  if (kind !== 'transformer') for (const [n, v] of transformerOnly) unused(n, v, 'it applies to the transformer model');
+  const oneOf = <const T extends string>(name: string, v: string | undefined, fallback: T, allowed: readonly T[]): T => {
+    const x = v ?? fallback;
+    if (!(allowed as readonly string[]).includes(x)) throw new KotobaError(`unknown --${name} '${x}' for the ${kind} model`, `use ${allowed.join(' or ')}`);
+    return x as T;
+  };
   switch (kind) {
     case 'loglinear': {
       c.order = positive('order', o.order, 3, 16);
@@ -68,7 +93,7 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
       if (!Number.isInteger(c.hashSize) || c.hashSize < vocabSize) throw new KotobaError(`--hash-size must be at least the vocabulary size (${vocabSize}), got ${c.hashSize}`);
       c.hashSize = Math.min(c.hashSize, dense);
       if (c.classes > 0) throw new KotobaError('the log-linear model has a full softmax only', 'drop --classes');
-      for (const [n, v] of [['embed', o.embed], ['hidden', o.hidden], ['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['direct', o.direct]] as const) {
+      for (const [n, v] of [['embed', o.embed], ['hidden', o.hidden], ['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['direct', o.direct], ['activation', o.activation]] as const) {
         unused(n, v, 'the log-linear model has no hidden layer');
       }
       break;
@@ -78,21 +103,41 @@ export function resolveConfig(kind: NeuralKind, o: ArchitectureOptions, vocabSiz
       c.embed = positive('embed', o.embed, 128);
       c.hidden = positive('hidden', o.hidden, 256);
       c.direct = Boolean(o.direct);
-      for (const [n, v] of [['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
+      for (const [n, v] of [['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['hash-size', o.hashSize], ['activation', o.activation]] as const) unused(n, v, 'see kotoba train --help');
       break;
     case 'rnn':
-      c.hidden = positive('hidden', o.hidden, 200);
-      c.embed = positive('embed', o.embed, c.hidden);
-      for (const [n, v] of [['order', o.order], ['layers', o.layers], ['dropout', o.dropout], ['tied', o.tied], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
-      break;
+    case 'gru':
     case 'lstm':
+      // Mikolov's RNN is one layer; PyTorch's example stacks two of every cell.
       c.hidden = positive('hidden', o.hidden, 200);
       c.embed = positive('embed', o.embed, c.hidden);
-      c.layers = positive('layers', o.layers, 2, 8);
+      c.layers = positive('layers', o.layers, kind === 'rnn' ? 1 : 2, 8);
       c.dropout = o.dropout ?? 0;
       if (!(c.dropout >= 0 && c.dropout < 1)) throw new KotobaError(`--dropout must be in [0, 1), got ${c.dropout}`);
       c.tied = Boolean(o.tied);
       if (c.tied && c.embed !== c.hidden) throw new KotobaError(`--tied needs --embed equal to --hidden (got ${c.embed} and ${c.hidden})`);
+      if (kind === 'rnn') {
+        if (oneOf('activation', o.activation, 'tanh', ['tanh', 'relu']) === 'relu') c.activation = 'relu';
+      } else unused('activation', o.activation, 'the rnn model has tanh or relu; gru and lstm have their gates');
+      c.context = context;
+      for (const [n, v] of [['order', o.order], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
+      break;
+    case 'transformer':
+      // PyTorch's word_language_model defaults: emsize 200, nhid 200, 2 layers, 2 heads, bptt 35, dropout 0.2.
+      c.embed = positive('embed', o.embed, 200);
+      c.hidden = positive('hidden', o.hidden, 200);
+      c.layers = positive('layers', o.layers, 2, 64);
+      c.heads = positive('heads', o.heads, 2, c.embed);
+      if (c.embed % c.heads !== 0) throw new KotobaError(`--embed ${c.embed} is not divisible by --heads ${c.heads}`, 'each head takes embed/heads columns');
+      c.window = positive('bptt', o.window, 35, 4096);
+      if (c.window < 2) throw new KotobaError('the transformer window (--bptt) must be at least 2');
+      c.dropout = o.dropout ?? 0.2;
+      if (!(c.dropout >= 0 && c.dropout < 1)) throw new KotobaError(`--dropout must be in [0, 1), got ${c.dropout}`);
+      c.tied = Boolean(o.tied);
+      c.activation = oneOf('activation', o.activation, 'relu', ['relu', 'gelu']);
+      c.positions = oneOf('positions', o.positions, 'sinusoidal', ['sinusoidal', 'learned']);
+      c.norm = oneOf('norm', o.norm, 'post', ['post', 'pre']);
+      c.context = context;
       for (const [n, v] of [['order', o.order], ['direct', o.direct], ['hash-size', o.hashSize]] as const) unused(n, v, 'see kotoba train --help');
       break;
   }
@@ -119,17 +164,19 @@ function construct(k: Kernels, mem: Allocator, config: NeuralConfig, vocab: Voca
     case 'ffnn':
       return new FeedForwardModel(k, vocab, config, order, mem, batch) as NeuralModel<unknown>;
     case 'rnn':
-      return new RnnModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
+    case 'gru':
     case 'lstm':
-      return new LstmModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
+      return new StackedRecurrentModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
+    case 'transformer':
+      return new TransformerModel(k, vocab, config, order, mem, shape) as NeuralModel<unknown>;
   }
 }
 
-/** Float32 slots a model of this configuration needs (parameters, gradients, work buffers). */
-export function modelFloats(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null): number {
+/** Float32 slots a model of this configuration needs (parameters, gradients, work buffers, optimizer state). */
+export function modelFloats(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null, optimizer: OptimizerName = 'sgd'): number {
   const sizer = new Sizer();
-  construct(NO_KERNELS, sizer, config, vocab, order, shape);
-  return sizer.total;
+  const model = construct(NO_KERNELS, sizer, config, vocab, order, shape);
+  return sizer.total + floatsFor(optimizerStateFloats(optimizer, model.params.count));
 }
 
 export interface BuildOptions {
@@ -137,6 +184,8 @@ export interface BuildOptions {
   shape?: TrainShape | null;
   /** Kernel backend (default 'auto': the fastest available). */
   backend?: KernelBackend | 'auto';
+  /** The optimizer training will use (default 'sgd'); its state is allocated with the model. */
+  optimizer?: OptimizerName;
 }
 
 /**
@@ -156,20 +205,26 @@ export interface BuildOptions {
  */
 export async function buildModel(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, options: BuildOptions = {}): Promise<NeuralModel<unknown>> {
   const shape = options.shape ?? null;
-  const floats = modelFloats(config, vocab, order, shape);
+  const optimizer = options.optimizer ?? 'sgd';
+  const floats = modelFloats(config, vocab, order, shape, optimizer);
   let k: Kernels;
   try {
     k = await createKernels(floats, { backend: options.backend ?? 'auto' });
   } catch (e) {
     throw new KotobaError(`cannot allocate ${((floats * 4) / 2 ** 20).toFixed(0)} MiB for the ${config.kind} model: ${(e as Error).message}`, 'use a smaller --hidden, --hash-size, --batch or vocabulary, or --classes');
   }
-  return construct(k, k, config, vocab, order, shape);
+  return withOptimizer(construct(k, k, config, vocab, order, shape), k, optimizer);
 }
 
 /** Synchronous build on the plain TypeScript kernels (tests, tiny models). */
-export function buildModelJs(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null = null): NeuralModel<unknown> {
-  const k = createJsKernels(modelFloats(config, vocab, order, shape));
-  return construct(k, k, config, vocab, order, shape);
+export function buildModelJs(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, shape: TrainShape | null = null, optimizer: OptimizerName = 'sgd'): NeuralModel<unknown> {
+  const k = createJsKernels(modelFloats(config, vocab, order, shape, optimizer));
+  return withOptimizer(construct(k, k, config, vocab, order, shape), k, optimizer);
+}
+
+function withOptimizer(model: NeuralModel<unknown>, k: Kernels, name: OptimizerName): NeuralModel<unknown> {
+  if (name !== 'sgd') model.optimizer = new Optimizer(name, k, model.params.count);
+  return model;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The neural language models: log-linear, feed-forward (Bengio), Elman RNN (Mikolov) and LSTM
- * (Zaremba), each a LanguageModel; their layers, training loop and safetensors model files.
+ * The neural language models: log-linear, feed-forward (Bengio), Elman RNN (Mikolov), GRU and
+ * LSTM (Zaremba), each a LanguageModel; their layers, training loop and safetensors model files.
  * Browser-safe (files are in kotoba/node: saveNeuralModel, loadNeuralModel).
  *
  * @example
@@ -18,6 +18,7 @@
 export { Random } from '../util/random.js';
 export { createKernels, createJsKernels, availableKernelBackends, floatsFor, type Kernels, type KernelBackend, type KernelOptions } from './kernels/index.js';
 export { ParamSet, Sizer, sgdStep, gradNorm, type Allocator, type Tensor } from './params.js';
+export { Optimizer, OPTIMIZERS, optimizerStateFloats, type OptimizerName } from './optim.js';
 export * as layers from './layers.js';
 export { outputOrder, validOrder, SoftmaxOutput, ClassSoftmaxOutput, type OutputOrder, type OutputLayer } from './output.js';
 export {
@@ -32,18 +33,19 @@ export {
 } from './model.js';
 export { LogLinearModel, DEFAULT_HASH_SIZE } from './loglinear.js';
 export { FeedForwardModel } from './ffnn.js';
-export { RnnModel } from './rnn.js';
-export { LstmModel } from './lstm.js';
+export { StackedRecurrentModel, type CellKind } from './stacked.js';
 export { buildModel, buildModelJs, resolveConfig, orderFor, countIds, defaultClasses, modelFloats, declaredParameters, type ArchitectureOptions, type BuildOptions } from './build.js';
 export {
   Trainer,
   initialState,
+  learningRate,
   epochShuffle,
   type TrainerOptions,
   type TrainerHooks,
   type TrainingState,
   type EpochRecord,
   type Checkpoint,
+  type ResumeData,
   type Progress,
   type StopReason,
   type TrainResult,

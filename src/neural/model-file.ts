@@ -12,7 +12,8 @@
  *   history         per-epoch loss, validation perplexity, learning rate, tokens/s (JSON)
  *   training        how it was trained: options, data, seed, kernels (JSON)
  *   checkpoint      training state (JSON), only in checkpoints, which also hold the tensors
- *                   `checkpoint.best` (best weights so far) and `checkpoint.carried` (recurrent state)
+ *                   `checkpoint.best` (best weights so far), `checkpoint.carried` (recurrent
+ *                   state) and `checkpoint.optimizer` (AdamW's moments, Adagrad's accumulator)
  *
  * A checkpoint is itself a loadable model (its current weights).
  */
@@ -33,6 +34,8 @@ export interface CheckpointTensors {
   state: TrainingState;
   best: Float32Array | null;
   carried: Float32Array | null;
+  /** The optimizer's moments (AdamW, Adagrad). */
+  optimizer?: Float32Array | null;
 }
 
 export interface NeuralFileExtras {
@@ -62,6 +65,7 @@ export function neuralModelFile(model: NeuralModel<unknown>, extras: NeuralFileE
     metadata.checkpoint = JSON.stringify(c.state);
     if (c.best) tensors.set('checkpoint.best', { dtype: 'F32', shape: [c.best.length], data: c.best });
     if (c.carried) tensors.set('checkpoint.carried', { dtype: 'F32', shape: [c.carried.length], data: c.carried });
+    if (c.optimizer) tensors.set('checkpoint.optimizer', { dtype: 'F32', shape: [c.optimizer.length], data: c.optimizer });
   }
   return { tensors, metadata };
 }
@@ -149,7 +153,7 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
   }
   const declared = declaredParameters(config, vocab, order);
   for (const { name, shape } of declared.tensors) {
-    const w = file.tensors.get(name);
+    const w = file.tensors.get(name) ?? file.tensors.get(legacyName(name));
     if (!w) throw corrupt(`the ${config.kind} model has no tensor ${name}`);
     if (w.dtype !== 'F32' || w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
       throw corrupt(`tensor ${name} has shape ${JSON.stringify(w.shape).slice(0, 60)} (${w.dtype}), the config says ${JSON.stringify(shape)} (F32)`);
@@ -163,10 +167,18 @@ export function readNeuralFile(file: SafetensorsFile, source: string): NeuralFil
     if (best && (best.dtype !== 'F32' || best.data.length !== declared.floats)) throw corrupt(`checkpoint.best holds ${best.data.length} values, the model ${declared.floats}`);
     if (best) checkWeights(best.data as Float32Array, 'checkpoint.best', source);
     if (carried && carried.dtype === 'F32') checkWeights(carried.data, 'checkpoint.carried', source);
+    // The optimizer's state (AdamW's moments, Adagrad's sums): its length is the optimizer's, which
+    // the trainer checks on resume; its values must be finite (squared gradients may be large).
+    const optimizer = file.tensors.get('checkpoint.optimizer');
+    if (optimizer && optimizer.dtype === 'F32') {
+      const bad = optimizer.data.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw corrupt(`tensor checkpoint.optimizer holds ${optimizer.data[bad]} at index ${bad}`);
+    }
     checkpoint = {
       state: checkedState(parseJson<unknown>(file, 'checkpoint', source), source),
       best: best && best.dtype === 'F32' ? best.data : null,
       carried: carried && carried.dtype === 'F32' ? carried.data : null,
+      optimizer: optimizer && optimizer.dtype === 'F32' ? optimizer.data : null,
     };
   }
   const text = m.text === undefined ? undefined : textOptionsFromJson(parseJson<unknown>(file, 'text', source), source);
@@ -243,10 +255,15 @@ function checkWeights(data: Float32Array, name: string, source: string): void {
   }
 }
 
+/** Files written before the RNN had layers name its one layer `rnn.input` where it is now `rnn.0.input`. */
+function legacyName(name: string): string {
+  return name.replace(/^rnn\.0\.(input|recurrent|bias)$/, 'rnn.$1');
+}
+
 /** Copies a file's weights into a model of the same configuration, checking every name and shape. */
 export function loadWeights(model: NeuralModel<unknown>, weights: Map<string, SafeTensor>, source: string): void {
   for (const t of model.params.tensors()) {
-    const w = weights.get(t.name);
+    const w = weights.get(t.name) ?? weights.get(legacyName(t.name));
     if (!w) throw new KotobaError(`${source}: the model has no tensor ${t.name}`, 'the file is corrupt or from another kotoba; train it again');
     if (w.dtype !== 'F32' || w.shape.length !== t.shape.length || w.shape.some((d, i) => d !== t.shape[i])) {
       throw new KotobaError(`${source}: tensor ${t.name} has shape ${JSON.stringify(w.shape)} (${w.dtype}), expected ${JSON.stringify(t.shape)} (F32)`, 'the file is corrupt; train it again');

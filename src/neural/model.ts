@@ -1,18 +1,19 @@
 /**
- * What the four neural families share: the configuration, the parameter set, the output layer,
+ * What the neural families share: the configuration, the parameter set, the output layer,
  * the vocabulary order, the scoring semantics (one line = one sentence, the state reset at `<s>`,
  * `</s>` scored: perplexity means what it means for the n-gram models), and the interface the
  * training loop drives ({@link Trainee}).
  */
-import type { LanguageModel, Scored } from '../lm.js';
+import type { Context, LanguageModel, Scored } from '../lm.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS, EOS, type Vocabulary } from '../text/vocabulary.js';
 import type { Kernels } from './kernels/types.js';
 import type { OutputOrder } from './output.js';
-import { ParamSet, sgdStep } from './params.js';
+import { Optimizer } from './optim.js';
+import { ParamSet } from './params.js';
 import type { Random } from '../util/random.js';
 
-export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
+export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'gru', 'lstm', 'transformer'] as const;
 export type NeuralKind = (typeof NEURAL_KINDS)[number];
 
 /** Architecture of a neural model: everything needed to rebuild it from a file. */
@@ -24,16 +25,28 @@ export interface NeuralConfig {
   classes: number;
   /** loglinear, ffnn: n-gram order N (the history is the N − 1 previous words). */
   order?: number;
-  /** ffnn, rnn, lstm: embedding size. */
+  /** ffnn, rnn, gru, lstm: embedding size; transformer: the model width D. */
   embed?: number;
-  /** ffnn, rnn, lstm: hidden units. */
+  /** ffnn, rnn, gru, lstm: hidden units; transformer: the feed-forward width. */
   hidden?: number;
-  /** lstm: layers. */
+  /** rnn, gru, lstm, transformer: layers. */
   layers?: number;
-  /** lstm: dropout probability on non-recurrent connections (training only). */
+  /** rnn, gru, lstm: dropout probability on non-recurrent connections; transformer: on every sublayer, the attention and the input (training only). */
   dropout?: number;
-  /** lstm: output matrix = input embedding. */
+  /** rnn, gru, lstm, transformer: output matrix = input embedding. */
   tied?: boolean;
+  /** rnn, gru, lstm, transformer: trained on lines on their own or on the text as a stream (absent: sentence). */
+  context?: Context;
+  /** rnn: the cell's nonlinearity (absent: tanh); transformer: the feed-forward's (relu or gelu). */
+  activation?: 'tanh' | 'relu' | 'gelu';
+  /** transformer: attention heads (embed divisible by it). */
+  heads?: number;
+  /** transformer: the context window W: training windows, positions, and the sliding window when scoring. */
+  window?: number;
+  /** transformer: sinusoidal (PyTorch's example) or learned position embeddings. */
+  positions?: 'sinusoidal' | 'learned';
+  /** transformer: LayerNorm after each residual sum (post, PyTorch's default) or before each sublayer (pre). */
+  norm?: 'post' | 'pre';
   /** ffnn: direct connections from the concatenated embeddings to the output. */
   direct?: boolean;
   /** loglinear: floats per history position in the (hashed) weight table; V·(V − 1) = dense. */
@@ -62,8 +75,10 @@ export interface Trainee {
   beginEpoch(tokens: Uint32Array, shuffle: Random | null): number;
   /** Forward and backward of step `s`: gradients accumulate (+=). `rng` draws dropout masks. */
   trainStep(s: number, rng: Random): LossSum;
-  /** θ −= lr·g with global-norm clipping (`clip` > 0) and L2; zeroes the gradients. Returns the norm before clipping. */
+  /** One optimizer step with global-norm clipping (`clip` > 0) and weight decay `l2`; zeroes the gradients. Returns the norm before clipping. */
   update(lr: number, clip: number, l2: number): number;
+  /** The optimizer and its state (saved in checkpoints); absent: plain SGD without state. */
+  readonly optimizer?: Optimizer;
   /** Σ nats over a token stream with the scoring semantics, batched (dropout off). */
   evaluate(tokens: Uint32Array): LossSum;
   /** State carried from one training step to the next (recurrent: hidden states), for checkpoints. */
@@ -80,11 +95,13 @@ export const NO_KERNELS = new Proxy({} as Kernels, {
 
 const LN10 = Math.LN10;
 
-/** Base of the four families: LanguageModel plumbing and defaults shared by all. */
+/** Base of the neural families: LanguageModel plumbing and defaults shared by all. */
 export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
   readonly params = new ParamSet();
   /** How the training text was split into words (stored in the model file); undefined when unknown. */
   text: TokenizeOptions | undefined;
+  /** SGD unless {@link buildModel} was asked for another (whose state it allocates). */
+  optimizer = new Optimizer('sgd', { alloc: () => new Float32Array(0), allocInt32: () => new Int32Array(0) }, 0);
   /** One row of probabilities over output indices (distribution()). */
   private probs: Float64Array | null = null;
 
@@ -99,6 +116,16 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
 
   get description(): string {
     return describe(this.config);
+  }
+
+  /** The context the model was trained in, and scores in unless told otherwise (see {@link Context}). */
+  get context(): Context {
+    return this.config.context ?? 'sentence';
+  }
+
+  /** The input that starts a line: `<s>`, or in stream context the line break `</s>`. */
+  protected get startToken(): number {
+    return this.context === 'stream' ? EOS : BOS;
   }
 
   /**
@@ -163,8 +190,10 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
   private sparse: { width: number; end: number; rowValue: Float32Array[]; rowGrad: Float32Array[]; seen: Uint8Array; list: Int32Array; denseValues: Float32Array; denseGrads: Float32Array } | null = null;
 
   update(lr: number, clip: number, l2: number): number {
-    const inputs = this.sparseInputs();
-    if (!inputs) return sgdStep(this.kernels, this.params, lr, clip, l2);
+    // SGD touches only the embedding rows a step used; AdamW's moments decay everywhere, so it
+    // (and Adagrad, for simplicity) updates the whole buffer, as PyTorch's dense optimizers do.
+    const inputs = this.optimizer.name === 'sgd' ? this.sparseInputs() : null;
+    if (!inputs) return this.optimizer.step(this.kernels, this.params, lr, clip, l2);
     const k = this.kernels;
     const ps = this.params;
     if (!this.sparse) {
@@ -206,6 +235,7 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
       }
     }
     for (let i = 0; i < n; i++) sp.seen[sp.list[i]!] = 0;
+    if (Number.isFinite(norm)) this.optimizer.steps++;
     return norm;
   }
 
@@ -229,10 +259,20 @@ export function describe(c: NeuralConfig): string {
     case 'ffnn':
       return `feed-forward ${c.order}-gram network (embed ${c.embed}, hidden ${c.hidden}${c.direct ? ', direct connections' : ''}), ${soft}, ${V}`;
     case 'rnn':
-      return `Elman RNN (embed ${c.embed ?? c.hidden}, hidden ${c.hidden}), ${soft}, ${V}`;
-    case 'lstm':
-      return `LSTM ${c.layers}×${c.hidden} (embed ${c.embed}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}`;
+    case 'gru':
+    case 'lstm': {
+      const name = c.kind === 'rnn' ? `Elman RNN${c.activation === 'relu' ? ' (ReLU)' : ''}` : c.kind.toUpperCase();
+      const size = (c.layers ?? 1) > 1 ? `${c.layers}×${c.hidden}` : `${c.hidden}`;
+      return `${name} ${size} (embed ${c.embed ?? c.hidden}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}${streamed(c)}`;
+    }
+    case 'transformer':
+      return `Transformer ${c.layers}×${c.embed} (${c.heads} heads, feed-forward ${c.hidden} ${c.activation}, ${c.norm}-norm, ${c.positions} positions, window ${c.window}${c.dropout ? `, dropout ${c.dropout}` : ''}${c.tied ? ', tied' : ''}), ${soft}, ${V}${streamed(c)}`;
   }
+}
+
+/** The description's note on a stream-context model. */
+function streamed(c: NeuralConfig): string {
+  return c.context === 'stream' ? ', stream context' : '';
 }
 
 /**

@@ -32,6 +32,15 @@ export interface TrainerOptions {
   lr: number;
   /** Per-step decay ρ: η_t = η/(1 + ρ·t), t the global step (the lecture's schedule). 0: none. */
   lrDecay?: number;
+  /** Linear warm-up: the rate rises from η/warmup to η over the first `warmup` steps. */
+  warmup?: number;
+  /**
+   * 'plateau' (default): anneal on validation stalls, go back to the best weights after a worse
+   * epoch, stop on the second stall (RNNLM, PyTorch's example). 'cosine': η·½(1 + cos(π·t/T))
+   * over the T steps of `epochs` epochs after the warm-up, no annealing, no early stop (the best
+   * weights on validation are still the result).
+   */
+  schedule?: 'plateau' | 'cosine';
   /** Global gradient-norm clipping threshold; 0: none. */
   clip?: number;
   /** L2 regularisation strength. */
@@ -96,6 +105,18 @@ export interface Checkpoint {
   params: Float32Array;
   best: Float32Array | null;
   carried: Float32Array | null;
+  /** The optimizer's moments (AdamW, Adagrad); null for SGD. */
+  optimizer: Float32Array | null;
+}
+
+/** What a resumed run starts from (a checkpoint's contents; the weights are already in the model). */
+export interface ResumeData {
+  state: TrainingState;
+  best: Float32Array | null;
+  carried: Float32Array | null;
+  optimizer?: Float32Array | null;
+  /** The checkpoint's path, named as the last good one if the run diverges. */
+  from?: string;
 }
 
 export interface Progress {
@@ -161,6 +182,22 @@ export function epochShuffle(seed: number, epoch: number): Random {
 /** Tokens of the probe the weights are checked on before anything is written. */
 const PROBE_TOKENS = 1024;
 
+/**
+ * The rate of the next step: the base rate `state.lr` (halved by annealing) times the warm-up
+ * ramp, then the cosine or the per-step decay.
+ */
+export function learningRate(o: TrainerOptions, s: TrainingState, stepsPerEpoch: number): number {
+  const t = s.globalStep;
+  const warmup = o.warmup ?? 0;
+  if (t < warmup) return (s.lr * (t + 1)) / warmup;
+  if (o.schedule === 'cosine') {
+    const span = Math.max(1, o.epochs * stepsPerEpoch - warmup);
+    return s.lr * 0.5 * (1 + Math.cos((Math.PI * Math.min(t - warmup, span)) / span));
+  }
+  const decay = o.lrDecay ?? 0;
+  return decay > 0 ? s.lr / (1 + decay * t) : s.lr;
+}
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 /**
@@ -194,7 +231,7 @@ export class Trainer {
     readonly valid: Uint32Array | null,
     readonly options: TrainerOptions,
     readonly hooks: TrainerHooks = {},
-    resume?: { state: TrainingState; best: Float32Array | null; carried: Float32Array | null; from?: string },
+    resume?: ResumeData,
   ) {
     this.state = resume ? structuredClone(resume.state) : initialState(options.lr, options.seed);
     this.rng = Random.fromState(this.state.rng);
@@ -202,6 +239,14 @@ export class Trainer {
     this.resumeCarried = resume?.carried ?? null;
     this.lastCheckpoint = resume?.from ?? null;
     this.probe = prefixTokens(train, PROBE_TOKENS);
+    const opt = model.optimizer;
+    if (resume && opt) {
+      if (opt.state.length > 0 && resume.optimizer?.length !== opt.state.length) {
+        throw new KotobaError(`the checkpoint has no ${opt.name} state for this model`, 'train again without --resume');
+      }
+      if (resume.optimizer && opt.state.length > 0) opt.state.set(resume.optimizer);
+      opt.steps = this.state.globalStep; // every step made one update
+    }
   }
 
   private resumeCarried: Float32Array | null;
@@ -215,7 +260,8 @@ export class Trainer {
   /** Copies the state for a checkpoint (views of the live buffers; the hook must copy or write them now). */
   checkpointData(): Checkpoint {
     this.state.rng = this.rng.state();
-    return { state: this.state, params: this.model.params.values, best: this.best, carried: this.model.carried() };
+    const opt = this.model.optimizer;
+    return { state: this.state, params: this.model.params.values, best: this.best, carried: this.model.carried(), optimizer: opt && opt.state.length > 0 ? opt.state : null };
   }
 
   private async writeCheckpoint(): Promise<void> {
@@ -236,7 +282,6 @@ export class Trainer {
     const s = this.state;
     const clip = o.clip ?? 0;
     const l2 = o.l2 ?? 0;
-    const decay = o.lrDecay ?? 0;
     const every = (o.checkpointEvery ?? 300) * 1000;
     const ps = this.model.params;
     let reason: StopReason | null = null;
@@ -266,7 +311,7 @@ export class Trainer {
         else if (o.maxSteps !== undefined && s.globalStep >= o.maxSteps) reason = 'steps';
         else if (o.maxTime !== undefined && runSeconds() >= o.maxTime) reason = 'time';
         if (reason) break;
-        const lr = decay > 0 ? s.lr / (1 + decay * s.globalStep) : s.lr;
+        const lr = learningRate(o, s, steps);
         const { nats, targets } = this.model.trainStep(s.step, this.rng);
         const norm = Number.isFinite(nats) ? this.model.update(lr, clip, l2) : NaN;
         this.checkDivergence(targets > 0 ? nats / targets : 0, norm);
@@ -389,10 +434,10 @@ export class Trainer {
         s.bestEpoch = s.epoch + 1;
         if (this.best) this.best.set(ps.values);
         else this.best = ps.values.slice();
-      } else if (this.best && !partial) {
+      } else if (this.best && !partial && this.options.schedule !== 'cosine') {
         ps.values.set(this.best); // worse than before: go back to the best weights (as RNNLM does)
       }
-      if (!partial) {
+      if (!partial && this.options.schedule !== 'cosine') {
         const enough = previous === null || ppl < previous * (1 - (this.options.minImprovement ?? 0.003));
         if (!enough) {
           if (s.annealing) stop = true;

@@ -178,6 +178,30 @@ export abstract class KernelsBase implements Kernels {
     return this.sumSquaresImpl(n, x);
   }
 
+  reluForward(n: number, x: Float32Array, y: Float32Array): void {
+    this.vec2('reluForward', n, x, y);
+    this.reluForwardImpl(n, x, y);
+  }
+
+  reluBackward(n: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    this.vec3('reluBackward', n, y, dy, dx);
+    this.reluBackwardImpl(n, y, dy, dx);
+  }
+
+  adamw(
+    n: number, grad: Float32Array, m: Float32Array, v: Float32Array, param: Float32Array,
+    gscale: number, beta1: number, beta2: number, eps: number, keep: number, step: number, rbc2: number,
+  ): void {
+    this.vec3('adamw', n, grad, m, v);
+    this.view('param', param, n);
+    this.adamwImpl(n, grad, m, v, param, gscale, beta1, beta2, eps, keep, step, rbc2);
+  }
+
+  adagrad(n: number, grad: Float32Array, acc: Float32Array, param: Float32Array, gscale: number, lr: number, eps: number, decay: number): void {
+    this.vec3('adagrad', n, grad, acc, param);
+    this.adagradImpl(n, grad, acc, param, gscale, lr, eps, decay);
+  }
+
   // ---- backend implementations: arguments already checked, defaults filled in ---------------
 
   protected abstract gemmImpl(
@@ -204,6 +228,13 @@ export abstract class KernelsBase implements Kernels {
   protected abstract mulImpl(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   protected abstract mulAddImpl(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   protected abstract sumSquaresImpl(n: number, x: Float32Array): number;
+  protected abstract reluForwardImpl(n: number, x: Float32Array, y: Float32Array): void;
+  protected abstract reluBackwardImpl(n: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  protected abstract adamwImpl(
+    n: number, grad: Float32Array, m: Float32Array, v: Float32Array, param: Float32Array,
+    gscale: number, beta1: number, beta2: number, eps: number, keep: number, step: number, rbc2: number,
+  ): void;
+  protected abstract adagradImpl(n: number, grad: Float32Array, acc: Float32Array, param: Float32Array, gscale: number, lr: number, eps: number, decay: number): void;
 
   // ---- checks --------------------------------------------------------------------------------
 

@@ -212,6 +212,36 @@ export class JsKernels extends KernelsBase {
     return s;
   }
 
+  protected reluForwardImpl(n: number, x: Float32Array, y: Float32Array): void {
+    for (let i = 0; i < n; i++) y[i] = x[i] < 0 ? 0 : x[i];
+  }
+
+  protected reluBackwardImpl(n: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    for (let i = 0; i < n; i++) if (y[i] > 0) dx[i] += dy[i];
+  }
+
+  // ---- optimizer updates -------------------------------------------------------------------
+
+  protected adamwImpl(
+    n: number, grad: Float32Array, m: Float32Array, v: Float32Array, param: Float32Array,
+    gscale: number, beta1: number, beta2: number, eps: number, keep: number, step: number, rbc2: number,
+  ): void {
+    for (let i = 0; i < n; i++) {
+      const g = grad[i] * gscale;
+      const mi = (m[i] = beta1 * m[i] + (1 - beta1) * g);
+      const vi = (v[i] = beta2 * v[i] + (1 - beta2) * g * g);
+      param[i] = param[i] * keep - (step * mi) / (Math.sqrt(vi) * rbc2 + eps);
+    }
+  }
+
+  protected adagradImpl(n: number, grad: Float32Array, acc: Float32Array, param: Float32Array, gscale: number, lr: number, eps: number, decay: number): void {
+    for (let i = 0; i < n; i++) {
+      const g = grad[i] * gscale + decay * param[i];
+      const a = (acc[i] += g * g);
+      param[i] -= (lr * g) / (Math.sqrt(a) + eps);
+    }
+  }
+
   // ---- softmax -----------------------------------------------------------------------------
 
   protected softmaxCrossEntropyImpl(

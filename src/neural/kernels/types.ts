@@ -123,6 +123,40 @@ export interface Kernels {
   mulAdd(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** Σ x² over n elements, accumulated in float64 (for gradient-norm clipping). */
   sumSquares(n: number, x: Float32Array): number;
+
+  /** y = max(x, 0) over n elements (y may be x; NaN stays NaN). */
+  reluForward(n: number, x: Float32Array, y: Float32Array): void;
+  /** dx += dy where y > 0, y = relu(x). */
+  reluBackward(n: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+
+  /**
+   * One fused AdamW update over n parameters (PyTorch's torch.optim.AdamW): with
+   * g = gscale·grad, m = β1·m + (1 − β1)·g, v = β2·v + (1 − β2)·g², then
+   * θ = θ·keep − step·m/(√v·rbc2 + ε). The caller folds the learning rate η, the weight decay λ
+   * and the bias corrections of step t into keep = 1 − η·λ, step = η/(1 − β1^t) and
+   * rbc2 = 1/√(1 − β2^t). `grad` is read only.
+   *
+   * @example
+   * ```ts
+   * // runs
+   * import { createKernels, floatsFor } from 'kotoba';
+   * const n = 10, lr = 1e-3, t = 1;
+   * const k = await createKernels(floatsFor(n, n, n, n));
+   * const grad = k.alloc(n), m = k.alloc(n), v = k.alloc(n), theta = k.alloc(n);
+   * grad.fill(0.5);
+   * k.adamw(n, grad, m, v, theta, 1, 0.9, 0.999, 1e-8, 1 - lr * 0.01, lr / (1 - 0.9 ** t), 1 / Math.sqrt(1 - 0.999 ** t));
+   * if (Math.abs(theta[0]! + lr) > 1e-6) throw new Error('the first Adam step moves every weight by about lr');
+   * ```
+   */
+  adamw(
+    n: number, grad: Float32Array, m: Float32Array, v: Float32Array, param: Float32Array,
+    gscale: number, beta1: number, beta2: number, eps: number, keep: number, step: number, rbc2: number,
+  ): void;
+  /**
+   * One fused Adagrad update over n parameters (PyTorch's torch.optim.Adagrad):
+   * g = gscale·grad + λ·θ, acc += g², θ −= η·g/(√acc + ε). `grad` is read only.
+   */
+  adagrad(n: number, grad: Float32Array, acc: Float32Array, param: Float32Array, gscale: number, lr: number, eps: number, decay: number): void;
 }
 
 /**

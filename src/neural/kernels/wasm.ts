@@ -35,6 +35,10 @@ interface KernelExports {
   mul(n: number, a: number, b: number, out: number): void;
   mulAdd(n: number, a: number, b: number, out: number): void;
   sumSquares(n: number, x: number): number;
+  reluForward(n: number, x: number, y: number): void;
+  reluBackward(n: number, y: number, dy: number, dx: number): void;
+  adamw(n: number, grad: number, m: number, v: number, param: number, gscale: number, beta1: number, beta2: number, eps: number, keep: number, step: number, rbc2: number): void;
+  adagrad(n: number, grad: number, acc: number, param: number, gscale: number, lr: number, eps: number, decay: number): void;
 }
 
 const PAGE = 65536;
@@ -173,5 +177,24 @@ export class WasmKernels extends KernelsBase {
 
   protected sumSquaresImpl(n: number, x: Float32Array): number {
     return this.x.sumSquares(n, x.byteOffset);
+  }
+
+  protected reluForwardImpl(n: number, x: Float32Array, y: Float32Array): void {
+    this.x.reluForward(n, x.byteOffset, y.byteOffset);
+  }
+
+  protected reluBackwardImpl(n: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    this.x.reluBackward(n, y.byteOffset, dy.byteOffset, dx.byteOffset);
+  }
+
+  protected adamwImpl(
+    n: number, grad: Float32Array, m: Float32Array, v: Float32Array, param: Float32Array,
+    gscale: number, beta1: number, beta2: number, eps: number, keep: number, step: number, rbc2: number,
+  ): void {
+    this.x.adamw(n, grad.byteOffset, m.byteOffset, v.byteOffset, param.byteOffset, gscale, beta1, beta2, eps, keep, step, rbc2);
+  }
+
+  protected adagradImpl(n: number, grad: Float32Array, acc: Float32Array, param: Float32Array, gscale: number, lr: number, eps: number, decay: number): void {
+    this.x.adagrad(n, grad.byteOffset, acc.byteOffset, param.byteOffset, gscale, lr, eps, decay);
   }
 }
