@@ -14,14 +14,14 @@ const ALIGN = 16;
 export abstract class KernelsBase implements Kernels {
   abstract readonly backend: KernelBackend;
   /** The memory all tensors are views of. */
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBufferLike;
   readonly capacityFloats: number;
   /** Next free byte and the end of the arena, as byte offsets into `buffer`. */
   private cursor: number;
   private readonly end: number;
 
   /** The arena is bytes [start, start + 4·capacityFloats) of buffer; start must be 16-byte aligned. */
-  protected constructor(buffer: ArrayBuffer, start: number, capacityFloats: number) {
+  protected constructor(buffer: ArrayBufferLike, start: number, capacityFloats: number) {
     if (!Number.isInteger(capacityFloats) || capacityFloats < 0) {
       throw new RangeError(`kernels: capacityFloats must be a non-negative integer, got ${capacityFloats}`);
     }
@@ -33,15 +33,21 @@ export abstract class KernelsBase implements Kernels {
 
   // ---- memory -------------------------------------------------------------------------------
 
+  get threads(): number {
+    return 1;
+  }
+
+  close(): void {}
+
   get freeFloats(): number {
     return Math.max(0, (this.end - this.cursor) >> 2);
   }
 
-  alloc(n: number): Float32Array<ArrayBuffer> {
+  alloc(n: number): Float32Array {
     return new Float32Array(this.buffer, this.take(n, 'alloc'), n);
   }
 
-  allocInt32(n: number): Int32Array<ArrayBuffer> {
+  allocInt32(n: number): Int32Array {
     return new Int32Array(this.buffer, this.take(n, 'allocInt32'), n);
   }
 

@@ -18,7 +18,17 @@ export type KernelBackend = 'wasm-relaxed-simd' | 'wasm-simd' | 'js';
 export interface KernelOptions {
   /** A backend to force, or 'auto' (default): the fastest one this runtime supports. */
   backend?: KernelBackend | 'auto';
+  /**
+   * Threads the kernels run on (default 1): the calling thread and threads − 1 workers over one
+   * shared memory. 'auto' takes every core where the runtime can share memory (Node; a
+   * cross-origin-isolated page) and 1 elsewhere; a number above 1 where it cannot is an error.
+   * Results are bit-identical for any thread count. Only the wasm backends have threads.
+   */
+  threads?: number | 'auto';
 }
+
+/** The most threads a Kernels object may run on. */
+export const MAX_THREADS = 256;
 
 /** Float32 kernels and the memory their tensors live in. */
 export interface Kernels {
@@ -26,16 +36,25 @@ export interface Kernels {
   readonly backend: KernelBackend;
   /** Number of 4-byte slots the memory was created with (Float32 and Int32 allocations share them). */
   readonly capacityFloats: number;
+  /** Threads the kernels run on (1: the calling thread only). */
+  readonly threads: number;
+  /**
+   * Stops the worker threads (a no-op with one thread); the kernels must not be used afterwards.
+   * Idle workers never keep a process alive, and dropped kernels release theirs when collected,
+   * so this matters only to free them at once.
+   */
+  close(): void;
 
   /**
    * A zero-filled Float32Array of n elements, a view of the kernels' memory. Capacity is fixed
    * at creation (no growth, so views never detach); each allocation is 16-byte aligned and so
    * takes a multiple of 4 slots (see {@link floatsFor}). Allocating past capacity throws an
-   * error naming the sizes. The memory is a plain (never shared) ArrayBuffer.
+   * error naming the sizes. The memory is an ArrayBuffer, or a SharedArrayBuffer when the
+   * kernels run on more than one thread.
    */
-  alloc(n: number): Float32Array<ArrayBuffer>;
+  alloc(n: number): Float32Array;
   /** Like {@link Kernels.alloc}, for Int32 data (word ids, targets). */
-  allocInt32(n: number): Int32Array<ArrayBuffer>;
+  allocInt32(n: number): Int32Array;
   /** Float32 slots still free. */
   readonly freeFloats: number;
 
