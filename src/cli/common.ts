@@ -3,6 +3,8 @@ import type { Logger } from '../ngram/estimate.js';
 import type { CorpusOptions } from '../text/corpus.js';
 import type { OptionSpecs, Parsed } from './args.js';
 import { readWordList } from '../node/corpus-files.js';
+import { KotobaError } from '../errors.js';
+import { MAX_THREADS } from '../neural/kernels/types.js';
 
 export interface Command {
   name: string;
@@ -24,6 +26,21 @@ export const textOptions: OptionSpecs = {
   lowercase: { type: 'boolean', description: 'lowercase the text before use' },
   segment: { type: 'string', value: 'LANG', description: 'split unsegmented text (ja, zh, …, or auto) into words with Intl.Segmenter' },
 };
+
+/** For the commands that run neural models. */
+export const threadsOptions: OptionSpecs = {
+  threads: { type: 'integer', value: 'N', description: `neural models: threads for the kernels, 1 to ${MAX_THREADS} (default: all cores); results do not depend on it` },
+};
+
+/** The --threads option: a count, or 'auto' (all cores) when absent. */
+export function threadsOf(o: Parsed['options']): number | 'auto' {
+  const t = o.threads;
+  if (t === undefined) return 'auto';
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_THREADS) {
+    throw new KotobaError(`--threads must be a whole number from 1 to ${MAX_THREADS}, got ${String(t)}`, 'e.g. --threads 2; leave it out to use every core');
+  }
+  return t;
+}
 
 export const commonOptions: OptionSpecs = {
   json: { type: 'boolean', description: 'print results as JSON' },

@@ -4,7 +4,7 @@ import { KotobaError } from '../errors.js';
 import { Random } from '../neural/random.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, threadsOf, threadsOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const generate: Command = {
   name: 'generate',
@@ -22,6 +22,7 @@ export const generate: Command = {
     'max-words': { type: 'integer', value: 'M', description: 'stop a sentence after M generated words (default 100)' },
     'no-unk': { type: 'boolean', description: 'never draw <unk>' },
     ...textOptions,
+    ...threadsOptions,
     ...commonOptions,
   },
   async run(parsed, io) {
@@ -34,7 +35,7 @@ export const generate: Command = {
     // Without --seed, a fresh seed, said on stderr (and in --json) so the run can be repeated.
     const seed = typeof o.seed === 'number' ? o.seed : Math.floor(Math.random() * 2 ** 31);
     if (typeof o.seed !== 'number') io.log.info(`seed ${seed} (pass --seed ${seed} to repeat this run)`);
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     const prefix = typeof o.prefix === 'string' ? tokenizer(textOptionsOf(o))(stripSentenceStart(o.prefix)) : [];
     const sampler = new Sampler(lm, {
       random: new Random(seed),

@@ -3,7 +3,7 @@ import { KotobaError } from '../errors.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
 import { BOS_WORD } from '../text/vocabulary.js';
-import { commonOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, threadsOf, threadsOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const next: Command = {
   name: 'next',
@@ -14,6 +14,7 @@ export const next: Command = {
     top: { type: 'integer', short: 'k', value: 'K', description: 'how many words to list (default 10)' },
     'no-unk': { type: 'boolean', description: 'leave <unk> out of the list' },
     ...textOptions,
+    ...threadsOptions,
     ...commonOptions,
   },
   async run(parsed, io) {
@@ -22,7 +23,7 @@ export const next: Command = {
     const o = parsed.options;
     const k = typeof o.top === 'number' ? o.top : 10;
     if (k < 1) throw new KotobaError(`-k must be at least 1, not ${k}`);
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     // The context starts a sentence: a leading <s> is optional.
     const words = tokenizer(textOptionsOf(o))(stripSentenceStart(contextParts.join(' ')));
     const ctx = contextState(lm, words);

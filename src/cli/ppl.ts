@@ -3,18 +3,18 @@ import { CorpusBuilder } from '../text/corpus.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
 import { KotobaError } from '../errors.js';
-import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, threadsOf, threadsOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const ppl: Command = {
   name: 'ppl',
   summary: 'perplexity of a model on a text, counted as KenLM counts it',
   usage: 'kotoba ppl MODEL [FILE|-]',
   examples: ['kotoba ppl wiki.arpa corpus/wiki.valid.txt', 'kotoba ppl --json wiki.kblm corpus/wiki.valid.txt'],
-  options: { ...textOptions, ...commonOptions },
+  options: { ...textOptions, ...threadsOptions, ...commonOptions },
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', "usage: kotoba ppl MODEL [FILE|-]");
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     const acc = new PerplexityAccumulator();
     // Lines become token streams in batches, scored through the model's fast path.
     const batch = new CorpusBuilder({ ...textOptionsOf(parsed.options), vocab: lm.vocab, source: input });

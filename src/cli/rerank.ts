@@ -3,7 +3,7 @@ import { KotobaError, at } from '../errors.js';
 import { readLines } from '../node/io.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, threadsOf, threadsOptions, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 /** Scores for text output: 4 decimals is finer than any difference worth reading. */
 function num(x: number): string {
@@ -26,6 +26,7 @@ export const rerank: Command = {
     normalize: { type: 'boolean', description: 'use log10 p per token (words + </s>) instead of log10 p, so long candidates are not penalised for their length' },
     top: { type: 'integer', short: 'k', value: 'K', description: 'print only the K best candidates of each group' },
     ...textOptions,
+    ...threadsOptions,
     ...commonOptions,
   },
   async run(parsed, io) {
@@ -37,7 +38,7 @@ export const rerank: Command = {
     if (format !== 'auto' && format !== 'nbest' && format !== 'plain') throw new KotobaError(`unknown --format '${format}'`, 'use nbest, plain or auto');
     const top = typeof o.top === 'number' ? o.top : Infinity;
     if (top < 1) throw new KotobaError(`--top must be at least 1, not ${top}`);
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     const options: RerankOptions = { tokenize: tokenizer(textOptionsOf(o)), normalize: Boolean(o.normalize), source: input };
     if (typeof o.weight === 'number') options.weight = o.weight;
     const reader = new CandidateReader({ format: format as CandidateFormat | 'auto', source: input });

@@ -4,7 +4,7 @@ import { readLines } from '../node/io.js';
 import { tokenizer } from '../text/tokenize.js';
 import { KotobaError } from '../errors.js';
 import { formatFloat32 } from '../ngram/arpa.js';
-import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, threadsOf, threadsOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
 
 export const score: Command = {
   name: 'score',
@@ -14,12 +14,13 @@ export const score: Command = {
   options: {
     words: { type: 'boolean', short: 'w', description: 'per-word scores: word=id ngram-length log10, as KenLM query prints them' },
     ...textOptions,
+    ...threadsOptions,
     ...commonOptions,
   },
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba score MODEL [FILE|-]');
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     const tokenize = tokenizer(textOptionsOf(parsed.options));
     const perWord = Boolean(parsed.options.words);
     const json = Boolean(parsed.options.json);

@@ -16,7 +16,7 @@ import { checkpointPathFor, NEURAL_EXTENSION, readNeuralModelFile, saveNeuralMod
 import type { Corpus } from '../text/corpus.js';
 import { EOS } from '../text/vocabulary.js';
 import type { Parsed } from './args.js';
-import { textOptionsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
+import { textOptionsOf, threadsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
 import { promises as fsp } from 'node:fs';
 
 /** Training defaults per family (architecture defaults are in resolveConfig). */
@@ -122,6 +122,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   if (parsed.positionals.length > 1) throw new KotobaError(`expected one training file, got ${parsed.positionals.length}`, "see 'kotoba train --help'");
   const ckptPath = checkpointPathFor(output);
   const dryRun = Boolean(o['dry-run']);
+  const threads = threadsOf(o);
   const started = performance.now();
 
   // ---- the model and its training options: new, or from the checkpoint --------------------
@@ -150,7 +151,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     const input = parsed.positionals[0] ?? run.train;
     io.progress(`resuming from ${ckptPath}: epoch ${c.checkpoint.state.epoch + 1}, step ${c.checkpoint.state.step}`);
     train = await readCorpus(input, { ...(run.text as object), vocab: c.vocab });
-    model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape });
+    model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape, threads });
     loadWeights(model, c.weights, ckptPath);
     resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried };
     if (num(o.lr) !== undefined) {
@@ -186,7 +187,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (fixed) (run.text as Record<string, unknown>).vocabFile = String(o.vocab);
     const config = resolveConfig(kind, architectureOf(o), train.vocab.size);
     const counts = countIds(train.tokens, train.vocab.size);
-    model = await buildModel(config, train.vocab, orderFor(config, counts), { shape });
+    model = await buildModel(config, train.vocab, orderFor(config, counts), { shape, threads });
     model.initialize(new Random(trainer.seed, 0), counts);
   }
   await checkWritable(output);
@@ -204,7 +205,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     trainTokens = prefixTokens(trainTokens, run.shape.batch * (run.shape.bptt + 1) * 3);
     if (validTokens) validTokens = prefixTokens(validTokens, 200);
   }
-  io.progress(`${model.description}; ${model.params.size.toLocaleString('en-US')} parameters; kernels ${model.kernels.backend}`);
+  io.progress(`${model.description}; ${model.params.size.toLocaleString('en-US')} parameters; kernels ${model.kernels.backend} on ${model.kernels.threads} thread${model.kernels.threads > 1 ? 's' : ''}`);
   io.progress(`training on ${train.words.toLocaleString('en-US')} words in ${train.sentences.toLocaleString('en-US')} sentences; batch ${run.shape.batch}${run.kind === 'rnn' || run.kind === 'lstm' ? `, BPTT ${run.shape.bptt}` : ''}, lr ${run.trainer.lr}, seed ${run.trainer.seed}`);
 
   // ---- the loop ---------------------------------------------------------------------------
@@ -212,6 +213,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run,
     data: { train: run.train, words: train.words, sentences: train.sentences, valid: run.valid, validWords: valid?.words ?? null },
     kernels: model.kernels.backend,
+    threads: model.kernels.threads,
     kotoba: '0.1.0',
   });
   let interrupted = false;
@@ -287,6 +289,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     checkpoint: result.reason === 'epochs' || result.reason === 'converged' || dryRun ? null : result.checkpoint,
     seconds,
     kernels: model.kernels.backend,
+    threads: model.kernels.threads,
   };
   if (o.json) await io.stdout(toJson(summary) + '\n');
   else {

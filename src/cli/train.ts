@@ -7,7 +7,7 @@ import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
 import { checkWritable } from '../node/io.js';
 import type { Parsed } from './args.js';
-import { commonOptions, textOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
+import { commonOptions, textOptions, threadsOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 
 export const NEURAL_MODELS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
 
@@ -59,6 +59,7 @@ export const train: Command = {
     'max-steps': { type: 'integer', description: 'neural: stop after N steps in total (then --resume continues)' },
     'checkpoint-every': { type: 'number', value: 'S', description: 'neural: seconds between checkpoints (default 300)' },
     report: { type: 'string', value: 'FILE.html', description: 'neural: write an HTML chart of loss and validation perplexity per epoch' },
+    ...threadsOptions,
     ...commonOptions,
   },
   async run(parsed, io) {

@@ -15,7 +15,7 @@ import { KotobaError } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
 import { MixtureModel } from '../apps/mixture.js';
 import { readBytes, writeFileAtomic } from './io.js';
-import { loadModel, registerModelLoader, type ModelLoader } from './models.js';
+import { loadModel, registerModelLoader, type LoadOptions, type ModelLoader } from './models.js';
 
 export const MIXTURE_FORMAT = 'kotoba-mixture';
 export const MIXTURE_VERSION = 1;
@@ -102,7 +102,7 @@ const opening = new Set<string>();
  * mix.weights; // Float64Array [0.6, 0.4]
  * ```
  */
-export async function loadMixture(path: string, warn: (m: string) => void = () => {}): Promise<MixtureModel> {
+export async function loadMixture(path: string, warn: (m: string) => void = () => {}, options: LoadOptions = {}): Promise<MixtureModel> {
   const full = resolve(path);
   if (opening.has(full)) throw new KotobaError(`${path}: the mixture names itself (directly or through another mixture)`);
   const text = new TextDecoder().decode(await readBytes(path));
@@ -113,7 +113,7 @@ export async function loadMixture(path: string, warn: (m: string) => void = () =
     for (const c of file.components) {
       const p = isAbsolute(c.path) ? c.path : resolve(dirname(full), c.path);
       try {
-        models.push(await loadModel(p, warn));
+        models.push(await loadModel(p, warn, options));
       } catch (e) {
         if (e instanceof KotobaError) throw new KotobaError(`${path}: component ${c.path}: ${e.message}`, 'component paths are relative to the mixture file');
         throw e;

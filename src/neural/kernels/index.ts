@@ -15,6 +15,7 @@
  * @module
  */
 
+import { KotobaError } from '../../errors.js';
 import { detectWasmFeatures } from './detect.js';
 import { JsKernels } from './js.js';
 import { availableCores, threadsSupported } from './pool.js';
@@ -63,13 +64,12 @@ async function resolveThreads(threads: number | 'auto', backend: KernelBackend):
   const capable = backend !== 'js' && threadsSupported();
   if (threads === 'auto') return capable ? Math.min(MAX_THREADS, await availableCores()) : 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    throw new RangeError(`kernels: threads must be a whole number from 1 to ${MAX_THREADS} or 'auto', got ${String(threads)}`);
+    throw new KotobaError(`threads must be a whole number from 1 to ${MAX_THREADS}, got ${String(threads)}`, 'e.g. --threads 2');
   }
   if (threads > 1 && !capable) {
-    throw new Error(
-      backend === 'js'
-        ? `kernels: the js backend runs on one thread, not ${threads}`
-        : `kernels: ${threads} threads need shared memory, which this runtime does not offer (a browser page must be cross-origin isolated)`,
+    throw new KotobaError(
+      backend === 'js' ? `the js kernels run on one thread, not ${threads}` : `${threads} threads need shared memory, which this runtime does not offer`,
+      backend === 'js' ? 'use a wasm backend, or one thread' : 'serve the page cross-origin isolated (COOP/COEP headers), or use one thread',
     );
   }
   return threads;

@@ -77,8 +77,8 @@ function workerMain(port: { receive(handler: (init: unknown) => void): void; pos
     const ctl = new Int32Array(buffer, init.control, init.controlWords);
     const a = new Float64Array(buffer, init.slot, init.slotArgs);
     const { gen, op, pending, failed, failedValue, spin } = init;
+    let seen = Atomics.load(ctl, gen); // before `ready`: the first call may come right after it
     port.post({ ready: true });
-    let seen = Atomics.load(ctl, gen);
     for (;;) {
       let g = Atomics.load(ctl, gen);
       for (let i = 0; g === seen && i < spin; i++) g = Atomics.load(ctl, gen);
@@ -103,6 +103,8 @@ function workerMain(port: { receive(handler: (init: unknown) => void): void; pos
 interface WorkerHandle {
   post(message: unknown): void;
   onMessage(handler: (message: unknown) => void): void;
+  /** Lets the process exit while the worker lives (Node; once it is ready, as its listeners ref it). */
+  unref(): void;
   terminate(): void;
 }
 
@@ -128,21 +130,32 @@ export async function availableCores(): Promise<number> {
   return Math.max(1, g.navigator?.hardwareConcurrency ?? 1);
 }
 
+/** The part of node:worker_threads used here (typed by hand: the library builds without Node's types). */
+interface NodeWorkerConstructor {
+  new (source: string, options: { eval: true }): {
+    postMessage(message: unknown): void;
+    on(event: 'message', handler: (message: unknown) => void): void;
+    on(event: 'error', handler: (error: Error) => void): void;
+    unref(): void;
+    terminate(): Promise<number>;
+  };
+}
+
 async function startWorker(): Promise<WorkerHandle> {
   const g = globalThis as { process?: { versions?: { node?: string } } };
   if (typeof g.process?.versions?.node === 'string') {
     const specifier = 'node:worker_threads';
-    const { Worker } = (await import(specifier)) as typeof import('node:worker_threads');
+    const { Worker } = (await import(specifier)) as { Worker: NodeWorkerConstructor };
     const source = `const { parentPort } = require('node:worker_threads');
 (${workerMain.toString()})({ receive: (h) => parentPort.once('message', h), post: (m) => parentPort.postMessage(m) });`;
     const w = new Worker(source, { eval: true });
-    w.unref(); // idle workers never keep the process alive
     return {
       post: (m) => w.postMessage(m),
       onMessage: (h) => {
         w.on('message', h);
         w.on('error', (e) => h({ error: e.message }));
       },
+      unref: () => w.unref(),
       terminate: () => void w.terminate(),
     };
   }
@@ -156,6 +169,7 @@ async function startWorker(): Promise<WorkerHandle> {
       w.onmessage = (e) => h(e.data);
       w.onerror = (e) => h({ error: e.message || 'the worker failed to start' });
     },
+    unref: () => {},
     terminate: () => w.terminate(),
   };
 }
@@ -256,6 +270,7 @@ export class KernelPool {
         w.post(init);
       }
       await Promise.all(ready);
+      for (const w of workers) w.unref(); // idle workers never keep the process alive
     } catch (e) {
       for (const w of workers) w.terminate();
       throw e;

@@ -26,13 +26,17 @@ import { instantiateWasm, WasmKernels, type WasmBackend, type WasmSetup } from '
 /** Rows of softmaxCrossEntropy per dispatch: the length of the per-row loss buffer. */
 const ROW_LOSS_ROWS = 4096;
 
-// Below these sizes a call stays on the calling thread: waking the workers costs 10–20 µs.
-/** gemm and gemv: multiply-adds (2^18 take about 10 µs on one core). */
-const MIN_PRODUCT = 1 << 18;
-/** softmaxCrossEntropy, logSoftmax, addBias: rows × columns. */
-const MIN_ROWS_WORK = 1 << 15;
-/** Element-wise kernels: elements. */
-const MIN_ELEMENTS = 1 << 16;
+/** Sizes below which a call stays on the calling thread (waking the workers costs 10–20 µs). */
+export interface SplitThresholds {
+  /** gemm and gemv: multiply-adds (2^18 take about 10 µs on one core). */
+  product: number;
+  /** softmaxCrossEntropy, logSoftmax, addBias: rows × columns. */
+  rows: number;
+  /** Element-wise kernels: elements. */
+  elements: number;
+}
+
+export const SPLIT_THRESHOLDS: Readonly<SplitThresholds> = { product: 1 << 18, rows: 1 << 15, elements: 1 << 16 };
 
 /**
  * Cuts [0, n) into at most `parts` ranges that start at multiples of `granule`, the last ending
@@ -78,6 +82,8 @@ export class ThreadedWasmKernels extends WasmKernels {
   private readonly bounds: Int32Array;
   /** Bytes each argument of the current call moves per unit of its range (0: it does not). (SLOT_ARGS) */
   private readonly advance = new Float64Array(SLOT_ARGS);
+  /** When a call is worth splitting; tests set these to 0 so that every call splits, however small. */
+  splitMin: SplitThresholds = { ...SPLIT_THRESHOLDS };
 
   private constructor(setup: WasmSetup, pool: KernelPool, rowLoss: number) {
     super(setup);
@@ -157,7 +163,7 @@ export class ThreadedWasmKernels extends WasmKernels {
     alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array,
     lda: number, ldb: number, ldc: number,
   ): void {
-    if (M * N * K < MIN_PRODUCT) return super.gemmImpl(transA, transB, M, N, K, alpha, A, B, beta, C, lda, ldb, ldc);
+    if (M * N * K < this.splitMin.product) return super.gemmImpl(transA, transB, M, N, K, alpha, A, B, beta, C, lda, ldb, ldc);
     const s = this.args(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, A.byteOffset, B.byteOffset);
     s[8] = beta; s[9] = C.byteOffset; s[10] = lda; s[11] = ldb; s[12] = ldc;
     const adv = this.advance;
@@ -176,7 +182,7 @@ export class ThreadedWasmKernels extends WasmKernels {
 
   protected override gemvImpl(trans: boolean, M: number, N: number, alpha: number, A: Float32Array, x: Float32Array, beta: number, y: Float32Array): void {
     // y = A·x splits by rows of A (y = Aᵀ·x would be a reduction over them: one thread).
-    if (trans || M * N < MIN_PRODUCT) return super.gemvImpl(trans, M, N, alpha, A, x, beta, y);
+    if (trans || M * N < this.splitMin.product) return super.gemvImpl(trans, M, N, alpha, A, x, beta, y);
     this.args(0, M, N, alpha, A.byteOffset, x.byteOffset, beta, y.byteOffset);
     this.advance[4] = 4 * N;
     this.advance[7] = 4;
@@ -187,7 +193,7 @@ export class ThreadedWasmKernels extends WasmKernels {
     rows: number, V: number, logits: Float32Array, targets: Int32Array,
     losses: Float32Array, dlogits: Float32Array | null, scale: number,
   ): number {
-    if (rows < 2 || rows * V < MIN_ROWS_WORK) return super.softmaxCrossEntropyImpl(rows, V, logits, targets, losses, dlogits, scale);
+    if (rows < 2 || rows * V < this.splitMin.rows) return super.softmaxCrossEntropyImpl(rows, V, logits, targets, losses, dlogits, scale);
     let total = 0;
     for (let r0 = 0; r0 < rows; r0 += ROW_LOSS_ROWS) {
       const n = Math.min(ROW_LOSS_ROWS, rows - r0);
@@ -206,56 +212,56 @@ export class ThreadedWasmKernels extends WasmKernels {
   }
 
   protected override logSoftmaxImpl(rows: number, V: number, x: Float32Array): void {
-    if (rows < 2 || rows * V < MIN_ROWS_WORK) return super.logSoftmaxImpl(rows, V, x);
+    if (rows < 2 || rows * V < this.splitMin.rows) return super.logSoftmaxImpl(rows, V, x);
     this.args(rows, V, x.byteOffset, 0);
     this.advance[2] = 4 * V;
     this.split(this.ops.logSoftmax, rows, 1, 0);
   }
 
   protected override addBiasImpl(rows: number, cols: number, out: Float32Array, bias: Float32Array): void {
-    if (rows < 2 || rows * cols < MIN_ROWS_WORK) return super.addBiasImpl(rows, cols, out, bias);
+    if (rows < 2 || rows * cols < this.splitMin.rows) return super.addBiasImpl(rows, cols, out, bias);
     this.args(rows, cols, out.byteOffset, bias.byteOffset);
     this.advance[2] = 4 * cols;
     this.split(this.ops.addBias, rows, 1, 0);
   }
 
   protected override tanhForwardImpl(n: number, x: Float32Array, y: Float32Array): void {
-    if (n < MIN_ELEMENTS) return super.tanhForwardImpl(n, x, y);
+    if (n < this.splitMin.elements) return super.tanhForwardImpl(n, x, y);
     this.elementwise(this.ops.tanhForward, n, 0b110, x.byteOffset, y.byteOffset);
   }
 
   protected override tanhBackwardImpl(n: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void {
-    if (n < MIN_ELEMENTS) return super.tanhBackwardImpl(n, y, dy, dx);
+    if (n < this.splitMin.elements) return super.tanhBackwardImpl(n, y, dy, dx);
     this.elementwise(this.ops.tanhBackward, n, 0b1110, y.byteOffset, dy.byteOffset, dx.byteOffset);
   }
 
   protected override sigmoidForwardImpl(n: number, x: Float32Array, y: Float32Array): void {
-    if (n < MIN_ELEMENTS) return super.sigmoidForwardImpl(n, x, y);
+    if (n < this.splitMin.elements) return super.sigmoidForwardImpl(n, x, y);
     this.elementwise(this.ops.sigmoidForward, n, 0b110, x.byteOffset, y.byteOffset);
   }
 
   protected override sigmoidBackwardImpl(n: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void {
-    if (n < MIN_ELEMENTS) return super.sigmoidBackwardImpl(n, y, dy, dx);
+    if (n < this.splitMin.elements) return super.sigmoidBackwardImpl(n, y, dy, dx);
     this.elementwise(this.ops.sigmoidBackward, n, 0b1110, y.byteOffset, dy.byteOffset, dx.byteOffset);
   }
 
   protected override axpyImpl(n: number, a: number, x: Float32Array, y: Float32Array): void {
-    if (n < MIN_ELEMENTS) return super.axpyImpl(n, a, x, y);
+    if (n < this.splitMin.elements) return super.axpyImpl(n, a, x, y);
     this.elementwise(this.ops.axpy, n, 0b1100, a, x.byteOffset, y.byteOffset);
   }
 
   protected override scaleImpl(n: number, a: number, x: Float32Array): void {
-    if (n < MIN_ELEMENTS) return super.scaleImpl(n, a, x);
+    if (n < this.splitMin.elements) return super.scaleImpl(n, a, x);
     this.elementwise(this.ops.scale, n, 0b100, a, x.byteOffset);
   }
 
   protected override mulImpl(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void {
-    if (n < MIN_ELEMENTS) return super.mulImpl(n, a, b, out);
+    if (n < this.splitMin.elements) return super.mulImpl(n, a, b, out);
     this.elementwise(this.ops.mul, n, 0b1110, a.byteOffset, b.byteOffset, out.byteOffset);
   }
 
   protected override mulAddImpl(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void {
-    if (n < MIN_ELEMENTS) return super.mulAddImpl(n, a, b, out);
+    if (n < this.splitMin.elements) return super.mulAddImpl(n, a, b, out);
     this.elementwise(this.ops.mulAdd, n, 0b1110, a.byteOffset, b.byteOffset, out.byteOffset);
   }
 }
