@@ -146,8 +146,9 @@ async function startWorker(): Promise<WorkerHandle> {
   if (typeof g.process?.versions?.node === 'string') {
     const specifier = 'node:worker_threads';
     const { Worker } = (await import(specifier)) as { Worker: NodeWorkerConstructor };
-    const source = `const { parentPort } = require('node:worker_threads');
-(${workerMain.toString()})({ receive: (h) => parentPort.once('message', h), post: (m) => parentPort.postMessage(m) });`;
+    // A dynamic import: eval'd worker code is CommonJS or an ES module as the process was started.
+    const source = `import('node:worker_threads').then(({ parentPort }) =>
+  (${workerMain.toString()})({ receive: (h) => parentPort.once('message', h), post: (m) => parentPort.postMessage(m) }));`;
     const w = new Worker(source, { eval: true });
     return {
       post: (m) => w.postMessage(m),
