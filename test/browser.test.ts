@@ -4,7 +4,8 @@
 // log10, sentence total and perplexity (`score`, `ppl`), the top next words (`next`), the
 // ranking of candidates (`rerank`), and seeded samples (`generate`). Unrounded values are
 // read from data-* attributes. It also loads the CLI's ARPA file (and a small neural model) through the file chooser,
-// trains on raw Japanese with --segment ja, and saves screenshots to test-output/.
+// trains on raw Japanese with --segment ja, and saves screenshots to test-output/. The server sends
+// COOP/COEP, so the page is cross-origin isolated and the neural model runs on every core.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,6 +127,8 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
       if (m.type() === 'error') errors.push(m.text());
     });
     await page.goto(url);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'the demo page is cross-origin isolated (COOP/COEP headers)');
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
 
     const serial = async () => Number(await page.getAttribute('#model-info', 'data-serial'));
     const waitModel = async (after: number) => {
@@ -242,6 +245,9 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
     await page.setInputFiles('#model-file', rnn);
     const neural = await waitModel(ja);
     assert.match((await page.textContent('#model-info')) ?? '', /RNN/);
+    // On every core (worker threads on a shared memory), with the numbers of the CLI.
+    assert.equal(Number(await page.getAttribute('#model-info', 'data-threads')), cores, 'neural kernels on every core');
+    assert.match((await page.textContent('#model-info')) ?? '', new RegExp(`${cores} threads?\\)`));
     const rnnShown = await readPage(SENTENCE, neural);
     assert.deepEqual(rnnShown.words.map((w) => w.word), rnnCli.scored.words.map((w) => w.word), 'neural: words');
     rnnShown.words.forEach((w, i) => assert.ok(Math.abs(w.log10 - rnnCli.scored.words[i]!.log10) <= 1e-6, `neural: log10 of ${w.word}: ${w.log10} vs ${rnnCli.scored.words[i]!.log10}`));

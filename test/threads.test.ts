@@ -283,6 +283,19 @@ test('threads: checked, auto is every core on Node, the js backend has one, the 
   assert.throws(() => k.axpy(1 << 18, 1, a, b), /used after close/);
 });
 
+test('where memory cannot be shared (a page that is not cross-origin isolated): one thread, or a clear error', { skip }, async () => {
+  const g = globalThis as { crossOriginIsolated?: boolean };
+  g.crossOriginIsolated = false;
+  try {
+    const k = await createKernels(16, { threads: 'auto' });
+    assert.equal(k.threads, 1);
+    assert.ok(k.alloc(4).buffer instanceof ArrayBuffer);
+    await assert.rejects(createKernels(16, { threads: 2 }), (e: unknown) => e instanceof KotobaError && /2 threads need shared memory/.test(e.message) && /COOP\/COEP/.test(e.message));
+  } finally {
+    delete g.crossOriginIsolated;
+  }
+});
+
 test('idle workers never keep a process alive', { skip }, () => {
   // A script that starts 3 threads, computes, and ends without close(): it must exit at once.
   const script = `import { createKernels } from ${JSON.stringify(join(repoRoot, 'dist', 'src', 'neural', 'kernels', 'index.js'))};

@@ -94,7 +94,8 @@ async function modelJob(what: string, body: RequestBody): Promise<void> {
     info.dataset.serial = String(serial);
     $('samples').textContent = ''; // they were drawn from the previous model
     const ngrams = m.ngrams ? `; n-grams per order ${m.ngrams.join(' / ')}` : '';
-    setModelState('ready', `${m.description}; ${m.vocabulary} word types${ngrams}; ready in ${m.seconds.toFixed(2)} s (kernels: ${m.kernels})`);
+    info.dataset.threads = String(m.threads);
+    setModelState('ready', `${m.description}; ${m.vocabulary} word types${ngrams}; ready in ${m.seconds.toFixed(2)} s (kernels: ${m.kernels}, ${m.threads} thread${m.threads > 1 ? 's' : ''})`);
     logLine(`done in ${m.seconds.toFixed(2)} s`);
     await refresh();
   } catch (e) {
