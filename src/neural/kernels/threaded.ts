@@ -6,6 +6,7 @@
 // Why the results cannot depend on the thread count: every output element is computed by the
 // same instructions in the same order whichever range it falls in, because
 //   - ranges never split a reduction: gemm is cut along M or N, never K; softmax along rows;
+//     sumRows (a sum over rows) along columns;
 //   - ranges start where the kernel's own SIMD groups and register tiles start (multiples of 8
 //     columns or 4 rows in gemm, of 8 rows in gemv, of 4 elements in element-wise kernels) and
 //     the last one ends where the whole call ends, so every element lands in the same kind of
@@ -30,7 +31,7 @@ const ROW_LOSS_ROWS = 4096;
 export interface SplitThresholds {
   /** gemm and gemv: multiply-adds (2^18 take about 10 µs on one core). */
   product: number;
-  /** softmaxCrossEntropy, logSoftmax, addBias: rows × columns. */
+  /** softmaxCrossEntropy, logSoftmax, addBias, sumRows: rows × columns. */
   rows: number;
   /** Element-wise kernels: elements. */
   elements: number;
@@ -63,6 +64,7 @@ interface Ops {
   softmaxCrossEntropy: number;
   logSoftmax: number;
   addBias: number;
+  sumRows: number;
   tanhForward: number;
   tanhBackward: number;
   sigmoidForward: number;
@@ -90,7 +92,7 @@ export class ThreadedWasmKernels extends WasmKernels {
     this.pool = pool;
     this.rowLoss = new Float64Array(setup.memory.buffer, rowLoss, ROW_LOSS_ROWS);
     this.bounds = new Int32Array(pool.threads + 1);
-    const names: (keyof Ops)[] = ['gemm', 'gemv', 'softmaxCrossEntropy', 'logSoftmax', 'addBias', 'tanhForward', 'tanhBackward', 'sigmoidForward', 'sigmoidBackward', 'axpy', 'scale', 'mul', 'mulAdd'];
+    const names: (keyof Ops)[] = ['gemm', 'gemv', 'softmaxCrossEntropy', 'logSoftmax', 'addBias', 'sumRows', 'tanhForward', 'tanhBackward', 'sigmoidForward', 'sigmoidBackward', 'axpy', 'scale', 'mul', 'mulAdd'];
     this.ops = Object.fromEntries(names.map((n) => [n, pool.op(n)])) as unknown as Ops;
   }
 
@@ -223,6 +225,15 @@ export class ThreadedWasmKernels extends WasmKernels {
     this.args(rows, cols, out.byteOffset, bias.byteOffset);
     this.advance[2] = 4 * cols;
     this.split(this.ops.addBias, rows, 1, 0);
+  }
+
+  protected override sumRowsImpl(rows: number, cols: number, d: Float32Array, dbias: Float32Array): void {
+    // A sum over the rows, so it splits by columns: each thread sums its block of columns.
+    if (rows * cols < this.splitMin.rows) return super.sumRowsImpl(rows, cols, d, dbias);
+    this.args(rows, cols, d.byteOffset, dbias.byteOffset, cols);
+    this.advance[2] = 4;
+    this.advance[3] = 4;
+    this.split(this.ops.sumRows, cols, 4, 1);
   }
 
   protected override tanhForwardImpl(n: number, x: Float32Array, y: Float32Array): void {
