@@ -64,27 +64,42 @@ const CORETYPE = process.env.OPENBLAS_CORETYPE ?? 'SkylakeX';
 
 /** Best seconds per call of fn: 5 runs of ≥ 40 ms after a warm-up. */
 function timeIt(fn: () => void): number {
+  return timeAndCpu(fn).seconds;
+}
+
+/**
+ * Best wall seconds per call of fn (see above), and the CPU seconds per call of all the
+ * process's threads over all the runs. The CPU time is what a shared machine cannot inflate: if
+ * two threads use about the CPU time of one, each does half of the work with no overhead, and on
+ * two idle cores the call takes half the time (Linux's autogroup gives a session one share of
+ * a busy machine however many threads it has, so wall times there do not show it).
+ */
+function timeAndCpu(fn: () => void): { seconds: number; cpu: number } {
   fn();
   fn();
   let best = Infinity;
+  let calls = 0;
+  const c0 = process.cpuUsage();
   for (let run = 0; run < 5; run++) {
-    let calls = 0;
+    let n = 0;
     const t0 = performance.now();
     let dt = 0;
     do {
       fn();
-      calls++;
+      n++;
       dt = performance.now() - t0;
     } while (dt < 40);
-    best = Math.min(best, dt / 1000 / calls);
+    calls += n;
+    best = Math.min(best, dt / 1000 / n);
   }
-  return best;
+  const c = process.cpuUsage(c0);
+  return { seconds: best, cpu: (c.user + c.system) / 1e6 / calls };
 }
 
 const flops = (s: Shape): number => 2 * s.M * s.N * s.K;
 
-/** A gemm runner for one backend and thread count: random operands, C overwritten (beta 0). */
-async function gemmRunner(backend: KernelBackend, threads: number): Promise<{ run: (s: Shape) => number; kernels: Kernels }> {
+/** A gemm runner for one backend and thread count: random operands, C overwritten (beta 0); GFLOP/s and CPU seconds per call. */
+async function gemmRunner(backend: KernelBackend, threads: number): Promise<{ run: (s: Shape) => { gflops: number; cpu: number }; kernels: Kernels }> {
   const most = Math.max(...SHAPES.map((s) => Math.max(s.M * s.K, s.K * s.N, s.M * s.N)));
   const k: Kernels = await createKernels(floatsFor(most, most, most), { backend, threads });
   const A = k.alloc(most), Bm = k.alloc(most), C = k.alloc(most);
@@ -92,7 +107,13 @@ async function gemmRunner(backend: KernelBackend, threads: number): Promise<{ ru
     A[i] = Math.random() - 0.5;
     Bm[i] = Math.random() - 0.5;
   }
-  return { run: (s) => flops(s) / timeIt(() => k.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, Bm, 0, C)) / 1e9, kernels: k };
+  return {
+    run: (s) => {
+      const t = timeAndCpu(() => k.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, Bm, 0, C));
+      return { gflops: flops(s) / t.seconds / 1e9, cpu: t.cpu };
+    },
+    kernels: k,
+  };
 }
 
 /** The same measurements in Python (numpy or torch); null with a reason when unavailable. */
@@ -203,11 +224,14 @@ async function main(): Promise<void> {
   // Two rounds, ours then the peers', keeping each cell's best: a burst of other work on the
   // machine then spoils at most one round of each side instead of skewing the ratios.
   let ours: number[][] = configs.map(() => SHAPES.map(() => 0));
+  let cpu: number[][] = configs.map(() => SHAPES.map(() => Infinity));
   let numpy: { gflops: number[] | null; note: string } = { gflops: null, note: '' };
   const torch: { gflops: number[] | null; note: string }[] = [1, PEER_THREADS].map(() => ({ gflops: null, note: '' }));
   const torchThreads = PEER_THREADS > 1 ? [1, PEER_THREADS] : [1];
   for (let round = 0; round < 2; round++) {
-    ours = ours.map((row, c) => SHAPES.map((s, i) => Math.max(row[i]!, runners[c]!.run(s))));
+    const measured = runners.map((r) => SHAPES.map((s) => r.run(s)));
+    ours = ours.map((row, c) => row.map((x, i) => Math.max(x, measured[c]![i]!.gflops)));
+    cpu = cpu.map((row, c) => row.map((x, i) => Math.min(x, measured[c]![i]!.cpu)));
     const n = measurePython('numpy', 1);
     numpy = { gflops: maxOf(numpy.gflops, n.gflops), note: n.note };
     torchThreads.forEach((t, j) => {
@@ -218,6 +242,7 @@ async function main(): Promise<void> {
   for (const r of runners) r.kernels.close();
   const base = 0; // the fastest backend on THREADS[0] threads
   const speedups = wasm ? THREADS.slice(1).map((t, j) => ({ label: `${t}T / ${THREADS[0]}T`, column: j + 1 })) : [];
+  const cpuRatios = wasm ? THREADS.slice(1).map((t, j) => ({ label: `CPU ${t}T / ${THREADS[0]}T`, column: j + 1 })) : [];
   const peers = [
     { label: 'numpy 1T', p: numpy },
     ...torchThreads.map((t, j) => ({ label: `torch ${t}T`, p: torch[j]! })),
@@ -225,11 +250,16 @@ async function main(): Promise<void> {
   const lastOurs = wasm ? THREADS.length - 1 : 0;
   // Columns: the fastest backend per thread count, its speed-ups, the other backends, the peers.
   const spread = <T>(cells: T[], extra: T[]): T[] => [...cells.slice(0, THREADS.length), ...extra, ...cells.slice(THREADS.length)];
-  const header = ['product', 'op', 'M×N×K', ...spread(configs.map((c) => c.label), speedups.map((s) => s.label)), ...peers.map((x) => x.label)];
+  const header = ['product', 'op', 'M×N×K', ...spread(configs.map((c) => c.label), [...speedups, ...cpuRatios].map((s) => s.label)), ...peers.map((x) => x.label)];
   if (peers.some((x) => x.label === `torch ${PEER_THREADS}T`)) header.push(`kotoba ${THREADS[lastOurs]}T / torch ${PEER_THREADS}T`);
   const rows = SHAPES.map((s, i) => {
     const row = [s.what, (s.transA ? 'T' : 'N') + (s.transB ? 'T' : 'N'), `${s.M}×${s.N}×${s.K}`];
-    row.push(...spread(ours.map((o) => o[i]!.toFixed(1)), speedups.map((sp) => `${(ours[sp.column]![i]! / ours[base]![i]!).toFixed(2)}×`)));
+    row.push(
+      ...spread(
+        ours.map((o) => o[i]!.toFixed(1)),
+        [...speedups.map((sp) => `${(ours[sp.column]![i]! / ours[base]![i]!).toFixed(2)}×`), ...cpuRatios.map((sp) => `${(cpu[sp.column]![i]! / cpu[base]![i]!).toFixed(2)}×`)],
+      ),
+    );
     row.push(...peers.map((x) => x.p.gflops![i]!.toFixed(1)));
     const torchMost = peers.find((x) => x.label === `torch ${PEER_THREADS}T`);
     if (torchMost) row.push(`${(ours[lastOurs]![i]! / torchMost.p.gflops![i]!).toFixed(2)}×`);
@@ -240,6 +270,9 @@ async function main(): Promise<void> {
   console.log(markdownTable(header, rows, header.map((_, c) => (c === 0 ? 'l' : 'r'))));
   console.log('');
   console.log(`Peers: ${[numpy.note, ...torch.filter((t) => t.note).map((t) => t.note)].join('; ')}; OPENBLAS_CORETYPE=${CORETYPE}.`);
+  if (cpuRatios.length) {
+    console.log('"CPU nT / 1T": CPU seconds per call of all threads on n threads over those on one (1.00× = no overhead: on n idle cores, n times faster).');
+  }
   console.log('');
   console.log('## Other kernels');
   console.log('');

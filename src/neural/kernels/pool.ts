@@ -1,37 +1,53 @@
 // Worker threads for the wasm kernels. Each worker holds its own instance of the kernels module
 // on the one shared WebAssembly.Memory (with its own packing scratch) and lives as long as the
 // kernels: created once, then woken per call through a control block in that same memory, so a
-// call costs two atomic stores and, at most, a futex wake — no message, no copy, no allocation.
+// call costs a few atomic operations and, at most, a futex wake — no message, no copy, no
+// allocation.
 //
-//   calling thread                               worker p (p = 1 … threads − 1)
-//   writes slot p's arguments, bumps gen[p] ───▶ spins, then Atomics.wait on gen[p]; wakes,
-//   runs part 0 itself                           calls export op[p](slot p), pending −= 1
-//   waits until pending = 0 (spin, then wait) ◀─ and notifies the caller when it was the last
+// A call is a job of n chunks (ranges of the output, see threaded.ts), each with its own
+// argument slot. Every thread, the caller included, claims chunks one by one with an atomic
+// compare-and-swap and runs them: first the chunks of its own block (thread p's block starts at
+// chunk ⌊p·n/threads⌋, so on a quiet machine each thread keeps its share, and the same weights
+// stay in its cache from call to call), then whatever others have not claimed yet. So a worker
+// that the operating system has not scheduled (a busy machine) delays nothing: the caller takes
+// its chunks, and the call runs at one thread's speed instead of waiting for it. Which thread
+// runs a chunk never changes what the chunk computes.
+//
+//   calling thread                                 workers
+//   writes the slots, marks chunks free, bumps ──▶ spin, then Atomics.wait on the job word;
+//   the job word; claims and runs chunks           claim and run chunks; the one that
+//   waits until done = n (spin, then wait)    ◀─── completes the last chunk notifies
 //
 // Works in Node (worker_threads) and in browsers (Web Workers, where the page is cross-origin
 // isolated so that memory can be shared). The worker's code is `workerMain` below, sent as
 // source text, so nothing needs a separate file, a bundler or a path.
 
-/** Float64 arguments per call slot: more than any kernel takes (gemm: 13). */
+/** Float64 arguments per chunk slot: more than any kernel takes (gemm: 13). */
 export const SLOT_ARGS = 16;
+/** Chunks per thread at most: enough to even out unequal threads, few enough to stay cheap. */
+export const CHUNKS_PER_THREAD = 4;
 
-// The control block, in Int32 units: two words, then one generation counter and one export
-// index per thread (index 0 belongs to the calling thread and is unused).
-const PENDING = 0; // workers still running the current call
-const FAILED = 1; // 1 + the index of a worker whose call threw; 0 when none did
-const HEADER = 4;
-/** The export index that tells a worker to leave its loop. */
+// The control block, in Int32 units: a header, then one claim word per chunk.
+const JOB = 0; // the current job's number (1, 2, …): bumped to wake the workers
+const DONE = 1; // chunks of the current job completed
+const FAILED = 2; // 1 + the index of a thread whose chunk threw; 0 when none did
+const OP = 3; // the export the job calls; EXIT tells the workers to leave
+const CHUNKS = 4; // chunks in the job
+const HEADER = 8;
+// A chunk's claim word holds the job's number while the chunk is free, CLAIMED once taken.
+const CLAIMED = -1;
 const EXIT = -1;
 
 /** Bytes of the control block and of the argument slots for a pool of `threads`. */
 export function poolBytes(threads: number): { control: number; slots: number } {
-  return { control: Math.ceil(((HEADER + 2 * threads) * 4) / 16) * 16, slots: threads * SLOT_ARGS * 8 };
+  const chunks = threads * CHUNKS_PER_THREAD;
+  return { control: Math.ceil(((HEADER + chunks) * 4) / 16) * 16, slots: chunks * SLOT_ARGS * 8 };
 }
 
 /**
- * Spin iterations before sleeping, on both sides: a worker that finished a call keeps polling
+ * Spin iterations before sleeping, on both sides: a worker that finished a job keeps polling
  * for the next one (an LSTM step issues its small products tens of microseconds apart), and the
- * caller polls for the workers' completion before it blocks. About 20–50 µs on current cores.
+ * caller polls for the last chunks before it blocks. About 20–50 µs on current cores.
  */
 const SPIN = 20000;
 
@@ -42,19 +58,17 @@ interface WorkerInit {
   /** Its packing scratch: byte offset and float count (see asm/kernels.ts setScratch). */
   scratch: number;
   scratchFloats: number;
-  /** The control block (byte offset, Int32 words) and the indices this worker uses in it. */
+  /** Its thread index and the thread count: where its own block of chunks starts. */
+  index: number;
+  threads: number;
+  /** The control block (byte offset, Int32 words) and the indices of its fields. */
   control: number;
   controlWords: number;
-  pending: number;
-  failed: number;
-  gen: number;
-  op: number;
-  /** 1 + this worker's thread index: what `failed` is set to when its call throws. */
-  failedValue: number;
-  /** Its argument slot: byte offset and Float64 count. */
-  slot: number;
+  fields: { job: number; done: number; failed: number; op: number; chunks: number; header: number; claimed: number };
+  /** The argument slots: byte offset, and Float64 arguments per slot. */
+  slots: number;
   slotArgs: number;
-  /** The kernels' export names; a call names one by its index here. */
+  /** The kernels' export names; a job names one by its index here. */
   names: string[];
   spin: number;
 }
@@ -75,26 +89,37 @@ function workerMain(port: { receive(handler: (init: unknown) => void): void; pos
     const fns = init.names.map((n) => exports[n]!);
     const buffer = init.memory.buffer as unknown as SharedArrayBuffer;
     const ctl = new Int32Array(buffer, init.control, init.controlWords);
-    const a = new Float64Array(buffer, init.slot, init.slotArgs);
-    const { gen, op, pending, failed, failedValue, spin } = init;
-    let seen = Atomics.load(ctl, gen); // before `ready`: the first call may come right after it
+    const slots = new Float64Array(buffer, init.slots);
+    const { job, done, failed, op, chunks, header, claimed } = init.fields;
+    const { index, threads, slotArgs, spin } = init;
+    let seen = Atomics.load(ctl, job); // before `ready`: the first job may come right after it
     port.post({ ready: true });
     for (;;) {
-      let g = Atomics.load(ctl, gen);
-      for (let i = 0; g === seen && i < spin; i++) g = Atomics.load(ctl, gen);
+      let g = Atomics.load(ctl, job);
+      for (let i = 0; g === seen && i < spin; i++) g = Atomics.load(ctl, job);
       if (g === seen) {
-        Atomics.wait(ctl, gen, seen);
+        Atomics.wait(ctl, job, seen);
         continue;
       }
       seen = g;
       const f = ctl[op]!;
       if (f < 0) return;
-      try {
-        fns[f]!(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!);
-      } catch {
-        Atomics.store(ctl, failed, failedValue);
+      // Read after the job number; if a newer job has replaced it meanwhile, every claim below
+      // fails (the claim words hold the newer number), so a stale worker never runs a chunk.
+      const n = ctl[chunks]!;
+      const first = Math.floor((index * n) / threads);
+      for (let i = 0; i < n; i++) {
+        const c = first + i < n ? first + i : first + i - n;
+        if (Atomics.compareExchange(ctl, header + c, g, claimed) !== g) continue;
+        const o = c * slotArgs;
+        try {
+          fns[f]!(slots[o]!, slots[o + 1]!, slots[o + 2]!, slots[o + 3]!, slots[o + 4]!, slots[o + 5]!, slots[o + 6]!, slots[o + 7]!,
+            slots[o + 8]!, slots[o + 9]!, slots[o + 10]!, slots[o + 11]!, slots[o + 12]!, slots[o + 13]!, slots[o + 14]!, slots[o + 15]!);
+        } catch {
+          Atomics.store(ctl, failed, 1 + index);
+        }
+        if (Atomics.add(ctl, done, 1) === n - 1) Atomics.notify(ctl, done);
       }
-      if (Atomics.sub(ctl, pending, 1) === 1) Atomics.notify(ctl, pending);
     }
   });
 }
@@ -175,15 +200,12 @@ async function startWorker(): Promise<WorkerHandle> {
   };
 }
 
-/** Stops workers: tells each to leave its loop, then terminates it. */
+/** Stops workers: tells them to leave their loop, then terminates them. */
 function stopWorkers(ctl: Int32Array, workers: WorkerHandle[]): void {
-  const threads = workers.length + 1;
-  for (let p = 1; p < threads; p++) {
-    ctl[HEADER + threads + p] = EXIT;
-    Atomics.add(ctl, HEADER + p, 1);
-    Atomics.notify(ctl, HEADER + p);
-    workers[p - 1]!.terminate();
-  }
+  ctl[OP] = EXIT;
+  Atomics.store(ctl, JOB, (Atomics.load(ctl, JOB) % 0x7ffffffe) + 1);
+  Atomics.notify(ctl, JOB);
+  for (const w of workers) w.terminate();
 }
 
 /** Frees the workers of pools that were dropped without close(). */
@@ -196,37 +218,39 @@ export interface PoolSetup {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   threads: number;
-  /** Byte offset and float count of thread p's scratch. */
+  /** Byte offset of thread p's scratch, and its size in floats. */
   scratch: (p: number) => number;
   scratchFloats: number;
   /** Byte offsets of the control block and the argument slots (see poolBytes). */
   control: number;
   slots: number;
-  /** The calling thread's instance exports (part 0 runs there). */
+  /** The calling thread's instance exports. */
   exports: Record<string, unknown>;
 }
 
 /** The worker threads of one kernels instance. */
 export class KernelPool {
   readonly threads: number;
+  /** The most chunks a job may have (threads · CHUNKS_PER_THREAD). */
+  readonly maxChunks: number;
   /** Export names by index: what `run` calls. */
   readonly names: readonly string[];
   private readonly ctl: Int32Array;
-  private readonly args: Float64Array;
   private readonly fns: ((...args: number[]) => number)[];
-  /** Per-slot views of `args` (slot p: arguments of thread p's part). */
+  /** Per-chunk views of the argument slots. */
   private readonly slotViews: Float64Array[] = [];
   /** Atomics.wait is refused on a browser's main thread; there the caller only spins. */
   private readonly canBlock: boolean;
   private readonly held: { ctl: Int32Array; workers: WorkerHandle[]; closed: boolean };
+  private job = 0;
 
   private constructor(setup: PoolSetup, names: string[], workers: WorkerHandle[]) {
     const buffer = setup.memory.buffer as unknown as SharedArrayBuffer;
     this.threads = setup.threads;
+    this.maxChunks = setup.threads * CHUNKS_PER_THREAD;
     this.names = names;
-    this.ctl = new Int32Array(buffer, setup.control, HEADER + 2 * setup.threads);
-    this.args = new Float64Array(buffer, setup.slots, setup.threads * SLOT_ARGS);
-    for (let p = 0; p < setup.threads; p++) this.slotViews.push(this.args.subarray(p * SLOT_ARGS, (p + 1) * SLOT_ARGS));
+    this.ctl = new Int32Array(buffer, setup.control, HEADER + this.maxChunks);
+    for (let c = 0; c < this.maxChunks; c++) this.slotViews.push(new Float64Array(buffer, setup.slots + c * SLOT_ARGS * 8, SLOT_ARGS));
     this.fns = names.map((n) => setup.exports[n] as (...args: number[]) => number);
     this.canBlock = canBlock(this.ctl);
     this.held = { ctl: this.ctl, workers, closed: false };
@@ -256,14 +280,12 @@ export class KernelPool {
           memory: setup.memory,
           scratch: setup.scratch(p),
           scratchFloats: setup.scratchFloats,
+          index: p,
+          threads: setup.threads,
           control: setup.control,
-          controlWords: HEADER + 2 * setup.threads,
-          pending: PENDING,
-          failed: FAILED,
-          gen: HEADER + p,
-          op: HEADER + setup.threads + p,
-          failedValue: 1 + p,
-          slot: setup.slots + p * SLOT_ARGS * 8,
+          controlWords: HEADER + setup.threads * CHUNKS_PER_THREAD,
+          fields: { job: JOB, done: DONE, failed: FAILED, op: OP, chunks: CHUNKS, header: HEADER, claimed: CLAIMED },
+          slots: setup.slots,
           slotArgs: SLOT_ARGS,
           names,
           spin: SPIN,
@@ -286,32 +308,44 @@ export class KernelPool {
     return i;
   }
 
-  /** Slot p's arguments (the call of thread p). */
-  slot(p: number): Float64Array {
-    return this.slotViews[p]!;
+  /** Chunk c's arguments. */
+  slot(c: number): Float64Array {
+    return this.slotViews[c]!;
   }
 
   /**
-   * Calls export `op` with each slot's arguments on `parts` threads (slot 0 on this thread,
-   * slots 1 … parts − 1 on the workers) and returns once all are done.
+   * Calls export `op` once per chunk c < n, with slot c's arguments, on whichever threads claim
+   * the chunks (this one included), and returns once all n are done.
    */
-  run(op: number, parts: number): void {
+  run(op: number, n: number): void {
     if (this.held.closed) throw new Error('kernels: used after close()');
     const ctl = this.ctl;
-    const T = this.threads;
-    Atomics.store(ctl, PENDING, parts - 1);
-    for (let p = 1; p < parts; p++) {
-      ctl[HEADER + T + p] = op;
-      Atomics.add(ctl, HEADER + p, 1); // publishes the slot and the op (sequentially consistent)
-      Atomics.notify(ctl, HEADER + p);
+    const g = (this.job = (this.job % 0x7ffffffe) + 1); // 1 … 2³¹ − 2: never 0 or CLAIMED
+    for (let c = 0; c < n; c++) ctl[HEADER + c] = g;
+    ctl[OP] = op;
+    ctl[CHUNKS] = n;
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, JOB, g); // publishes the slots, the claim words and the op
+    if (n > 1) Atomics.notify(ctl, JOB, Math.min(n, this.threads) - 1);
+    const f = this.fns[op]!;
+    let error: unknown = null;
+    for (let c = 0; c < n; c++) {
+      if (Atomics.compareExchange(ctl, HEADER + c, g, CLAIMED) !== g) continue;
+      const a = this.slotViews[c]!;
+      try {
+        f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!);
+      } catch (e) {
+        error ??= e;
+      }
+      Atomics.add(ctl, DONE, 1);
     }
-    const a = this.slotViews[0]!;
-    this.fns[op]!(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!);
-    for (let i = 0, v = Atomics.load(ctl, PENDING); v !== 0; v = Atomics.load(ctl, PENDING)) {
+    // The workers' last chunks: spin, then sleep until the one that completes the last wakes us.
+    for (let i = 0, v = Atomics.load(ctl, DONE); v !== n; v = Atomics.load(ctl, DONE)) {
       if (i < SPIN || !this.canBlock) i++;
-      else Atomics.wait(ctl, PENDING, v);
+      else Atomics.wait(ctl, DONE, v);
     }
     const failed = Atomics.exchange(ctl, FAILED, 0);
+    if (error) throw error;
     if (failed) throw new Error(`kernels: ${this.names[op]} failed on worker thread ${failed - 1}`);
   }
 

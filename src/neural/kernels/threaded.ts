@@ -1,10 +1,11 @@
 // The wasm kernels on several threads: the calling thread and threads − 1 workers (pool.ts), each
-// running the same module on one shared memory. A large call is cut into ranges of its output,
-// one per thread, and each range is computed by the single-thread kernel itself, called on a
-// sub-matrix (pointers moved, sizes shrunk).
+// running the same module on one shared memory. A large call is cut into chunks, ranges of its
+// output, which the threads claim and run (pool.ts); each chunk is computed by the single-thread
+// kernel itself, called on a sub-matrix (pointers moved, sizes shrunk).
 //
-// Why the results cannot depend on the thread count: every output element is computed by the
-// same instructions in the same order whichever range it falls in, because
+// Why the results cannot depend on the thread count (nor on which thread runs which chunk): every
+// output element is computed by the same instructions in the same order whichever chunk it falls
+// in, because
 //   - ranges never split a reduction: gemm is cut along M or N, never K; softmax along rows;
 //     sumRows (a sum over rows) along columns;
 //   - ranges start where the kernel's own SIMD groups and register tiles start (multiples of 8
@@ -80,7 +81,7 @@ export class ThreadedWasmKernels extends WasmKernels {
   private readonly ops: Ops;
   /** softmaxCrossEntropy's per-row float64 losses (shared memory). (ROW_LOSS_ROWS) */
   private readonly rowLoss: Float64Array;
-  /** Range boundaries of the current call. (threads + 1) */
+  /** Chunk boundaries of the current call. (maxChunks + 1) */
   private readonly bounds: Int32Array;
   /** Bytes each argument of the current call moves per unit of its range (0: it does not). (SLOT_ARGS) */
   private readonly advance = new Float64Array(SLOT_ARGS);
@@ -91,7 +92,7 @@ export class ThreadedWasmKernels extends WasmKernels {
     super(setup);
     this.pool = pool;
     this.rowLoss = new Float64Array(setup.memory.buffer, rowLoss, ROW_LOSS_ROWS);
-    this.bounds = new Int32Array(pool.threads + 1);
+    this.bounds = new Int32Array(pool.maxChunks + 1);
     const names: (keyof Ops)[] = ['gemm', 'gemv', 'softmaxCrossEntropy', 'logSoftmax', 'addBias', 'sumRows', 'tanhForward', 'tanhBackward', 'sigmoidForward', 'sigmoidBackward', 'axpy', 'scale', 'mul', 'mulAdd'];
     this.ops = Object.fromEntries(names.map((n) => [n, pool.op(n)])) as unknown as Ops;
   }
@@ -122,13 +123,17 @@ export class ThreadedWasmKernels extends WasmKernels {
   }
 
   /**
-   * Runs export `op` on up to `threads` ranges of [0, n) (see {@link ranges}). Slot 0 holds the
-   * whole call's arguments; argument `count` becomes each range's length, and argument i moves
-   * by advance[i] bytes per unit of the range.
+   * Runs export `op` over [0, n) cut into chunks (see {@link ranges}): one per thread at least,
+   * one per `unit` of work (in the call's threshold measure) up to CHUNKS_PER_THREAD per thread,
+   * so that a thread that falls behind can be helped. Slot 0 holds the whole call's arguments;
+   * argument `count` becomes each chunk's length, and argument i moves by advance[i] bytes per
+   * unit of the range.
    */
-  private split(op: number, n: number, granule: number, count: number): void {
+  private split(op: number, n: number, granule: number, count: number, work: number, unit: number): void {
+    const T = this.pool.threads;
+    const wanted = unit > 0 ? Math.floor(work / unit) : Infinity;
     const b = this.bounds;
-    const parts = ranges(n, granule, this.pool.threads, b);
+    const parts = ranges(n, granule, Math.max(T, Math.min(this.pool.maxChunks, wanted)), b);
     const s0 = this.pool.slot(0);
     const adv = this.advance;
     for (let p = parts - 1; p >= 0; p--) {
@@ -155,7 +160,7 @@ export class ThreadedWasmKernels extends WasmKernels {
   private elementwise(op: number, n: number, vectors: number, a1: number, a2: number, a3 = 0): void {
     this.args(n, a1, a2, a3);
     for (let i = 1; i < 4; i++) if (vectors & (1 << i)) this.advance[i] = 4;
-    this.split(op, n, 4, 0);
+    this.split(op, n, 4, 0, n, this.splitMin.elements);
   }
 
   // ---- the kernels that split ---------------------------------------------------------------
@@ -173,12 +178,12 @@ export class ThreadedWasmKernels extends WasmKernels {
       // Column blocks of C: each thread reads all of op(A) and its columns of op(B).
       adv[7] = 4 * (transB ? ldb : 1);
       adv[9] = 4;
-      this.split(this.ops.gemm, N, 8, 3);
+      this.split(this.ops.gemm, N, 8, 3, M * N * K, this.splitMin.product);
     } else {
       // Row blocks of C: each thread packs its rows of op(A) and reads all of op(B).
       adv[6] = 4 * (transA ? 1 : lda);
       adv[9] = 4 * ldc;
-      this.split(this.ops.gemm, M, 4, 2);
+      this.split(this.ops.gemm, M, 4, 2, M * N * K, this.splitMin.product);
     }
   }
 
@@ -188,7 +193,7 @@ export class ThreadedWasmKernels extends WasmKernels {
     this.args(0, M, N, alpha, A.byteOffset, x.byteOffset, beta, y.byteOffset);
     this.advance[4] = 4 * N;
     this.advance[7] = 4;
-    this.split(this.ops.gemv, M, 8, 1);
+    this.split(this.ops.gemv, M, 8, 1, M * N, this.splitMin.product);
   }
 
   protected override softmaxCrossEntropyImpl(
@@ -206,7 +211,7 @@ export class ThreadedWasmKernels extends WasmKernels {
       adv[4] = 4;
       if (s[5] !== 0) adv[5] = 4 * V;
       adv[7] = 8;
-      this.split(this.ops.softmaxCrossEntropy, n, 1, 0);
+      this.split(this.ops.softmaxCrossEntropy, n, 1, 0, n * V, this.splitMin.rows);
       // The kernel's own order: one float64 sum over the rows, first to last.
       for (let r = 0; r < n; r++) total += this.rowLoss[r]!;
     }
@@ -217,14 +222,14 @@ export class ThreadedWasmKernels extends WasmKernels {
     if (rows < 2 || rows * V < this.splitMin.rows) return super.logSoftmaxImpl(rows, V, x);
     this.args(rows, V, x.byteOffset, 0);
     this.advance[2] = 4 * V;
-    this.split(this.ops.logSoftmax, rows, 1, 0);
+    this.split(this.ops.logSoftmax, rows, 1, 0, rows * V, this.splitMin.rows);
   }
 
   protected override addBiasImpl(rows: number, cols: number, out: Float32Array, bias: Float32Array): void {
     if (rows < 2 || rows * cols < this.splitMin.rows) return super.addBiasImpl(rows, cols, out, bias);
     this.args(rows, cols, out.byteOffset, bias.byteOffset);
     this.advance[2] = 4 * cols;
-    this.split(this.ops.addBias, rows, 1, 0);
+    this.split(this.ops.addBias, rows, 1, 0, rows * cols, this.splitMin.rows);
   }
 
   protected override sumRowsImpl(rows: number, cols: number, d: Float32Array, dbias: Float32Array): void {
@@ -233,7 +238,7 @@ export class ThreadedWasmKernels extends WasmKernels {
     this.args(rows, cols, d.byteOffset, dbias.byteOffset, cols);
     this.advance[2] = 4;
     this.advance[3] = 4;
-    this.split(this.ops.sumRows, cols, 4, 1);
+    this.split(this.ops.sumRows, cols, 4, 1, rows * cols, this.splitMin.rows);
   }
 
   protected override tanhForwardImpl(n: number, x: Float32Array, y: Float32Array): void {
