@@ -43,12 +43,8 @@ export const SPLIT_THRESHOLDS: Readonly<SplitThresholds> = { product: 1 << 18, r
 /**
  * Cuts [0, n) into at most `parts` ranges that start at multiples of `granule`, the last ending
  * at n (so it takes the remainder), each at least `granule` long when n allows. Writes the
- * parts + 1 boundaries into `bounds` and returns the number of ranges.
- *
- * @example
- * ```ts
- * // ranges(203, 8, 2, b) → 2, b = [0, 96, 203]: 25 groups of 8 (and 3 left over) in two ranges
- * ```
+ * parts + 1 boundaries into `bounds` and returns the number of ranges: ranges(203, 8, 2, b) is
+ * 2 with b = [0, 96, 203], 25 groups of 8 (and 3 left over) in two ranges.
  */
 export function ranges(n: number, granule: number, parts: number, bounds: Int32Array): number {
   const units = Math.floor(n / granule);
