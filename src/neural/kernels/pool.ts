@@ -22,6 +22,8 @@
 // isolated so that memory can be shared). The worker's code is `workerMain` below, sent as
 // source text, so nothing needs a separate file, a bundler or a path.
 
+import { KotobaError } from '../../errors.js';
+
 /** Float64 arguments per chunk slot: more than any kernel takes (gemm: 13). */
 export const SLOT_ARGS = 16;
 /** Chunks per thread at most: enough to even out unequal threads, few enough to stay cheap. */
@@ -264,14 +266,19 @@ export class KernelPool {
     try {
       const ready: Promise<void>[] = [];
       for (let p = 1; p < setup.threads; p++) {
-        const w = await startWorker();
+        let w: WorkerHandle;
+        try {
+          w = await startWorker();
+        } catch (e) {
+          throw new KotobaError(`cannot start kernel thread ${p} of ${setup.threads}: ${(e as Error).message}`, 'use fewer threads (--threads 1: none)');
+        }
         workers.push(w);
         ready.push(
           new Promise<void>((resolve, reject) => {
             w.onMessage((m) => {
               const msg = m as { ready?: boolean; error?: string };
               if (msg.ready) resolve();
-              else reject(new Error(`kernels: worker thread ${p} failed to start: ${msg.error ?? 'unknown error'}`));
+              else reject(new KotobaError(`cannot start kernel thread ${p} of ${setup.threads}: ${msg.error ?? 'unknown error'}`, 'use fewer threads (--threads 1: none)'));
             });
           }),
         );
