@@ -102,6 +102,7 @@ const flops = (s: Shape): number => 2 * s.M * s.N * s.K;
 async function gemmRunner(backend: KernelBackend, threads: number): Promise<{ run: (s: Shape) => { gflops: number; cpu: number }; kernels: Kernels }> {
   const most = Math.max(...SHAPES.map((s) => Math.max(s.M * s.K, s.K * s.N, s.M * s.N)));
   const k: Kernels = await createKernels(floatsFor(most, most, most), { backend, threads });
+  await k.ready;
   const A = k.alloc(most), Bm = k.alloc(most), C = k.alloc(most);
   for (let i = 0; i < most; i++) {
     A[i] = Math.random() - 0.5;
@@ -191,6 +192,7 @@ async function otherKernels(configs: { label: string; backend: KernelBackend; th
   const times: number[][] = [];
   for (const { backend, threads } of configs) {
     const k = await createKernels(floatsFor(n, n, n, R, R), { backend, threads });
+    await k.ready;
     const a = k.alloc(n), b = k.alloc(n), c = k.alloc(n), t = k.allocInt32(R), l = k.alloc(R);
     for (let i = 0; i < n; i++) {
       a[i] = Math.random() * 4 - 2;

@@ -92,6 +92,7 @@ async function build(b: Bench, train: Corpus, kernelThreads = threads): Promise<
   const config = resolveConfig(b.kind, b.arch, train.vocab.size);
   const counts = countIds(train.tokens, train.vocab.size);
   const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt }, threads: kernelThreads });
+  await model.kernels.ready;
   model.initialize(new Random(1, 0), counts);
   return model;
 }
@@ -195,6 +196,7 @@ async function kernelGflops(): Promise<string[][]> {
   const results: number[][] = [];
   for (const t of counts) {
     const kk = await createKernels(3.2e7, { threads: t });
+    await kk.ready;
     const X = kk.alloc(R * H), W = kk.alloc(V * H), L = kk.alloc(R * V), dW = kk.alloc(V * H), dX = kk.alloc(R * H);
     const U = kk.alloc(H * 4 * H), h = kk.alloc(20 * H), g = kk.alloc(20 * 4 * H);
     const rng = new Random(1);

@@ -75,6 +75,7 @@ async function configurations(): Promise<{ label: string; options: KernelOptions
 /** Kernels for a configuration; threaded ones split every call, so that small test shapes split too. */
 async function kernelsFor(capacity: number, options: KernelOptions): Promise<Kernels> {
   const k = await createKernels(capacity, options);
+  await k.ready; // the workers take part from the first call
   if (k instanceof ThreadedWasmKernels) k.splitMin = { product: 0, rows: 0, elements: 0 };
   return k;
 }

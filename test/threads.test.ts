@@ -12,7 +12,7 @@ import { corpusFromText } from '../src/text/corpus.js';
 import { buildModel, countIds, orderFor, resolveConfig, type ArchitectureOptions } from '../src/neural/build.js';
 import { NEURAL_KINDS, type NeuralKind, type NeuralModel } from '../src/neural/model.js';
 import { Random } from '../src/neural/random.js';
-import { availableKernelBackends, createKernels, type KernelBackend, type Kernels } from '../src/neural/kernels/index.js';
+import { availableKernelBackends, createKernels, type KernelBackend, type KernelOptions, type Kernels } from '../src/neural/kernels/index.js';
 import { ranges, ThreadedWasmKernels } from '../src/neural/kernels/threaded.js';
 import { KotobaError } from '../src/errors.js';
 import { cli, repoRoot, tempDir } from './helpers.js';
@@ -48,8 +48,18 @@ interface Work {
 
 const WORK_FLOATS = 1 << 17;
 
+/** Kernels with their worker threads running (they start in the background). */
+async function started(capacity: number, options: KernelOptions): Promise<Kernels> {
+  const k = await createKernels(capacity, options);
+  await k.ready;
+  return k;
+}
+
+/** Chunks the workers (not the calling thread) have run. */
+const workerChunks = (k: Kernels): number => (k instanceof ThreadedWasmKernels ? k.chunksRun().slice(1).reduce((a, b) => a + b, 0) : 0);
+
 async function work(options: { backend: KernelBackend; threads?: number }, forceSplit = false): Promise<Work> {
-  const k = await createKernels(3 * WORK_FLOATS + 8192, options);
+  const k = await started(3 * WORK_FLOATS + 8192, options);
   if (forceSplit) (k as ThreadedWasmKernels).splitMin = { product: 0, rows: 0, elements: 0 };
   return { k, a: k.alloc(WORK_FLOATS), b: k.alloc(WORK_FLOATS), c: k.alloc(WORK_FLOATS), ids: k.allocInt32(8192) };
 }
@@ -184,6 +194,8 @@ test('every kernel that splits gives the single-thread bits, on shapes around ev
         }
       }
     }
+    // The workers took part (on a busy machine the calling thread may take most chunks, never all).
+    for (const s of sets) if (s.label.includes('every call split')) assert.ok(workerChunks(s.w.k) > 0, `${s.label}: no chunk ran on a worker`);
   } finally {
     for (const s of sets) s.w.k.close();
   }
@@ -218,6 +230,7 @@ async function trainFew(kind: NeuralKind, c: (typeof FAMILIES)[string][number], 
   const counts = countIds(TRAIN.tokens, TRAIN.vocab.size);
   const model = await buildModel(config, TRAIN.vocab, orderFor(config, counts), { shape: c.shape, threads });
   assert.equal(model.kernels.threads, threads);
+  await model.kernels.ready;
   // Every call split, however small, so that the ranges of each kernel meet the model's own
   // shapes; except the LSTM's per-row gate activations (under 128 elements), thousands of
   // dispatches that only slow the test (the kernel test above splits those sizes).
@@ -250,6 +263,7 @@ for (const kind of NEURAL_KINDS) {
         try {
           assertSameBits(one.log, many.log, `${what} on ${threads} threads (every call split): losses, gradient norms, validation`);
           assertSameBits(one.weights, many.weights, `${what} on ${threads} threads (every call split): weights`);
+          assert.ok(workerChunks(many.model.kernels) > 0, `${what} on ${threads} threads: no chunk ran on a worker`);
           // Scoring too: a sentence's log10 probabilities.
           const ids = Uint32Array.from([...TRAIN.tokens.subarray(1, 12), 2]);
           const a = new Float64Array(ids.length), b = new Float64Array(ids.length);

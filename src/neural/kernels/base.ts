@@ -37,6 +37,10 @@ export abstract class KernelsBase implements Kernels {
     return 1;
   }
 
+  get ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): void {}
 
   get freeFloats(): number {

@@ -1,8 +1,8 @@
 // Worker threads for the wasm kernels. Each worker holds its own instance of the kernels module
 // on the one shared WebAssembly.Memory (with its own packing scratch) and lives as long as the
-// kernels: created once, then woken per call through a control block in that same memory, so a
-// call costs a few atomic operations and, at most, a futex wake — no message, no copy, no
-// allocation.
+// kernels: started once, in the background, then woken per call through a control block in that
+// same memory, so a call costs a few atomic operations and, at most, a futex wake — no message,
+// no copy, no allocation.
 //
 // A call is a job of n chunks (ranges of the output, see threaded.ts), each with its own
 // argument slot. Every thread, the caller included, claims chunks one by one with an atomic
@@ -29,13 +29,16 @@ export const SLOT_ARGS = 16;
 /** Chunks per thread at most: enough to even out unequal threads, few enough to stay cheap. */
 export const CHUNKS_PER_THREAD = 4;
 
-// The control block, in Int32 units: a header, then one claim word per chunk.
+// The control block, in Int32 units: a header, one counter per thread (chunks it has run, for
+// the benchmarks and tests), then one claim word per chunk.
 const JOB = 0; // the current job's number (1, 2, …): bumped to wake the workers
 const DONE = 1; // chunks of the current job completed
 const FAILED = 2; // 1 + the index of a thread whose chunk threw; 0 when none did
 const OP = 3; // the export the job calls; EXIT tells the workers to leave
 const CHUNKS = 4; // chunks in the job
 const HEADER = 8;
+const runsAt = (): number => HEADER;
+const claimsAt = (threads: number): number => HEADER + threads;
 // A chunk's claim word holds the job's number while the chunk is free, CLAIMED once taken.
 const CLAIMED = -1;
 const EXIT = -1;
@@ -43,7 +46,7 @@ const EXIT = -1;
 /** Bytes of the control block and of the argument slots for a pool of `threads`. */
 export function poolBytes(threads: number): { control: number; slots: number } {
   const chunks = threads * CHUNKS_PER_THREAD;
-  return { control: Math.ceil(((HEADER + chunks) * 4) / 16) * 16, slots: chunks * SLOT_ARGS * 8 };
+  return { control: Math.ceil(((claimsAt(threads) + chunks) * 4) / 16) * 16, slots: chunks * SLOT_ARGS * 8 };
 }
 
 /**
@@ -66,7 +69,7 @@ interface WorkerInit {
   /** The control block (byte offset, Int32 words) and the indices of its fields. */
   control: number;
   controlWords: number;
-  fields: { job: number; done: number; failed: number; op: number; chunks: number; header: number; claimed: number };
+  fields: { job: number; done: number; failed: number; op: number; chunks: number; runs: number; claims: number; claimed: number };
   /** The argument slots: byte offset, and Float64 arguments per slot. */
   slots: number;
   slotArgs: number;
@@ -92,7 +95,7 @@ function workerMain(port: { receive(handler: (init: unknown) => void): void; pos
     const buffer = init.memory.buffer as unknown as SharedArrayBuffer;
     const ctl = new Int32Array(buffer, init.control, init.controlWords);
     const slots = new Float64Array(buffer, init.slots);
-    const { job, done, failed, op, chunks, header, claimed } = init.fields;
+    const { job, done, failed, op, chunks, runs, claims, claimed } = init.fields;
     const { index, threads, slotArgs, spin } = init;
     let seen = Atomics.load(ctl, job); // before `ready`: the first job may come right after it
     port.post({ ready: true });
@@ -112,7 +115,7 @@ function workerMain(port: { receive(handler: (init: unknown) => void): void; pos
       const first = Math.floor((index * n) / threads);
       for (let i = 0; i < n; i++) {
         const c = first + i < n ? first + i : first + i - n;
-        if (Atomics.compareExchange(ctl, header + c, g, claimed) !== g) continue;
+        if (Atomics.compareExchange(ctl, claims + c, g, claimed) !== g) continue;
         const o = c * slotArgs;
         try {
           fns[f]!(slots[o]!, slots[o + 1]!, slots[o + 2]!, slots[o + 3]!, slots[o + 4]!, slots[o + 5]!, slots[o + 6]!, slots[o + 7]!,
@@ -120,6 +123,7 @@ function workerMain(port: { receive(handler: (init: unknown) => void): void; pos
         } catch {
           Atomics.store(ctl, failed, 1 + index);
         }
+        Atomics.add(ctl, runs + index, 1);
         if (Atomics.add(ctl, done, 1) === n - 1) Atomics.notify(ctl, done);
       }
     }
@@ -130,7 +134,7 @@ function workerMain(port: { receive(handler: (init: unknown) => void): void; pos
 interface WorkerHandle {
   post(message: unknown): void;
   onMessage(handler: (message: unknown) => void): void;
-  /** Lets the process exit while the worker lives (Node; once it is ready, as its listeners ref it). */
+  /** Lets the process exit while the worker lives (Node). */
   unref(): void;
   terminate(): void;
 }
@@ -245,13 +249,27 @@ export class KernelPool {
   private readonly canBlock: boolean;
   private readonly held: { ctl: Int32Array; workers: WorkerHandle[]; closed: boolean };
   private job = 0;
+  /** Where the chunks' claim words start in the control block. */
+  private readonly claims: number;
+  /**
+   * Resolves once every worker is running (rejects, once, if one cannot start). Calls do not
+   * wait for it: until a worker is up, the threads that are take its chunks.
+   */
+  readonly ready: Promise<void>;
+  /** Why a worker could not start: thrown by the next call. */
+  private startError: unknown = null;
 
-  private constructor(setup: PoolSetup, names: string[], workers: WorkerHandle[]) {
+  private constructor(setup: PoolSetup, names: string[], workers: WorkerHandle[], ready: Promise<void>) {
     const buffer = setup.memory.buffer as unknown as SharedArrayBuffer;
     this.threads = setup.threads;
     this.maxChunks = setup.threads * CHUNKS_PER_THREAD;
     this.names = names;
-    this.ctl = new Int32Array(buffer, setup.control, HEADER + this.maxChunks);
+    this.claims = claimsAt(setup.threads);
+    this.ctl = new Int32Array(buffer, setup.control, this.claims + this.maxChunks);
+    this.ready = ready;
+    ready.catch((e: unknown) => {
+      this.startError = e;
+    });
     for (let c = 0; c < this.maxChunks; c++) this.slotViews.push(new Float64Array(buffer, setup.slots + c * SLOT_ARGS * 8, SLOT_ARGS));
     this.fns = names.map((n) => setup.exports[n] as (...args: number[]) => number);
     this.canBlock = canBlock(this.ctl);
@@ -259,53 +277,58 @@ export class KernelPool {
     orphans.register(this, this.held, this.held);
   }
 
-  /** Starts threads − 1 workers on the setup's memory; resolves once every one is ready. */
+  /**
+   * Starts threads − 1 workers on the setup's memory, without waiting for them (see `ready`): a
+   * command that never makes a large call pays nothing for them.
+   */
   static async start(setup: PoolSetup): Promise<KernelPool> {
     const names = Object.keys(setup.exports).filter((n) => typeof setup.exports[n] === 'function').sort();
     const workers: WorkerHandle[] = [];
-    try {
-      const ready: Promise<void>[] = [];
-      for (let p = 1; p < setup.threads; p++) {
-        let w: WorkerHandle;
-        try {
-          w = await startWorker();
-        } catch (e) {
-          throw new KotobaError(`cannot start kernel thread ${p} of ${setup.threads}: ${(e as Error).message}`, 'use fewer threads (--threads 1: none)');
-        }
-        workers.push(w);
-        ready.push(
-          new Promise<void>((resolve, reject) => {
-            w.onMessage((m) => {
-              const msg = m as { ready?: boolean; error?: string };
-              if (msg.ready) resolve();
-              else reject(new KotobaError(`cannot start kernel thread ${p} of ${setup.threads}: ${msg.error ?? 'unknown error'}`, 'use fewer threads (--threads 1: none)'));
-            });
-          }),
-        );
-        const init: WorkerInit = {
-          module: setup.module,
-          memory: setup.memory,
-          scratch: setup.scratch(p),
-          scratchFloats: setup.scratchFloats,
-          index: p,
-          threads: setup.threads,
-          control: setup.control,
-          controlWords: HEADER + setup.threads * CHUNKS_PER_THREAD,
-          fields: { job: JOB, done: DONE, failed: FAILED, op: OP, chunks: CHUNKS, header: HEADER, claimed: CLAIMED },
-          slots: setup.slots,
-          slotArgs: SLOT_ARGS,
-          names,
-          spin: SPIN,
-        };
-        w.post(init);
+    const ready: Promise<void>[] = [];
+    const failed = (p: number, why: string) => new KotobaError(`cannot start kernel thread ${p} of ${setup.threads}: ${why}`, 'use fewer threads (--threads 1: none)');
+    for (let p = 1; p < setup.threads; p++) {
+      let w: WorkerHandle;
+      try {
+        w = await startWorker();
+      } catch (e) {
+        for (const other of workers) other.terminate();
+        throw failed(p, (e as Error).message);
       }
-      await Promise.all(ready);
-      for (const w of workers) w.unref(); // idle workers never keep the process alive
-    } catch (e) {
-      for (const w of workers) w.terminate();
-      throw e;
+      workers.push(w);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          w.onMessage((m) => {
+            const msg = m as { ready?: boolean; error?: string };
+            // Running, a worker never keeps the process alive (while it starts, `ready` may be awaited).
+            w.unref();
+            if (msg.ready) resolve();
+            else reject(failed(p, msg.error ?? 'unknown error'));
+          });
+        }),
+      );
+      const init: WorkerInit = {
+        module: setup.module,
+        memory: setup.memory,
+        scratch: setup.scratch(p),
+        scratchFloats: setup.scratchFloats,
+        index: p,
+        threads: setup.threads,
+        control: setup.control,
+        controlWords: claimsAt(setup.threads) + setup.threads * CHUNKS_PER_THREAD,
+        fields: { job: JOB, done: DONE, failed: FAILED, op: OP, chunks: CHUNKS, runs: runsAt(), claims: claimsAt(setup.threads), claimed: CLAIMED },
+        slots: setup.slots,
+        slotArgs: SLOT_ARGS,
+        names,
+        spin: SPIN,
+      };
+      w.post(init);
     }
-    return new KernelPool(setup, names, workers);
+    return new KernelPool(setup, names, workers, Promise.all(ready).then(() => undefined));
+  }
+
+  /** Chunks each thread has run so far (thread 0: the calling thread). */
+  chunksRun(): number[] {
+    return Array.from({ length: this.threads }, (_, p) => Atomics.load(this.ctl, runsAt() + p));
   }
 
   /** The export index of a kernel name (for `run`). */
@@ -326,9 +349,11 @@ export class KernelPool {
    */
   run(op: number, n: number): void {
     if (this.held.closed) throw new Error('kernels: used after close()');
+    if (this.startError) throw this.startError;
     const ctl = this.ctl;
     const g = (this.job = (this.job % 0x7ffffffe) + 1); // 1 … 2³¹ − 2: never 0 or CLAIMED
-    for (let c = 0; c < n; c++) ctl[HEADER + c] = g;
+    const claims = this.claims;
+    for (let c = 0; c < n; c++) ctl[claims + c] = g;
     ctl[OP] = op;
     ctl[CHUNKS] = n;
     Atomics.store(ctl, DONE, 0);
@@ -337,13 +362,14 @@ export class KernelPool {
     const f = this.fns[op]!;
     let error: unknown = null;
     for (let c = 0; c < n; c++) {
-      if (Atomics.compareExchange(ctl, HEADER + c, g, CLAIMED) !== g) continue;
+      if (Atomics.compareExchange(ctl, claims + c, g, CLAIMED) !== g) continue;
       const a = this.slotViews[c]!;
       try {
         f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!);
       } catch (e) {
         error ??= e;
       }
+      Atomics.add(ctl, runsAt(), 1);
       Atomics.add(ctl, DONE, 1);
     }
     // The workers' last chunks: spin, then sleep until the one that completes the last wakes us.

@@ -114,6 +114,15 @@ export class ThreadedWasmKernels extends WasmKernels {
     return this.pool.threads;
   }
 
+  override get ready(): Promise<void> {
+    return this.pool.ready;
+  }
+
+  /** Chunks each thread has run so far (thread 0: the calling thread). */
+  chunksRun(): number[] {
+    return this.pool.chunksRun();
+  }
+
   override close(): void {
     this.pool.close();
   }

@@ -39,6 +39,12 @@ export interface Kernels {
   /** Threads the kernels run on (1: the calling thread only). */
   readonly threads: number;
   /**
+   * Resolves once the worker threads are running (at once with one thread); rejects if one cannot
+   * start. Nothing needs to wait for it — until then the threads that are up take all the work —
+   * except a benchmark that wants every thread from its first call.
+   */
+  readonly ready: Promise<void>;
+  /**
    * Stops the worker threads (a no-op with one thread); the kernels must not be used afterwards.
    * Idle workers never keep a process alive, and dropped kernels release theirs when collected,
    * so this matters only to free them at once.
