@@ -72,11 +72,17 @@ async function configurations(): Promise<{ label: string; options: KernelOptions
   return out;
 }
 
-/** Kernels for a configuration; threaded ones split every call, so that small test shapes split too. */
+/**
+ * Kernels for a configuration; threaded ones split every call, so that small test shapes split
+ * too, and leave the workers their share of the chunks.
+ */
 async function kernelsFor(capacity: number, options: KernelOptions): Promise<Kernels> {
   const k = await createKernels(capacity, options);
-  await k.ready; // the workers take part from the first call
-  if (k instanceof ThreadedWasmKernels) k.splitMin = { product: 0, rows: 0, elements: 0 };
+  await k.ready;
+  if (k instanceof ThreadedWasmKernels) {
+    k.splitMin = { product: 0, rows: 0, elements: 0 };
+    k.callerSteals = false;
+  }
   return k;
 }
 

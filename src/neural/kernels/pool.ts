@@ -258,6 +258,12 @@ export class KernelPool {
   readonly ready: Promise<void>;
   /** Why a worker could not start: thrown by the next call. */
   private startError: unknown = null;
+  /**
+   * Whether the calling thread, done with its own block of chunks, takes the chunks the workers
+   * have not claimed (the default). Tests turn it off so that the workers' blocks always run on
+   * the workers.
+   */
+  callerSteals = true;
 
   private constructor(setup: PoolSetup, names: string[], workers: WorkerHandle[], ready: Promise<void>) {
     const buffer = setup.memory.buffer as unknown as SharedArrayBuffer;
@@ -358,10 +364,12 @@ export class KernelPool {
     ctl[CHUNKS] = n;
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, JOB, g); // publishes the slots, the claim words and the op
-    if (n > 1) Atomics.notify(ctl, JOB, Math.min(n, this.threads) - 1);
+    // As many workers as there are chunks besides this thread's first (all, when it leaves them theirs).
+    Atomics.notify(ctl, JOB, this.callerSteals ? Math.min(n, this.threads) - 1 : this.threads - 1);
     const f = this.fns[op]!;
     let error: unknown = null;
-    for (let c = 0; c < n; c++) {
+    const last = this.callerSteals ? n : Math.floor(n / this.threads); // the end of its own block
+    for (let c = 0; c < last; c++) {
       if (Atomics.compareExchange(ctl, claims + c, g, CLAIMED) !== g) continue;
       const a = this.slotViews[c]!;
       try {

@@ -123,6 +123,11 @@ export class ThreadedWasmKernels extends WasmKernels {
     return this.pool.chunksRun();
   }
 
+  /** See KernelPool.callerSteals: off, the workers' shares always run on the workers (tests). */
+  set callerSteals(on: boolean) {
+    this.pool.callerSteals = on;
+  }
+
   override close(): void {
     this.pool.close();
   }
