@@ -636,10 +636,9 @@ export function addBias(rows: i32, cols: i32, out: usize, bias: usize): void {
   }
 }
 
-/** dbias(cols) += Σ_r d[r], d with row stride ld (cols, or more for a block of columns). */
-export function sumRows(rows: i32, cols: i32, d: usize, dbias: usize, ld: i32): void {
+export function sumRows(rows: i32, cols: i32, d: usize, dbias: usize): void {
   for (let r = 0; r < rows; r++) {
-    const row = at(d, r * ld);
+    const row = at(d, r * cols);
     let c = 0;
     for (; c + 4 <= cols; c += 4) {
       const o = <usize>c << 2;

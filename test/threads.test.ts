@@ -174,13 +174,6 @@ test('every kernel that splits gives the single-thread bits, on shapes around ev
           k.addBias(rows, V, x, bias);
           return x;
         }, `addBias ${rows}×${V}`);
-        run(({ k, a, b }) => {
-          const d = a.subarray(0, rows * V), dbias = b.subarray(0, V);
-          fill(d, 5);
-          fill(dbias, 6);
-          k.sumRows(rows, V, d, dbias);
-          return dbias;
-        }, `sumRows ${rows}×${V}`);
       }
       // Element-wise kernels, lengths around the 4-element groups.
       const ops: [string, (k: Kernels, n: number, a: Float32Array, b: Float32Array, c: Float32Array) => void][] = [

@@ -7,7 +7,6 @@
 // output element is computed by the same instructions in the same order whichever chunk it falls
 // in, because
 //   - ranges never split a reduction: gemm is cut along M or N, never K; softmax along rows;
-//     sumRows (a sum over rows) along columns;
 //   - ranges start where the kernel's own SIMD groups and register tiles start (multiples of 8
 //     columns or 4 rows in gemm, of 8 rows in gemv, of 4 elements in element-wise kernels) and
 //     the last one ends where the whole call ends, so every element lands in the same kind of
@@ -16,7 +15,10 @@
 //   - the threads build is byte-identical code (scripts/build-wasm.mjs checks it);
 //   - the one reduction across ranges, softmaxCrossEntropy's total, is summed here in row order
 //     from per-row float64 losses, exactly as the kernel sums it on one thread.
-// The thresholds below decide only which calls are worth waking the workers for.
+// The thresholds below decide only which calls are worth waking the workers for. sumRows (a sum
+// over rows) stays on the calling thread: cut into blocks of columns it reads its matrix as
+// hundreds of short strided runs, which costs more than a second thread saves (measured 1.4–1.7×
+// the CPU time of one pass over whole rows).
 //
 // A kernel with no override here runs on the calling thread, which is always correct: to make a
 // new kernel thread-aware, override its Impl with a size threshold and a call to `split` (or
@@ -32,7 +34,7 @@ const ROW_LOSS_ROWS = 4096;
 export interface SplitThresholds {
   /** gemm and gemv: multiply-adds (2^18 take about 10 µs on one core). */
   product: number;
-  /** softmaxCrossEntropy, logSoftmax, addBias, sumRows: rows × columns. */
+  /** softmaxCrossEntropy, logSoftmax, addBias: rows × columns. */
   rows: number;
   /** Element-wise kernels: elements. */
   elements: number;
@@ -61,7 +63,6 @@ interface Ops {
   softmaxCrossEntropy: number;
   logSoftmax: number;
   addBias: number;
-  sumRows: number;
   tanhForward: number;
   tanhBackward: number;
   sigmoidForward: number;
@@ -89,7 +90,7 @@ export class ThreadedWasmKernels extends WasmKernels {
     this.pool = pool;
     this.rowLoss = new Float64Array(setup.memory.buffer, rowLoss, ROW_LOSS_ROWS);
     this.bounds = new Int32Array(pool.maxChunks + 1);
-    const names: (keyof Ops)[] = ['gemm', 'gemv', 'softmaxCrossEntropy', 'logSoftmax', 'addBias', 'sumRows', 'tanhForward', 'tanhBackward', 'sigmoidForward', 'sigmoidBackward', 'axpy', 'scale', 'mul', 'mulAdd'];
+    const names: (keyof Ops)[] = ['gemm', 'gemv', 'softmaxCrossEntropy', 'logSoftmax', 'addBias', 'tanhForward', 'tanhBackward', 'sigmoidForward', 'sigmoidBackward', 'axpy', 'scale', 'mul', 'mulAdd'];
     this.ops = Object.fromEntries(names.map((n) => [n, pool.op(n)])) as unknown as Ops;
   }
 
@@ -240,15 +241,6 @@ export class ThreadedWasmKernels extends WasmKernels {
     this.args(rows, cols, out.byteOffset, bias.byteOffset);
     this.advance[2] = 4 * cols;
     this.split(this.ops.addBias, rows, 1, 0, rows * cols, this.splitMin.rows);
-  }
-
-  protected override sumRowsImpl(rows: number, cols: number, d: Float32Array, dbias: Float32Array): void {
-    // A sum over the rows, so it splits by columns: each thread sums its block of columns.
-    if (rows * cols < this.splitMin.rows) return super.sumRowsImpl(rows, cols, d, dbias);
-    this.args(rows, cols, d.byteOffset, dbias.byteOffset, cols);
-    this.advance[2] = 4;
-    this.advance[3] = 4;
-    this.split(this.ops.sumRows, cols, 4, 1, rows * cols, this.splitMin.rows);
   }
 
   protected override tanhForwardImpl(n: number, x: Float32Array, y: Float32Array): void {

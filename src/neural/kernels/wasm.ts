@@ -29,7 +29,7 @@ export interface KernelExports {
   gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, B: number, beta: number, C: number, lda: number, ldb: number, ldc: number): void;
   gemv(trans: number, M: number, N: number, alpha: number, A: number, x: number, beta: number, y: number): void;
   addBias(rows: number, cols: number, out: number, bias: number): void;
-  sumRows(rows: number, cols: number, d: number, dbias: number, ld: number): void;
+  sumRows(rows: number, cols: number, d: number, dbias: number): void;
   tanhForward(n: number, x: number, y: number): void;
   tanhBackward(n: number, y: number, dy: number, dx: number): void;
   sigmoidForward(n: number, x: number, y: number): void;
@@ -159,7 +159,7 @@ export class WasmKernels extends KernelsBase {
   }
 
   protected sumRowsImpl(rows: number, cols: number, d: Float32Array, dbias: Float32Array): void {
-    this.x.sumRows(rows, cols, d.byteOffset, dbias.byteOffset, cols);
+    this.x.sumRows(rows, cols, d.byteOffset, dbias.byteOffset);
   }
 
   protected tanhForwardImpl(n: number, x: Float32Array, y: Float32Array): void {
