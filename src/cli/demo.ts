@@ -12,7 +12,7 @@ import { estimate } from '../ngram/estimate.js';
 import { BackoffModel } from '../ngram/model.js';
 import { readCorpus } from '../node/corpus-files.js';
 import { splitWords } from '../text/tokenize.js';
-import { commonOptions, toJson, type Command } from './common.js';
+import { commonOptions, threadsOf, threadsOptions, toJson, type Command } from './common.js';
 import { neuralDemoModels } from './neural-demo.js';
 
 /** The folder of the embedded corpus, relative to the installed package. */
@@ -33,7 +33,7 @@ export const demo: Command = {
   summary: 'the main job on the embedded corpus: train, held-out perplexity, rank candidate sentences',
   usage: 'kotoba demo',
   examples: ['kotoba demo', 'npm start'],
-  options: { ...commonOptions },
+  options: { ...threadsOptions, ...commonOptions },
   async run(parsed, io) {
     const json = Boolean(parsed.options.json);
     const say = (line: string) => {
@@ -63,7 +63,7 @@ export const demo: Command = {
       if (order === 3) trigram = model;
     }
     // Neural models: a fixed seed and a time budget each, so their numbers depend on the machine.
-    for (const r of await neuralDemoModels(train, io.progress)) {
+    for (const r of await neuralDemoModels(train, io.progress, threadsOf(parsed.options))) {
       row(r.name, scoreTokens(r.model, test.tokens).perplexity, `${n(r.parameters)} weights`, r.seconds);
     }
     say('');

@@ -33,15 +33,15 @@ export const DEMO_MODELS: DemoModel[] = [
   { name: 'LSTM', kind: 'lstm', arch: { hidden: 128, layers: 1, classes: 128 }, seconds: 28, lr: 10 },
 ];
 
-/** Trains each family briefly on `train`; the demo prints their test perplexities beside the n-grams'. */
-export async function neuralDemoModels(train: Corpus, log: (line: string) => void) {
+/** Trains each family briefly on `train` (kernels on `threads`); the demo prints their test perplexities beside the n-grams'. */
+export async function neuralDemoModels(train: Corpus, log: (line: string) => void, threads: number | 'auto' = 1) {
   const counts = countIds(train.tokens, train.vocab.size);
   const out = [];
   for (const m of DEMO_MODELS) {
     const t0 = performance.now();
     const d = TRAINING_DEFAULTS[m.kind];
     const config = resolveConfig(m.kind, m.arch, train.vocab.size);
-    const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt } });
+    const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt }, threads });
     model.initialize(new Random(1, 0), counts);
     log(`training ${model.description} for ${m.seconds} s`);
     await new Trainer(model, train.tokens, null, { epochs: 100, lr: m.lr ?? d.lr, clip: d.clip, lrDecay: d.lrDecay, seed: 1, maxTime: m.seconds }).run();
