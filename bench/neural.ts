@@ -11,9 +11,11 @@
 // of that, as the machine is shared and noisy), on --threads kernel threads (default 2) and on
 // one, then scores the validation text twice: batched across streams/rows (what validation does)
 // and sentence by sentence (what `kotoba ppl` does). The two thread counts train the same
-// weights (checked). PyTorch runs bench/neural_torch.py with /usr/bin/python3,
-// OPENBLAS_CORETYPE=SkylakeX and torch.set_num_threads(--threads), right after kotoba, on the
-// same data.
+// weights (checked). PyTorch runs bench/neural_torch.py with /usr/bin/python3, right after
+// kotoba (never at the same time), on the same data, at its best settings on this machine (see
+// bench/results/neural.md): OPENBLAS_CORETYPE=SkylakeX, ATEN_CPU_CAPABILITY=avx512 (PyTorch 1.13
+// dispatches its own kernels to AVX2 unless asked; AVX-512 trains the LSTM about 10 % faster
+// here), OMP_NUM_THREADS = torch.set_num_threads(--threads).
 //
 // Long mode: each model trains with the CLI's defaults for up to --max-time seconds (default
 // 900, the issue's 15 minutes) with validation after each epoch, keeps the best weights, and
@@ -175,7 +177,7 @@ function runTorch(b: Bench, train: Corpus): TorchResult {
   for (let run = 0; run < 2; run++) {
     const r = spawnSync(PYTHON, [join(repoRoot, 'bench', 'neural_torch.py'), ...torchArgs(b, train)], {
       encoding: 'utf8',
-      env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads) },
+      env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', ATEN_CPU_CAPABILITY: 'avx512', OMP_NUM_THREADS: String(threads) },
       timeout: 20 * 60 * 1000,
     });
     if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
