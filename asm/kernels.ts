@@ -572,6 +572,16 @@ function axpyVec(n: i32, a: f32, x: usize, y: usize): void {
   for (; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) + a * load<f32>(at(x, i)));
 }
 
+/** y = x over n floats (memmove). */
+export function copy(n: i32, x: usize, y: usize): void {
+  memory.copy(y, x, <usize>n << 2);
+}
+
+/** x = 0 over n floats. */
+export function zero(n: i32, x: usize): void {
+  memory.fill(x, 0, <usize>n << 2);
+}
+
 export function scale(n: i32, a: f32, x: usize): void {
   scaleVec(n, a, x);
 }

@@ -264,6 +264,8 @@ test('elementwise kernels agree with the TypeScript reference on every length mo
     ['mul', (k, a, b, c) => k.mul(a.length, a, b, c), 0, 1e-7],
     ['mul in place', (k, a, b) => k.mul(a.length, a, b, a), 0, 1e-7],
     ['mulAdd', (k, a, b, c) => k.mulAdd(a.length, a, b, c), 1e-7, 1e-6],
+    ['copy', (k, a, _b, c) => k.copy(a.length, a, c), 0, 0],
+    ['zero', (k, _a, _b, c) => k.zero(c.length, c), 0, 0],
   ];
   const ref = createJsKernels(1 << 18);
   const rand = rng(6);
@@ -282,6 +284,21 @@ test('elementwise kernels agree with the TypeScript reference on every length mo
         for (let t = 0; t < 3; t++) assertClose(w[t], r[t], abs, rel, `${backend} ${name} n=${n} array ${t}`);
       }
     }
+  });
+});
+
+test('copy moves overlapping ranges as memmove does; zero writes zeros, also over NaN', async () => {
+  await eachBackend((k, b) => {
+    const x = k.alloc(40);
+    for (let i = 0; i < 40; i++) x[i] = i;
+    k.copy(30, x, x.subarray(5)); // forward overlap
+    assert.deepEqual(Array.from(x.subarray(5, 35)), Array.from({ length: 30 }, (_, i) => i), `${b}: copy forward`);
+    k.copy(30, x.subarray(5), x); // backward overlap
+    assert.deepEqual(Array.from(x.subarray(0, 30)), Array.from({ length: 30 }, (_, i) => i), `${b}: copy backward`);
+    x.fill(NaN);
+    k.zero(37, x);
+    assert.ok(x.subarray(0, 37).every((v) => Object.is(v, 0)) && Number.isNaN(x[37]), `${b}: zero writes +0 over exactly n values`);
+    assert.throws(() => k.copy(41, x, x), /has 40 elements, the call needs 41/);
   });
 });
 

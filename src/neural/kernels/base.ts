@@ -161,6 +161,17 @@ export abstract class KernelsBase implements Kernels {
     this.embeddingScatterAddImpl(rows, D, dtable, ids, d);
   }
 
+  copy(n: number, x: Float32Array, y: Float32Array): void {
+    this.vec2('copy', n, x, y);
+    this.copyImpl(n, x, y);
+  }
+
+  zero(n: number, x: Float32Array): void {
+    this.dim('zero', n);
+    this.view('x', x, n);
+    this.zeroImpl(n, x);
+  }
+
   axpy(n: number, a: number, x: Float32Array, y: Float32Array): void {
     this.vec2('axpy', n, x, y);
     this.axpyImpl(n, a, x, y);
@@ -209,6 +220,8 @@ export abstract class KernelsBase implements Kernels {
   protected abstract logSoftmaxImpl(rows: number, V: number, x: Float32Array): void;
   protected abstract embeddingGatherImpl(rows: number, D: number, table: Float32Array, ids: Int32Array, out: Float32Array): void;
   protected abstract embeddingScatterAddImpl(rows: number, D: number, dtable: Float32Array, ids: Int32Array, d: Float32Array): void;
+  protected abstract copyImpl(n: number, x: Float32Array, y: Float32Array): void;
+  protected abstract zeroImpl(n: number, x: Float32Array): void;
   protected abstract axpyImpl(n: number, a: number, x: Float32Array, y: Float32Array): void;
   protected abstract scaleImpl(n: number, a: number, x: Float32Array): void;
   protected abstract mulImpl(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;

@@ -138,6 +138,14 @@ export interface Kernels {
   /** dtable(·×D)[ids[r]] += d(rows×D)[r] (repeated ids accumulate). */
   embeddingScatterAdd(rows: number, D: number, dtable: Float32Array, ids: Int32Array, d: Float32Array): void;
 
+  /**
+   * y = x over n elements (memmove: they may overlap). Use it, and {@link Kernels.zero}, rather
+   * than TypedArray set() and fill() on kernel memory: on threads the memory is shared, where V8
+   * makes those several times slower (element by element), while these stay one memmove/memset.
+   */
+  copy(n: number, x: Float32Array, y: Float32Array): void;
+  /** x = 0 over n elements (see {@link Kernels.copy}). */
+  zero(n: number, x: Float32Array): void;
   /** y += a·x over n elements. */
   axpy(n: number, a: number, x: Float32Array, y: Float32Array): void;
   /** x *= a over n elements. */

@@ -39,6 +39,8 @@ export interface KernelExports {
   logSoftmax(rows: number, V: number, x: number): void;
   embeddingGather(rows: number, D: number, table: number, ids: number, out: number): void;
   embeddingScatterAdd(rows: number, D: number, dtable: number, ids: number, d: number): void;
+  copy(n: number, x: number, y: number): void;
+  zero(n: number, x: number): void;
   axpy(n: number, a: number, x: number, y: number): void;
   scale(n: number, a: number, x: number): void;
   mul(n: number, a: number, b: number, out: number): void;
@@ -196,6 +198,14 @@ export class WasmKernels extends KernelsBase {
 
   protected embeddingScatterAddImpl(rows: number, D: number, dtable: Float32Array, ids: Int32Array, d: Float32Array): void {
     this.x.embeddingScatterAdd(rows, D, dtable.byteOffset, ids.byteOffset, d.byteOffset);
+  }
+
+  protected copyImpl(n: number, x: Float32Array, y: Float32Array): void {
+    this.x.copy(n, x.byteOffset, y.byteOffset);
+  }
+
+  protected zeroImpl(n: number, x: Float32Array): void {
+    this.x.zero(n, x.byteOffset);
   }
 
   protected axpyImpl(n: number, a: number, x: Float32Array, y: Float32Array): void {
