@@ -572,6 +572,16 @@ function axpyVec(n: i32, a: f32, x: usize, y: usize): void {
   for (; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) + a * load<f32>(at(x, i)));
 }
 
+/** y = x over n floats (memmove). */
+export function copy(n: i32, x: usize, y: usize): void {
+  memory.copy(y, x, <usize>n << 2);
+}
+
+/** x = 0 over n floats. */
+export function zero(n: i32, x: usize): void {
+  memory.fill(x, 0, <usize>n << 2);
+}
+
 export function scale(n: i32, a: f32, x: usize): void {
   scaleVec(n, a, x);
 }
@@ -734,7 +744,12 @@ function expSum(V: i32, x: usize, m: f32, out: usize): f64 {
   return total;
 }
 
-export function softmaxCrossEntropy(rows: i32, V: i32, logits: usize, targets: usize, losses: usize, dlogits: usize, scale: f32): f64 {
+/**
+ * Row-wise softmax cross-entropy (see src/neural/kernels/types.ts). Returns Σ losses in row order;
+ * with rowLoss ≠ 0 also writes each row's float64 loss there, so that threads that each take a
+ * range of rows leave the host to sum them in the same order (the same total for any split).
+ */
+export function softmaxCrossEntropy(rows: i32, V: i32, logits: usize, targets: usize, losses: usize, dlogits: usize, scale: f32, rowLoss: usize): f64 {
   let total: f64 = 0;
   for (let r = 0; r < rows; r++) {
     const x = at(logits, r * V);
@@ -743,6 +758,7 @@ export function softmaxCrossEntropy(rows: i32, V: i32, logits: usize, targets: u
     if (t < 0) {
       // An ignored row: no loss and no gradient.
       store<f32>(at(losses, r), 0);
+      if (rowLoss != 0) store<f64>(rowLoss + (<usize>r << 3), 0);
       if (d != 0) memory.fill(d, 0, <usize>V << 2);
       continue;
     }
@@ -751,6 +767,7 @@ export function softmaxCrossEntropy(rows: i32, V: i32, logits: usize, targets: u
     const sum = expSum(V, x, m, d);
     const loss = Math.log(sum) + <f64>m - <f64>xt;
     store<f32>(at(losses, r), <f32>loss);
+    if (rowLoss != 0) store<f64>(rowLoss + (<usize>r << 3), loss);
     total += loss;
     if (d != 0) {
       scaleVec(V, <f32>(<f64>scale / sum), d);

@@ -1,21 +1,25 @@
-// Neural benchmark (not a test): kotoba's four neural models on Penn Treebank (Mikolov's split,
+// Neural benchmark (not a test): kotoba's neural models on Penn Treebank (Mikolov's split,
 // ../shared/data/ptb) next to the same architectures in PyTorch (CPU, 2 threads, same sizes,
 // minibatch and BPTT), trained in the same run, printed as one Markdown table with ratios.
 //
 //   npm run bench:neural                          speed: training and scoring tokens/s, GFLOP/s
 //   npm run bench:neural -- --long                long runs: validation and test perplexity
 //   node dist/bench/neural.js --long --max-time 900 --models rnn,lstm
-//   node dist/bench/neural.js --models lstm --steps 20 --threads 1
+//   node dist/bench/neural.js --models lstm --steps 20 --threads 2
 //   node dist/bench/neural.js --long --context stream --models lstm,gru     trained in stream context
 //   node dist/bench/neural.js --eval MODEL.safetensors [TEXT]   test perplexity under each protocol
 //
 // (bench/long-runs.sh holds the multi-hour runs of issue 9: LSTM and Transformer against PyTorch.)
 //
 // Speed mode: each model trains `--steps` minibatches after 3 untimed ones (the best of 2 runs
-// of that, as the machine is shared and noisy), then scores the validation text twice: batched
-// across streams/rows (what validation does) and sentence by sentence (what `kotoba ppl` does).
-// PyTorch runs bench/neural_torch.py with /usr/bin/python3, OPENBLAS_CORETYPE=SkylakeX and
-// torch.set_num_threads(--threads, default 2), right after kotoba, on the same data.
+// of that, as the machine is shared and noisy), on --threads kernel threads (default 2) and on
+// one, then scores the validation text twice: batched across streams/rows (what validation does)
+// and sentence by sentence (what `kotoba ppl` does). The two thread counts train the same
+// weights (checked). PyTorch runs bench/neural_torch.py with /usr/bin/python3, right after
+// kotoba (never at the same time), on the same data, at its best settings on this machine (see
+// bench/results/neural.md): OPENBLAS_CORETYPE=SkylakeX, ATEN_CPU_CAPABILITY=avx512 (PyTorch 1.13
+// dispatches its own kernels to AVX2 unless asked; AVX-512 trains the LSTM about 10 % faster
+// here), OMP_NUM_THREADS = torch.set_num_threads(--threads).
 //
 // Long mode: each model trains with the CLI's defaults for up to --max-time seconds (default
 // 900, the issue's 15 minutes) with validation after each epoch, keeps the best weights, and
@@ -87,15 +91,22 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), `|${w.map((n, i) => (i === 0 ? ':' : '') + '-'.repeat(n + 1) + (i === 0 ? '' : ':')).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+/** Same float32 bits (NaN included). */
+const sameBits = (a: Float32Array, b: Float32Array): boolean => {
+  const x = new Int32Array(a.buffer, a.byteOffset, a.length), y = new Int32Array(b.buffer, b.byteOffset, b.length);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+};
+
 const k = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
 const r2 = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '–');
 
-async function build(b: Bench, train: Corpus): Promise<NeuralModel<unknown>> {
+async function build(b: Bench, train: Corpus, kernelThreads = threads): Promise<NeuralModel<unknown>> {
   const d = TRAINING_DEFAULTS[b.kind];
   const arch = { ...b.arch, ...(b.kind === 'transformer' ? { window: d.bptt } : {}), ...(long && b.kind !== 'loglinear' && b.kind !== 'ffnn' ? { context } : {}) };
   const config = resolveConfig(b.kind, arch, train.vocab.size);
   const counts = countIds(train.tokens, train.vocab.size);
-  const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt } });
+  const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt }, threads: kernelThreads });
+  await model.kernels.ready;
   model.initialize(new Random(1, 0), counts);
   return model;
 }
@@ -181,7 +192,7 @@ function runTorch(b: Bench, train: Corpus): TorchResult {
   for (let run = 0; run < 2; run++) {
     const r = spawnSync(PYTHON, [join(repoRoot, 'bench', 'neural_torch.py'), ...torchArgs(b, train)], {
       encoding: 'utf8',
-      env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads) },
+      env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', ATEN_CPU_CAPABILITY: 'avx512', OMP_NUM_THREADS: String(threads) },
       timeout: 20 * 60 * 1000,
     });
     if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
@@ -195,35 +206,45 @@ function runTorch(b: Bench, train: Corpus): TorchResult {
   return best!;
 }
 
-/** GFLOP/s of the products that dominate the models (the best of a few timed calls). */
+/** GFLOP/s of the products that dominate the models (the best of a few timed calls), on 1 and --threads threads. */
 async function kernelGflops(): Promise<string[][]> {
-  const kk = await createKernels(3.2e7);
+  const counts = [...new Set([1, threads])];
   const V = 10001, H = 200, R = 700;
-  const X = kk.alloc(R * H), W = kk.alloc(V * H), L = kk.alloc(R * V), dW = kk.alloc(V * H), dX = kk.alloc(R * H);
-  const U = kk.alloc(H * 4 * H), h = kk.alloc(20 * H), g = kk.alloc(20 * 4 * H);
-  const rng = new Random(1);
-  for (const a of [X, W, L, U, h]) rng.fillUniform(a, -0.5, 0.5);
-  const shapes: [string, number, () => void][] = [
-    ['output logits = X·Wᵀ (700×10001×200)', 2 * R * V * H, () => kk.gemm(false, true, R, V, H, 1, X, W, 0, L)],
-    ['output dW += dLᵀ·X', 2 * R * V * H, () => kk.gemm(true, false, V, H, R, 1, L, X, 1, dW)],
-    ['output dX = dL·W', 2 * R * V * H, () => kk.gemm(false, false, R, H, V, 1, L, W, 0, dX)],
-    ['LSTM step h·Wh (20×800×200)', 2 * 20 * 4 * H * H, () => kk.gemm(false, false, 20, 4 * H, H, 1, h, U, 0, g)],
-    ['RNN step h·U (20×200×200)', 2 * 20 * H * H, () => kk.gemm(false, false, 20, H, H, 1, h, U, 0, X)],
-  ];
-  return shapes.map(([what, flops, f]) => {
-    f();
-    let best = Infinity;
-    for (let run = 0; run < 3; run++) {
-      let n = 0;
-      const t0 = performance.now();
-      do {
+  const results: number[][] = [];
+  for (const t of counts) {
+    const kk = await createKernels(3.2e7, { threads: t });
+    await kk.ready;
+    const X = kk.alloc(R * H), W = kk.alloc(V * H), L = kk.alloc(R * V), dW = kk.alloc(V * H), dX = kk.alloc(R * H);
+    const U = kk.alloc(H * 4 * H), h = kk.alloc(20 * H), g = kk.alloc(20 * 4 * H);
+    const rng = new Random(1);
+    for (const a of [X, W, L, U, h]) rng.fillUniform(a, -0.5, 0.5);
+    const calls: [number, () => void][] = [
+      [2 * R * V * H, () => kk.gemm(false, true, R, V, H, 1, X, W, 0, L)],
+      [2 * R * V * H, () => kk.gemm(true, false, V, H, R, 1, L, X, 1, dW)],
+      [2 * R * V * H, () => kk.gemm(false, false, R, H, V, 1, L, W, 0, dX)],
+      [2 * 20 * 4 * H * H, () => kk.gemm(false, false, 20, 4 * H, H, 1, h, U, 0, g)],
+      [2 * 20 * H * H, () => kk.gemm(false, false, 20, H, H, 1, h, U, 0, X)],
+    ];
+    results.push(
+      calls.map(([flops, f]) => {
         f();
-        n++;
-      } while (performance.now() - t0 < 150);
-      best = Math.min(best, (performance.now() - t0) / 1000 / n);
-    }
-    return [what, (flops / best / 1e9).toFixed(1)];
-  });
+        let best = Infinity;
+        for (let run = 0; run < 3; run++) {
+          let n = 0;
+          const t0 = performance.now();
+          do {
+            f();
+            n++;
+          } while (performance.now() - t0 < 150);
+          best = Math.min(best, (performance.now() - t0) / 1000 / n);
+        }
+        return flops / best / 1e9;
+      }),
+    );
+    kk.close();
+  }
+  const what = ['output logits = X·Wᵀ (700×10001×200)', 'output dW += dLᵀ·X', 'output dX = dL·W', 'LSTM step h·Wh (20×800×200)', 'RNN step h·U (20×200×200)'];
+  return what.map((w, i) => [w, ...results.map((r) => r[i]!.toFixed(1)), ...(counts.length > 1 ? [r2(results[1]![i]!, results[0]![i]!)] : [])]);
 }
 
 /**
@@ -272,10 +293,21 @@ async function main(): Promise<void> {
       const model = await build(b, train);
       const ours = trainSpeed(model, train, b.kind);
       const score = scoreSpeed(model, valid.tokens);
+      // The same steps on one thread: the speed-up, and the same weights (results never depend on threads).
+      let single = ours;
+      if (model.kernels.threads > 1) {
+        const one = await build(b, train, 1);
+        single = trainSpeed(one, train, b.kind);
+        if (!sameBits(one.params.values, model.params.values)) throw new Error(`${b.name}: the weights after training on 1 and ${threads} threads differ`);
+        one.kernels.close();
+      }
+      model.kernels.close();
       const torch = runTorch(b, train);
       rows.push([
         `${b.name} (${model.kernels.backend})`,
+        k(single.tokensPerSecond),
         k(ours.tokensPerSecond),
+        r2(ours.tokensPerSecond, single.tokensPerSecond),
         k(torch.train_tokens_per_s ?? NaN),
         r2(ours.tokensPerSecond, torch.train_tokens_per_s ?? NaN),
         k(score.batched),
@@ -286,13 +318,14 @@ async function main(): Promise<void> {
       if (torch.error) console.log(`PyTorch ${b.kind}: ${torch.error}`);
       console.error(`${b.kind}: done`);
     }
-    console.log(`## Training and scoring speed (tokens/s; PyTorch ${threads} thread${threads > 1 ? 's' : ''}, ${steps} steps after 3 warm-up, best of 2)`);
+    const T = `${threads}T`;
+    console.log(`## Training and scoring speed (tokens/s; kotoba and PyTorch on ${threads} thread${threads > 1 ? 's' : ''} (${T}), kotoba also on 1 (1T); ${steps} steps after 3 warm-up, best of 2)`);
     console.log('');
-    console.log(table(['model', 'kotoba train', 'PyTorch train', 'ratio', 'kotoba score (batched)', 'kotoba score (per sentence)', 'PyTorch score', 'ratio'], rows));
+    console.log(table(['model', 'kotoba train 1T', `kotoba train ${T}`, `${T} / 1T`, `PyTorch train ${T}`, 'ratio', `kotoba score ${T} (batched)`, `kotoba score ${T} (per sentence)`, `PyTorch score ${T}`, 'ratio'], rows));
     console.log('');
     console.log('## Kernel GFLOP/s (float32, the shapes the models spend their time in)');
     console.log('');
-    console.log(table(['product', 'GFLOP/s'], await kernelGflops()));
+    console.log(table(['product', 'GFLOP/s 1T', ...(threads > 1 ? [`GFLOP/s ${T}`, `${T} / 1T`] : [])], await kernelGflops()));
   } else {
     const rows: string[][] = [];
     for (const b of benches) {

@@ -2,7 +2,7 @@
 // A tiny static server for the browser demo: web/ at /, and the embedded corpus at /corpus/.
 // Loopback only; GET and HEAD only; no directory listings; paths that leave the two folders are
 // refused. Prints the URL on its first line (`kotoba demo: http://127.0.0.1:PORT/`), which the
-// browser test reads.
+// browser test reads. Pages are served cross-origin isolated (COOP/COEP), for the threaded kernels.
 //
 //   node scripts/serve-web.mjs [--port N]     (default 8080; 0 picks a free port)
 
@@ -72,6 +72,10 @@ export function startServer(port = 8080, host = '127.0.0.1') {
       'content-type': MIME[extname(file)] ?? 'application/octet-stream',
       'content-length': stat.size,
       'cache-control': 'no-cache',
+      // Cross-origin isolation: the page may then share memory with its workers, so the neural
+      // kernels run on every core (everything here is same-origin, so nothing is blocked).
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
     });
     if (req.method === 'HEAD') return res.end();
     createReadStream(file).on('error', () => res.destroy()).pipe(res);

@@ -350,9 +350,10 @@ function accumulateLines(tokens: Uint32Array, score: (words: Uint32Array, log10:
   const acc = new PerplexityAccumulator();
   let log10 = new Float64Array(256);
   for (let i = 0; i < tokens.length; ) {
-    // tokens[i] is <s>; the sentence runs to its </s>.
+    // tokens[i] is <s>; the sentence runs to its </s>, or to the end of a stream cut short (a
+    // part of a text, as validation slices take): its words are scored without a </s>.
     let end = i + 1;
-    while (tokens[end] !== EOS) end++;
+    while (end < tokens.length && tokens[end] !== EOS) end++;
     const words = tokens.subarray(i + 1, end + 1);
     // Grown geometrically over sentences, but never to twice one long sentence (a line may hold millions of words).
     if (words.length > log10.length) log10 = new Float64Array(Math.max(words.length, 2 * log10.length));

@@ -8,6 +8,8 @@
 // (--lowercase), and saves screenshots to test-output/. Before that, the first view as a new user
 // meets it: no unknown word they did not type, a legend for every mark, nothing cut or clipped at
 // desktop and phone widths, and a bad order said in the page's words.
+// The server sends COOP/COEP, so the page is cross-origin isolated and the neural model runs on
+// every core.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -159,6 +161,8 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
       if (m.type() === 'error') errors.push(m.text());
     });
     await page.goto(url);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'the demo page is cross-origin isolated (COOP/COEP headers)');
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
 
     const serial = async () => Number(await page.getAttribute('#model-info', 'data-serial'));
     const waitModel = async (after: number) => {
@@ -312,6 +316,9 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
     await page.setInputFiles('#model-file', rnn);
     const neural = await waitModel(ja);
     assert.match((await page.textContent('#model-info')) ?? '', /RNN/);
+    // On every core (worker threads on a shared memory), with the numbers of the CLI.
+    assert.equal(Number(await page.getAttribute('#model-info', 'data-threads')), cores, 'neural kernels on every core');
+    assert.match((await page.textContent('#model-info')) ?? '', new RegExp(`${cores} threads?\\)`));
     const rnnShown = await readPage(SENTENCE, neural);
     assert.deepEqual(rnnShown.words.map((w) => w.word), rnnCli.scored.words.map((w) => w.word), 'neural: words');
     rnnShown.words.forEach((w, i) => assert.ok(Math.abs(w.log10 - rnnCli.scored.words[i]!.log10) <= 1e-6, `neural: log10 of ${w.word}: ${w.log10} vs ${rnnCli.scored.words[i]!.log10}`));

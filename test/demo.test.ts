@@ -22,7 +22,7 @@ const testText = corpusFromText(lines('wiki.test.txt', 80), { lowercase: true, v
 
 async function runOn(seed: number): Promise<{ result: DemoResult; out: string[] }> {
   const out: string[] = [];
-  const result = await runDemo({ train, valid, test: testText }, { maxOrder: 3, families: ['rnn'], seed }, (l) => out.push(l), () => {}, () => {});
+  const result = await runDemo({ train, valid, test: testText }, { maxOrder: 3, families: ['rnn'], seed, threads: 1 }, (l) => out.push(l), () => {}, () => {});
   return { result, out };
 }
 const seedOne = runOn(1);

@@ -1,6 +1,8 @@
 // The numeric core: every backend against plain float64 references (gemm, gemv) and against the
 // TypeScript backend (everything else), on odd sizes that exercise every SIMD tail and packing
-// edge. Tolerances come from float32 arithmetic: a sum of K products carries a rounding error of
+// edge. Each wasm backend also runs on 3 threads with every call split, however small, so that
+// the ranges the threads take are checked on the same odd shapes (test/threads.test.ts checks
+// that they give the single-thread bits). Tolerances come from float32 arithmetic: a sum of K products carries a rounding error of
 // at most about K·2⁻²⁴·Σ|a·b| (we allow 1e-5·Σ|a·b|, far above what blocked sums show in
 // practice, and far below any indexing bug); the wasm exp/tanh/sigmoid approximations are within
 // a few ulp of float64 Math (measured below, asserted with margin).
@@ -13,8 +15,10 @@ import {
   createKernels,
   floatsFor,
   type KernelBackend,
+  type KernelOptions,
   type Kernels,
 } from '../src/neural/kernels/index.js';
+import { ThreadedWasmKernels } from '../src/neural/kernels/threaded.js';
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -60,8 +64,37 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, abs
 const backendsPromise = availableKernelBackends();
 const MEM = 1 << 21; // floats per Kernels in these tests (8 MiB)
 
-async function eachBackend(fn: (k: Kernels, b: KernelBackend) => void | Promise<void>): Promise<void> {
-  for (const b of await backendsPromise) await fn(await createKernels(MEM, { backend: b }), b);
+/** Every backend on one thread, and each wasm backend on 3 threads (more than this machine may have cores). */
+async function configurations(): Promise<{ label: string; options: KernelOptions }[]> {
+  const out: { label: string; options: KernelOptions }[] = [];
+  for (const backend of await backendsPromise) out.push({ label: backend, options: { backend } });
+  for (const backend of await backendsPromise) if (backend !== 'js') out.push({ label: `${backend} on 3 threads`, options: { backend, threads: 3 } });
+  return out;
+}
+
+/**
+ * Kernels for a configuration; threaded ones split every call, so that small test shapes split
+ * too, and leave the workers their share of the chunks.
+ */
+async function kernelsFor(capacity: number, options: KernelOptions): Promise<Kernels> {
+  const k = await createKernels(capacity, options);
+  await k.ready;
+  if (k instanceof ThreadedWasmKernels) {
+    k.splitMin = { product: 0, rows: 0, elements: 0 };
+    k.callerSteals = false;
+  }
+  return k;
+}
+
+async function eachBackend(fn: (k: Kernels, b: string) => void | Promise<void>): Promise<void> {
+  for (const { label, options } of await configurations()) {
+    const k = await kernelsFor(MEM, options);
+    try {
+      await fn(k, label);
+    } finally {
+      k.close();
+    }
+  }
 }
 
 /**
@@ -170,14 +203,15 @@ test('gemm at model sizes agrees across backends (20×200·200×1000 and its bac
   fill(W, rand, -0.1, 0.1);
   fill(dY, rand, -0.01, 0.01);
   const results: Float32Array[][] = [];
-  for (const b of await backendsPromise) {
-    const k = await createKernels(floatsFor(Bt * H, H * V, Bt * V, Bt * V, H * V, Bt * H), { backend: b });
+  for (const { options } of await configurations()) {
+    const k = await kernelsFor(floatsFor(Bt * H, H * V, Bt * V, Bt * V, H * V, Bt * H), options);
     const x = copyInto(k, X), w = copyInto(k, W), dy = copyInto(k, dY);
     const y = k.alloc(Bt * V), dW = k.alloc(H * V), dX = k.alloc(Bt * H);
     k.gemm(false, false, Bt, V, H, 1, x, w, 0, y); // Y = X·W
     k.gemm(true, false, H, V, Bt, 1, x, dy, 0, dW); // dW = Xᵀ·dY
     k.gemm(false, true, Bt, H, V, 1, dy, w, 0, dX); // dX = dY·Wᵀ
     results.push([y, dW, dX]);
+    k.close();
   }
   for (let r = 1; r < results.length; r++) {
     for (let t = 0; t < 3; t++) assertClose(results[r][t], results[0][t], 2e-5, 1e-4, `product ${t} of backend ${r}`);
@@ -233,6 +267,8 @@ test('elementwise kernels agree with the TypeScript reference on every length mo
     ['reluForward', (k, a, _b, c) => k.reluForward(a.length, a, c), 0, 0],
     ['reluForward in place', (k, a) => k.reluForward(a.length, a, a), 0, 0],
     ['reluBackward', (k, a, b, c) => k.reluBackward(a.length, a, b, c), 0, 0],
+    ['copy', (k, a, _b, c) => k.copy(a.length, a, c), 0, 0],
+    ['zero', (k, _a, _b, c) => k.zero(c.length, c), 0, 0],
   ];
   const ref = createJsKernels(1 << 18);
   const rand = rng(6);
@@ -303,6 +339,21 @@ test('adamw and adagrad: fused updates agree with float64 formulas on every leng
   });
 });
 
+test('copy moves overlapping ranges as memmove does; zero writes zeros, also over NaN', async () => {
+  await eachBackend((k, b) => {
+    const x = k.alloc(40);
+    for (let i = 0; i < 40; i++) x[i] = i;
+    k.copy(30, x, x.subarray(5)); // forward overlap
+    assert.deepEqual(Array.from(x.subarray(5, 35)), Array.from({ length: 30 }, (_, i) => i), `${b}: copy forward`);
+    k.copy(30, x.subarray(5), x); // backward overlap
+    assert.deepEqual(Array.from(x.subarray(0, 30)), Array.from({ length: 30 }, (_, i) => i), `${b}: copy backward`);
+    x.fill(NaN);
+    k.zero(37, x);
+    assert.ok(x.subarray(0, 37).every((v) => Object.is(v, 0)) && Number.isNaN(x[37]), `${b}: zero writes +0 over exactly n values`);
+    assert.throws(() => k.copy(41, x, x), /has 40 elements, the call needs 41/);
+  });
+});
+
 test('sumSquares accumulates in float64', async () => {
   await eachBackend((k, b) => {
     const n = 100003;
@@ -349,7 +400,7 @@ test('tanh within 7 ulp and sigmoid within 3 ulp of float64 Math over their whol
 // ---- softmax --------------------------------------------------------------------------------
 
 test('softmaxCrossEntropy agrees with the reference: losses, dlogits, ignored rows, in place', async () => {
-  const ref = createJsKernels(1 << 16);
+  const ref = createJsKernels(1 << 18); // shared by every configuration
   const rand = rng(8);
   await eachBackend((k, b) => {
     for (const [rows, V] of [[1, 1], [3, 7], [5, 37], [4, 1000]]) {
@@ -416,7 +467,7 @@ test('softmaxCrossEntropy is stable for large logits and reports NaN logits as N
 });
 
 test('logSoftmax agrees with the reference and its exponentials sum to 1', async () => {
-  const ref = createJsKernels(1 << 16);
+  const ref = createJsKernels(1 << 18); // shared by every configuration
   const rand = rng(10);
   await eachBackend((k, b) => {
     for (const [rows, V] of [[1, 1], [2, 5], [3, 1001]]) {
@@ -462,8 +513,8 @@ test('embeddingGather and embeddingScatterAdd (repeated ids accumulate)', async 
 // ---- memory and backend choice --------------------------------------------------------------
 
 test('alloc: 16-byte aligned, zero-filled, fixed capacity with a clear error', async () => {
-  for (const b of await backendsPromise) {
-    const k = await createKernels(100, { backend: b });
+  for (const { label: b, options } of await configurations()) {
+    const k = await createKernels(100, options);
     assert.equal(k.capacityFloats, 100);
     assert.equal(k.freeFloats, 100);
     const a = k.alloc(3), i = k.allocInt32(5), c = k.alloc(0);
@@ -477,6 +528,7 @@ test('alloc: 16-byte aligned, zero-filled, fixed capacity with a clear error', a
     // Arrays from elsewhere are refused rather than read as garbage.
     assert.throws(() => k.scale(3, 2, new Float32Array(3)), /not a view of this kernels' memory/);
     assert.throws(() => k.scale(4, 2, a), /has 3 elements, the call needs 4/);
+    k.close();
   }
   assert.equal(floatsFor(3, 5, 0, 8), 20);
   // More than 32-bit WebAssembly can address: a clear error, not a crash.

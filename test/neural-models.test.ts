@@ -535,3 +535,20 @@ test('training schedule: keep the best weights, go back on a worse epoch, anneal
   assert.equal(params.values[0], 3);
   assert.deepEqual(lrs, [8, 8, 8, 8, 8, 8, 4, 4]);
 });
+
+test('a token stream cut inside a sentence (a validation slice) is scored to its end, never looped past it', () => {
+  const corpus = corpusFromText(['the cat sat on the mat', 'a dog ran', 'the dog sat']);
+  for (const kind of ['transformer', 'lstm'] as const) {
+    const config = resolveConfig(kind, { embed: 8, hidden: 8, layers: 1, ...(kind === 'transformer' ? { heads: 2, window: 6 } : {}) }, corpus.vocab.size);
+    const model = buildModelJs(config, corpus.vocab, orderFor(config, countIds(corpus.tokens, corpus.vocab.size)));
+    model.initialize(new Random(1));
+    const cut = corpus.tokens.subarray(0, 11); // <s> the cat sat on the mat </s> <s> a dog: no </s> at the end
+    assert.notEqual(cut[cut.length - 1], EOS);
+    const acc = scoreTokens(model, cut, 'sentence');
+    assert.equal(acc.sentences, 2);
+    assert.equal(acc.tokens, 7 + 2, 'the whole first sentence, then the two words of the cut one');
+    const whole = scoreTokens(model, corpus.tokens.subarray(0, 8), 'sentence');
+    const second = scoreSentence(model, [corpus.vocab.id('a'), corpus.vocab.id('dog')], false);
+    assert.ok(Math.abs(acc.log10Sum - whole.log10Sum - second.total) < 1e-4, 'the cut sentence scores as its words without </s>');
+  }
+});

@@ -116,7 +116,8 @@ async function modelJob(what: string, body: RequestBody): Promise<void> {
       $<HTMLInputElement>('lowercase').checked = m.text.lowercase;
     }
     const reads = m.text ? `; words: ${m.text.segment ? `segmented (${m.text.segment})` : 'split on spaces'}${m.text.lowercase ? ', lowercased' : ''}` : '';
-    setModelState('ready', `${m.description}; ${m.vocabulary} word types${ngrams}${reads}; ready in ${m.seconds.toFixed(2)} s (kernels: ${m.kernels})`);
+    info.dataset.threads = String(m.threads);
+    setModelState('ready', `${m.description}; ${m.vocabulary} word types${ngrams}${reads}; ready in ${m.seconds.toFixed(2)} s (kernels: ${m.kernels}, ${m.threads} thread${m.threads > 1 ? 's' : ''})`);
     logLine(`done in ${m.seconds.toFixed(2)} s`);
     await refresh();
   } catch (e) {

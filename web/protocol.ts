@@ -32,10 +32,15 @@ export interface ModelInfo {
   /** N-grams per order (n-gram models). */
   ngrams?: number[];
   seconds: number;
-  /** Kernel backend the neural models would use in this browser. */
+  /** Kernel backend the neural models use (or would use) in this browser. */
   kernels: string;
   /** How the model reads text (its stored text options); absent when its file does not say. */
   text?: TextSettings;
+  /**
+   * Threads the kernels run on: every core where the page is cross-origin isolated (the demo
+   * server sends COOP/COEP), else 1. For an n-gram model, what a neural model would get.
+   */
+  threads: number;
 }
 
 export interface WordResult {

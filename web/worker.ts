@@ -27,6 +27,8 @@ import { Sampler } from '../src/apps/generate.js';
 import { contextState, nextWords } from '../src/apps/nextword.js';
 import { Random } from '../src/util/random.js';
 import { availableKernelBackends } from '../src/neural/kernels/index.js';
+import { threadsSupported } from '../src/neural/kernels/pool.js';
+import { NeuralModel } from '../src/neural/model.js';
 import type { AnalyzeResult, ModelInfo, Request, Response, SampleResult, TextSettings } from './protocol.js';
 
 // The worker's global scope, typed by hand (the project compiles against the DOM library).
@@ -36,6 +38,13 @@ const scope = self as unknown as {
 };
 
 let model: LanguageModel<unknown> | null = null;
+
+/** Makes `next` the model, stopping the kernel threads of the one it replaces. */
+function setModel(next: LanguageModel<unknown>): LanguageModel<unknown> {
+  if (model instanceof NeuralModel && model !== next) model.kernels.close();
+  model = next;
+  return next;
+}
 
 function post(message: Response): void {
   scope.postMessage(message);
@@ -85,13 +94,18 @@ async function kernelBackend(): Promise<string> {
   }
 }
 
+/** The kernel threads a neural model gets here: every core in a cross-origin-isolated page, else 1. */
+const threads = (): number => (threadsSupported() ? Math.max(1, navigator.hardwareConcurrency || 1) : 1);
+
 async function info(lm: LanguageModel<unknown>, started: number): Promise<ModelInfo> {
+  const kernels = lm instanceof NeuralModel ? lm.kernels : null;
   const out: ModelInfo = {
     description: lm.description,
     family: lm instanceof BackoffModel ? 'ngram' : 'neural',
     vocabulary: lm.vocab.size,
     seconds: (performance.now() - started) / 1000,
-    kernels: await kernelBackend(),
+    kernels: kernels ? kernels.backend : await kernelBackend(),
+    threads: kernels ? kernels.threads : threads(),
   };
   if (lm instanceof BackoffModel) out.ngrams = lm.counts;
   if (lm.text) out.text = { segment: lm.text.segment ?? '', lowercase: lm.text.lowercase === true };
@@ -143,8 +157,7 @@ async function train(req: Extract<Request, { type: 'train' }>): Promise<ModelInf
     },
   });
   progress('building the query model', 1);
-  model = BackoffModel.fromTables(tables);
-  return info(model, started);
+  return info(setModel(BackoffModel.fromTables(tables)), started);
 }
 
 async function load(req: Extract<Request, { type: 'load' }>): Promise<ModelInfo> {
@@ -156,19 +169,21 @@ async function load(req: Extract<Request, { type: 'load' }>): Promise<ModelInfo>
     progress('decompressing');
     bytes = await gunzip(bytes as Uint8Array<ArrayBuffer>);
   }
+  let next: LanguageModel<unknown>;
   if (isBinaryModel(bytes)) {
-    model = deserializeModel(bytes, req.name);
+    next = deserializeModel(bytes, req.name);
   } else if (looksLikeSafetensors(bytes)) {
-    // A neural model: the same file kotoba train --model … writes, on the wasm kernels here too.
+    // A neural model: the same file kotoba train --model … writes, on the wasm kernels here too,
+    // on every core when the page is cross-origin isolated.
     progress('building the neural model');
-    model = await neuralModelFromFile(decodeSafetensors(bytes, req.name), req.name);
+    next = await neuralModelFromFile(decodeSafetensors(bytes, req.name), req.name, { threads: 'auto' });
   } else {
     progress('parsing ARPA');
     const tables = parseArpaBytes(bytes, { source: req.name, warn: (m) => progress(`warning: ${m}`) });
     progress('building the query model');
-    model = BackoffModel.fromTables(tables);
+    next = BackoffModel.fromTables(tables);
   }
-  return info(model, started);
+  return info(setModel(next), started);
 }
 
 function need(): LanguageModel<unknown> {

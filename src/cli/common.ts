@@ -11,6 +11,7 @@ import type { OptionSpecs, Parsed, Syntax } from './args.js';
 import { readWordList } from '../node/corpus-files.js';
 import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, type LineOptions } from '../node/io.js';
 import type { CommandFiles } from '../node/outputs.js';
+import { MAX_THREADS } from '../neural/kernels/types.js';
 
 export interface Command extends Syntax {
   summary: string;
@@ -50,6 +51,16 @@ export const lineOptions: OptionSpecs = {
 export const seedOption: OptionSpecs = {
   seed: { type: 'integer', value: 'S', min: 0, max: 2 ** 32 - 1, description: 'random seed: the same seed gives the same result on every machine' },
 };
+
+/** For the commands that run neural models. */
+export const threadsOptions: OptionSpecs = {
+  threads: { type: 'integer', value: 'N', min: 1, max: MAX_THREADS, description: 'neural models: threads for the kernels (default: all cores); results do not depend on it' },
+};
+
+/** The --threads option (its range checked by the parser): a count, or 'auto' (all cores) when absent. */
+export function threadsOf(o: Parsed['options']): number | 'auto' {
+  return typeof o.threads === 'number' ? o.threads : 'auto';
+}
 
 export const commonOptions: OptionSpecs = {
   json: { type: 'boolean', description: 'print results as JSON' },

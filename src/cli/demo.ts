@@ -16,7 +16,7 @@ import type { NeuralKind } from '../neural/model.js';
 import { readCorpus } from '../node/corpus-files.js';
 import type { Corpus } from '../text/corpus.js';
 import { splitWords } from '../text/tokenize.js';
-import { commonOptions, seedOption, toJson, type Command } from './common.js';
+import { commonOptions, seedOption, threadsOf, threadsOptions, toJson, type Command } from './common.js';
 import { DEFAULT_DEMO_FAMILIES, DEMO_MODELS, demoFamilies, trainDemoModel } from './neural-demo.js';
 
 /** The folder of the embedded corpus, relative to the installed package. */
@@ -61,6 +61,8 @@ export interface DemoOptions {
   maxOrder: number;
   families: readonly NeuralKind[];
   seed: number;
+  /** Threads of the neural kernels (the numbers do not depend on it). */
+  threads: number | 'auto';
 }
 
 const thousands = (x: number): string => x.toLocaleString('en-US');
@@ -106,7 +108,7 @@ export async function runDemo(texts: { train: Corpus; valid: Corpus; test: Corpu
     const trained = [];
     for (const kind of options.families) {
       const t0 = cpuSeconds();
-      const model = await trainDemoModel(DEMO_MODELS[kind], train, options.seed, progress);
+      const model = await trainDemoModel(DEMO_MODELS[kind], train, options.seed, options.threads, progress);
       const cpu = cpuSeconds() - t0;
       const { name, epochs } = DEMO_MODELS[kind];
       trained.push({ name, model });
@@ -156,6 +158,7 @@ export const demo: Command = {
   options: {
     neural: { type: 'string', value: 'LIST', description: `neural families to train: a comma list of ${Object.keys(DEMO_MODELS).join(', ')}, or all, or none (default ${DEFAULT_DEMO_FAMILIES.join(',')}; all takes about a minute more)` },
     ...seedOption,
+    ...threadsOptions,
     ...commonOptions,
   },
   async run(parsed, io) {
@@ -173,7 +176,7 @@ export const demo: Command = {
     say('kotoba demo: from counts to neural networks, on a slice of WikiText-2 (CC BY-SA 3.0, lowercased)');
     say(`training text ${thousands(train.words)} words; validation ${thousands(valid.words)}; test ${thousands(test.words)} (perplexity is on the test text); vocabulary ${thousands(train.vocab.size)}`);
     say('');
-    const result = await runDemo({ train, valid, test }, { maxOrder: 5, families, seed: typeof o.seed === 'number' ? o.seed : 1 }, say, io.progress, io.log.warn);
+    const result = await runDemo({ train, valid, test }, { maxOrder: 5, families, seed: typeof o.seed === 'number' ? o.seed : 1, threads: threadsOf(o) }, say, io.progress, io.log.warn);
     const total = (performance.now() - started) / 1000;
     say('');
     say(`done in ${seconds(total)}. More: npx kotoba --help, and the README's examples, which run on corpus/.`);

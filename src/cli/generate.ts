@@ -3,7 +3,7 @@ import { stripSentenceStart } from '../apps/nextword.js';
 import { Random } from '../util/random.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, seedOption, textOptions, textOptionsFor, toJson, type Command } from './common.js';
+import { commonOptions, seedOption, threadsOf, threadsOptions, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const generate: Command = {
   name: 'generate',
@@ -23,6 +23,7 @@ export const generate: Command = {
     'no-unk': { type: 'boolean', description: 'never draw <unk>' },
     ...textOptions,
     ...seedOption,
+    ...threadsOptions,
     ...commonOptions,
   },
   files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [] }),
@@ -33,7 +34,7 @@ export const generate: Command = {
     // Without --seed, a fresh seed, said on stderr (and in --json) so the run can be repeated.
     const seed = typeof o.seed === 'number' ? o.seed : Math.floor(Math.random() * 2 ** 31);
     if (typeof o.seed !== 'number') io.log.info(`seed ${seed} (pass --seed ${seed} to repeat this run)`);
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     const text = textOptionsFor(lm, o, modelPath);
     const prefix = typeof o.prefix === 'string' ? tokenizer(text)(stripSentenceStart(o.prefix)) : [];
     const sampler = new Sampler(lm, {

@@ -8,7 +8,7 @@ import { readCorpus } from '../node/corpus-files.js';
 import { saveMixture } from '../node/mixture-files.js';
 import { loadModel } from '../node/models.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
-import { commonOptions, fmt, formatCount, lineOptions, lineOptionsOf, textOptions, textOptionsFor, toJson, type Command } from './common.js';
+import { commonOptions, fmt, formatCount, lineOptions, lineOptionsOf, textOptions, textOptionsFor, threadsOf, threadsOptions, toJson, type Command } from './common.js';
 
 export const interpolate: Command = {
   name: 'interpolate',
@@ -28,6 +28,7 @@ export const interpolate: Command = {
     tolerance: { type: 'number', value: 'ε', min: 0, description: 'EM: stop when an iteration gains less than this in log10 likelihood per token (default 1e-7)' },
     ...textOptions,
     ...lineOptions,
+    ...threadsOptions,
     ...commonOptions,
   },
   files: (parsed) => ({
@@ -44,10 +45,11 @@ export const interpolate: Command = {
     if (!output && !arpa && !dev) throw new KotobaError('nothing to do', 'pass -o MIX to write a mixture file, --arpa OUT.arpa for one n-gram model, or --tune DEV to see the tuned weights');
     if (dev && Array.isArray(o.weights)) throw new KotobaError('--tune and --weights both given', 'either tune the weights on a text or give them');
     if (arpa) formatForPath(arpa); // fail on a bad extension before any work
+    const threads = threadsOf(o);
     const models: LanguageModel<unknown>[] = [];
     for (const p of paths) {
       io.progress(`loading ${p}`);
-      models.push(await loadModel(p, io.log.warn));
+      models.push(await loadModel(p, io.log.warn, { threads }));
     }
     if (arpa) {
       const bad = models.findIndex((m) => !(m instanceof BackoffModel));

@@ -54,13 +54,13 @@ export function demoFamilies(list: string): NeuralKind[] {
   return [...new Set(kinds as NeuralKind[])];
 }
 
-/** Trains one family for its fixed number of epochs on `train`, with `seed`. */
-export async function trainDemoModel(m: DemoModel, train: Corpus, seed: number, progress: (line: string) => void): Promise<NeuralModel<unknown>> {
+/** Trains one family for its fixed number of epochs on `train`, with `seed`, its kernels on `threads`. */
+export async function trainDemoModel(m: DemoModel, train: Corpus, seed: number, threads: number | 'auto', progress: (line: string) => void): Promise<NeuralModel<unknown>> {
   const d = TRAINING_DEFAULTS[m.kind];
   const config = resolveConfig(m.kind, m.arch, train.vocab.size);
   const counts = countIds(train.tokens, train.vocab.size);
   const optimizer = m.optimizer ?? d.optimizer;
-  const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt }, optimizer });
+  const model = await buildModel(config, train.vocab, orderFor(config, counts), { shape: { batch: d.batch, bptt: d.bptt }, optimizer, threads });
   model.initialize(new Random(seed, 0), counts);
   progress(`training ${model.description} for ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}`);
   const trainer = new Trainer(model, train.tokens, null, { epochs: m.epochs, lr: m.lr ?? d.lr, clip: d.clip, lrDecay: d.lrDecay, l2: optimizer === 'adamw' ? ADAMW_WEIGHT_DECAY : d.l2, seed }, { epoch: (r) => progress(epochLine(r)) });

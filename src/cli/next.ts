@@ -2,7 +2,7 @@ import { contextState, nextWords, stripSentenceStart } from '../apps/nextword.js
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
 import { BOS_WORD } from '../text/vocabulary.js';
-import { commonOptions, fmt32, textOptions, textOptionsFor, toJson, type Command } from './common.js';
+import { commonOptions, fmt32, threadsOf, threadsOptions, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const next: Command = {
   name: 'next',
@@ -14,6 +14,7 @@ export const next: Command = {
     'top-k': { type: 'integer', short: 'k', value: 'K', min: 1, deprecated: ['top'], description: 'list the K most probable words (default 10)' },
     'no-unk': { type: 'boolean', description: 'leave <unk> out of the list' },
     ...textOptions,
+    ...threadsOptions,
     ...commonOptions,
   },
   files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [] }),
@@ -21,7 +22,7 @@ export const next: Command = {
     const [modelPath, ...contextParts] = parsed.positionals as [string, ...string[]];
     const o = parsed.options;
     const k = typeof o['top-k'] === 'number' ? o['top-k'] : 10;
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     // The context starts a sentence: a leading <s> is optional.
     const words = tokenizer(textOptionsFor(lm, o, modelPath))(stripSentenceStart(contextParts.join(' ')));
     const ctx = contextState(lm, words);

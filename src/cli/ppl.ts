@@ -3,7 +3,7 @@ import { CorpusBuilder } from '../text/corpus.js';
 import { loadModel } from '../node/models.js';
 import { readLines } from '../node/io.js';
 import { KotobaError } from '../errors.js';
-import { commonOptions, contextOf, contextOption, fmt, lineOptions, lineOptionsOf, textOptions, textOptionsFor, toJson, type Command } from './common.js';
+import { commonOptions, contextOf, contextOption, fmt, threadsOf, threadsOptions, lineOptions, lineOptionsOf, textOptions, textOptionsFor, toJson, type Command } from './common.js';
 
 export const ppl: Command = {
   name: 'ppl',
@@ -11,11 +11,11 @@ export const ppl: Command = {
   usage: 'kotoba ppl MODEL [FILE|-]',
   positionals: { names: ['MODEL', 'FILE'], required: 1 },
   examples: ['kotoba ppl wiki.arpa corpus/wiki.valid.txt', 'kotoba ppl --json wiki.kblm corpus/wiki.valid.txt', 'kotoba ppl --context stream lstm.safetensors corpus/wiki.test.txt'],
-  options: { ...textOptions, ...contextOption, ...lineOptions, ...commonOptions },
+  options: { ...textOptions, ...contextOption, ...lineOptions, ...threadsOptions, ...commonOptions },
   files: ({ positionals: [model, input = '-'] }) => ({ models: [{ path: model, as: 'the model' }], inputs: [{ path: input, as: 'the text' }], outputs: [] }),
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals as [string, string?];
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     const context = contextOf(parsed.options, lm);
     const acc = new PerplexityAccumulator();
     // Lines become token streams in batches, scored through the model's fast path; in stream

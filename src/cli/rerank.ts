@@ -3,7 +3,7 @@ import { KotobaError, at } from '../errors.js';
 import { readLines } from '../node/io.js';
 import { loadModel } from '../node/models.js';
 import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, fmt32 as num, lineOptions, lineOptionsOf, textOptions, textOptionsFor, toJson, type Command } from './common.js';
+import { commonOptions, fmt32 as num, lineOptions, lineOptionsOf, textOptions, textOptionsFor, threadsOf, threadsOptions, toJson, type Command } from './common.js';
 
 export const rerank: Command = {
   name: 'rerank',
@@ -21,6 +21,7 @@ export const rerank: Command = {
     'top-k': { type: 'integer', short: 'k', value: 'K', min: 1, deprecated: ['top'], description: 'print only the K best candidates of each group' },
     ...textOptions,
     ...lineOptions,
+    ...threadsOptions,
     ...commonOptions,
   },
   files: ({ positionals: [model, input = '-'] }) => ({ models: [{ path: model, as: 'the model' }], inputs: [{ path: input, as: 'the candidates' }], outputs: [] }),
@@ -30,7 +31,7 @@ export const rerank: Command = {
     const format = typeof o.format === 'string' ? o.format : 'auto';
     if (format !== 'auto' && format !== 'nbest' && format !== 'plain') throw new KotobaError(`unknown --format '${format}'`, 'use nbest, plain or auto');
     const top = typeof o['top-k'] === 'number' ? o['top-k'] : Infinity;
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     const options: RerankOptions = { tokenize: tokenizer(textOptionsFor(lm, o, modelPath)), normalize: Boolean(o.normalize), source: input };
     if (typeof o.weight === 'number') options.weight = o.weight;
     const reader = new CandidateReader({ format: format as CandidateFormat | 'auto', source: input });

@@ -4,7 +4,7 @@ import { readLines } from '../node/io.js';
 import { IdBuffer } from '../text/corpus.js';
 import { wordVisitor } from '../text/tokenize.js';
 import { EOS, UNK } from '../text/vocabulary.js';
-import { commonOptions, contextOf, contextOption, fmt32, lineOptions, lineOptionsOf, textOptions, textOptionsFor, type Command } from './common.js';
+import { commonOptions, contextOf, contextOption, fmt32, lineOptions, lineOptionsOf, textOptions, textOptionsFor, threadsOf, threadsOptions, type Command } from './common.js';
 
 /** A number in JSON: non-finite as null, as `toJson` writes it. */
 const jsonNumber = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
@@ -20,12 +20,13 @@ export const score: Command = {
     ...textOptions,
     ...contextOption,
     ...lineOptions,
+    ...threadsOptions,
     ...commonOptions,
   },
   files: ({ positionals: [model, input = '-'] }) => ({ models: [{ path: model, as: 'the model' }], inputs: [{ path: input, as: 'the text' }], outputs: [] }),
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals as [string, string?];
-    const lm = await loadModel(modelPath, io.log.warn);
+    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
     const eachWord = wordVisitor(textOptionsFor(lm, parsed.options, modelPath));
     // In stream context each line continues from the state after the line before.
     const streamScore = contextOf(parsed.options, lm) === 'stream' ? lm.scoreStream!.bind(lm) : null;

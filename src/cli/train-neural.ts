@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../node/io.js';
 import { checkpointPathFor, NEURAL_EXTENSION, readNeuralModelFile, saveNeuralModel } from '../node/neural-files.js';
 import type { Corpus } from '../text/corpus.js';
 import type { Parsed } from './args.js';
-import { formatCount, lineOptionsOf, textOptionsFor, textOptionsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
+import { formatCount, lineOptionsOf, textOptionsFor, textOptionsOf, threadsOf, toJson, vocabularyOptionsOf, type CommandIO } from './common.js';
 import { promises as fsp } from 'node:fs';
 
 /** Training defaults per family (architecture defaults are in resolveConfig). */
@@ -113,6 +113,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
   if (!output.endsWith(NEURAL_EXTENSION)) throw new KotobaError(`neural models are written as safetensors: ${output} should end in ${NEURAL_EXTENSION}`, `e.g. -o ${kind}${NEURAL_EXTENSION}`);
   const ckptPath = checkpointPathFor(output);
   const dryRun = Boolean(o['dry-run']);
+  const threads = threadsOf(o);
   const started = performance.now();
 
   // ---- the model and its training options: new, or from the checkpoint --------------------
@@ -145,7 +146,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     io.progress(`resuming from ${ckptPath}: epoch ${c.checkpoint.state.epoch + 1}, step ${c.checkpoint.state.step}`);
     const text = textOptionsFor({ text: c.text ?? textOptionsOf(run.text as Parsed['options']) }, o, ckptPath);
     train = await readCorpus(input, { ...text, ...lineOptionsOf(o), vocab: c.vocab });
-    model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape, optimizer: run.optimizer ?? 'sgd' });
+    model = await buildModel(c.config, c.vocab, c.order, { shape: run.shape, optimizer: run.optimizer ?? 'sgd', threads });
     loadWeights(model, c.weights, ckptPath);
     resume = { state: c.checkpoint.state, best: c.checkpoint.best, carried: c.checkpoint.carried, optimizer: c.checkpoint.optimizer ?? null, from: ckptPath };
     if (num(o.lr) !== undefined) {
@@ -188,7 +189,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     if (kind === 'transformer') arch.window = shape.bptt; // the training window is the context window
     const config = resolveConfig(kind, arch, train.vocab.size);
     const counts = countIds(train.tokens, train.vocab.size);
-    model = await buildModel(config, train.vocab, orderFor(config, counts), { shape, optimizer });
+    model = await buildModel(config, train.vocab, orderFor(config, counts), { shape, optimizer, threads });
     model.initialize(new Random(trainer.seed, 0), counts);
   }
   model.text = train.text; // stored in the checkpoints and the model file
@@ -206,7 +207,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     trainTokens = prefixTokens(trainTokens, run.shape.batch * (run.shape.bptt + 1) * 3);
     if (validTokens) validTokens = prefixTokens(validTokens, 200);
   }
-  io.progress(`${model.description}; ${model.params.size.toLocaleString('en-US')} parameters; kernels ${model.kernels.backend}`);
+  io.progress(`${model.description}; ${model.params.size.toLocaleString('en-US')} parameters; kernels ${model.kernels.backend} on ${model.kernels.threads} thread${model.kernels.threads > 1 ? 's' : ''}`);
   io.progress(`training on ${train.words.toLocaleString('en-US')} words in ${train.sentences.toLocaleString('en-US')} sentences; batch ${run.shape.batch}${isSequenceModel(run.kind) ? `, BPTT ${run.shape.bptt}` : ''}, lr ${run.trainer.lr}, seed ${run.trainer.seed}`);
 
   // ---- the loop ---------------------------------------------------------------------------
@@ -214,6 +215,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     run,
     data: { train: run.train, words: train.words, sentences: train.sentences, valid: run.valid, validWords: valid?.words ?? null },
     kernels: model.kernels.backend,
+    threads: model.kernels.threads,
     kotoba: '0.1.0',
   });
   let interrupted = false;
@@ -295,6 +297,7 @@ export async function trainNeural(parsed: Parsed, io: CommandIO): Promise<void> 
     checkpoint: result.reason === 'epochs' || result.reason === 'converged' || dryRun ? null : result.checkpoint,
     seconds,
     kernels: model.kernels.backend,
+    threads: model.kernels.threads,
   };
   if (o.json) await io.stdout(toJson(summary) + '\n');
   else {

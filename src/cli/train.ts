@@ -8,7 +8,7 @@ import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
 import { checkpointPathFor } from '../node/neural-files.js';
 import { NEURAL_KINDS } from '../neural/model.js';
 import type { Parsed } from './args.js';
-import { commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
+import { commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, threadsOptions, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 
 export const NEURAL_MODELS = NEURAL_KINDS;
 const NGRAM = ['ngram'];
@@ -76,6 +76,7 @@ export const train: Command = {
     'checkpoint-every': { type: 'number', value: 'S', min: 0, models: NEURAL_MODELS, description: 'neural: seconds between checkpoints (default 300)' },
     report: { type: 'string', value: 'FILE.html', models: NEURAL_MODELS, description: 'neural: write an HTML chart of loss and validation perplexity per epoch' },
     seed: { ...seedOption.seed!, models: NEURAL_MODELS, description: 'neural: random seed of the initial weights and the shuffling (default 1)' },
+    ...threadsOptions,
     ...commonOptions,
   },
   files: ({ positionals: [text], options: o }) => {

@@ -186,6 +186,8 @@ export interface BuildOptions {
   backend?: KernelBackend | 'auto';
   /** The optimizer training will use (default 'sgd'); its state is allocated with the model. */
   optimizer?: OptimizerName;
+  /** Kernel threads (default 1; 'auto': every core where memory can be shared). Results do not depend on it. */
+  threads?: number | 'auto';
 }
 
 /**
@@ -198,9 +200,10 @@ export interface BuildOptions {
  * const corpus = corpusFromText(['the cat sat', 'the dog sat', 'a cat ran']);
  * const config = resolveConfig('lstm', { hidden: 16, layers: 1 }, corpus.vocab.size);
  * const counts = countIds(corpus.tokens, corpus.vocab.size);
- * const model = await buildModel(config, corpus.vocab, orderFor(config, counts), { shape: { batch: 2, bptt: 5 } });
+ * const model = await buildModel(config, corpus.vocab, orderFor(config, counts), { shape: { batch: 2, bptt: 5 }, threads: 'auto' });
  * model.initialize(new Random(1), counts);
- * console.log(model.description, model.kernels.backend, scoreTokens(model, corpus.tokens).perplexity);
+ * console.log(model.description, model.kernels.backend, model.kernels.threads, scoreTokens(model, corpus.tokens).perplexity);
+ * model.kernels.close(); // stops the worker threads now rather than when the model is collected
  * ```
  */
 export async function buildModel(config: NeuralConfig, vocab: Vocabulary, order: OutputOrder, options: BuildOptions = {}): Promise<NeuralModel<unknown>> {
@@ -209,8 +212,9 @@ export async function buildModel(config: NeuralConfig, vocab: Vocabulary, order:
   const floats = modelFloats(config, vocab, order, shape, optimizer);
   let k: Kernels;
   try {
-    k = await createKernels(floats, { backend: options.backend ?? 'auto' });
+    k = await createKernels(floats, { backend: options.backend ?? 'auto', threads: options.threads ?? 1 });
   } catch (e) {
+    if (e instanceof KotobaError) throw e;
     throw new KotobaError(`cannot allocate ${((floats * 4) / 2 ** 20).toFixed(0)} MiB for the ${config.kind} model: ${(e as Error).message}`, 'use a smaller --hidden, --hash-size, --batch or vocabulary, or --classes');
   }
   return withOptimizer(construct(k, k, config, vocab, order, shape), k, optimizer);

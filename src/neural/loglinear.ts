@@ -108,7 +108,7 @@ export class LogLinearModel extends WindowModel {
     const b = this.b().value;
     for (let r = 0; r < rows; r++) {
       const z = this.logitRows[r]!;
-      z.set(b);
+      k.copy(Vo, b, z);
       for (let j = 0; j < n; j++) k.axpy(Vo, 1, this.rowValue[j]![ctx[r * n + j]!]!, z);
     }
   }
@@ -156,12 +156,12 @@ export class LogLinearModel extends WindowModel {
       const w = this.rowValue[j]![c]!, g = this.rowGrad[j]![c]!;
       if (l2 > 0) k.scale(Vo, 1 - lr * l2, w);
       k.axpy(Vo, -step, g, w);
-      g.fill(0);
+      k.zero(Vo, g);
       this.isTouched[key] = 0;
     }
     this.touchedCount = 0;
     k.axpy(Vo, -step, b.grad, b.value);
-    b.grad.fill(0);
+    k.zero(Vo, b.grad);
     return norm;
   }
 

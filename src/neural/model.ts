@@ -226,12 +226,12 @@ export abstract class NeuralModel<S> implements LanguageModel<S>, Trainee {
       const step = clip > 0 && norm > clip ? (lr * clip) / norm : lr;
       if (l2 > 0) k.scale(dense, 1 - lr * l2, sp.denseValues);
       k.axpy(dense, -step, sp.denseGrads, sp.denseValues);
-      sp.denseGrads.fill(0);
+      k.zero(dense, sp.denseGrads);
       for (let i = 0; i < n; i++) {
         const r = sp.list[i]!;
         if (l2 > 0) k.scale(sp.width, 1 - lr * l2, sp.rowValue[r]!); // lazily: rows in use only
         k.axpy(sp.width, -step, sp.rowGrad[r]!, sp.rowValue[r]!);
-        sp.rowGrad[r]!.fill(0);
+        k.zero(sp.width, sp.rowGrad[r]!);
       }
     }
     for (let i = 0; i < n; i++) sp.seen[sp.list[i]!] = 0;

@@ -133,6 +133,6 @@ export function sgdStep(k: Kernels, ps: ParamSet, lr: number, clip: number, l2 =
   if (clip > 0 && norm > clip) scale = clip / norm;
   if (l2 > 0) k.scale(ps.count, 1 - lr * l2, ps.values);
   k.axpy(ps.count, -lr * scale, ps.grads, ps.values);
-  ps.grads.fill(0);
+  k.zero(ps.count, ps.grads);
   return norm;
 }

@@ -22,7 +22,7 @@ import { checkWeights, MixtureModel, sharedTextOptions } from '../apps/mixture.j
 import { describeTextOptions, sameTextOptions, textOptionsFromJson, textOptionsToJson, type TextOptionsJson } from '../text/text-options.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { fileError, readBytes, readHead, writeFileAtomic } from './io.js';
-import { loadModel, registerModelLoader, type ModelLoader } from './models.js';
+import { loadModel, registerModelLoader, type LoadOptions, type ModelLoader } from './models.js';
 
 export const MIXTURE_FORMAT = 'kotoba-mixture';
 export const MIXTURE_VERSION = 1;
@@ -133,7 +133,7 @@ interface Leaf {
  * mix.weights; // Float64Array [0.6, 0.4]
  * ```
  */
-export async function loadMixture(path: string, warn: (m: string) => void = () => {}): Promise<MixtureModel> {
+export async function loadMixture(path: string, warn: (m: string) => void = () => {}, options: LoadOptions = {}): Promise<MixtureModel> {
   const walk: Walk = { open: [], done: new Map(), leaves: new Map(), files: new Map(), texts: [] };
   const flat = await flatten(path, await realPath(path), 1, walk);
   const models: LanguageModel<unknown>[] = [];
@@ -141,7 +141,7 @@ export async function loadMixture(path: string, warn: (m: string) => void = () =
   for (const real of flat.keys()) {
     const leaf = walk.leaves.get(real)!;
     try {
-      models.push(await loadModel(leaf.path, warn));
+      models.push(await loadModel(leaf.path, warn, options));
     } catch (e) {
       throw componentError(e, leaf.mixture, leaf.named);
     }

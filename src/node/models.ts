@@ -8,11 +8,17 @@ import type { LanguageModel } from '../lm.js';
 import { readHead } from './io.js';
 import { loadNgramModel } from './ngram-files.js';
 
+/** How a model is opened, beyond its file. */
+export interface LoadOptions {
+  /** Kernel threads of a neural model (default 1; 'auto': all cores). Other families ignore it. */
+  threads?: number | 'auto';
+}
+
 /** How to recognise and open one family of model files, for `loadModel`. */
 export interface ModelLoader {
   /** True when this loader reads the file (from its first bytes and name). */
   accepts(head: Uint8Array, path: string): boolean;
-  load(path: string, warn: (m: string) => void): Promise<LanguageModel<unknown>>;
+  load(path: string, warn: (m: string) => void, options?: LoadOptions): Promise<LanguageModel<unknown>>;
   /** The other model files this one names (a mixture's components), as paths to open. */
   references?(path: string): Promise<string[]>;
 }
@@ -50,11 +56,12 @@ function head(path: string): Promise<Uint8Array> {
  * const model = await loadModel('wiki.mix.json'); // ARPA, .kblm, a neural model or a mixture
  * const test = await readCorpus('wiki.test.txt', { ...model.text, vocab: model.vocab }); // read as the model's text was
  * console.log(model.description, scoreTokens(model, test.tokens).perplexity);
+ * const lstm = await loadModel('lstm.safetensors', console.warn, { threads: 'auto' }); // kernels on every core
  * ```
  */
-export async function loadModel(path: string, warn: (m: string) => void = () => {}): Promise<LanguageModel<unknown>> {
+export async function loadModel(path: string, warn: (m: string) => void = () => {}, options: LoadOptions = {}): Promise<LanguageModel<unknown>> {
   const h = await head(path);
-  for (const l of loaders) if (l.accepts(h, path)) return l.load(path, warn);
+  for (const l of loaders) if (l.accepts(h, path)) return l.load(path, warn, options);
   return (await loadNgramModel(path, warn)) as LanguageModel<unknown>;
 }
 

@@ -58,5 +58,5 @@ export async function loadNeuralModel(path: string, options: BuildOptions = {}):
 
 registerModelLoader({
   accepts: (head, path) => path.endsWith(NEURAL_EXTENSION) || looksLikeSafetensors(head),
-  load: (path) => loadNeuralModel(path) as Promise<NeuralModel<unknown>>,
+  load: (path, _warn, options) => loadNeuralModel(path, { threads: options?.threads ?? 1 }) as Promise<NeuralModel<unknown>>,
 });

@@ -14,14 +14,14 @@ const ALIGN = 16;
 export abstract class KernelsBase implements Kernels {
   abstract readonly backend: KernelBackend;
   /** The memory all tensors are views of. */
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBufferLike;
   readonly capacityFloats: number;
   /** Next free byte and the end of the arena, as byte offsets into `buffer`. */
   private cursor: number;
   private readonly end: number;
 
   /** The arena is bytes [start, start + 4·capacityFloats) of buffer; start must be 16-byte aligned. */
-  protected constructor(buffer: ArrayBuffer, start: number, capacityFloats: number) {
+  protected constructor(buffer: ArrayBufferLike, start: number, capacityFloats: number) {
     if (!Number.isInteger(capacityFloats) || capacityFloats < 0) {
       throw new RangeError(`kernels: capacityFloats must be a non-negative integer, got ${capacityFloats}`);
     }
@@ -33,15 +33,25 @@ export abstract class KernelsBase implements Kernels {
 
   // ---- memory -------------------------------------------------------------------------------
 
+  get threads(): number {
+    return 1;
+  }
+
+  get ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): void {}
+
   get freeFloats(): number {
     return Math.max(0, (this.end - this.cursor) >> 2);
   }
 
-  alloc(n: number): Float32Array<ArrayBuffer> {
+  alloc(n: number): Float32Array {
     return new Float32Array(this.buffer, this.take(n, 'alloc'), n);
   }
 
-  allocInt32(n: number): Int32Array<ArrayBuffer> {
+  allocInt32(n: number): Int32Array {
     return new Int32Array(this.buffer, this.take(n, 'allocInt32'), n);
   }
 
@@ -151,6 +161,17 @@ export abstract class KernelsBase implements Kernels {
     this.embeddingScatterAddImpl(rows, D, dtable, ids, d);
   }
 
+  copy(n: number, x: Float32Array, y: Float32Array): void {
+    this.vec2('copy', n, x, y);
+    this.copyImpl(n, x, y);
+  }
+
+  zero(n: number, x: Float32Array): void {
+    this.dim('zero', n);
+    this.view('x', x, n);
+    this.zeroImpl(n, x);
+  }
+
   axpy(n: number, a: number, x: Float32Array, y: Float32Array): void {
     this.vec2('axpy', n, x, y);
     this.axpyImpl(n, a, x, y);
@@ -223,6 +244,8 @@ export abstract class KernelsBase implements Kernels {
   protected abstract logSoftmaxImpl(rows: number, V: number, x: Float32Array): void;
   protected abstract embeddingGatherImpl(rows: number, D: number, table: Float32Array, ids: Int32Array, out: Float32Array): void;
   protected abstract embeddingScatterAddImpl(rows: number, D: number, dtable: Float32Array, ids: Int32Array, d: Float32Array): void;
+  protected abstract copyImpl(n: number, x: Float32Array, y: Float32Array): void;
+  protected abstract zeroImpl(n: number, x: Float32Array): void;
   protected abstract axpyImpl(n: number, a: number, x: Float32Array, y: Float32Array): void;
   protected abstract scaleImpl(n: number, a: number, x: Float32Array): void;
   protected abstract mulImpl(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;

@@ -190,6 +190,15 @@ export class JsKernels extends KernelsBase {
     for (let i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1 - y[i]);
   }
 
+  protected copyImpl(n: number, x: Float32Array, y: Float32Array): void {
+    const from = x.byteOffset >> 2;
+    this.f32.copyWithin(y.byteOffset >> 2, from, from + n); // memmove on the whole memory: no view made
+  }
+
+  protected zeroImpl(n: number, x: Float32Array): void {
+    x.fill(0, 0, n);
+  }
+
   protected axpyImpl(n: number, a: number, x: Float32Array, y: Float32Array): void {
     for (let i = 0; i < n; i++) y[i] += a * x[i];
   }

@@ -18,7 +18,17 @@ export type KernelBackend = 'wasm-relaxed-simd' | 'wasm-simd' | 'js';
 export interface KernelOptions {
   /** A backend to force, or 'auto' (default): the fastest one this runtime supports. */
   backend?: KernelBackend | 'auto';
+  /**
+   * Threads the kernels run on (default 1): the calling thread and threads − 1 workers over one
+   * shared memory. 'auto' takes every core where the runtime can share memory (Node; a
+   * cross-origin-isolated page) and 1 elsewhere; a number above 1 where it cannot is an error.
+   * Results are bit-identical for any thread count. Only the wasm backends have threads.
+   */
+  threads?: number | 'auto';
 }
+
+/** The most threads a Kernels object may run on. */
+export const MAX_THREADS = 256;
 
 /** Float32 kernels and the memory their tensors live in. */
 export interface Kernels {
@@ -26,16 +36,31 @@ export interface Kernels {
   readonly backend: KernelBackend;
   /** Number of 4-byte slots the memory was created with (Float32 and Int32 allocations share them). */
   readonly capacityFloats: number;
+  /** Threads the kernels run on (1: the calling thread only). */
+  readonly threads: number;
+  /**
+   * Resolves once the worker threads are running (at once with one thread); rejects if one cannot
+   * start. Nothing needs to wait for it — until then the threads that are up take all the work —
+   * except a benchmark that wants every thread from its first call.
+   */
+  readonly ready: Promise<void>;
+  /**
+   * Stops the worker threads (a no-op with one thread); the kernels must not be used afterwards.
+   * Idle workers never keep a process alive, and dropped kernels release theirs when collected,
+   * so this matters only to free them at once.
+   */
+  close(): void;
 
   /**
    * A zero-filled Float32Array of n elements, a view of the kernels' memory. Capacity is fixed
    * at creation (no growth, so views never detach); each allocation is 16-byte aligned and so
    * takes a multiple of 4 slots (see {@link floatsFor}). Allocating past capacity throws an
-   * error naming the sizes. The memory is a plain (never shared) ArrayBuffer.
+   * error naming the sizes. The memory is an ArrayBuffer, or a SharedArrayBuffer when the
+   * kernels run on more than one thread.
    */
-  alloc(n: number): Float32Array<ArrayBuffer>;
+  alloc(n: number): Float32Array;
   /** Like {@link Kernels.alloc}, for Int32 data (word ids, targets). */
-  allocInt32(n: number): Int32Array<ArrayBuffer>;
+  allocInt32(n: number): Int32Array;
   /** Float32 slots still free. */
   readonly freeFloats: number;
 
@@ -113,6 +138,14 @@ export interface Kernels {
   /** dtable(·×D)[ids[r]] += d(rows×D)[r] (repeated ids accumulate). */
   embeddingScatterAdd(rows: number, D: number, dtable: Float32Array, ids: Int32Array, d: Float32Array): void;
 
+  /**
+   * y = x over n elements (memmove: they may overlap). Use it, and {@link Kernels.zero}, rather
+   * than TypedArray set() and fill() on kernel memory: on threads the memory is shared, where V8
+   * makes those several times slower (element by element), while these stay one memmove/memset.
+   */
+  copy(n: number, x: Float32Array, y: Float32Array): void;
+  /** x = 0 over n elements (see {@link Kernels.copy}). */
+  zero(n: number, x: Float32Array): void;
   /** y += a·x over n elements. */
   axpy(n: number, a: number, x: Float32Array, y: Float32Array): void;
   /** x *= a over n elements. */

@@ -1,20 +1,28 @@
 // The WebAssembly backends: asm/kernels.ts built with SIMD128 or relaxed SIMD, embedded as
 // base64 by scripts/build-wasm.mjs. One WebAssembly.Memory per Kernels object, sized once:
 //
-//   [0, heapBase)            the module's static data (math tables)
-//   [scratch, +scratchBytes)  packing buffers for gemm (see asm/kernels.ts)
-//   [arena, +4·capacity)     tensors handed out by alloc()/allocInt32()
+//   [0, heapBase)             the module's static data (math tables)
+//   [scratch, +threads·S)     packing buffers for gemm, one block of S bytes per thread
+//   [extra, +extraBytes)      the thread pool's control block and argument slots (threads > 1)
+//   [arena, +4·capacity)      tensors handed out by alloc()/allocInt32()
 //
 // The memory never grows, so every Float32Array view stays attached; tensors are passed to the
 // module as byte offsets (view.byteOffset), which is why they must be views of this memory.
+// With threads, the memory is shared and the module is its threads build (the same code with its
+// memory import declared shared; see threaded.ts).
 
 import { KernelsBase } from './base.js';
-import { KERNELS_RELAXED_SIMD_WASM_BASE64, KERNELS_SIMD_WASM_BASE64 } from './wasm-binaries.generated.js';
+import {
+  KERNELS_RELAXED_SIMD_THREADS_WASM_BASE64,
+  KERNELS_RELAXED_SIMD_WASM_BASE64,
+  KERNELS_SIMD_THREADS_WASM_BASE64,
+  KERNELS_SIMD_WASM_BASE64,
+} from './wasm-binaries.generated.js';
 
 export type WasmBackend = 'wasm-relaxed-simd' | 'wasm-simd';
 
 /** The module's exports; pointers are byte offsets, booleans 0/1. */
-interface KernelExports {
+export interface KernelExports {
   scratchFloats(): number;
   heapBase(): number;
   setScratch(ptr: number, floats: number): void;
@@ -26,10 +34,13 @@ interface KernelExports {
   tanhBackward(n: number, y: number, dy: number, dx: number): void;
   sigmoidForward(n: number, x: number, y: number): void;
   sigmoidBackward(n: number, y: number, dy: number, dx: number): void;
-  softmaxCrossEntropy(rows: number, V: number, logits: number, targets: number, losses: number, dlogits: number, scale: number): number;
+  /** rowLoss: where to write each row's float64 loss, or 0. */
+  softmaxCrossEntropy(rows: number, V: number, logits: number, targets: number, losses: number, dlogits: number, scale: number, rowLoss: number): number;
   logSoftmax(rows: number, V: number, x: number): void;
   embeddingGather(rows: number, D: number, table: number, ids: number, out: number): void;
   embeddingScatterAdd(rows: number, D: number, dtable: number, ids: number, d: number): void;
+  copy(n: number, x: number, y: number): void;
+  zero(n: number, x: number): void;
   axpy(n: number, a: number, x: number, y: number): void;
   scale(n: number, a: number, x: number): void;
   mul(n: number, a: number, b: number, out: number): void;
@@ -45,15 +56,19 @@ const PAGE = 65536;
 /** Floats for gathering one strided row of A in gemm's M = 1 path (longer rows take the packed path). */
 const VECTOR_SCRATCH_FLOATS = 32768;
 
-const modules = new Map<WasmBackend, Promise<WebAssembly.Module>>();
+const modules = new Map<string, Promise<WebAssembly.Module>>();
 
-/** Compiles (once per process) the module of a backend. */
-function compiled(backend: WasmBackend): Promise<WebAssembly.Module> {
-  let m = modules.get(backend);
+/** Compiles (once per process) the module of a backend, single-thread or threads build. */
+function compiled(backend: WasmBackend, threads: boolean): Promise<WebAssembly.Module> {
+  const key = `${backend}${threads ? '+threads' : ''}`;
+  let m = modules.get(key);
   if (!m) {
-    const base64 = backend === 'wasm-relaxed-simd' ? KERNELS_RELAXED_SIMD_WASM_BASE64 : KERNELS_SIMD_WASM_BASE64;
+    const relaxed = backend === 'wasm-relaxed-simd';
+    const base64 = threads
+      ? relaxed ? KERNELS_RELAXED_SIMD_THREADS_WASM_BASE64 : KERNELS_SIMD_THREADS_WASM_BASE64
+      : relaxed ? KERNELS_RELAXED_SIMD_WASM_BASE64 : KERNELS_SIMD_WASM_BASE64;
     m = WebAssembly.compile(decodeBase64(base64));
-    modules.set(backend, m);
+    modules.set(key, m);
   }
   return m;
 }
@@ -67,40 +82,70 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
 
 const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 
+/** A module instantiated on a memory laid out as described at the top of this file. */
+export interface WasmSetup {
+  backend: WasmBackend;
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** The calling thread's instance. */
+  exports: KernelExports;
+  /** Byte offset of thread p's scratch, and its size in floats. */
+  scratch: (p: number) => number;
+  scratchFloats: number;
+  /** Byte offset of the extraBytes reserved for the caller. */
+  extra: number;
+  arena: number;
+  capacityFloats: number;
+}
+
+/**
+ * Compiles and instantiates a backend on a fresh memory with room for capacityFloats floats, a
+ * scratch block per thread and `extraBytes` more; with threads > 1 the memory is shared. The
+ * caller has checked that the runtime supports the backend (and threads).
+ */
+export async function instantiateWasm(backend: WasmBackend, capacityFloats: number, threads = 1, extraBytes = 0): Promise<WasmSetup> {
+  if (!Number.isInteger(capacityFloats) || capacityFloats < 0) {
+    throw new RangeError(`kernels: capacityFloats must be a non-negative integer, got ${capacityFloats}`);
+  }
+  const shared = threads > 1;
+  const module = await compiled(backend, shared);
+  // The module's static data ends at heapBase; a throwaway instance tells us where (one page).
+  const probeMemory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 1, shared: true } : { initial: 1 });
+  const probe = (await WebAssembly.instantiate(module, { env: { memory: probeMemory } })).exports as unknown as KernelExports;
+  const scratch0 = align16(probe.heapBase());
+  const scratchFloats = probe.scratchFloats() + VECTOR_SCRATCH_FLOATS;
+  const scratchBytes = align16(scratchFloats * 4);
+  const extra = scratch0 + threads * scratchBytes;
+  const arena = align16(extra + extraBytes);
+  const pages = Math.ceil((arena + align16(capacityFloats * 4)) / PAGE);
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory(shared ? { initial: pages, maximum: pages, shared: true } : { initial: pages, maximum: pages });
+  } catch (e) {
+    throw new RangeError(
+      `kernels: cannot reserve ${((pages * PAGE) / 2 ** 20).toFixed(0)} MiB of WebAssembly memory for ${capacityFloats} floats ` +
+        `(32-bit WebAssembly allows at most 4 GiB): ${(e as Error).message}`,
+    );
+  }
+  const exports = (await WebAssembly.instantiate(module, { env: { memory } })).exports as unknown as KernelExports;
+  exports.setScratch(scratch0, scratchFloats);
+  return { backend, module, memory, exports, scratch: (p) => scratch0 + p * scratchBytes, scratchFloats, extra, arena, capacityFloats };
+}
+
+/** The kernels on one thread: every call runs the module's export directly. */
 export class WasmKernels extends KernelsBase {
   readonly backend: WasmBackend;
-  private readonly x: KernelExports;
+  protected readonly x: KernelExports;
 
-  private constructor(backend: WasmBackend, x: KernelExports, memory: WebAssembly.Memory, arena: number, capacityFloats: number) {
-    super(memory.buffer, arena, capacityFloats);
-    this.backend = backend;
-    this.x = x;
+  protected constructor(setup: WasmSetup) {
+    super(setup.memory.buffer as ArrayBuffer, setup.arena, setup.capacityFloats);
+    this.backend = setup.backend;
+    this.x = setup.exports;
   }
 
   /** Instantiates a backend with room for capacityFloats floats. The caller has checked that the runtime supports it. */
   static async create(backend: WasmBackend, capacityFloats: number): Promise<WasmKernels> {
-    if (!Number.isInteger(capacityFloats) || capacityFloats < 0) {
-      throw new RangeError(`kernels: capacityFloats must be a non-negative integer, got ${capacityFloats}`);
-    }
-    const module = await compiled(backend);
-    // The module's static data ends at heapBase; a throwaway instance tells us where (one page).
-    const probe = (await WebAssembly.instantiate(module, { env: { memory: new WebAssembly.Memory({ initial: 1 }) } })).exports as unknown as KernelExports;
-    const scratch = align16(probe.heapBase());
-    const scratchFloats = probe.scratchFloats() + VECTOR_SCRATCH_FLOATS;
-    const arena = align16(scratch + scratchFloats * 4);
-    const pages = Math.ceil((arena + align16(capacityFloats * 4)) / PAGE);
-    let memory: WebAssembly.Memory;
-    try {
-      memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    } catch (e) {
-      throw new RangeError(
-        `kernels: cannot reserve ${((pages * PAGE) / 2 ** 20).toFixed(0)} MiB of WebAssembly memory for ${capacityFloats} floats ` +
-          `(32-bit WebAssembly allows at most 4 GiB): ${(e as Error).message}`,
-      );
-    }
-    const x = (await WebAssembly.instantiate(module, { env: { memory } })).exports as unknown as KernelExports;
-    x.setScratch(scratch, scratchFloats);
-    return new WasmKernels(backend, x, memory, arena, capacityFloats);
+    return new WasmKernels(await instantiateWasm(backend, capacityFloats));
   }
 
   protected gemmImpl(
@@ -144,7 +189,7 @@ export class WasmKernels extends KernelsBase {
     losses: Float32Array, dlogits: Float32Array | null, scale: number,
   ): number {
     // Offset 0 is the module's static data, never an arena tensor, so it stands for "no dlogits".
-    return this.x.softmaxCrossEntropy(rows, V, logits.byteOffset, targets.byteOffset, losses.byteOffset, dlogits ? dlogits.byteOffset : 0, scale);
+    return this.x.softmaxCrossEntropy(rows, V, logits.byteOffset, targets.byteOffset, losses.byteOffset, dlogits ? dlogits.byteOffset : 0, scale, 0);
   }
 
   protected logSoftmaxImpl(rows: number, V: number, x: Float32Array): void {
@@ -157,6 +202,14 @@ export class WasmKernels extends KernelsBase {
 
   protected embeddingScatterAddImpl(rows: number, D: number, dtable: Float32Array, ids: Int32Array, d: Float32Array): void {
     this.x.embeddingScatterAdd(rows, D, dtable.byteOffset, ids.byteOffset, d.byteOffset);
+  }
+
+  protected copyImpl(n: number, x: Float32Array, y: Float32Array): void {
+    this.x.copy(n, x.byteOffset, y.byteOffset);
+  }
+
+  protected zeroImpl(n: number, x: Float32Array): void {
+    this.x.zero(n, x.byteOffset);
   }
 
   protected axpyImpl(n: number, a: number, x: Float32Array, y: Float32Array): void {
