@@ -1,0 +1,657 @@
+/**
+ * The probing structure: KenLM's probing hash tables, one per order, with exact keys. All records
+ * live in one Int32Array; a Float32Array view of the same memory reads their values.
+ *
+ *   unigrams     U ≥ V records of 4 fields; word w's record is at offset 4w
+ *   order k < N  a hash table of cap[k] records of 4 fields
+ *   order N      a hash table of cap[N] records of 3 fields (the highest order has no backoff)
+ *
+ *   field 0  key: ~(offset of the suffix), the suffix being the n-gram without its first word;
+ *            complemented so that zero-filled memory reads as empty slots (unused in unigrams)
+ *   field 1  the n-gram's first word
+ *   field 2  log10 p, float32
+ *   field 3  log10 backoff, float32; −0.0 (KenLM's trick) marks an n-gram that no longer n-gram
+ *            extends and whose backoff is zero, so that a state can leave it out
+ *
+ * An n-gram's slot is a hash of its words read right to left (the last word first), so the slots
+ * of every order for the next word follow from the words alone, and their cache misses overlap;
+ * the key (suffix, first word) makes each match exact. The tables hold 1.5 slots per n-gram, as
+ * KenLM's do, so the structure is as large as KenLM's probing file: 16 bytes per slot below the
+ * highest order, 12 at it.
+ *
+ * A blank is an n-gram the source lacked but whose extensions it lists (pruned SRILM files lack
+ * prefixes of their n-grams): it is inserted with the probability that backing off gives, so that
+ * its extensions can be found. Blanks are listed apart with the length of the n-gram that really
+ * matched, which is what scoring reports for them.
+ */
+import { KotobaError } from '../errors.js';
+import type { Scored } from '../lm.js';
+import { BOS } from '../text/vocabulary.js';
+import type { NgramSearch } from './search.js';
+
+const KEY = 0;
+const WORD = 1;
+const PROB = 2;
+const BACKOFF = 3;
+/** Bits of −0.0: "no extension, no backoff". */
+const NO_EXTENSION = 0x80000000 | 0;
+/** Slots per n-gram, KenLM's default probing multiplier. */
+export const PROBING_MULTIPLIER = 1.5;
+/** Every offset is an int32. */
+const MAX_INTS = 0x7fffffff;
+
+// The hash of an n-gram, its words read right to left: start with the last word, then extend by
+// each earlier one. MurmurHash3's finalizer mixes every step, so the high bits, which choose
+// the slot, depend on every bit of every word.
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+/** Hash of the unigram `w`. */
+export function startHash(w: number): number {
+  return mix(w ^ 0x2545f491);
+}
+/** Hash of the n-gram `w` + (the n-gram hashed as `h`). */
+export function extendHash(h: number, w: number): number {
+  return mix(h ^ Math.imul(w + 1, 0x9e3779b1));
+}
+/** The slot of hash `h` in a table of `capacity` slots: the high bits, scaled. */
+function slotOf(h: number, capacity: number): number {
+  return Math.floor((h >>> 0) * capacity * 2.3283064365386963e-10);
+}
+
+/** Where each order's records are in the one array. */
+export interface ProbingLayout {
+  order: number;
+  /** Unigram records (≥ the vocabulary size). */
+  unigramSlots: number;
+  /** capacities[k]: slots of order k's table (k ≥ 2; entries 0 and 1 unused). */
+  capacities: number[];
+}
+
+/** The arrays a probing model consists of: what the binary format stores. */
+export interface ProbingArrays extends ProbingLayout {
+  vocabSize: number;
+  /** Real n-grams per order (unigrams first). */
+  counts: number[];
+  records: Int32Array;
+  /** Pairs (offset of a blank, length of the n-gram it really matched). */
+  blanks: Int32Array;
+}
+
+const fieldsOf = (k: number, order: number) => (k === order ? 3 : 4);
+
+/** Offsets of the orders' records: base[k] for k = 1..order, base[order + 1] = total. */
+export function probingBases(layout: ProbingLayout): number[] {
+  const { order, unigramSlots, capacities } = layout;
+  const base = [0, 0];
+  let at = 4 * unigramSlots;
+  for (let k = 2; k <= order; k++) {
+    base.push(at);
+    at += capacities[k]! * fieldsOf(k, order);
+  }
+  base.push(at);
+  return base;
+}
+
+/** Slots for `n` n-grams: 1.5 per n-gram, and always one empty slot. */
+export function probingCapacity(n: number): number {
+  return Math.ceil(n * PROBING_MULTIPLIER) + 1;
+}
+
+/** Thrown by the builder when blanks fill a table: build again with `extra` more slots there. */
+export class TableFull extends Error {
+  constructor(readonly extra: number[]) {
+    super('a probing table is full');
+  }
+}
+
+/** The ids of an n-gram's suffixes, kept from one n-gram to the next (sources come sorted). */
+class SuffixCache {
+  /** words[i]: the word i places from the right end. */
+  readonly words = new Int32Array(256).fill(-1);
+  /** ids[i]: offset of the n-gram of the last i + 1 words. */
+  readonly ids = new Int32Array(256);
+  /** hashes[i]: its hash. */
+  readonly hashes = new Int32Array(256);
+}
+
+/**
+ * Builds the probing structure from n-grams given order by order (lower orders first, as ARPA
+ * files and estimation give them). Sources sorted by suffix (lmplz's order) cost one or two
+ * probes per n-gram; missing prefixes and suffixes become blanks.
+ */
+export class ProbingBuilder {
+  readonly records: Int32Array;
+  private readonly values: Float32Array;
+  private readonly base: number[];
+  private readonly capacities: number[];
+  private readonly used: number[];
+  private readonly blanks = new Map<number, number>();
+  private readonly suffixes = new SuffixCache();
+  private readonly contexts = new SuffixCache();
+  private readonly counts: number[];
+
+  /**
+   * @param counts n-grams per order as the source announces them (unigrams first)
+   * @param extra  more slots per order, for blanks (after a `TableFull`)
+   */
+  constructor(
+    readonly order: number,
+    counts: readonly number[],
+    private readonly extra: number[] = [],
+  ) {
+    this.counts = counts.slice();
+    // Room for the specials a file may lack.
+    const unigramSlots = counts[0]! + 3;
+    this.capacities = [0, 0];
+    for (let k = 2; k <= order; k++) this.capacities.push(probingCapacity(counts[k - 1]! + (extra[k] ?? 0)));
+    this.base = probingBases({ order, unigramSlots, capacities: this.capacities });
+    const total = this.base[order + 1]!;
+    if (!(total <= MAX_INTS)) {
+      throw new KotobaError(`${counts.join(' ')} n-grams are too many for the probing structure`, 'convert the model to the trie format (kotoba convert --format trie)');
+    }
+    this.records = new Int32Array(total);
+    this.values = new Float32Array(this.records.buffer);
+    this.used = new Array<number>(order + 2).fill(0);
+    this.unigramSlots = unigramSlots;
+  }
+
+  private readonly unigramSlots: number;
+
+  /** Sets word w's unigram values. */
+  unigram(w: number, log10Prob: number, log10Backoff: number): void {
+    if (w >= this.unigramSlots) throw new KotobaError(`more than ${this.counts[0]} unigrams`, 'the n-gram count in the \\data\\ header does not match the section');
+    const o = w << 2;
+    this.records[o + WORD] = w;
+    this.values[o + PROB] = log10Prob + 0; // −0 as +0, the same in every structure
+    this.setBackoff(o, log10Backoff);
+  }
+
+  /**
+   * Sets the backoff of the n-gram at `o`. A zero backoff is stored as −0.0 ("no extension"):
+   * extensions come later (with the next order), and flip it to +0.0.
+   */
+  private setBackoff(o: number, log10Backoff: number): void {
+    if (log10Backoff === 0) this.records[o + BACKOFF] = NO_EXTENSION;
+    else this.values[o + BACKOFF] = log10Backoff;
+  }
+
+  /** Adds the n-gram `words[0..k)` (k ≥ 2, orders in increasing order). */
+  add(words: ArrayLike<number>, k: number, log10Prob: number, log10Backoff: number): void {
+    const suffix = this.chain(this.suffixes, words, k, k - 1);
+    const context = this.chain(this.contexts, words, k - 1, k - 1);
+    this.extend(context);
+    const h = extendHash(this.suffixes.hashes[k - 2]!, words[0]!);
+    const o = this.insert(k, h, suffix, words[0]!);
+    this.values[o + PROB] = log10Prob + 0;
+    if (k < this.order) this.setBackoff(o, log10Backoff);
+  }
+
+  /**
+   * The offset of the n-gram of the `length` words ending at `words[end - 1]`, resolving its
+   * suffixes through `cache` (the previous n-gram's, mostly shared) and inserting blanks for the
+   * ones missing.
+   */
+  private chain(cache: SuffixCache, words: ArrayLike<number>, end: number, length: number): number {
+    const { words: cw, ids, hashes } = cache;
+    let i = 0;
+    while (i < length && cw[i] === words[end - 1 - i]) i++;
+    if (i === 0) {
+      const w = words[end - 1]!;
+      cw[0] = w;
+      ids[0] = w << 2;
+      hashes[0] = startHash(w);
+      i = 1;
+    }
+    for (; i < length; i++) {
+      const w = words[end - 1 - i]!;
+      const h = extendHash(hashes[i - 1]!, w);
+      let o = this.find(i + 1, h, ids[i - 1]!, w);
+      if (o < 0) o = this.insertBlank(words, end - 1 - i, end, h, ids[i - 1]!);
+      cw[i] = w;
+      ids[i] = o;
+      hashes[i] = h;
+    }
+    // Anything cached beyond this point belonged to another n-gram.
+    cw[length] = -1;
+    return ids[length - 1]!;
+  }
+
+  /** Offset of the n-gram (first word `w`, suffix at `suffix`) of order k with hash h, or -1. */
+  private find(k: number, h: number, suffix: number, w: number): number {
+    const rec = this.records;
+    const fields = fieldsOf(k, this.order);
+    const base = this.base[k]!;
+    const cap = this.capacities[k]!;
+    const key = ~suffix;
+    for (let s = slotOf(h, cap); ; ) {
+      const o = base + s * fields;
+      const stored = rec[o + KEY]!;
+      if (stored === key && rec[o + WORD] === w) return o;
+      if (stored === 0) return -1;
+      if (++s === cap) s = 0;
+    }
+  }
+
+  private insert(k: number, h: number, suffix: number, w: number): number {
+    const rec = this.records;
+    const fields = fieldsOf(k, this.order);
+    const base = this.base[k]!;
+    const cap = this.capacities[k]!;
+    const key = ~suffix;
+    for (let s = slotOf(h, cap); ; ) {
+      const o = base + s * fields;
+      const stored = rec[o + KEY]!;
+      if (stored === key && rec[o + WORD] === w) return o;
+      if (stored === 0) {
+        // Keep one slot empty, so that every probe ends.
+        if (++this.used[k]! >= cap - 1) {
+          const extra = this.extra.slice();
+          extra[k] = Math.max(2 * (extra[k] ?? 0), this.counts[k - 1]!, 16);
+          throw new TableFull(extra);
+        }
+        rec[o + KEY] = key;
+        rec[o + WORD] = w;
+        if (k < this.order) rec[o + BACKOFF] = NO_EXTENSION;
+        return o;
+      }
+      if (++s === cap) s = 0;
+    }
+  }
+
+  /** Marks the n-gram at `o` as a context: a state must keep it. */
+  private extend(o: number): void {
+    if (this.records[o + BACKOFF] === NO_EXTENSION) this.records[o + BACKOFF] = 0;
+  }
+
+  /**
+   * Inserts the blank `words[from..end)`, whose suffix (at `suffix`) exists: its probability is
+   * its context's backoff plus its suffix's probability, what backing off gives.
+   */
+  private insertBlank(words: ArrayLike<number>, from: number, end: number, h: number, suffix: number): number {
+    const k = end - from;
+    const context = this.resolve(words, from, end - 1);
+    this.extend(context);
+    const o = this.insert(k, h, suffix, words[from]!);
+    const backoff = this.records[context + BACKOFF] === NO_EXTENSION ? 0 : this.values[context + BACKOFF]!;
+    this.values[o + PROB] = backoff + this.values[suffix + PROB]! + 0;
+    this.blanks.set(o, suffix < this.base[2]! ? 1 : (this.blanks.get(suffix) ?? k - 1));
+    return o;
+  }
+
+  /** The offset of `words[from..end)`, inserting blanks for it and its parts where missing. */
+  private resolve(words: ArrayLike<number>, from: number, end: number): number {
+    let o = words[end - 1]! << 2;
+    let h = startHash(words[end - 1]!);
+    for (let j = end - 2; j >= from; j--) {
+      h = extendHash(h, words[j]!);
+      const found = this.find(end - j, h, o, words[j]!);
+      o = found >= 0 ? found : this.insertBlank(words, j, end, h, o);
+    }
+    return o;
+  }
+
+  /** The finished arrays; `vocabSize` is the number of words the source defined. */
+  finish(vocabSize: number): ProbingArrays {
+    const blanks = new Int32Array(this.blanks.size * 2);
+    let i = 0;
+    for (const [o, matched] of [...this.blanks].sort((a, b) => a[0] - b[0])) {
+      blanks[i++] = o;
+      blanks[i++] = matched;
+    }
+    const counts = this.counts.slice(0, this.order);
+    counts[0] = vocabSize;
+    return {
+      order: this.order,
+      unigramSlots: this.unigramSlots,
+      capacities: this.capacities,
+      vocabSize,
+      counts,
+      records: this.records,
+      blanks,
+    };
+  }
+}
+
+/**
+ * Builds probing arrays, building again with more room when blanks fill a table: `feed` gives the
+ * builder every n-gram, and may be called more than once.
+ */
+export function buildProbing(order: number, counts: readonly number[], feed: (builder: ProbingBuilder) => number): ProbingArrays {
+  let extra: number[] = [];
+  for (;;) {
+    const builder = new ProbingBuilder(order, counts, extra);
+    try {
+      const vocabSize = feed(builder);
+      return builder.finish(vocabSize);
+    } catch (e) {
+      if (!(e instanceof TableFull)) throw e;
+      extra = e.extra;
+    }
+  }
+}
+
+/** The query side: scores, states and lookups over probing arrays. */
+export class ProbingSearch implements NgramSearch {
+  readonly format = 'probing' as const;
+  readonly order: number;
+  readonly vocabSize: number;
+  readonly counts: number[];
+  readonly byteLength: number;
+  readonly arrays: ProbingArrays;
+  private readonly rec: Int32Array;
+  private readonly val: Float32Array;
+  private readonly base: Int32Array;
+  private readonly cap: Int32Array;
+  /** Offset where the tables start (after the unigrams). */
+  private readonly tables: number;
+  private readonly blanks: Map<number, number>;
+  // Scratch for scoring (a model has at most 255 orders): the history's words, most recent
+  // first; the offsets of its n-grams (ctx[j]: the last j + 1 words); the matches of a word.
+  private readonly hist = new Int32Array(256);
+  private readonly ctx = new Int32Array(256);
+  private readonly found = new Int32Array(256);
+  private length = 0;
+
+  constructor(arrays: ProbingArrays) {
+    this.arrays = arrays;
+    this.order = arrays.order;
+    this.vocabSize = arrays.vocabSize;
+    this.counts = arrays.counts;
+    this.rec = arrays.records;
+    this.val = new Float32Array(arrays.records.buffer, arrays.records.byteOffset, arrays.records.length);
+    const base = probingBases(arrays);
+    this.base = Int32Array.from(base);
+    this.cap = Int32Array.from(arrays.capacities.map((c) => c | 0));
+    this.tables = base[2]!;
+    this.byteLength = arrays.records.byteLength + arrays.blanks.byteLength;
+    this.blanks = new Map();
+    for (let i = 0; i < arrays.blanks.length; i += 2) this.blanks.set(arrays.blanks[i]!, arrays.blanks[i + 1]!);
+  }
+
+  private id(o: number): number {
+    return o < this.tables ? o >> 2 : o;
+  }
+
+  private offset(id: number): number {
+    return id < this.vocabSize ? id << 2 : id;
+  }
+
+  /** Order of the n-gram at offset o. */
+  private orderAt(o: number): number {
+    if (o < this.tables) return 1;
+    let k = 2;
+    while (o >= this.base[k + 1]!) k++;
+    return k;
+  }
+
+  /** Sets the scratch state to `state` (an id, or -1): its words and the offsets of its suffixes. */
+  private load(state: number): void {
+    if (state < 0) {
+      this.length = 0;
+      return;
+    }
+    this.checkId(state, 'state');
+    const k = this.orderAt(this.offset(state));
+    // The suffix links from the state down to its last word: ctx[k-1] … ctx[0].
+    let o = this.offset(state);
+    for (let j = k - 1; j >= 0; j--) {
+      this.ctx[j] = o;
+      this.hist[j] = this.rec[o + WORD]!;
+      o = ~this.rec[o + KEY]!;
+    }
+    // A state of the highest order (given by hand) keeps what the next word can use.
+    this.length = Math.min(k, this.order - 1);
+  }
+
+  private checkId(id: number, what: string): void {
+    const o = this.offset(id);
+    const ok =
+      Number.isInteger(id) &&
+      id >= 0 &&
+      (id < this.vocabSize || (o >= this.tables && o < this.base[this.order + 1]! && (o - this.base[this.orderAt(o)]!) % fieldsOf(this.orderAt(o), this.order) === 0 && this.rec[o + KEY] !== 0));
+    if (!ok) throw new KotobaError(`${what} ${id} is not an n-gram of this model`, 'pass a state returned by begin() or score()');
+  }
+
+  begin(): number {
+    return this.rec[(BOS << 2) + BACKOFF] === NO_EXTENSION ? -1 : BOS;
+  }
+
+  /**
+   * Scores word w after the scratch state, and moves the state past it. Returns log10 p; the
+   * order of the n-gram that matched is left in `this.matched`.
+   */
+  private step(w: number): number {
+    const rec = this.rec;
+    const val = this.val;
+    const hist = this.hist;
+    const ctx = this.ctx;
+    const found = this.found;
+    const N = this.order;
+    const len = this.length;
+    if (!(w >= 0 && w < this.vocabSize)) throw new KotobaError(`word id ${w} is outside the vocabulary of ${this.vocabSize} words`);
+    let f = w << 2;
+    found[0] = f;
+    let m = 1;
+    let h = startHash(w);
+    for (let k = 2; k <= len + 1; k++) {
+      const c = hist[k - 2]!;
+      h = extendHash(h, c);
+      const fields = k === N ? 3 : 4;
+      const base = this.base[k]!;
+      const cap = this.cap[k]!;
+      const key = ~f;
+      let s = slotOf(h, cap);
+      let o = base + s * fields;
+      for (;;) {
+        const stored = rec[o]!;
+        if (stored === key && rec[o + WORD] === c) break;
+        if (stored === 0) {
+          o = -1;
+          break;
+        }
+        if (++s === cap) {
+          s = 0;
+          o = base;
+        } else o += fields;
+      }
+      if (o < 0) break;
+      f = o;
+      found[k - 1] = o;
+      m = k;
+    }
+    // log10 p of the match, then the backoffs of the longer contexts, shortest first.
+    let lp = val[f + PROB]!;
+    for (let j = m; j <= len; j++) lp = Math.fround(lp + val[ctx[j - 1]! + BACKOFF]!);
+    this.matched = this.blanks.size > 0 && m > 1 ? (this.blanks.get(f) ?? m) : m;
+    // The next state: the longest match that can be extended (never the highest order).
+    let next = m < N ? m : N - 1;
+    while (next > 0 && rec[found[next - 1]! + BACKOFF] === NO_EXTENSION) next--;
+    for (let j = next - 1; j >= 1; j--) hist[j] = hist[j - 1]!;
+    hist[0] = w;
+    for (let j = 0; j < next; j++) ctx[j] = found[j]!;
+    this.length = next;
+    return lp;
+  }
+
+  private matched = 0;
+
+  score(state: number, word: number): Scored<number> {
+    this.load(state);
+    const log10 = this.step(word);
+    const next = this.length === 0 ? -1 : this.id(this.ctx[this.length - 1]!);
+    return { log10, next, ngram: this.matched };
+  }
+
+  scoreSentence(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number {
+    this.load(this.begin());
+    let total = 0;
+    for (let i = 0; i < words.length; i++) {
+      const lp = this.step(words[i]!);
+      log10Out[i] = lp;
+      if (ngramOut) ngramOut[i] = this.matched;
+      total = Math.fround(total + lp);
+    }
+    return total;
+  }
+
+  lookup(words: ArrayLike<number>): number {
+    const n = words.length;
+    if (n === 0 || n > this.order) return -1;
+    const last = words[n - 1]!;
+    if (!(last >= 0 && last < this.vocabSize)) return -1;
+    let o = last << 2;
+    let h = startHash(last);
+    for (let j = n - 2; j >= 0; j--) {
+      const w = words[j]!;
+      h = extendHash(h, w);
+      o = this.findAt(n - j, h, o, w);
+      if (o < 0) return -1;
+    }
+    return this.id(o);
+  }
+
+  private findAt(k: number, h: number, suffix: number, w: number): number {
+    const fields = fieldsOf(k, this.order);
+    const base = this.base[k]!;
+    const cap = this.cap[k]!;
+    const key = ~suffix;
+    for (let s = slotOf(h, cap); ; ) {
+      const o = base + s * fields;
+      const stored = this.rec[o + KEY]!;
+      if (stored === key && this.rec[o + WORD] === w) return o;
+      if (stored === 0) return -1;
+      if (++s === cap) s = 0;
+    }
+  }
+
+  log10Prob(id: number): number {
+    return this.val[this.offset(id) + PROB]!;
+  }
+
+  log10Backoff(id: number): number {
+    const o = this.offset(id);
+    // The highest order has no backoff field; −0.0 reads as 0.
+    return this.orderAt(o) === this.order && this.order > 1 ? 0 : this.val[o + BACKOFF]! + 0;
+  }
+
+  wordsOf(id: number): number[] {
+    const out: number[] = [];
+    let o = this.offset(id);
+    while (o >= this.tables) {
+      out.push(this.rec[o + WORD]!);
+      o = ~this.rec[o + KEY]!;
+    }
+    out.push(o >> 2);
+    return out;
+  }
+
+  suffixOf(id: number): number {
+    const o = this.offset(id);
+    return o < this.tables ? -1 : this.id(~this.rec[o + KEY]!);
+  }
+
+  firstWord(id: number): number {
+    const o = this.offset(id);
+    return o < this.tables ? o >> 2 : this.rec[o + WORD]!;
+  }
+
+  positionOf(id: number): number {
+    const o = this.offset(id);
+    if (o < this.tables) return o >> 2;
+    const k = this.orderAt(o);
+    return (o - this.base[k]!) / fieldsOf(k, this.order);
+  }
+
+  positions(k: number): number {
+    return k === 1 ? this.vocabSize : this.cap[k]!;
+  }
+
+  isBlank(id: number): boolean {
+    return this.blanks.has(this.offset(id));
+  }
+
+  matchedLength(id: number): number {
+    const o = this.offset(id);
+    return this.blanks.get(o) ?? this.orderAt(o);
+  }
+
+  extendsAt(id: number): boolean {
+    const o = this.offset(id);
+    return !(this.orderAt(o) === this.order && this.order > 1) && this.rec[o + BACKOFF] !== NO_EXTENSION;
+  }
+
+  idsOfOrder(k: number): Int32Array {
+    const fields = fieldsOf(k, this.order);
+    const from = this.base[k]!;
+    const to = this.base[k + 1]!;
+    let n = 0;
+    for (let o = from; o < to; o += fields) if (this.rec[o + KEY] !== 0) n++;
+    const out = new Int32Array(n);
+    n = 0;
+    for (let o = from; o < to; o += fields) if (this.rec[o + KEY] !== 0) out[n++] = this.id(o);
+    return out;
+  }
+}
+
+/**
+ * Checks probing arrays read from a file, in one pass: every key names an n-gram of the order
+ * below, every word is in the vocabulary, every value is a number a model can hold, every table
+ * keeps an empty slot (so that probes end), and the counts add up. Throws `fail(reason)`.
+ */
+export function validateProbing(a: ProbingArrays, fail: (reason: string) => Error): void {
+  const { order, vocabSize: V, unigramSlots, capacities, records } = a;
+  if (!(Number.isInteger(order) && order >= 1 && order <= 255)) throw fail(`order ${order}`);
+  if (!(Number.isInteger(unigramSlots) && unigramSlots >= V && V >= 3)) throw fail('vocabulary size');
+  for (let k = 2; k <= order; k++) if (!(Number.isInteger(capacities[k]) && capacities[k]! >= 2)) throw fail(`capacity of order ${k}`);
+  const base = probingBases(a);
+  if (base[order + 1] !== records.length) throw fail('size of the records');
+  const values = new Float32Array(records.buffer, records.byteOffset, records.length);
+  const finite = (x: number) => x === -Infinity || Math.abs(x) <= 1e30;
+  const blankSet = new Set<number>();
+  for (let i = 0; i < a.blanks.length; i += 2) blankSet.add(a.blanks[i]!);
+  for (let w = 0; w < unigramSlots; w++) {
+    const o = w << 2;
+    if (w < V && !(finite(values[o + PROB]!) && values[o + PROB]! <= 0 && finite(values[o + BACKOFF]!))) throw fail(`value of unigram ${w}`);
+  }
+  const blanksPerOrder = new Array<number>(order + 1).fill(0);
+  for (let k = 2; k <= order; k++) {
+    const fields = fieldsOf(k, order);
+    // The order below has 4 fields per record (it is never the highest).
+    const below = base[k - 1]!;
+    const belowEnd = base[k]!;
+    let used = 0;
+    for (let o = base[k]!; o < base[k + 1]!; o += fields) {
+      const key = records[o + KEY]!;
+      if (key === 0) continue;
+      used++;
+      const suffix = ~key;
+      const w = records[o + WORD]!;
+      const ok =
+        suffix >= below &&
+        suffix < belowEnd &&
+        (suffix - below) % 4 === 0 &&
+        (k === 2 ? suffix >> 2 < V : records[suffix + KEY] !== 0) &&
+        w >= 0 &&
+        w < V;
+      if (!ok) throw fail(`an n-gram of order ${k} links to no n-gram`);
+      const p = values[o + PROB]!;
+      const blank = blankSet.has(o);
+      if (blank) blanksPerOrder[k]!++;
+      if (!(finite(p) && (blank || p <= 0))) throw fail(`a probability of order ${k}`);
+      if (k < order && !finite(values[o + BACKOFF]!)) throw fail(`a backoff of order ${k}`);
+    }
+    if (used >= capacities[k]!) throw fail(`the order-${k} table has no empty slot`);
+    if (used !== a.counts[k - 1]! + blanksPerOrder[k]!) throw fail(`the order-${k} count`);
+  }
+  for (let i = 0; i < a.blanks.length; i += 2) {
+    const o = a.blanks[i]!;
+    const matched = a.blanks[i + 1]!;
+    if (!(o >= base[2]! && o < base[order + 1]! && records[o + KEY] !== 0 && matched >= 1 && matched < 255)) throw fail('the blanks');
+    if (i > 0 && o <= a.blanks[i - 2]!) throw fail('the order of the blanks');
+  }
+}
