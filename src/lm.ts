@@ -90,19 +90,8 @@ export function scoreSentence(
   if (withEnd) words[n - 1] = EOS;
   const log10 = new Float64Array(n);
   const ngram = new Uint8Array(n);
-  let total: number;
-  if (lm.scoreSentence) {
-    lm.scoreSentence(words, log10, ngram);
-  } else {
-    let state = lm.begin();
-    for (let i = 0; i < n; i++) {
-      const r = lm.score(state, words[i]!);
-      log10[i] = r.log10;
-      ngram[i] = r.ngram ?? 0;
-      state = r.next;
-    }
-  }
-  total = 0;
+  scoreWords(lm, words, log10, ngram);
+  let total = 0;
   for (let i = 0; i < n; i++) total = Math.fround(total + log10[i]!);
   const out: WordScore[] = [];
   for (let i = 0; i < n; i++) {
@@ -113,6 +102,46 @@ export function scoreSentence(
     out.push(w);
   }
   return { total, words: out };
+}
+
+/**
+ * Scores `words` (ids, without `<s>`, ending with `</s>` when the sentence is complete) from the
+ * `<s>` state: log10 p of each into `log10Out`, and the matched n-gram length into `ngramOut`
+ * where the model has one. The model's fast path when it has one, its state API otherwise.
+ *
+ * @example
+ * ```ts
+ * import { EOS, scoreWords, type LanguageModel } from 'kotoba';
+ * declare const lm: LanguageModel;
+ * const words = Uint32Array.of(lm.vocab.id('私'), lm.vocab.id('は'), EOS);
+ * const log10 = new Float64Array(words.length);
+ * scoreWords(lm, words, log10);
+ * ```
+ */
+export function scoreWords(lm: LanguageModel<unknown>, words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): void {
+  if (lm.scoreSentence) {
+    lm.scoreSentence(words, log10Out, ngramOut);
+    return;
+  }
+  let state = lm.begin();
+  for (let i = 0; i < words.length; i++) {
+    const r = lm.score(state, words[i]!);
+    log10Out[i] = r.log10;
+    if (ngramOut) ngramOut[i] = r.ngram ?? 0;
+    state = r.next;
+  }
+}
+
+/** Sentences scored by a recording accumulator: see `PerplexityAccumulator.recording`. */
+export interface PerplexityRecord {
+  /** Each sentence's total (float32 sums). */
+  totals: Float64Array;
+  /** log10 p of each unknown word, in order. */
+  oovLog10: Float64Array;
+  tokens: number;
+  oov: number;
+  sentences: number;
+  zeroProbability: number;
 }
 
 /**
@@ -141,6 +170,29 @@ export class PerplexityAccumulator {
   sentences = 0;
   /** Tokens with probability 0 (log10 = -Infinity). */
   zeroProbability = 0;
+  /** When recording: each sentence's total and each unknown word's log10 p, in order. */
+  private journal: { totals: number[]; oov: number[] } | null = null;
+
+  /**
+   * An accumulator that also keeps each sentence's total and each unknown word's score, so that
+   * another accumulator can take them in (`mergeRecord`) with exactly the sums it would have
+   * computed itself: how results from several threads add up to one thread's digits.
+   *
+   * @example
+   * ```ts
+   * // runs
+   * import { EOS, PerplexityAccumulator } from 'kotoba';
+   * const part = PerplexityAccumulator.recording();
+   * part.addSentence([5, EOS], [-1.5, -0.25]);
+   * const acc = new PerplexityAccumulator();
+   * acc.mergeRecord(part.takeRecord()); // as if the sentence were added to acc itself
+   * ```
+   */
+  static recording(): PerplexityAccumulator {
+    const acc = new PerplexityAccumulator();
+    acc.journal = { totals: [], oov: [] };
+    return acc;
+  }
 
   /**
    * Adds a scored sentence: word ids and their log10 scores, `</s>` included. Returns its total.
@@ -165,12 +217,41 @@ export class PerplexityAccumulator {
       if (words[i] === UNK) {
         this.oov++;
         this.log10SumOov += lp;
+        this.journal?.oov.push(lp);
       }
     }
     this.sentences++;
     this.tokens += n;
     this.log10Sum += total;
+    this.journal?.totals.push(total);
     return total;
+  }
+
+  /** What a recording accumulator kept since it was made (or last taken), and its counts. */
+  takeRecord(): PerplexityRecord {
+    const j = this.journal;
+    if (!j) throw new Error('takeRecord needs an accumulator made by PerplexityAccumulator.recording()');
+    const record: PerplexityRecord = {
+      totals: Float64Array.from(j.totals),
+      oovLog10: Float64Array.from(j.oov),
+      tokens: this.tokens,
+      oov: this.oov,
+      sentences: this.sentences,
+      zeroProbability: this.zeroProbability,
+    };
+    this.journal = { totals: [], oov: [] };
+    this.log10Sum = this.log10SumOov = this.tokens = this.oov = this.sentences = this.zeroProbability = 0;
+    return record;
+  }
+
+  /** Adds recorded sentences in order: the same sums as adding the sentences here. */
+  mergeRecord(r: PerplexityRecord): void {
+    for (let i = 0; i < r.totals.length; i++) this.log10Sum += r.totals[i]!;
+    for (let i = 0; i < r.oovLog10.length; i++) this.log10SumOov += r.oovLog10[i]!;
+    this.tokens += r.tokens;
+    this.oov += r.oov;
+    this.sentences += r.sentences;
+    this.zeroProbability += r.zeroProbability;
   }
 
   /** Adds another accumulator's totals (e.g. of the next batch of sentences). */
@@ -223,15 +304,7 @@ export function scoreTokens(lm: LanguageModel<unknown>, tokens: Uint32Array): Pe
     while (tokens[end] !== EOS) end++;
     const words = tokens.subarray(i + 1, end + 1);
     if (words.length > log10.length) log10 = new Float64Array(words.length * 2);
-    if (lm.scoreSentence) lm.scoreSentence(words, log10);
-    else {
-      let state = lm.begin();
-      for (let j = 0; j < words.length; j++) {
-        const r = lm.score(state, words[j]!);
-        log10[j] = r.log10;
-        state = r.next;
-      }
-    }
+    scoreWords(lm, words, log10);
     acc.addSentence(words, log10, words.length);
     i = end + 1;
   }

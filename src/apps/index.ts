@@ -6,3 +6,4 @@ export * from './mixture.js';
 export * from './mixture-arpa.js';
 export * from './report.js';
 export * from './sweep.js';
+export * from './score-text.js';

@@ -2,7 +2,9 @@
 import type { Logger } from '../ngram/estimate.js';
 import type { CorpusOptions } from '../text/corpus.js';
 import type { OptionSpecs, Parsed } from './args.js';
+import { KotobaError } from '../errors.js';
 import { readWordList } from '../node/corpus-files.js';
+import { defaultThreads } from '../node/workers.js';
 
 export interface Command {
   name: string;
@@ -24,6 +26,18 @@ export const textOptions: OptionSpecs = {
   lowercase: { type: 'boolean', description: 'lowercase the text before use' },
   segment: { type: 'string', value: 'LANG', description: 'split unsegmented text (ja, zh, …, or auto) into words with Intl.Segmenter' },
 };
+
+export const threadOptions: OptionSpecs = {
+  threads: { type: 'integer', value: 'N', description: 'score on N threads (default: every core); the output is the same for any N' },
+};
+
+/** `--threads`, checked; every core when absent. */
+export function threadsOf(o: Parsed['options']): number {
+  const t = o.threads;
+  if (t === undefined) return defaultThreads();
+  if (typeof t !== 'number' || !(t >= 1 && t <= 1024)) throw new KotobaError(`--threads must be from 1 to 1024, not ${String(t)}`, 'e.g. --threads 4');
+  return t;
+}
 
 export const commonOptions: OptionSpecs = {
   json: { type: 'boolean', description: 'print results as JSON' },

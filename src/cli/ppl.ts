@@ -1,31 +1,24 @@
-import { PerplexityAccumulator, scoreTokens } from '../lm.js';
-import { CorpusBuilder } from '../text/corpus.js';
+import { PerplexityAccumulator, type PerplexityRecord } from '../lm.js';
 import { loadModel } from '../node/models.js';
-import { readLines } from '../node/io.js';
+import { lineBatches } from '../node/batches.js';
+import { runBatches } from '../node/workers.js';
 import { KotobaError } from '../errors.js';
-import { commonOptions, fmt, textOptions, textOptionsOf, toJson, type Command } from './common.js';
+import { commonOptions, fmt, textOptions, textOptionsOf, threadOptions, threadsOf, toJson, type Command } from './common.js';
 
 export const ppl: Command = {
   name: 'ppl',
   summary: 'perplexity of a model on a text, counted as KenLM counts it',
   usage: 'kotoba ppl MODEL [FILE|-]',
   examples: ['kotoba ppl wiki.arpa corpus/wiki.valid.txt', 'kotoba ppl --json wiki.kblm corpus/wiki.valid.txt'],
-  options: { ...textOptions, ...commonOptions },
+  options: { ...textOptions, ...threadOptions, ...commonOptions },
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', "usage: kotoba ppl MODEL [FILE|-]");
-    const lm = await loadModel(modelPath, io.log.warn);
+    const threads = threadsOf(parsed.options);
+    const lm = await loadModel(modelPath, io.log.warn, { shared: threads > 1 });
     const acc = new PerplexityAccumulator();
-    // Lines become token streams in batches, scored through the model's fast path.
-    const batch = new CorpusBuilder({ ...textOptionsOf(parsed.options), vocab: lm.vocab, source: input });
-    const flush = () => {
-      if (batch.pendingTokens > 0) acc.merge(scoreTokens(lm, batch.takeTokens()));
-    };
-    for await (const line of readLines(input)) {
-      batch.addLine(line);
-      if (batch.pendingTokens > 1 << 20) flush();
-    }
-    flush();
+    const run = { threads, modelPath, text: textOptionsOf(parsed.options), source: input };
+    for await (const part of runBatches(lm, lineBatches(input), { kind: 'ppl' }, run)) acc.mergeRecord(part as PerplexityRecord);
     if (acc.tokens === 0) throw new KotobaError(`${input}: no text to score`, 'give a text file with one sentence per line');
     if (parsed.options.json) {
       await io.stdout(

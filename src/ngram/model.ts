@@ -10,8 +10,9 @@
  */
 import { KotobaError } from '../errors.js';
 import type { LanguageModel, Scored } from '../lm.js';
-import { BOS, type Vocabulary } from '../text/vocabulary.js';
-import { buildProbing, ProbingSearch } from './probing.js';
+import { BOS, Vocabulary } from '../text/vocabulary.js';
+import { ArpaReader, type ArpaReadOptions, type ArpaSink } from './arpa.js';
+import { buildProbing, ProbingBuilder, ProbingSearch, TableFull } from './probing.js';
 import type { NgramFormat, NgramSearch, Quantization } from './search.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 import { buildTrie } from './trie.js';
@@ -315,6 +316,57 @@ export class BackoffModel implements LanguageModel<number> {
       return BackoffModel.fromTables(this.toTables());
     }
     return new BackoffModel(this.vocab, buildTrie(this.search, canonicalOrder(this.search), quantization), this.description);
+  }
+}
+
+/** Options for {@link modelFromArpaChunks}. */
+export interface ArpaLoadOptions extends ArpaReadOptions {
+  /** Allocate the structure in a SharedArrayBuffer, to share it with worker threads. */
+  shared?: boolean;
+}
+
+/**
+ * A model built straight from ARPA text arriving in chunks: each n-gram goes into the probing
+ * tables as it is read, so memory holds the finished structure and one chunk, never the file
+ * or its tables. `open` gives the chunks from the start; it is called again in the rare case
+ * where missing n-grams (blanks) overflow a table.
+ *
+ * @example
+ * ```ts
+ * import { modelFromArpaChunks } from 'kotoba';
+ * const model = await modelFromArpaChunks(async function* () {
+ *   const response = await fetch('models/wiki3.arpa');
+ *   for await (const chunk of response.body!) yield chunk;
+ * }, { source: 'wiki3.arpa' });
+ * ```
+ */
+export async function modelFromArpaChunks(open: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: ArpaLoadOptions = {}): Promise<BackoffModel> {
+  let extra: number[] = [];
+  for (let attempt = 0; ; attempt++) {
+    let builder: ProbingBuilder | null = null;
+    let vocab: Vocabulary | null = null;
+    const sink: ArpaSink = {
+      counts: (counts) => void (builder = new ProbingBuilder(counts.length, counts, extra, options.shared)),
+      unigrams: (v, prob, backoff) => {
+        vocab = v;
+        for (let w = 0; w < v.size; w++) builder!.unigram(w, prob[w]!, backoff[w]!);
+      },
+      ngram: (k, words, prob, backoff) => builder!.add(words, k, prob, backoff),
+    };
+    // Warnings once, not again on a second reading.
+    const reader = new ArpaReader(sink, attempt === 0 ? options : { ...options, warn: () => {} });
+    try {
+      for await (const chunk of open()) reader.push(chunk);
+      reader.end();
+    } catch (e) {
+      if (!(e instanceof TableFull)) throw e;
+      extra = e.extra;
+      continue;
+    }
+    const v = vocab as Vocabulary | null;
+    const b = builder as ProbingBuilder | null;
+    if (!v || !b) throw new KotobaError(`${options.source ?? 'model'}: the ARPA file has no unigrams`);
+    return new BackoffModel(v, new ProbingSearch(b.finish(v.size)), reader.description);
   }
 }
 

@@ -143,6 +143,8 @@ export class ProbingBuilder {
     readonly order: number,
     counts: readonly number[],
     private readonly extra: number[] = [],
+    /** Allocate the records in a SharedArrayBuffer (for worker threads). */
+    shared = false,
   ) {
     this.counts = counts.slice();
     // Room for the specials a file may lack.
@@ -154,7 +156,11 @@ export class ProbingBuilder {
     if (!(total <= MAX_INTS)) {
       throw new KotobaError(`${counts.join(' ')} n-grams are too many for the probing structure`, 'convert the model to the trie format (kotoba convert --format trie)');
     }
-    this.records = new Int32Array(total);
+    try {
+      this.records = new Int32Array(shared ? new SharedArrayBuffer(total * 4) : new ArrayBuffer(total * 4));
+    } catch {
+      throw new KotobaError(`cannot allocate ${(total * 4 / 1e9).toFixed(1)} GB for ${counts.join(' ')} n-grams`, 'check the n-gram counts of the model, or use a machine with more memory');
+    }
     this.values = new Float32Array(this.records.buffer);
     this.used = new Array<number>(order + 2).fill(0);
     this.unigramSlots = unigramSlots;
@@ -321,10 +327,10 @@ export class ProbingBuilder {
  * Builds probing arrays, building again with more room when blanks fill a table: `feed` gives the
  * builder every n-gram, and may be called more than once.
  */
-export function buildProbing(order: number, counts: readonly number[], feed: (builder: ProbingBuilder) => number): ProbingArrays {
+export function buildProbing(order: number, counts: readonly number[], feed: (builder: ProbingBuilder) => number, shared = false): ProbingArrays {
   let extra: number[] = [];
   for (;;) {
-    const builder = new ProbingBuilder(order, counts, extra);
+    const builder = new ProbingBuilder(order, counts, extra, shared);
     try {
       const vocabSize = feed(builder);
       return builder.finish(vocabSize);
@@ -611,47 +617,47 @@ export function validateProbing(a: ProbingArrays, fail: (reason: string) => Erro
   const base = probingBases(a);
   if (base[order + 1] !== records.length) throw fail('size of the records');
   const values = new Float32Array(records.buffer, records.byteOffset, records.length);
-  const finite = (x: number) => x === -Infinity || Math.abs(x) <= 1e30;
-  const blankSet = new Set<number>();
-  for (let i = 0; i < a.blanks.length; i += 2) blankSet.add(a.blanks[i]!);
-  for (let w = 0; w < unigramSlots; w++) {
+  // A value a model can hold: −∞ or finite and not huge, so that sums of them stay finite.
+  const ok = (x: number) => (x >= -1e30 && x <= 1e30) || x === -Infinity;
+  for (let w = 0; w < V; w++) {
     const o = w << 2;
-    if (w < V && !(finite(values[o + PROB]!) && values[o + PROB]! <= 0 && finite(values[o + BACKOFF]!))) throw fail(`value of unigram ${w}`);
+    if (!(ok(values[o + PROB]!) && values[o + PROB]! <= 0 && ok(values[o + BACKOFF]!))) throw fail(`the values of unigram ${w}`);
   }
-  const blanksPerOrder = new Array<number>(order + 1).fill(0);
+  // Blanks: inside the tables, in increasing order, each counted once in its order.
+  const blanksPerOrder = new Array<number>(order + 2).fill(0);
+  const blankSet = new Set<number>();
+  for (let i = 0, k = 2; i < a.blanks.length; i += 2) {
+    const o = a.blanks[i]!;
+    const matched = a.blanks[i + 1]!;
+    if (!(o >= base[2]! && o < base[order + 1]! && records[o + KEY] !== 0 && matched >= 1 && matched < 255)) throw fail('the blanks');
+    if (i > 0 && o <= a.blanks[i - 2]!) throw fail('the order of the blanks');
+    while (o >= base[k + 1]!) k++;
+    if ((o - base[k]!) % fieldsOf(k, order) !== 0 || matched >= k) throw fail('the blanks');
+    blanksPerOrder[k]!++;
+    blankSet.add(o);
+  }
   for (let k = 2; k <= order; k++) {
     const fields = fieldsOf(k, order);
     // The order below has 4 fields per record (it is never the highest).
     const below = base[k - 1]!;
     const belowEnd = base[k]!;
+    const middle = k < order;
     let used = 0;
-    for (let o = base[k]!; o < base[k + 1]!; o += fields) {
+    for (let o = base[k]!, end = base[k + 1]!; o < end; o += fields) {
       const key = records[o + KEY]!;
       if (key === 0) continue;
       used++;
       const suffix = ~key;
       const w = records[o + WORD]!;
-      const ok =
-        suffix >= below &&
-        suffix < belowEnd &&
-        (suffix - below) % 4 === 0 &&
-        (k === 2 ? suffix >> 2 < V : records[suffix + KEY] !== 0) &&
-        w >= 0 &&
-        w < V;
-      if (!ok) throw fail(`an n-gram of order ${k} links to no n-gram`);
+      if (!(suffix >= below && suffix < belowEnd && ((suffix - below) & 3) === 0 && w >= 0 && w < V && (k === 2 ? suffix >> 2 < V : records[suffix + KEY] !== 0))) {
+        throw fail(`an n-gram of order ${k} links to no n-gram`);
+      }
       const p = values[o + PROB]!;
-      const blank = blankSet.has(o);
-      if (blank) blanksPerOrder[k]!++;
-      if (!(finite(p) && (blank || p <= 0))) throw fail(`a probability of order ${k}`);
-      if (k < order && !finite(values[o + BACKOFF]!)) throw fail(`a backoff of order ${k}`);
+      // A blank may hold a positive log10 p (where a backoff weight is positive).
+      if (!(ok(p) && (p <= 0 || blankSet.has(o)))) throw fail(`a probability of order ${k}`);
+      if (middle && !ok(values[o + BACKOFF]!)) throw fail(`a backoff of order ${k}`);
     }
     if (used >= capacities[k]!) throw fail(`the order-${k} table has no empty slot`);
     if (used !== a.counts[k - 1]! + blanksPerOrder[k]!) throw fail(`the order-${k} count`);
-  }
-  for (let i = 0; i < a.blanks.length; i += 2) {
-    const o = a.blanks[i]!;
-    const matched = a.blanks[i + 1]!;
-    if (!(o >= base[2]! && o < base[order + 1]! && records[o + KEY] !== 0 && matched >= 1 && matched < 255)) throw fail('the blanks');
-    if (i > 0 && o <= a.blanks[i - 2]!) throw fail('the order of the blanks');
   }
 }

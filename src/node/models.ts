@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import type { LanguageModel } from '../lm.js';
 import { fileError } from './io.js';
-import { loadNgramModel } from './ngram-files.js';
+import { loadNgramModel, type NgramLoadOptions } from './ngram-files.js';
 
 /** How to recognise and open one family of model files, for `loadModel`. */
 export interface ModelLoader {
@@ -58,8 +58,8 @@ async function head(path: string): Promise<Uint8Array> {
  * console.log(model.description, scoreTokens(model, test.tokens).perplexity);
  * ```
  */
-export async function loadModel(path: string, warn: (m: string) => void = () => {}): Promise<LanguageModel<unknown>> {
+export async function loadModel(path: string, warn: (m: string) => void = () => {}, options: NgramLoadOptions = {}): Promise<LanguageModel<unknown>> {
   const h = await head(path);
   for (const l of loaders) if (l.accepts(h, path)) return l.load(path, warn);
-  return (await loadNgramModel(path, warn)) as LanguageModel<unknown>;
+  return (await loadNgramModel(path, warn, options)) as LanguageModel<unknown>;
 }

@@ -1,10 +1,11 @@
 /** N-gram model files: ARPA (plain or .gz) and kotoba's binary format, chosen by extension / magic. */
 import { KotobaError } from '../errors.js';
-import { parseArpaBytes, writeArpa } from '../ngram/arpa.js';
+import { promises as fsp } from 'node:fs';
+import { ArpaReader, TablesSink, writeArpa } from '../ngram/arpa.js';
 import { BINARY_EXTENSION, deserializeModel, isBinaryModel, serializeModel } from '../ngram/binary.js';
-import { BackoffModel } from '../ngram/model.js';
+import { BackoffModel, modelFromArpaChunks } from '../ngram/model.js';
 import type { NgramTables } from '../ngram/tables.js';
-import { readBytes, writeAtomic } from './io.js';
+import { byteChunks, fileError, readBytes, writeAtomic } from './io.js';
 
 /** The n-gram file formats: ARPA text (plain or gzipped) and kotoba's binary format. */
 export type NgramFormat = 'arpa' | 'binary';
@@ -40,13 +41,24 @@ export function formatForPath(path: string): NgramFormat {
  * ```
  */
 export async function readNgramTables(path: string, warn?: (m: string) => void): Promise<NgramTables> {
-  const bytes = await readBytes(path);
-  if (isBinaryModel(bytes)) return deserializeModel(bytes, path).toTables();
-  return parseArpaBytes(bytes, { source: path, ...(warn ? { warn } : {}) });
+  const binary = await binaryModelBytes(path);
+  if (binary) return deserializeModel(binary, path).toTables();
+  const sink = new TablesSink();
+  const reader = new ArpaReader(sink, { source: path, ...(warn ? { warn } : {}) });
+  for await (const chunk of byteChunks(path)) reader.push(chunk);
+  reader.end();
+  return sink.tables(reader.description);
+}
+
+/** Options for {@link loadNgramModel}. */
+export interface NgramLoadOptions {
+  /** Keep the structure in a SharedArrayBuffer, to share it with worker threads. */
+  shared?: boolean;
 }
 
 /**
- * Opens an n-gram model for querying: binary files load directly, ARPA files are parsed.
+ * Opens an n-gram model for querying: a binary file is read once and used in place; an ARPA file
+ * (plain or gzipped) streams into the query structure, never held whole in memory.
  *
  * @example
  * ```ts
@@ -55,11 +67,73 @@ export async function readNgramTables(path: string, warn?: (m: string) => void):
  * const { log10 } = model.score(model.begin(), model.vocab.id('the'));
  * ```
  */
-export async function loadNgramModel(path: string, warn?: (m: string) => void): Promise<BackoffModel> {
-  // One read: readBytes gunzips when needed, and a binary file is used in place.
-  const bytes = await readBytes(path);
-  if (isBinaryModel(bytes)) return deserializeModel(bytes, path);
-  return BackoffModel.fromTables(parseArpaBytes(bytes, { source: path, ...(warn ? { warn } : {}) }));
+export async function loadNgramModel(path: string, warn?: (m: string) => void, options: NgramLoadOptions = {}): Promise<BackoffModel> {
+  const binary = await binaryModelBytes(path, options.shared);
+  if (binary) return deserializeModel(binary, path);
+  return modelFromArpaChunks(() => reusedChunks(path), { source: path, shared: options.shared === true, ...(warn ? { warn } : {}) });
+}
+
+/**
+ * The bytes of a file in chunks read into one reused buffer (each chunk is valid until the next
+ * is asked for), so that reading a big ARPA file leaves no garbage behind; gzipped files and
+ * stdin go through `byteChunks`.
+ */
+async function* reusedChunks(path: string): AsyncGenerator<Uint8Array> {
+  if (path === '-') return yield* byteChunks(path);
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(path, 'r');
+    const buffer = new Uint8Array(1 << 20);
+    const { bytesRead: first } = await handle.read(buffer, 0, buffer.length, 0);
+    if (first >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) {
+      await handle.close();
+      handle = undefined;
+      return yield* byteChunks(path);
+    }
+    for (let n = first, at = first; n > 0; at += n) {
+      yield buffer.subarray(0, n);
+      ({ bytesRead: n } = await handle.read(buffer, 0, buffer.length, at));
+    }
+  } catch (e) {
+    throw fileError(e, path);
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * The bytes of `path` when it holds a binary model (gzipped or not), else null. A plain binary
+ * file is read in one go (into a SharedArrayBuffer when `shared`).
+ */
+async function binaryModelBytes(path: string, shared = false): Promise<Uint8Array | null> {
+  if (path === '-') return null;
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(path, 'r');
+    const head = new Uint8Array(8);
+    const { bytesRead } = await handle.read(head, 0, 8, 0);
+    const gzip = bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+    if (gzip) {
+      // A gzipped binary model (rare): look at the first decompressed bytes before reading it all.
+      const chunks = byteChunks(path);
+      const first = await chunks.next();
+      await chunks.return(undefined);
+      return !first.done && isBinaryModel(first.value) ? readBytes(path) : null;
+    }
+    if (!isBinaryModel(head.subarray(0, bytesRead))) return null;
+    const { size } = await handle.stat();
+    const bytes = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+    for (let at = 0; at < size; ) {
+      const { bytesRead: n } = await handle.read(bytes, at, size - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    return bytes;
+  } catch (e) {
+    throw fileError(e, path);
+  } finally {
+    await handle?.close();
+  }
 }
 
 /**

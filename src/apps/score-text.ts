@@ -1,0 +1,159 @@
+/**
+ * Scoring text given as UTF-8 bytes, a batch of whole lines at a time: what `ppl` and `score` do
+ * to a file, on one thread or on many (each batch is scored on its own; the results are taken in
+ * input order). Each function is plain and synchronous, for any `LanguageModel`.
+ */
+import { PerplexityAccumulator, scoreWords, type LanguageModel, type PerplexityRecord } from '../lm.js';
+import { formatFloat32 } from '../ngram/arpa.js';
+import { lineTokenizer, type LineTokenizer } from '../text/byte-tokenizer.js';
+import type { TokenizeOptions } from '../text/tokenize.js';
+import { UNK } from '../text/vocabulary.js';
+
+/** A run of whole lines of a text, and the number of its first line (for error messages). */
+export interface TextBatch {
+  bytes: Uint8Array;
+  firstLine: number;
+}
+
+/** Calls `each(start, end, lineNo)` for every line of the batch (ends without the LF). */
+export function forEachLine(batch: TextBatch, each: (start: number, end: number, lineNo: number) => void): void {
+  const b = batch.bytes;
+  let lineNo = batch.firstLine;
+  for (let s = 0; s < b.length; lineNo++) {
+    let e = b.indexOf(10, s);
+    if (e < 0) e = b.length;
+    each(s, e, lineNo);
+    s = e + 1;
+  }
+}
+
+/** Scratch for scoring one sentence at a time: log10 p and n-gram lengths per word. */
+class Scratch {
+  log10 = new Float64Array(256);
+  ngram = new Uint8Array(256);
+  fit(n: number): void {
+    if (n > this.log10.length) {
+      this.log10 = new Float64Array(2 * n);
+      this.ngram = new Uint8Array(2 * n);
+    }
+  }
+}
+const scratch = new Scratch();
+
+/**
+ * The perplexity totals of a batch, recorded so that batches scored anywhere merge into exactly
+ * one thread's sums (`PerplexityAccumulator.mergeRecord`).
+ *
+ * @example
+ * ```ts
+ * import { lineTokenizer, PerplexityAccumulator, perplexityOfBatch, type LanguageModel } from 'kotoba';
+ * declare const lm: LanguageModel;
+ * const bytes = new TextEncoder().encode('私 は 本 だ\n猫 だ\n');
+ * const acc = new PerplexityAccumulator();
+ * acc.mergeRecord(perplexityOfBatch(lm, lineTokenizer(lm.vocab), { bytes, firstLine: 1 }));
+ * console.log(acc.perplexity);
+ * ```
+ */
+export function perplexityOfBatch(lm: LanguageModel<unknown>, tokenizer: LineTokenizer, batch: TextBatch): PerplexityRecord {
+  const acc = PerplexityAccumulator.recording();
+  forEachLine(batch, (start, end, lineNo) => {
+    const n = tokenizer.line(batch.bytes, start, end, lineNo);
+    scratch.fit(n);
+    const words = tokenizer.ids.subarray(0, n);
+    scoreWords(lm, words, scratch.log10);
+    acc.addSentence(words, scratch.log10, n);
+  });
+  return acc.takeRecord();
+}
+
+/** How `score` prints each line. */
+export interface ScoreFormat {
+  /** Per word: `word=id ngram log10`, as KenLM's query prints it (with `json`: a list). */
+  words?: boolean;
+  json?: boolean;
+}
+
+/** Non-finite numbers as JSON null (JSON has no Infinity). */
+export function jsonNumber(x: number): string {
+  return Number.isFinite(x) ? String(x) : 'null';
+}
+
+/**
+ * The output of `score` for a batch: one line per input line, its log10 probability (`</s>`
+ * included), or the per-word detail.
+ *
+ * @example
+ * ```ts
+ * import { lineTokenizer, scoreBatch, type LanguageModel } from 'kotoba';
+ * declare const lm: LanguageModel;
+ * const bytes = new TextEncoder().encode('私 は 本 だ\n');
+ * process.stdout.write(scoreBatch(lm, lineTokenizer(lm.vocab), { bytes, firstLine: 1 }, { words: true }));
+ * ```
+ */
+export function scoreBatch(lm: LanguageModel<unknown>, tokenizer: LineTokenizer, batch: TextBatch, format: ScoreFormat = {}): string {
+  let out = '';
+  forEachLine(batch, (start, end, lineNo) => {
+    const n = tokenizer.line(batch.bytes, start, end, lineNo);
+    scratch.fit(n);
+    const ids = tokenizer.ids;
+    const words = ids.subarray(0, n);
+    scoreWords(lm, words, scratch.log10, scratch.ngram);
+    let total = 0;
+    let oov = 0;
+    for (let i = 0; i < n; i++) {
+      total = Math.fround(total + scratch.log10[i]!);
+      if (ids[i] === UNK) oov++;
+    }
+    if (!format.words && !format.json) {
+      out += `${total === -Infinity ? '-inf' : String(total)}\n`;
+      return;
+    }
+    const surface = format.words ? tokenizer.words(batch.bytes, n) : [];
+    const word = (i: number) => (i < n - 1 ? surface[i]! : '</s>');
+    if (format.json) {
+      out += `{"total":${jsonNumber(total)},"oov":${oov}`;
+      if (format.words) {
+        const list: string[] = [];
+        for (let i = 0; i < n; i++) {
+          const g = scratch.ngram[i]!;
+          list.push(`{"word":${JSON.stringify(word(i))},"log10":${jsonNumber(scratch.log10[i]!)},"ngram":${g ? g : 'null'},"oov":${ids[i] === UNK}}`);
+        }
+        out += `,"words":[${list.join(',')}]`;
+      }
+      out += '}\n';
+      return;
+    }
+    // KenLM query's layout: word=id ngram log10, tab-separated, then the total.
+    for (let i = 0; i < n; i++) out += `${word(i)}=${ids[i]} ${scratch.ngram[i]} ${formatFloat32(Math.fround(scratch.log10[i]!))}\t`;
+    out += `Total: ${formatFloat32(total)} OOV: ${oov}\n`;
+  });
+  return out;
+}
+
+/** What is done to each batch of a text: what `ppl`, `score` and `score --jsonl` do. */
+export type BatchJob = { kind: 'ppl' } | { kind: 'score'; format: ScoreFormat };
+
+/** The result of a job on one batch. */
+export type BatchResult = PerplexityRecord | string;
+
+/**
+ * The function that runs `job` on batches of a text with model `lm`: the same on the main thread
+ * and in worker threads, so that results never depend on the number of threads.
+ *
+ * @example
+ * ```ts
+ * import { batchRunner, type LanguageModel } from 'kotoba';
+ * declare const lm: LanguageModel;
+ * const run = batchRunner(lm, { lowercase: true }, 'text.txt', { kind: 'score', format: {} });
+ * run({ bytes: new TextEncoder().encode('The cat\n'), firstLine: 1 }); // '-7.1234…\n'
+ * ```
+ */
+export function batchRunner(lm: LanguageModel<unknown>, text: TokenizeOptions, source: string, job: BatchJob): (batch: TextBatch) => BatchResult {
+  const tokenizer = lineTokenizer(lm.vocab, text, source);
+  switch (job.kind) {
+    case 'ppl':
+      return (batch) => perplexityOfBatch(lm, tokenizer, batch);
+    case 'score':
+      return (batch) => scoreBatch(lm, tokenizer, batch, job.format);
+  }
+}

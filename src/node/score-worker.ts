@@ -1,0 +1,36 @@
+/**
+ * A worker thread of `runBatches` (workers.ts): it builds the model it is sent (or loads it),
+ * then runs the job on each batch it receives and posts the result back with the batch's id.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { batchRunner, type BatchResult, type TextBatch } from '../apps/score-text.js';
+import { KotobaError } from '../errors.js';
+import type { LanguageModel } from '../lm.js';
+import { loadModel } from './models.js';
+import { modelFromTransfer, type WorkerInit } from './workers.js';
+import './neural-files.js';
+import './mixture-files.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+
+async function start(): Promise<(batch: TextBatch) => BatchResult> {
+  const lm: LanguageModel<unknown> = init.model.kind === 'path' ? await loadModel(init.model.path) : modelFromTransfer(init.model);
+  return batchRunner(lm, init.text, init.source, init.job);
+}
+
+const ready = start();
+port.on('message', (m: TextBatch & { id: number }) => {
+  ready.then(
+    (run) => {
+      const result = run({ bytes: m.bytes, firstLine: m.firstLine });
+      const transfer = typeof result === 'string' ? [] : [result.totals.buffer, result.oovLog10.buffer];
+      port.postMessage({ id: m.id, result }, transfer as ArrayBuffer[]);
+    },
+    (e: unknown) => {
+      throw e;
+    },
+  ).catch((e: unknown) => {
+    port.postMessage({ id: m.id, error: { message: (e as Error)?.message ?? String(e), kotoba: e instanceof KotobaError } });
+  });
+});
