@@ -7,7 +7,9 @@ import { PerplexityAccumulator, scoreWords, type LanguageModel, type PerplexityR
 import { formatFloat32 } from '../ngram/arpa.js';
 import { lineTokenizer, type LineTokenizer } from '../text/byte-tokenizer.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
+import { tokenizer as textTokenizer } from '../text/tokenize.js';
 import { UNK } from '../text/vocabulary.js';
+import { rerankText, type CandidateGroup, type RankedFormat } from './rerank.js';
 
 /** A run of whole lines of a text, and the number of its first line (for error messages). */
 export interface TextBatch {
@@ -130,15 +132,27 @@ export function scoreBatch(lm: LanguageModel<unknown>, tokenizer: LineTokenizer,
   return out;
 }
 
-/** What is done to each batch of a text: what `ppl`, `score` and `score --jsonl` do. */
-export type BatchJob = { kind: 'ppl' } | { kind: 'score'; format: ScoreFormat };
+/** Groups of candidate sentences to rank (`rerank`), and whether they start the output. */
+export interface GroupBatch {
+  groups: CandidateGroup[];
+  first: boolean;
+}
+
+/** A batch of work: lines of text, or groups of candidates. */
+export type Batch = TextBatch | GroupBatch;
+
+/** What is done to each batch: what `ppl`, `score` and `rerank` do. */
+export type BatchJob =
+  | { kind: 'ppl' }
+  | { kind: 'score'; format: ScoreFormat }
+  | { kind: 'rerank'; weight?: number; normalize?: boolean; output: RankedFormat };
 
 /** The result of a job on one batch. */
 export type BatchResult = PerplexityRecord | string;
 
 /**
- * The function that runs `job` on batches of a text with model `lm`: the same on the main thread
- * and in worker threads, so that results never depend on the number of threads.
+ * The function that runs `job` on batches with model `lm`: the same on the main thread and in
+ * worker threads, so that results never depend on the number of threads.
  *
  * @example
  * ```ts
@@ -148,12 +162,19 @@ export type BatchResult = PerplexityRecord | string;
  * run({ bytes: new TextEncoder().encode('The cat\n'), firstLine: 1 }); // '-7.1234…\n'
  * ```
  */
-export function batchRunner(lm: LanguageModel<unknown>, text: TokenizeOptions, source: string, job: BatchJob): (batch: TextBatch) => BatchResult {
-  const tokenizer = lineTokenizer(lm.vocab, text, source);
+export function batchRunner(lm: LanguageModel<unknown>, text: TokenizeOptions, source: string, job: BatchJob): (batch: Batch) => BatchResult {
   switch (job.kind) {
-    case 'ppl':
-      return (batch) => perplexityOfBatch(lm, tokenizer, batch);
-    case 'score':
-      return (batch) => scoreBatch(lm, tokenizer, batch, job.format);
+    case 'ppl': {
+      const tokenizer = lineTokenizer(lm.vocab, text, source);
+      return (batch) => perplexityOfBatch(lm, tokenizer, batch as TextBatch);
+    }
+    case 'score': {
+      const tokenizer = lineTokenizer(lm.vocab, text, source);
+      return (batch) => scoreBatch(lm, tokenizer, batch as TextBatch, job.format);
+    }
+    case 'rerank': {
+      const options = { tokenize: textTokenizer(text), source, ...(job.weight !== undefined ? { weight: job.weight } : {}), normalize: job.normalize === true };
+      return (batch) => rerankText(lm, (batch as GroupBatch).groups, options, job.output, (batch as GroupBatch).first);
+    }
   }
 }

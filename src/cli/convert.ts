@@ -1,25 +1,54 @@
 import { KotobaError } from '../errors.js';
-import { BackoffModel } from '../ngram/model.js';
-import { formatForPath, readNgramTables, saveNgramModel } from '../node/ngram-files.js';
+import { formatForPath, loadNgramModel, readNgramTables, saveNgramModel } from '../node/ngram-files.js';
 import { checkWritable } from '../node/io.js';
+import type { Quantization } from '../ngram/search.js';
 import { commonOptions, toJson, type Command } from './common.js';
 
 export const convert: Command = {
   name: 'convert',
-  summary: 'convert an n-gram model between ARPA (plain or .gz) and the binary format',
-  usage: 'kotoba convert IN OUT',
-  examples: ['kotoba convert wiki.arpa wiki.kblm', 'kotoba convert wiki.kblm wiki.arpa.gz'],
-  options: { ...commonOptions },
+  summary: 'convert an n-gram model between ARPA (plain or .gz) and the binary formats (probing, trie)',
+  usage: 'kotoba convert [--format probing|trie] [--quantize Q [--quantize-backoff B]] IN OUT',
+  examples: ['kotoba convert wiki.arpa wiki.kblm', 'kotoba convert --format trie --quantize 8 wiki.arpa wiki.q8.kblm', 'kotoba convert wiki.kblm wiki.arpa.gz'],
+  options: {
+    format: { type: 'string', value: 'FORMAT', description: 'binary structure: probing (fastest, default) or trie (smallest)' },
+    quantize: { type: 'integer', value: 'Q', description: 'trie only: store log10 probabilities in Q bits (2–25, KenLM\'s -q; 8 is usual)' },
+    'quantize-backoff': { type: 'integer', value: 'B', description: 'trie only: store backoffs in B bits (default: Q, as KenLM\'s -b)' },
+    ...commonOptions,
+  },
   async run(parsed, io) {
     const [input, output] = parsed.positionals;
     if (!input || !output || parsed.positionals.length > 2) throw new KotobaError('convert needs an input and an output model', 'usage: kotoba convert IN OUT');
-    const format = formatForPath(output);
+    const o = parsed.options;
+    const fileFormat = formatForPath(output);
+    const structure = o.format ?? 'probing';
+    if (structure !== 'probing' && structure !== 'trie') throw new KotobaError(`unknown --format '${String(structure)}'`, 'use probing or trie');
+    if (o.format !== undefined && fileFormat !== 'binary') throw new KotobaError(`--format is for binary models, not ${output}`, 'name the output .kblm');
+    let quantization: Quantization | undefined;
+    if (o['quantize-backoff'] !== undefined && o.quantize === undefined) throw new KotobaError('--quantize-backoff needs --quantize', 'e.g. --quantize 8 --quantize-backoff 8');
+    if (typeof o.quantize === 'number') {
+      if (structure !== 'trie') throw new KotobaError('quantization is only for the trie format', 'add --format trie');
+      const backoff = typeof o['quantize-backoff'] === 'number' ? o['quantize-backoff'] : o.quantize;
+      for (const [name, b] of [['--quantize', o.quantize], ['--quantize-backoff', backoff]] as const) {
+        if (!(b >= 2 && b <= 25)) throw new KotobaError(`${name} must be from 2 to 25 bits, not ${b}`, 'e.g. 8');
+      }
+      quantization = { probBits: o.quantize, backoffBits: backoff };
+    }
     await checkWritable(output);
     const started = performance.now();
-    const tables = await readNgramTables(input, io.log.warn);
-    await saveNgramModel(output, format === 'binary' ? BackoffModel.fromTables(tables) : tables);
+    let counts: number[];
+    if (fileFormat === 'binary') {
+      const model = (await loadNgramModel(input, io.log.warn)).withFormat(structure, quantization);
+      counts = model.counts;
+      await saveNgramModel(output, model);
+    } else {
+      // ARPA out: the tables as read, in their order.
+      const tables = await readNgramTables(input, io.log.warn);
+      counts = tables.orders.map((t) => t.size);
+      await saveNgramModel(output, tables);
+    }
     const seconds = (performance.now() - started) / 1000;
-    if (parsed.options.json) await io.stdout(toJson({ input, output, format, ngrams: tables.orders.map((o) => o.size), seconds }) + '\n');
-    else io.progress(`wrote ${output} (${format}) in ${seconds.toFixed(2)} s`);
+    const format = fileFormat === 'binary' ? structure : 'arpa';
+    if (parsed.options.json) await io.stdout(toJson({ input, output, format, quantization: quantization ?? null, ngrams: counts, seconds }) + '\n');
+    else io.progress(`wrote ${output} (${format}${quantization ? `, ${quantization.probBits}-bit probabilities, ${quantization.backoffBits}-bit backoffs` : ''}) in ${seconds.toFixed(2)} s`);
   },
 };

@@ -3,7 +3,7 @@
  * then runs the job on each batch it receives and posts the result back with the batch's id.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { batchRunner, type BatchResult, type TextBatch } from '../apps/score-text.js';
+import { batchRunner, type Batch, type BatchResult } from '../apps/score-text.js';
 import { KotobaError } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
 import { loadModel } from './models.js';
@@ -14,16 +14,16 @@ import './mixture-files.js';
 const init = workerData as WorkerInit;
 const port = parentPort!;
 
-async function start(): Promise<(batch: TextBatch) => BatchResult> {
+async function start(): Promise<(batch: Batch) => BatchResult> {
   const lm: LanguageModel<unknown> = init.model.kind === 'path' ? await loadModel(init.model.path) : modelFromTransfer(init.model);
   return batchRunner(lm, init.text, init.source, init.job);
 }
 
 const ready = start();
-port.on('message', (m: TextBatch & { id: number }) => {
+port.on('message', (m: { id: number; batch: Batch }) => {
   ready.then(
     (run) => {
-      const result = run({ bytes: m.bytes, firstLine: m.firstLine });
+      const result = run(m.batch);
       const transfer = typeof result === 'string' ? [] : [result.totals.buffer, result.oovLog10.buffer];
       port.postMessage({ id: m.id, result }, transfer as ArrayBuffer[]);
     },

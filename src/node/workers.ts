@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { KotobaError } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
-import { batchRunner, type BatchJob, type BatchResult, type TextBatch } from '../apps/score-text.js';
+import { batchRunner, type Batch, type BatchJob, type BatchResult } from '../apps/score-text.js';
 import { BackoffModel } from '../ngram/model.js';
 import { ProbingSearch, type ProbingArrays } from '../ngram/probing.js';
 import { TrieSearch, type TrieArrays } from '../ngram/trie.js';
@@ -75,7 +75,7 @@ export interface RunOptions {
  * }
  * ```
  */
-export async function* runBatches(lm: LanguageModel<unknown>, batches: AsyncIterable<TextBatch>, job: BatchJob, options: RunOptions): AsyncGenerator<BatchResult> {
+export async function* runBatches(lm: LanguageModel<unknown>, batches: AsyncIterable<Batch>, job: BatchJob, options: RunOptions): AsyncGenerator<BatchResult> {
   const input = batches[Symbol.asyncIterator]();
   const first = await input.next();
   if (first.done) return;
@@ -141,18 +141,19 @@ class Pool {
     this.pending.clear();
   }
 
-  /** Scores a batch on the least busy worker. */
-  run(batch: TextBatch): Promise<BatchResult> {
+  /** Runs the job on a batch, on the least busy worker. */
+  run(batch: Batch): Promise<BatchResult> {
     if (this.failure) return Promise.reject(this.failure);
     let w = 0;
     for (let i = 1; i < this.workers.length; i++) if (this.load[i]! < this.load[w]!) w = i;
     const id = this.nextId++;
     this.load[w]!++;
-    // A copy of the bytes, whose buffer moves to the worker (a view would send its whole buffer).
-    const bytes = batch.bytes.slice();
+    // Text goes as a copy of its bytes, whose buffer moves to the worker (a view would send the
+    // whole buffer it is part of); groups of candidates are cloned.
+    const message = 'bytes' in batch ? { id, batch: { bytes: batch.bytes.slice(), firstLine: batch.firstLine } } : { id, batch };
     const result = new Promise<BatchResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.workers[w]!.postMessage({ id, bytes, firstLine: batch.firstLine }, [bytes.buffer]);
+      this.workers[w]!.postMessage(message, 'bytes' in message.batch ? [message.batch.bytes.buffer as ArrayBuffer] : []);
     });
     // Awaited in input order: a later batch may fail while an earlier one is awaited.
     result.catch(() => {});
