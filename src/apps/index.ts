@@ -7,3 +7,4 @@ export * from './mixture-arpa.js';
 export * from './report.js';
 export * from './sweep.js';
 export * from './score-text.js';
+export * from './documents.js';

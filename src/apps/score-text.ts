@@ -3,31 +3,17 @@
  * to a file, on one thread or on many (each batch is scored on its own; the results are taken in
  * input order). Each function is plain and synchronous, for any `LanguageModel`.
  */
+import { KotobaError } from '../errors.js';
 import { PerplexityAccumulator, scoreWords, type LanguageModel, type PerplexityRecord } from '../lm.js';
 import { formatFloat32 } from '../ngram/arpa.js';
-import { lineTokenizer, type LineTokenizer } from '../text/byte-tokenizer.js';
+import { forEachLine, lineTokenizer, type LineTokenizer, type TextBatch } from '../text/byte-tokenizer.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { tokenizer as textTokenizer } from '../text/tokenize.js';
 import { UNK } from '../text/vocabulary.js';
+import { jsonlBatch, type DocumentOptions, type JsonlPart } from './documents.js';
 import { rerankText, type CandidateGroup, type RankedFormat } from './rerank.js';
 
-/** A run of whole lines of a text, and the number of its first line (for error messages). */
-export interface TextBatch {
-  bytes: Uint8Array;
-  firstLine: number;
-}
-
-/** Calls `each(start, end, lineNo)` for every line of the batch (ends without the LF). */
-export function forEachLine(batch: TextBatch, each: (start: number, end: number, lineNo: number) => void): void {
-  const b = batch.bytes;
-  let lineNo = batch.firstLine;
-  for (let s = 0; s < b.length; lineNo++) {
-    let e = b.indexOf(10, s);
-    if (e < 0) e = b.length;
-    each(s, e, lineNo);
-    s = e + 1;
-  }
-}
+export type { TextBatch };
 
 /** Scratch for scoring one sentence at a time: log10 p and n-gram lengths per word. */
 class Scratch {
@@ -94,7 +80,7 @@ export function jsonNumber(x: number): string {
  */
 export function scoreBatch(lm: LanguageModel<unknown>, tokenizer: LineTokenizer, batch: TextBatch, format: ScoreFormat = {}): string {
   let out = '';
-  forEachLine(batch, (start, end, lineNo) => {
+  withPartial(() => out, () => forEachLine(batch, (start, end, lineNo) => {
     const n = tokenizer.line(batch.bytes, start, end, lineNo);
     scratch.fit(n);
     const ids = tokenizer.ids;
@@ -128,8 +114,21 @@ export function scoreBatch(lm: LanguageModel<unknown>, tokenizer: LineTokenizer,
     // KenLM query's layout: word=id ngram log10, tab-separated, then the total.
     for (let i = 0; i < n; i++) out += `${word(i)}=${ids[i]} ${scratch.ngram[i]} ${formatFloat32(Math.fround(scratch.log10[i]!))}\t`;
     out += `Total: ${formatFloat32(total)} OOV: ${oov}\n`;
-  });
+  }));
   return out;
+}
+
+/** A KotobaError that stopped a batch, with the output of the lines before the bad one. */
+export type PartialError = KotobaError & { partial?: string };
+
+/** Runs `work`; a KotobaError it throws carries `output()` so far, to be written before it. */
+export function withPartial(output: () => string, work: () => void): void {
+  try {
+    work();
+  } catch (e) {
+    if (e instanceof KotobaError) (e as PartialError).partial = output();
+    throw e;
+  }
 }
 
 /** Groups of candidate sentences to rank (`rerank`), and whether they start the output. */
@@ -145,10 +144,11 @@ export type Batch = TextBatch | GroupBatch;
 export type BatchJob =
   | { kind: 'ppl' }
   | { kind: 'score'; format: ScoreFormat }
-  | { kind: 'rerank'; weight?: number; normalize?: boolean; output: RankedFormat };
+  | { kind: 'rerank'; weight?: number; normalize?: boolean; output: RankedFormat }
+  | { kind: 'jsonl'; documents: DocumentOptions; skipBad: boolean };
 
 /** The result of a job on one batch. */
-export type BatchResult = PerplexityRecord | string;
+export type BatchResult = PerplexityRecord | string | JsonlPart;
 
 /**
  * The function that runs `job` on batches with model `lm`: the same on the main thread and in
@@ -171,6 +171,11 @@ export function batchRunner(lm: LanguageModel<unknown>, text: TokenizeOptions, s
     case 'score': {
       const tokenizer = lineTokenizer(lm.vocab, text, source);
       return (batch) => scoreBatch(lm, tokenizer, batch as TextBatch, job.format);
+    }
+    case 'jsonl': {
+      const tokenizer = lineTokenizer(lm.vocab, text, source);
+      const options = { ...job.documents, skipBad: job.skipBad, source };
+      return (batch) => jsonlBatch(lm, tokenizer, batch as TextBatch, options);
     }
     case 'rerank': {
       const options = { tokenize: textTokenizer(text), source, ...(job.weight !== undefined ? { weight: job.weight } : {}), normalize: job.normalize === true };

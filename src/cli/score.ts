@@ -1,16 +1,44 @@
 import { loadModel } from '../node/models.js';
 import { lineBatches } from '../node/batches.js';
-import { runBatches } from '../node/workers.js';
+import { runBatches, type RunOptions } from '../node/workers.js';
+import type { PartialError } from '../apps/score-text.js';
+import type { LanguageModel } from '../lm.js';
 import { KotobaError } from '../errors.js';
-import { commonOptions, textOptions, textOptionsOf, threadOptions, threadsOf, type Command } from './common.js';
+import type { DocumentOptions, JsonlPart } from '../apps/documents.js';
+import type { Parsed } from './args.js';
+import { commonOptions, textOptions, textOptionsOf, threadOptions, threadsOf, type Command, type CommandIO } from './common.js';
+
+function documentOptionsOf(o: Parsed['options']): DocumentOptions {
+  const out: DocumentOptions = {};
+  if (o.field !== undefined) {
+    if (typeof o.field !== 'string' || o.field === '') throw new KotobaError('--field needs a field name', 'e.g. --field text');
+    out.field = o.field;
+  }
+  for (const [name, key] of [['max-perplexity', 'maxPerplexity'], ['min-perplexity', 'minPerplexity']] as const) {
+    const v = o[name];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !(v >= 1)) throw new KotobaError(`--${name} must be a perplexity (a number of at least 1), not ${String(v)}`, `e.g. --${name} 1000`);
+    out[key] = v;
+  }
+  return out;
+}
 
 export const score: Command = {
   name: 'score',
-  summary: 'log10 probability of each sentence (per word with --words, like KenLM query)',
+  summary: 'log10 probability of each sentence (per word with --words, like KenLM query), or of JSON-lines documents',
   usage: 'kotoba score MODEL [FILE|-]',
-  examples: ['echo "the cat sat" | kotoba score wiki.arpa', 'kotoba score --words --json wiki.arpa corpus/wiki.valid.txt'],
+  examples: [
+    'echo "the cat sat" | kotoba score wiki.arpa',
+    'kotoba score --words --json wiki.arpa corpus/wiki.valid.txt',
+    'kotoba score --jsonl --max-perplexity 1000 wiki.kblm docs.jsonl > kept.jsonl',
+  ],
   options: {
     words: { type: 'boolean', short: 'w', description: 'per-word scores: word=id ngram-length log10, as KenLM query prints them' },
+    jsonl: { type: 'boolean', description: 'input is JSON lines, one document each: write each back with perplexity, log10_total, tokens and oov added' },
+    field: { type: 'string', value: 'NAME', description: 'with --jsonl: the field holding the text (default: text); its lines are sentences' },
+    'max-perplexity': { type: 'number', value: 'P', description: 'with --jsonl: keep only documents of perplexity at most P' },
+    'min-perplexity': { type: 'number', value: 'P', description: 'with --jsonl: keep only documents of perplexity at least P' },
+    'skip-bad': { type: 'boolean', description: 'with --jsonl: skip lines that are not JSON objects with a text field (counted on stderr) instead of stopping' },
     ...textOptions,
     ...threadOptions,
     ...commonOptions,
@@ -18,10 +46,46 @@ export const score: Command = {
   async run(parsed, io) {
     const [modelPath, input = '-'] = parsed.positionals;
     if (!modelPath) throw new KotobaError('no model given', 'usage: kotoba score MODEL [FILE|-]');
-    const threads = threadsOf(parsed.options);
+    const o = parsed.options;
+    const jsonl = Boolean(o.jsonl);
+    if (!jsonl) {
+      for (const name of ['field', 'max-perplexity', 'min-perplexity', 'skip-bad']) {
+        if (o[name] !== undefined) throw new KotobaError(`--${name} is for JSON lines`, 'add --jsonl');
+      }
+    } else if (o.words) throw new KotobaError('--words does not go with --jsonl', 'score documents, or lines word by word, not both');
+    const documents = jsonl ? documentOptionsOf(o) : {};
+    const threads = threadsOf(o);
     const lm = await loadModel(modelPath, io.log.warn, { shared: threads > 1 });
-    const format = { words: Boolean(parsed.options.words), json: Boolean(parsed.options.json) };
-    const run = { threads, modelPath, text: textOptionsOf(parsed.options), source: input };
-    for await (const text of runBatches(lm, lineBatches(input), { kind: 'score', format }, run)) await io.stdout(text as string);
+    const run = { threads, modelPath, text: textOptionsOf(o), source: input };
+    try {
+      if (!jsonl) {
+        const format = { words: Boolean(o.words), json: Boolean(o.json) };
+        for await (const text of runBatches(lm, lineBatches(input), { kind: 'score', format }, run)) await io.stdout(text as string);
+      } else await scoreDocumentLines(lm, input, documents, Boolean(o['skip-bad']), run, io);
+    } catch (e) {
+      // The output of the lines before a bad one, then the error.
+      const partial = (e as PartialError).partial;
+      if (partial) await io.stdout(partial);
+      throw e;
+    }
   },
 };
+
+/** `score --jsonl`: documents scored in batches, kept or dropped by perplexity, written in order. */
+async function scoreDocumentLines(lm: LanguageModel<unknown>, input: string, documents: DocumentOptions, skipBad: boolean, run: RunOptions, io: CommandIO): Promise<void> {
+  let documentCount = 0;
+  let kept = 0;
+  let bad = 0;
+  let firstBad: string | undefined;
+  const job = { kind: 'jsonl' as const, documents, skipBad };
+  for await (const result of runBatches(lm, lineBatches(input), job, run)) {
+    const part = result as JsonlPart;
+    documentCount += part.documents;
+    kept += part.kept;
+    bad += part.bad;
+    firstBad ??= part.firstBad;
+    await io.stdout(part.text);
+  }
+  if (bad > 0) io.log.warn(`skipped ${bad} bad line${bad === 1 ? '' : 's'} (the first: ${firstBad})`);
+  io.progress(`scored ${documentCount} documents, kept ${kept}`);
+}

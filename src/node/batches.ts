@@ -5,8 +5,7 @@
  * last line without a newline is a line. Memory: one batch and one chunk of the file, or one
  * line when a line is longer than that.
  */
-import type { TextBatch } from '../apps/score-text.js';
-import { bomLength } from '../text/byte-tokenizer.js';
+import { bomLength, type TextBatch } from '../text/byte-tokenizer.js';
 import { byteChunks } from './io.js';
 
 /** Bytes per batch: big enough that handing a batch to a thread costs little. */

@@ -24,13 +24,14 @@ port.on('message', (m: { id: number; batch: Batch }) => {
   ready.then(
     (run) => {
       const result = run(m.batch);
-      const transfer = typeof result === 'string' ? [] : [result.totals.buffer, result.oovLog10.buffer];
+      const transfer = typeof result === 'object' && 'totals' in result ? [result.totals.buffer, result.oovLog10.buffer] : [];
       port.postMessage({ id: m.id, result }, transfer as ArrayBuffer[]);
     },
     (e: unknown) => {
       throw e;
     },
   ).catch((e: unknown) => {
-    port.postMessage({ id: m.id, error: { message: (e as Error)?.message ?? String(e), kotoba: e instanceof KotobaError } });
+    const partial = (e as { partial?: string })?.partial;
+    port.postMessage({ id: m.id, error: { message: (e as Error)?.message ?? String(e), kotoba: e instanceof KotobaError, partial } });
   });
 });

@@ -118,12 +118,12 @@ class Pool {
   constructor(threads: number, init: WorkerInit) {
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(new URL('./score-worker.js', import.meta.url), { workerData: init });
-      worker.on('message', (m: { id: number; result?: BatchResult; error?: { message: string; kotoba: boolean } }) => {
+      worker.on('message', (m: { id: number; result?: BatchResult; error?: { message: string; kotoba: boolean; partial?: string } }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
         this.load[i]!--;
-        if (m.error) p.reject(m.error.kotoba ? new KotobaError(m.error.message) : new Error(m.error.message));
+        if (m.error) p.reject(m.error.kotoba ? Object.assign(new KotobaError(m.error.message), { partial: m.error.partial }) : new Error(m.error.message));
         else p.resolve(m.result!);
       });
       worker.on('error', (e) => this.fail(e));

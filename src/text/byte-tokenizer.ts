@@ -215,6 +215,24 @@ class StringTokenizer implements LineTokenizer {
   }
 }
 
+/** A run of whole lines of a text, and the number of its first line (for error messages). */
+export interface TextBatch {
+  bytes: Uint8Array;
+  firstLine: number;
+}
+
+/** Calls `each(start, end, lineNo)` for every line of the batch (ends without the LF). */
+export function forEachLine(batch: TextBatch, each: (start: number, end: number, lineNo: number) => void): void {
+  const b = batch.bytes;
+  let lineNo = batch.firstLine;
+  for (let s = 0; s < b.length; lineNo++) {
+    let e = b.indexOf(10, s);
+    if (e < 0) e = b.length;
+    each(s, e, lineNo);
+    s = e + 1;
+  }
+}
+
 /** The length of a byte-order mark at `b[0]`, if any (0 or 3). */
 export function bomLength(b: Uint8Array): number {
   return b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
