@@ -52,11 +52,11 @@ let log10 = new Float64Array(256);
  * const { perplexity, tokens } = scoreDocumentText(lm, lineTokenizer(lm.vocab), 'The cat sat.\nIt slept.', 1);
  * ```
  */
-export function scoreDocumentText(lm: LanguageModel<unknown>, tokenizer: LineTokenizer, text: string, lineNo: number): DocumentScore {
+export function scoreDocumentText(lm: LanguageModel<unknown>, tokenizer: LineTokenizer, text: string, lineNo: number, acc = new PerplexityAccumulator()): DocumentScore {
   // UTF-8 bytes of the text (at most 3 per UTF-16 unit), then each line as a sentence.
   if (3 * text.length > scratch.length) scratch = new Uint8Array(3 * text.length + 1024);
   const { written } = encoder.encodeInto(text, scratch);
-  const acc = new PerplexityAccumulator();
+  const before = { log10: acc.log10Sum, tokens: acc.tokens, oov: acc.oov };
   forEachLine({ bytes: scratch.subarray(0, written), firstLine: lineNo }, (start, end) => {
     const n = tokenizer.line(scratch, start, end, lineNo);
     if (n > log10.length) log10 = new Float64Array(2 * n);
@@ -70,7 +70,9 @@ export function scoreDocumentText(lm: LanguageModel<unknown>, tokenizer: LineTok
     scoreWords(lm, tokenizer.ids.subarray(0, n), log10);
     acc.addSentence(tokenizer.ids, log10, n);
   }
-  return { perplexity: acc.perplexity, log10_total: acc.log10Sum, tokens: acc.tokens, oov: acc.oov };
+  const log10Total = acc.log10Sum - before.log10;
+  const tokens = acc.tokens - before.tokens;
+  return { perplexity: Math.pow(10, -log10Total / tokens), log10_total: log10Total, tokens, oov: acc.oov - before.oov };
 }
 
 /** Whether a document with these scores is kept. */
@@ -193,4 +195,41 @@ export function jsonlBatch(
     part.text += `${body}${body.endsWith('{') ? '' : ','}${added}}\n`;
   }));
   return part;
+}
+
+/**
+ * The perplexity of lines from any iterable (sync or async), each a sentence, counted as
+ * `kotoba ppl` counts it.
+ *
+ * @example
+ * ```ts
+ * import { perplexityOfLines, type LanguageModel } from 'kotoba';
+ * import { readLines } from 'kotoba/node';
+ * declare const lm: LanguageModel;
+ * const acc = await perplexityOfLines(lm, readLines('wiki.test.txt'));
+ * console.log(acc.perplexity, acc.perplexityExcludingOov, acc.oov);
+ * ```
+ */
+export async function perplexityOfLines(lm: LanguageModel<unknown>, lines: AsyncIterable<string> | Iterable<string>, text: TokenizeOptions = {}): Promise<PerplexityAccumulator> {
+  const tokenizer = lineTokenizer(lm.vocab, text);
+  const acc = new PerplexityAccumulator();
+  let n = 0;
+  for await (const line of lines) scoreDocumentText(lm, tokenizer, line, ++n, acc);
+  return acc;
+}
+
+/**
+ * Each line's totals (a line is a sentence): what `kotoba score` prints, and more.
+ *
+ * @example
+ * ```ts
+ * import { scoreLines, type LanguageModel } from 'kotoba';
+ * declare const lm: LanguageModel;
+ * for await (const s of scoreLines(lm, ['the cat sat', 'sat cat the'])) console.log(s.log10_total, s.perplexity);
+ * ```
+ */
+export async function* scoreLines(lm: LanguageModel<unknown>, lines: AsyncIterable<string> | Iterable<string>, text: TokenizeOptions = {}): AsyncGenerator<DocumentScore> {
+  const tokenizer = lineTokenizer(lm.vocab, text);
+  let n = 0;
+  for await (const line of lines) yield scoreDocumentText(lm, tokenizer, line, ++n);
 }

@@ -44,9 +44,10 @@ interface Header {
   /** Real n-grams per order, unigrams first. */
   counts: number[];
   description: string;
-  /** Probing: unigram records and the slots of each order ≥ 2. */
+  /** Probing: unigram records, the slots of each order ≥ 2, whether word fields hold a filter. */
   unigramSlots?: number;
   capacities?: number[];
+  filter?: boolean;
   /** Trie: entries per order (blanks included), quantization, 32-bit probabilities. */
   entries?: number[];
   quantization?: Quantization;
@@ -128,7 +129,7 @@ function partsOf(model: BackoffModel): { fields: Partial<Header>; parts: [string
   if (search instanceof ProbingSearch) {
     const a = search.arrays;
     return {
-      fields: { unigramSlots: a.unigramSlots, capacities: a.capacities.slice(2) },
+      fields: { unigramSlots: a.unigramSlots, capacities: a.capacities.slice(2), filter: a.filter },
       parts: [
         ['records', bytesOf(a.records)],
         ['blanks', bytesOf(a.blanks)],
@@ -302,6 +303,7 @@ export function deserializeModel(bytes: Uint8Array, source = 'model', options: {
       capacities,
       records: words('records', int32),
       blanks: words('blanks', int32),
+      filter: header.filter === true,
     };
     if (arrays.blanks.length % 2 !== 0) throw fail('the blanks');
     if (!options.trusted) validateProbing(arrays, fail);
@@ -351,7 +353,7 @@ function checkHeader(h: unknown, fileBytes: number, fail: (reason: string) => Er
   if (typeof o.description !== 'string') throw fail('its description');
   const countList = (x: unknown, n: number) => Array.isArray(x) && x.length === n && x.every(isCount);
   if (o.format === 'probing') {
-    if (!isCount(o.unigramSlots) || !countList(o.capacities, o.order - 1)) throw fail('its table sizes');
+    if (!isCount(o.unigramSlots) || !countList(o.capacities, o.order - 1) || typeof o.filter !== 'boolean') throw fail('its table sizes');
   } else {
     if (!countList(o.entries, o.order)) throw fail('its entry counts');
     const q = o.quantization;

@@ -8,7 +8,9 @@
  *
  *   field 0  key: ~(offset of the suffix), the suffix being the n-gram without its first word;
  *            complemented so that zero-filled memory reads as empty slots (unused in unigrams)
- *   field 1  the n-gram's first word
+ *   field 1  the n-gram's first word in the low 24 bits; the high 8 bits are a one-byte Bloom
+ *            filter of the last words of its extensions (so that most probes bound to miss are
+ *            never made); with 2^24 words or more, the whole field is the word and there is no filter
  *   field 2  log10 p, float32
  *   field 3  log10 backoff, float32; −0.0 (KenLM's trick) marks an n-gram that no longer n-gram
  *            extends and whose backoff is zero, so that a state can leave it out
@@ -39,6 +41,12 @@ const NO_EXTENSION = 0x80000000 | 0;
 export const PROBING_MULTIPLIER = 1.5;
 /** Every offset is an int32. */
 const MAX_INTS = 0x7fffffff;
+/** Word ids below this leave the top byte of the word field to the extension filter. */
+const FILTER_WORDS = 1 << 24;
+const LOW_24 = 0xffffff;
+
+/** The filter bit of word w, given the hash of its unigram (bits 24–31 of the word field). */
+const filterBit = (unigramHash: number): number => 1 << (24 + (unigramHash >>> 29));
 
 // The hash of an n-gram, its words read right to left: start with the last word, then extend by
 // each earlier one. MurmurHash3's finalizer mixes every step, so the high bits, which choose
@@ -80,6 +88,8 @@ export interface ProbingArrays extends ProbingLayout {
   records: Int32Array;
   /** Pairs (offset of a blank, length of the n-gram it really matched). */
   blanks: Int32Array;
+  /** Whether word fields carry the extension filter (vocabularies under 2^24 words). */
+  filter: boolean;
 }
 
 const fieldsOf = (k: number, order: number) => (k === order ? 3 : 4);
@@ -164,9 +174,13 @@ export class ProbingBuilder {
     this.values = new Float32Array(this.records.buffer);
     this.used = new Array<number>(order + 2).fill(0);
     this.unigramSlots = unigramSlots;
+    this.filter = unigramSlots <= FILTER_WORDS;
+    this.wordMask = this.filter ? LOW_24 : -1;
   }
 
   private readonly unigramSlots: number;
+  private readonly filter: boolean;
+  private readonly wordMask: number;
 
   /** Sets word w's unigram values. */
   unigram(w: number, log10Prob: number, log10Backoff: number): void {
@@ -190,7 +204,7 @@ export class ProbingBuilder {
   add(words: ArrayLike<number>, k: number, log10Prob: number, log10Backoff: number): void {
     const suffix = this.chain(this.suffixes, words, k, k - 1);
     const context = this.chain(this.contexts, words, k - 1, k - 1);
-    this.extend(context);
+    this.extend(context, words[k - 1]!);
     const h = extendHash(this.suffixes.hashes[k - 2]!, words[0]!);
     const o = this.insert(k, h, suffix, words[0]!);
     this.values[o + PROB] = log10Prob + 0;
@@ -237,7 +251,7 @@ export class ProbingBuilder {
     for (let s = slotOf(h, cap); ; ) {
       const o = base + s * fields;
       const stored = rec[o + KEY]!;
-      if (stored === key && rec[o + WORD] === w) return o;
+      if (stored === key && (rec[o + WORD]! & this.wordMask) === w) return o;
       if (stored === 0) return -1;
       if (++s === cap) s = 0;
     }
@@ -252,7 +266,7 @@ export class ProbingBuilder {
     for (let s = slotOf(h, cap); ; ) {
       const o = base + s * fields;
       const stored = rec[o + KEY]!;
-      if (stored === key && rec[o + WORD] === w) return o;
+      if (stored === key && (rec[o + WORD]! & this.wordMask) === w) return o;
       if (stored === 0) {
         // Keep one slot empty, so that every probe ends.
         if (++this.used[k]! >= cap - 1) {
@@ -269,9 +283,10 @@ export class ProbingBuilder {
     }
   }
 
-  /** Marks the n-gram at `o` as a context: a state must keep it. */
-  private extend(o: number): void {
+  /** Marks the n-gram at `o` as the context of an n-gram ending in `w`: a state must keep it. */
+  private extend(o: number, w: number): void {
     if (this.records[o + BACKOFF] === NO_EXTENSION) this.records[o + BACKOFF] = 0;
+    if (this.filter) this.records[o + WORD]! |= filterBit(startHash(w));
   }
 
   /**
@@ -281,7 +296,7 @@ export class ProbingBuilder {
   private insertBlank(words: ArrayLike<number>, from: number, end: number, h: number, suffix: number): number {
     const k = end - from;
     const context = this.resolve(words, from, end - 1);
-    this.extend(context);
+    this.extend(context, words[end - 1]!);
     const o = this.insert(k, h, suffix, words[from]!);
     const backoff = this.records[context + BACKOFF] === NO_EXTENSION ? 0 : this.values[context + BACKOFF]!;
     this.values[o + PROB] = backoff + this.values[suffix + PROB]! + 0;
@@ -319,6 +334,7 @@ export class ProbingBuilder {
       counts,
       records: this.records,
       blanks,
+      filter: this.filter,
     };
   }
 }
@@ -356,12 +372,18 @@ export class ProbingSearch implements NgramSearch {
   /** Offset where the tables start (after the unigrams). */
   private readonly tables: number;
   private readonly blanks: Map<number, number>;
-  // Scratch for scoring (a model has at most 255 orders): the history's words, most recent
-  // first; the offsets of its n-grams (ctx[j]: the last j + 1 words); the matches of a word.
-  private readonly hist = new Int32Array(256);
-  private readonly ctx = new Int32Array(256);
-  private readonly found = new Int32Array(256);
+  private readonly wordMask: number;
+  // Scratch for scoring (a model has at most 255 orders): the words before the text being
+  // scored, most recent first (<s>, or a state's words); the offsets of the history's n-grams
+  // (ctx[j]: its last j + 1 words) and of the current word's matches (found[j]), swapped as
+  // one word's matches become the next word's history.
+  private readonly before = new Int32Array(256);
+  private ctx = new Int32Array(256);
+  private found = new Int32Array(256);
   private length = 0;
+  private matched = 0;
+  private readonly one = new Uint32Array(1);
+  private readonly oneLog10 = new Float64Array(1);
 
   constructor(arrays: ProbingArrays) {
     this.arrays = arrays;
@@ -377,6 +399,7 @@ export class ProbingSearch implements NgramSearch {
     this.byteLength = arrays.records.byteLength + arrays.blanks.byteLength;
     this.blanks = new Map();
     for (let i = 0; i < arrays.blanks.length; i += 2) this.blanks.set(arrays.blanks[i]!, arrays.blanks[i + 1]!);
+    this.wordMask = arrays.filter ? LOW_24 : -1;
   }
 
   private id(o: number): number {
@@ -407,7 +430,7 @@ export class ProbingSearch implements NgramSearch {
     let o = this.offset(state);
     for (let j = k - 1; j >= 0; j--) {
       this.ctx[j] = o;
-      this.hist[j] = this.rec[o + WORD]!;
+      this.before[j] = j === 0 ? o >> 2 : this.rec[o + WORD]! & this.wordMask;
       o = ~this.rec[o + KEY]!;
     }
     // A state of the highest order (given by hand) keeps what the next word can use.
@@ -428,81 +451,98 @@ export class ProbingSearch implements NgramSearch {
   }
 
   /**
-   * Scores word w after the scratch state, and moves the state past it. Returns log10 p; the
-   * order of the n-gram that matched is left in `this.matched`.
+   * Scores `words` after the scratch state (`ctx`, `length`, and `before`, the words before the
+   * first), leaving the state after them in the scratch. For each word, the slot of every
+   * order follows from the words alone (the hash of the last k words); a probe of order k
+   * first asks the history's (k − 1)-gram, whose record is in cache, whether any of its
+   * extensions ends in this word (the filter), and ends at the first order that misses.
    */
-  private step(w: number): number {
+  private run(words: ArrayLike<number>, log10Out: Float64Array, ngramOut: Uint8Array | undefined): number {
     const rec = this.rec;
     const val = this.val;
-    const hist = this.hist;
-    const ctx = this.ctx;
-    const found = this.found;
+    const base = this.base;
+    const capacity = this.cap;
+    const before = this.before;
     const N = this.order;
-    const len = this.length;
-    if (!(w >= 0 && w < this.vocabSize)) throw new KotobaError(`word id ${w} is outside the vocabulary of ${this.vocabSize} words`);
-    let f = w << 2;
-    found[0] = f;
-    let m = 1;
-    let h = startHash(w);
-    for (let k = 2; k <= len + 1; k++) {
-      const c = hist[k - 2]!;
-      h = extendHash(h, c);
-      const fields = k === N ? 3 : 4;
-      const base = this.base[k]!;
-      const cap = this.cap[k]!;
-      const key = ~f;
-      let s = slotOf(h, cap);
-      let o = base + s * fields;
-      for (;;) {
-        const stored = rec[o]!;
-        if (stored === key && rec[o + WORD] === c) break;
-        if (stored === 0) {
-          o = -1;
-          break;
+    const V = this.vocabSize;
+    const mask = this.wordMask;
+    const filter = mask === LOW_24;
+    const blanks = this.blanks.size > 0;
+    let ctx = this.ctx;
+    let found = this.found;
+    let len = this.length;
+    let total = 0;
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]!;
+      if (!(w >= 0 && w < V)) throw new KotobaError(`word id ${w} is outside the vocabulary of ${V} words`);
+      let f = w << 2;
+      found[0] = f;
+      let m = 1;
+      let h = startHash(w);
+      const bit = filterBit(h);
+      for (let k = 2; k <= len + 1; k++) {
+        if (filter && (rec[ctx[k - 2]! + WORD]! & bit) === 0) break;
+        // The word k − 1 places back: in `words`, or before them.
+        const c = k - 1 <= i ? words[i - k + 1]! : before[k - 2 - i]!;
+        h = extendHash(h, c);
+        const fields = k === N ? 3 : 4;
+        const start = base[k]!;
+        const cap = capacity[k]!;
+        const key = ~f;
+        let s = slotOf(h, cap);
+        let o = start + s * fields;
+        for (;;) {
+          const stored = rec[o]!;
+          if (stored === key && (rec[o + WORD]! & mask) === c) break;
+          if (stored === 0) {
+            o = -1;
+            break;
+          }
+          if (++s === cap) {
+            s = 0;
+            o = start;
+          } else o += fields;
         }
-        if (++s === cap) {
-          s = 0;
-          o = base;
-        } else o += fields;
+        if (o < 0) break;
+        f = o;
+        found[k - 1] = o;
+        m = k;
       }
-      if (o < 0) break;
-      f = o;
-      found[k - 1] = o;
-      m = k;
+      // log10 p of the match, then the backoffs of the longer contexts, shortest first.
+      let lp = val[f + PROB]!;
+      for (let j = m; j <= len; j++) lp = Math.fround(lp + val[ctx[j - 1]! + BACKOFF]!);
+      log10Out[i] = lp;
+      total = Math.fround(total + lp);
+      const matched = blanks && m > 1 ? (this.blanks.get(f) ?? m) : m;
+      if (ngramOut) ngramOut[i] = matched;
+      this.matched = matched;
+      // The next history: the longest match that can be extended (never the highest order).
+      let next = m < N ? m : N - 1;
+      while (next > 0 && rec[found[next - 1]! + BACKOFF] === NO_EXTENSION) next--;
+      const t = ctx;
+      ctx = found;
+      found = t;
+      len = next;
     }
-    // log10 p of the match, then the backoffs of the longer contexts, shortest first.
-    let lp = val[f + PROB]!;
-    for (let j = m; j <= len; j++) lp = Math.fround(lp + val[ctx[j - 1]! + BACKOFF]!);
-    this.matched = this.blanks.size > 0 && m > 1 ? (this.blanks.get(f) ?? m) : m;
-    // The next state: the longest match that can be extended (never the highest order).
-    let next = m < N ? m : N - 1;
-    while (next > 0 && rec[found[next - 1]! + BACKOFF] === NO_EXTENSION) next--;
-    for (let j = next - 1; j >= 1; j--) hist[j] = hist[j - 1]!;
-    hist[0] = w;
-    for (let j = 0; j < next; j++) ctx[j] = found[j]!;
-    this.length = next;
-    return lp;
+    this.ctx = ctx;
+    this.found = found;
+    this.length = len;
+    return total;
   }
-
-  private matched = 0;
 
   score(state: number, word: number): Scored<number> {
     this.load(state);
-    const log10 = this.step(word);
+    this.one[0] = word;
+    const log10 = this.run(this.one, this.oneLog10, undefined);
     const next = this.length === 0 ? -1 : this.id(this.ctx[this.length - 1]!);
     return { log10, next, ngram: this.matched };
   }
 
   scoreSentence(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number {
     this.load(this.begin());
-    let total = 0;
-    for (let i = 0; i < words.length; i++) {
-      const lp = this.step(words[i]!);
-      log10Out[i] = lp;
-      if (ngramOut) ngramOut[i] = this.matched;
-      total = Math.fround(total + lp);
-    }
-    return total;
+    // After <s>, the only word before the sentence.
+    this.before[0] = BOS;
+    return this.run(words, log10Out, ngramOut);
   }
 
   lookup(words: ArrayLike<number>): number {
@@ -529,7 +569,7 @@ export class ProbingSearch implements NgramSearch {
     for (let s = slotOf(h, cap); ; ) {
       const o = base + s * fields;
       const stored = this.rec[o + KEY]!;
-      if (stored === key && this.rec[o + WORD] === w) return o;
+      if (stored === key && (this.rec[o + WORD]! & this.wordMask) === w) return o;
       if (stored === 0) return -1;
       if (++s === cap) s = 0;
     }
@@ -549,7 +589,7 @@ export class ProbingSearch implements NgramSearch {
     const out: number[] = [];
     let o = this.offset(id);
     while (o >= this.tables) {
-      out.push(this.rec[o + WORD]!);
+      out.push(this.rec[o + WORD]! & this.wordMask);
       o = ~this.rec[o + KEY]!;
     }
     out.push(o >> 2);
@@ -563,7 +603,7 @@ export class ProbingSearch implements NgramSearch {
 
   firstWord(id: number): number {
     const o = this.offset(id);
-    return o < this.tables ? o >> 2 : this.rec[o + WORD]!;
+    return o < this.tables ? o >> 2 : this.rec[o + WORD]! & this.wordMask;
   }
 
   positionOf(id: number): number {
@@ -617,6 +657,8 @@ export function validateProbing(a: ProbingArrays, fail: (reason: string) => Erro
   const base = probingBases(a);
   if (base[order + 1] !== records.length) throw fail('size of the records');
   const values = new Float32Array(records.buffer, records.byteOffset, records.length);
+  if (a.filter && unigramSlots > FILTER_WORDS) throw fail('the word filter');
+  const wordMask = a.filter ? LOW_24 : -1;
   // A value a model can hold: −∞ or finite and not huge, so that sums of them stay finite.
   const ok = (x: number) => (x >= -1e30 && x <= 1e30) || x === -Infinity;
   for (let w = 0; w < V; w++) {
@@ -648,7 +690,7 @@ export function validateProbing(a: ProbingArrays, fail: (reason: string) => Erro
       if (key === 0) continue;
       used++;
       const suffix = ~key;
-      const w = records[o + WORD]!;
+      const w = records[o + WORD]! & wordMask;
       if (!(suffix >= below && suffix < belowEnd && ((suffix - below) & 3) === 0 && w >= 0 && w < V && (k === 2 ? suffix >> 2 < V : records[suffix + KEY] !== 0))) {
         throw fail(`an n-gram of order ${k} links to no n-gram`);
       }
