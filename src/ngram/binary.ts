@@ -9,7 +9,7 @@
  *   bytes 20..23  zero
  *   JSON header   { format, order, vocabSize, counts, description, …the structure's sizes,
  *                   sections: [{ name, offset, bytes }] }
- *   sections      the vocabulary (UTF-8 words, one per line), then the arrays, each 8-byte aligned
+ *   sections      the vocabulary (UTF-8 words, one per line), then the arrays, each 64-byte aligned
  *
  * A model file is untrusted input: the checksum (header included) catches damage, and every
  * structural invariant is checked at load in time linear in the file (probing.ts and trie.ts
@@ -95,7 +95,9 @@ function checksumOf(chunks: Uint8Array[]): number {
   return (Math.imul(h[0]! ^ Math.imul(h[1]!, 31), 0x01000193) ^ Math.imul(h[2]! ^ Math.imul(h[3]!, 17), 0x01000193)) >>> 0;
 }
 
-const align8 = (n: number) => (n + 7) & ~7;
+/** Sections start on 64-byte boundaries, so that a 16-byte record never straddles two cache lines. */
+const ALIGN = 64;
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
 /**
  * True when `bytes` starts with the binary format's magic number.
@@ -182,10 +184,10 @@ export function serializeModel(model: BackoffModel): Uint8Array[] {
   let headerBytes = new Uint8Array(0);
   let sections: Section[] = [];
   for (let guess = 0; ; ) {
-    let offset = align8(PREFIX + guess);
+    let offset = align(PREFIX + guess);
     sections = parts.map(([name, b], i) => {
       const s = { name, offset, bytes: lengths[i]! };
-      offset = align8(offset + b.length);
+      offset = align(offset + b.length);
       return s;
     });
     const header: Header = {
@@ -201,7 +203,7 @@ export function serializeModel(model: BackoffModel): Uint8Array[] {
     if (headerBytes.length === guess) break;
     guess = headerBytes.length;
   }
-  const prefix = new Uint8Array(align8(PREFIX + headerBytes.length));
+  const prefix = new Uint8Array(align(PREFIX + headerBytes.length));
   for (let i = 0; i < 8; i++) prefix[i] = BINARY_MAGIC.charCodeAt(i);
   const view = new DataView(prefix.buffer);
   view.setUint32(8, BINARY_VERSION, true);
@@ -369,7 +371,7 @@ function checkHeader(h: unknown, fileBytes: number, fail: (reason: string) => Er
   const names = new Set<string>();
   for (const s of o.sections as unknown[]) {
     const ss = s as Record<string, unknown>;
-    if (s === null || typeof s !== 'object' || typeof ss.name !== 'string' || !isCount(ss.offset) || !isCount(ss.bytes) || ss.offset % 8 !== 0 || ss.offset < PREFIX) {
+    if (s === null || typeof s !== 'object' || typeof ss.name !== 'string' || !isCount(ss.offset) || !isCount(ss.bytes) || ss.offset % ALIGN !== 0 || ss.offset < PREFIX) {
       throw fail('its section list');
     }
     if (ss.offset + ss.bytes > fileBytes) throw fail(`the section ${ss.name.slice(0, 40)} runs past the end of the file`);

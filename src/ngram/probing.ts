@@ -678,27 +678,39 @@ export function validateProbing(a: ProbingArrays, fail: (reason: string) => Erro
     blanksPerOrder[k]!++;
     blankSet.add(o);
   }
+  // occupied: one bit per slot of the order below (its unigrams first), so that checking that a
+  // key names a stored n-gram reads a small bitmap rather than the table (a cache miss each).
+  let occupied = new Uint32Array((unigramSlots + 31) >>> 5);
+  for (let w = 0; w < V; w++) occupied[w >>> 5]! |= 1 << (w & 31);
   for (let k = 2; k <= order; k++) {
     const fields = fieldsOf(k, order);
     // The order below has 4 fields per record (it is never the highest).
     const below = base[k - 1]!;
     const belowEnd = base[k]!;
     const middle = k < order;
+    const start = base[k]!;
+    const next = middle ? new Uint32Array((capacities[k]! + 31) >>> 5) : occupied;
     let used = 0;
-    for (let o = base[k]!, end = base[k + 1]!; o < end; o += fields) {
+    for (let o = start, slot = 0, end = base[k + 1]!; o < end; o += fields, slot++) {
       const key = records[o + KEY]!;
       if (key === 0) continue;
       used++;
+      if (middle) next[slot >>> 5]! |= 1 << (slot & 31);
       const suffix = ~key;
       const w = records[o + WORD]! & wordMask;
-      if (!(suffix >= below && suffix < belowEnd && ((suffix - below) & 3) === 0 && w >= 0 && w < V && (k === 2 ? suffix >> 2 < V : records[suffix + KEY] !== 0))) {
+      const at = (suffix - below) >>> 2;
+      if (!(suffix >= below && suffix < belowEnd && ((suffix - below) & 3) === 0 && w >= 0 && w < V && (occupied[at >>> 5]! & (1 << (at & 31))) !== 0)) {
         throw fail(`an n-gram of order ${k} links to no n-gram`);
       }
       const p = values[o + PROB]!;
       // A blank may hold a positive log10 p (where a backoff weight is positive).
-      if (!(ok(p) && (p <= 0 || blankSet.has(o)))) throw fail(`a probability of order ${k}`);
-      if (middle && !ok(values[o + BACKOFF]!)) throw fail(`a backoff of order ${k}`);
+      if (!(((p >= -1e30 && p <= 0) || p === -Infinity || (p > 0 && p <= 1e30 && blankSet.has(o))))) throw fail(`a probability of order ${k}`);
+      if (middle) {
+        const b = values[o + BACKOFF]!;
+        if (!((b >= -1e30 && b <= 1e30) || b === -Infinity)) throw fail(`a backoff of order ${k}`);
+      }
     }
+    occupied = next;
     if (used >= capacities[k]!) throw fail(`the order-${k} table has no empty slot`);
     if (used !== a.counts[k - 1]! + blanksPerOrder[k]!) throw fail(`the order-${k} count`);
   }

@@ -10,7 +10,7 @@
 import { KotobaError, at } from '../errors.js';
 import { tokenizer, type TokenizeOptions } from './tokenize.js';
 import { BOS, BOS_WORD, EOS, EOS_WORD, UNK, type Vocabulary } from './vocabulary.js';
-import { FNV_START, fnvStep, WordTable } from './word-table.js';
+import { FNV_START, fnvFinish, WordTable } from './word-table.js';
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -20,8 +20,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export interface LineTokenizer {
   /** The ids of the last line: its words (unknown ones as `<unk>`), then `</s>`. */
   readonly ids: Uint32Array;
-  /** Per word of the last line: 1 when it is not in the vocabulary. */
-  readonly unknown: Uint8Array;
   /**
    * Tokenizes the line `b[start, end)` (without its newline), line `lineNo` of the source, and
    * returns the number of ids, `</s>` included.
@@ -67,7 +65,6 @@ export class ByteTokenizer implements LineTokenizer {
   ids = new Uint32Array(1024);
   /** Byte offsets [start, end) of each word of the last line (for printing the words as written). */
   spans = new Int32Array(2048);
-  unknown = new Uint8Array(1024);
   private readonly table: WordTable;
 
   constructor(
@@ -79,40 +76,61 @@ export class ByteTokenizer implements LineTokenizer {
 
   line(b: Uint8Array, start: number, end: number, lineNo: number): number {
     if (end > start && b[end - 1] === 13) end--;
+    const { slotIds, slotHashes, starts, bytes } = this.table;
+    const mask = slotIds.length - 1;
+    let ids = this.ids;
+    let spans = this.spans;
     let n = 0;
-    let i = start;
-    for (;;) {
-      while (i < end && (b[i] === SPACE || b[i] === TAB)) i++;
-      if (i >= end) break;
+    for (let i = start; i < end; ) {
+      let c = b[i]!;
+      if (c === SPACE || c === TAB) {
+        i++;
+        continue;
+      }
+      // A word: its FNV hash as its bytes go by, then its slot in the vocabulary's table.
       const from = i;
       let h = FNV_START;
-      for (; i < end; i++) {
-        const c = b[i]!;
-        if (c === SPACE || c === TAB) break;
-        h = fnvStep(h, c);
+      do {
+        h = Math.imul(h ^ c, 0x01000193);
+        c = b[++i]!;
+      } while (i < end && c !== SPACE && c !== TAB);
+      h = fnvFinish(h);
+      const length = i - from;
+      let id = -1;
+      for (let s = h & mask; ; s = (s + 1) & mask) {
+        const candidate = slotIds[s]!;
+        if (candidate < 0) break;
+        if (slotHashes[s] !== h) continue;
+        const at = starts[candidate]!;
+        if (starts[candidate + 1]! - at !== length) continue;
+        let j = 0;
+        while (j < length && bytes[at + j] === b[from + j]) j++;
+        if (j === length) {
+          id = candidate;
+          break;
+        }
       }
-      if (n + 2 > this.ids.length) this.grow();
-      let id = this.table.findHashed(b, from, i, h);
-      this.unknown[n] = id < 0 ? 1 : 0;
       if (id < 0) {
         this.checkUtf8(b, from, i, lineNo);
         id = UNK;
       }
-      this.ids[n] = id;
-      this.spans[2 * n] = from;
-      this.spans[2 * n + 1] = i;
+      if (n + 2 > ids.length) {
+        this.grow();
+        ids = this.ids;
+        spans = this.spans;
+      }
+      ids[n] = id;
+      spans[2 * n] = from;
+      spans[2 * n + 1] = i;
       n++;
     }
-    const first = markers(this.ids, n, lineNo, this.source);
-    n = first.end;
-    if (first.start === 1) {
-      this.ids.copyWithin(0, 1, n);
-      this.spans.copyWithin(0, 2, 2 * n);
-      this.unknown.copyWithin(0, 1, n);
-      n--;
-    }
-    this.ids[n] = EOS;
-    this.unknown[n] = 0;
+    const m = markers(ids, n, lineNo, this.source);
+    if (m < 0) {
+      n = -m - 1;
+      ids.copyWithin(0, 1, n + 1);
+      spans.copyWithin(0, 2, 2 * n + 2);
+    } else n = m;
+    ids[n] = EOS;
     return n + 1;
   }
 
@@ -140,17 +158,15 @@ export class ByteTokenizer implements LineTokenizer {
     const spans = new Int32Array(this.spans.length * 2);
     spans.set(this.spans);
     this.spans = spans;
-    const unknown = new Uint8Array(this.unknown.length * 2);
-    unknown.set(this.unknown);
-    this.unknown = unknown;
   }
 }
 
 /**
- * Where a line's words are, once `<s>` opening it and `</s>` closing it are left out: any other
- * sentence marker is an error naming the line.
+ * The number of words of a line once `<s>` opening it and `</s>` closing it are left out: n, or
+ * −n − 1 when the first of `ids` (a `<s>`) is to be dropped. Any other sentence marker is an
+ * error naming the line.
  */
-function markers(ids: Uint32Array, n: number, lineNo: number, source: string | undefined): { start: number; end: number } {
+function markers(ids: Uint32Array, n: number, lineNo: number, source: string | undefined): number {
   let start = 0;
   if (n > 0 && ids[0] === BOS) start = 1;
   if (n > start && ids[n - 1] === EOS) n--;
@@ -160,13 +176,12 @@ function markers(ids: Uint32Array, n: number, lineNo: number, source: string | u
       throw new KotobaError(`${at(source, lineNo)}${id === BOS ? BOS_WORD : EOS_WORD} inside a sentence`, '<s> may only open a line and </s> only close it; remove or rename it');
     }
   }
-  return { start, end: n };
+  return start === 1 ? -(n - 1) - 1 : n;
 }
 
 /** Each line decoded (strict UTF-8) and split by `tokenizer(options)`: --lowercase, --segment. */
 class StringTokenizer implements LineTokenizer {
   ids = new Uint32Array(1024);
-  unknown = new Uint8Array(1024);
   private last: string[] = [];
   private readonly split: (line: string) => string[];
 
@@ -187,25 +202,22 @@ class StringTokenizer implements LineTokenizer {
       throw new KotobaError(`${at(this.source, lineNo)}invalid UTF-8`, 'convert the file to UTF-8, e.g. with iconv');
     }
     let words = this.split(text);
-    if (words.length + 1 > this.ids.length) {
-      this.ids = new Uint32Array(2 * words.length + 2);
-      this.unknown = new Uint8Array(2 * words.length + 2);
-    }
+    if (words.length + 1 > this.ids.length) this.ids = new Uint32Array(2 * words.length + 2);
     let n = 0;
     for (const w of words) {
       const id = this.vocab.find(w);
-      this.unknown[n] = id < 0 ? 1 : 0;
       this.ids[n++] = id < 0 ? UNK : id;
     }
     const m = markers(this.ids, n, lineNo, this.source);
-    if (m.start === 1) {
-      this.ids.copyWithin(0, 1, m.end);
-      this.unknown.copyWithin(0, 1, m.end);
+    if (m < 0) {
+      n = -m - 1;
+      this.ids.copyWithin(0, 1, n + 1);
+      words = words.slice(1, n + 1);
+    } else {
+      n = m;
+      words = words.slice(0, n);
     }
-    words = words.slice(m.start, m.end);
-    n = words.length;
     this.ids[n] = EOS;
-    this.unknown[n] = 0;
     this.last = words;
     return n + 1;
   }
