@@ -396,7 +396,8 @@ export class ArpaReader {
       b = b.subarray(nl + 1);
     }
     const consumed = this.lines(b, 0, b.length);
-    if (consumed < b.length && (this.phase as Phase) !== 'done') this.carry = b.slice(consumed);
+    // A copy: the chunk's memory may be reused for the next one (and Buffer's slice is a view).
+    if (consumed < b.length && (this.phase as Phase) !== 'done') this.carry = new Uint8Array(b.subarray(consumed));
   }
 
   /** The file has ended: reads its last line (one without a newline), and checks it was complete. */

@@ -8,8 +8,8 @@
 import { bomLength, type TextBatch } from '../text/byte-tokenizer.js';
 import { byteChunks } from './io.js';
 
-/** Bytes per batch: big enough that handing a batch to a thread costs little. */
-export const BATCH_BYTES = 1 << 20;
+/** Bytes per batch: big enough that handing a batch to a thread costs little, small enough that threads share a few MB. */
+export const BATCH_BYTES = 1 << 18;
 
 /**
  * The batches of `file` (`-` for stdin).
@@ -46,7 +46,8 @@ export async function* lineBatches(file: string, batchBytes = BATCH_BYTES): Asyn
       lineNo += lines;
       start = last + 1;
     }
-    carry = b.slice(start);
+    // A copy (Buffer's slice would be a view of the chunk).
+    carry = new Uint8Array(b.subarray(start));
   }
   if (carry.length > 0) {
     const lines = countLines(carry) + (carry[carry.length - 1] === 10 ? 0 : 1);

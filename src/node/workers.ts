@@ -150,7 +150,7 @@ class Pool {
     this.load[w]!++;
     // Text goes as a copy of its bytes, whose buffer moves to the worker (a view would send the
     // whole buffer it is part of); groups of candidates are cloned.
-    const message = 'bytes' in batch ? { id, batch: { bytes: batch.bytes.slice(), firstLine: batch.firstLine } } : { id, batch };
+    const message = 'bytes' in batch ? { id, batch: { bytes: new Uint8Array(batch.bytes), firstLine: batch.firstLine } } : { id, batch };
     const result = new Promise<BatchResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.workers[w]!.postMessage(message, 'bytes' in message.batch ? [message.batch.bytes.buffer as ArrayBuffer] : []);
