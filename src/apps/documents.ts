@@ -60,14 +60,14 @@ export function scoreDocumentText(lm: LanguageModel<unknown>, tokenizer: LineTok
   forEachLine({ bytes: scratch.subarray(0, written), firstLine: lineNo }, (start, end) => {
     const n = tokenizer.line(scratch, start, end, lineNo);
     if (n > log10.length) log10 = new Float64Array(2 * n);
-    const words = tokenizer.ids.subarray(0, n);
+    const words = tokenizer.sentence(n);
     scoreWords(lm, words, log10);
     acc.addSentence(words, log10, n);
   });
   // An empty text is one empty sentence, as an empty line is.
   if (written === 0) {
     const n = tokenizer.line(scratch, 0, 0, lineNo);
-    scoreWords(lm, tokenizer.ids.subarray(0, n), log10);
+    scoreWords(lm, tokenizer.sentence(n), log10);
     acc.addSentence(tokenizer.ids, log10, n);
   }
   const log10Total = acc.log10Sum - before.log10;

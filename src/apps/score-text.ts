@@ -47,7 +47,7 @@ export function perplexityOfBatch(lm: LanguageModel<unknown>, tokenizer: LineTok
   forEachLine(batch, (start, end, lineNo) => {
     const n = tokenizer.line(batch.bytes, start, end, lineNo);
     scratch.fit(n);
-    const words = tokenizer.ids.subarray(0, n);
+    const words = tokenizer.sentence(n);
     scoreWords(lm, words, scratch.log10);
     acc.addSentence(words, scratch.log10, n);
   });
@@ -84,7 +84,7 @@ export function scoreBatch(lm: LanguageModel<unknown>, tokenizer: LineTokenizer,
     const n = tokenizer.line(batch.bytes, start, end, lineNo);
     scratch.fit(n);
     const ids = tokenizer.ids;
-    const words = ids.subarray(0, n);
+    const words = tokenizer.sentence(n);
     scoreWords(lm, words, scratch.log10, scratch.ngram);
     let total = 0;
     let oov = 0;

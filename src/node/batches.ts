@@ -5,14 +5,17 @@
  * last line without a newline is a line. Memory: one batch and one chunk of the file, or one
  * line when a line is longer than that.
  */
+import { open, type FileHandle } from 'node:fs/promises';
 import { bomLength, type TextBatch } from '../text/byte-tokenizer.js';
-import { byteChunks } from './io.js';
+import { byteChunks, fileError } from './io.js';
 
 /** Bytes per batch: big enough that handing a batch to a thread costs little, small enough that threads share a few MB. */
 export const BATCH_BYTES = 1 << 18;
 
 /**
- * The batches of `file` (`-` for stdin).
+ * The batches of `file` (`-` for stdin). The batches are views into one buffer that is reused:
+ * each is valid until the next is asked for (copy it to keep it), so that reading a long text
+ * allocates nothing per batch and keeps the cache for the model.
  *
  * @example
  * ```ts
@@ -22,36 +25,76 @@ export const BATCH_BYTES = 1 << 18;
  * ```
  */
 export async function* lineBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenerator<TextBatch & { lines: number }> {
-  let carry: Uint8Array = new Uint8Array(0);
+  // buffer[0, filled): the bytes read and not yet given out, a partial line first.
+  let buffer = new Uint8Array(2 * batchBytes);
+  let filled = 0;
   let lineNo = 1;
   let first = true;
-  for await (const chunk of byteChunks(file)) {
-    let b: Uint8Array = first ? chunk.subarray(bomLength(chunk)) : chunk;
-    first = false;
-    if (carry.length > 0) {
-      const joined = new Uint8Array(carry.length + b.length);
-      joined.set(carry);
-      joined.set(b, carry.length);
-      b = joined;
+  for await (const chunk of fileChunks(file, batchBytes)) {
+    let b = chunk;
+    if (first) {
+      b = b.subarray(bomLength(b));
+      first = false;
     }
+    if (filled + b.length > buffer.length) {
+      const bigger = new Uint8Array(2 * (filled + b.length));
+      bigger.set(buffer.subarray(0, filled));
+      buffer = bigger;
+    }
+    buffer.set(b, filled);
+    filled += b.length;
+    // Whole lines, about batchBytes at a time; a line longer than that is a batch of its own.
     let start = 0;
-    while (b.length - start >= batchBytes) {
-      // The last newline within batchBytes; or, for a longer line, its end.
-      let last = b.lastIndexOf(10, start + batchBytes - 1);
-      if (last < start) last = b.indexOf(10, start + batchBytes);
+    while (filled - start >= batchBytes) {
+      let last = buffer.lastIndexOf(10, start + batchBytes - 1);
+      if (last < start) last = buffer.subarray(0, filled).indexOf(10, start + batchBytes);
       if (last < 0) break;
-      const bytes = b.subarray(start, last + 1);
+      const bytes = buffer.subarray(start, last + 1);
       const lines = countLines(bytes);
       yield { bytes, firstLine: lineNo, lines };
       lineNo += lines;
       start = last + 1;
     }
-    // A copy (Buffer's slice would be a view of the chunk).
-    carry = new Uint8Array(b.subarray(start));
+    buffer.copyWithin(0, start, filled);
+    filled -= start;
   }
-  if (carry.length > 0) {
-    const lines = countLines(carry) + (carry[carry.length - 1] === 10 ? 0 : 1);
-    yield { bytes: carry, firstLine: lineNo, lines };
+  // The rest: whole lines, and a last line without its newline.
+  for (let start = 0; start < filled; ) {
+    let last = buffer.subarray(0, filled).lastIndexOf(10, Math.min(filled, start + batchBytes) - 1);
+    if (last < start) last = buffer.subarray(0, filled).indexOf(10, start + batchBytes);
+    const end = last < 0 ? filled : last + 1;
+    const bytes = buffer.subarray(start, end);
+    const lines = countLines(bytes) + (bytes[bytes.length - 1] === 10 ? 0 : 1);
+    yield { bytes, firstLine: lineNo, lines };
+    lineNo += lines;
+    start = end;
+  }
+}
+
+/**
+ * The bytes of a file in chunks read into one reused buffer (each chunk is valid until the next
+ * is asked for); gzipped files and stdin go through `byteChunks`.
+ */
+export async function* fileChunks(path: string, size = 1 << 20): AsyncGenerator<Uint8Array> {
+  if (path === '-') return yield* byteChunks(path);
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    const buffer = new Uint8Array(size);
+    const { bytesRead: first } = await handle.read(buffer, 0, buffer.length, 0);
+    if (first >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) {
+      await handle.close();
+      handle = undefined;
+      return yield* byteChunks(path);
+    }
+    for (let n = first, at = first; n > 0; at += n) {
+      yield buffer.subarray(0, n);
+      ({ bytesRead: n } = await handle.read(buffer, 0, buffer.length, at));
+    }
+  } catch (e) {
+    throw fileError(e, path);
+  } finally {
+    await handle?.close();
   }
 }
 

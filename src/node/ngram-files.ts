@@ -5,6 +5,7 @@ import { ArpaReader, TablesSink, writeArpa } from '../ngram/arpa.js';
 import { BINARY_EXTENSION, deserializeModel, isBinaryModel, serializeModel } from '../ngram/binary.js';
 import { BackoffModel, modelFromArpaChunks } from '../ngram/model.js';
 import type { NgramTables } from '../ngram/tables.js';
+import { fileChunks } from './batches.js';
 import { byteChunks, fileError, readBytes, writeAtomic } from './io.js';
 
 /** The n-gram file formats: ARPA text (plain or gzipped) and kotoba's binary format. */
@@ -70,35 +71,7 @@ export interface NgramLoadOptions {
 export async function loadNgramModel(path: string, warn?: (m: string) => void, options: NgramLoadOptions = {}): Promise<BackoffModel> {
   const binary = await binaryModelBytes(path, options.shared);
   if (binary) return deserializeModel(binary, path);
-  return modelFromArpaChunks(() => reusedChunks(path), { source: path, shared: options.shared === true, ...(warn ? { warn } : {}) });
-}
-
-/**
- * The bytes of a file in chunks read into one reused buffer (each chunk is valid until the next
- * is asked for), so that reading a big ARPA file leaves no garbage behind; gzipped files and
- * stdin go through `byteChunks`.
- */
-async function* reusedChunks(path: string): AsyncGenerator<Uint8Array> {
-  if (path === '-') return yield* byteChunks(path);
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(path, 'r');
-    const buffer = new Uint8Array(1 << 20);
-    const { bytesRead: first } = await handle.read(buffer, 0, buffer.length, 0);
-    if (first >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) {
-      await handle.close();
-      handle = undefined;
-      return yield* byteChunks(path);
-    }
-    for (let n = first, at = first; n > 0; at += n) {
-      yield buffer.subarray(0, n);
-      ({ bytesRead: n } = await handle.read(buffer, 0, buffer.length, at));
-    }
-  } catch (e) {
-    throw fileError(e, path);
-  } finally {
-    await handle?.close();
-  }
+  return modelFromArpaChunks(() => fileChunks(path), { source: path, shared: options.shared === true, ...(warn ? { warn } : {}) });
 }
 
 /**

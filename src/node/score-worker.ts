@@ -6,16 +6,18 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { batchRunner, type Batch, type BatchResult } from '../apps/score-text.js';
 import { KotobaError } from '../errors.js';
 import type { LanguageModel } from '../lm.js';
-import { loadModel } from './models.js';
 import { modelFromTransfer, type WorkerInit } from './workers.js';
-import './neural-files.js';
-import './mixture-files.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 
 async function start(): Promise<(batch: Batch) => BatchResult> {
-  const lm: LanguageModel<unknown> = init.model.kind === 'path' ? await loadModel(init.model.path) : modelFromTransfer(init.model);
+  let lm: LanguageModel<unknown>;
+  if (init.model.kind === 'path') {
+    // Models other than n-grams are loaded here (and only then are their loaders imported).
+    await Promise.all([import('./neural-files.js'), import('./mixture-files.js')]);
+    lm = await (await import('./models.js')).loadModel(init.model.path);
+  } else lm = modelFromTransfer(init.model);
   return batchRunner(lm, init.text, init.source, init.job);
 }
 

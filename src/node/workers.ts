@@ -77,8 +77,10 @@ export interface RunOptions {
  */
 export async function* runBatches(lm: LanguageModel<unknown>, batches: AsyncIterable<Batch>, job: BatchJob, options: RunOptions): AsyncGenerator<BatchResult> {
   const input = batches[Symbol.asyncIterator]();
-  const first = await input.next();
-  if (first.done) return;
+  const head = await input.next();
+  if (head.done) return;
+  // A batch's bytes may be a view of a buffer the next batch reuses: keep a copy of the first.
+  const first = { done: false, value: 'bytes' in head.value ? { ...head.value, bytes: new Uint8Array(head.value.bytes) } : head.value };
   const second = await input.next();
   if (options.threads <= 1 || second.done) {
     const run = batchRunner(lm, options.text, options.source, job);

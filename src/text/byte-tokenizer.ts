@@ -27,6 +27,21 @@ export interface LineTokenizer {
   line(b: Uint8Array, start: number, end: number, lineNo: number): number;
   /** The words of the last line as written (the `n − 1` before `</s>`). */
   words(b: Uint8Array, n: number): string[];
+  /** `ids.subarray(0, n)`, made once per length (no allocation per sentence). */
+  sentence(n: number): Uint32Array;
+}
+
+/** Views of the first n ids, one per n, made again when the ids array grows. */
+class Views {
+  private of: Uint32Array | null = null;
+  private views: Uint32Array[] = [];
+  get(ids: Uint32Array, n: number): Uint32Array {
+    if (ids !== this.of) {
+      this.of = ids;
+      this.views = [];
+    }
+    return (this.views[n] ??= ids.subarray(0, n));
+  }
 }
 
 /**
@@ -63,6 +78,7 @@ export function lineTokenizer(vocab: Vocabulary, options: TokenizeOptions = {}, 
  */
 export class ByteTokenizer implements LineTokenizer {
   ids = new Uint32Array(1024);
+  private readonly views = new Views();
   /** Byte offsets [start, end) of each word of the last line (for printing the words as written). */
   spans = new Int32Array(2048);
   private readonly table: WordTable;
@@ -134,6 +150,10 @@ export class ByteTokenizer implements LineTokenizer {
     return n + 1;
   }
 
+  sentence(n: number): Uint32Array {
+    return this.views.get(this.ids, n);
+  }
+
   words(b: Uint8Array, n: number): string[] {
     const out: string[] = [];
     for (let j = 0; j + 1 < n; j++) out.push(utf8.decode(b.subarray(this.spans[2 * j]!, this.spans[2 * j + 1]!)));
@@ -182,6 +202,7 @@ function markers(ids: Uint32Array, n: number, lineNo: number, source: string | u
 /** Each line decoded (strict UTF-8) and split by `tokenizer(options)`: --lowercase, --segment. */
 class StringTokenizer implements LineTokenizer {
   ids = new Uint32Array(1024);
+  private readonly views = new Views();
   private last: string[] = [];
   private readonly split: (line: string) => string[];
 
@@ -220,6 +241,10 @@ class StringTokenizer implements LineTokenizer {
     this.ids[n] = EOS;
     this.last = words;
     return n + 1;
+  }
+
+  sentence(n: number): Uint32Array {
+    return this.views.get(this.ids, n);
   }
 
   words(_b: Uint8Array, n: number): string[] {
