@@ -30,6 +30,8 @@ import { KotobaError } from '../errors.js';
 import type { Scored } from '../lm.js';
 import { BOS } from '../text/vocabulary.js';
 import type { NgramSearch } from './search.js';
+import { NGRAM_SHARED_WASM_BASE64, NGRAM_WASM_BASE64 } from './ngram-wasm.generated.js';
+import { claimSlot, modelBuffer, regionOf, SLOT_BYTES } from './wasm-memory.js';
 
 const KEY = 0;
 const WORD = 1;
@@ -66,9 +68,15 @@ export function startHash(w: number): number {
 export function extendHash(h: number, w: number): number {
   return mix(h ^ Math.imul(w + 1, 0x9e3779b1));
 }
-/** The slot of hash `h` in a table of `capacity` slots: the high bits, scaled. */
+/**
+ * The slot of hash `h` in a table of `capacity` slots: ⌊h · capacity / 2^32⌋, the high bits
+ * scaled (no power-of-two rounding), computed exactly in two halves (as the kernel's 64-bit
+ * product) so that every implementation places n-grams alike.
+ */
 function slotOf(h: number, capacity: number): number {
-  return Math.floor((h >>> 0) * capacity * 2.3283064365386963e-10);
+  const high = (h >>> 16) * capacity;
+  const low = Math.floor(((h & 0xffff) * capacity) / 65536);
+  return Math.floor((high + low) / 65536);
 }
 
 /** Where each order's records are in the one array. */
@@ -167,7 +175,8 @@ export class ProbingBuilder {
       throw new KotobaError(`${counts.join(' ')} n-grams are too many for the probing structure`, 'convert the model to the trie format (kotoba convert --format trie)');
     }
     try {
-      this.records = new Int32Array(shared ? new SharedArrayBuffer(total * 4) : new ArrayBuffer(total * 4));
+      const bytes = modelBuffer(total * 4, shared);
+      this.records = new Int32Array(bytes.buffer, bytes.byteOffset, total);
     } catch {
       throw new KotobaError(`cannot allocate ${(total * 4 / 1e9).toFixed(1)} GB for ${counts.join(' ')} n-grams`, 'check the n-gram counts of the model, or use a machine with more memory');
     }
@@ -384,6 +393,10 @@ export class ProbingSearch implements NgramSearch {
   private matched = 0;
   private readonly one = new Uint32Array(1);
   private readonly oneLog10 = new Float64Array(1);
+  /** The WebAssembly sentence loop, when the records are in a memory it can read. */
+  private readonly kernel: Kernel | null;
+  /** Whether whole sentences are scored by the WebAssembly kernel (else by the TypeScript loop). */
+  readonly wasm: boolean;
 
   constructor(arrays: ProbingArrays) {
     this.arrays = arrays;
@@ -400,6 +413,8 @@ export class ProbingSearch implements NgramSearch {
     this.blanks = new Map();
     for (let i = 0; i < arrays.blanks.length; i += 2) this.blanks.set(arrays.blanks[i]!, arrays.blanks[i + 1]!);
     this.wordMask = arrays.filter ? LOW_24 : -1;
+    this.kernel = this.blanks.size === 0 ? kernelFor(arrays.records, base, arrays.capacities, this.order) : null;
+    this.wasm = this.kernel !== null;
   }
 
   private id(o: number): number {
@@ -539,6 +554,23 @@ export class ProbingSearch implements NgramSearch {
   }
 
   scoreSentence(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number {
+    const n = words.length;
+    const k = this.kernel;
+    if (k && n <= k.capacity) {
+      // The same loop in WebAssembly: the words in, the scores out.
+      const V = this.vocabSize;
+      for (let i = 0; i < n; i++) {
+        const w = words[i]!;
+        if (!(w < V)) throw new KotobaError(`word id ${w} is outside the vocabulary of ${V} words`);
+        k.words[i] = w;
+      }
+      const len = this.begin() < 0 ? 0 : 1;
+      k.ctx[0] = BOS << 2;
+      const total = k.score(k.records, k.tables, this.order, this.wordMask, k.wordsAt, n, k.outAt, k.ngramAt, k.ctxAt, k.foundAt, len, k.beforeAt);
+      for (let i = 0; i < n; i++) log10Out[i] = k.out[i]!;
+      if (ngramOut) for (let i = 0; i < n; i++) ngramOut[i] = k.ngram[i]!;
+      return total;
+    }
     this.load(this.begin());
     // After <s>, the only word before the sentence.
     this.before[0] = BOS;
@@ -641,6 +673,82 @@ export class ProbingSearch implements NgramSearch {
     n = 0;
     for (let o = from; o < to; o += fields) if (this.rec[o + KEY] !== 0) out[n++] = this.id(o);
     return out;
+  }
+}
+
+/** A scorer's view of the WebAssembly kernel: its entry point and its scratch slot. */
+interface Kernel {
+  score: (records: number, tables: number, order: number, mask: number, words: number, n: number, out: number, ngram: number, ctx: number, found: number, len: number, before: number) => number;
+  /** Byte offsets in the memory: the records, the tables, and the slot's arrays. */
+  records: number;
+  tables: number;
+  wordsAt: number;
+  outAt: number;
+  ngramAt: number;
+  ctxAt: number;
+  foundAt: number;
+  beforeAt: number;
+  words: Int32Array;
+  out: Float64Array;
+  ngram: Uint8Array;
+  ctx: Int32Array;
+  /** The longest sentence the slot holds. */
+  capacity: number;
+}
+
+/** The compiled kernel, for a plain and for a shared memory (null where it cannot be compiled). */
+const kernelModules: [WebAssembly.Module | null | undefined, WebAssembly.Module | null | undefined] = [undefined, undefined];
+
+/** The kernel for records in a WebAssembly memory (null elsewhere, or where none can be had). */
+function kernelFor(records: Int32Array, base: number[], capacities: number[], order: number): Kernel | null {
+  const region = regionOf(records.buffer);
+  if (!region) return null;
+  const shared = region.memory.buffer instanceof SharedArrayBuffer ? 1 : 0;
+  try {
+    if (kernelModules[shared] === undefined) {
+      kernelModules[shared] = null;
+      const bytes = Uint8Array.from(atob(shared ? NGRAM_SHARED_WASM_BASE64 : NGRAM_WASM_BASE64), (c) => c.charCodeAt(0));
+      kernelModules[shared] = new WebAssembly.Module(bytes);
+    }
+    const module = kernelModules[shared];
+    if (!module) return null;
+    const slot = claimSlot(region);
+    if (slot < 0) return null;
+    const instance = new WebAssembly.Instance(module, { env: { memory: region.memory, abort: () => {} } });
+    const buffer = region.memory.buffer;
+    // The slot: tables (2 × 256 ints), ctx, found, before (256 ints each), then per token an
+    // int word, a float64 score and a byte of n-gram length.
+    const tables = new Int32Array(buffer, slot, 512);
+    for (let k = 2; k <= order; k++) {
+      tables[k] = base[k]!;
+      tables[256 + k] = capacities[k]!;
+    }
+    const ctxAt = slot + 2048;
+    const foundAt = ctxAt + 1024;
+    const beforeAt = foundAt + 1024;
+    new Int32Array(buffer, beforeAt, 1)[0] = BOS;
+    const wordsAt = beforeAt + 1024;
+    const capacity = Math.floor((SLOT_BYTES - (wordsAt - slot) - 16) / 13);
+    const outAt = Math.ceil((wordsAt + 4 * capacity) / 8) * 8;
+    const ngramAt = outAt + 8 * capacity;
+    return {
+      score: instance.exports.score as Kernel['score'],
+      records: records.byteOffset,
+      tables: slot,
+      wordsAt,
+      outAt,
+      ngramAt,
+      ctxAt,
+      foundAt,
+      beforeAt,
+      words: new Int32Array(buffer, wordsAt, capacity),
+      out: new Float64Array(buffer, outAt, capacity),
+      ngram: new Uint8Array(buffer, ngramAt, capacity),
+      ctx: new Int32Array(buffer, ctxAt, 256),
+      capacity,
+    };
+  } catch {
+    return null;
   }
 }
 

@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { ArpaReader, TablesSink, writeArpa } from '../ngram/arpa.js';
 import { BINARY_EXTENSION, deserializeModel, isBinaryModel, serializeModel } from '../ngram/binary.js';
 import { BackoffModel, modelFromArpaChunks } from '../ngram/model.js';
+import { modelBuffer } from '../ngram/wasm-memory.js';
 import type { NgramTables } from '../ngram/tables.js';
 import { fileChunks } from './batches.js';
 import { byteChunks, fileError, readBytes, writeAtomic } from './io.js';
@@ -95,7 +96,8 @@ async function binaryModelBytes(path: string, shared = false): Promise<Uint8Arra
     }
     if (!isBinaryModel(head.subarray(0, bytesRead))) return null;
     const { size } = await handle.stat();
-    const bytes = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+    // Read into the memory the WebAssembly scorer reads (shared with worker threads when asked).
+    const bytes = modelBuffer(size, shared);
     for (let at = 0; at < size; ) {
       const { bytesRead: n } = await handle.read(bytes, at, size - at, at);
       if (n === 0) break;

@@ -14,6 +14,7 @@ import { batchRunner, type Batch, type BatchJob, type BatchResult } from '../app
 import { BackoffModel } from '../ngram/model.js';
 import { ProbingSearch, type ProbingArrays } from '../ngram/probing.js';
 import { TrieSearch, type TrieArrays } from '../ngram/trie.js';
+import { adoptRegion, regionOf, type WasmRegion } from '../ngram/wasm-memory.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { Vocabulary } from '../text/vocabulary.js';
 
@@ -24,7 +25,7 @@ export function defaultThreads(): number {
 
 /** How a worker gets the model: an n-gram model's arrays (shared), or a file to load. */
 export type ModelTransfer =
-  | { kind: 'probing' | 'trie'; vocab: string[]; description: string; arrays: ProbingArrays | TrieArrays }
+  | { kind: 'probing' | 'trie'; vocab: string[]; description: string; arrays: ProbingArrays | TrieArrays; region?: WasmRegion }
   | { kind: 'path'; path: string };
 
 /** What a worker needs to start. */
@@ -40,14 +41,22 @@ export function modelTransfer(lm: LanguageModel<unknown>, path: string): ModelTr
   if (lm instanceof BackoffModel) {
     const search = lm.search;
     const arrays = search instanceof ProbingSearch ? search.arrays : (search as TrieSearch).arrays;
-    return { kind: lm.format, vocab: lm.vocab.list(), description: lm.description, arrays };
+    const region = search instanceof ProbingSearch ? regionOf(search.arrays.records.buffer) : undefined;
+    return { kind: lm.format, vocab: lm.vocab.list(), description: lm.description, arrays, ...(region ? { region } : {}) };
   }
   return { kind: 'path', path };
 }
 
 /** The model a worker was sent (arrays checked by the thread that loaded them). */
 export function modelFromTransfer(t: ModelTransfer & { kind: 'probing' | 'trie' }): BackoffModel {
-  const search = t.kind === 'probing' ? new ProbingSearch(t.arrays as ProbingArrays) : new TrieSearch(t.arrays as TrieArrays);
+  let arrays = t.arrays;
+  if (t.region) {
+    // The records as a view of the WebAssembly memory itself, so that this thread's scorer reads them there.
+    const buffer = adoptRegion(t.region).memory.buffer;
+    const a = arrays as ProbingArrays;
+    arrays = { ...a, records: new Int32Array(buffer, a.records.byteOffset, a.records.length) };
+  }
+  const search = t.kind === 'probing' ? new ProbingSearch(arrays as ProbingArrays) : new TrieSearch(arrays as TrieArrays);
   return new BackoffModel(Vocabulary.fromWords(t.vocab), search, t.description);
 }
 

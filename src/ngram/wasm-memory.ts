@@ -1,0 +1,64 @@
+/**
+ * Memory for n-gram models that the WebAssembly kernel (asm/ngram.ts) can read: a model's bytes
+ * placed in a WebAssembly.Memory (shared between threads when asked), followed by scratch slots
+ * where each scorer writes a sentence's words and reads its scores. The kernel needs nothing
+ * else, so a model loaded into such memory is scored without copying it; a model anywhere else
+ * is scored by the TypeScript loop, with the same results.
+ */
+
+const PAGE = 65536;
+/** Scratch per scorer (one per thread): about 19,000 tokens of one sentence. */
+export const SLOT_BYTES = 1 << 18;
+/** Scorers per memory (threads); more scorers use the TypeScript loop. */
+const SLOTS = 64;
+/** A counter of claimed slots, then the slots. */
+const SCRATCH_BYTES = 64 + SLOTS * SLOT_BYTES;
+/** The largest memory a 32-bit WebAssembly module addresses. */
+const MAX_PAGES = 65536;
+
+/** A WebAssembly memory holding a model, and where its scratch slots start. */
+export interface WasmRegion {
+  memory: WebAssembly.Memory;
+  /** Byte offset of the scratch area (after the model's bytes). */
+  scratch: number;
+}
+
+const regions = new WeakMap<ArrayBufferLike, WasmRegion>();
+
+/**
+ * `bytes` zero bytes for a model, at offset 0 of a WebAssembly memory when one can be had (the
+ * scratch slots follow them); otherwise in a plain buffer. `shared`: a SharedArrayBuffer, for
+ * worker threads.
+ */
+export function modelBuffer(bytes: number, shared: boolean): Uint8Array {
+  const scratch = Math.ceil(bytes / 64) * 64;
+  const pages = Math.ceil((scratch + SCRATCH_BYTES) / PAGE);
+  if (typeof WebAssembly === 'object' && pages <= MAX_PAGES) {
+    try {
+      const memory = new WebAssembly.Memory(shared ? { initial: pages, maximum: pages, shared: true } : { initial: pages, maximum: pages });
+      regions.set(memory.buffer, { memory, scratch });
+      return new Uint8Array(memory.buffer, 0, bytes);
+    } catch {
+      // No memory that large here: a plain buffer.
+    }
+  }
+  return new Uint8Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+}
+
+/** The WebAssembly memory `buffer` belongs to, if `modelBuffer` made it (or `adoptRegion`). */
+export function regionOf(buffer: ArrayBufferLike): WasmRegion | undefined {
+  return regions.get(buffer);
+}
+
+/** Registers a region received from another thread (its buffer is a new object here). */
+export function adoptRegion(region: WasmRegion): WasmRegion {
+  regions.set(region.memory.buffer, region);
+  return region;
+}
+
+/** Claims a scratch slot of `region` for one scorer: its byte offset, or -1 when all are taken. */
+export function claimSlot(region: WasmRegion): number {
+  const counter = new Int32Array(region.memory.buffer, region.scratch, 1);
+  const slot = Atomics.add(counter, 0, 1);
+  return slot < SLOTS ? region.scratch + 64 + slot * SLOT_BYTES : -1;
+}
