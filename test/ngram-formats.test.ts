@@ -25,6 +25,7 @@ import {
 } from '../src/index.js';
 import { sealBinaryModel } from '../src/ngram/binary.js';
 import { probingBases, probingCapacity } from '../src/ngram/probing.js';
+import { modelBuffer } from '../src/ngram/wasm-memory.js';
 import { loadNgramModel, readCorpus } from '../src/node/index.js';
 import { fixtures, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
@@ -412,10 +413,17 @@ test('seeded mutants of every binary structure: a model whose scores are finite 
         continue;
       }
       valid++;
+      // The same file in WebAssembly memory: scored by the kernel, to the same numbers.
+      const inWasm = modelBuffer(mutant.length, false);
+      inWasm.set(mutant);
+      const kernel = deserializeModel(inWasm, `${name}-${i}.kblm`);
       for (const words of text) {
         const ids = Uint32Array.from([...words.map((w) => loaded.vocab.id(w)), EOS]);
         const out = new Float64Array(ids.length);
         loaded.scoreSentence(ids, out);
+        const fast = new Float64Array(ids.length);
+        kernel.scoreSentence(ids, fast);
+        assert.deepEqual(fast, out);
         let state = loaded.begin();
         for (let j = 0; j < ids.length; j++) {
           assert.ok(Number.isFinite(out[j]) || out[j] === -Infinity, `${name} mutant ${i}: ${out[j]}`);
