@@ -72,28 +72,37 @@ export async function* lineBatches(file: string, batchBytes = BATCH_BYTES): Asyn
 }
 
 /**
- * The bytes of a file in chunks read into one reused buffer (each chunk is valid until the next
- * is asked for); gzipped files and stdin go through `byteChunks`.
+ * The bytes of a file in chunks read into two buffers that take turns (each chunk is valid until
+ * the next is asked for): while one chunk is used, the next is being read. Gzipped files and
+ * stdin go through `byteChunks`.
  */
 export async function* fileChunks(path: string, size = 1 << 20): AsyncGenerator<Uint8Array> {
   if (path === '-') return yield* byteChunks(path);
   let handle: FileHandle | undefined;
+  let next: Promise<unknown> | undefined;
   try {
     handle = await open(path, 'r');
-    const buffer = new Uint8Array(size);
-    const { bytesRead: first } = await handle.read(buffer, 0, buffer.length, 0);
-    if (first >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) {
+    const buffers = [new Uint8Array(size), new Uint8Array(size)];
+    const { bytesRead: first } = await handle.read(buffers[0]!, 0, size, 0);
+    if (first >= 2 && buffers[0]![0] === 0x1f && buffers[0]![1] === 0x8b) {
       await handle.close();
       handle = undefined;
       return yield* byteChunks(path);
     }
-    for (let n = first, at = first; n > 0; at += n) {
-      yield buffer.subarray(0, n);
-      ({ bytesRead: n } = await handle.read(buffer, 0, buffer.length, at));
+    let at = first;
+    let n = first;
+    for (let turn = 0; n > 0; turn ^= 1) {
+      const reading = handle.read(buffers[turn ^ 1]!, 0, size, at);
+      next = reading;
+      yield buffers[turn]!.subarray(0, n);
+      ({ bytesRead: n } = await reading);
+      at += n;
     }
   } catch (e) {
     throw fileError(e, path);
   } finally {
+    // A read may still be under way when the reader stops early.
+    await next?.catch(() => {});
     await handle?.close();
   }
 }
