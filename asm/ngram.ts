@@ -96,3 +96,170 @@ export function score(records: usize, tables: usize, order: i32, mask: i32, word
   }
   return total;
 }
+
+// ---------------------------------------------------------------------------------------------
+// `ppl` on a batch of text: lines of UTF-8 bytes to word ids (src/text/byte-tokenizer.ts is the
+// reference) and scored, with the totals kept as PerplexityAccumulator.recording keeps them.
+
+const SPACE: u8 = 0x20;
+const TAB: u8 = 0x09;
+const BOS: i32 = 1;
+const EOS: i32 = 2;
+
+/** Results of `perplexityBatch`, as i32 at `counts`. */
+const LINES = 0;
+const TOKENS = 1;
+const OOV = 2;
+const ZEROS = 3;
+const ERROR = 4; // 0, or: 2 <s> inside a sentence, 3 </s> inside, 5 a line too long, 6 too many OOVs or unknown words
+const ERROR_LINE = 5; // the line (from 0) of the error
+const UNKNOWN = 6; // unknown words with bytes ≥ 0x80 (for the caller to check as UTF-8)
+
+/**
+ * The lines of `text[0, length)`: each tokenized with the vocabulary table at `vocab` (i32:
+ * slot mask, then byte offsets of the slots' ids, their hashes, the words' starts and bytes),
+ * scored from <s>, its float32 total written to `totals`, the scores of its unknown words to
+ * `oovOut`. Stops at the first line with a misplaced sentence marker, or one that does not fit.
+ * `ids` holds `capacity` ids; `unknowns` (start, end, line) triples, up to `unknownCapacity`.
+ */
+export function perplexityBatch(
+  records: usize,
+  tables: usize,
+  order: i32,
+  mask: i32,
+  beginLength: i32,
+  vocab: usize,
+  text: usize,
+  length: i32,
+  ids: usize,
+  capacity: i32,
+  out: usize,
+  ngram: usize,
+  ctx: usize,
+  found: usize,
+  before: usize,
+  totals: usize,
+  oovOut: usize,
+  oovCapacity: i32,
+  unknowns: usize,
+  unknownCapacity: i32,
+  counts: usize,
+): void {
+  const slotMask = int(vocab, 0);
+  const slotIds = <usize>int(vocab, 1);
+  const slotHashes = <usize>int(vocab, 2);
+  const starts = <usize>int(vocab, 3);
+  const bytes = <usize>int(vocab, 4);
+  let lines = 0;
+  let tokens = 0;
+  let oov = 0;
+  let zeros = 0;
+  let unknown = 0;
+  let error = 0;
+  let at = 0;
+  while (at < length) {
+    // One line, in one pass: its words up to the LF (a CR just before the LF is not part of it).
+    let n = 0;
+    let i = at;
+    let c: u8 = 0;
+    while (true) {
+      while (i < length) {
+        c = load<u8>(text + <usize>i);
+        if (c != SPACE && c != TAB) break;
+        i++;
+      }
+      if (i >= length || c == 10) break;
+      const from = i;
+      let h: u32 = 0x811c9dc5;
+      let previous: u32 = h;
+      let high = false;
+      do {
+        previous = h;
+        h = (h ^ c) * 0x01000193;
+        if (c >= 0x80) high = true;
+        i++;
+        c = i < length ? load<u8>(text + <usize>i) : 10;
+      } while (c != SPACE && c != TAB && c != 10);
+      let size = i - from;
+      if (c == 10 && load<u8>(text + <usize>(i - 1)) == 13) {
+        size--;
+        h = previous;
+        if (size == 0) continue;
+      }
+      h ^= h >> 15;
+      let id = -1;
+      for (let s = <i32>h & slotMask; ; s = (s + 1) & slotMask) {
+        const candidate = int(slotIds, s);
+        if (candidate < 0) break;
+        if (int(slotHashes, s) != <i32>h) continue;
+        const start = int(starts, candidate);
+        if (int(starts, candidate + 1) - start != size) continue;
+        let j = 0;
+        while (j < size && load<u8>(bytes + <usize>(start + j)) == load<u8>(text + <usize>(from + j))) j++;
+        if (j == size) {
+          id = candidate;
+          break;
+        }
+      }
+      if (id < 0) {
+        id = 0;
+        if (high) {
+          if (unknown == unknownCapacity) {
+            error = 6;
+            break;
+          }
+          store<i32>(unknowns + (<usize>(3 * unknown) << 2), from);
+          store<i32>(unknowns + (<usize>(3 * unknown + 1) << 2), from + size);
+          store<i32>(unknowns + (<usize>(3 * unknown + 2) << 2), lines);
+          unknown++;
+        }
+      }
+      if (n + 2 > capacity) {
+        error = 5;
+        break;
+      }
+      store<i32>(ids + (<usize>n << 2), id);
+      n++;
+    }
+    const next = i + 1;
+    if (error != 0) break;
+    // Sentence markers: <s> may open the line and </s> close it; nowhere else.
+    let first = 0;
+    if (n > 0 && int(ids, 0) == BOS) first = 1;
+    if (n > first && int(ids, n - 1) == EOS) n--;
+    for (let j = first; j < n; j++) {
+      const id = int(ids, j);
+      if (id == BOS || id == EOS) error = id == BOS ? 2 : 3;
+    }
+    if (error != 0) break;
+    store<i32>(ids + (<usize>n << 2), EOS);
+    const words = ids + (<usize>first << 2);
+    const m = n - first + 1;
+    store<i32>(ctx, BOS << 2);
+    const total = score(records, tables, order, mask, words, m, out, ngram, ctx, found, beginLength, before);
+    store<f32>(totals + (<usize>lines << 2), total);
+    for (let j = 0; j < m; j++) {
+      const lp = load<f64>(out + (<usize>j << 3));
+      if (lp == -Infinity) zeros++;
+      if (int(words, j) == 0) {
+        if (oov == oovCapacity) {
+          error = 6;
+          break;
+        }
+        store<f32>(oovOut + (<usize>oov << 2), <f32>lp);
+        oov++;
+      }
+    }
+    if (error != 0) break;
+    tokens += m;
+    lines++;
+    at = next;
+  }
+  store<i32>(counts + (LINES << 2), lines);
+  store<i32>(counts + (TOKENS << 2), tokens);
+  store<i32>(counts + (OOV << 2), oov);
+  store<i32>(counts + (ZEROS << 2), zeros);
+  store<i32>(counts + (ERROR << 2), error);
+  store<i32>(counts + (ERROR_LINE << 2), lines);
+  store<i32>(counts + (UNKNOWN << 2), unknown);
+}

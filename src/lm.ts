@@ -50,6 +50,12 @@ export interface LanguageModel<S = unknown> {
    * where the model has n-grams, the matched length into `ngramOut`. Returns the sum.
    */
   scoreSentence?(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number;
+  /**
+   * Fast path for `ppl`: the perplexity totals of lines of UTF-8 text split on spaces and tabs
+   * (line `firstLine` first; `source` names them in errors), as a recording accumulator records
+   * them; null when the model cannot (then the caller tokenizes and scores).
+   */
+  perplexityOfBytes?(bytes: Uint8Array, firstLine: number, source?: string): PerplexityRecord | null;
 }
 
 /** Per-word detail of a scored sentence. */

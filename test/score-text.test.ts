@@ -13,6 +13,7 @@ import {
   CorpusBuilder,
   estimate,
   lineTokenizer,
+  perplexityOfBatch,
   perplexityOfLines,
   scoreDocuments,
   scoreLines,
@@ -65,6 +66,42 @@ test('bytes to ids: the ids and errors of decoding, splitting on spaces and tabs
   }
   assert.match(String(viaBytes('a <s> inside')), /<s> inside a sentence/);
   assert.equal(viaBytes(Uint8Array.of(0x61, 0x20, 0xff, 0x62)), 'invalid UTF-8 (convert the file to UTF-8, e.g. with iconv)');
+});
+
+test('ppl in the WebAssembly kernel: the records and errors of tokenizing and scoring in TypeScript', () => {
+  const tokenizer = lineTokenizer(model.vocab, {}, 't.txt');
+  const viaTypeScript = (bytes: Uint8Array) => {
+    const lm = { vocab: model.vocab, description: '', begin: () => model.begin(), score: (s: number, w: number) => model.score(s, w) };
+    return perplexityOfBatch(lm, tokenizer, { bytes, firstLine: 5 });
+  };
+  const tricky = [
+    'The game was released in Japan\n',
+    'a CRLF\r\n\r\n  \r\nspace before CR \r\ntab\t\r\nCR\rinside\n',
+    '<s> markers at both ends </s>\n<s>\n</s>\n\n',
+    'unknown wordzzz and 日本語 and ü\n',
+    '\t  leading and trailing  \t\n',
+    'no final newline\r',
+  ];
+  assert.equal((model.search as unknown as { wasm: boolean }).wasm, true);
+  for (const text of [...tricky, tricky.join('')]) {
+    const bytes = new TextEncoder().encode(text);
+    const fast = model.perplexityOfBytes(bytes, 5, 't.txt');
+    assert.ok(fast, 'the kernel takes it');
+    assert.deepEqual(fast, viaTypeScript(bytes), JSON.stringify(text));
+  }
+  for (const [text, message] of [
+    ['fine\na <s> b\n', /t\.txt:6: <s> inside a sentence/],
+    ['fine\nfine\na </s> b </s>\n', /t\.txt:7: <\/s> inside a sentence/],
+    ['ok\nbad \xff byte\na <s> b\n', /t\.txt:6: invalid UTF-8/],
+  ] as const) {
+    const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
+    assert.throws(() => model.perplexityOfBytes(bytes, 5, 't.txt'), message);
+    assert.throws(() => viaTypeScript(bytes), message);
+  }
+  // A line longer than the kernel takes: it declines, and the caller tokenizes.
+  const long = new TextEncoder().encode(Array.from({ length: 40000 }, () => 'the').join(' ') + '\n');
+  assert.equal(model.perplexityOfBytes(long, 1), null);
+  assert.ok(perplexityOfBatch(model, tokenizer, { bytes: long, firstLine: 1 }).tokens === 40001);
 });
 
 test('ppl, score, score --words, rerank and score --jsonl: the same output on 1 and 3 threads', { timeout: 120_000 }, async () => {

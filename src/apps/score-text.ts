@@ -6,7 +6,7 @@
 import { KotobaError } from '../errors.js';
 import { PerplexityAccumulator, scoreWords, type LanguageModel, type PerplexityRecord } from '../lm.js';
 import { formatFloat32 } from '../ngram/arpa.js';
-import { forEachLine, lineTokenizer, type LineTokenizer, type TextBatch } from '../text/byte-tokenizer.js';
+import { ByteTokenizer, forEachLine, lineTokenizer, type LineTokenizer, type TextBatch } from '../text/byte-tokenizer.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { tokenizer as textTokenizer } from '../text/tokenize.js';
 import { UNK } from '../text/vocabulary.js';
@@ -43,6 +43,11 @@ const scratch = new Scratch();
  * ```
  */
 export function perplexityOfBatch(lm: LanguageModel<unknown>, tokenizer: LineTokenizer, batch: TextBatch): PerplexityRecord {
+  // The model's own fast path, for text split on spaces and tabs.
+  if (lm.perplexityOfBytes && tokenizer instanceof ByteTokenizer) {
+    const record = lm.perplexityOfBytes(batch.bytes, batch.firstLine, tokenizer.source);
+    if (record) return record;
+  }
   const acc = PerplexityAccumulator.recording();
   forEachLine(batch, (start, end, lineNo) => {
     const n = tokenizer.line(batch.bytes, start, end, lineNo);

@@ -9,7 +9,7 @@
  *   add backoff(h) and try the next shorter h.
  */
 import { KotobaError } from '../errors.js';
-import type { LanguageModel, Scored } from '../lm.js';
+import type { LanguageModel, PerplexityRecord, Scored } from '../lm.js';
 import { BOS, Vocabulary } from '../text/vocabulary.js';
 import { ArpaReader, type ArpaReadOptions, type ArpaSink } from './arpa.js';
 import { buildProbing, ProbingBuilder, ProbingSearch, TableFull } from './probing.js';
@@ -153,6 +153,22 @@ export class BackoffModel implements LanguageModel<number> {
    */
   scoreSentence(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number {
     return this.search.scoreSentence(words, log10Out, ngramOut);
+  }
+
+  /**
+   * The perplexity totals of lines of UTF-8 text split on spaces and tabs, in the probing
+   * structure's WebAssembly kernel (null where it cannot: the caller then tokenizes and scores).
+   *
+   * @example
+   * ```ts
+   * import { PerplexityAccumulator, type BackoffModel } from 'kotoba';
+   * declare const model: BackoffModel;
+   * const record = model.perplexityOfBytes(new TextEncoder().encode('私 は 本 だ\n'), 1);
+   * if (record) new PerplexityAccumulator().mergeRecord(record);
+   * ```
+   */
+  perplexityOfBytes(bytes: Uint8Array, firstLine: number, source?: string): PerplexityRecord | null {
+    return this.search.perplexityOfBytes?.(this.vocab, bytes, firstLine, source) ?? null;
   }
 
   /**

@@ -26,9 +26,10 @@
  * its extensions can be found. Blanks are listed apart with the length of the n-gram that really
  * matched, which is what scoring reports for them.
  */
-import { KotobaError } from '../errors.js';
-import type { Scored } from '../lm.js';
-import { BOS } from '../text/vocabulary.js';
+import { at, KotobaError } from '../errors.js';
+import type { PerplexityRecord, Scored } from '../lm.js';
+import { BOS, BOS_WORD, EOS_WORD, type Vocabulary } from '../text/vocabulary.js';
+import { WordTable } from '../text/word-table.js';
 import type { NgramSearch } from './search.js';
 import { NGRAM_SHARED_WASM_BASE64, NGRAM_WASM_BASE64 } from './ngram-wasm.generated.js';
 import { claimSlot, modelBuffer, regionOf, SLOT_BYTES } from './wasm-memory.js';
@@ -566,7 +567,7 @@ export class ProbingSearch implements NgramSearch {
       }
       const len = this.begin() < 0 ? 0 : 1;
       k.ctx[0] = BOS << 2;
-      const total = k.score(k.records, k.tables, this.order, this.wordMask, k.wordsAt, n, k.outAt, k.ngramAt, k.ctxAt, k.foundAt, len, k.beforeAt);
+      const total = k.x.score(k.records, k.tables, this.order, this.wordMask, k.wordsAt, n, k.outAt, k.ngramAt, k.ctxAt, k.foundAt, len, k.beforeAt);
       for (let i = 0; i < n; i++) log10Out[i] = k.out[i]!;
       if (ngramOut) for (let i = 0; i < n; i++) ngramOut[i] = k.ngram[i]!;
       return total;
@@ -575,6 +576,48 @@ export class ProbingSearch implements NgramSearch {
     // After <s>, the only word before the sentence.
     this.before[0] = BOS;
     return this.run(words, log10Out, ngramOut);
+  }
+
+  /**
+   * `ppl` on a batch of text in the kernel: its lines of UTF-8 bytes tokenized on spaces and tabs
+   * with `vocab`'s words (the same ids and errors as ByteTokenizer), scored, and recorded (as
+   * PerplexityAccumulator.recording records). Null when the kernel cannot take it (no kernel, a
+   * vocabulary table too big for it, a batch or a line too long): then the caller does it.
+   */
+  perplexityOfBytes(vocab: Vocabulary, bytes: Uint8Array, firstLine: number, source?: string): PerplexityRecord | null {
+    const k = this.kernel;
+    if (!k || bytes.length > BATCH_TEXT) return null;
+    if (k.vocabulary === null) k.vocabulary = placeVocabulary(k, WordTable.fromVocabulary(vocab));
+    if (!k.vocabulary) return null;
+    new Uint8Array(k.buffer, k.textAt, bytes.length).set(bytes);
+    const beginLength = this.begin() < 0 ? 0 : 1;
+    k.x.perplexityBatch(
+      k.records, k.tables, this.order, this.wordMask, beginLength, k.vocabAt, k.textAt, bytes.length,
+      k.wordsAt, k.capacity, k.outAt, k.ngramAt, k.ctxAt, k.foundAt, k.beforeAt,
+      k.totalsAt, k.oovAt, BATCH_LINES, k.unknownsAt, BATCH_UNKNOWNS, k.countsAt,
+    );
+    const [lines, tokens, oov, zeros, error, errorLine, unknown] = new Int32Array(k.buffer, k.countsAt, 7);
+    if (error === 5 || error === 6) return null;
+    // Unknown words with bytes above ASCII must be UTF-8 (known words are); in line order.
+    const triples = new Int32Array(k.buffer, k.unknownsAt, 3 * unknown!);
+    for (let u = 0; u < unknown!; u++) {
+      try {
+        strictUtf8.decode(bytes.subarray(triples[3 * u]!, triples[3 * u + 1]!));
+      } catch {
+        throw new KotobaError(`${at(source, firstLine + triples[3 * u + 2]!)}invalid UTF-8`, 'convert the file to UTF-8, e.g. with iconv');
+      }
+    }
+    if (error === 2 || error === 3) {
+      throw new KotobaError(`${at(source, firstLine + errorLine!)}${error === 2 ? BOS_WORD : EOS_WORD} inside a sentence`, '<s> may only open a line and </s> only close it; remove or rename it');
+    }
+    return {
+      totals: Float64Array.from(new Float32Array(k.buffer, k.totalsAt, lines!)),
+      oovLog10: Float64Array.from(new Float32Array(k.buffer, k.oovAt, oov!)),
+      tokens: tokens!,
+      oov: oov!,
+      sentences: lines!,
+      zeroProbability: zeros!,
+    };
   }
 
   lookup(words: ArrayLike<number>): number {
@@ -676,25 +719,56 @@ export class ProbingSearch implements NgramSearch {
   }
 }
 
-/** A scorer's view of the WebAssembly kernel: its entry point and its scratch slot. */
-interface Kernel {
+type Exports = {
   score: (records: number, tables: number, order: number, mask: number, words: number, n: number, out: number, ngram: number, ctx: number, found: number, len: number, before: number) => number;
-  /** Byte offsets in the memory: the records, the tables, and the slot's arrays. */
+  perplexityBatch: (
+    records: number, tables: number, order: number, mask: number, beginLength: number, vocab: number, text: number, length: number,
+    ids: number, capacity: number, out: number, ngram: number, ctx: number, found: number, before: number,
+    totals: number, oov: number, oovCapacity: number, unknowns: number, unknownCapacity: number, counts: number,
+  ) => void;
+};
+
+/**
+ * A scorer's view of the WebAssembly kernel: its entry points and its scratch slot, laid out as
+ *
+ *   tables (2 × 256 ints) · ctx, found, before (256 ints each) · counts (16 ints) · vocabulary
+ *   header (16 ints) · per word of a line: id, score (float64), n-gram length · a batch of text ·
+ *   per line of it: total · per unknown word: score · unknown words to check (3 ints each) ·
+ *   the vocabulary table, when it fits
+ */
+interface Kernel {
+  x: Exports;
+  buffer: ArrayBufferLike;
   records: number;
   tables: number;
-  wordsAt: number;
-  outAt: number;
-  ngramAt: number;
   ctxAt: number;
   foundAt: number;
   beforeAt: number;
+  countsAt: number;
+  vocabAt: number;
+  wordsAt: number;
+  outAt: number;
+  ngramAt: number;
+  textAt: number;
+  totalsAt: number;
+  oovAt: number;
+  unknownsAt: number;
+  tableAt: number;
   words: Int32Array;
   out: Float64Array;
   ngram: Uint8Array;
   ctx: Int32Array;
-  /** The longest sentence the slot holds. */
+  /** The longest line the slot holds, in words. */
   capacity: number;
+  /** Whether the vocabulary table is in the slot (for `perplexityOfBytes`): null until tried. */
+  vocabulary: boolean | null;
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const LINE_WORDS = 32768;
+const BATCH_TEXT = 1 << 19;
+const BATCH_LINES = 1 << 17;
+const BATCH_UNKNOWNS = 1 << 14;
 
 /** The compiled kernel, for a plain and for a shared memory (null where it cannot be compiled). */
 const kernelModules: [WebAssembly.Module | null | undefined, WebAssembly.Module | null | undefined] = [undefined, undefined];
@@ -716,8 +790,6 @@ function kernelFor(records: Int32Array, base: number[], capacities: number[], or
     if (slot < 0) return null;
     const instance = new WebAssembly.Instance(module, { env: { memory: region.memory, abort: () => {} } });
     const buffer = region.memory.buffer;
-    // The slot: tables (2 × 256 ints), ctx, found, before (256 ints each), then per token an
-    // int word, a float64 score and a byte of n-gram length.
     const tables = new Int32Array(buffer, slot, 512);
     for (let k = 2; k <= order; k++) {
       tables[k] = base[k]!;
@@ -727,29 +799,59 @@ function kernelFor(records: Int32Array, base: number[], capacities: number[], or
     const foundAt = ctxAt + 1024;
     const beforeAt = foundAt + 1024;
     new Int32Array(buffer, beforeAt, 1)[0] = BOS;
-    const wordsAt = beforeAt + 1024;
-    const capacity = Math.floor((SLOT_BYTES - (wordsAt - slot) - 16) / 13);
-    const outAt = Math.ceil((wordsAt + 4 * capacity) / 8) * 8;
-    const ngramAt = outAt + 8 * capacity;
+    const countsAt = beforeAt + 1024;
+    const vocabAt = countsAt + 64;
+    const wordsAt = vocabAt + 64;
+    const outAt = wordsAt + 4 * LINE_WORDS;
+    const ngramAt = outAt + 8 * LINE_WORDS;
+    const textAt = ngramAt + LINE_WORDS;
+    const totalsAt = textAt + BATCH_TEXT;
+    const oovAt = totalsAt + 4 * BATCH_LINES;
+    const unknownsAt = oovAt + 4 * BATCH_LINES;
+    const tableAt = unknownsAt + 12 * BATCH_UNKNOWNS;
     return {
-      score: instance.exports.score as Kernel['score'],
+      x: instance.exports as unknown as Exports,
+      buffer,
       records: records.byteOffset,
       tables: slot,
-      wordsAt,
-      outAt,
-      ngramAt,
       ctxAt,
       foundAt,
       beforeAt,
-      words: new Int32Array(buffer, wordsAt, capacity),
-      out: new Float64Array(buffer, outAt, capacity),
-      ngram: new Uint8Array(buffer, ngramAt, capacity),
+      countsAt,
+      vocabAt,
+      wordsAt,
+      outAt,
+      ngramAt,
+      textAt,
+      totalsAt,
+      oovAt,
+      unknownsAt,
+      tableAt,
+      words: new Int32Array(buffer, wordsAt, LINE_WORDS),
+      out: new Float64Array(buffer, outAt, LINE_WORDS),
+      ngram: new Uint8Array(buffer, ngramAt, LINE_WORDS),
       ctx: new Int32Array(buffer, ctxAt, 256),
-      capacity,
+      capacity: LINE_WORDS - 1,
+      vocabulary: null,
     };
   } catch {
     return null;
   }
+}
+
+/** Copies a vocabulary's word table into the kernel's slot; false when it does not fit. */
+function placeVocabulary(k: Kernel, table: WordTable): boolean {
+  const parts = [table.slotIds, table.slotHashes, table.starts, table.bytes];
+  let at = k.tableAt;
+  const offsets: number[] = [];
+  for (const p of parts) {
+    offsets.push(at);
+    at += Math.ceil(p.byteLength / 8) * 8;
+  }
+  if (at > k.tables + SLOT_BYTES) return false;
+  parts.forEach((p, i) => new Uint8Array(k.buffer, offsets[i]!, p.byteLength).set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength)));
+  new Int32Array(k.buffer, k.vocabAt, 5).set([table.slotIds.length - 1, ...offsets]);
+  return true;
 }
 
 /**

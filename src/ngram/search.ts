@@ -9,7 +9,8 @@
  * every other n-gram has an id of at least the vocabulary size. A state is the id of the longest
  * n-gram of the history that the model still needs (or -1 for none), so it is one integer.
  */
-import type { Scored } from '../lm.js';
+import type { PerplexityRecord, Scored } from '../lm.js';
+import type { Vocabulary } from '../text/vocabulary.js';
 
 /** The query structures a model can have. */
 export type NgramFormat = 'probing' | 'trie';
@@ -33,6 +34,8 @@ export interface NgramSearch {
   begin(): number;
   score(state: number, word: number): Scored<number>;
   scoreSentence(words: Uint32Array, log10Out: Float64Array, ngramOut?: Uint8Array): number;
+  /** `LanguageModel.perplexityOfBytes`, where the structure has it (with the model's vocabulary). */
+  perplexityOfBytes?(vocab: Vocabulary, bytes: Uint8Array, firstLine: number, source?: string): PerplexityRecord | null;
   /** Id of the n-gram with these words (a blank too), or -1. */
   lookup(words: ArrayLike<number>): number;
   log10Prob(id: number): number;

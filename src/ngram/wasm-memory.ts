@@ -7,8 +7,8 @@
  */
 
 const PAGE = 65536;
-/** Scratch per scorer (one per thread): about 19,000 tokens of one sentence. */
-export const SLOT_BYTES = 1 << 18;
+/** Scratch per scorer (one per thread): a line of 32,768 words, a batch of text, a vocabulary table. */
+export const SLOT_BYTES = 1 << 22;
 /** Scorers per memory (threads); more scorers use the TypeScript loop. */
 const SLOTS = 64;
 /** A counter of claimed slots, then the slots. */

@@ -85,7 +85,8 @@ export class ByteTokenizer implements LineTokenizer {
 
   constructor(
     readonly vocab: Vocabulary,
-    private readonly source?: string,
+    /** The text's name, for error messages. */
+    readonly source?: string,
   ) {
     this.table = WordTable.fromVocabulary(vocab);
   }
