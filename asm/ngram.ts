@@ -263,3 +263,15 @@ export function perplexityBatch(
   store<i32>(counts + (ERROR_LINE << 2), lines);
   store<i32>(counts + (UNKNOWN << 2), unknown);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The binary format's checksum (src/ngram/binary.ts: checksumOf): FNV-1a in four lanes over
+// 32-bit words, here a group of four words (16 bytes) at a time.
+
+/** Runs `groups` groups of 16 bytes at `p` through the four lane states at `state` (updated). */
+export function checksum(p: usize, groups: i32, state: usize): void {
+  let h = v128.load(state);
+  const prime = i32x4.splat(0x01000193);
+  for (let i = 0; i < groups; i++) h = i32x4.mul(v128.xor(h, v128.load(p + (<usize>i << 4))), prime);
+  v128.store(state, h);
+}

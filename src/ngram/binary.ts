@@ -21,6 +21,7 @@ import { BackoffModel } from './model.js';
 import { ProbingSearch, validateProbing, type ProbingArrays } from './probing.js';
 import type { NgramFormat, Quantization } from './search.js';
 import { TrieSearch, trieWords, validateTrie, type TrieArrays } from './trie.js';
+import { checksumInKernel, regionOf } from './wasm-memory.js';
 
 /** The first eight bytes of every binary model. */
 export const BINARY_MAGIC = 'KOTOBALM';
@@ -73,18 +74,26 @@ function checksumOf(chunks: Uint8Array[]): number {
     const words = c.byteOffset % 4 === 0 ? new Uint32Array(c.buffer, c.byteOffset, n) : new Uint32Array(c.slice(0, n * 4).buffer);
     let i = 0;
     while (i < n && (g < 8 || (g & 3) !== 0)) one(words[i++]!);
-    let h0 = h[0]!;
-    let h1 = h[1]!;
-    let h2 = h[2]!;
-    let h3 = h[3]!;
-    for (; i + 4 <= n; i += 4) {
-      h0 = Math.imul(h0 ^ words[i]!, 0x01000193);
-      h1 = Math.imul(h1 ^ words[i + 1]!, 0x01000193);
-      h2 = Math.imul(h2 ^ words[i + 2]!, 0x01000193);
-      h3 = Math.imul(h3 ^ words[i + 3]!, 0x01000193);
-      g += 4;
+    const groups = Math.floor((n - i) / 4);
+    // Whole groups of four words: in the WebAssembly kernel when the bytes are in its memory.
+    const region = regionOf(words.buffer);
+    if (groups > 0 && region && checksumInKernel(region, words.subarray(i, i + 4 * groups), h)) {
+      i += 4 * groups;
+      g += 4 * groups;
+    } else {
+      let h0 = h[0]!;
+      let h1 = h[1]!;
+      let h2 = h[2]!;
+      let h3 = h[3]!;
+      for (; i + 4 <= n; i += 4) {
+        h0 = Math.imul(h0 ^ words[i]!, 0x01000193);
+        h1 = Math.imul(h1 ^ words[i + 1]!, 0x01000193);
+        h2 = Math.imul(h2 ^ words[i + 2]!, 0x01000193);
+        h3 = Math.imul(h3 ^ words[i + 3]!, 0x01000193);
+        g += 4;
+      }
+      h.set([h0, h1, h2, h3]);
     }
-    h.set([h0, h1, h2, h3]);
     while (i < n) one(words[i++]!);
     if (c.byteLength % 4 !== 0) {
       let last = 0;

@@ -31,8 +31,7 @@ import type { PerplexityRecord, Scored } from '../lm.js';
 import { BOS, BOS_WORD, EOS_WORD, type Vocabulary } from '../text/vocabulary.js';
 import { WordTable } from '../text/word-table.js';
 import type { NgramSearch } from './search.js';
-import { NGRAM_SHARED_WASM_BASE64, NGRAM_WASM_BASE64 } from './ngram-wasm.generated.js';
-import { claimSlot, modelBuffer, regionOf, SLOT_BYTES } from './wasm-memory.js';
+import { claimSlot, kernelInstance, modelBuffer, regionOf, SLOT_BYTES } from './wasm-memory.js';
 
 const KEY = 0;
 const WORD = 1;
@@ -770,25 +769,15 @@ const BATCH_TEXT = 1 << 19;
 const BATCH_LINES = 1 << 17;
 const BATCH_UNKNOWNS = 1 << 14;
 
-/** The compiled kernel, for a plain and for a shared memory (null where it cannot be compiled). */
-const kernelModules: [WebAssembly.Module | null | undefined, WebAssembly.Module | null | undefined] = [undefined, undefined];
-
 /** The kernel for records in a WebAssembly memory (null elsewhere, or where none can be had). */
 function kernelFor(records: Int32Array, base: number[], capacities: number[], order: number): Kernel | null {
   const region = regionOf(records.buffer);
   if (!region) return null;
-  const shared = region.memory.buffer instanceof SharedArrayBuffer ? 1 : 0;
   try {
-    if (kernelModules[shared] === undefined) {
-      kernelModules[shared] = null;
-      const bytes = Uint8Array.from(atob(shared ? NGRAM_SHARED_WASM_BASE64 : NGRAM_WASM_BASE64), (c) => c.charCodeAt(0));
-      kernelModules[shared] = new WebAssembly.Module(bytes);
-    }
-    const module = kernelModules[shared];
-    if (!module) return null;
+    const instance = kernelInstance(region);
+    if (!instance) return null;
     const slot = claimSlot(region);
     if (slot < 0) return null;
-    const instance = new WebAssembly.Instance(module, { env: { memory: region.memory, abort: () => {} } });
     const buffer = region.memory.buffer;
     const tables = new Int32Array(buffer, slot, 512);
     for (let k = 2; k <= order; k++) {
