@@ -8,7 +8,7 @@
  */
 import { KotobaError, at } from '../errors.js';
 import { BOS_WORD, EOS_WORD, UNK_WORD, Vocabulary } from '../text/vocabulary.js';
-import { WordTable } from '../text/word-table.js';
+import { FNV_START, fnvFinish, WordTable } from '../text/word-table.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
 const LOG_ZERO = -99;
@@ -519,54 +519,62 @@ export class ArpaReader {
     else this.phase = 'end';
   }
 
-  /** One n-gram line: log10 p, the words, and the optional backoff. */
+  /**
+   * One n-gram line: log10 p, the words, and the optional backoff. The hot loop of reading: the
+   * fields are scanned in place, each word hashed as its bytes go by.
+   */
   private ngramLine(b: Uint8Array, start: number, end: number): void {
     const k = this.k;
     const size = this.counts[k - 1]!;
     const i = this.read;
     const words = this.words;
-    let fieldStart = start;
-    let fieldEnd = start;
-    /** The next field of the line into [fieldStart, fieldEnd); false when none is left. */
-    const field = (): boolean => {
-      let j = fieldEnd;
-      while (j < end && isSpace(b[j]!)) j++;
-      if (j >= end) return false;
-      fieldStart = j;
-      while (j < end && !isSpace(b[j]!)) j++;
-      fieldEnd = j;
-      return true;
-    };
-    const fieldText = () => new TextDecoder().decode(b.subarray(fieldStart, fieldEnd)).slice(0, 40);
-    if (!field() || b[fieldStart] === 92 /* \\ */) {
+    const table = this.table;
+    const fieldText = (from: number, to: number) => new TextDecoder().decode(b.subarray(from, to)).slice(0, 40);
+    let j = start;
+    while (j < end && isSpace(b[j]!)) j++;
+    let from = j;
+    while (j < end && !isSpace(b[j]!)) j++;
+    if (from >= end || b[from] === 92 /* \ */) {
       this.fail(`expected ${size} ${k}-grams, found ${i}`, 'the n-gram count in the \\data\\ header does not match the section');
     }
-    const prob = parseDecimal(b, fieldStart, fieldEnd);
-    if (Number.isNaN(prob)) this.fail(`expected a log10 probability, found '${fieldText()}'`);
-    for (let j = 0; j < k; j++) {
-      if (!field()) this.fail(`expected ${k} words after the probability of a ${k}-gram`);
-      let id = this.table.find(b, fieldStart, fieldEnd);
+    const prob = parseDecimal(b, from, j);
+    if (Number.isNaN(prob)) this.fail(`expected a log10 probability, found '${fieldText(from, j)}'`);
+    for (let w = 0; w < k; w++) {
+      while (j < end && isSpace(b[j]!)) j++;
+      if (j >= end) this.fail(`expected ${k} words after the probability of a ${k}-gram`);
+      from = j;
+      let h = FNV_START;
+      for (; j < end; j++) {
+        const c = b[j]!;
+        if (c === 32 || c === 9 || c === 13) break;
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+      let id = table.findHashed(b, from, j, fnvFinish(h));
       if (k === 1) {
         if (id < 0) {
           let word: string;
           try {
-            word = this.decoder.decode(b.subarray(fieldStart, fieldEnd));
+            word = this.decoder.decode(b.subarray(from, j));
           } catch {
             this.fail('invalid UTF-8 in a word', 'convert the file to UTF-8');
           }
           id = this.vocab.add(word!);
-          this.table.add(id, b, fieldStart, fieldEnd);
+          table.add(id, b, from, j);
         } else if (id <= 2) this.seenSpecial[id] = true;
       } else if (id < 0) {
-        this.fail(`the word '${fieldText()}' of a ${k}-gram is not among the unigrams`);
+        this.fail(`the word '${fieldText(from, j)}' of a ${k}-gram is not among the unigrams`);
       }
-      words[j] = id;
+      words[w] = id;
     }
     let backoff = 0;
-    if (field()) {
-      backoff = parseDecimal(b, fieldStart, fieldEnd);
-      if (Number.isNaN(backoff)) this.fail(`expected a log10 backoff, found '${fieldText()}'`);
-      if (field()) this.fail(`too many fields for a ${k}-gram`);
+    while (j < end && isSpace(b[j]!)) j++;
+    if (j < end) {
+      from = j;
+      while (j < end && !isSpace(b[j]!)) j++;
+      backoff = parseDecimal(b, from, j);
+      if (Number.isNaN(backoff)) this.fail(`expected a log10 backoff, found '${fieldText(from, j)}'`);
+      while (j < end && isSpace(b[j]!)) j++;
+      if (j < end) this.fail(`too many fields for a ${k}-gram`);
     }
     const p = prob <= LOG_ZERO ? -Infinity : prob;
     const bo = backoff <= LOG_ZERO ? -Infinity : backoff;
