@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   arpaText,
   BackoffModel,
@@ -451,6 +451,8 @@ test('an ARPA file streams into the probing tables: the model of the parsed tabl
     const streamed = await loadNgramModel(arpa);
     assert.deepEqual(scores(streamed, sentences), scores(model, sentences));
     assert.equal(await arpaText(streamed.toTables()), text);
+    writeFileSync(`${arpa}.gz`, gzipSync(text));
+    assert.deepEqual(scores(await loadNgramModel(`${arpa}.gz`), sentences), scores(model, sentences));
     // Only trigrams listed: every bigram is a blank, and the bigram table is built again bigger.
     const only3 = ['\\data\\', 'ngram 1=4', 'ngram 2=0', 'ngram 3=3', '', '\\1-grams:', '-1\t<unk>', '-1\t<s>\t-0.5', '-1\t</s>', '-0.5\ta\t-0.2', '', '\\2-grams:', '', '\\3-grams:', '-0.1\t<s> a a', '-0.2\ta a a', '-0.3\ta a </s>', '', '\\end\\', ''].join('\n');
     const path3 = join(dir, 'only3.arpa');
