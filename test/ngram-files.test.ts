@@ -14,20 +14,11 @@ import {
   splitWords,
 } from '../src/index.js';
 import { readCorpus } from '../src/node/index.js';
-import { LECTURE, repoRoot } from './helpers.js';
+import { concat, LECTURE, repoRoot } from './helpers.js';
 import { join } from 'node:path';
 
 const quiet = { warn() {}, info() {} };
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 test('ARPA: write → read → write is the identity, for every smoother', async () => {
   const corpus = corpusFromText([...LECTURE, 'a b c', 'a b d', 'b c a']);

@@ -27,19 +27,10 @@ import { sealBinaryModel } from '../src/ngram/binary.js';
 import { probingBases, probingCapacity } from '../src/ngram/probing.js';
 import { modelBuffer } from '../src/ngram/wasm-memory.js';
 import { loadNgramModel, readCorpus } from '../src/node/index.js';
-import { fixtures, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
+import { concat, fixtures, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
 const quiet = { warn() {}, info() {} };
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 const bytesOf = (m: BackoffModel) => concat(serializeModel(m));
 

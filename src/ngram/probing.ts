@@ -79,6 +79,22 @@ function slotOf(h: number, capacity: number): number {
   return Math.floor((high + low) / 65536);
 }
 
+/**
+ * Where the n-gram (suffix at `suffix`, first word `w`, hash `h`) is in the table of `cap`
+ * slots of `fields` ints at `base`: its offset, or −1 − the offset of the empty slot where the
+ * probe ended (where it would go). The scoring loops inline this.
+ */
+function probeTable(rec: Int32Array, base: number, cap: number, fields: number, h: number, suffix: number, w: number, mask: number): number {
+  const key = ~suffix;
+  for (let s = slotOf(h, cap); ; ) {
+    const o = base + s * fields;
+    const stored = rec[o + KEY]!;
+    if (stored === key && (rec[o + WORD]! & mask) === w) return o;
+    if (stored === 0) return -1 - o;
+    if (++s === cap) s = 0;
+  }
+}
+
 /** Where each order's records are in the one array. */
 export interface ProbingLayout {
   order: number;
@@ -252,44 +268,25 @@ export class ProbingBuilder {
 
   /** Offset of the n-gram (first word `w`, suffix at `suffix`) of order k with hash h, or -1. */
   private find(k: number, h: number, suffix: number, w: number): number {
-    const rec = this.records;
-    const fields = fieldsOf(k, this.order);
-    const base = this.base[k]!;
-    const cap = this.capacities[k]!;
-    const key = ~suffix;
-    for (let s = slotOf(h, cap); ; ) {
-      const o = base + s * fields;
-      const stored = rec[o + KEY]!;
-      if (stored === key && (rec[o + WORD]! & this.wordMask) === w) return o;
-      if (stored === 0) return -1;
-      if (++s === cap) s = 0;
-    }
+    const o = probeTable(this.records, this.base[k]!, this.capacities[k]!, fieldsOf(k, this.order), h, suffix, w, this.wordMask);
+    return o >= 0 ? o : -1;
   }
 
   private insert(k: number, h: number, suffix: number, w: number): number {
     const rec = this.records;
-    const fields = fieldsOf(k, this.order);
-    const base = this.base[k]!;
-    const cap = this.capacities[k]!;
-    const key = ~suffix;
-    for (let s = slotOf(h, cap); ; ) {
-      const o = base + s * fields;
-      const stored = rec[o + KEY]!;
-      if (stored === key && (rec[o + WORD]! & this.wordMask) === w) return o;
-      if (stored === 0) {
-        // Keep one slot empty, so that every probe ends.
-        if (++this.used[k]! >= cap - 1) {
-          const extra = this.extra.slice();
-          extra[k] = Math.max(2 * (extra[k] ?? 0), this.counts[k - 1]!, 16);
-          throw new TableFull(extra);
-        }
-        rec[o + KEY] = key;
-        rec[o + WORD] = w;
-        if (k < this.order) rec[o + BACKOFF] = NO_EXTENSION;
-        return o;
-      }
-      if (++s === cap) s = 0;
+    const found = probeTable(rec, this.base[k]!, this.capacities[k]!, fieldsOf(k, this.order), h, suffix, w, this.wordMask);
+    if (found >= 0) return found;
+    // Keep one slot empty, so that every probe ends.
+    if (++this.used[k]! >= this.capacities[k]! - 1) {
+      const extra = this.extra.slice();
+      extra[k] = Math.max(2 * (extra[k] ?? 0), this.counts[k - 1]!, 16);
+      throw new TableFull(extra);
     }
+    const o = -1 - found;
+    rec[o + KEY] = ~suffix;
+    rec[o + WORD] = w;
+    if (k < this.order) rec[o + BACKOFF] = NO_EXTENSION;
+    return o;
   }
 
   /** Marks the n-gram at `o` as the context of an n-gram ending in `w`: a state must keep it. */
@@ -636,17 +633,8 @@ export class ProbingSearch implements NgramSearch {
   }
 
   private findAt(k: number, h: number, suffix: number, w: number): number {
-    const fields = fieldsOf(k, this.order);
-    const base = this.base[k]!;
-    const cap = this.cap[k]!;
-    const key = ~suffix;
-    for (let s = slotOf(h, cap); ; ) {
-      const o = base + s * fields;
-      const stored = this.rec[o + KEY]!;
-      if (stored === key && (this.rec[o + WORD]! & this.wordMask) === w) return o;
-      if (stored === 0) return -1;
-      if (++s === cap) s = 0;
-    }
+    const o = probeTable(this.rec, this.base[k]!, this.cap[k]!, fieldsOf(k, this.order), h, suffix, w, this.wordMask);
+    return o >= 0 ? o : -1;
   }
 
   log10Prob(id: number): number {
