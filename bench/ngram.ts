@@ -1,10 +1,16 @@
 // N-gram benchmark (not a test): kotoba, IRSTLM and NLTK on Penn Treebank (Mikolov's split,
 // ../shared/data/ptb), train → test, orders 3 and 5, modified Kneser-Ney or each peer's closest
 // smoother, all in the same run, printed as one Markdown table with ratios kotoba / peer and
-// saved to bench/results/ngram.md.
+// saved to bench/results/ngram.md; then querying against KenLM (query, build_binary) per order:
+// file sizes of every structure, loads, `ppl` end to end from binary and from ARPA on 1 and 2
+// threads (wall, CPU, peak memory), and JSON-lines throughput.
 //
-//   npm run bench:ngram                      (about 5 minutes on 2 cores)
+//   npm run bench:ngram                      (about 8 minutes on 2 cores)
 //   node dist/bench/ngram.js --orders 3 --no-nltk --no-save
+//   node dist/bench/ngram.js --orders 5 --query-only     (only the KenLM query tables)
+//
+// KenLM is found at $KENLM_BIN or ~/.cache/kenlm/build/bin (built from its public source by
+// ../shared/tools/build-kenlm.sh, outside the project tree); without it that part is skipped.
 //
 // The machine is shared and noisy: every step that is cheap enough is timed 2–3 times and the
 // fastest run kept (the one least disturbed); IRSTLM's estimation and NLTK run once.
@@ -33,7 +39,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BackoffModel, corpusFromLines, EOS, estimate, scoreTokens, type Corpus } from '../src/index.js';
@@ -54,6 +60,9 @@ const KENLM: Record<number, { perplexity: number; estimateSeconds?: number; peak
   5: { perplexity: 141.19, estimateSeconds: 2.5, peakMB: 300 },
 };
 const KENLM_QUERY_PER_SECOND = 4e6;
+const KENLM_BIN = process.env.KENLM_BIN ?? join(homedir(), '.cache', 'kenlm', 'build', 'bin');
+/** Runs per timed command (the fastest is kept), alternating systems so that they share the noise. */
+const QUERY_RUNS = 3;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -65,7 +74,7 @@ const option = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 if (flag('--help')) {
-  console.log('usage: node dist/bench/ngram.js [--orders 3,5] [--no-irstlm] [--no-nltk] [--nltk-budget SECONDS] [--no-save]');
+  console.log('usage: node dist/bench/ngram.js [--orders 3,5] [--no-irstlm] [--no-nltk] [--no-kenlm] [--query-only] [--nltk-budget SECONDS] [--no-save]');
   process.exit(0);
 }
 const ORDERS = (option('--orders') ?? '3,5').split(',').map(Number);
@@ -382,20 +391,24 @@ async function main(): Promise<void> {
   if (!nltkVersion) notes.push(`NLTK not run (${flag('--no-nltk') ? '--no-nltk' : `${PYTHON} cannot import nltk`}).`);
 
   const sections: string[] = [];
+  const queryOnly = flag('--query-only');
   for (const order of ORDERS) {
+    if (queryOnly) continue;
     const k = await runKotoba(order);
     const i = haveIrstlm ? await runIrstlm(order) : null;
     const n = nltkVersion ? await runNltk(order, k.renamedModel) : null;
     sections.push(renderOrder(order, k, i, n));
   }
+  if (haveKenlm) for (const order of ORDERS) sections.push(await runQueryAgainstKenlm(order));
+  else notes.push(`KenLM not run (${flag('--no-kenlm') ? '--no-kenlm' : `no query/build_binary under ${KENLM_BIN}; build them with ../shared/tools/build-kenlm.sh`}).`);
 
   const header = [
-    `# N-gram benchmark: kotoba, IRSTLM, NLTK on Penn Treebank`,
+    `# N-gram benchmark: kotoba, IRSTLM, NLTK and KenLM on Penn Treebank`,
     '',
     `${today()}; ${machineDescription()}; load average ${loadAtStart.toFixed(1)} when the run began (a shared machine: each number is the best of 2–3 runs where cheap, see bench/ngram.ts). IRSTLM ${irstlmVersion ?? 'not run'}; NLTK ${nltkVersion ?? 'not run'}.`,
     `\`npm run bench:ngram\`: PTB train (${trainLines.length} sentences) → test (${testLines.length} sentences, ${testWords} words); query on the test set repeated ${repeats}× (${(repeats * testWords).toLocaleString('en-US')} words). All systems in the same run, one after another, each estimation in its own process.`,
     '',
-    'Ratios are kotoba / peer: below 1× is better for times and memory, above 1× for throughput; for perplexity, lower is better. Throughput counts the tokens scored (words and one `</s>` per sentence). KenLM: the targets from these machines (not run here).',
+    'Ratios are kotoba / peer: below 1× is better for times and memory, above 1× for throughput; for perplexity, lower is better. Throughput counts the tokens scored (words and one `</s>` per sentence). In the estimation tables, KenLM: the targets from these machines; the query tables run KenLM in the same run.',
   ].join('\n');
   const text = [header, ...sections, '### Notes', notes.map((n) => `- ${n}`).join('\n')].join('\n\n') + '\n';
   console.log(text);
@@ -494,6 +507,130 @@ function renderOrder(order: number, k: KotobaResult, i: IrstlmResult | null, n: 
     rows,
   );
   return `## Order ${order}\n\n${table}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Querying against KenLM: sizes, loads, ppl end to end (binary and ARPA, 1 and 2 threads), JSONL
+
+const haveKenlm = !flag('--no-kenlm') && ['query', 'build_binary'].every((t) => existsSync(join(KENLM_BIN, t)));
+
+interface Timed {
+  label: string;
+  command: string;
+  args: string[];
+  stdinFile?: string;
+  best?: Measured;
+}
+
+/** Runs every command `runs` times, round by round, and keeps each one's fastest run. */
+async function timeAll(runs: number, commands: Timed[]): Promise<void> {
+  for (let r = 0; r < runs; r++) {
+    for (const c of commands) {
+      const m = check(c.label, await measure(c.command, c.args, c.stdinFile ? { stdinFile: c.stdinFile } : {}));
+      if (!c.best || m.seconds < c.best.seconds) c.best = m;
+    }
+  }
+}
+
+/** The perplexity (OOVs included) that `ppl` or KenLM's `query -v summary` printed. */
+const perplexityIn = (m: Measured) => Number(/Perplexity including OOVs:\s+(\S+)/.exec(m.stdout)?.[1] ?? NaN);
+
+async function runQueryAgainstKenlm(order: number): Promise<string> {
+  log(`KenLM order ${order}: models in every structure`);
+  const arpa = tmp(`q-${order}.arpa`);
+  check('kotoba train', await measure(process.execPath, [cli, 'train', '--order', String(order), '-o', arpa, trainPath]));
+  const ours = { probing: tmp(`q-${order}.probing.kblm`), trie: tmp(`q-${order}.trie.kblm`), q8: tmp(`q-${order}.q8.kblm`) };
+  const theirs = { probing: tmp(`q-${order}.probing.kenlm`), trie: tmp(`q-${order}.trie.kenlm`), q8: tmp(`q-${order}.q8.kenlm`) };
+  check('kotoba convert', await measure(process.execPath, [cli, 'convert', arpa, ours.probing]));
+  check('kotoba convert', await measure(process.execPath, [cli, 'convert', '--format', 'trie', arpa, ours.trie]));
+  check('kotoba convert', await measure(process.execPath, [cli, 'convert', '--format', 'trie', '--quantize', '8', '--quantize-backoff', '8', arpa, ours.q8]));
+  const buildBinary = join(KENLM_BIN, 'build_binary');
+  check('build_binary', await measure(buildBinary, ['probing', arpa, theirs.probing]));
+  check('build_binary', await measure(buildBinary, ['trie', arpa, theirs.trie]));
+  check('build_binary', await measure(buildBinary, ['-q', '8', '-b', '8', 'trie', arpa, theirs.q8]));
+  writeLines(tmp('one.txt'), [testLines[0]!]);
+  writeLines(tmp('tiny.arpa'), ['\\data\\', 'ngram 1=3', '', '\\1-grams:', '-1\t<unk>', '0\t<s>', '-0.5\t</s>', '', '\\end\\']);
+  const query = join(KENLM_BIN, 'query');
+  const kotoba = (label: string, args: string[]): Timed => ({ label, command: process.execPath, args: [cli, ...args] });
+  const kenlm = (label: string, model: string, text: string): Timed => ({ label, command: query, args: ['-v', 'summary', model], stdinFile: text });
+  const repeatedText = tmp('test.repeated.txt');
+  // Documents for --jsonl: ten sentences each, from the repeated test set.
+  const docs = tmp('docs.jsonl');
+  const all = repeated(testLines);
+  const docLines: string[] = [];
+  for (let i = 0; i < all.length; i += 10) docLines.push(JSON.stringify({ id: i / 10, text: all.slice(i, i + 10).join('\n') }));
+  writeLines(docs, docLines);
+
+  log(`KenLM order ${order}: loads, ppl end to end, JSONL (${QUERY_RUNS} rounds)`);
+  const c = {
+    // kotoba's own process with a model of a few n-grams: the memory before any model.
+    baseline: kotoba('kotoba baseline', ['ppl', '--threads', '1', tmp('tiny.arpa'), tmp('one.txt')]),
+    loadProbing: kotoba('kotoba load probing', ['ppl', '--threads', '1', ours.probing, tmp('one.txt')]),
+    loadTrie: kotoba('kotoba load trie', ['ppl', '--threads', '1', ours.trie, tmp('one.txt')]),
+    kenLoadProbing: kenlm('KenLM load probing', theirs.probing, tmp('one.txt')),
+    kenLoadTrie: kenlm('KenLM load trie', theirs.trie, tmp('one.txt')),
+    probing1: kotoba('kotoba ppl probing 1 thread', ['ppl', '--threads', '1', ours.probing, repeatedText]),
+    probing2: kotoba('kotoba ppl probing 2 threads', ['ppl', '--threads', '2', ours.probing, repeatedText]),
+    kenProbing: kenlm('KenLM query probing', theirs.probing, repeatedText),
+    trie1: kotoba('kotoba ppl trie 1 thread', ['ppl', '--threads', '1', ours.trie, repeatedText]),
+    trie2: kotoba('kotoba ppl trie 2 threads', ['ppl', '--threads', '2', ours.trie, repeatedText]),
+    kenTrie: kenlm('KenLM query trie', theirs.trie, repeatedText),
+    q8: kotoba('kotoba ppl q8', ['ppl', '--threads', '1', ours.q8, testPath]),
+    kenQ8: kenlm('KenLM query q8', theirs.q8, testPath),
+    arpa1: kotoba('kotoba ppl ARPA 1 thread', ['ppl', '--threads', '1', arpa, testPath]),
+    arpa2: kotoba('kotoba ppl ARPA 2 threads', ['ppl', '--threads', '2', arpa, testPath]),
+    kenArpa: kenlm('KenLM query ARPA', arpa, testPath),
+    jsonl1: kotoba('kotoba score --jsonl 1 thread', ['score', '--jsonl', '--threads', '1', ours.probing, docs]),
+    jsonl2: kotoba('kotoba score --jsonl 2 threads', ['score', '--jsonl', '--threads', '2', ours.probing, docs]),
+  };
+  await timeAll(QUERY_RUNS, Object.values(c));
+  const b = Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.best!])) as Record<keyof typeof c, Measured>;
+  for (const [a, z] of [
+    ['probing1', 'kenProbing'],
+    ['probing2', 'kenProbing'],
+    ['trie1', 'kenTrie'],
+    ['arpa1', 'kenArpa'],
+  ] as const) {
+    if (Math.abs(perplexityIn(b[a]) / perplexityIn(b[z]) - 1) > 1e-9) notes.push(`order ${order}: ${c[a].label} printed perplexity ${perplexityIn(b[a])}, ${c[z].label} ${perplexityIn(b[z])}`);
+  }
+  const size = (f: string) => statSync(f).size / 1e6;
+  const tokens = Number(/Tokens:\s+(\d+)/.exec(b.probing1.stdout)?.[1] ?? NaN);
+  const docBytes = statSync(docs).size;
+  const wallCpu = (m: Measured) => `${seconds(m.seconds)} (CPU ${seconds(m.cpuSeconds)}), ${megabytes(m.peakMB)}`;
+  const rows: string[][] = [];
+  const row = (what: string, k: string, ken: string, r: string) => rows.push([what, k, ken, r]);
+  row('probing file (MB)', num(size(ours.probing)), num(size(theirs.probing)), ratio(size(ours.probing), size(theirs.probing)));
+  row('trie file (MB)', num(size(ours.trie)), num(size(theirs.trie)), ratio(size(ours.trie), size(theirs.trie)));
+  row('trie, 8-bit probabilities and backoffs (MB)', num(size(ours.q8)), num(size(theirs.q8)), ratio(size(ours.q8), size(theirs.q8)));
+  row('test perplexity, exact (probing)', num(perplexityIn(b.probing1), 6), num(perplexityIn(b.kenProbing), 6), '');
+  const exact = perplexityIn(b.kenProbing);
+  row(
+    'test perplexity, 8-bit trie (vs exact)',
+    `${num(perplexityIn(b.q8), 6)} (${num((100 * (perplexityIn(b.q8) - exact)) / exact, 2)}%)`,
+    `${num(perplexityIn(b.kenQ8), 6)} (${num((100 * (perplexityIn(b.kenQ8) - exact)) / exact, 2)}%)`,
+    '',
+  );
+  row('load + one sentence, probing (wall, process start included)', seconds(b.loadProbing.seconds), seconds(b.kenLoadProbing.seconds), ratio(b.loadProbing.seconds, b.kenLoadProbing.seconds));
+  row('load + one sentence, trie', seconds(b.loadTrie.seconds), seconds(b.kenLoadTrie.seconds), ratio(b.loadTrie.seconds, b.kenLoadTrie.seconds));
+  const job = `${(tokens / 1e6).toFixed(2)} M tokens`;
+  row(`ppl end to end, probing binary, 1 thread (${job}): wall (CPU), peak`, wallCpu(b.probing1), wallCpu(b.kenProbing), ratio(b.probing1.seconds, b.kenProbing.seconds));
+  row(`… 2 threads (kotoba); speed-up over 1 thread`, `${wallCpu(b.probing2)}; ${num(b.probing1.seconds / b.probing2.seconds, 2)}×`, '', ratio(b.probing2.seconds, b.kenProbing.seconds));
+  row(`ppl end to end, trie binary, 1 thread`, wallCpu(b.trie1), wallCpu(b.kenTrie), ratio(b.trie1.seconds, b.kenTrie.seconds));
+  row(`… 2 threads (kotoba); speed-up over 1 thread`, `${wallCpu(b.trie2)}; ${num(b.trie1.seconds / b.trie2.seconds, 2)}×`, '', ratio(b.trie2.seconds, b.kenTrie.seconds));
+  row(`ppl from the ARPA file, test set once, 1 thread`, wallCpu(b.arpa1), wallCpu(b.kenArpa), ratio(b.arpa1.seconds, b.kenArpa.seconds));
+  row(`… 2 threads (kotoba)`, wallCpu(b.arpa2), '', ratio(b.arpa2.seconds, b.kenArpa.seconds));
+  row(
+    'from ARPA: peak memory ÷ the probing file; kotoba: also above its own process with a tiny model',
+    `${num(b.arpa1.peakMB / (size(ours.probing) / 1.048576), 2)}×; ${num((b.arpa1.peakMB - b.baseline.peakMB) / (size(ours.probing) / 1.048576), 2)}× above ${megabytes(b.baseline.peakMB)}`,
+    `${num(b.kenArpa.peakMB / (size(theirs.probing) / 1.048576), 2)}×`,
+    '',
+  );
+  const docsPerSecond = (m: Measured) => `${num(docLines.length / m.seconds)} documents/s, ${num(docBytes / 1e6 / m.seconds)} MB/s, ${megabytes(m.peakMB)}`;
+  row(`score --jsonl, ${docLines.length.toLocaleString('en-US')} documents of 10 sentences (${num(docBytes / 1e6)} MB), 1 thread`, docsPerSecond(b.jsonl1), '', '');
+  row(`… 2 threads`, docsPerSecond(b.jsonl2), '', '');
+  for (const f of [arpa, docs, ...Object.values(ours), ...Object.values(theirs)]) rmSync(f, { force: true });
+  const table = markdownTable([`order ${order}`, 'kotoba', 'KenLM', 'kotoba / KenLM'], rows);
+  return `## Querying against KenLM, order ${order}\n\n${table}\n\n${availableParallelism()} cores; each time is the fastest of ${QUERY_RUNS} runs, the systems alternating round by round. KenLM: \`query -v summary MODEL < TEXT\`; kotoba: \`kotoba ppl --threads N MODEL TEXT\`. CPU is user + system time of the process and its threads.`;
 }
 
 main()

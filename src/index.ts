@@ -9,6 +9,8 @@ export * from './text/tokenize.js';
 export * from './text/segment.js';
 export * from './text/text-options.js';
 export * from './text/corpus.js';
+export * from './text/word-table.js';
+export * from './text/byte-tokenizer.js';
 export * from './ngram/tables.js';
 export * from './ngram/count.js';
 export * from './ngram/smoothing.js';

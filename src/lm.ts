@@ -74,6 +74,12 @@ export interface LanguageModel<S = unknown> {
    * log10 p of each word into `log10Out` and returns the state after the last word.
    */
   scoreStream?(state: S | null, words: Uint32Array, log10Out: Float64Array): S;
+  /**
+   * Fast path for `ppl`: the perplexity totals of lines of UTF-8 text split on spaces and tabs
+   * (line `firstLine` first; `source` names them in errors), as a recording accumulator records
+   * them; null when the model cannot (then the caller tokenizes and scores).
+   */
+  perplexityOfBytes?(bytes: Uint8Array, firstLine: number, source?: string): PerplexityRecord | null;
 }
 
 /** Per-word detail of a scored sentence. */
@@ -210,6 +216,18 @@ function wordScores(
   return { total, words: out };
 }
 
+/** Sentences scored by a recording accumulator: see `PerplexityAccumulator.recording`. */
+export interface PerplexityRecord {
+  /** Each sentence's total (float32 sums). */
+  totals: Float64Array;
+  /** log10 p of each unknown word, in order. */
+  oovLog10: Float64Array;
+  tokens: number;
+  oov: number;
+  sentences: number;
+  zeroProbability: number;
+}
+
 /**
  * Running totals for perplexity, counted and summed the way KenLM's `query` does, so that the
  * digits agree: every word and one `</s>` per sentence are tokens; `<s>` is context only; a
@@ -236,6 +254,29 @@ export class PerplexityAccumulator {
   sentences = 0;
   /** Tokens with probability 0 (log10 = -Infinity). */
   zeroProbability = 0;
+  /** When recording: each sentence's total and each unknown word's log10 p, in order. */
+  private journal: { totals: number[]; oov: number[] } | null = null;
+
+  /**
+   * An accumulator that also keeps each sentence's total and each unknown word's score, so that
+   * another accumulator can take them in (`mergeRecord`) with exactly the sums it would have
+   * computed itself: how results from several threads add up to one thread's digits.
+   *
+   * @example
+   * ```ts
+   * // runs
+   * import { EOS, PerplexityAccumulator } from 'kotoba';
+   * const part = PerplexityAccumulator.recording();
+   * part.addSentence([5, EOS], [-1.5, -0.25]);
+   * const acc = new PerplexityAccumulator();
+   * acc.mergeRecord(part.takeRecord()); // as if the sentence were added to acc itself
+   * ```
+   */
+  static recording(): PerplexityAccumulator {
+    const acc = new PerplexityAccumulator();
+    acc.journal = { totals: [], oov: [] };
+    return acc;
+  }
 
   /**
    * Adds a scored sentence: word ids and their log10 scores, `</s>` included. Returns its total.
@@ -260,12 +301,41 @@ export class PerplexityAccumulator {
       if (words[i] === UNK) {
         this.oov++;
         this.log10SumOov += lp;
+        this.journal?.oov.push(lp);
       }
     }
     this.sentences++;
     this.tokens += n;
     this.log10Sum += total;
+    this.journal?.totals.push(total);
     return total;
+  }
+
+  /** What a recording accumulator kept since it was made (or last taken), and its counts. */
+  takeRecord(): PerplexityRecord {
+    const j = this.journal;
+    if (!j) throw new Error('takeRecord needs an accumulator made by PerplexityAccumulator.recording()');
+    const record: PerplexityRecord = {
+      totals: Float64Array.from(j.totals),
+      oovLog10: Float64Array.from(j.oov),
+      tokens: this.tokens,
+      oov: this.oov,
+      sentences: this.sentences,
+      zeroProbability: this.zeroProbability,
+    };
+    this.journal = { totals: [], oov: [] };
+    this.log10Sum = this.log10SumOov = this.tokens = this.oov = this.sentences = this.zeroProbability = 0;
+    return record;
+  }
+
+  /** Adds recorded sentences in order: the same sums as adding the sentences here. */
+  mergeRecord(r: PerplexityRecord): void {
+    for (let i = 0; i < r.totals.length; i++) this.log10Sum += r.totals[i]!;
+    for (let i = 0; i < r.oovLog10.length; i++) this.log10SumOov += r.oovLog10[i]!;
+    this.tokens += r.tokens;
+    this.oov += r.oov;
+    this.sentences += r.sentences;
+    this.zeroProbability += r.zeroProbability;
   }
 
   /** Adds another accumulator's totals (e.g. of the next batch of sentences). */

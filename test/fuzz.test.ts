@@ -1,6 +1,7 @@
 /**
- * Every file format kotoba reads, fuzzed (issue 10): ARPA plain and gzipped, neural safetensors
- * models, mixture files, corpora and vocabulary files, a few hundred seeded mutants each, through
+ * Every file format kotoba reads, fuzzed (issue 10): ARPA plain and gzipped, binary .kblm (probing,
+ * trie, quantized trie; mutants resealed), neural safetensors models, mixture files, corpora and
+ * vocabulary files, a few hundred seeded mutants each, through
  * the real loaders and a sample through the CLI (see fuzz.ts). A loaded n-gram model must score
  * finite or −∞ log10 values with finite, non-negative next-word probabilities that agree with its
  * scores; neural models and mixtures must also have every distribution sum to 1. (A mutated ARPA
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   arpaText,
+  BackoffModel,
   BOS,
   buildModelJs,
   corpusFromText,
@@ -25,6 +27,8 @@ import {
   Random,
   resolveConfig,
   safetensorsBytes,
+  sealBinaryModel,
+  serializeModel,
   type ArchitectureOptions,
   type Corpus,
   type NeuralKind,
@@ -83,6 +87,17 @@ async function arpaSeeds(): Promise<Uint8Array[]> {
     readFileSync(join(fixtures, 'kenlm', 'tiny-ja', 'tiny_ja_o2.arpa')),
     readFileSync(join(fixtures, 'peers', 'srilm-hand.arpa')),
   ];
+}
+
+/** Parts as one array of bytes. */
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Mutates the text inside a gzipped file, then gzips it again: reaches the parser, not just gunzip. */
@@ -233,6 +248,28 @@ fuzzSuite(import.meta.url, {
         { how: '16 MB of zeros, gzipped', bytes: gzipSync(new Uint8Array(1 << 24)) },
         { how: 'two gzip members', bytes: Uint8Array.from([...gzipSync(plain[0]!.subarray(0, 40)), ...gzipSync(plain[0]!.subarray(40))]) },
       ],
+      load: loadQuietly,
+      check: (lm) => checkModel(lm, false, SENTENCES),
+      cli: (path) => ['ppl', path, join(dir, 'test.txt')],
+    };
+  },
+
+  async kblm(dir) {
+    writeFileSync(join(dir, 'test.txt'), TEXT);
+    const tables = estimate(corpusFromText(SENTENCES), { order: 3, log: quiet });
+    const probing = BackoffModel.fromTables(tables);
+    const bytesOf = (m: BackoffModel) => concatBytes(serializeModel(m));
+    // Resealed (checksum recomputed), so that the structural checks, not the checksum, meet the mutants.
+    const resealed: Mutation = (b, m) => {
+      const inner = m.mutate(b);
+      if (inner.bytes.length >= 24) sealBinaryModel(inner.bytes);
+      return { bytes: inner.bytes, how: `resealed after: ${inner.how}` };
+    };
+    return {
+      fileName: 'm.kblm',
+      seeds: [bytesOf(probing), bytesOf(probing.withFormat('trie')), bytesOf(probing.withFormat('trie', { probBits: 8, backoffBits: 8 }))],
+      mutations: [resealed, resealed, resealed, hugeIntegerAt(12)],
+      crafted: [],
       load: loadQuietly,
       check: (lm) => checkModel(lm, false, SENTENCES),
       cli: (path) => ['ppl', path, join(dir, 'test.txt')],

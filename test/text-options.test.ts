@@ -63,10 +63,10 @@ test('every model file stores the text options: an ARPA comment line, the .kblm 
   // The default options leave ARPA files as lmplz writes them: no comment.
   assert.ok(readFileSync(path('cased.arpa'), 'utf8').startsWith('\\data\\\n'));
   const kblm = readFileSync(path('lc.kblm'));
-  const header = JSON.parse(kblm.subarray(16, 16 + kblm.readUInt32LE(12)).toString('utf8')) as { text: unknown };
+  const header = JSON.parse(kblm.subarray(24, 24 + kblm.readUInt32LE(12)).toString('utf8')) as { text: unknown };
   assert.deepEqual(header.text, { lowercase: true, segment: null });
   const cased = readFileSync(path('cased.kblm'));
-  assert.deepEqual((JSON.parse(cased.subarray(16, 16 + cased.readUInt32LE(12)).toString('utf8')) as { text: unknown }).text, { lowercase: false, segment: null });
+  assert.deepEqual((JSON.parse(cased.subarray(24, 24 + cased.readUInt32LE(12)).toString('utf8')) as { text: unknown }).text, { lowercase: false, segment: null });
   const st = decodeSafetensors(readFileSync(path('rnn.safetensors')), 'rnn');
   assert.deepEqual(JSON.parse(st.metadata.text!), { lowercase: true, segment: null });
   assert.deepEqual((JSON.parse(readFileSync(path('mix.json'), 'utf8')) as { text: unknown }).text, { lowercase: true, segment: null });

@@ -3,3 +3,5 @@ export * from './nextword.js';
 export * from './generate.js';
 export * from './rerank.js';
 export * from './mixture.js';
+export * from './score-text.js';
+export * from './documents.js';

@@ -21,6 +21,7 @@
 import { KotobaError, at } from '../errors.js';
 import { EOS, scoreWordIds, UNK, type LanguageModel } from '../lm.js';
 import { splitWords } from '../text/tokenize.js';
+import { formatFloat32 } from '../ngram/arpa.js';
 
 export type CandidateFormat = 'nbest' | 'plain';
 
@@ -247,4 +248,75 @@ export function rerankGroup(lm: LanguageModel<unknown>, group: CandidateGroup, o
   scored.sort((a, b) => (a.total > b.total ? -1 : a.total < b.total ? 1 : 0));
   scored.forEach((c, i) => (c.rank = i + 1));
   return scored;
+}
+
+/** How `rerank` writes ranked groups. */
+export interface RankedFormat {
+  /** The input's format: n-best output stays an n-best list. */
+  format: CandidateFormat;
+  /** One JSON object per group. */
+  json?: boolean;
+  /** Only the K best of each group. */
+  top?: number;
+}
+
+/** Scores for text output: the shortest float32 digits, as KenLM prints its numbers. */
+function num(x: number): string {
+  return formatFloat32(Math.fround(x));
+}
+
+/** Non-finite numbers as null (JSON has no Infinity). */
+function jsonOf(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
+}
+
+/**
+ * Groups ranked and written as `kotoba rerank` writes them: the ranking score, log10 p and the
+ * sentence (plain, groups separated by blank lines; `first` says whether these groups start
+ * the output), an n-best list with a `kotoba=` feature, or JSON.
+ *
+ * @example
+ * ```ts
+ * import { parseCandidates, rerankText, type LanguageModel } from 'kotoba';
+ * declare const lm: LanguageModel;
+ * const { format, groups } = parseCandidates('cat the sat\nthe cat sat\n');
+ * process.stdout.write(rerankText(lm, groups, {}, { format }, true));
+ * ```
+ */
+export function rerankText(lm: LanguageModel<unknown>, groups: readonly CandidateGroup[], options: RerankOptions, out: RankedFormat, first: boolean): string {
+  let text = '';
+  for (const group of groups) {
+    const ranked = rerankGroup(lm, group, options).slice(0, out.top ?? Infinity);
+    if (out.json) text += jsonOf({ id: group.id, candidates: ranked.map(jsonCandidate) }) + '\n';
+    else if (out.format === 'nbest') for (const c of ranked) text += nbestLine(group.id, c);
+    else {
+      if (!first) text += '\n';
+      for (const c of ranked) text += `${num(c.total)}\t${num(c.log10)}\t${c.sentence}\n`;
+    }
+    first = false;
+  }
+  return text;
+}
+
+/** A Moses n-best line again, with the model's score added as the feature `kotoba=` and the new total. */
+function nbestLine(id: string, c: RankedCandidate): string {
+  const features = `${c.features ?? ''}${c.features ? ' ' : ''}kotoba= ${num(c.lm)}`;
+  const rest = c.rest ? c.rest.map((r) => ` ||| ${r}`).join('') : '';
+  return `${id} ||| ${c.sentence} ||| ${features} ||| ${num(c.total)}${rest}\n`;
+}
+
+function jsonCandidate(c: RankedCandidate): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    rank: c.rank,
+    index: c.index,
+    sentence: c.sentence,
+    score: c.total,
+    log10: c.log10,
+    lm: c.lm,
+    tokens: c.tokens,
+    oov: c.oov,
+  };
+  if (c.score !== undefined) out.system_score = c.score;
+  if (c.features !== undefined) out.features = c.features;
+  return out;
 }

@@ -11,6 +11,9 @@ import type { OptionSpecs, Parsed, Syntax } from './args.js';
 import { readWordList } from '../node/corpus-files.js';
 import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, type LineOptions } from '../node/io.js';
 import type { CommandFiles } from '../node/outputs.js';
+import { loadModel } from '../node/models.js';
+import { defaultThreads, type RunOptions } from '../node/workers.js';
+import { BackoffModel } from '../ngram/model.js';
 import { MAX_THREADS } from '../neural/kernels/types.js';
 
 export interface Command extends Syntax {
@@ -52,14 +55,32 @@ export const seedOption: OptionSpecs = {
   seed: { type: 'integer', value: 'S', min: 0, max: 2 ** 32 - 1, description: 'random seed: the same seed gives the same result on every machine' },
 };
 
-/** For the commands that run neural models. */
+/** For the commands that run models: n-gram models score lines in parallel, neural models split their kernels. */
 export const threadsOptions: OptionSpecs = {
-  threads: { type: 'integer', value: 'N', min: 1, max: MAX_THREADS, description: 'neural models: threads for the kernels (default: all cores); results do not depend on it' },
+  threads: {
+    type: 'integer',
+    value: 'N',
+    min: 1,
+    max: MAX_THREADS,
+    description: 'threads (default: all cores): n-gram models score lines in parallel, neural models split their kernels; the output is the same for any N',
+  },
 };
 
 /** The --threads option (its range checked by the parser): a count, or 'auto' (all cores) when absent. */
 export function threadsOf(o: Parsed['options']): number | 'auto' {
   return typeof o.threads === 'number' ? o.threads : 'auto';
+}
+
+/**
+ * Opens the model of `ppl`, `score` or `rerank` and says how its batches run: an n-gram model's
+ * lines are scored on --threads worker threads (its arrays shared with them, not copied); other
+ * models run on this thread, a neural model's kernels on the threads.
+ */
+export async function openScoringModel(modelPath: string, o: Parsed['options'], io: CommandIO, input: string): Promise<{ lm: LanguageModel<unknown>; run: RunOptions }> {
+  const threads = typeof o.threads === 'number' ? o.threads : defaultThreads();
+  const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(o), shared: threads > 1 });
+  const lineThreads = lm instanceof BackoffModel ? threads : 1;
+  return { lm, run: { threads: lineThreads, modelPath, text: textOptionsFor(lm, o, modelPath), source: input } };
 }
 
 export const commonOptions: OptionSpecs = {

@@ -1,9 +1,10 @@
-import { CandidateReader, rerankGroup, type CandidateFormat, type CandidateGroup, type RankedCandidate, type RerankOptions } from '../apps/rerank.js';
+import { CandidateReader, type CandidateFormat, type CandidateGroup } from '../apps/rerank.js';
+import type { GroupBatch } from '../apps/score-text.js';
 import { KotobaError, at } from '../errors.js';
+import { BATCH_BYTES } from '../node/batches.js';
 import { readLines } from '../node/io.js';
-import { loadModel } from '../node/models.js';
-import { tokenizer } from '../text/tokenize.js';
-import { commonOptions, fmt32 as num, lineOptions, lineOptionsOf, textOptions, textOptionsFor, threadsOf, threadsOptions, toJson, type Command } from './common.js';
+import { runBatches } from '../node/workers.js';
+import { commonOptions, lineOptions, lineOptionsOf, openScoringModel, textOptions, threadsOptions, type Command } from './common.js';
 
 export const rerank: Command = {
   name: 'rerank',
@@ -31,61 +32,49 @@ export const rerank: Command = {
     const format = typeof o.format === 'string' ? o.format : 'auto';
     if (format !== 'auto' && format !== 'nbest' && format !== 'plain') throw new KotobaError(`unknown --format '${format}'`, 'use nbest, plain or auto');
     const top = typeof o['top-k'] === 'number' ? o['top-k'] : Infinity;
-    const lm = await loadModel(modelPath, io.log.warn, { threads: threadsOf(parsed.options) });
-    const options: RerankOptions = { tokenize: tokenizer(textOptionsFor(lm, o, modelPath)), normalize: Boolean(o.normalize), source: input };
-    if (typeof o.weight === 'number') options.weight = o.weight;
+    const weight = typeof o.weight === 'number' ? o.weight : undefined;
+    const { lm, run } = await openScoringModel(modelPath, o, io, input);
     const reader = new CandidateReader({ format: format as CandidateFormat | 'auto', source: input });
-    let buf = '';
     let groups = 0;
-    let first = true;
-    const emit = async (group: CandidateGroup): Promise<void> => {
-      if (options.weight !== undefined && reader.format === 'plain') {
-        throw new KotobaError(`${at(input, group.candidates[0]!.line)}--weight needs the n-best format: plain candidates have no score of their own`, 'drop --weight, or give id ||| sentence ||| features ||| score lines');
+    // Groups are read here (cheap) and ranked in batches, on worker threads when there are several.
+    async function* batches(): AsyncGenerator<GroupBatch> {
+      let batch: CandidateGroup[] = [];
+      let size = 0;
+      let first = true;
+      const check = (group: CandidateGroup) => {
+        if (weight !== undefined && reader.format === 'plain') {
+          throw new KotobaError(`${at(input, group.candidates[0]!.line)}--weight needs the n-best format: plain candidates have no score of their own`, 'drop --weight, or give id ||| sentence ||| features ||| score lines');
+        }
+        groups++;
+        batch.push(group);
+        for (const c of group.candidates) size += c.sentence.length;
+      };
+      for await (const line of readLines(input, lineOptionsOf(o))) {
+        const g = reader.push(line);
+        if (g) check(g);
+        if (size >= BATCH_BYTES) {
+          yield { groups: batch, first };
+          first = false;
+          batch = [];
+          size = 0;
+        }
       }
-      const ranked = rerankGroup(lm, group, options).slice(0, top);
-      groups++;
-      if (o.json) buf += toJson({ id: group.id, candidates: ranked.map(jsonCandidate) }) + '\n';
-      else if (reader.format === 'nbest') for (const c of ranked) buf += nbestLine(group.id, c);
-      else {
-        if (!first) buf += '\n';
-        for (const c of ranked) buf += `${num(c.total)}\t${num(c.log10)}\t${c.sentence}\n`;
-      }
-      first = false;
-      if (buf.length > 1 << 16) {
-        await io.stdout(buf);
-        buf = '';
-      }
-    };
-    for await (const line of readLines(input, lineOptionsOf(o))) {
-      const g = reader.push(line);
-      if (g) await emit(g);
+      const last = reader.finish();
+      if (last) check(last);
+      if (batch.length > 0) yield { groups: batch, first };
     }
-    const last = reader.finish();
-    if (last) await emit(last);
-    await io.stdout(buf);
+    const job = { kind: 'rerank' as const, ...(weight !== undefined ? { weight } : {}), normalize: Boolean(o.normalize), output: { format: 'plain' as CandidateFormat, json: Boolean(o.json), top } };
+    const gen = batches();
+    // The format is known once the first group is read; the job is made after that.
+    const head = await gen.next();
+    if (!head.done) {
+      job.output.format = reader.format ?? 'plain';
+      const all = (async function* () {
+        yield head.value;
+        yield* gen;
+      })();
+      for await (const text of runBatches(lm, all, job, run)) await io.stdout(text as string);
+    }
     if (groups === 0) throw new KotobaError(`${at(input)}no candidates to rank`, 'give candidate sentences, one per line, groups separated by blank lines (or a Moses n-best list)');
   },
 };
-
-/** A Moses n-best line again, with the model's score added as the feature `kotoba=` and the new total. */
-function nbestLine(id: string, c: RankedCandidate): string {
-  const features = `${c.features ?? ''}${c.features ? ' ' : ''}kotoba= ${num(c.lm)}`;
-  const rest = c.rest ? c.rest.map((r) => ` ||| ${r}`).join('') : '';
-  return `${id} ||| ${c.sentence} ||| ${features} ||| ${num(c.total)}${rest}\n`;
-}
-
-function jsonCandidate(c: RankedCandidate): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    rank: c.rank,
-    index: c.index,
-    sentence: c.sentence,
-    score: c.total,
-    log10: c.log10,
-    lm: c.lm,
-    tokens: c.tokens,
-    oov: c.oov,
-  };
-  if (c.score !== undefined) out.system_score = c.score;
-  if (c.features !== undefined) out.features = c.features;
-  return out;
-}

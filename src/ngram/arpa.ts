@@ -20,6 +20,7 @@ import { KotobaError, at, printable } from '../errors.js';
 import { textOptionsFromJson, textOptionsToJson } from '../text/text-options.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS_WORD, EOS_WORD, UNK_WORD, Vocabulary } from '../text/vocabulary.js';
+import { FNV_START, fnvFinish, WordTable } from '../text/word-table.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
 const LOG_ZERO = -99;
@@ -260,7 +261,19 @@ export interface ArpaReadOptions {
   /** File name for error messages. */
   source?: string;
   warn?: (message: string) => void;
+  /**
+   * At most this many bytes of ARPA text follow (a file's size; for gzip, the bound its
+   * compression ratio allows): the header's counts are checked against it before anything is
+   * allocated for them.
+   */
+  maxBytes?: number;
 }
+
+/** The longest line read: far more than any n-gram's, and a bound on what a damaged file costs. */
+export const MAX_ARPA_LINE_BYTES = 16 * 2 ** 20;
+
+/** The most n-grams of one order a header may promise when the file's size is not known. */
+const MAX_UNBOUNDED_COUNT = 2 ** 31 - 1;
 
 /**
  * Parses ARPA text (from KenLM, SRILM, IRSTLM or kotoba). Errors name the line and what was
@@ -350,70 +363,420 @@ function snippet(text: string): string {
  */
 const MAX_LOG_BACKOFF = 99;
 
-/** Word bytes → id, without making a string per word: FNV-1a over the bytes, open addressing. */
-class WordTable {
-  private slots: Int32Array = new Int32Array(1024).fill(-1);
-  private bytes = new Uint8Array(1 << 16);
-  private starts = new Int32Array(1024);
-  private used = 0;
-  private byteLength = 0;
+/**
+ * Where an ARPA reader puts what it reads: tables (`parseArpaBytes`), or a query structure built
+ * as the file streams by (the Node loader), so that the file is never held whole.
+ */
+export interface ArpaSink {
+  /** The n-gram counts of the `\data\` header, before anything else. */
+  counts(counts: readonly number[]): void;
+  /** All unigrams, once their section is read: the vocabulary and each word's values by id. */
+  unigrams(vocab: Vocabulary, log10Prob: Float32Array, log10Backoff: Float32Array): void;
+  /** One n-gram of order k ≥ 2: its word ids in text order (the array is reused), its values. */
+  ngram(k: number, words: Uint32Array, log10Prob: number, log10Backoff: number): void;
+}
 
-  find(b: Uint8Array, start: number, end: number): number {
-    const mask = this.slots.length - 1;
-    for (let s = hashBytes(b, start, end) & mask; ; s = (s + 1) & mask) {
-      const id = this.slots[s]!;
-      if (id < 0) return -1;
-      if (this.same(id, b, start, end)) return id;
+type Phase = 'preamble' | 'counts' | 'section' | 'ngrams' | 'end' | 'done';
+
+/**
+ * ARPA text as it arrives in chunks of bytes (UTF-8): no string per line or per word, and no
+ * more of the file in memory than one chunk. Errors name the line and what was expected.
+ *
+ * @example
+ * ```ts
+ * import { ArpaReader, type ArpaSink } from 'kotoba';
+ * declare const sink: ArpaSink;
+ * declare const chunks: AsyncIterable<Uint8Array>; // e.g. a file stream
+ * const reader = new ArpaReader(sink, { source: 'wiki3.arpa' });
+ * for await (const chunk of chunks) reader.push(chunk);
+ * reader.end();
+ * ```
+ */
+export class ArpaReader {
+  private phase: Phase = 'preamble';
+  private lineNo = 0;
+  private carry: Uint8Array = new Uint8Array(0);
+  private first = true;
+  private readonly counts: number[] = [];
+  /** Order of the current section, and n-grams read in it. */
+  private k = 0;
+  private read = 0;
+  private readonly vocab = new Vocabulary();
+  private readonly table = new WordTable();
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly seenSpecial = [false, false, false];
+  private uniWords = new Uint32Array(0);
+  private uniProb = new Float32Array(0);
+  private uniBackoff = new Float32Array(0);
+  private words = new Uint32Array(0);
+  private readonly src: string | undefined;
+  /** The lines' bytes so far, for the bound on the header's counts. */
+  private bytesRead = 0;
+  /** Bytes of long lines not kept (see `keep`), counted as read. */
+  private dropped = 0;
+  private countLines: number[] = [];
+  /** The text options of a kotoba model's header comment, if any. */
+  text: TokenizeOptions | undefined;
+
+  constructor(
+    private readonly sink: ArpaSink,
+    private readonly options: ArpaReadOptions = {},
+  ) {
+    this.src = options.source;
+    for (const special of [UNK_WORD, BOS_WORD, EOS_WORD]) {
+      const bytes = UTF8.encode(special);
+      this.table.add(this.vocab.id(special), bytes, 0, bytes.length);
     }
   }
 
-  /** Records word `id` (ids come in increasing order, once each). */
-  add(id: number, b: Uint8Array, start: number, end: number): void {
-    if ((this.used + 1) * 2 > this.slots.length) this.grow();
-    if (id + 2 > this.starts.length) {
-      const starts = new Int32Array(this.starts.length * 2);
-      starts.set(this.starts);
-      this.starts = starts;
+  /** Reads the next chunk of the file. */
+  push(chunk: Uint8Array): void {
+    if (this.phase === 'done') return;
+    let b = chunk;
+    if (this.first) {
+      this.first = false;
+      if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) b = b.subarray(3);
     }
-    const n = end - start;
-    if (this.byteLength + n > this.bytes.length) {
-      const bytes = new Uint8Array(Math.max(this.bytes.length * 2, this.byteLength + n));
-      bytes.set(this.bytes.subarray(0, this.byteLength));
-      this.bytes = bytes;
+    if (this.carry.length > 0) {
+      // Only the carried partial line is joined with the start of the chunk.
+      const nl = b.indexOf(10);
+      if (nl < 0) {
+        this.carry = this.keep(this.carry, b);
+        return;
+      }
+      const line = new Uint8Array(this.carry.length + nl + 1);
+      line.set(this.carry);
+      line.set(b.subarray(0, nl + 1), this.carry.length);
+      this.carry = new Uint8Array(0);
+      this.lines(line, 0, line.length);
+      b = b.subarray(nl + 1);
     }
-    this.bytes.set(b.subarray(start, end), this.byteLength);
-    this.starts[id] = this.byteLength;
-    this.byteLength += n;
-    this.starts[id + 1] = this.byteLength;
-    this.insert(id, hashBytes(b, start, end));
-    this.used++;
+    const consumed = this.lines(b, 0, b.length);
+    // A copy: the chunk's memory may be reused for the next one (and Buffer's slice is a view).
+    if (consumed < b.length && (this.phase as Phase) !== 'done') this.carry = this.keep(new Uint8Array(0), b.subarray(consumed));
   }
 
-  private insert(id: number, hash: number): void {
-    const mask = this.slots.length - 1;
-    let s = hash & mask;
-    while (this.slots[s]! >= 0) s = (s + 1) & mask;
-    this.slots[s] = id;
+  /**
+   * The partial line `carry` followed by `more`. Only an n-gram line is kept whole: any other is
+   * compared by its first bytes, so a long comment costs nothing however long it is.
+   */
+  private keep(carry: Uint8Array, more: Uint8Array): Uint8Array {
+    if (this.phase !== 'ngrams') {
+      const room = Math.max(0, LINE_TEXT_BYTES - carry.length);
+      this.dropped += Math.max(0, more.length - room);
+      more = more.subarray(0, room);
+    } else if (carry.length + more.length > MAX_ARPA_LINE_BYTES) this.tooLong();
+    const joined = new Uint8Array(carry.length + more.length);
+    joined.set(carry);
+    joined.set(more, carry.length);
+    return joined;
   }
 
-  private grow(): void {
-    const old = this.slots;
-    this.slots = new Int32Array(old.length * 2).fill(-1);
-    for (const id of old) if (id >= 0) this.insert(id, hashBytes(this.bytes, this.starts[id]!, this.starts[id + 1]!));
+  /** The file has ended: reads its last line (one without a newline), and checks it was complete. */
+  end(): void {
+    if (this.carry.length > 0 && this.phase !== 'done') {
+      const line = new Uint8Array(this.carry.length + 1);
+      line.set(this.carry);
+      line[this.carry.length] = 10;
+      this.carry = new Uint8Array(0);
+      this.lines(line, 0, line.length);
+    }
+    const k = this.k;
+    switch (this.phase) {
+      case 'preamble':
+        throw new KotobaError(`${at(this.src)}not an ARPA file: no \\data\\ line`, 'give an ARPA file (or a kotoba binary model)');
+      case 'counts':
+        this.fail('file ends inside the \\data\\ header');
+        break;
+      case 'section':
+        this.fail(`file ends before the \\${k}-grams: section`);
+        break;
+      case 'ngrams':
+        this.fail(`file ends after ${this.read} of ${this.counts[k - 1]} ${k}-grams`, 'the file is truncated');
+        break;
+      case 'end':
+        this.fail('file ends without \\end\\', 'the file is truncated');
+        break;
+    }
   }
 
-  private same(id: number, b: Uint8Array, start: number, end: number): boolean {
-    const from = this.starts[id]!;
-    if (this.starts[id + 1]! - from !== end - start) return false;
-    for (let i = start, j = from; i < end; i++, j++) if (b[i] !== this.bytes[j]) return false;
-    return true;
+  /** The description of the model read. */
+  get description(): string {
+    return `${this.counts.length}-gram backoff model read from ARPA`;
+  }
+
+  private fail(what: string, hint?: string): never {
+    throw new KotobaError(`${at(this.src, this.lineNo)}${what}`, hint ?? 'the ARPA file is malformed or truncated');
+  }
+
+  private tooLong(): never {
+    this.lineNo++;
+    this.fail(`line longer than ${MAX_ARPA_LINE_BYTES.toLocaleString('en-US')} bytes`, 'this is not an ARPA file, or it is damaged');
+  }
+
+  /** Reads the complete lines of b[start, end); returns where the first incomplete one starts. */
+  private lines(b: Uint8Array, start: number, end: number): number {
+    let pos = start;
+    while (pos < end && this.phase !== 'done') {
+      const nl = b.indexOf(10, pos);
+      if (nl < 0 || nl >= end) break;
+      const lineEnd = nl > pos && b[nl - 1] === 13 ? nl - 1 : nl;
+      this.lineNo++;
+      this.bytesRead += nl + 1 - pos + this.dropped;
+      this.dropped = 0;
+      if (this.phase === 'ngrams') this.ngramLine(b, pos, lineEnd);
+      else this.otherLine(b, pos, lineEnd);
+      pos = nl + 1;
+    }
+    return pos;
+  }
+
+  /** A header, section or end line. */
+  private otherLine(b: Uint8Array, start: number, end: number): void {
+    // Lines compared as text (headers, markers) are short: their first bytes are enough.
+    const text = new TextDecoder().decode(b.subarray(start, Math.min(end, start + LINE_TEXT_BYTES))).trim();
+    switch (this.phase) {
+      case 'preamble':
+        // Anything before \data\ is ignored (SRILM and IRSTLM write comments there), but
+        // kotoba's text options.
+        if (text === '\\data\\') this.phase = 'counts';
+        else if (text.startsWith(TEXT_OPTIONS_COMMENT.trim())) this.readTextOptions(text);
+        return;
+      case 'counts': {
+        if (text === '') {
+          if (this.counts.length > 0) this.startSection(1);
+          return;
+        }
+        const m = /^ngram\s+(\d+)\s*=\s*(\d+)$/.exec(text);
+        if (!m) {
+          if (text.startsWith('\\') && this.counts.length > 0) {
+            this.startSection(1);
+            this.otherLine(b, start, end);
+            return;
+          }
+          this.fail(`expected 'ngram N=COUNT' in the \\data\\ header, found '${snippet(text)}'`);
+        }
+        const k = Number(m![1]);
+        if (k !== this.counts.length + 1) this.fail(`expected 'ngram ${this.counts.length + 1}=…', found order ${k}`);
+        if (k > MAX_ORDER) this.fail(`order ${k} is above ${MAX_ORDER}`, `kotoba reads models of order 1 to ${MAX_ORDER}`);
+        this.counts.push(Number(m![2]));
+        this.countLines.push(this.lineNo);
+        return;
+      }
+      case 'section':
+        if (text === '') return;
+        if (text !== `\\${this.k}-grams:`) this.fail(`expected '\\${this.k}-grams:', found '${snippet(text)}'`);
+        this.phase = 'ngrams';
+        this.read = 0;
+        if (this.k === 1) {
+          const n = this.counts[0]!;
+          this.uniWords = new Uint32Array(n);
+          this.uniProb = new Float32Array(n);
+          this.uniBackoff = new Float32Array(n);
+        }
+        this.words = new Uint32Array(this.k);
+        if (this.counts[this.k - 1] === 0) this.endSection();
+        return;
+      case 'end':
+        if (text === '') return;
+        if (text !== '\\end\\') {
+          const N = this.counts.length;
+          this.fail(`expected '\\end\\' after ${this.counts[N - 1]} ${N}-grams, found '${snippet(text)}'`, 'the n-gram count in the \\data\\ header does not match the section');
+        }
+        this.phase = 'done';
+        return;
+    }
+  }
+
+  private startSection(k: number): void {
+    if (k === 1) {
+      if (this.counts.length === 0) this.fail('the \\data\\ header lists no n-gram counts');
+      this.checkCounts();
+      this.sink.counts(this.counts);
+    }
+    this.k = k;
+    this.phase = 'section';
+  }
+
+  /**
+   * Bounds the header's counts before anything is allocated for them: the shortest k-gram line,
+   * '0', a tab, k one-byte words and a newline, takes 2k + 2 bytes.
+   */
+  private checkCounts(): void {
+    const left = (this.options.maxBytes ?? Infinity) - this.bytesRead;
+    let need = 0;
+    for (let k = 1; k <= this.counts.length; k++) {
+      const count = this.counts[k - 1]!;
+      need += count * (2 * k + 2);
+      if (need > left || count > MAX_UNBOUNDED_COUNT) {
+        throw new KotobaError(
+          `${at(this.src, this.countLines[k - 1])}the header promises ${count} ${k}-grams, more than ${Number.isFinite(left) ? `the ${left} bytes left in the file can hold` : 'kotoba reads'}`,
+          'the file is truncated, or its \\data\\ header is wrong',
+        );
+      }
+    }
+  }
+
+  /** The `# kotoba text options: {…}` comment of a kotoba model. */
+  private readTextOptions(text: string): void {
+    let json: unknown;
+    try {
+      json = JSON.parse(text.slice(TEXT_OPTIONS_COMMENT.trim().length));
+    } catch {
+      this.fail('the kotoba text options are not valid JSON', 'the header is damaged: train the model again');
+    }
+    this.text = textOptionsFromJson(json, at(this.src, this.lineNo).slice(0, -2));
+  }
+
+  private endSection(): void {
+    if (this.k === 1) this.finishUnigrams();
+    if (this.k < this.counts.length) this.startSection(this.k + 1);
+    else this.phase = 'end';
+  }
+
+  /**
+   * One n-gram line: log10 p, the words, and the optional backoff. The hot loop of reading: the
+   * fields are scanned in place, each word hashed as its bytes go by.
+   */
+  private ngramLine(b: Uint8Array, start: number, end: number): void {
+    const k = this.k;
+    const size = this.counts[k - 1]!;
+    const i = this.read;
+    const words = this.words;
+    const table = this.table;
+    const fieldText = (from: number, to: number) => snippet(new TextDecoder().decode(b.subarray(from, Math.min(to, from + LINE_TEXT_BYTES))));
+    let j = start;
+    while (j < end && isSpace(b[j]!)) j++;
+    let from = j;
+    while (j < end && !isSpace(b[j]!)) j++;
+    if (from >= end || b[from] === 92 /* \ */) {
+      this.fail(`expected ${size} ${k}-grams, found ${i}`, 'the n-gram count in the \\data\\ header does not match the section');
+    }
+    const prob = parseDecimal(b, from, j);
+    if (Number.isNaN(prob)) this.fail(`expected a log10 probability, found '${fieldText(from, j)}'`);
+    if (prob > 0) this.fail(`log10 probability '${fieldText(from, j)}' is above 0, a probability above 1`, 'a log10 probability is at most 0; -99 stands for a probability of 0');
+    for (let w = 0; w < k; w++) {
+      while (j < end && isSpace(b[j]!)) j++;
+      if (j >= end) this.fail(`expected ${k} words after the probability of a ${k}-gram`);
+      from = j;
+      let h = FNV_START;
+      for (; j < end; j++) {
+        const c = b[j]!;
+        if (c === 32 || c === 9 || c === 13) break;
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+      let id = table.findHashed(b, from, j, fnvFinish(h));
+      if (k === 1) {
+        if (id < 0) {
+          let word: string;
+          try {
+            word = this.decoder.decode(b.subarray(from, j));
+          } catch {
+            this.fail('invalid UTF-8 in a word', 'convert the file to UTF-8');
+          }
+          id = this.vocab.add(word!);
+          table.add(id, b, from, j);
+        } else if (id <= 2) this.seenSpecial[id] = true;
+      } else if (id < 0) {
+        this.fail(`the word '${fieldText(from, j)}' of a ${k}-gram is not among the unigrams`);
+      }
+      words[w] = id;
+    }
+    let backoff = 0;
+    while (j < end && isSpace(b[j]!)) j++;
+    if (j < end) {
+      from = j;
+      while (j < end && !isSpace(b[j]!)) j++;
+      backoff = parseDecimal(b, from, j);
+      if (Number.isNaN(backoff)) this.fail(`expected a log10 backoff, found '${fieldText(from, j)}'`);
+      if (!Number.isFinite(backoff) || backoff > MAX_LOG_BACKOFF) {
+        this.fail(`log10 backoff '${fieldText(from, j)}' is ${Number.isFinite(backoff) ? `above ${MAX_LOG_BACKOFF}` : 'not finite'}`, `a log10 backoff weight is a finite number up to ${MAX_LOG_BACKOFF}; -99 stands for a weight of 0`);
+      }
+      while (j < end && isSpace(b[j]!)) j++;
+      if (j < end) this.fail(`too many fields for a ${k}-gram`);
+    }
+    const p = prob <= LOG_ZERO ? -Infinity : prob;
+    const bo = backoff <= LOG_ZERO ? -Infinity : backoff;
+    if (k === 1) {
+      this.uniWords[i] = words[0]!;
+      this.uniProb[i] = p;
+      this.uniBackoff[i] = bo;
+    } else this.sink.ngram(k, words, p, bo);
+    this.read = i + 1;
+    if (this.read === size) this.endSection();
+  }
+
+  /** Unigrams indexed by word id; the specials the file lacks are added, as KenLM does. */
+  private finishUnigrams(): void {
+    const V = this.vocab.size;
+    const prob = new Float32Array(V).fill(-Infinity);
+    const backoff = new Float32Array(V);
+    for (let i = 0; i < this.uniWords.length; i++) {
+      const id = this.uniWords[i]!;
+      prob[id] = this.uniProb[i]!;
+      backoff[id] = this.uniBackoff[i]!;
+    }
+    const src = this.src;
+    if (!this.seenSpecial[0]) {
+      this.options.warn?.(`${at(src)}the model has no <unk>; unknown words get log10 probability -100 (as KenLM does)`);
+      prob[0] = -100;
+    }
+    if (!this.seenSpecial[1]) prob[1] = 0;
+    if (!this.seenSpecial[2]) this.options.warn?.(`${at(src)}the model has no </s>; sentence ends get probability 0`);
+    this.uniWords = new Uint32Array(0);
+    this.uniProb = this.uniBackoff = new Float32Array(0);
+    this.sink.unigrams(this.vocab, prob, backoff);
   }
 }
 
-function hashBytes(b: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return h >>> 0;
+/**
+ * An `ArpaSink` that keeps everything as tables. They grow as n-grams arrive (the header's counts
+ * are only a claim until the sections bear them out), and `tables()` trims them.
+ */
+export class TablesSink implements ArpaSink {
+  private readonly orders: NgramOrderTable[] = [];
+  private rows: number[] = [];
+  private vocab: Vocabulary | null = null;
+
+  counts(counts: readonly number[]): void {
+    for (let k = 1; k <= counts.length; k++) this.orders.push(emptyOrder(k, 0));
+    this.rows = counts.map(() => 0);
+  }
+
+  unigrams(vocab: Vocabulary, log10Prob: Float32Array, log10Backoff: Float32Array): void {
+    const V = vocab.size;
+    const uni = emptyOrder(1, V);
+    for (let id = 0; id < V; id++) uni.words[id] = id;
+    uni.log10Prob.set(log10Prob);
+    uni.log10Backoff.set(log10Backoff);
+    this.orders[0] = uni;
+    this.vocab = vocab;
+  }
+
+  ngram(k: number, words: Uint32Array, log10Prob: number, log10Backoff: number): void {
+    let t = this.orders[k - 1]!;
+    const i = this.rows[k - 1]!++;
+    if (i === t.size) t = this.orders[k - 1] = resized(t, Math.max(1024, 2 * t.size));
+    t.words.set(words, i * k);
+    t.log10Prob[i] = log10Prob;
+    t.log10Backoff[i] = log10Backoff;
+  }
+
+  /** The tables read, with `description` (and the text options of a kotoba model). */
+  tables(description: string, text?: TokenizeOptions): NgramTables {
+    const orders = this.orders.map((t, k) => (k === 0 ? t : resized(t, this.rows[k]!)));
+    return { vocab: this.vocab!, orders, description, ...(text ? { text } : {}) };
+  }
+}
+
+/** A copy of `t` with room for `size` n-grams (the first min(size, t.size) kept). */
+function resized(t: NgramOrderTable, size: number): NgramOrderTable {
+  const out = emptyOrder(t.order, size);
+  const n = Math.min(size, t.size);
+  out.words.set(t.words.subarray(0, n * t.order));
+  out.log10Prob.set(t.log10Prob.subarray(0, n));
+  out.log10Backoff.set(t.log10Backoff.subarray(0, n));
+  return out;
 }
 
 /**
@@ -428,185 +791,9 @@ function hashBytes(b: Uint8Array, start: number, end: number): number {
  * ```
  */
 export function parseArpaBytes(b: Uint8Array, options: ArpaReadOptions = {}): NgramTables {
-  const src = options.source;
-  let pos = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
-  let lineNo = 0;
-  let lineStart = 0;
-  let lineEnd = 0;
-  /** Advances to the next line: [lineStart, lineEnd) without its CR LF; false at the end. */
-  const nextLine = (): boolean => {
-    if (pos >= b.length) return false;
-    let end = b.indexOf(10, pos);
-    if (end < 0) end = b.length;
-    lineStart = pos;
-    lineEnd = end > pos && b[end - 1] === 13 ? end - 1 : end;
-    pos = end + 1;
-    lineNo++;
-    return true;
-  };
-  // The lines compared as text (headers, markers) are short: their first bytes are enough, and a
-  // line of a gigabyte is never made into a string.
-  const lineText = () => new TextDecoder().decode(b.subarray(lineStart, Math.min(lineEnd, lineStart + LINE_TEXT_BYTES))).trim();
-  const fail = (what: string, hint?: string): never => {
-    throw new KotobaError(`${at(src, lineNo)}${what}`, hint ?? 'the ARPA file is malformed or truncated');
-  };
-  const blank = () => {
-    for (let i = lineStart; i < lineEnd; i++) if (!isSpace(b[i]!)) return false;
-    return true;
-  };
-
-  // Header: anything before \data\ is ignored (SRILM and IRSTLM write comments there), but
-  // kotoba's text options.
-  let text: TokenizeOptions | undefined;
-  for (;;) {
-    if (!nextLine()) {
-      throw new KotobaError(`${at(src)}not an ARPA file: no \\data\\ line`, 'give an ARPA file (or a kotoba binary model)');
-    }
-    const t = lineText();
-    if (t === '\\data\\') break;
-    if (t.startsWith(TEXT_OPTIONS_COMMENT.trim())) {
-      let json: unknown;
-      try {
-        json = JSON.parse(t.slice(TEXT_OPTIONS_COMMENT.trim().length));
-      } catch {
-        fail('the kotoba text options are not valid JSON', 'the header is damaged: train the model again');
-      }
-      text = textOptionsFromJson(json, at(src, lineNo).slice(0, -2));
-    }
-  }
-  const counts: number[] = [];
-  const countLines: number[] = [];
-  for (;;) {
-    if (!nextLine()) fail('file ends inside the \\data\\ header');
-    const t = lineText();
-    if (t === '') {
-      if (counts.length > 0) break;
-      continue;
-    }
-    const m = /^ngram\s+(\d+)\s*=\s*(\d+)$/.exec(t);
-    if (!m) {
-      if (t.startsWith('\\') && counts.length > 0) {
-        pos = lineStart;
-        lineNo--;
-        break;
-      }
-      fail(`expected 'ngram N=COUNT' in the \\data\\ header, found '${snippet(t)}'`);
-    }
-    const k = Number(m![1]);
-    if (k !== counts.length + 1) fail(`expected 'ngram ${counts.length + 1}=…', found order ${k}`);
-    if (k > MAX_ORDER) fail(`order ${k} is above ${MAX_ORDER}`, `kotoba reads models of order 1 to ${MAX_ORDER}`);
-    counts.push(Number(m![2]));
-    countLines.push(lineNo);
-  }
-  if (counts.length === 0) fail('the \\data\\ header lists no n-gram counts');
-  const N = counts.length;
-  // Bound the counts by the bytes left before allocating for them: the shortest k-gram line,
-  // '0', a tab, k one-byte words and a newline, takes 2k + 2 bytes.
-  let need = 0;
-  for (let k = 1; k <= N; k++) {
-    need += counts[k - 1]! * (2 * k + 2);
-    if (need > b.length - pos) {
-      throw new KotobaError(
-        `${at(src, countLines[k - 1])}the header promises ${counts[k - 1]} ${k}-grams, more than the ${b.length - pos} bytes left in the file can hold`,
-        'the file is truncated, or its \\data\\ header is wrong',
-      );
-    }
-  }
-
-  const vocab = new Vocabulary();
-  const table = new WordTable();
-  for (const special of [UNK_WORD, BOS_WORD, EOS_WORD]) {
-    const bytes = UTF8.encode(special);
-    table.add(vocab.id(special), bytes, 0, bytes.length);
-  }
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const orders: NgramOrderTable[] = [];
-  const seenSpecial = [false, false, false];
-  let fieldStart = 0;
-  let fieldEnd = 0;
-  /** The next field of the current line into [fieldStart, fieldEnd); false when none is left. */
-  const field = (): boolean => {
-    let i = fieldEnd;
-    while (i < lineEnd && isSpace(b[i]!)) i++;
-    if (i >= lineEnd) return false;
-    fieldStart = i;
-    while (i < lineEnd && !isSpace(b[i]!)) i++;
-    fieldEnd = i;
-    return true;
-  };
-  const fieldText = () => snippet(new TextDecoder().decode(b.subarray(fieldStart, Math.min(fieldEnd, fieldStart + LINE_TEXT_BYTES))));
-  for (let k = 1; k <= N; k++) {
-    do {
-      if (!nextLine()) fail(`file ends before the \\${k}-grams: section`);
-    } while (blank());
-    if (lineText() !== `\\${k}-grams:`) fail(`expected '\\${k}-grams:', found '${snippet(lineText())}'`);
-    const size = counts[k - 1]!;
-    const t = emptyOrder(k, size);
-    for (let i = 0; i < size; i++) {
-      if (!nextLine()) fail(`file ends after ${i} of ${size} ${k}-grams`, 'the file is truncated');
-      fieldEnd = lineStart;
-      if (!field() || b[fieldStart] === 92 /* \\ */) {
-        fail(`expected ${size} ${k}-grams, found ${i}`, 'the n-gram count in the \\data\\ header does not match the section');
-      }
-      const prob = parseDecimal(b, fieldStart, fieldEnd);
-      if (Number.isNaN(prob)) fail(`expected a log10 probability, found '${fieldText()}'`);
-      if (prob > 0) fail(`log10 probability '${fieldText()}' is above 0, a probability above 1`, 'a log10 probability is at most 0; -99 stands for a probability of 0');
-      for (let j = 0; j < k; j++) {
-        if (!field()) fail(`expected ${k} words after the probability of a ${k}-gram`);
-        let id = table.find(b, fieldStart, fieldEnd);
-        if (k === 1) {
-          if (id < 0) {
-            let word: string;
-            try {
-              word = decoder.decode(b.subarray(fieldStart, fieldEnd));
-            } catch {
-              fail('invalid UTF-8 in a word', 'convert the file to UTF-8');
-            }
-            id = vocab.add(word!);
-            table.add(id, b, fieldStart, fieldEnd);
-          } else if (id <= 2) seenSpecial[id] = true;
-        } else if (id < 0) {
-          fail(`the word '${fieldText()}' of a ${k}-gram is not among the unigrams`);
-        }
-        t.words[i * k + j] = id;
-      }
-      let backoff = 0;
-      if (field()) {
-        backoff = parseDecimal(b, fieldStart, fieldEnd);
-        if (Number.isNaN(backoff)) fail(`expected a log10 backoff, found '${fieldText()}'`);
-        if (!Number.isFinite(backoff) || backoff > MAX_LOG_BACKOFF) {
-          fail(`log10 backoff '${fieldText()}' is ${Number.isFinite(backoff) ? `above ${MAX_LOG_BACKOFF}` : 'not finite'}`, `a log10 backoff weight is a finite number up to ${MAX_LOG_BACKOFF}; -99 stands for a weight of 0`);
-        }
-        if (field()) fail(`too many fields for a ${k}-gram`);
-      }
-      t.log10Prob[i] = prob <= LOG_ZERO ? -Infinity : prob;
-      t.log10Backoff[i] = backoff <= LOG_ZERO ? -Infinity : backoff;
-    }
-    orders.push(t);
-  }
-  do {
-    if (!nextLine()) fail('file ends without \\end\\', 'the file is truncated');
-  } while (blank());
-  if (lineText() !== '\\end\\') {
-    fail(`expected '\\end\\' after ${counts[N - 1]} ${N}-grams, found '${snippet(lineText())}'`, 'the n-gram count in the \\data\\ header does not match the section');
-  }
-
-  // Unigrams indexed by word id; specials the file lacks are added, as KenLM does.
-  const uni = orders[0]!;
-  const full = emptyOrder(1, vocab.size);
-  full.log10Prob.fill(-Infinity);
-  for (let i = 0; i < uni.size; i++) {
-    const id = uni.words[i]!;
-    full.log10Prob[id] = uni.log10Prob[i]!;
-    full.log10Backoff[id] = uni.log10Backoff[i]!;
-  }
-  for (let id = 0; id < vocab.size; id++) full.words[id] = id;
-  if (!seenSpecial[0]) {
-    options.warn?.(`${at(src)}the model has no <unk>; unknown words get log10 probability -100 (as KenLM does)`);
-    full.log10Prob[0] = -100;
-  }
-  if (!seenSpecial[1]) full.log10Prob[1] = 0;
-  if (!seenSpecial[2]) options.warn?.(`${at(src)}the model has no </s>; sentence ends get probability 0`);
-  orders[0] = full;
-  return { vocab, orders, description: `${N}-gram backoff model read from ARPA`, ...(text ? { text } : {}) };
+  const sink = new TablesSink();
+  const reader = new ArpaReader(sink, { ...options, maxBytes: Math.min(options.maxBytes ?? Infinity, b.length) });
+  reader.push(b);
+  reader.end();
+  return sink.tables(reader.description, reader.text);
 }

@@ -6,3 +6,5 @@ export * from './models.js';
 export * from './mixture-files.js';
 export * from './neural-files.js';
 export * from './outputs.js';
+export * from './batches.js';
+export * from './workers.js';

@@ -6,10 +6,10 @@ import { promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LanguageModel } from '../lm.js';
 import { readHead } from './io.js';
-import { loadNgramModel } from './ngram-files.js';
+import { loadNgramModel, type NgramLoadOptions } from './ngram-files.js';
 
 /** How a model is opened, beyond its file. */
-export interface LoadOptions {
+export interface LoadOptions extends NgramLoadOptions {
   /** Kernel threads of a neural model (default 1; 'auto': all cores). Other families ignore it. */
   threads?: number | 'auto';
 }
@@ -62,7 +62,7 @@ function head(path: string): Promise<Uint8Array> {
 export async function loadModel(path: string, warn: (m: string) => void = () => {}, options: LoadOptions = {}): Promise<LanguageModel<unknown>> {
   const h = await head(path);
   for (const l of loaders) if (l.accepts(h, path)) return l.load(path, warn, options);
-  return (await loadNgramModel(path, warn)) as LanguageModel<unknown>;
+  return (await loadNgramModel(path, warn, options)) as LanguageModel<unknown>;
 }
 
 /**

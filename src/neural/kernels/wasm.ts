@@ -12,6 +12,7 @@
 // memory import declared shared; see threaded.ts).
 
 import { KernelsBase } from './base.js';
+import { decodeBase64 } from '../../util/base64.js';
 import {
   KERNELS_RELAXED_SIMD_THREADS_WASM_BASE64,
   KERNELS_RELAXED_SIMD_WASM_BASE64,
@@ -71,13 +72,6 @@ function compiled(backend: WasmBackend, threads: boolean): Promise<WebAssembly.M
     modules.set(key, m);
   }
   return m;
-}
-
-function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes;
 }
 
 const align16 = (n: number): number => Math.ceil(n / 16) * 16;
