@@ -53,15 +53,30 @@ export function formatFloat32(x: number): string {
   return end < 0 ? slowShortest(x) : LATIN1.decode(SCRATCH.subarray(0, end));
 }
 
-/** Tries precisions 9, 8, … down with toPrecision (exact, slow; the reference). */
+/** Tries precisions 9, 8, … down (exact, slow; the reference). */
 function slowShortest(x: number): string {
-  let best = x.toPrecision(9);
+  let best = toPrecisionHalfEven(x, 9);
   for (let p = 8; p >= 1; p--) {
-    const s = x.toPrecision(p);
+    const s = toPrecisionHalfEven(x, p);
     if (Math.fround(Number(s)) !== x) break;
     best = s;
   }
   return String(Number(best));
+}
+
+/**
+ * `x` to `p` significant digits with ties to the even digit, as lmplz's double-conversion
+ * breaks them (toPrecision breaks them away from zero): the float32 2.73828125 is 2.7382812.
+ */
+function toPrecisionHalfEven(x: number, p: number): string {
+  const up = x.toPrecision(p);
+  // Every float32 has a finite decimal expansion; 100 digits show any that can be a tie here.
+  const [mantissa, exponent] = Math.abs(x).toExponential(99).split('e') as [string, string];
+  const digits = mantissa.replace('.', '');
+  if (digits[p] !== '5' || !/^0*$/.test(digits.slice(p + 1))) return up;
+  const last = Number(digits[p - 1]);
+  if (last % 2 === 0) return `${x < 0 ? '-' : ''}${digits.slice(0, p)}e${Number(exponent) - p + 1}`;
+  return up;
 }
 
 /**
@@ -99,8 +114,14 @@ function shortestDigits(x: number, out: Uint8Array, at: number): number {
     const mLo = Math.ceil(l);
     const mHi = Math.floor(h);
     if (mLo > mHi) continue;
+    // The candidate nearest a; a tie goes to the even digit (lmplz's double-conversion). a·10^s
+    // is exact in float64 for s ≤ 12 (24-bit mantissa × 5^s); beyond, let the exact method decide.
+    const v = a * scale;
+    const below = Math.floor(v);
+    if (s > 12 && Math.abs(v - below - 0.5) < 1e-6) return -1;
+    const nearest = v - below === 0.5 ? below + (below % 2) : Math.round(v);
     // m < 10^9 fits an int32, so the digit loop runs on integer division.
-    let m = Math.min(mHi, Math.max(mLo, Math.round(a * scale))) | 0;
+    let m = Math.min(mHi, Math.max(mLo, nearest)) | 0;
     // Digits of m, least significant first, dropping trailing zeros of the fraction.
     let frac = s;
     while (frac > 0 && m % 10 === 0) {
