@@ -181,8 +181,35 @@ function restrictVocabulary(
 ): { tokens: Uint32Array; vocab: Vocabulary } {
   const counts = new Float64Array(vocab.size);
   for (let i = 0; i < tokens.length; i++) counts[tokens[i]!]++;
+  const { remap, vocab: restricted } = vocabularyRestriction(counts, vocab, minCount, maxSize);
+  const out = new Uint32Array(tokens.length);
+  for (let i = 0; i < tokens.length; i++) out[i] = remap[tokens[i]!]!;
+  return { tokens: out, vocab: restricted };
+}
+
+/**
+ * The vocabulary that `--min-count` and `--max-vocab` leave, from each word's count: the kept
+ * words in their first-appearance order, and `remap` from old ids to new (rare words → `<unk>`).
+ * Ties at the size limit go to the word seen first, so the result is deterministic.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { vocabularyRestriction, Vocabulary } from 'kotoba';
+ * const vocab = Vocabulary.fromWords(['a', 'b', 'c']); // ids 3, 4, 5
+ * const { remap, vocab: kept } = vocabularyRestriction(Float64Array.of(0, 0, 0, 5, 1, 2), vocab, 2, undefined);
+ * kept.list(); // ['<unk>', '<s>', '</s>', 'a', 'c']
+ * remap[4];    // 0: b, seen once, becomes <unk>
+ * ```
+ */
+export function vocabularyRestriction(
+  counts: Float64Array,
+  vocab: Vocabulary,
+  minCount: number,
+  maxSize: number | undefined,
+): { remap: Uint32Array; vocab: Vocabulary } {
   const keep = new Uint8Array(vocab.size);
-  for (let id = 3; id < vocab.size; id++) keep[id] = counts[id]! >= minCount ? 1 : 0;
+  for (let id = 3; id < vocab.size; id++) keep[id] = (counts[id] ?? 0) >= minCount ? 1 : 0;
   if (maxSize !== undefined && maxSize < vocab.size) {
     // Most frequent first; ties broken by first appearance, so the result is deterministic.
     const order = [];
@@ -196,9 +223,7 @@ function restrictVocabulary(
   remap[BOS] = BOS;
   remap[EOS] = EOS;
   for (let id = 3; id < vocab.size; id++) remap[id] = keep[id] ? restricted.add(vocab.word(id)) : UNK;
-  const out = new Uint32Array(tokens.length);
-  for (let i = 0; i < tokens.length; i++) out[i] = remap[tokens[i]!]!;
-  return { tokens: out, vocab: restricted };
+  return { remap, vocab: restricted };
 }
 
 /**

@@ -1,0 +1,848 @@
+/**
+ * Estimation as a pipeline of sorted record streams, in the spirit of KenLM's lmplz (Heafield et
+ * al. 2013, "Scalable Modified Kneser-Ney Language Model Estimation"). No stage needs all
+ * n-grams in memory: each reads streams of fixed-width rows in one order and writes streams in
+ * another, through `records.ts` (blocks sorted inside the memory budget, runs spilled to storage,
+ * k-way merges). A stream that fits its budget is one block that never leaves memory, so the
+ * in-memory estimate (`estimate()`) and the streaming one (`kotoba train --memory`) are this one
+ * code path.
+ *
+ * Words are uint32 ids (`<unk>` 0, `<s>` 1, `</s>` 2, then first appearance). N is the order.
+ * Two orders of rows:
+ *   suffix order   the last word first, then the one before it, …: lmplz's order. The k-grams
+ *                  that end in the same (k−1)-gram are adjacent, and the orders line up: the
+ *                  k-grams come in the order of their suffixes among the (k−1)-grams.
+ *   context order  the context (all words but the last) in suffix order, then the last word: the
+ *                  children of one context are adjacent, and contexts come in suffix order.
+ *
+ * Row layouts (uint32 words; f64 = two words, f32 = the float's bits):
+ *   COUNT      [w0 … w(N−1), count]                 suffix order, equal rows summed
+ *   ADJUSTED k [w0 … w(k−1), raw, adjusted]         context order           (2 ≤ k ≤ N)
+ *   INITIAL  k [w0 … w(k−1), α f64, γ(context) f64, keep]  suffix order     (2 ≤ k ≤ N)
+ *   BACKOFF  j [w0 … w(j−1), γ f64]                 suffix order, contexts with children (j < N)
+ *   MODEL    k [w0 … w(k−1), log10 p f32, log10 backoff f32]  suffix order, kept n-grams
+ *
+ * The recipe (the stage numbers are those `-v` prints):
+ *   1. count        sentences of ids → COUNT. Every token but `<s>` ends one row; a row that
+ *                   reaches back past its sentence's `<s>` is padded on the left with `<s>`, as
+ *                   lmplz pads (`<s> <s> w`), so every row has N words. Blocks of tokens are
+ *                   sorted by their positions' padded keys (radix) and equal rows summed; shards
+ *                   from count files enter here as COUNT rows. Vocabulary limits (`--min-count`,
+ *                   `--max-vocab`) then map rare words to `<unk>` and sort again.
+ *   2. adjust       COUNT → ADJUSTED of every order k ≥ 2, and unigram counts by word id, and
+ *                   the count-of-counts of every order. One pass: in suffix order every k-gram is
+ *                   a run of adjacent rows (their last k words agree), so its raw count is the
+ *                   run's sum and its Kneser-Ney adjusted count the number of distinct (k+1)-
+ *                   grams that start inside it; raw for the top order and for n-grams that start
+ *                   with `<s>`. k-grams leave in suffix order; their stream sorts them by context.
+ *   3. discount     count-of-counts → the smoother's parameters (discounts, with fallback).
+ *   4. initial      per order, ADJUSTED (context order) → one context at a time: its totals
+ *                   and N1, N2, N3+; each child's α(h, w); the context's γ(h), into which count
+ *                   pruning moves the α of its pruned children. → INITIAL (sorted back into
+ *                   suffix order) and BACKOFF of the order below (contexts come in its suffix
+ *                   order already). Unigrams: one context, in memory.
+ *   5. interpolate  every order's INITIAL at once, lowest first: p(w | h) = α + γ(h)·p(w | h′),
+ *                   where p(w | h′) is the row of the order below whose words are this row's
+ *                   last k−1: in suffix order the current or a later row there (a merge join).
+ *                   log10 p, and log10 γ from the BACKOFF row with the same words → MODEL.
+ *   6. output       MODEL, order by order → ARPA text, or tables in memory.
+ *
+ * Every smoother streams: each is α(h, w) and γ(h) from its context's sums and the
+ * count-of-counts (smoothing.ts), which stage 4 has at hand.
+ */
+import { BOS, type Vocabulary } from '../text/vocabulary.js';
+import { log10f } from './log10f.js';
+import {
+  checkCount,
+  countingSortPass,
+  MergeCursor,
+  RowCollector,
+  RowSorter,
+  RowSpool,
+  RunSet,
+  SortScratch,
+  type RowCursor,
+  type RowSpec,
+  type RowTarget,
+  type StreamEnv,
+} from './records.js';
+import type { ContextStats, Smoother } from './smoothing.js';
+
+// ---------------------------------------------------------------------------------------------
+// Row layouts
+
+const descending = (from: number, to: number) => Array.from({ length: from - to + 1 }, (_, i) => from - i);
+const ascending = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+
+/** COUNT rows of order N: N words and a count, suffix order, equal rows summed. */
+export function countSpec(N: number): RowSpec {
+  return { width: N + 1, key: descending(N - 1, 0), radix: ascending(0, N - 1), sum: N };
+}
+
+/** ADJUSTED rows of order k in context order; blocks arrive in suffix order (last word sorted). */
+function adjustedSpec(k: number): RowSpec {
+  return { width: k + 2, key: [...descending(k - 2, 0), k - 1], radix: ascending(0, k - 2), sum: -1 };
+}
+
+/** INITIAL rows of order k in suffix order; blocks arrive in context order (context sorted). */
+function initialSpec(k: number): RowSpec {
+  return { width: k + 5, key: descending(k - 1, 0), radix: [k - 1], sum: -1 };
+}
+
+// Floats in uint32 words.
+const F64 = new Float64Array(1);
+const F64_WORDS = new Uint32Array(F64.buffer);
+const F32 = new Float32Array(1);
+const F32_WORD = new Uint32Array(F32.buffer);
+
+function putF64(row: Uint32Array, at: number, x: number): void {
+  F64[0] = x;
+  row[at] = F64_WORDS[0]!;
+  row[at + 1] = F64_WORDS[1]!;
+}
+function getF64(row: Uint32Array, at: number): number {
+  F64_WORDS[0] = row[at]!;
+  F64_WORDS[1] = row[at + 1]!;
+  return F64[0]!;
+}
+/** The bits of x as a float32. */
+export function f32Bits(x: number): number {
+  F32[0] = x;
+  return F32_WORD[0]!;
+}
+/** The float32 with bits `b`. */
+export function f32FromBits(b: number): number {
+  F32_WORD[0] = b;
+  return F32[0]!;
+}
+
+const f = Math.fround;
+
+/** Where the pipeline reports its stages: messages, and counts done for progress bars. */
+export interface PipelineLog {
+  warn(message: string): void;
+  info(message: string): void;
+  /** `done` of `total` units of `stage` (total 0 when unknown); called every few million rows. */
+  progress?(stage: string, done: number, total: number): void;
+}
+
+const PROGRESS_EVERY = 1 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// 1. count
+
+/** Bytes per token of a counting block: the token, its depth, and its sort's three arrays. */
+const BYTES_PER_BLOCK_TOKEN = 17;
+
+/**
+ * Stage 1: sentences of word ids (and count-file rows) in, COUNT rows out. Tokens are buffered
+ * into blocks as large as the budget allows; each full block is sorted and summed into a run.
+ */
+export class NgramCounter {
+  readonly spec: RowSpec;
+  private readonly runs: RunSet;
+  private shards: RowSorter | null = null;
+  private block = new Uint32Array(0);
+  private blockLength = 0;
+  private reserved = 0;
+  private readonly row: Uint32Array;
+  /** Sentences and words (`</s>` not included) seen so far. */
+  sentences = 0;
+  words = 0;
+  /** Occurrences of each word id as a predicted token, when asked for (vocabulary limits). */
+  wordCounts: Float64Array | null;
+
+  constructor(
+    readonly order: number,
+    private readonly env: StreamEnv,
+    private readonly scratch: SortScratch,
+    countWords = false,
+  ) {
+    this.spec = countSpec(order);
+    this.runs = new RunSet(this.spec, env);
+    this.row = new Uint32Array(order + 1);
+    this.wordCounts = countWords ? new Float64Array(1024) : null;
+  }
+
+  /**
+   * Adds whole sentences (`<s> … </s>`). With `last` (no more input follows) a large array is
+   * counted where it is, without a copy.
+   */
+  addTokens(tokens: Uint32Array, last = false): void {
+    let sentences = 0;
+    for (let i = 0; i < tokens.length; i++) if (tokens[i] === BOS) sentences++;
+    this.sentences += sentences;
+    this.words += tokens.length - 2 * sentences;
+    if (this.wordCounts) {
+      for (let i = 0; i < tokens.length; i++) this.countWord(tokens[i]!, 1);
+    }
+    if (last && this.blockLength === 0) {
+      const bytes = tokens.length * BYTES_PER_BLOCK_TOKEN;
+      if (!this.env.budget.take(bytes)) return this.countPieces(tokens);
+      this.countBlock(tokens, 0, tokens.length, !this.runs.spilled && !this.shards);
+      this.env.budget.give(bytes);
+      return;
+    }
+    if (this.blockLength + tokens.length > this.block.length && !this.grow(this.blockLength + tokens.length)) {
+      this.flush();
+      if (tokens.length > this.block.length && !this.grow(tokens.length)) return this.countPieces(tokens);
+    }
+    this.block.set(tokens, this.blockLength);
+    this.blockLength += tokens.length;
+  }
+
+  private countWord(id: number, n: number): void {
+    let c = this.wordCounts!;
+    if (id >= c.length) {
+      const bigger = new Float64Array(Math.max(id + 1, c.length * 2));
+      bigger.set(c);
+      this.wordCounts = c = bigger;
+    }
+    c[id]! += n;
+  }
+
+  /** Grows the block to hold `need` tokens if the budget allows. */
+  private grow(need: number): boolean {
+    let size = Math.max(1 << 16, this.block.length);
+    while (size < need) size *= 2;
+    let extra = (size - this.block.length) * BYTES_PER_BLOCK_TOKEN;
+    if (!this.env.budget.take(extra)) {
+      // Settle for what fits, if that holds `need`.
+      const fits = this.block.length + Math.floor(this.env.budget.available / BYTES_PER_BLOCK_TOKEN);
+      if (fits < need) return false;
+      size = fits;
+      extra = (size - this.block.length) * BYTES_PER_BLOCK_TOKEN;
+      this.env.budget.take(extra, true);
+    }
+    const bigger = new Uint32Array(size);
+    bigger.set(this.block.subarray(0, this.blockLength));
+    this.block = bigger;
+    this.reserved += extra;
+    return true;
+  }
+
+  private giveBack(): void {
+    this.env.budget.give(this.reserved);
+    this.reserved = 0;
+    this.block = new Uint32Array(0);
+    this.blockLength = 0;
+  }
+
+  /** Counts a large array in sentence-aligned pieces of at most a block each (runs on storage). */
+  private countPieces(tokens: Uint32Array): void {
+    const piece = Math.max(1 << 12, Math.floor(this.env.budget.available / BYTES_PER_BLOCK_TOKEN));
+    let from = 0;
+    while (from < tokens.length) {
+      let to = Math.min(tokens.length, from + piece);
+      if (to < tokens.length) {
+        // End at a sentence start; one sentence longer than a piece is counted whole.
+        let cut = to;
+        while (cut > from && tokens[cut] !== BOS) cut--;
+        if (cut === from) {
+          cut = to;
+          while (cut < tokens.length && tokens[cut] !== BOS) cut++;
+        }
+        to = cut;
+      }
+      this.countBlock(tokens, from, to, false);
+      from = to;
+    }
+  }
+
+  /** Sorts and sums the current block into a stored run. */
+  private flush(): void {
+    if (this.blockLength > 0) this.countBlock(this.block, 0, this.blockLength, false);
+    this.blockLength = 0;
+  }
+
+  /**
+   * Adds COUNT rows (any order; from a count file), `n` rows of `order + 1` words in `rows`.
+   */
+  addCountRows(rows: Uint32Array, n: number): void {
+    const W = this.order + 1;
+    this.shards ??= new RowSorter(this.spec, this.env, this.scratch);
+    const s = this.shards;
+    for (let i = 0; i < n; i++) {
+      const at = s.push();
+      const b = s.block;
+      for (let j = 0; j < W; j++) b[at + j] = rows[i * W + j]!;
+      if (this.wordCounts) this.countWord(rows[i * W + W - 2]!, rows[i * W + W - 1]!);
+    }
+  }
+
+  /**
+   * The COUNT rows of `tokens[from, to)`: positions sorted by their padded keys (LSD radix sort,
+   * the word at distance N−1 first, the predicted word last), then one scan that sums equal
+   * keys. Stored as a run, or kept in memory when it is the whole stream.
+   */
+  private countBlock(tokens: Uint32Array, from: number, to: number, keep: boolean): void {
+    const N = this.order;
+    const depth = new Uint8Array(to - from); // how far the n-gram ending at p reaches: min(N, distance to <s> + 1)
+    let n = 0;
+    {
+      let start = from;
+      for (let p = from; p < to; p++) {
+        if (tokens[p] === BOS) start = p;
+        else {
+          depth[p - from] = Math.min(N, p - start + 1);
+          n++;
+        }
+      }
+    }
+    let perm = this.scratch.perm(n);
+    let spare = this.scratch.spare(n);
+    const keys = this.scratch.keys(n);
+    for (let p = from, j = 0; p < to; p++) if (tokens[p] !== BOS) perm[j++] = p;
+    // Word at distance d to the left of p, padding with <s> (lmplz's padding).
+    const wordAt = (p: number, d: number): number => (d < depth[p - from]! ? tokens[p - d]! : BOS);
+    for (let d = N - 1; d >= 0; d--) {
+      let max = 0;
+      for (let i = 0; i < n; i++) {
+        const w = wordAt(perm[i]!, d);
+        keys[i] = w;
+        if (w > max) max = w;
+      }
+      countingSortPass(keys, perm, spare, n, this.scratch.buckets(max + 1));
+      [perm, spare] = [spare, perm];
+    }
+    const same = (p: number, q: number): boolean => {
+      for (let d = 0; d < N; d++) if (wordAt(p, d) !== wordAt(q, d)) return false;
+      return true;
+    };
+    const row = this.row;
+    const fill = (p: number, count: number): void => {
+      for (let d = 0; d < N; d++) row[N - 1 - d] = wordAt(p, d);
+      row[N] = count;
+    };
+    if (keep) {
+      let unique = 0;
+      for (let i = 0; i < n; i++) if (i === 0 || !same(perm[i]!, perm[i - 1]!)) unique++;
+      const bytes = unique * (N + 1) * 4;
+      this.env.budget.take(bytes, true);
+      const rows = new Uint32Array(unique * (N + 1));
+      let r = -1;
+      for (let i = 0; i < n; i++) {
+        const p = perm[i]!;
+        if (r >= 0 && same(p, perm[i - 1]!)) rows[r * (N + 1) + N]!++;
+        else {
+          fill(p, 1);
+          rows.set(row, ++r * (N + 1));
+        }
+      }
+      this.runs.keep(rows, unique, null, () => this.env.budget.give(bytes));
+      return;
+    }
+    const writer = this.runs.writer();
+    let run = 0;
+    for (let i = 0; i < n; i++) {
+      const p = perm[i]!;
+      if (i > 0 && !same(p, perm[i - 1]!)) {
+        fill(perm[i - 1]!, run);
+        writer.write(row, 0);
+        run = 0;
+      }
+      run++;
+    }
+    if (n > 0) {
+      fill(perm[n - 1]!, run);
+      writer.write(row, 0);
+    }
+    this.runs.add(writer.end());
+  }
+
+  /** Ends the input: COUNT rows, merged from every run and shard. */
+  finish(onMerge?: (runsLeft: number) => void): RowCursor {
+    if (this.blockLength > 0) {
+      const alone = !this.runs.spilled && !this.shards;
+      this.countBlock(this.block, 0, this.blockLength, alone);
+    }
+    this.giveBack();
+    this.scratch.release();
+    const counted = this.runs.cursor(onMerge);
+    if (!this.shards) return counted;
+    return new MergeCursor(this.spec, [counted, this.shards.finish(onMerge)]);
+  }
+
+  /** Frees everything (on error). */
+  drop(): void {
+    this.giveBack();
+    this.runs.drop();
+    this.shards?.drop();
+  }
+}
+
+/** Stage 1b: COUNT rows with every word id mapped through `remap` (rare words → `<unk>`), re-sorted. */
+export function remapCounts(counts: RowCursor, N: number, remap: Uint32Array, env: StreamEnv, scratch: SortScratch): RowCursor {
+  const sorter = new RowSorter(countSpec(N), env, scratch);
+  while (counts.next()) {
+    const row = counts.row;
+    const at = counts.at;
+    const o = sorter.push();
+    const b = sorter.block;
+    for (let j = 0; j < N; j++) b[o + j] = remap[row[at + j]!]!;
+    b[o + N] = row[at + N]!;
+  }
+  return sorter.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. adjust
+
+/** What stage 2 leaves: unigram counts by word id, and count-of-counts for every order. */
+export interface AdjustedCounts {
+  /** Raw and adjusted counts of each word id as a unigram. */
+  unigramRaw: Float64Array;
+  unigramAdjusted: Float64Array;
+  /** N-grams per order (index k; the unigrams are the whole vocabulary). */
+  sizes: number[];
+  /**
+   * Count-of-counts n[0..4] per order over adjusted counts, collected exactly as lmplz collects
+   * them (its one quirk included, see `adjustCounts`), for the modified Kneser-Ney discounts.
+   */
+  adjustedCountOfCounts: Float64Array[];
+  /** Count-of-counts n[0..4] per order over raw counts. */
+  rawCountOfCounts: Float64Array[];
+}
+
+/**
+ * Stage 2: COUNT rows (suffix order) → ADJUSTED rows of orders 2..N into `out(k)`, each order's
+ * rows in suffix order, and the unigram counts.
+ *
+ * lmplz quirk, copied on purpose: when lmplz collects count-of-counts, the lower-order n-grams
+ * still open at the end of its stream (the suffixes of the last row) are counted with their raw
+ * count instead of their adjusted count. It moves a discount in the fifth digit on Penn
+ * Treebank; copying it makes kotoba's numbers KenLM's.
+ */
+export function adjustCounts(counts: RowCursor, N: number, V: number, out: (k: number) => RowTarget, log?: PipelineLog): AdjustedCounts {
+  const raw1 = new Float64Array(V);
+  const adj1 = new Float64Array(V);
+  const sizes = new Array<number>(N + 1).fill(0);
+  sizes[1] = V;
+  const adjustedCountOfCounts = Array.from({ length: N }, () => new Float64Array(5));
+  const rawCountOfCounts = Array.from({ length: N }, () => new Float64Array(5));
+  const tally = (table: Float64Array, c: number) => {
+    if (c < 5) table[c]!++;
+  };
+  const targets: RowTarget[] = [];
+  for (let k = 2; k <= N; k++) targets[k] = out(k);
+  // The k-gram open at each order (2 ≤ k < N): its counts; its words are the last k of `prev`.
+  const openRaw = new Float64Array(N + 1);
+  const openAdj = new Float64Array(N + 1);
+  const prev = new Uint32Array(N);
+  let prevFull = 0;
+  let rows = 0;
+  const close = (k: number, atEnd: boolean) => {
+    const raw = openRaw[k]!;
+    checkCount(raw);
+    // An n-gram that starts with <s> cannot be extended to the left: its adjusted count is raw.
+    const adj = prev[N - k] === BOS ? raw : openAdj[k]!;
+    const t = targets[k]!;
+    const o = t.push();
+    const b = t.block;
+    for (let j = 0; j < k; j++) b[o + j] = prev[N - k + j]!;
+    b[o + k] = raw;
+    b[o + k + 1] = adj;
+    sizes[k]!++;
+    tally(adjustedCountOfCounts[k - 1]!, atEnd ? raw : adj);
+    tally(rawCountOfCounts[k - 1]!, raw);
+  };
+  while (counts.next()) {
+    const row = counts.row;
+    const at = counts.at;
+    const c = row[at + N]!;
+    // How many words are real (the rest is <s> padding): a row that starts with <s> reaches
+    // back to its sentence's start.
+    let lead = 0;
+    while (lead < N - 1 && row[at + lead] === BOS) lead++;
+    const full = lead > 0 ? N - lead + 1 : N;
+    let same = 0;
+    if (rows > 0) while (same < N && row[at + N - 1 - same] === prev[N - 1 - same]) same++;
+    for (let k = Math.min(prevFull, N - 1); k > same && k >= 2; k--) close(k, false);
+    const w = row[at + N - 1]!;
+    for (let k = Math.max(2, same + 1); k <= full; k++) {
+      // A new k-gram: one more distinct left extension of the (k−1)-gram it ends with.
+      if (k < N) openRaw[k] = openAdj[k] = 0;
+      if (k === 2) adj1[w]!++;
+      else openAdj[k - 1]!++;
+    }
+    raw1[w]! += c;
+    for (let k = 2; k <= Math.min(full, N - 1); k++) openRaw[k]! += c;
+    if (full === N && N >= 2) {
+      const t = targets[N]!;
+      const o = t.push();
+      const b = t.block;
+      for (let j = 0; j < N; j++) b[o + j] = row[at + j]!;
+      b[o + N] = c;
+      b[o + N + 1] = c;
+      sizes[N]!++;
+      tally(adjustedCountOfCounts[N - 1]!, c);
+      tally(rawCountOfCounts[N - 1]!, c);
+    }
+    for (let j = 0; j < N; j++) prev[j] = row[at + j]!;
+    prevFull = full;
+    if (++rows % PROGRESS_EVERY === 0) log?.progress?.('adjusting counts', rows, 0);
+  }
+  for (let k = Math.min(prevFull, N - 1); k >= 2; k--) close(k, true);
+  if (N === 1) adj1.set(raw1);
+  for (let v = 0; v < V; v++) {
+    if (raw1[v] === 0) continue; // never-seen unigrams (<s>, an absent <unk>)
+    tally(adjustedCountOfCounts[0]!, adj1[v]!);
+    tally(rawCountOfCounts[0]!, raw1[v]!);
+  }
+  if (N >= 2 && rows > 0) {
+    // The quirk for the unigram that ends the last row.
+    const w = prev[N - 1]!;
+    const a = adjustedCountOfCounts[0]!;
+    if (adj1[w]! < 5) a[adj1[w]!]!--;
+    if (raw1[w]! < 5) a[raw1[w]!]!++;
+  }
+  return { unigramRaw: raw1, unigramAdjusted: adj1, sizes, adjustedCountOfCounts, rawCountOfCounts };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. initial probabilities
+
+/** Sums over one context's children, as the smoothers read them (one context: index 0). */
+function oneContextStats(): ContextStats {
+  return {
+    total: new Float64Array(1),
+    distinct: new Uint32Array(1),
+    n1: new Uint32Array(1),
+    n2: new Uint32Array(1),
+    n3: new Uint32Array(1),
+    startsWithBos: new Uint8Array(1),
+  };
+}
+
+function addChild(s: ContextStats, c: number): void {
+  if (c === 0) return;
+  s.total[0]! += c;
+  s.distinct[0]!++;
+  if (c === 1) s.n1[0]!++;
+  else if (c === 2) s.n2[0]!++;
+  else s.n3[0]!++;
+}
+
+function clearStats(s: ContextStats): void {
+  s.total[0] = 0;
+  s.distinct[0] = s.n1[0] = s.n2[0] = s.n3[0] = 0;
+}
+
+/**
+ * Stage 4 for the unigrams (one context, in memory): p(w) = α(w) + γ·base, interpolated with the
+ * uniform distribution at once. `<s>` gets probability 1 (log10 0, as KenLM writes it).
+ */
+export function unigramProbabilities(adjusted: AdjustedCounts, smoother: Smoother, V: number): Float64Array {
+  const c = smoother.counts === 'adjusted' ? adjusted.unigramAdjusted : adjusted.unigramRaw;
+  const stats = oneContextStats();
+  for (let w = 0; w < V; w++) addChild(stats, c[w]!);
+  const g0 = stats.total[0]! > 0 ? smoother.gamma(1, stats, 0) : 0;
+  const base = smoother.base(V);
+  const p = new Float64Array(V);
+  for (let w = 0; w < V; w++) {
+    const a = c[w]! > 0 ? smoother.alpha(1, c[w]!, stats, 0) : 0;
+    p[w] = smoother.float32 ? f(a + f(g0 * base)) : a + g0 * base;
+  }
+  p[BOS] = 1;
+  return p;
+}
+
+/** INITIAL rows of one order, and the BACKOFF rows of the order below, from stage 4. */
+interface InitialOrder {
+  initial: RowCursor;
+  backoffs: RowCursor;
+  kept: number;
+}
+
+/**
+ * Stage 4 for order k ≥ 2: ADJUSTED rows in context order → per context, its children's α and
+ * its γ (count pruning moves the α of pruned children into γ, so every distribution still sums
+ * to 1) → INITIAL rows, sorted back into suffix order, and the context's BACKOFF row.
+ */
+function initialOrder(
+  k: number,
+  adjusted: RowCursor,
+  smoother: Smoother,
+  threshold: number,
+  env: StreamEnv,
+  scratch: SortScratch,
+  log?: PipelineLog,
+): InitialOrder {
+  const kn = smoother.counts === 'adjusted';
+  const initial = new RowSorter(initialSpec(k), env, scratch);
+  const backoffs = new RowSpool(k + 1, env); // BACKOFF of order k−1: k−1 words, γ
+  const stats = oneContextStats();
+  const W = k + 2;
+  let group = new Uint32Array(64 * W);
+  let alpha = new Float64Array(64);
+  let size = 0;
+  let kept = 0;
+  let rows = 0;
+  const flush = () => {
+    clearStats(stats);
+    for (let i = 0; i < size; i++) addChild(stats, group[i * W + k + (kn ? 1 : 0)]!);
+    stats.startsWithBos[0] = group[0] === BOS ? 1 : 0;
+    let gamma = smoother.gamma(k, stats, 0);
+    for (let i = 0; i < size; i++) {
+      const c = group[i * W + k + (kn ? 1 : 0)]!;
+      alpha[i] = c > 0 ? smoother.alpha(k, c, stats, 0) : 0;
+    }
+    if (threshold > 0) {
+      for (let i = 0; i < size; i++) {
+        // The pruned n-gram's mass moves to its context's backoff.
+        if (group[i * W + k]! <= threshold) gamma = smoother.float32 ? f(gamma + alpha[i]!) : gamma + alpha[i]!;
+      }
+    }
+    for (let i = 0; i < size; i++) {
+      const o = initial.push();
+      const b = initial.block;
+      for (let j = 0; j < k; j++) b[o + j] = group[i * W + j]!;
+      putF64(b, o + k, alpha[i]!);
+      putF64(b, o + k + 2, gamma);
+      const keep = threshold === 0 || group[i * W + k]! > threshold ? 1 : 0;
+      b[o + k + 4] = keep;
+      kept += keep;
+    }
+    const o = backoffs.push();
+    const b = backoffs.block;
+    for (let j = 0; j < k - 1; j++) b[o + j] = group[j]!;
+    putF64(b, o + k - 1, gamma);
+    size = 0;
+  };
+  while (adjusted.next()) {
+    const row = adjusted.row;
+    const at = adjusted.at;
+    if (size > 0) {
+      let sameContext = true;
+      for (let j = 0; j < k - 1; j++) {
+        if (row[at + j] !== group[j]) {
+          sameContext = false;
+          break;
+        }
+      }
+      if (!sameContext) flush();
+    }
+    if ((size + 1) * W > group.length) {
+      const bigger = new Uint32Array(group.length * 2);
+      bigger.set(group);
+      group = bigger;
+      alpha = new Float64Array(group.length / W);
+    }
+    for (let j = 0; j < W; j++) group[size * W + j] = row[at + j]!;
+    size++;
+    if (++rows % PROGRESS_EVERY === 0) log?.progress?.(`initial probabilities of ${k}-grams`, rows, 0);
+  }
+  if (size > 0) flush();
+  return { initial: initial.finish(), backoffs: backoffs.finish(), kept };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. interpolate
+
+/** Where interpolated n-grams go, order by order (rows of one order arrive in suffix order). */
+export interface ModelSink {
+  /**
+   * A kept n-gram of order k: words `row[at … at+k)`, its log10 probability and log10 backoff
+   * (0 when it has no children), and the row (among the kept n-grams of order k−1) of its suffix.
+   */
+  add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number, suffixRow: number): void;
+}
+
+/**
+ * Stage 5: every order at once. Order k's row needs p of its suffix, a row of order k−1 that is
+ * the current or a later one there (suffix order lines the orders up), so the orders advance
+ * together as a cascade of merge joins; each row's backoff is the BACKOFF row with its words.
+ */
+function interpolate(
+  N: number,
+  p1: Float64Array,
+  initial: RowCursor[],
+  backoffs: RowCursor[],
+  smoother: Smoother,
+  sink: ModelSink,
+  log?: PipelineLog,
+): void {
+  const log10 = smoother.float32 ? log10f : (x: number) => Math.log10(x);
+  const V = p1.length;
+  const hasBackoff = new Uint8Array(N + 1);
+  for (let k = 1; k < N; k++) hasBackoff[k] = backoffs[k]!.next() ? 1 : 0;
+  const backoffOf = (k: number, row: Uint32Array, at: number): number => {
+    if (k === N || !hasBackoff[k]) return 0;
+    const b = backoffs[k]!;
+    for (let j = 0; j < k; j++) if (b.row[b.at + j] !== row[at + j]) return 0;
+    const g = getF64(b.row, b.at + k);
+    hasBackoff[k] = b.next() ? 1 : 0;
+    return log10(g);
+  };
+  const word = new Uint32Array(1);
+  for (let w = 0; w < V; w++) {
+    word[0] = w;
+    sink.add(1, word, 0, log10(p1[w]!), backoffOf(1, word, 0), -1);
+  }
+  const current = new Uint8Array(N + 1); // order k has a current row
+  const p = new Float64Array(N + 1); // its probability
+  const keptRows = new Float64Array(N + 1); // kept rows of order k so far
+  const currentRow = new Float64Array(N + 1); // the current row's index among the kept, or -1
+  let rows = 0;
+  const step = (k: number): boolean => {
+    const c = initial[k]!;
+    if (!c.next()) {
+      current[k] = 0;
+      return false;
+    }
+    const row = c.row;
+    const at = c.at;
+    let lower: number;
+    let suffixRow: number;
+    if (k === 2) {
+      lower = p1[row[at + 1]!]!;
+      suffixRow = row[at + 1]!;
+    } else {
+      // Advance order k−1 to this row's suffix (words 1 … k−1 here, 0 … k−2 there).
+      const d = initial[k - 1]!;
+      for (;;) {
+        if (current[k - 1]) {
+          let cmp = 0;
+          for (let j = k - 1; j >= 1 && cmp === 0; j--) cmp = row[at + j]! - d.row[d.at + j - 1]!;
+          if (cmp === 0) break;
+          if (cmp < 0) throw new Error(`interpolate: the suffix of a ${k}-gram is missing from the ${k - 1}-grams`);
+        }
+        if (!step(k - 1)) throw new Error(`interpolate: the ${k - 1}-grams ended before a suffix of a ${k}-gram`);
+      }
+      lower = p[k - 1]!;
+      suffixRow = currentRow[k - 1]!;
+    }
+    const alpha = getF64(row, at + k);
+    const gamma = getF64(row, at + k + 2);
+    const prob = smoother.float32 ? f(alpha + f(gamma * lower)) : alpha + gamma * lower;
+    p[k] = prob;
+    current[k] = 1;
+    const bo = backoffOf(k, row, at);
+    if (row[at + k + 4]) {
+      currentRow[k] = keptRows[k]!++;
+      sink.add(k, row, at, log10(prob), bo, suffixRow);
+    } else currentRow[k] = -1;
+    if (++rows % PROGRESS_EVERY === 0) log?.progress?.('interpolating', rows, 0);
+    return true;
+  };
+  // The top order drives; then the rows of lower orders that extend no higher n-gram.
+  for (let k = N; k >= 2; k--) while (step(k));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The recipe
+
+/** What the pipeline needs besides the counts. */
+export interface PipelineOptions {
+  order: number;
+  smoother: Smoother;
+  /** Count thresholds per order (index k−1), or null. */
+  thresholds: number[] | null;
+  log: PipelineLog;
+}
+
+/** What estimation found: sizes, totals, the model's description. */
+export interface PipelineResult {
+  vocab: Vocabulary;
+  /** Kept n-grams per order (index k−1). */
+  counts: number[];
+  description: string;
+}
+
+/**
+ * Stages 2–5 on counted n-grams: from COUNT rows to a model in `sink`. `vocab` is the final
+ * vocabulary (after any restriction); `totals` the corpus' sentences and words.
+ */
+export function estimateFromCounts(
+  countRows: RowCursor,
+  vocab: Vocabulary,
+  totals: { sentences: number; words: number },
+  options: PipelineOptions,
+  env: StreamEnv,
+  makeSink: (counts: number[]) => ModelSink,
+): PipelineResult {
+  const N = options.order;
+  const V = vocab.size;
+  const { smoother, thresholds, log } = options;
+  const scratch = new SortScratch();
+  const sorters: RowSorter[] = [];
+  const cleanup: { drop(): void }[] = [];
+  try {
+    log.info(`=== 2/5 adjusting counts of ${N}-grams of ${totals.words} words in ${totals.sentences} sentences ===`);
+    const adjusted = adjustCounts(
+      countRows,
+      N,
+      V,
+      (k) => {
+        const s = new RowSorter(adjustedSpec(k), env, scratch);
+        sorters[k] = s;
+        cleanup.push(s);
+        return s;
+      },
+      log,
+    );
+    countRows.close();
+    log.info(`n-grams per order: ${adjusted.sizes.slice(1).join(' ')}`);
+
+    log.info(`=== 3/5 ${smoother.name} parameters ===`);
+    smoother.prepare({
+      order: N,
+      vocabSize: V,
+      countOfCounts: smoother.counts === 'adjusted' ? adjusted.adjustedCountOfCounts : adjusted.rawCountOfCounts,
+      warn: (m) => log.warn(m),
+      info: (m) => log.info(m),
+    });
+
+    log.info('=== 4/5 initial probabilities ===');
+    const p1 = unigramProbabilities(adjusted, smoother, V);
+    const initial: RowCursor[] = [];
+    const backoffs: RowCursor[] = [];
+    const counts = [V];
+    for (let k = 2; k <= N; k++) {
+      const stage = initialOrder(k, sorters[k]!.finish(), smoother, thresholds?.[k - 1] ?? 0, env, scratch, log);
+      initial[k] = stage.initial;
+      backoffs[k - 1] = stage.backoffs;
+      cleanup.push({ drop: () => (stage.initial.close(), stage.backoffs.close()) });
+      counts.push(stage.kept);
+    }
+    scratch.release();
+
+    log.info('=== 5/5 interpolating orders ===');
+    interpolate(N, p1, initial, backoffs, smoother, makeSink(counts), log);
+    const description = `${N}-gram ${smoother.name}${thresholds ? `, pruned ${thresholds.join(' ')}` : ''}, trained on ${totals.words} words in ${totals.sentences} sentences`;
+    return { vocab, counts, description };
+  } finally {
+    countRows.close();
+    for (const c of cleanup) c.drop();
+  }
+}
+
+/** Stage 6 for ARPA files: MODEL rows of every order spooled, to be written order by order. */
+export class SpoolSink implements ModelSink {
+  readonly spools: RowSpool[] = [];
+  constructor(order: number, env: StreamEnv) {
+    for (let k = 1; k <= order; k++) this.spools[k] = new RowSpool(k + 2, env);
+  }
+  add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number): void {
+    const s = this.spools[k]!;
+    const o = s.push();
+    const b = s.block;
+    for (let j = 0; j < k; j++) b[o + j] = row[at + j]!;
+    b[o + k] = f32Bits(log10Prob);
+    b[o + k + 1] = f32Bits(log10Backoff);
+  }
+  /** MODEL rows of order k (call once per order, in order). */
+  cursor(k: number): RowCursor {
+    return this.spools[k]!.finish();
+  }
+  drop(): void {
+    for (const s of this.spools) s?.drop();
+  }
+}
+
+/** Collects COUNT-derived rows of each order in memory (for `countNgrams`). */
+export function collectAdjusted(counts: RowCursor, N: number, V: number): { adjusted: AdjustedCounts; rows: RowCollector[] } {
+  const rows: RowCollector[] = [];
+  const adjusted = adjustCounts(counts, N, V, (k) => (rows[k] = new RowCollector(k + 2)));
+  return { adjusted, rows };
+}
