@@ -4,6 +4,7 @@ import { KotobaError } from '../errors.js';
 import { formatOptions, parseArgs } from './args.js';
 import type { Command, CommandIO } from './common.js';
 import { convert } from './convert.js';
+import { count } from './count.js';
 import { demo } from './demo.js';
 import { info } from './info.js';
 import { ppl } from './ppl.js';
@@ -20,7 +21,7 @@ import { sweep } from './sweep.js';
 import '../node/neural-files.js';
 import '../node/mixture-files.js';
 
-const commands: Command[] = [train, ppl, score, convert, info, prune, demo, rerank, next, generate, interpolate, sweep];
+const commands: Command[] = [train, count, ppl, score, convert, info, prune, demo, rerank, next, generate, interpolate, sweep];
 
 function mainHelp(): string {
   let text = 'kotoba — language models in TypeScript (n-gram, log-linear, feed-forward, recurrent)\n\n';

@@ -1,23 +1,42 @@
 import { KotobaError } from '../errors.js';
-import { estimate, checkOrder } from '../ngram/estimate.js';
+import { checkOrder } from '../ngram/estimate.js';
 import { BackoffModel } from '../ngram/model.js';
 import { pruneRelativeEntropy } from '../ngram/prune.js';
 import { SMOOTHING_NAMES, type SmoothingName, type SmoothingOptions } from '../ngram/smoothing.js';
-import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
 import { checkWritable } from '../node/io.js';
-import type { Parsed } from './args.js';
+import { countFileOrder, estimateNgramTables, trainNgramModel, type NgramFileOptions, type NgramJobSummary } from '../node/ngram-train.js';
+import type { OptionSpecs, Parsed } from './args.js';
 import { commonOptions, textOptions, textOptionsOf, toJson, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
+import { ngramProgress } from './ngram-progress.js';
+
+/** The options of estimation at scale, shared by train and count. */
+export const scaleOptions: OptionSpecs = {
+  memory: { type: 'string', short: 'S', value: 'SIZE', description: 'memory for sorting n-grams, e.g. 500M, 4G, 60% (default 50%); beyond it, sorted runs go to --temp-dir' },
+  'temp-dir': { type: 'string', short: 'T', value: 'DIR', description: 'where the temporary runs go (default: the system temporary folder)' },
+  threads: { type: 'integer', value: 'N', description: 'threads for reading, counting and sorting (default: all cores; 1: one at a time)' },
+};
+
+/** NgramFileOptions from the parsed scale options. */
+export function scaleOptionsOf(o: Parsed['options']): Pick<NgramFileOptions, 'memory' | 'tempDir' | 'threads'> {
+  const out: Pick<NgramFileOptions, 'memory' | 'tempDir' | 'threads'> = {};
+  if (typeof o.memory === 'string') out.memory = o.memory;
+  if (typeof o['temp-dir'] === 'string') out.tempDir = o['temp-dir'];
+  if (typeof o.threads === 'number') out.threads = o.threads;
+  return out;
+}
 
 export const NEURAL_MODELS = ['loglinear', 'ffnn', 'rnn', 'lstm'] as const;
 
 export const train: Command = {
   name: 'train',
   summary: 'train a language model from text (n-gram, or neural with --model)',
-  usage: 'kotoba train [--order N] [--smoothing mkn|wb|abs|add|jm|mle] [vocabulary options] -o MODEL [FILE|-]',
+  usage: 'kotoba train [--order N] [--smoothing mkn|wb|abs|add|jm|mle] [vocabulary options] [--memory SIZE] -o MODEL [FILE…|-] | --from-counts COUNTS…',
   examples: [
     'kotoba train --order 5 -o wiki.arpa corpus/wiki.train.txt',
     'kotoba train --order 3 --smoothing wb --prune 0 1 1 -o small.kblm corpus/wiki.train.txt',
+    'kotoba train --order 5 --memory 2G --temp-dir /scratch -o big.arpa.gz part-*.txt.gz',
+    'kotoba train --from-counts -o all.arpa part1.counts part2.counts',
     'kotoba train --model lstm --valid corpus/wiki.valid.txt -o lstm.safetensors corpus/wiki.train.txt',
   ],
   options: {
@@ -34,6 +53,8 @@ export const train: Command = {
     'min-count': { type: 'integer', description: 'words seen fewer times become <unk>' },
     'max-vocab': { type: 'integer', description: 'keep only the N most frequent words' },
     vocab: { type: 'string', value: 'FILE', description: 'fixed vocabulary: one word per line; others become <unk>' },
+    'from-counts': { type: 'boolean', description: 'the inputs are count files (kotoba count): merge them, then estimate' },
+    ...scaleOptions,
     ...textOptions,
     // Neural options (see docs): accepted here so that one command trains every family.
     hidden: { type: 'integer', description: 'neural: hidden units (ffnn 256, rnn and lstm 200)' },
@@ -80,15 +101,19 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   const output = o.output;
   if (typeof output !== 'string') throw new KotobaError('no output model given', 'pass -o MODEL.arpa (or .arpa.gz, .kblm)');
   // Fail early on an unknown extension or an unwritable folder, before reading the corpus.
-  formatForPath(output);
+  const format = formatForPath(output);
   await checkWritable(output);
-  const order = checkOrder(typeof o.order === 'number' ? o.order : 3);
+  const fromCounts = o['from-counts'] === true;
+  const inputs = parsed.positionals.length > 0 ? parsed.positionals : fromCounts ? [] : ['-'];
+  if (fromCounts && inputs.length === 0) throw new KotobaError('--from-counts needs count files', 'e.g. kotoba train --from-counts -o all.arpa part1.counts part2.counts');
+  if (fromCounts && (o.lowercase || typeof o.segment === 'string')) {
+    throw new KotobaError('text options apply when counting, not to count files', 'give --lowercase/--segment to kotoba count');
+  }
+  const order = checkOrder(typeof o.order === 'number' ? o.order : fromCounts ? await countFileOrder(inputs[0]!) : 3);
   const smoothing = (typeof o.smoothing === 'string' ? o.smoothing : 'mkn') as SmoothingName;
   if (!(SMOOTHING_NAMES as readonly string[]).includes(smoothing)) {
     throw new KotobaError(`unknown smoothing '${smoothing}'`, `use one of ${SMOOTHING_NAMES.join(', ')}`);
   }
-  const input = parsed.positionals[0] ?? '-';
-  if (parsed.positionals.length > 1) throw new KotobaError(`expected one input file, got ${parsed.positionals.length}`, "see 'kotoba train --help'");
   const smoothingOptions: SmoothingOptions = {};
   if (typeof o.discount === 'number') smoothingOptions.discount = o.discount;
   if (typeof o.delta === 'number') smoothingOptions.delta = o.delta;
@@ -96,27 +121,46 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   if (typeof o['unk-vocab'] === 'number') smoothingOptions.vocabularySize = o['unk-vocab'];
 
   const started = performance.now();
-  io.progress(`reading ${input === '-' ? 'standard input' : input}`);
-  const corpus = await readCorpus(input, { ...textOptionsOf(o), ...(await vocabularyOptionsOf(o)) });
-  if (corpus.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
-  let tables = estimate(corpus, {
+  const progress = ngramProgress(io);
+  const vocabulary = await vocabularyOptionsOf(o);
+  const options: NgramFileOptions = {
     order,
     smoothing,
     smoothingOptions,
     ...(Array.isArray(o.prune) ? { prune: o.prune } : {}),
-    log: { warn: io.log.warn, info: io.progress },
-  });
-  if (typeof o['prune-entropy'] === 'number') {
-    io.progress(`relative-entropy pruning at θ=${o['prune-entropy']}`);
-    tables = pruneRelativeEntropy(BackoffModel.fromTables(tables), o['prune-entropy']).toTables();
-  }
-  io.progress(`writing ${output}`);
-  await saveNgramModel(output, tables);
-  const seconds = (performance.now() - started) / 1000;
-  const counts = tables.orders.map((t) => t.size);
-  if (o.json) {
-    await io.stdout(toJson({ model: output, order, smoothing, vocabulary: corpus.vocab.size, ngrams: counts, sentences: corpus.sentences, words: corpus.words, seconds }) + '\n');
+    ...textOptionsOf(o),
+    ...(vocabulary.minCount !== undefined ? { minCount: vocabulary.minCount } : {}),
+    ...(vocabulary.maxSize !== undefined ? { maxSize: vocabulary.maxSize } : {}),
+    ...(vocabulary.fixed !== undefined ? { fixed: vocabulary.fixed } : {}),
+    ...scaleOptionsOf(o),
+    log: progress,
+  };
+  const sources = fromCounts ? { counts: inputs } : { text: inputs };
+  io.progress(`reading ${inputs.map((f) => (f === '-' ? 'standard input' : f)).join(', ')}`);
+  let summary: NgramJobSummary;
+  if (typeof o['prune-entropy'] === 'number' || format === 'binary') {
+    // The model is built in memory at the end: pruning and the binary format need all of it.
+    const tables = await estimateNgramTables(sources, options);
+    summary = tables.summary;
+    let model = BackoffModel.fromTables(tables);
+    if (typeof o['prune-entropy'] === 'number') {
+      io.progress(`relative-entropy pruning at θ=${o['prune-entropy']}`);
+      model = pruneRelativeEntropy(model, o['prune-entropy']);
+      summary = { ...summary, counts: model.counts, description: model.description };
+    }
+    io.progress(`writing ${output}`);
+    await saveNgramModel(output, model);
   } else {
-    io.log.info(`${tables.description}; n-grams per order: ${counts.join(' ')}; wrote ${output} in ${seconds.toFixed(2)} s`);
+    summary = await trainNgramModel(output, sources, options);
+  }
+  progress.done();
+  const seconds = (performance.now() - started) / 1000;
+  const counts = summary.counts;
+  if (o.json) {
+    await io.stdout(
+      toJson({ model: output, order, smoothing, vocabulary: summary.vocabulary, ngrams: counts, sentences: summary.sentences, words: summary.words, seconds, temp_peak_bytes: summary.tempPeakBytes, runs: summary.runs }) + '\n',
+    );
+  } else {
+    io.log.info(`${summary.description}; n-grams per order: ${counts.join(' ')}; wrote ${output} in ${seconds.toFixed(2)} s`);
   }
 }

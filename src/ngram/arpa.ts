@@ -146,18 +146,16 @@ function shortestDigits(x: number, out: Uint8Array, at: number): number {
 
 const LOG_ZERO_BYTES = UTF8.encode(String(LOG_ZERO));
 
-/** Appends bytes to fixed-size chunks, handing each full chunk to `flush`. */
+/** Appends bytes to a buffer that is handed out, as a copy, whenever a line might not fit. */
 class ByteWriter {
   buf = new Uint8Array(1 << 20);
   at = 0;
-  constructor(private readonly flush: (chunk: Uint8Array) => Promise<void> | void) {}
-  async reserve(n: number): Promise<void> {
-    if (this.at + n > this.buf.length) await this.drain(n);
-  }
-  async drain(need = 0): Promise<void> {
-    if (this.at > 0) await this.flush(this.buf.slice(0, this.at));
+  /** The bytes so far (a copy), leaving the buffer empty and at least `need` bytes long. */
+  take(need = 0): Uint8Array {
+    const chunk = this.buf.slice(0, this.at);
     this.at = 0;
     if (need > this.buf.length) this.buf = new Uint8Array(need * 2);
+    return chunk;
   }
   bytes(b: Uint8Array): void {
     // A plain loop: words are short, and TypedArray.set costs more than it copies here.
@@ -180,6 +178,93 @@ class ByteWriter {
 }
 
 /**
+ * The n-grams of one order as the ARPA writer reads them: after `next()` returns true, the words
+ * are `words[at … at+order)`, with their log10 probability and backoff.
+ */
+export interface ArpaRows {
+  next(): boolean;
+  words: Uint32Array;
+  at: number;
+  log10Prob: number;
+  log10Backoff: number;
+}
+
+/** The rows of one table, for the writer. */
+function tableRows(t: NgramOrderTable): ArpaRows {
+  let i = -1;
+  const rows: ArpaRows = {
+    words: t.words,
+    at: 0,
+    log10Prob: 0,
+    log10Backoff: 0,
+    next() {
+      if (++i >= t.size) return false;
+      rows.at = i * t.order;
+      rows.log10Prob = t.log10Prob[i]!;
+      rows.log10Backoff = t.log10Backoff[i]!;
+      return true;
+    },
+  };
+  return rows;
+}
+
+/**
+ * ARPA text as UTF-8 chunks of about a megabyte: the header from `counts` (n-grams per order),
+ * then each order's rows as `rowsOf(k)` gives them (called once per order, in order). The one
+ * writer of ARPA files: for tables in memory (`writeArpa`) and for estimation's streams.
+ *
+ * @example
+ * ```ts
+ * import { arpaChunks, type ArpaRows, type Vocabulary } from 'kotoba';
+ * declare const vocab: Vocabulary;
+ * declare const rowsOf: (order: number) => ArpaRows; // e.g. read from a file, order by order
+ * for (const chunk of arpaChunks(vocab, [vocab.size, 1200], rowsOf)) process.stdout.write(chunk);
+ * ```
+ */
+export function* arpaChunks(vocab: Vocabulary, counts: readonly number[], rowsOf: (order: number) => ArpaRows): Generator<Uint8Array> {
+  // All words' UTF-8 bytes in one array, word i at [start[i], start[i+1]).
+  const encoded = vocab.list().map((w) => UTF8.encode(w));
+  const start = new Int32Array(encoded.length + 1);
+  for (let i = 0; i < encoded.length; i++) start[i + 1] = start[i]! + encoded[i]!.length;
+  const wordBytes = new Uint8Array(start[encoded.length]!);
+  encoded.forEach((b, i) => wordBytes.set(b, start[i]!));
+  const longest = encoded.reduce((m, b) => Math.max(m, b.length), 0);
+  const w = new ByteWriter();
+  let head = '\\data\\\n';
+  counts.forEach((n, i) => (head += `ngram ${i + 1}=${n}\n`));
+  const top = counts.length;
+  w.bytes(UTF8.encode(head));
+  for (let k = 1; k <= top; k++) {
+    const section = UTF8.encode(`\n\\${k}-grams:\n`);
+    const lineMax = 64 + k * (longest + 1);
+    if (w.at + section.length + lineMax > w.buf.length) yield w.take(section.length + lineMax);
+    w.bytes(section);
+    const rows = rowsOf(k);
+    while (rows.next()) {
+      if (w.at + lineMax > w.buf.length) yield w.take(lineMax);
+      w.value(rows.log10Prob);
+      const buf = w.buf;
+      let at = w.at;
+      const words = rows.words;
+      for (let j = 0; j < k; j++) {
+        buf[at++] = j === 0 ? 9 : 32;
+        const id = words[rows.at + j]!;
+        for (let b = start[id]!, end = start[id + 1]!; b < end; b++) buf[at++] = wordBytes[b]!;
+      }
+      w.at = at;
+      if (k !== top) {
+        w.byte(9);
+        w.value(rows.log10Backoff);
+      }
+      w.byte(10);
+    }
+  }
+  if (w.at + 16 > w.buf.length) yield w.take(16);
+  w.bytes(UTF8.encode('\n\\end\\\n'));
+  yield w.take();
+}
+
+/**
  * Writes `tables` as ARPA text (UTF-8 bytes) through `out`, in chunks. N-grams come in the order
  * of the tables (estimation keeps lmplz's suffix order).
  *
@@ -192,47 +277,8 @@ class ByteWriter {
  * ```
  */
 export async function writeArpa(tables: NgramTables, out: (chunk: Uint8Array) => Promise<void> | void): Promise<void> {
-  const { orders, vocab } = tables;
-  // All words' UTF-8 bytes in one array, word i at [start[i], start[i+1]).
-  const encoded = vocab.list().map((w) => UTF8.encode(w));
-  const start = new Int32Array(encoded.length + 1);
-  for (let i = 0; i < encoded.length; i++) start[i + 1] = start[i]! + encoded[i]!.length;
-  const wordBytes = new Uint8Array(start[encoded.length]!);
-  encoded.forEach((b, i) => wordBytes.set(b, start[i]!));
-  const longest = encoded.reduce((m, b) => Math.max(m, b.length), 0);
-  const w = new ByteWriter(out);
-  let head = '\\data\\\n';
-  for (const o of orders) head += `ngram ${o.order}=${o.size}\n`;
-  const top = orders.length;
-  await w.reserve(head.length * 3);
-  w.bytes(UTF8.encode(head));
-  for (const o of orders) {
-    const k = o.order;
-    const section = UTF8.encode(`\n\\${k}-grams:\n`);
-    await w.reserve(section.length);
-    w.bytes(section);
-    const lineMax = 64 + k * (longest + 1);
-    for (let i = 0; i < o.size; i++) {
-      if (w.at + lineMax > w.buf.length) await w.drain(lineMax);
-      w.value(o.log10Prob[i]!);
-      const buf = w.buf;
-      let at = w.at;
-      for (let j = 0; j < k; j++) {
-        buf[at++] = j === 0 ? 9 : 32;
-        const id = o.words[i * k + j]!;
-        for (let b = start[id]!, end = start[id + 1]!; b < end; b++) buf[at++] = wordBytes[b]!;
-      }
-      w.at = at;
-      if (k !== top) {
-        w.byte(9);
-        w.value(o.log10Backoff[i]!);
-      }
-      w.byte(10);
-    }
-  }
-  await w.reserve(16);
-  w.bytes(UTF8.encode('\n\\end\\\n'));
-  await w.drain();
+  const counts = tables.orders.map((o) => o.size);
+  for (const chunk of arpaChunks(tables.vocab, counts, (k) => tableRows(tables.orders[k - 1]!))) await out(chunk);
 }
 
 /**

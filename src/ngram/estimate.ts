@@ -110,7 +110,7 @@ export function estimate(corpus: Corpus, options: EstimateOptions): NgramTables 
   const smoother = smootherOf(options);
   const thresholds = pruneThresholds(options.prune, N);
   const env = options.streams ?? memoryEnv();
-  log.info(`=== 1/5 counting ${N}-grams of ${corpus.words} words in ${corpus.sentences} sentences ===`);
+  log.info(`=== 1/6 counting ${N}-grams of ${corpus.words} words in ${corpus.sentences} sentences ===`);
   const counter = new NgramCounter(N, env, new SortScratch());
   let sink: TablesSink | null = null;
   try {
@@ -128,7 +128,7 @@ export function smootherOf(options: Pick<EstimateOptions, 'smoothing' | 'smoothi
 }
 
 /** Stage 6 for tables: each order's rows straight into its arrays, with links between orders. */
-class TablesSink implements ModelSink {
+export class TablesSink implements ModelSink {
   private readonly orders: NgramOrderTable[];
   private readonly filled: number[];
   constructor(counts: number[]) {

@@ -768,7 +768,7 @@ export function estimateFromCounts(
   const sorters: RowSorter[] = [];
   const cleanup: { drop(): void }[] = [];
   try {
-    log.info(`=== 2/5 adjusting counts of ${N}-grams of ${totals.words} words in ${totals.sentences} sentences ===`);
+    log.info(`=== 2/6 adjusting counts of ${N}-grams of ${totals.words} words in ${totals.sentences} sentences ===`);
     const adjusted = adjustCounts(
       countRows,
       N,
@@ -784,7 +784,7 @@ export function estimateFromCounts(
     countRows.close();
     log.info(`n-grams per order: ${adjusted.sizes.slice(1).join(' ')}`);
 
-    log.info(`=== 3/5 ${smoother.name} parameters ===`);
+    log.info(`=== 3/6 ${smoother.name} parameters ===`);
     smoother.prepare({
       order: N,
       vocabSize: V,
@@ -793,7 +793,7 @@ export function estimateFromCounts(
       info: (m) => log.info(m),
     });
 
-    log.info('=== 4/5 initial probabilities ===');
+    log.info('=== 4/6 initial probabilities ===');
     const p1 = unigramProbabilities(adjusted, smoother, V);
     const initial: RowCursor[] = [];
     const backoffs: RowCursor[] = [];
@@ -807,7 +807,7 @@ export function estimateFromCounts(
     }
     scratch.release();
 
-    log.info('=== 5/5 interpolating orders ===');
+    log.info('=== 5/6 interpolating orders ===');
     interpolate(N, p1, initial, backoffs, smoother, makeSink(counts), log);
     const description = `${N}-gram ${smoother.name}${thresholds ? `, pruned ${thresholds.join(' ')}` : ''}, trained on ${totals.words} words in ${totals.sentences} sentences`;
     return { vocab, counts, description };

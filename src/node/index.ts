@@ -5,3 +5,5 @@ export * from './corpus-files.js';
 export * from './models.js';
 export * from './mixture-files.js';
 export * from './neural-files.js';
+export * from './ngram-train.js';
+export * from './temp-storage.js';

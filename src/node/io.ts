@@ -139,6 +139,8 @@ export function invalidUtf8Offset(b: Uint8Array): number {
 export interface LineOptions {
   /** Called for each line that lacked a final newline (only the last line can). */
   onUnterminatedLastLine?: () => void;
+  /** Called with the size of each chunk of bytes read (after gunzip), for progress. */
+  onBytes?: (bytes: number) => void;
 }
 
 /**
@@ -161,6 +163,7 @@ export async function* readLines(file: string, options: LineOptions = {}): Async
   let carry = '';
   let lineNo = 0;
   for await (const raw of byteChunks(file)) {
+    options.onBytes?.(raw.length);
     let text: string;
     try {
       text = decoder.decode(raw, { stream: true });

@@ -71,11 +71,13 @@ export class CorpusBuilder {
   private readonly ids = new IdBuffer();
   private readonly tokenize: (line: string) => string[];
   private lineNo = 0;
+  private source: string | undefined;
   sentences = 0;
   words = 0;
 
   constructor(private readonly options: CorpusOptions = {}) {
     this.tokenize = tokenizer(options);
+    this.source = options.source;
     if (options.vocab) {
       this.vocab = options.vocab;
       this.vocab.closed = true;
@@ -85,6 +87,26 @@ export class CorpusBuilder {
     } else {
       this.vocab = new Vocabulary();
     }
+  }
+
+  /**
+   * Names the file that the following lines come from (for error messages), restarting the line
+   * count: one builder, and one vocabulary, over several files.
+   *
+   * @example
+   * ```ts
+   * import { CorpusBuilder } from 'kotoba';
+   * declare const files: Map<string, string[]>;
+   * const builder = new CorpusBuilder();
+   * for (const [name, lines] of files) {
+   *   builder.beginSource(name);
+   *   for (const line of lines) builder.addLine(line); // errors say name:line
+   * }
+   * ```
+   */
+  beginSource(source: string): void {
+    this.source = source;
+    this.lineNo = 0;
   }
 
   /**
@@ -114,7 +136,7 @@ export class CorpusBuilder {
       const id = this.vocab.add(words[i]!);
       if (id === BOS || id === EOS) {
         throw new KotobaError(
-          `${at(this.options.source, this.lineNo || undefined)}${words[i]} inside a sentence`,
+          `${at(this.source, this.lineNo || undefined)}${words[i]} inside a sentence`,
           `<s> may only open a line and </s> only close it; remove or rename it`,
         );
       }
