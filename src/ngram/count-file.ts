@@ -179,7 +179,8 @@ export class CountFileReader {
   /** Takes the next chunk; returns the blocks of rows it completes ((N + 1) words per row). */
   push(chunk: Uint8Array): Uint32Array[] {
     if (this.done) throw this.error('data after the end of the count file');
-    let buf = chunk;
+    // A plain view: Node's Buffer.slice does not copy, Uint8Array's does.
+    let buf = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.pending.length > 0) {
       buf = new Uint8Array(this.pending.length + chunk.length);
       buf.set(this.pending);

@@ -131,60 +131,52 @@ export function smootherOf(options: Pick<EstimateOptions, 'smoothing' | 'smoothi
 export class TablesSink implements ModelSink {
   private readonly orders: NgramOrderTable[];
   private readonly filled: number[];
+  /** Per order k ≥ 3: each n-gram's context ordinal, and each context ordinal's row in order k−1. */
+  private readonly contextOf: Uint32Array[] = [];
+  private readonly rowOf: Int32Array[] = [];
   constructor(counts: number[]) {
     this.orders = counts.map((size, i) => {
       const t = emptyOrder(i + 1, size);
-      if (i > 0) t.suffixRow = new Int32Array(size);
+      if (i > 0) {
+        t.suffixRow = new Int32Array(size);
+        t.contextRow = new Int32Array(size);
+      }
       return t;
     });
     this.filled = counts.map(() => 0);
+    for (let k = 3; k <= counts.length; k++) {
+      this.contextOf[k] = new Uint32Array(counts[k - 1]!);
+      this.rowOf[k] = new Int32Array(1024);
+    }
   }
-  add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number, suffixRow: number): void {
+  add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number, suffixRow: number, context: number): void {
     const t = this.orders[k - 1]!;
     const r = this.filled[k - 1]!++;
     for (let j = 0; j < k; j++) t.words[r * k + j] = row[at + j]!;
     t.log10Prob[r] = log10Prob;
     t.log10Backoff[r] = log10Backoff;
-    if (k > 1) t.suffixRow![r] = suffixRow;
+    if (k === 1) return;
+    t.suffixRow![r] = suffixRow;
+    if (k === 2) t.contextRow![r] = row[at]!; // the unigram row is the word id
+    else this.contextOf[k]![r] = context;
+  }
+  context(k: number, context: number, row: number): void {
+    if (k < 3) return;
+    let rows = this.rowOf[k]!;
+    if (context >= rows.length) {
+      const bigger = new Int32Array(Math.max(context + 1, rows.length * 2));
+      bigger.set(rows);
+      this.rowOf[k] = rows = bigger;
+    }
+    rows[context] = row;
   }
   finish(): NgramOrderTable[] {
-    linkContexts(this.orders);
+    for (let k = 3; k <= this.orders.length; k++) {
+      const t = this.orders[k - 1]!;
+      const of = this.contextOf[k]!;
+      const rows = this.rowOf[k]!;
+      for (let r = 0; r < t.size; r++) t.contextRow![r] = rows[of[r]!]!;
+    }
     return this.orders;
-  }
-}
-
-/**
- * The row of each n-gram's context in the order below, from the suffix links: the context of
- * w0 … w(k−1) extends the context of its suffix by w0 on the left, and the (k−1)-grams that
- * share a suffix are adjacent in suffix order, sorted by their first word (a binary search).
- */
-function linkContexts(orders: NgramOrderTable[]): void {
-  for (let k = 2; k <= orders.length; k++) {
-    const t = orders[k - 1]!;
-    const context = new Int32Array(t.size);
-    t.contextRow = context;
-    if (k === 2) {
-      for (let i = 0; i < t.size; i++) context[i] = t.words[i * 2]!;
-      continue;
-    }
-    const below = orders[k - 2]!; // order k−1, suffix-sorted, its suffixRow non-decreasing
-    const twoBelow = orders[k - 3]!.size;
-    const first = new Int32Array(twoBelow + 1).fill(below.size);
-    for (let r = below.size - 1; r >= 0; r--) first[below.suffixRow![r]!] = r;
-    for (let s = twoBelow - 1; s >= 0; s--) if (first[s]! > first[s + 1]!) first[s] = first[s + 1]!;
-    const m = k - 1;
-    for (let i = 0; i < t.size; i++) {
-      const inner = below.contextRow![t.suffixRow![i]!]!; // the context's own suffix
-      const w0 = t.words[i * k]!;
-      let lo = first[inner]!;
-      let hi = first[inner + 1]! - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (below.words[mid * m]! < w0) lo = mid + 1;
-        else hi = mid;
-      }
-      if (below.words[lo * m] !== w0) throw new Error(`linkContexts: the context of a ${k}-gram is missing`);
-      context[i] = lo;
-    }
   }
 }

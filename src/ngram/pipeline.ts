@@ -18,7 +18,8 @@
  * Row layouts (uint32 words; f64 = two words, f32 = the float's bits):
  *   COUNT      [w0 … w(N−1), count]                 suffix order, equal rows summed
  *   ADJUSTED k [w0 … w(k−1), raw, adjusted]         context order           (2 ≤ k ≤ N)
- *   INITIAL  k [w0 … w(k−1), α f64, γ(context) f64, keep]  suffix order     (2 ≤ k ≤ N)
+ *   INITIAL  k [w0 … w(k−1), α f64, γ(context) f64, keep, context]  suffix order  (2 ≤ k ≤ N);
+ *              context: the context's ordinal among the contexts of order k (its BACKOFF row)
  *   BACKOFF  j [w0 … w(j−1), γ f64]                 suffix order, contexts with children (j < N)
  *   MODEL    k [w0 … w(k−1), log10 p f32, log10 backoff f32]  suffix order, kept n-grams
  *
@@ -56,6 +57,7 @@ import {
   checkCount,
   countingSortPass,
   MergeCursor,
+  minBlockBytes,
   RowCollector,
   RowSorter,
   RowSpool,
@@ -86,7 +88,7 @@ function adjustedSpec(k: number): RowSpec {
 
 /** INITIAL rows of order k in suffix order; blocks arrive in context order (context sorted). */
 function initialSpec(k: number): RowSpec {
-  return { width: k + 5, key: descending(k - 1, 0), radix: [k - 1], sum: -1 };
+  return { width: k + 6, key: descending(k - 1, 0), radix: [k - 1], sum: -1 };
 }
 
 // Floats in uint32 words.
@@ -203,10 +205,10 @@ export class NgramCounter {
 
   /** Grows the block to hold `need` tokens if the budget allows. */
   private grow(need: number): boolean {
-    let size = Math.max(1 << 16, this.block.length);
+    let size = Math.max(1 << 12, this.block.length);
     while (size < need) size *= 2;
     let extra = (size - this.block.length) * BYTES_PER_BLOCK_TOKEN;
-    if (!this.env.budget.take(extra)) {
+    if (!this.env.budget.take(extra, size * BYTES_PER_BLOCK_TOKEN <= minBlockBytes(this.env))) {
       // Settle for what fits, if that holds `need`.
       const fits = this.block.length + Math.floor(this.env.budget.available / BYTES_PER_BLOCK_TOKEN);
       if (fits < need) return false;
@@ -578,6 +580,7 @@ function initialOrder(
   let size = 0;
   let kept = 0;
   let rows = 0;
+  let contexts = 0;
   const flush = () => {
     clearStats(stats);
     for (let i = 0; i < size; i++) addChild(stats, group[i * W + k + (kn ? 1 : 0)]!);
@@ -601,8 +604,10 @@ function initialOrder(
       putF64(b, o + k + 2, gamma);
       const keep = threshold === 0 || group[i * W + k]! > threshold ? 1 : 0;
       b[o + k + 4] = keep;
+      b[o + k + 5] = contexts;
       kept += keep;
     }
+    contexts++;
     const o = backoffs.push();
     const b = backoffs.block;
     for (let j = 0; j < k - 1; j++) b[o + j] = group[j]!;
@@ -643,9 +648,12 @@ function initialOrder(
 export interface ModelSink {
   /**
    * A kept n-gram of order k: words `row[at … at+k)`, its log10 probability and log10 backoff
-   * (0 when it has no children), and the row (among the kept n-grams of order k−1) of its suffix.
+   * (0 when it has no children), the row (among the kept n-grams of order k−1) of its suffix, and
+   * the ordinal of its context among the contexts of order k (see `context`).
    */
-  add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number, suffixRow: number): void;
+  add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number, suffixRow: number, context: number): void;
+  /** The n-gram of order k−1 in kept row `row` (−1: pruned) is context number `context` of order k. */
+  context?(k: number, context: number, row: number): void;
 }
 
 /**
@@ -665,19 +673,22 @@ function interpolate(
   const log10 = smoother.float32 ? log10f : (x: number) => Math.log10(x);
   const V = p1.length;
   const hasBackoff = new Uint8Array(N + 1);
+  const backoffRows = new Float64Array(N + 1); // BACKOFF rows of order k read so far
   for (let k = 1; k < N; k++) hasBackoff[k] = backoffs[k]!.next() ? 1 : 0;
-  const backoffOf = (k: number, row: Uint32Array, at: number): number => {
+  // log10 γ of this n-gram as a context (the BACKOFF row with its words), or 0 when it has none.
+  const backoffOf = (k: number, row: Uint32Array, at: number, keptRow: number): number => {
     if (k === N || !hasBackoff[k]) return 0;
     const b = backoffs[k]!;
     for (let j = 0; j < k; j++) if (b.row[b.at + j] !== row[at + j]) return 0;
     const g = getF64(b.row, b.at + k);
+    sink.context?.(k + 1, backoffRows[k]!++, keptRow);
     hasBackoff[k] = b.next() ? 1 : 0;
     return log10(g);
   };
   const word = new Uint32Array(1);
   for (let w = 0; w < V; w++) {
     word[0] = w;
-    sink.add(1, word, 0, log10(p1[w]!), backoffOf(1, word, 0), -1);
+    sink.add(1, word, 0, log10(p1[w]!), backoffOf(1, word, 0, w), -1, 0);
   }
   const current = new Uint8Array(N + 1); // order k has a current row
   const p = new Float64Array(N + 1); // its probability
@@ -717,11 +728,11 @@ function interpolate(
     const prob = smoother.float32 ? f(alpha + f(gamma * lower)) : alpha + gamma * lower;
     p[k] = prob;
     current[k] = 1;
-    const bo = backoffOf(k, row, at);
-    if (row[at + k + 4]) {
-      currentRow[k] = keptRows[k]!++;
-      sink.add(k, row, at, log10(prob), bo, suffixRow);
-    } else currentRow[k] = -1;
+    const keep = row[at + k + 4] === 1;
+    const keptRow = keep ? keptRows[k]!++ : -1;
+    currentRow[k] = keptRow;
+    const bo = backoffOf(k, row, at, keptRow);
+    if (keep) sink.add(k, row, at, log10(prob), bo, suffixRow, row[at + k + 5]!);
     if (++rows % PROGRESS_EVERY === 0) log?.progress?.('interpolating', rows, 0);
     return true;
   };

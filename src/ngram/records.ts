@@ -52,12 +52,18 @@ export interface RunStorage {
   begin(): { append(words: Uint32Array): void; end(): StoredRun };
   /** Bytes currently held in runs (for progress and full-disk messages). */
   readonly bytesHeld: number;
+  /** Runs begun so far, and of them those written by a merge of other runs (a merge level). */
+  runsWritten: number;
+  mergedRuns: number;
 }
 
 /** Runs kept as copies in memory: the storage of the browser and of tests with tiny budgets. */
 export class MemoryStorage implements RunStorage {
   bytesHeld = 0;
+  runsWritten = 0;
+  mergedRuns = 0;
   begin() {
+    this.runsWritten++;
     const chunks: Uint32Array[] = [];
     let words = 0;
     return {
@@ -134,6 +140,14 @@ export interface StreamEnv {
   budget: MemoryBudget;
   /** Smallest read buffer per run in a merge, in bytes (fan-in = available / this). */
   minReadBytes: number;
+}
+
+/**
+ * Bytes a block may always grow to, budget or not, so that a stream squeezed by the others never
+ * writes runs too small to read back efficiently: four read buffers.
+ */
+export function minBlockBytes(env: StreamEnv): number {
+  return 4 * env.minReadBytes;
 }
 
 /** An environment that keeps everything in memory and never spills: `estimate()`'s. */
@@ -521,6 +535,7 @@ export class RunSet {
     while (this.stored.length + (this.inMemory ? 1 : 0) > fanIn() && this.stored.length > 1) {
       const group = this.stored.splice(0, Math.min(fanIn(), this.stored.length));
       onMerge?.(this.stored.length + group.length);
+      this.env.storage.mergedRuns++;
       const merged = this.open(group, Math.floor(budget.available / (group.length + 1)));
       const writer = new RunWriter(this.spec, this.env.storage, this.writeBufferWords());
       while (merged.next()) writer.write(merged.row, merged.at);
@@ -602,7 +617,7 @@ export class RowSorter implements RowTarget {
     const have = this.rows.length / W;
     const want = Math.max(256, have * 2);
     const extra = (want - have) * this.rowBytes;
-    if (this.env.budget.take(extra, have === 0)) {
+    if (this.env.budget.take(extra, want * this.rowBytes <= minBlockBytes(this.env))) {
       const bigger = new Uint32Array(want * W);
       bigger.set(this.rows);
       this.rows = bigger;
@@ -679,7 +694,7 @@ export class RowSpool implements RowTarget {
       const have = this.block.length / W;
       const want = Math.max(256, have * 2);
       const extra = (want - have) * W * 4;
-      if (this.env.budget.take(extra, have === 0)) {
+      if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
         const bigger = new Uint32Array(want * W);
         bigger.set(this.block);
         this.block = bigger;

@@ -67,9 +67,10 @@ export interface NgramJobSummary {
   sentences: number;
   words: number;
   description: string;
-  /** Largest size of the temporary folder, and runs written to it. */
+  /** Largest size of the temporary folder, runs written to it, and of them those a merge wrote. */
   tempPeakBytes: number;
   runs: number;
+  mergedRuns: number;
 }
 
 const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
@@ -434,14 +435,14 @@ export async function estimateNgramTables(sources: NgramSources, options: NgramF
  * await trainNgramModel('all.arpa', { counts: ['part1.counts.gz', 'part2.counts.gz'] }, { order: 5 });
  * ```
  */
-export async function countNgramFiles(output: string, text: string[], options: NgramFileOptions = {}): Promise<{ vocabulary: number; sentences: number; words: number; tempPeakBytes: number; runs: number }> {
+export async function countNgramFiles(output: string, text: string[], options: NgramFileOptions = {}): Promise<Omit<NgramJobSummary, 'counts' | 'description'>> {
   if (options.minCount !== undefined || options.maxSize !== undefined || options.fixed !== undefined || options.prune !== undefined) {
     throw new KotobaError('vocabulary limits and pruning apply when training, not when counting a shard', 'give them to kotoba train --from-counts');
   }
-  let summary!: { vocabulary: number; sentences: number; words: number; tempPeakBytes: number; runs: number };
+  let summary!: Omit<NgramJobSummary, 'counts' | 'description'>;
   await writeAtomic(output, async (out) => {
     const r = await runJob('counts', { text }, options, out);
-    summary = { vocabulary: r.result.vocabulary, sentences: r.sentences, words: r.words, tempPeakBytes: r.result.tempPeakBytes, runs: r.result.runs };
+    summary = { vocabulary: r.result.vocabulary, sentences: r.sentences, words: r.words, tempPeakBytes: r.result.tempPeakBytes, runs: r.result.runs, mergedRuns: r.result.mergedRuns };
   });
   return summary;
 }

@@ -108,7 +108,7 @@ function run(): unknown {
     const totals = { sentences: end.sentences, words: end.tokens };
     if (job.kind === 'counts') {
       for (const chunk of countFileChunks({ order: N, ...totals, text: job.text }, vocab, countRows)) send(chunk);
-      return { vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten };
+      return { vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns };
     }
     const options = { order: N, smoother: smootherOf(job), thresholds: pruneThresholds(job.prune, N), log };
     if (job.kind === 'tables') {
@@ -117,14 +117,14 @@ function run(): unknown {
       const orders = sink!.finish();
       const transfer = orders.flatMap((o) => [o.words, o.log10Prob, o.log10Backoff, o.contextRow, o.suffixRow].filter((a) => a !== undefined).map((a) => a!.buffer as ArrayBuffer));
       port.postMessage({ type: 'tables', words: vocab.list(), orders, description: result.description }, transfer);
-      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten };
+      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns };
     }
     const sink = new SpoolSink(N, env);
     try {
       const result = estimateFromCounts(countRows, vocab, totals, options, env, () => sink);
       log.info('=== 6/6 writing the ARPA file ===');
       for (const chunk of arpaChunks(vocab, result.counts, (k) => modelRows(sink.cursor(k), k))) send(chunk);
-      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten };
+      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns };
     } finally {
       sink.drop();
     }

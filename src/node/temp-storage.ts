@@ -85,6 +85,7 @@ export class FileStorage implements RunStorage {
   /** Most bytes held at once, and runs written so far. */
   peakBytes = 0;
   runsWritten = 0;
+  mergedRuns = 0;
   needed: (() => number) | undefined;
   private next = 0;
 
