@@ -56,8 +56,12 @@ import { log10f } from './log10f.js';
 import {
   checkCount,
   countingSortPass,
+  sortRows,
+  type SortJob,
+  type SortResult,
   MergeCursor,
   minBlockBytes,
+  newBlock,
   RowCollector,
   RowSorter,
   RowSpool,
@@ -136,6 +140,121 @@ const PROGRESS_EVERY = 1 << 20;
 /** Bytes per token of a counting block: the token, its depth, and its sort's three arrays. */
 const BYTES_PER_BLOCK_TOKEN = 17;
 
+/** Blocks below this many rows are sorted by one thread. */
+export const PARALLEL_MIN_ROWS = 1 << 15;
+
+/** Cuts `tokens[from, to)` into `n` pieces of about equal size that start at sentence starts. */
+export function sentencePieces(tokens: Uint32Array, from: number, to: number, n: number): [number, number][] {
+  const pieces: [number, number][] = [];
+  let start = from;
+  for (let i = 1; i < n && start < to; i++) {
+    let cut = Math.max(start, from + Math.round(((to - from) * i) / n));
+    while (cut < to && tokens[cut] !== BOS) cut++;
+    if (cut > start && cut < to) {
+      pieces.push([start, cut]);
+      start = cut;
+    }
+  }
+  pieces.push([start, to]);
+  return pieces;
+}
+
+/**
+ * Counts `tokens[from, to)` (whole sentences): its token positions sorted by their padded keys
+ * (LSD radix sort: the word at distance N−1 first, the predicted word last), then one scan that
+ * calls `emit` with each distinct COUNT row (`row`: N words and the count) in suffix order.
+ */
+export function countTokens(tokens: Uint32Array, from: number, to: number, N: number, scratch: SortScratch, emit: (row: Uint32Array) => void): void {
+  const depth = new Uint8Array(to - from); // how far the n-gram ending at p reaches: min(N, distance to <s> + 1)
+  let n = 0;
+  {
+    let start = from;
+    for (let p = from; p < to; p++) {
+      if (tokens[p] === BOS) start = p;
+      else {
+        depth[p - from] = Math.min(N, p - start + 1);
+        n++;
+      }
+    }
+  }
+  let perm = scratch.perm(n);
+  let spare = scratch.spare(n);
+  const keys = scratch.keys(n);
+  for (let p = from, j = 0; p < to; p++) if (tokens[p] !== BOS) perm[j++] = p;
+  // Word at distance d to the left of p, padding with <s> (lmplz's padding).
+  const wordAt = (p: number, d: number): number => (d < depth[p - from]! ? tokens[p - d]! : BOS);
+  for (let d = N - 1; d >= 0; d--) {
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      const w = wordAt(perm[i]!, d);
+      keys[i] = w;
+      if (w > max) max = w;
+    }
+    countingSortPass(keys, perm, spare, n, scratch.buckets(max + 1));
+    [perm, spare] = [spare, perm];
+  }
+  const row = new Uint32Array(N + 1);
+  let run = 0;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) {
+      const p = perm[i]!;
+      const q = perm[i - 1]!;
+      let d = 0;
+      while (d < N && wordAt(p, d) === wordAt(q, d)) d++;
+      if (d < N) {
+        for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
+        row[N] = run;
+        emit(row);
+        run = 0;
+      }
+    }
+    run++;
+  }
+  if (n > 0) {
+    const q = perm[n - 1]!;
+    for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
+    row[N] = run;
+    emit(row);
+  }
+}
+
+/**
+ * One block's work, the same on any thread: count a range of tokens, or sort rows; then store
+ * the run (`store`) or return it to be kept in memory (rows, and the order to read them in).
+ */
+export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): SortResult {
+  if (job.kind === 'rows') {
+    const perm = sortRows(job.rows, job.n, job.spec, scratch);
+    if (job.store) {
+      const runs = new RunSet(job.spec, env);
+      runs.store(job.rows, job.n, perm);
+      return { run: runs.takeStored() };
+    }
+    return { rows: job.rows, perm: copyShared(perm.subarray(0, job.n), env), n: job.n };
+  }
+  const N = job.order;
+  const spec = countSpec(N);
+  if (job.store) {
+    const runs = new RunSet(spec, env);
+    const writer = runs.writer();
+    countTokens(job.tokens, job.from, job.to, N, scratch, (row) => writer.write(row, 0));
+    return { run: writer.end() };
+  }
+  const chunks = new RowCollector(N + 1);
+  countTokens(job.tokens, job.from, job.to, N, scratch, (row) => {
+    const o = chunks.push();
+    chunks.block.set(row, o);
+  });
+  return { rows: copyShared(chunks.block.subarray(0, chunks.count * (N + 1)), env), perm: null, n: chunks.count };
+}
+
+/** A copy of `a` that the pool's threads can read (a plain copy without a pool). */
+function copyShared(a: Uint32Array, env: StreamEnv): Uint32Array {
+  const out = env.pool ? env.pool.allocate(a.length) : new Uint32Array(a.length);
+  out.set(a);
+  return out;
+}
+
 /**
  * Stage 1: sentences of word ids (and count-file rows) in, COUNT rows out. Tokens are buffered
  * into blocks as large as the budget allows; each full block is sorted and summed into a run.
@@ -144,10 +263,9 @@ export class NgramCounter {
   readonly spec: RowSpec;
   private readonly runs: RunSet;
   private shards: RowSorter | null = null;
-  private block = new Uint32Array(0);
+  private block: Uint32Array = new Uint32Array(0);
   private blockLength = 0;
   private reserved = 0;
-  private readonly row: Uint32Array;
   /** Sentences and words (`</s>` not included) seen so far. */
   sentences = 0;
   words = 0;
@@ -162,7 +280,6 @@ export class NgramCounter {
   ) {
     this.spec = countSpec(order);
     this.runs = new RunSet(this.spec, env);
-    this.row = new Uint32Array(order + 1);
     this.wordCounts = countWords ? new Float64Array(1024) : null;
   }
 
@@ -216,7 +333,7 @@ export class NgramCounter {
       extra = (size - this.block.length) * BYTES_PER_BLOCK_TOKEN;
       this.env.budget.take(extra, true);
     }
-    const bigger = new Uint32Array(size);
+    const bigger = newBlock(this.env, size);
     bigger.set(this.block.subarray(0, this.blockLength));
     this.block = bigger;
     this.reserved += extra;
@@ -273,83 +390,25 @@ export class NgramCounter {
   }
 
   /**
-   * The COUNT rows of `tokens[from, to)`: positions sorted by their padded keys (LSD radix sort,
-   * the word at distance N−1 first, the predicted word last), then one scan that sums equal
-   * keys. Stored as a run, or kept in memory when it is the whole stream.
+   * The COUNT rows of `tokens[from, to)` as runs: stored, or kept in memory when they are the
+   * whole stream. With a pool of threads the range is cut into one piece per thread, at sentence
+   * starts, each counted into a run of its own (the merge sums them, whatever the cut).
    */
   private countBlock(tokens: Uint32Array, from: number, to: number, keep: boolean): void {
-    const N = this.order;
-    const depth = new Uint8Array(to - from); // how far the n-gram ending at p reaches: min(N, distance to <s> + 1)
-    let n = 0;
-    {
-      let start = from;
-      for (let p = from; p < to; p++) {
-        if (tokens[p] === BOS) start = p;
-        else {
-          depth[p - from] = Math.min(N, p - start + 1);
-          n++;
-        }
-      }
-    }
-    let perm = this.scratch.perm(n);
-    let spare = this.scratch.spare(n);
-    const keys = this.scratch.keys(n);
-    for (let p = from, j = 0; p < to; p++) if (tokens[p] !== BOS) perm[j++] = p;
-    // Word at distance d to the left of p, padding with <s> (lmplz's padding).
-    const wordAt = (p: number, d: number): number => (d < depth[p - from]! ? tokens[p - d]! : BOS);
-    for (let d = N - 1; d >= 0; d--) {
-      let max = 0;
-      for (let i = 0; i < n; i++) {
-        const w = wordAt(perm[i]!, d);
-        keys[i] = w;
-        if (w > max) max = w;
-      }
-      countingSortPass(keys, perm, spare, n, this.scratch.buckets(max + 1));
-      [perm, spare] = [spare, perm];
-    }
-    const same = (p: number, q: number): boolean => {
-      for (let d = 0; d < N; d++) if (wordAt(p, d) !== wordAt(q, d)) return false;
-      return true;
-    };
-    const row = this.row;
-    const fill = (p: number, count: number): void => {
-      for (let d = 0; d < N; d++) row[N - 1 - d] = wordAt(p, d);
-      row[N] = count;
-    };
-    if (keep) {
-      let unique = 0;
-      for (let i = 0; i < n; i++) if (i === 0 || !same(perm[i]!, perm[i - 1]!)) unique++;
-      const bytes = unique * (N + 1) * 4;
+    const pool = this.env.pool;
+    const pieces = pool && to - from >= PARALLEL_MIN_ROWS ? sentencePieces(tokens, from, to, pool.threads) : [[from, to]];
+    const jobs: SortJob[] = pieces.map(([a, b]) => ({ kind: 'count', tokens, from: a!, to: b!, order: this.order, store: !keep }));
+    const results = pool && jobs.length > 1 ? pool.run(jobs) : jobs.map((job) => runSortJob(job, this.env, this.scratch));
+    for (const r of results) this.adopt(r);
+  }
+
+  private adopt(r: SortResult): void {
+    if ('run' in r) this.runs.add(r.run);
+    else {
+      const bytes = r.rows.byteLength;
       this.env.budget.take(bytes, true);
-      const rows = new Uint32Array(unique * (N + 1));
-      let r = -1;
-      for (let i = 0; i < n; i++) {
-        const p = perm[i]!;
-        if (r >= 0 && same(p, perm[i - 1]!)) rows[r * (N + 1) + N]!++;
-        else {
-          fill(p, 1);
-          rows.set(row, ++r * (N + 1));
-        }
-      }
-      this.runs.keep(rows, unique, null, () => this.env.budget.give(bytes));
-      return;
+      this.runs.keep(r.rows, r.n, r.perm, () => this.env.budget.give(bytes));
     }
-    const writer = this.runs.writer();
-    let run = 0;
-    for (let i = 0; i < n; i++) {
-      const p = perm[i]!;
-      if (i > 0 && !same(p, perm[i - 1]!)) {
-        fill(perm[i - 1]!, run);
-        writer.write(row, 0);
-        run = 0;
-      }
-      run++;
-    }
-    if (n > 0) {
-      fill(perm[n - 1]!, run);
-      writer.write(row, 0);
-    }
-    this.runs.add(writer.end());
   }
 
   /** Ends the input: COUNT rows, merged from every run and shard. */

@@ -44,6 +44,8 @@ export interface StoredRun {
   reader(): (into: Uint32Array) => number;
   /** Frees the run's memory or file. */
   drop(): void;
+  /** The run's file, when it is one. */
+  readonly path?: string;
 }
 
 /** Where runs go when they leave memory: memory itself (browser, tests) or files (node). */
@@ -140,6 +142,38 @@ export interface StreamEnv {
   budget: MemoryBudget;
   /** Smallest read buffer per run in a merge, in bytes (fan-in = available / this). */
   minReadBytes: number;
+  /** Threads that sort blocks in parallel (node); absent: the calling thread sorts alone. */
+  pool?: SortPool;
+}
+
+/**
+ * One block's sorting work, which any thread can do (`runSortJob` in pipeline.ts): sort rows, or
+ * count a range of tokens into COUNT rows. `store`: write the run to storage; otherwise return it
+ * to be kept in memory.
+ */
+export type SortJob =
+  | { kind: 'rows'; rows: Uint32Array; n: number; spec: RowSpec; store: boolean }
+  | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean };
+
+/** A sorted run: stored, or in memory (rows, read through `perm`, or in order when it is null). */
+export type SortResult = { run: StoredRun } | { rows: Uint32Array; perm: Uint32Array | null; n: number };
+
+/**
+ * Threads that run sort jobs at the same time: a fixed partition of each block into one job per
+ * thread and the runs merged in job order, so the result never depends on the thread count.
+ */
+export interface SortPool {
+  /** Threads, the calling one included. */
+  readonly threads: number;
+  /** Runs the jobs at once (the first on the calling thread); results in job order. */
+  run(jobs: SortJob[]): SortResult[];
+  /** A block of `words` uint32 that every thread of the pool can read (shared memory). */
+  allocate(words: number): Uint32Array;
+}
+
+/** A block for a stream: shared memory when a pool of threads will sort it. */
+export function newBlock(env: StreamEnv, words: number): Uint32Array {
+  return env.pool ? env.pool.allocate(words) : new Uint32Array(words);
 }
 
 /**
@@ -484,7 +518,7 @@ export const emptyCursor = (): RowCursor => ({ row: new Uint32Array(0), at: 0, n
  */
 export class RunSet {
   private stored: StoredRun[] = [];
-  private inMemory: RowCursor | null = null;
+  private inMemory: RowCursor[] = [];
   constructor(
     readonly spec: RowSpec,
     private readonly env: StreamEnv,
@@ -512,10 +546,15 @@ export class RunSet {
     this.stored.push(run);
   }
 
-  /** Keeps a sorted block in memory as the last run; `release` runs when it has been read. */
+  /** Keeps a sorted run in memory; `release` runs when it has been read. */
   keep(rows: Uint32Array, n: number, perm: Uint32Array | null, release: () => void): void {
-    if (this.inMemory) throw new Error('RunSet: one block in memory at most');
-    this.inMemory = new PermCursor(rows, perm, n, this.spec.width, release);
+    this.inMemory.push(new PermCursor(rows, perm, n, this.spec.width, release));
+  }
+
+  /** The one stored run (of a set used to write one run). */
+  takeStored(): StoredRun {
+    if (this.stored.length !== 1 || this.inMemory.length > 0) throw new Error('RunSet: not one stored run');
+    return this.stored.pop()!;
   }
 
   private writeBufferWords(): number {
@@ -532,7 +571,7 @@ export class RunSet {
     const rowBytes = W * 4;
     const minBuffer = Math.max(minReadBytes, rowBytes);
     const fanIn = () => Math.max(2, Math.floor(budget.available / minBuffer));
-    while (this.stored.length + (this.inMemory ? 1 : 0) > fanIn() && this.stored.length > 1) {
+    while (this.stored.length + this.inMemory.length > fanIn() && this.stored.length > 1) {
       const group = this.stored.splice(0, Math.min(fanIn(), this.stored.length));
       onMerge?.(this.stored.length + group.length);
       this.env.storage.mergedRuns++;
@@ -544,9 +583,9 @@ export class RunSet {
     const sources = this.stored.length;
     const share = Math.floor((budget.available * 0.9) / Math.max(1, sources));
     const cursors = this.openCursors(this.stored, share);
-    if (this.inMemory) cursors.push(this.inMemory);
+    cursors.push(...this.inMemory);
     this.stored = [];
-    this.inMemory = null;
+    this.inMemory = [];
     if (cursors.length === 0) return emptyCursor();
     if (cursors.length === 1 && this.spec.sum < 0) return cursors[0]!;
     return new MergeCursor(this.spec, cursors);
@@ -571,11 +610,14 @@ export class RunSet {
   /** Drops every run without reading it (on error). */
   drop(): void {
     for (const r of this.stored) r.drop();
-    this.inMemory?.close();
+    for (const c of this.inMemory) c.close();
     this.stored = [];
-    this.inMemory = null;
+    this.inMemory = [];
   }
 }
+
+/** Blocks below this many rows are sorted by one thread. */
+const PARALLEL_ROWS = 1 << 15;
 
 /**
  * Rows appended in any order, read back sorted: a block grows inside the budget; when it cannot,
@@ -618,7 +660,7 @@ export class RowSorter implements RowTarget {
     const want = Math.max(256, have * 2);
     const extra = (want - have) * this.rowBytes;
     if (this.env.budget.take(extra, want * this.rowBytes <= minBlockBytes(this.env))) {
-      const bigger = new Uint32Array(want * W);
+      const bigger = newBlock(this.env, want * W);
       bigger.set(this.rows);
       this.rows = bigger;
       this.reserved += extra;
@@ -627,13 +669,34 @@ export class RowSorter implements RowTarget {
     this.spill();
   }
 
-  private sortBlock(): Uint32Array {
-    return sortRows(this.rows, this.count, this.spec, this.scratch);
+  /**
+   * Sorts the block into runs: one, or one per thread of the pool (a fixed cut into equal
+   * slices; the merge puts them together again).
+   */
+  private sortBlock(store: boolean): SortResult[] {
+    const W = this.spec.width;
+    const n = this.count;
+    const pool = this.env.pool;
+    if (!pool || n < PARALLEL_ROWS || pool.threads < 2) {
+      const perm = sortRows(this.rows, n, this.spec, this.scratch);
+      if (store) {
+        this.runs.store(this.rows, n, perm);
+        return [];
+      }
+      return [{ rows: this.rows, perm: perm.slice(0, n), n }];
+    }
+    const jobs: SortJob[] = [];
+    const T = pool.threads;
+    for (let t = 0; t < T; t++) {
+      const a = Math.floor((n * t) / T);
+      const b = Math.floor((n * (t + 1)) / T);
+      jobs.push({ kind: 'rows', rows: this.rows.subarray(a * W, b * W), n: b - a, spec: this.spec, store });
+    }
+    return pool.run(jobs);
   }
 
   private spill(): void {
-    const perm = this.sortBlock();
-    this.runs.store(this.rows, this.count, perm);
+    for (const r of this.sortBlock(true)) if ('run' in r) this.runs.add(r.run);
     this.count = 0;
   }
 
@@ -643,12 +706,15 @@ export class RowSorter implements RowTarget {
       if (this.count > 0) this.spill();
       this.releaseBlock();
     } else {
-      const perm = this.sortBlock().slice(0, this.count);
-      const rows = this.rows;
+      const results = this.sortBlock(false);
+      let open = results.length;
       const reserved = this.reserved;
+      const release = () => {
+        if (--open === 0) this.env.budget.give(reserved);
+      };
       this.rows = new Uint32Array(0);
       this.reserved = 0;
-      this.runs.keep(rows, this.count, perm, () => this.env.budget.give(reserved));
+      for (const r of results) if (!('run' in r)) this.runs.keep(r.rows, r.n, r.perm, release);
     }
     return this.runs.cursor(onMerge);
   }

@@ -19,6 +19,9 @@ export interface WorkerJob {
   minReadBytes: number;
   tempQuota?: number;
   inbox: MessagePort;
+  /** Ports to the sorting helpers (threads − 1 of them), and their slots (sort-pool.ts). */
+  helpers: MessagePort[];
+  slots: SharedArrayBuffer;
   /** Int32Array: [messages posted to the inbox, output chunks written by the main thread]. */
   control: SharedArrayBuffer;
 }

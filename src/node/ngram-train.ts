@@ -152,11 +152,25 @@ async function runJob(
     ...(options.tempQuota !== undefined ? { tempQuota: options.tempQuota } : {}),
     inbox: inbox.port2,
     control,
+    helpers: [],
+    slots: new SharedArrayBuffer(4 * Math.max(1, threads - 1)),
   };
   if (options.fixed && (job.minCount !== undefined || job.maxSize !== undefined)) {
     throw new KotobaError('a fixed vocabulary cannot be combined with a minimum count or a maximum size', 'give one of them');
   }
-  const worker = new Worker(new URL('./ngram-worker.js', import.meta.url), { workerData: job, transferList: [inbox.port2] });
+  // Sorting helpers: threads − 1 of them; the estimation worker is the last thread.
+  const helpers: Worker[] = [];
+  for (let i = 0; i < threads - 1; i++) {
+    const channel = new MessageChannel();
+    job.helpers.push(channel.port1);
+    helpers.push(
+      new Worker(new URL('./sort-helper.js', import.meta.url), {
+        workerData: { port: channel.port2, slots: job.slots, index: i, minReadBytes: job.minReadBytes },
+        transferList: [channel.port2],
+      }),
+    );
+  }
+  const worker = new Worker(new URL('./ngram-worker.js', import.meta.url), { workerData: job, transferList: [inbox.port2, ...job.helpers] });
 
   let failed: unknown = null;
   let finish!: (r: JobOutcome) => void;
@@ -226,6 +240,10 @@ async function runJob(
     }
   });
   worker.on('error', fail);
+  for (const h of helpers) {
+    h.on('error', fail);
+    h.on('exit', (code) => doneReceived || fail(new KotobaError(`a sorting thread stopped unexpectedly (exit code ${code})`, 'see the messages above; a smaller --memory may help')));
+  }
   worker.on('exit', (code) => doneReceived || fail(new KotobaError(`the estimation worker stopped unexpectedly (exit code ${code})`, 'see the messages above; a smaller --memory may help')));
 
   const post = async (message: WorkerInput, transfer: ArrayBuffer[]): Promise<void> => {
@@ -260,8 +278,8 @@ async function runJob(
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    worker.removeAllListeners('exit');
-    await worker.terminate();
+    for (const w of [worker, ...helpers]) w.removeAllListeners('exit');
+    await Promise.all([worker, ...helpers].map((w) => w.terminate()));
     inbox.port1.close();
     folder.remove();
   }

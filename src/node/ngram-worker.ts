@@ -15,6 +15,7 @@ import { MemoryBudget, SortScratch, type RowCursor, type StreamEnv } from '../ng
 import { vocabularyRestriction } from '../text/corpus.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { FileStorage } from './temp-storage.js';
+import { WorkerSortPool } from './sort-pool.js';
 import { POSTED, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
 
 /** Output chunks the worker may run ahead of the writer. */
@@ -78,6 +79,7 @@ function run(): unknown {
   const N = job.order;
   const storage = new FileStorage(job.tempDir, job.tempQuota);
   const env: StreamEnv = { storage, budget: new MemoryBudget(job.memoryBytes), minReadBytes: job.minReadBytes };
+  if (job.helpers.length > 0) env.pool = new WorkerSortPool(job.helpers, new Int32Array(job.slots), () => env, storage);
   const restrict = job.minCount !== undefined || job.maxSize !== undefined;
   const counter = new NgramCounter(N, env, new SortScratch(), restrict);
   // Rough temporary space of the whole job, for a full-disk message: the count runs, then the

@@ -92,17 +92,28 @@ export class FileStorage implements RunStorage {
   constructor(
     readonly dir: string,
     private readonly failAfter = Infinity,
+    /** Distinguishes the files of threads that share the folder. */
+    private readonly prefix = '',
   ) {}
 
+  /** Takes over a run file that another thread wrote (it is read and removed from here). */
+  adopt(path: string, words: number): StoredRun {
+    this.runsWritten++;
+    this.bytesHeld += words * 4;
+    if (this.bytesHeld > this.peakBytes) this.peakBytes = this.bytesHeld;
+    return this.fileRun(path, words);
+  }
+
   begin() {
-    const path = join(this.dir, `run-${this.next++}.u32`);
+    const path = join(this.dir, `run-${this.prefix}${this.next++}.u32`);
     let fd = -1;
     let words = 0;
     const fail = (e: unknown): never => {
       if (fd >= 0) closeSync(fd);
       rmSync(path, { force: true });
       this.bytesHeld -= words * 4;
-      throw tempDirError(e, this.dir, this.needed);
+      // The code travels with the message, for a thread that words it with its own estimate.
+      throw Object.assign(tempDirError(e, this.dir, this.needed), { code: (e as NodeJS.ErrnoException)?.code });
     };
     try {
       fd = openSync(path, 'wx');
@@ -139,6 +150,7 @@ export class FileStorage implements RunStorage {
     let dropped = false;
     return {
       words,
+      path,
       reader: () => {
         const fd = openSync(path, 'r');
         let position = 0;
