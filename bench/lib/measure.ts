@@ -18,6 +18,8 @@ export interface Measured {
   seconds: number;
   /** Peak resident set size in MB (2^20 bytes), or NaN when it could not be read. */
   peakMB: number;
+  /** User + system CPU seconds of the command and its children (GNU time), or NaN. */
+  cpuSeconds: number;
   /** Exit code (null when killed by a signal). */
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -44,7 +46,7 @@ const hasGnuTime = existsSync(GNU_TIME);
 /** Runs `command args…` and measures it. Never throws for a non-zero exit; check `code`. */
 export async function measure(command: string, args: string[], options: MeasureOptions = {}): Promise<Measured> {
   const rssFile = join(tmpdir(), `kotoba-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const argv = hasGnuTime ? [GNU_TIME, '-f', '%M', '-o', rssFile, command, ...args] : [command, ...args];
+  const argv = hasGnuTime ? [GNU_TIME, '-f', '%M %U %S', '-o', rssFile, command, ...args] : [command, ...args];
   const stdin = options.stdinFile ? openSync(options.stdinFile, 'r') : 'ignore';
   const stdout = options.stdoutFile ? openSync(options.stdoutFile, 'w') : 'pipe';
   const started = performance.now();
@@ -81,12 +83,15 @@ export async function measure(command: string, args: string[], options: MeasureO
   if (typeof stdin === 'number') closeSync(stdin);
   if (typeof stdout === 'number') closeSync(stdout);
   let peakMB = polledKB > 0 ? polledKB / 1024 : NaN;
+  let cpuSeconds = NaN;
   let stderr = Buffer.concat(err).toString('utf8');
   if (hasGnuTime) {
     try {
       const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
       // GNU time writes "Command exited with non-zero status N" before the format line.
-      peakMB = Number(lines[lines.length - 1]) / 1024;
+      const [kb, user, system] = lines[lines.length - 1]!.split(' ').map(Number);
+      peakMB = kb! / 1024;
+      cpuSeconds = user! + system!;
     } catch {
       // killed before GNU time wrote its report
     }
@@ -94,7 +99,7 @@ export async function measure(command: string, args: string[], options: MeasureO
   }
   // GNU time reports a child's failure on the same stream; keep stderr the command's own.
   stderr = stderr.replace(/^Command (exited with non-zero status|terminated by signal) .*\n?/m, '');
-  return { seconds, peakMB, code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr, timedOut };
+  return { seconds, peakMB, cpuSeconds, code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr, timedOut };
 }
 
 /** Fails with the command's own last words when it did not succeed. */

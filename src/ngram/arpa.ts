@@ -175,7 +175,38 @@ class ByteWriter {
     if (end >= 0) this.at = end;
     else this.bytes(UTF8.encode(slowShortest(x)));
   }
+  // Backoff weights repeat (contexts with the same counts share one): their digits are cached,
+  // 16 bytes per slot of a direct-mapped table keyed by the float's bits.
+  private readonly cacheBits = new Int32Array(CACHE_SLOTS).fill(-1);
+  private readonly cacheText = new Uint8Array(CACHE_SLOTS * 16);
+  /** `value`, through the cache. */
+  cachedValue(x: number): void {
+    F32[0] = x;
+    const bits = U32[0]! | 0;
+    const slot = Math.imul(bits, 0x9e3779b1) >>> (32 - CACHE_BITS);
+    const text = this.cacheText;
+    const at = slot * 16;
+    if (this.cacheBits[slot] === bits) {
+      const n = text[at]!;
+      const buf = this.buf;
+      let o = this.at;
+      for (let i = 1; i <= n; i++) buf[o++] = text[at + i]!;
+      this.at = o;
+      return;
+    }
+    const start = this.at;
+    this.value(x);
+    const n = this.at - start;
+    if (n < 16) {
+      this.cacheBits[slot] = bits;
+      text[at] = n;
+      for (let i = 0; i < n; i++) text[at + 1 + i] = this.buf[start + i]!;
+    }
+  }
 }
+
+const CACHE_BITS = 12;
+const CACHE_SLOTS = 1 << CACHE_BITS;
 
 /**
  * The n-grams of one order as the ARPA writer reads them: after `next()` returns true, the words
@@ -254,7 +285,7 @@ export function* arpaChunks(vocab: Vocabulary, counts: readonly number[], rowsOf
       w.at = at;
       if (k !== top) {
         w.byte(9);
-        w.value(rows.log10Backoff);
+        w.cachedValue(rows.log10Backoff);
       }
       w.byte(10);
     }
