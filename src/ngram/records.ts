@@ -118,7 +118,16 @@ function memoryRun(chunks: Uint32Array[], words: number, onDrop: () => void): St
 export class MemoryBudget {
   used = 0;
   peak = 0;
-  constructor(readonly bytes: number) {
+  private freed = 0;
+  /**
+   * `collect`, when given, runs a garbage collection after large releases: blocks are typed
+   * arrays, freed only when the collector finds them dead, and a thread that allocates little
+   * else would otherwise keep them long past their use (node passes V8's `gc`).
+   */
+  constructor(
+    readonly bytes: number,
+    private readonly collect?: () => void,
+  ) {
     if (!(bytes > 0)) throw new KotobaError(`the memory budget must be positive, not ${bytes}`, 'pass e.g. --memory 1G');
   }
   get available(): number {
@@ -133,6 +142,11 @@ export class MemoryBudget {
   }
   give(n: number): void {
     this.used -= n;
+    this.freed += n;
+    if (this.collect && this.freed >= Math.max(32 << 20, Math.min(this.bytes, 1 << 40) / 16)) {
+      this.freed = 0;
+      this.collect();
+    }
   }
 }
 
@@ -383,31 +397,69 @@ class StoredCursor implements RowCursor {
   }
 }
 
-/** Reads rows of an in-memory block through its sort permutation (`null`: in order), no copy. */
+/**
+ * Copies rows `perm[from … to)` of `rows` (width W) into `out` from offset 0, in that order: a
+ * tight loop, so that the processor overlaps the cache misses of a permutation's random reads.
+ */
+export function gatherRows(rows: Uint32Array, perm: Uint32Array, from: number, to: number, W: number, out: Uint32Array): void {
+  let o = 0;
+  for (let i = from; i < to; i++) {
+    let r = perm[i]! * W;
+    for (let j = 0; j < W; j++) out[o++] = rows[r++]!;
+  }
+}
+
+/** Rows gathered per refill by a permutation cursor. */
+const GATHER_ROWS = 1024;
+
+/**
+ * Reads rows of an in-memory block through its sort permutation (`null`: in order). Rows are
+ * gathered a thousand at a time into a small buffer, so reading a sorted block is sequential.
+ */
 class PermCursor implements RowCursor {
+  row: Uint32Array;
   at = 0;
-  private i = -1;
+  private i = 0; // next row of the permutation to gather
+  private end = 0; // words in the gathered buffer
   private closed = false;
+  private readonly buffer: Uint32Array;
   constructor(
-    public row: Uint32Array,
+    private rows: Uint32Array,
     private perm: Uint32Array | null,
     private readonly n: number,
     private readonly width: number,
     private readonly onClose: () => void,
-  ) {}
+  ) {
+    this.buffer = perm ? new Uint32Array(GATHER_ROWS * width) : new Uint32Array(0);
+    this.row = perm ? this.buffer : rows;
+    this.at = -width;
+  }
   next(): boolean {
-    if (++this.i < this.n) {
-      this.at = (this.perm ? this.perm[this.i]! : this.i) * this.width;
-      return true;
+    const W = this.width;
+    if (this.closed) return false;
+    if (!this.perm) {
+      this.at += W;
+      if (this.at < this.n * W) return true;
+      this.close();
+      return false;
     }
-    this.close();
-    return false;
+    this.at += W;
+    if (this.at < this.end) return true;
+    if (this.i >= this.n) {
+      this.close();
+      return false;
+    }
+    const to = Math.min(this.n, this.i + GATHER_ROWS);
+    gatherRows(this.rows, this.perm, this.i, to, W, this.buffer);
+    this.end = (to - this.i) * W;
+    this.i = to;
+    this.at = 0;
+    return true;
   }
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.i = this.n;
-    this.row = new Uint32Array(0);
+    this.rows = this.row = new Uint32Array(0);
     this.perm = null;
     this.onClose();
   }
@@ -531,6 +583,19 @@ export class RunSet {
   /** Writes sorted rows (through `perm` when given) as a stored run. */
   store(rows: Uint32Array, n: number, perm: Uint32Array | null): void {
     const W = this.spec.width;
+    if (this.spec.sum < 0 && perm) {
+      // Keys are unique: gather straight into blocks and append them.
+      const sink = this.env.storage.begin();
+      const step = Math.max(1, Math.floor(this.writeBufferWords() / W));
+      const buf = new Uint32Array(step * W);
+      for (let i = 0; i < n; i += step) {
+        const to = Math.min(n, i + step);
+        gatherRows(rows, perm, i, to, W, buf);
+        sink.append(buf.subarray(0, (to - i) * W));
+      }
+      this.add(sink.end());
+      return;
+    }
     const writer = this.writer();
     if (perm) for (let i = 0; i < n; i++) writer.write(rows, perm[i]! * W);
     else for (let i = 0; i < n; i++) writer.write(rows, i * W);
@@ -716,6 +781,7 @@ export class RowSorter implements RowTarget {
       this.reserved = 0;
       for (const r of results) if (!('run' in r)) this.runs.keep(r.rows, r.n, r.perm, release);
     }
+    this.scratch.release();
     return this.runs.cursor(onMerge);
   }
 

@@ -14,6 +14,7 @@ import { estimateFromCounts, f32FromBits, NgramCounter, remapCounts, SpoolSink, 
 import { MemoryBudget, SortScratch, type RowCursor, type StreamEnv } from '../ngram/records.js';
 import { vocabularyRestriction } from '../text/corpus.js';
 import { Vocabulary } from '../text/vocabulary.js';
+import { collectGarbage } from './collect.js';
 import { FileStorage } from './temp-storage.js';
 import { WorkerSortPool } from './sort-pool.js';
 import { POSTED, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
@@ -78,7 +79,7 @@ function modelRows(cursor: RowCursor, k: number): ArpaRows {
 function run(): unknown {
   const N = job.order;
   const storage = new FileStorage(job.tempDir, job.tempQuota);
-  const env: StreamEnv = { storage, budget: new MemoryBudget(job.memoryBytes), minReadBytes: job.minReadBytes };
+  const env: StreamEnv = { storage, budget: new MemoryBudget(job.memoryBytes, collectGarbage), minReadBytes: job.minReadBytes };
   if (job.helpers.length > 0) env.pool = new WorkerSortPool(job.helpers, new Int32Array(job.slots), () => env, storage);
   const restrict = job.minCount !== undefined || job.maxSize !== undefined;
   const counter = new NgramCounter(N, env, new SortScratch(), restrict);

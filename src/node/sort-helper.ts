@@ -7,6 +7,7 @@ import { KotobaError } from '../errors.js';
 import { runSortJob } from '../ngram/pipeline.js';
 import { MemoryBudget, SortScratch, type SortJob, type StreamEnv } from '../ngram/records.js';
 import { DONE, type HelperAnswer } from './sort-pool.js';
+import { collectGarbage } from './collect.js';
 import { FileStorage } from './temp-storage.js';
 
 const { port, slots, index, minReadBytes } = workerData as { port: MessagePort; slots: SharedArrayBuffer; index: number; minReadBytes: number };
@@ -31,4 +32,7 @@ port.on('message', ({ job, dir }: { job: SortJob; dir: string }) => {
   port.postMessage(answer);
   Atomics.store(slot, index, DONE);
   Atomics.notify(slot, index);
+  // The job's sort arrays are as large as its block: free them now, not at some later collection.
+  scratch.release();
+  collectGarbage();
 });
