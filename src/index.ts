@@ -8,6 +8,7 @@ export * from './text/vocabulary.js';
 export * from './text/tokenize.js';
 export * from './text/segment.js';
 export * from './text/corpus.js';
+export * from './text/word-table.js';
 export * from './ngram/tables.js';
 export * from './ngram/count.js';
 export * from './ngram/smoothing.js';

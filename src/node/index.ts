@@ -7,3 +7,4 @@ export * from './mixture-files.js';
 export * from './neural-files.js';
 export * from './ngram-train.js';
 export * from './temp-storage.js';
+export * from './byte-corpus.js';

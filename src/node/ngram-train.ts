@@ -23,6 +23,7 @@ import { Vocabulary } from '../text/vocabulary.js';
 import { byteChunks, readLines, writeAtomic } from './io.js';
 import { formatForPath, saveNgramModel } from './ngram-files.js';
 import { makeTempFolder } from './temp-storage.js';
+import { ByteCorpusReader } from './byte-corpus.js';
 import { POSTED, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
 
 /** Where the corpus comes from: text files (or `-`), and/or count files from `countNgramFiles`. */
@@ -294,11 +295,16 @@ async function feed(
   post: (m: WorkerInput, transfer: ArrayBuffer[]) => Promise<void>,
   log: PipelineLog | undefined,
 ): Promise<{ sentences: number; words: number }> {
-  const builder = new CorpusBuilder({
-    ...(options.lowercase ? { lowercase: true } : {}),
-    ...(options.segment ? { segment: options.segment } : {}),
-    ...(options.fixed ? { fixed: options.fixed } : {}),
-  });
+  // Plain text (split on spaces and tabs) is read as bytes, with no string per word; other
+  // tokenizations go through lines and CorpusBuilder.
+  const builder =
+    options.lowercase || options.segment
+      ? new CorpusBuilder({
+          ...(options.lowercase ? { lowercase: true } : {}),
+          ...(options.segment ? { segment: options.segment } : {}),
+          ...(options.fixed ? { fixed: options.fixed } : {}),
+        })
+      : new ByteCorpusReader(options.fixed ? { fixed: options.fixed } : {});
   // Progress in bytes read, of the total where every file is plain (a gzipped size says little).
   let bytes = 0;
   let total = 0;
@@ -308,14 +314,24 @@ async function feed(
     total = total >= 0 && size > 0 && head !== null && !(head[0] === 0x1f && head[1] === 0x8b) ? total + size : -1;
   }
   const onBytes = (n: number) => (bytes += n);
+  const flush = async () => {
+    const tokens = builder.takeTokens();
+    await post({ type: 'tokens', tokens }, [tokens.buffer as ArrayBuffer]);
+    log?.progress?.('reading', bytes, Math.max(0, total));
+  };
   for (const file of text) {
     builder.beginSource(file);
-    for await (const line of readLines(file, { onBytes })) {
-      builder.addLine(line);
-      if (builder.pendingTokens >= BLOCK_TOKENS) {
-        const tokens = builder.takeTokens();
-        await post({ type: 'tokens', tokens }, [tokens.buffer as ArrayBuffer]);
-        log?.progress?.('reading', bytes, Math.max(0, total));
+    if (builder instanceof ByteCorpusReader) {
+      for await (const chunk of byteChunks(file)) {
+        onBytes(chunk.length);
+        builder.push(chunk);
+        if (builder.pendingTokens >= BLOCK_TOKENS) await flush();
+      }
+      builder.end();
+    } else {
+      for await (const line of readLines(file, { onBytes })) {
+        builder.addLine(line);
+        if (builder.pendingTokens >= BLOCK_TOKENS) await flush();
       }
     }
   }
@@ -333,7 +349,7 @@ async function feed(
   }
   if (words === 0) {
     const name = text.length + counts.length === 1 ? (text[0] ?? counts[0]!) : 'the input';
-    throw new KotobaError(`${name === '-' ? '<stdin>' : name}: the corpus has no words`, 'give a text file with one sentence per line');
+    throw new KotobaError(`${name === '-' ? '<stdin>' : name}: the corpus ${sentences === 0 ? 'is empty' : 'has no words'}`, 'give a text file with one sentence per line');
   }
   await post({ type: 'end', words: vocab.list(), sentences, tokens: words }, []);
   return { sentences, words };
