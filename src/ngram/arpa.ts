@@ -240,10 +240,102 @@ function tableRows(t: NgramOrderTable): ArpaRows {
   return rows;
 }
 
+/** The words of a vocabulary as UTF-8 bytes, word i at `bytes[start[i], start[i+1])`. */
+export interface WordBytes {
+  bytes: Uint8Array;
+  start: Int32Array;
+  /** Bytes of the longest word. */
+  longest: number;
+}
+
+/**
+ * The words of `vocab` as UTF-8 bytes, for the ARPA writer; `allocate` may give shared memory,
+ * for writers on other threads.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { Vocabulary, wordBytes } from 'kotoba';
+ * const wb = wordBytes(Vocabulary.fromWords(['私']));
+ * wb.start[4] - wb.start[3]; // 3: 私 in UTF-8
+ * ```
+ */
+export function wordBytes(vocab: Vocabulary, allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(bytes)): WordBytes {
+  const encoded = vocab.list().map((w) => UTF8.encode(w));
+  const start = new Int32Array(allocate(4 * (encoded.length + 1)).buffer);
+  for (let i = 0; i < encoded.length; i++) start[i + 1] = start[i]! + encoded[i]!.length;
+  const bytes = allocate(start[encoded.length]!);
+  encoded.forEach((b, i) => bytes.set(b, start[i]!));
+  return { bytes, start, longest: encoded.reduce((m, b) => Math.max(m, b.length), 0) };
+}
+
+/** Bytes an ARPA line of order k can take, at most. */
+const lineMax = (wb: WordBytes, k: number) => 64 + k * (wb.longest + 1);
+
+/** One ARPA line: probability, tab, words, and (below the top order) tab, backoff. */
+function writeLine(w: ByteWriter, wb: WordBytes, k: number, top: number, words: Uint32Array, at: number, log10Prob: number, log10Backoff: number): void {
+  w.value(log10Prob);
+  const buf = w.buf;
+  const { bytes, start } = wb;
+  let o = w.at;
+  for (let j = 0; j < k; j++) {
+    buf[o++] = j === 0 ? 9 : 32;
+    const id = words[at + j]!;
+    for (let b = start[id]!, end = start[id + 1]!; b < end; b++) buf[o++] = bytes[b]!;
+  }
+  w.at = o;
+  if (k !== top) {
+    w.byte(9);
+    w.cachedValue(log10Backoff);
+  }
+  w.byte(10);
+}
+
+/**
+ * ARPA lines for `n` MODEL rows of order k (k word ids, then the bits of log10 p and log10
+ * backoff as float32: estimation's last stream), as one byte array — a slice of an order that a
+ * thread formats while others format the next slices.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { f32Bits, formatModelRows, Vocabulary, wordBytes } from 'kotoba';
+ * const vocab = Vocabulary.fromWords(['a', 'b']);
+ * const rows = Uint32Array.of(3, 4, f32Bits(-0.5), f32Bits(-0.25)); // the bigram "a b"
+ * new TextDecoder().decode(formatModelRows(wordBytes(vocab), rows, 1, 2, 3)); // '-0.5\ta b\t-0.25\n'
+ * ```
+ */
+export function formatModelRows(wb: WordBytes, rows: Uint32Array, n: number, k: number, top: number): Uint8Array {
+  const w = new ByteWriter();
+  const max = lineMax(wb, k);
+  const chunks: Uint8Array[] = [];
+  const W = k + 2;
+  for (let i = 0; i < n; i++) {
+    if (w.at + max > w.buf.length) chunks.push(w.take(max));
+    const at = i * W;
+    writeLine(w, wb, k, top, rows, at, f32FromWord(rows[at + k]!), f32FromWord(rows[at + k + 1]!));
+  }
+  chunks.push(w.take());
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((m, c) => m + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+function f32FromWord(bits: number): number {
+  U32[0] = bits;
+  return F32[0]!;
+}
+
 /**
  * ARPA text as UTF-8 chunks of about a megabyte: the header from `counts` (n-grams per order),
- * then each order's rows as `rowsOf(k)` gives them (called once per order, in order). The one
- * writer of ARPA files: for tables in memory (`writeArpa`) and for estimation's streams.
+ * then each order as `rowsOf(k)` gives it (called once per order, in order): rows to format,
+ * or its lines already formatted (by threads, `formatModelRows`). The one writer of ARPA files:
+ * for tables in memory (`writeArpa`) and for estimation's streams.
  *
  * @example
  * ```ts
@@ -253,14 +345,12 @@ function tableRows(t: NgramOrderTable): ArpaRows {
  * for (const chunk of arpaChunks(vocab, [vocab.size, 1200], rowsOf)) process.stdout.write(chunk);
  * ```
  */
-export function* arpaChunks(vocab: Vocabulary, counts: readonly number[], rowsOf: (order: number) => ArpaRows): Generator<Uint8Array> {
-  // All words' UTF-8 bytes in one array, word i at [start[i], start[i+1]).
-  const encoded = vocab.list().map((w) => UTF8.encode(w));
-  const start = new Int32Array(encoded.length + 1);
-  for (let i = 0; i < encoded.length; i++) start[i + 1] = start[i]! + encoded[i]!.length;
-  const wordBytes = new Uint8Array(start[encoded.length]!);
-  encoded.forEach((b, i) => wordBytes.set(b, start[i]!));
-  const longest = encoded.reduce((m, b) => Math.max(m, b.length), 0);
+export function* arpaChunks(
+  vocab: Vocabulary | WordBytes,
+  counts: readonly number[],
+  rowsOf: (order: number) => ArpaRows | Iterable<Uint8Array>,
+): Generator<Uint8Array> {
+  const wb = vocab instanceof Vocabulary ? wordBytes(vocab) : vocab;
   const w = new ByteWriter();
   let head = '\\data\\\n';
   counts.forEach((n, i) => (head += `ngram ${i + 1}=${n}\n`));
@@ -268,27 +358,18 @@ export function* arpaChunks(vocab: Vocabulary, counts: readonly number[], rowsOf
   w.bytes(UTF8.encode(head));
   for (let k = 1; k <= top; k++) {
     const section = UTF8.encode(`\n\\${k}-grams:\n`);
-    const lineMax = 64 + k * (longest + 1);
-    if (w.at + section.length + lineMax > w.buf.length) yield w.take(section.length + lineMax);
+    const max = lineMax(wb, k);
+    if (w.at + section.length + max > w.buf.length) yield w.take(section.length + max);
     w.bytes(section);
     const rows = rowsOf(k);
+    if (!('log10Prob' in rows)) {
+      yield w.take();
+      yield* rows;
+      continue;
+    }
     while (rows.next()) {
-      if (w.at + lineMax > w.buf.length) yield w.take(lineMax);
-      w.value(rows.log10Prob);
-      const buf = w.buf;
-      let at = w.at;
-      const words = rows.words;
-      for (let j = 0; j < k; j++) {
-        buf[at++] = j === 0 ? 9 : 32;
-        const id = words[rows.at + j]!;
-        for (let b = start[id]!, end = start[id + 1]!; b < end; b++) buf[at++] = wordBytes[b]!;
-      }
-      w.at = at;
-      if (k !== top) {
-        w.byte(9);
-        w.cachedValue(rows.log10Backoff);
-      }
-      w.byte(10);
+      if (w.at + max > w.buf.length) yield w.take(max);
+      writeLine(w, wb, k, top, rows.words, rows.at, rows.log10Prob, rows.log10Backoff);
     }
   }
   if (w.at + 16 > w.buf.length) yield w.take(16);

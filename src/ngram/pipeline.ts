@@ -58,6 +58,7 @@ import {
   countingSortPass,
   sortRows,
   type SortJob,
+  type SortPool,
   type SortResult,
   MergeCursor,
   minBlockBytes,
@@ -73,6 +74,7 @@ import {
   type StreamEnv,
 } from './records.js';
 import type { ContextStats, Smoother } from './smoothing.js';
+import { formatModelRows, type WordBytes } from './arpa.js';
 
 // ---------------------------------------------------------------------------------------------
 // Row layouts
@@ -223,6 +225,7 @@ export function countTokens(tokens: Uint32Array, from: number, to: number, N: nu
  * the run (`store`) or return it to be kept in memory (rows, and the order to read them in).
  */
 export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): SortResult {
+  if (job.kind === 'arpa') return { bytes: copySharedBytes(formatModelRows(job.words, job.rows, job.n, job.order, job.top), env) };
   if (job.kind === 'rows') {
     const perm = sortRows(job.rows, job.n, job.spec, scratch);
     if (job.store) {
@@ -246,6 +249,43 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
     chunks.block.set(row, o);
   });
   return { rows: copyShared(chunks.block.subarray(0, chunks.count * (N + 1)), env), perm: null, n: chunks.count };
+}
+
+function copySharedBytes(a: Uint8Array, env: StreamEnv): Uint8Array {
+  if (!env.pool) return a;
+  const out = new Uint8Array(env.pool.allocate((a.length + 3) >> 2).buffer, 0, a.length);
+  out.set(a);
+  return out;
+}
+
+/**
+ * Stage 6 for ARPA files with a pool of threads: MODEL rows of order k read a batch at a time,
+ * each batch cut into one slice per thread and formatted at once, the lines in order.
+ */
+export function* parallelArpaLines(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batchRows: number): Generator<Uint8Array> {
+  const W = k + 2;
+  const batch = pool.allocate(batchRows * W);
+  for (;;) {
+    let n = 0;
+    while (n < batchRows && cursor.next()) {
+      const row = cursor.row;
+      const at = cursor.at;
+      for (let j = 0; j < W; j++) batch[n * W + j] = row[at + j]!;
+      n++;
+    }
+    if (n === 0) return;
+    const T = n < PARALLEL_MIN_ROWS ? 1 : pool.threads;
+    const jobs: SortJob[] = [];
+    for (let t = 0; t < T; t++) {
+      const a = Math.floor((n * t) / T);
+      const b = Math.floor((n * (t + 1)) / T);
+      jobs.push({ kind: 'arpa', rows: batch.subarray(a * W, b * W), n: b - a, order: k, top, words });
+    }
+    for (const r of T > 1 ? pool.run(jobs) : [{ bytes: formatModelRows(words, batch, n, k, top) }]) {
+      if ('bytes' in r) yield r.bytes.slice();
+    }
+    if (n < batchRows) return;
+  }
 }
 
 /** A copy of `a` that the pool's threads can read (a plain copy without a pool). */
@@ -404,7 +444,7 @@ export class NgramCounter {
 
   private adopt(r: SortResult): void {
     if ('run' in r) this.runs.add(r.run);
-    else {
+    else if ('rows' in r) {
       const bytes = r.rows.byteLength;
       this.env.budget.take(bytes, true);
       this.runs.keep(r.rows, r.n, r.perm, () => this.env.budget.give(bytes));

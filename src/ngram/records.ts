@@ -167,10 +167,14 @@ export interface StreamEnv {
  */
 export type SortJob =
   | { kind: 'rows'; rows: Uint32Array; n: number; spec: RowSpec; store: boolean }
-  | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean };
+  | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean }
+  | { kind: 'arpa'; rows: Uint32Array; n: number; order: number; top: number; words: { bytes: Uint8Array; start: Int32Array; longest: number } };
 
-/** A sorted run: stored, or in memory (rows, read through `perm`, or in order when it is null). */
-export type SortResult = { run: StoredRun } | { rows: Uint32Array; perm: Uint32Array | null; n: number };
+/**
+ * A sorted run: stored, or in memory (rows, read through `perm`, or in order when it is null);
+ * or, for an `arpa` job, the formatted lines.
+ */
+export type SortResult = { run: StoredRun } | { rows: Uint32Array; perm: Uint32Array | null; n: number } | { bytes: Uint8Array };
 
 /**
  * Threads that run sort jobs at the same time: a fixed partition of each block into one job per
@@ -779,7 +783,7 @@ export class RowSorter implements RowTarget {
       };
       this.rows = new Uint32Array(0);
       this.reserved = 0;
-      for (const r of results) if (!('run' in r)) this.runs.keep(r.rows, r.n, r.perm, release);
+      for (const r of results) if ('rows' in r) this.runs.keep(r.rows, r.n, r.perm, release);
     }
     this.scratch.release();
     return this.runs.cursor(onMerge);

@@ -7,10 +7,10 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { KotobaError } from '../errors.js';
-import { arpaChunks, type ArpaRows } from '../ngram/arpa.js';
+import { arpaChunks, wordBytes, type ArpaRows } from '../ngram/arpa.js';
 import { countFileChunks } from '../ngram/count-file.js';
 import { pruneThresholds, smootherOf, TablesSink } from '../ngram/estimate.js';
-import { estimateFromCounts, f32FromBits, NgramCounter, remapCounts, SpoolSink, type PipelineLog } from '../ngram/pipeline.js';
+import { estimateFromCounts, f32FromBits, NgramCounter, parallelArpaLines, remapCounts, SpoolSink, type PipelineLog } from '../ngram/pipeline.js';
 import { MemoryBudget, SortScratch, type RowCursor, type StreamEnv } from '../ngram/records.js';
 import { vocabularyRestriction } from '../text/corpus.js';
 import { Vocabulary } from '../text/vocabulary.js';
@@ -126,7 +126,11 @@ function run(): unknown {
     try {
       const result = estimateFromCounts(countRows, vocab, totals, options, env, () => sink);
       log.info('=== 6/6 writing the ARPA file ===');
-      for (const chunk of arpaChunks(vocab, result.counts, (k) => modelRows(sink.cursor(k), k))) send(chunk);
+      const pool = env.pool;
+      const words = wordBytes(vocab, pool ? (bytes) => new Uint8Array(new SharedArrayBuffer(Math.max(4, bytes))).subarray(0, bytes) : undefined);
+      const batchRows = Math.max(1 << 12, Math.floor(env.budget.available / 8 / 4 / (N + 2)));
+      const rowsOf = (k: number) => (pool ? parallelArpaLines(sink.cursor(k), k, N, words, pool, batchRows) : modelRows(sink.cursor(k), k));
+      for (const chunk of arpaChunks(words, result.counts, rowsOf)) send(chunk);
       return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns };
     } finally {
       sink.drop();

@@ -19,6 +19,7 @@ export const DONE = 2;
 export type HelperAnswer =
   | { stored: { path: string; words: number } }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
+  | { bytes: Uint8Array }
   | { error: string; hint?: string; code?: string };
 
 /** The estimation worker's side of the helpers. */
