@@ -38,6 +38,17 @@ test('a tiny memory budget (many runs, merged over several levels) gives the byt
   }
 });
 
+test('a context with more children than a batch holds (the batch grows) and one long sentence, under a tiny budget', async () => {
+  const lines = Array.from({ length: 6000 }, (_, i) => `the w${i} x`);
+  lines.push(Array.from({ length: 20000 }, (_, i) => `v${i % 97}`).join(' '));
+  const corpus = corpusFromText(lines);
+  for (const order of [2, 3]) {
+    const inMemory = await arpaText(estimate(corpus, { order }));
+    const spilled = await arpaText(estimate(corpus, { order, streams: memoryEnv(48 << 10, 4 << 10) }));
+    assert.ok(inMemory === spilled, `order ${order}`);
+  }
+});
+
 test('estimate: the context and suffix links of every n-gram name the rows with those words', () => {
   const tables = estimate(corpusFromText(wikiLines.slice(0, 1500)), { order: 4, prune: [0, 1, 1] });
   for (let k = 2; k <= 4; k++) {
@@ -89,10 +100,12 @@ test('kotoba train: --memory 1M (runs on disk) and --threads 1 or 2 write the by
       assert.ok(small.summary.temp_peak_bytes > 0);
       assert.deepEqual(readdirSync(temp), [], 'the temporary folder is gone');
     }
-    // A binary model and pruning take the same streaming stages.
-    const pruned = await run('pruned.arpa', '--prune', '0', '1', '--memory', '1M', '--temp-dir', temp);
-    const expected = await arpaText(estimate(corpusFromText(wikiLines.slice(0, 3000)), { order: 4, prune: [0, 1] }));
-    assert.equal(pruned.bytes.toString('utf8'), expected);
+    // Pruning and another smoother take the same streaming stages, on any number of threads.
+    for (const threads of ['1', '3']) {
+      const pruned = await run(`pruned${threads}.arpa`, '--smoothing', 'wb', '--prune', '0', '1', '--memory', '1M', '--temp-dir', temp, '--threads', threads);
+      const expected = await arpaText(estimate(corpusFromText(wikiLines.slice(0, 3000)), { order: 4, smoothing: 'wb', prune: [0, 1] }));
+      assert.equal(pruned.bytes.toString('utf8'), expected, `--threads ${threads}`);
+    }
   } finally {
     cleanup();
   }

@@ -73,7 +73,7 @@ import {
   type RowTarget,
   type StreamEnv,
 } from './records.js';
-import type { ContextStats, Smoother } from './smoothing.js';
+import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
 import { formatModelRows, type WordBytes } from './arpa.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -224,7 +224,22 @@ export function countTokens(tokens: Uint32Array, from: number, to: number, N: nu
  * One block's work, the same on any thread: count a range of tokens, or sort rows; then store
  * the run (`store`) or return it to be kept in memory (rows, and the order to read them in).
  */
+/** Smoothers rebuilt by this thread, by recipe (the last one: one order at a time uses it). */
+let rebuilt: { recipe: SmootherRecipe; smoother: Smoother } | null = null;
+
+function smootherFrom(recipe: SmootherRecipe): Smoother {
+  if (rebuilt?.recipe !== recipe && JSON.stringify(rebuilt?.recipe) !== JSON.stringify(recipe)) {
+    const smoother = createSmoother(recipe.name, recipe.options);
+    smoother.prepare({ order: recipe.order, vocabSize: recipe.vocabSize, countOfCounts: recipe.countOfCounts, warn() {}, info() {} });
+    rebuilt = { recipe, smoother };
+  }
+  return rebuilt!.smoother;
+}
+
 export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): SortResult {
+  if (job.kind === 'initial') {
+    return initialRows(job.order, job.rows, job.n, smootherFrom(job.smoother as SmootherRecipe), job.threshold, (words) => newBlock(env, words));
+  }
   if (job.kind === 'arpa') return { bytes: copySharedBytes(formatModelRows(job.words, job.rows, job.n, job.order, job.top), env) };
   if (job.kind === 'rows') {
     const perm = sortRows(job.rows, job.n, job.spec, scratch);
@@ -655,88 +670,177 @@ interface InitialOrder {
   kept: number;
 }
 
+/** A smoother as a thread other than its owner rebuilds it: its name, options and the counts it prepares from. */
+export interface SmootherRecipe {
+  name: SmoothingName;
+  options: SmoothingOptions;
+  order: number;
+  vocabSize: number;
+  countOfCounts: Float64Array[];
+}
+
+/** What stage 4 makes of a batch of whole contexts (see `initialRows`). */
+export interface InitialBatch {
+  /** n INITIAL rows (k + 6 words), context ordinals counted from 0 in this batch. */
+  initial: Uint32Array;
+  /** One BACKOFF row (k + 1 words) per context. */
+  backoffs: Uint32Array;
+  contexts: number;
+  kept: number;
+}
+
 /**
- * Stage 4 for order k ≥ 2: ADJUSTED rows in context order → per context, its children's α and
- * its γ (count pruning moves the α of pruned children into γ, so every distribution still sums
- * to 1) → INITIAL rows, sorted back into suffix order, and the context's BACKOFF row.
+ * Stage 4 on `n` ADJUSTED rows of order k (whole contexts, context order): per context, its
+ * children's α and its γ, count pruning moving the α of pruned children into γ (so every
+ * distribution still sums to 1). A pure function of its rows: any thread can run it on a slice.
+ */
+export function initialRows(k: number, rows: Uint32Array, n: number, smoother: Smoother, threshold: number, allocate: (words: number) => Uint32Array): InitialBatch {
+  const W = k + 2;
+  const IW = k + 6;
+  const column = k + (smoother.counts === 'adjusted' ? 1 : 0);
+  const initial = allocate(n * IW);
+  let backoffs = new Uint32Array(Math.max(1, Math.min(n, 1024)) * (k + 1));
+  const stats = oneContextStats();
+  let alpha = new Float64Array(64);
+  let contexts = 0;
+  let kept = 0;
+  for (let start = 0; start < n; ) {
+    // The context's children: rows start … end−1 share words 0 … k−2.
+    let end = start + 1;
+    while (end < n && sameWords(rows, start * W, end * W, k - 1)) end++;
+    const size = end - start;
+    if (size > alpha.length) alpha = new Float64Array(size * 2);
+    clearStats(stats);
+    for (let i = start; i < end; i++) addChild(stats, rows[i * W + column]!);
+    stats.startsWithBos[0] = rows[start * W] === BOS ? 1 : 0;
+    let gamma = smoother.gamma(k, stats, 0);
+    for (let i = start; i < end; i++) {
+      const c = rows[i * W + column]!;
+      alpha[i - start] = c > 0 ? smoother.alpha(k, c, stats, 0) : 0;
+    }
+    if (threshold > 0) {
+      for (let i = start; i < end; i++) {
+        if (rows[i * W + k]! <= threshold) gamma = smoother.float32 ? f(gamma + alpha[i - start]!) : gamma + alpha[i - start]!;
+      }
+    }
+    for (let i = start; i < end; i++) {
+      const o = i * IW;
+      for (let j = 0; j < k; j++) initial[o + j] = rows[i * W + j]!;
+      putF64(initial, o + k, alpha[i - start]!);
+      putF64(initial, o + k + 2, gamma);
+      const keep = threshold === 0 || rows[i * W + k]! > threshold ? 1 : 0;
+      initial[o + k + 4] = keep;
+      initial[o + k + 5] = contexts;
+      kept += keep;
+    }
+    if ((contexts + 1) * (k + 1) > backoffs.length) {
+      const bigger = new Uint32Array(backoffs.length * 2);
+      bigger.set(backoffs);
+      backoffs = bigger;
+    }
+    const o = contexts * (k + 1);
+    for (let j = 0; j < k - 1; j++) backoffs[o + j] = rows[start * W + j]!;
+    putF64(backoffs, o + k - 1, gamma);
+    contexts++;
+    start = end;
+  }
+  const shared = allocate(contexts * (k + 1));
+  shared.set(backoffs.subarray(0, contexts * (k + 1)));
+  return { initial, backoffs: shared, contexts, kept };
+}
+
+function sameWords(rows: Uint32Array, a: number, b: number, m: number): boolean {
+  for (let j = 0; j < m; j++) if (rows[a + j] !== rows[b + j]) return false;
+  return true;
+}
+
+/**
+ * Stage 4 for order k ≥ 2: ADJUSTED rows in context order, read in batches that end at a
+ * context boundary, each batch cut into one slice of whole contexts per thread (`initialRows`),
+ * the results appended in order → INITIAL rows, sorted back into suffix order, and the contexts'
+ * BACKOFF rows.
  */
 function initialOrder(
   k: number,
   adjusted: RowCursor,
   smoother: Smoother,
+  recipe: SmootherRecipe | null,
   threshold: number,
   env: StreamEnv,
   scratch: SortScratch,
   log?: PipelineLog,
 ): InitialOrder {
-  const kn = smoother.counts === 'adjusted';
   const initial = new RowSorter(initialSpec(k), env, scratch);
   const backoffs = new RowSpool(k + 1, env); // BACKOFF of order k−1: k−1 words, γ
-  const stats = oneContextStats();
   const W = k + 2;
-  let group = new Uint32Array(64 * W);
-  let alpha = new Float64Array(64);
-  let size = 0;
+  const IW = k + 6;
+  const pool = recipe ? env.pool : undefined;
+  const allocate = (words: number) => newBlock(env, words);
+  let batchRows = Math.max(1 << 12, Math.min(1 << 20, Math.floor(env.budget.available / 16 / 4 / (W + IW))));
+  let batch = allocate(batchRows * W);
+  let n = 0;
   let kept = 0;
-  let rows = 0;
   let contexts = 0;
-  const flush = () => {
-    clearStats(stats);
-    for (let i = 0; i < size; i++) addChild(stats, group[i * W + k + (kn ? 1 : 0)]!);
-    stats.startsWithBos[0] = group[0] === BOS ? 1 : 0;
-    let gamma = smoother.gamma(k, stats, 0);
-    for (let i = 0; i < size; i++) {
-      const c = group[i * W + k + (kn ? 1 : 0)]!;
-      alpha[i] = c > 0 ? smoother.alpha(k, c, stats, 0) : 0;
-    }
-    if (threshold > 0) {
-      for (let i = 0; i < size; i++) {
-        // The pruned n-gram's mass moves to its context's backoff.
-        if (group[i * W + k]! <= threshold) gamma = smoother.float32 ? f(gamma + alpha[i]!) : gamma + alpha[i]!;
-      }
-    }
-    for (let i = 0; i < size; i++) {
+  let rows = 0;
+  const append = (r: InitialBatch) => {
+    for (let i = 0, m = r.initial.length / IW; i < m; i++) {
       const o = initial.push();
       const b = initial.block;
-      for (let j = 0; j < k; j++) b[o + j] = group[i * W + j]!;
-      putF64(b, o + k, alpha[i]!);
-      putF64(b, o + k + 2, gamma);
-      const keep = threshold === 0 || group[i * W + k]! > threshold ? 1 : 0;
-      b[o + k + 4] = keep;
-      b[o + k + 5] = contexts;
-      kept += keep;
+      for (let j = 0; j < IW; j++) b[o + j] = r.initial[i * IW + j]!;
+      b[o + k + 5]! += contexts;
     }
-    contexts++;
-    const o = backoffs.push();
-    const b = backoffs.block;
-    for (let j = 0; j < k - 1; j++) b[o + j] = group[j]!;
-    putF64(b, o + k - 1, gamma);
-    size = 0;
+    for (let i = 0; i < r.contexts; i++) {
+      const o = backoffs.push();
+      const b = backoffs.block;
+      for (let j = 0; j <= k; j++) b[o + j] = r.backoffs[i * (k + 1) + j]!;
+    }
+    contexts += r.contexts;
+    kept += r.kept;
+  };
+  /** Processes batch rows 0 … upto−1 (whole contexts). */
+  const process = (upto: number) => {
+    const cuts = [0];
+    if (pool && upto >= PARALLEL_MIN_ROWS) {
+      for (let t = 1; t < pool.threads; t++) {
+        let c = Math.max(cuts[cuts.length - 1]!, Math.floor((upto * t) / pool.threads));
+        while (c > 0 && c < upto && sameWords(batch, (c - 1) * W, c * W, k - 1)) c++;
+        if (c > cuts[cuts.length - 1]! && c < upto) cuts.push(c);
+      }
+    }
+    cuts.push(upto);
+    if (cuts.length === 2) return append(initialRows(k, batch, upto, smoother, threshold, allocate));
+    const jobs: SortJob[] = [];
+    for (let t = 0; t + 1 < cuts.length; t++) {
+      const a = cuts[t]!;
+      const b = cuts[t + 1]!;
+      jobs.push({ kind: 'initial', rows: batch.subarray(a * W, b * W), n: b - a, order: k, smoother: recipe!, threshold });
+    }
+    for (const r of pool!.run(jobs)) if ('initial' in r) append(r);
   };
   while (adjusted.next()) {
+    if (n === batchRows) {
+      // End the batch at the last context boundary; the open context moves to the front.
+      let cut = n - 1;
+      while (cut > 0 && sameWords(batch, (cut - 1) * W, cut * W, k - 1)) cut--;
+      if (cut === 0) {
+        // One context fills the batch: grow it.
+        const bigger = allocate(batchRows * 2 * W);
+        bigger.set(batch);
+        batch = bigger;
+        batchRows *= 2;
+      } else {
+        process(cut);
+        batch.copyWithin(0, cut * W, n * W);
+        n -= cut;
+      }
+    }
     const row = adjusted.row;
     const at = adjusted.at;
-    if (size > 0) {
-      let sameContext = true;
-      for (let j = 0; j < k - 1; j++) {
-        if (row[at + j] !== group[j]) {
-          sameContext = false;
-          break;
-        }
-      }
-      if (!sameContext) flush();
-    }
-    if ((size + 1) * W > group.length) {
-      const bigger = new Uint32Array(group.length * 2);
-      bigger.set(group);
-      group = bigger;
-      alpha = new Float64Array(group.length / W);
-    }
-    for (let j = 0; j < W; j++) group[size * W + j] = row[at + j]!;
-    size++;
+    for (let j = 0; j < W; j++) batch[n * W + j] = row[at + j]!;
+    n++;
     if (++rows % PROGRESS_EVERY === 0) log?.progress?.(`initial probabilities of ${k}-grams`, rows, 0);
   }
-  if (size > 0) flush();
+  if (n > 0) process(n);
   return { initial: initial.finish(), backoffs: backoffs.finish(), kept };
 }
 
@@ -846,6 +950,8 @@ function interpolate(
 export interface PipelineOptions {
   order: number;
   smoother: Smoother;
+  /** The smoother's name and options when it is a built-in one (threads rebuild it from them). */
+  smoothing?: { name: SmoothingName; options: SmoothingOptions };
   /** Count thresholds per order (index k−1), or null. */
   thresholds: number[] | null;
   log: PipelineLog;
@@ -904,12 +1010,17 @@ export function estimateFromCounts(
     });
 
     log.info('=== 4/6 initial probabilities ===');
+    // Threads rebuild a built-in smoother from its name and the same counts.
+    const recipe: SmootherRecipe | null =
+      options.smoothing && env.pool
+        ? { ...options.smoothing, order: N, vocabSize: V, countOfCounts: smoother.counts === 'adjusted' ? adjusted.adjustedCountOfCounts : adjusted.rawCountOfCounts }
+        : null;
     const p1 = unigramProbabilities(adjusted, smoother, V);
     const initial: RowCursor[] = [];
     const backoffs: RowCursor[] = [];
     const counts = [V];
     for (let k = 2; k <= N; k++) {
-      const stage = initialOrder(k, sorters[k]!.finish(), smoother, thresholds?.[k - 1] ?? 0, env, scratch, log);
+      const stage = initialOrder(k, sorters[k]!.finish(), smoother, recipe, thresholds?.[k - 1] ?? 0, env, scratch, log);
       initial[k] = stage.initial;
       backoffs[k - 1] = stage.backoffs;
       cleanup.push({ drop: () => (stage.initial.close(), stage.backoffs.close()) });

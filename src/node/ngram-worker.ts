@@ -113,7 +113,7 @@ function run(): unknown {
       for (const chunk of countFileChunks({ order: N, ...totals, text: job.text }, vocab, countRows)) send(chunk);
       return { vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns };
     }
-    const options = { order: N, smoother: smootherOf(job), thresholds: pruneThresholds(job.prune, N), log };
+    const options = { order: N, smoother: smootherOf(job), smoothing: { name: job.smoothing, options: job.smoothingOptions }, thresholds: pruneThresholds(job.prune, N), log };
     if (job.kind === 'tables') {
       let sink: TablesSink | null = null;
       const result = estimateFromCounts(countRows, vocab, totals, options, env, (counts) => (sink = new TablesSink(counts)));

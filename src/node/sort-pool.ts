@@ -20,6 +20,7 @@ export type HelperAnswer =
   | { stored: { path: string; words: number } }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
   | { bytes: Uint8Array }
+  | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
   | { error: string; hint?: string; code?: string };
 
 /** The estimation worker's side of the helpers. */
