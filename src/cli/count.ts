@@ -35,7 +35,7 @@ export const count: Command = {
     progress.done();
     const seconds = (performance.now() - started) / 1000;
     if (o.json) {
-      await io.stdout(toJson({ counts: output, order, vocabulary: summary.vocabulary, sentences: summary.sentences, words: summary.words, seconds, temp_peak_bytes: summary.tempPeakBytes, runs: summary.runs, merged_runs: summary.mergedRuns }) + '\n');
+      await io.stdout(toJson({ counts: output, order, vocabulary: summary.vocabulary, sentences: summary.sentences, words: summary.words, seconds, temp_peak_bytes: summary.tempPeakBytes, runs: summary.runs, merged_runs: summary.mergedRuns, stage_seconds: summary.stageSeconds }) + '\n');
     } else {
       io.log.info(`counted ${order}-grams of ${summary.words} words in ${summary.sentences} sentences (${summary.vocabulary} word types); wrote ${output} in ${seconds.toFixed(2)} s`);
     }

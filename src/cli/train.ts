@@ -158,7 +158,7 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   const counts = summary.counts;
   if (o.json) {
     await io.stdout(
-      toJson({ model: output, order, smoothing, vocabulary: summary.vocabulary, ngrams: counts, sentences: summary.sentences, words: summary.words, seconds, temp_peak_bytes: summary.tempPeakBytes, runs: summary.runs, merged_runs: summary.mergedRuns }) + '\n',
+      toJson({ model: output, order, smoothing, vocabulary: summary.vocabulary, ngrams: counts, sentences: summary.sentences, words: summary.words, seconds, temp_peak_bytes: summary.tempPeakBytes, runs: summary.runs, merged_runs: summary.mergedRuns, stage_seconds: summary.stageSeconds }) + '\n',
     );
   } else {
     io.log.info(`${summary.description}; n-grams per order: ${counts.join(' ')}; wrote ${output} in ${seconds.toFixed(2)} s`);

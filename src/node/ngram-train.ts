@@ -72,6 +72,8 @@ export interface NgramJobSummary {
   tempPeakBytes: number;
   runs: number;
   mergedRuns: number;
+  /** Seconds of each stage in the estimation thread: count (which waits for the reading), adjust, discount, initial, interpolate, write. */
+  stageSeconds: Record<string, number>;
 }
 
 const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
@@ -476,7 +478,7 @@ export async function countNgramFiles(output: string, text: string[], options: N
   let summary!: Omit<NgramJobSummary, 'counts' | 'description'>;
   await writeAtomic(output, async (out) => {
     const r = await runJob('counts', { text }, options, out);
-    summary = { vocabulary: r.result.vocabulary, sentences: r.sentences, words: r.words, tempPeakBytes: r.result.tempPeakBytes, runs: r.result.runs, mergedRuns: r.result.mergedRuns };
+    summary = { vocabulary: r.result.vocabulary, sentences: r.sentences, words: r.words, tempPeakBytes: r.result.tempPeakBytes, runs: r.result.runs, mergedRuns: r.result.mergedRuns, stageSeconds: r.result.stageSeconds };
   });
   return summary;
 }

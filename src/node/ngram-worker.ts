@@ -51,9 +51,26 @@ function send(chunk: Uint8Array): void {
   }
 }
 
+/** Seconds spent in each stage, by its number in the `=== k/6 … ===` lines. */
+const STAGES = ['count', 'adjust', 'discount', 'initial', 'interpolate', 'write'];
+const stageSeconds: Record<string, number> = {};
+let stage = '';
+let stageStarted = 0;
+const endStage = () => {
+  if (stage) stageSeconds[stage] = (stageSeconds[stage] ?? 0) + (performance.now() - stageStarted) / 1000;
+};
+
 const log: PipelineLog = {
   warn: (message) => port.postMessage({ type: 'warn', message }),
-  info: (message) => port.postMessage({ type: 'info', message }),
+  info: (message) => {
+    const m = /^=== (\d)\/6 /.exec(message);
+    if (m) {
+      endStage();
+      stage = STAGES[Number(m[1]) - 1]!;
+      stageStarted = performance.now();
+    }
+    port.postMessage({ type: 'info', message });
+  },
   progress: (stage, done, total) => port.postMessage({ type: 'progress', stage, done, total }),
 };
 
@@ -110,8 +127,9 @@ function run(): unknown {
     }
     const totals = { sentences: end.sentences, words: end.tokens };
     if (job.kind === 'counts') {
+      log.info('=== 6/6 writing the count file ===');
       for (const chunk of countFileChunks({ order: N, ...totals, text: job.text }, vocab, countRows)) send(chunk);
-      return { vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns };
+      return { vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     }
     const options = { order: N, smoother: smootherOf(job), smoothing: { name: job.smoothing, options: job.smoothingOptions }, thresholds: pruneThresholds(job.prune, N), log };
     if (job.kind === 'tables') {
@@ -120,7 +138,7 @@ function run(): unknown {
       const orders = sink!.finish();
       const transfer = orders.flatMap((o) => [o.words, o.log10Prob, o.log10Backoff, o.contextRow, o.suffixRow].filter((a) => a !== undefined).map((a) => a!.buffer as ArrayBuffer));
       port.postMessage({ type: 'tables', words: vocab.list(), orders, description: result.description }, transfer);
-      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns };
+      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     }
     const sink = new SpoolSink(N, env);
     try {
@@ -131,7 +149,7 @@ function run(): unknown {
       const batchRows = Math.max(1 << 12, Math.floor(env.budget.available / 8 / 4 / (N + 2)));
       const rowsOf = (k: number) => (pool ? parallelArpaLines(sink.cursor(k), k, N, words, pool, batchRows) : modelRows(sink.cursor(k), k));
       for (const chunk of arpaChunks(words, result.counts, rowsOf)) send(chunk);
-      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns };
+      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     } finally {
       sink.drop();
     }
@@ -142,6 +160,7 @@ function run(): unknown {
 
 try {
   const result = run();
+  endStage();
   port.postMessage({ type: 'done', result });
 } catch (e) {
   if (e instanceof KotobaError) {
