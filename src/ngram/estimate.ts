@@ -116,6 +116,7 @@ export function estimate(corpus: Corpus, options: EstimateOptions): NgramTables 
   try {
     counter.addTokens(corpus.tokens, true);
     const result = estimateFromCounts(counter.finish(), corpus.vocab, corpus, { order: N, smoother, thresholds, log }, env, (counts) => (sink = new TablesSink(counts)));
+    log.info('=== 6/6 linking the tables ===');
     return { vocab: corpus.vocab, orders: sink!.finish(), description: result.description };
   } finally {
     counter.drop();
