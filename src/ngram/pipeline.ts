@@ -237,6 +237,7 @@ function smootherFrom(recipe: SmootherRecipe): Smoother {
 }
 
 export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): SortResult {
+  if (job.kind === 'interpolate') return interpolateRange(job.range as InterpolationRange, (words) => newBlock(env, words));
   if (job.kind === 'initial') {
     return initialRows(job.order, job.rows, job.n, smootherFrom(job.smoother as SmootherRecipe), job.threshold, (words) => newBlock(env, words));
   }
@@ -857,12 +858,161 @@ export interface ModelSink {
   add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number, suffixRow: number, context: number): void;
   /** The n-gram of order k−1 in kept row `row` (−1: pruned) is context number `context` of order k. */
   context?(k: number, context: number, row: number): void;
+  /** `n` MODEL rows of order k at once (a sink that needs no links may take them so). */
+  addRows?(k: number, rows: Uint32Array, n: number): void;
+}
+
+/** One range of last words of every order, for `interpolateRange` (arrays, not cursors). */
+export interface InterpolationRange {
+  top: number;
+  /** float32 arithmetic and glibc's log10f (modified Kneser-Ney), or float64. */
+  float32: boolean;
+  /** p(w) of every word id (from stage 4). */
+  p1: Float64Array;
+  /** The unigrams of the range: ids from … to−1. */
+  from: number;
+  to: number;
+  /** initial[k]: INITIAL rows of order k (k ≥ 2) whose last word is in the range, n[k] of them. */
+  initial: Uint32Array[];
+  initialRows: number[];
+  /** backoffs[j]: BACKOFF rows of order j (j < top) in the range, m[j] of them. */
+  backoffs: Uint32Array[];
+  backoffRows: number[];
+}
+
+/** What `interpolateRange` makes of a range, order by order. */
+export interface InterpolatedRange {
+  /** model[k]: MODEL rows of the kept n-grams of order k, kept[k] of them. */
+  model: Uint32Array[];
+  kept: number[];
+  /** suffix[k]: each kept row's suffix, as its kept row in this range of order k−1 (k = 2: the word id). */
+  suffix: Int32Array[];
+  /** context[k]: each kept row's context ordinal (from stage 4). */
+  context: Uint32Array[];
+  /** backoffOf[j]: for each BACKOFF row of order j, its n-gram's kept row in this range (j = 1: the word id; −1: pruned). */
+  backoffOf: Int32Array[];
 }
 
 /**
- * Stage 5: every order at once. Order k's row needs p of its suffix, a row of order k−1 that is
- * the current or a later one there (suffix order lines the orders up), so the orders advance
+ * Stage 5 on one range of last words: every order at once. In suffix order an n-gram and its
+ * suffix end in the same word, so a range of last words holds every suffix its rows need, and
+ * ranges interpolate independently (on any thread). Within one, order k's row needs p of its
+ * suffix, a row of order k−1 that is the current or a later one there, so the orders advance
  * together as a cascade of merge joins; each row's backoff is the BACKOFF row with its words.
+ */
+export function interpolateRange(r: InterpolationRange, allocate: (words: number) => Uint32Array): InterpolatedRange {
+  const N = r.top;
+  const float32 = r.float32;
+  const log10 = float32 ? log10f : (x: number) => Math.log10(x);
+  const model: Uint32Array[] = [];
+  const kept = new Array<number>(N + 1).fill(0);
+  const suffix: Int32Array[] = [];
+  const context: Uint32Array[] = [];
+  const backoffOf: Int32Array[] = [];
+  const nextBackoff = new Int32Array(N + 1); // next BACKOFF row of order j to match
+  for (let j = 1; j < N; j++) backoffOf[j] = new Int32Array(r.backoffRows[j]!).fill(-1);
+  // log10 γ of this n-gram as a context (the BACKOFF row with its words), or 0 when it has none.
+  const backoff = (k: number, row: Uint32Array, at: number, keptRow: number): number => {
+    if (k === N) return 0;
+    const i = nextBackoff[k]!;
+    if (i >= r.backoffRows[k]!) return 0;
+    const b = r.backoffs[k]!;
+    const bw = k + 2;
+    for (let j = 0; j < k; j++) if (b[i * bw + j] !== row[at + j]) return 0;
+    backoffOf[k]![i] = keptRow;
+    nextBackoff[k] = i + 1;
+    return log10(getF64(b, i * bw + k));
+  };
+  // Unigrams: every id of the range.
+  const unigrams = allocate((r.to - r.from) * 3);
+  const word = new Uint32Array(1);
+  for (let w = r.from; w < r.to; w++) {
+    word[0] = w;
+    const o = (w - r.from) * 3;
+    unigrams[o] = w;
+    unigrams[o + 1] = f32Bits(log10(r.p1[w]!));
+    unigrams[o + 2] = f32Bits(backoff(1, word, 0, w));
+  }
+  model[1] = unigrams;
+  kept[1] = r.to - r.from;
+  for (let k = 2; k <= N; k++) {
+    const n = r.initialRows[k]!;
+    model[k] = allocate(n * (k + 2));
+    suffix[k] = new Int32Array(n);
+    context[k] = new Uint32Array(n);
+  }
+  const next = new Int32Array(N + 1); // next row of order k
+  const p = new Float64Array(N + 1); // probability of order k's current (last stepped) row
+  const currentKept = new Float64Array(N + 1); // its kept row, or −1
+  const step = (k: number): boolean => {
+    const i = next[k]!;
+    if (i >= r.initialRows[k]!) return false;
+    next[k] = i + 1;
+    const W = k + 6;
+    const row = r.initial[k]!;
+    const at = i * W;
+    let lower: number;
+    let suffixRow: number;
+    if (k === 2) {
+      lower = r.p1[row[at + 1]!]!;
+      suffixRow = row[at + 1]!;
+    } else {
+      // Advance order k−1 to this row's suffix (words 1 … k−1 here, 0 … k−2 there).
+      const d = r.initial[k - 1]!;
+      const dw = k + 5;
+      for (;;) {
+        const c = next[k - 1]! - 1;
+        if (c >= 0) {
+          let cmp = 0;
+          for (let j = k - 1; j >= 1 && cmp === 0; j--) cmp = row[at + j]! - d[c * dw + j - 1]!;
+          if (cmp === 0) break;
+          if (cmp < 0) throw new Error(`interpolate: the suffix of a ${k}-gram is missing from the ${k - 1}-grams`);
+        }
+        if (!step(k - 1)) throw new Error(`interpolate: the ${k - 1}-grams ended before a suffix of a ${k}-gram`);
+      }
+      lower = p[k - 1]!;
+      suffixRow = currentKept[k - 1]!;
+    }
+    const alpha = getF64(row, at + k);
+    const gamma = getF64(row, at + k + 2);
+    const prob = float32 ? f(alpha + f(gamma * lower)) : alpha + gamma * lower;
+    p[k] = prob;
+    const keep = row[at + k + 4] === 1;
+    const keptRow = keep ? kept[k]!++ : -1;
+    currentKept[k] = keptRow;
+    const bo = backoff(k, row, at, keptRow);
+    if (keep) {
+      const out = model[k]!;
+      const o = keptRow * (k + 2);
+      for (let j = 0; j < k; j++) out[o + j] = row[at + j]!;
+      out[o + k] = f32Bits(log10(prob));
+      out[o + k + 1] = f32Bits(bo);
+      suffix[k]![keptRow] = suffixRow;
+      context[k]![keptRow] = row[at + k + 5]!;
+    }
+    return true;
+  };
+  // The top order drives; then the rows of lower orders that extend no higher n-gram.
+  for (let k = N; k >= 2; k--) while (step(k));
+  return { model, kept, suffix, context, backoffOf };
+}
+
+/** A cursor with one row held back (the first row of the next range). */
+class Peeked {
+  has: boolean;
+  constructor(readonly cursor: RowCursor) {
+    this.has = cursor.next();
+  }
+  /** Last word of the held row (words 0 … width−1 of which `last` is the index). */
+  lastWord(last: number): number {
+    return this.cursor.row[this.cursor.at + last]!;
+  }
+}
+
+/**
+ * Stage 5: the orders' INITIAL and BACKOFF streams read in ranges of last words (a batch that
+ * fits the budget), each range cut into one slice per thread at a last word, every slice
+ * interpolated on its own (`interpolateRange`), the results handed to `sink` in order.
  */
 function interpolate(
   N: number,
@@ -871,76 +1021,142 @@ function interpolate(
   backoffs: RowCursor[],
   smoother: Smoother,
   sink: ModelSink,
+  env: StreamEnv,
   log?: PipelineLog,
 ): void {
-  const log10 = smoother.float32 ? log10f : (x: number) => Math.log10(x);
   const V = p1.length;
-  const hasBackoff = new Uint8Array(N + 1);
-  const backoffRows = new Float64Array(N + 1); // BACKOFF rows of order k read so far
-  for (let k = 1; k < N; k++) hasBackoff[k] = backoffs[k]!.next() ? 1 : 0;
-  // log10 γ of this n-gram as a context (the BACKOFF row with its words), or 0 when it has none.
-  const backoffOf = (k: number, row: Uint32Array, at: number, keptRow: number): number => {
-    if (k === N || !hasBackoff[k]) return 0;
-    const b = backoffs[k]!;
-    for (let j = 0; j < k; j++) if (b.row[b.at + j] !== row[at + j]) return 0;
-    const g = getF64(b.row, b.at + k);
-    sink.context?.(k + 1, backoffRows[k]!++, keptRow);
-    hasBackoff[k] = b.next() ? 1 : 0;
-    return log10(g);
-  };
-  const word = new Uint32Array(1);
-  for (let w = 0; w < V; w++) {
-    word[0] = w;
-    sink.add(1, word, 0, log10(p1[w]!), backoffOf(1, word, 0, w), -1, 0);
-  }
-  const current = new Uint8Array(N + 1); // order k has a current row
-  const p = new Float64Array(N + 1); // its probability
-  const keptRows = new Float64Array(N + 1); // kept rows of order k so far
-  const currentRow = new Float64Array(N + 1); // the current row's index among the kept, or -1
-  let rows = 0;
-  const step = (k: number): boolean => {
-    const c = initial[k]!;
-    if (!c.next()) {
-      current[k] = 0;
-      return false;
-    }
-    const row = c.row;
-    const at = c.at;
-    let lower: number;
-    let suffixRow: number;
-    if (k === 2) {
-      lower = p1[row[at + 1]!]!;
-      suffixRow = row[at + 1]!;
-    } else {
-      // Advance order k−1 to this row's suffix (words 1 … k−1 here, 0 … k−2 there).
-      const d = initial[k - 1]!;
-      for (;;) {
-        if (current[k - 1]) {
-          let cmp = 0;
-          for (let j = k - 1; j >= 1 && cmp === 0; j--) cmp = row[at + j]! - d.row[d.at + j - 1]!;
-          if (cmp === 0) break;
-          if (cmp < 0) throw new Error(`interpolate: the suffix of a ${k}-gram is missing from the ${k - 1}-grams`);
-        }
-        if (!step(k - 1)) throw new Error(`interpolate: the ${k - 1}-grams ended before a suffix of a ${k}-gram`);
+  const pool = env.pool;
+  const allocate = (words: number) => newBlock(env, words);
+  const sharedP1 = pool ? new Float64Array(allocate(V * 2).buffer, 0, V) : p1;
+  if (pool) sharedP1.set(p1);
+  const rowsPerBatch = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 8 / 4 / (2 * N + 8))));
+  const ins = initial.map((c) => (c ? new Peeked(c) : null));
+  const bos = backoffs.map((c) => (c ? new Peeked(c) : null));
+  // Batch buffers per order, grown as needed.
+  const inBuf: Uint32Array[] = [];
+  const inRows: number[] = new Array<number>(N + 1).fill(0);
+  const boBuf: Uint32Array[] = [];
+  const boRows: number[] = new Array<number>(N + 1).fill(0);
+  const take = (p: Peeked, W: number, bufs: Uint32Array[], counts: number[], k: number, below: number, last: number) => {
+    let buf = bufs[k] ?? allocate(1024 * W);
+    let n = 0;
+    while (p.has && p.lastWord(last) < below) {
+      if ((n + 1) * W > buf.length) {
+        const bigger = allocate(buf.length * 2);
+        bigger.set(buf);
+        buf = bigger;
       }
-      lower = p[k - 1]!;
-      suffixRow = currentRow[k - 1]!;
+      const row = p.cursor.row;
+      const at = p.cursor.at;
+      for (let j = 0; j < W; j++) buf[n * W + j] = row[at + j]!;
+      n++;
+      p.has = p.cursor.next();
     }
-    const alpha = getF64(row, at + k);
-    const gamma = getF64(row, at + k + 2);
-    const prob = smoother.float32 ? f(alpha + f(gamma * lower)) : alpha + gamma * lower;
-    p[k] = prob;
-    current[k] = 1;
-    const keep = row[at + k + 4] === 1;
-    const keptRow = keep ? keptRows[k]!++ : -1;
-    currentRow[k] = keptRow;
-    const bo = backoffOf(k, row, at, keptRow);
-    if (keep) sink.add(k, row, at, log10(prob), bo, suffixRow, row[at + k + 5]!);
-    if (++rows % PROGRESS_EVERY === 0) log?.progress?.('interpolating', rows, 0);
-    return true;
+    bufs[k] = buf;
+    counts[k] = n;
   };
-  // The top order drives; then the rows of lower orders that extend no higher n-gram.
-  for (let k = N; k >= 2; k--) while (step(k));
+  const keptBefore = new Float64Array(N + 1);
+  const backoffsBefore = new Float64Array(N + 1);
+  let done = 0;
+  for (let lo = 0; lo < V; ) {
+    // The range: as many last words as bring about rowsPerBatch rows of the top order.
+    let hi = V;
+    const top = ins[N];
+    if (N >= 2 && top) {
+      let n = 0;
+      const W = N + 6;
+      let buf = inBuf[N] ?? allocate(1024 * W);
+      while (top.has) {
+        const w = top.lastWord(N - 1);
+        if (n >= rowsPerBatch && w !== buf[(n - 1) * W + N - 1]) {
+          hi = w;
+          break;
+        }
+        if ((n + 1) * W > buf.length) {
+          const bigger = allocate(buf.length * 2);
+          bigger.set(buf);
+          buf = bigger;
+        }
+        for (let j = 0; j < W; j++) buf[n * W + j] = top.cursor.row[top.cursor.at + j]!;
+        n++;
+        top.has = top.cursor.next();
+      }
+      inBuf[N] = buf;
+      inRows[N] = n;
+      if (!top.has) hi = V;
+    }
+    for (let k = 2; k < N; k++) take(ins[k]!, k + 6, inBuf, inRows, k, hi, k - 1);
+    for (let j = 1; j < N; j++) take(bos[j]!, j + 2, boBuf, boRows, j, hi, j - 1);
+    // One slice per thread, cut at last words so that each has the top order's share of rows.
+    const cuts = [lo];
+    const T = pool && inRows[N]! >= PARALLEL_MIN_ROWS ? pool.threads : 1;
+    for (let t = 1; t < T; t++) {
+      const i = Math.floor((inRows[N]! * t) / T);
+      const w = inBuf[N]![i * (N + 6) + N - 1]! + 1;
+      if (w > cuts[cuts.length - 1]! && w < hi) cuts.push(w);
+    }
+    cuts.push(hi);
+    const ranges: InterpolationRange[] = [];
+    for (let t = 0; t + 1 < cuts.length; t++) {
+      const a = cuts[t]!;
+      const b = cuts[t + 1]!;
+      const range: InterpolationRange = { top: N, float32: smoother.float32, p1: sharedP1, from: a, to: b, initial: [], initialRows: [], backoffs: [], backoffRows: [] };
+      for (let k = 2; k <= N; k++) {
+        const [s, e] = lastWordSpan(inBuf[k]!, inRows[k]!, k + 6, k - 1, a, b);
+        range.initial[k] = inBuf[k]!.subarray(s * (k + 6), e * (k + 6));
+        range.initialRows[k] = e - s;
+      }
+      for (let j = 1; j < N; j++) {
+        const [s, e] = lastWordSpan(boBuf[j]!, boRows[j]!, j + 2, j - 1, a, b);
+        range.backoffs[j] = boBuf[j]!.subarray(s * (j + 2), e * (j + 2));
+        range.backoffRows[j] = e - s;
+      }
+      ranges.push(range);
+    }
+    const results =
+      ranges.length > 1
+        ? pool!.run(ranges.map((range): SortJob => ({ kind: 'interpolate', range }))).map((r) => r as InterpolatedRange)
+        : [interpolateRange(ranges[0]!, allocate)];
+    for (const r of results) {
+      for (let k = 1; k <= N; k++) {
+        const W = k + 2;
+        const m = r.model[k]!;
+        if (sink.addRows) sink.addRows(k, m, r.kept[k]!);
+        else {
+          for (let i = 0; i < r.kept[k]!; i++) {
+            const at = i * W;
+            const suffixRow = k === 1 ? -1 : k === 2 ? r.suffix[k]![i]! : r.suffix[k]![i]! + keptBefore[k - 1]!;
+            sink.add(k, m, at, f32FromBits(m[at + k]!), f32FromBits(m[at + k + 1]!), suffixRow, k === 1 ? 0 : r.context[k]![i]!);
+          }
+        }
+      }
+      for (let j = 1; j < N; j++) {
+        const of = r.backoffOf[j]!;
+        if (sink.context) for (let i = 0; i < of.length; i++) sink.context(j + 1, backoffsBefore[j]! + i, j === 1 || of[i]! < 0 ? of[i]! : of[i]! + keptBefore[j]!);
+        backoffsBefore[j]! += of.length;
+      }
+      for (let k = 1; k <= N; k++) keptBefore[k]! += r.kept[k]!;
+    }
+    done += inRows[N]!;
+    log?.progress?.('interpolating', done, 0);
+    lo = hi;
+  }
+  for (const p of [...ins, ...bos]) if (p?.has) throw new Error('interpolate: rows left past the last word');
+}
+
+/** Rows [s, e) of `buf` (n rows of width W, sorted by column `last`) whose column `last` is in [a, b). */
+function lastWordSpan(buf: Uint32Array, n: number, W: number, last: number, a: number, b: number): [number, number] {
+  const first = (w: number) => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (buf[mid * W + last]! < w) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return [first(a), first(b)];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1029,7 +1245,7 @@ export function estimateFromCounts(
     scratch.release();
 
     log.info('=== 5/6 interpolating orders ===');
-    interpolate(N, p1, initial, backoffs, smoother, makeSink(counts), log);
+    interpolate(N, p1, initial, backoffs, smoother, makeSink(counts), env, log);
     const description = `${N}-gram ${smoother.name}${thresholds ? `, pruned ${thresholds.join(' ')}` : ''}, trained on ${totals.words} words in ${totals.sentences} sentences`;
     return { vocab, counts, description };
   } finally {
@@ -1051,6 +1267,15 @@ export class SpoolSink implements ModelSink {
     for (let j = 0; j < k; j++) b[o + j] = row[at + j]!;
     b[o + k] = f32Bits(log10Prob);
     b[o + k + 1] = f32Bits(log10Backoff);
+  }
+  addRows(k: number, rows: Uint32Array, n: number): void {
+    const s = this.spools[k]!;
+    const W = k + 2;
+    for (let i = 0; i < n; i++) {
+      const o = s.push();
+      const b = s.block;
+      for (let j = 0; j < W; j++) b[o + j] = rows[i * W + j]!;
+    }
   }
   /** MODEL rows of order k (call once per order, in order). */
   cursor(k: number): RowCursor {

@@ -169,7 +169,8 @@ export type SortJob =
   | { kind: 'rows'; rows: Uint32Array; n: number; spec: RowSpec; store: boolean }
   | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean }
   | { kind: 'arpa'; rows: Uint32Array; n: number; order: number; top: number; words: { bytes: Uint8Array; start: Int32Array; longest: number } }
-  | { kind: 'initial'; rows: Uint32Array; n: number; order: number; smoother: object; threshold: number };
+  | { kind: 'initial'; rows: Uint32Array; n: number; order: number; smoother: object; threshold: number }
+  | { kind: 'interpolate'; range: object };
 
 /**
  * A sorted run: stored, or in memory (rows, read through `perm`, or in order when it is null);
@@ -179,7 +180,8 @@ export type SortResult =
   | { run: StoredRun }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
   | { bytes: Uint8Array }
-  | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number };
+  | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
+  | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] };
 
 /**
  * Threads that run sort jobs at the same time: a fixed partition of each block into one job per

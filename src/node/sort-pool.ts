@@ -21,6 +21,7 @@ export type HelperAnswer =
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
   | { bytes: Uint8Array }
   | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
+  | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] }
   | { error: string; hint?: string; code?: string };
 
 /** The estimation worker's side of the helpers. */
