@@ -50,6 +50,14 @@
  *
  * Every smoother streams: each is α(h, w) and γ(h) from its context's sums and the
  * count-of-counts (smoothing.ts), which stage 4 has at hand.
+ *
+ * Threads (a SortPool in the StreamEnv) take a fixed partition of each block and their results
+ * are put together in a fixed order, so the bytes never depend on the thread count: counting
+ * cuts a block of tokens at sentence starts (runs merged with their counts summed), sorting cuts
+ * a block of rows into equal slices (runs merged), stage 4 cuts a batch between contexts, stage
+ * 5 between last words (an n-gram and its suffix end in the same word, so ranges of last words
+ * interpolate independently), and stage 6 formats slices of each order's rows. Stage 2 is one
+ * sequential scan.
  */
 import { BOS, type Vocabulary } from '../text/vocabulary.js';
 import { log10f } from './log10f.js';
@@ -278,9 +286,29 @@ function copySharedBytes(a: Uint8Array, env: StreamEnv): Uint8Array {
  * Stage 6 for ARPA files with a pool of threads: MODEL rows of order k read a batch at a time,
  * each batch cut into one slice per thread and formatted at once, the lines in order.
  */
-export function* parallelArpaLines(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batchRows: number): Generator<Uint8Array> {
+export function* parallelArpaLines(
+  cursor: RowCursor,
+  k: number,
+  top: number,
+  words: WordBytes,
+  env: StreamEnv & { pool: SortPool },
+  batchRows: number,
+): Generator<Uint8Array> {
+  const pool = env.pool;
   const W = k + 2;
   const batch = pool.allocate(batchRows * W);
+  // The batch, and its lines (about ten bytes a word), come out of the budget.
+  const reserved = batchRows * (W * 4 + 10 * W);
+  env.budget.take(reserved, true);
+  try {
+    yield* formatBatches(cursor, k, top, words, pool, batch, batchRows);
+  } finally {
+    env.budget.give(reserved);
+  }
+}
+
+function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batch: Uint32Array, batchRows: number): Generator<Uint8Array> {
+  const W = k + 2;
   for (;;) {
     let n = 0;
     while (n < batchRows && cursor.next()) {
@@ -778,6 +806,9 @@ function initialOrder(
   const pool = recipe ? env.pool : undefined;
   const allocate = (words: number) => newBlock(env, words);
   let batchRows = Math.max(1 << 12, Math.min(1 << 20, Math.floor(env.budget.available / 16 / 4 / (W + IW))));
+  // The batch, and the results of its slices until they are appended, come out of the budget.
+  let reserved = batchRows * (W + IW) * 4;
+  env.budget.take(reserved, true);
   let batch = allocate(batchRows * W);
   let n = 0;
   let kept = 0;
@@ -828,6 +859,8 @@ function initialOrder(
         const bigger = allocate(batchRows * 2 * W);
         bigger.set(batch);
         batch = bigger;
+        env.budget.take(reserved, true);
+        reserved *= 2;
         batchRows *= 2;
       } else {
         process(cut);
@@ -842,6 +875,7 @@ function initialOrder(
     if (++rows % PROGRESS_EVERY === 0) log?.progress?.(`initial probabilities of ${k}-grams`, rows, 0);
   }
   if (n > 0) process(n);
+  env.budget.give(reserved);
   return { initial: initial.finish(), backoffs: backoffs.finish(), kept };
 }
 
@@ -1029,7 +1063,15 @@ function interpolate(
   const allocate = (words: number) => newBlock(env, words);
   const sharedP1 = pool ? new Float64Array(allocate(V * 2).buffer, 0, V) : p1;
   if (pool) sharedP1.set(p1);
-  const rowsPerBatch = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 8 / 4 / (2 * N + 8))));
+  // A range holds about as many rows of each order as of the top one: bytes per top-order row
+  // of the INITIAL and BACKOFF rows read, and of the MODEL rows made. Ranges take an eighth of
+  // the budget.
+  let perTopRow = 12;
+  for (let k = 2; k <= N; k++) perTopRow += 4 * (k + 6 + k + 2);
+  for (let j = 1; j < N; j++) perTopRow += 4 * (j + 2);
+  const rowsPerBatch = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 8 / perTopRow)));
+  const reserved = rowsPerBatch * perTopRow;
+  env.budget.take(reserved, true);
   const ins = initial.map((c) => (c ? new Peeked(c) : null));
   const bos = backoffs.map((c) => (c ? new Peeked(c) : null));
   // Batch buffers per order, grown as needed.
@@ -1141,6 +1183,7 @@ function interpolate(
     log?.progress?.('interpolating', done, 0);
     lo = hi;
   }
+  env.budget.give(reserved);
   for (const p of [...ins, ...bos]) if (p?.has) throw new Error('interpolate: rows left past the last word');
 }
 

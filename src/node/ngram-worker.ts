@@ -146,8 +146,9 @@ function run(): unknown {
       log.info('=== 6/6 writing the ARPA file ===');
       const pool = env.pool;
       const words = wordBytes(vocab, pool ? (bytes) => new Uint8Array(new SharedArrayBuffer(Math.max(4, bytes))).subarray(0, bytes) : undefined);
-      const batchRows = Math.max(1 << 12, Math.floor(env.budget.available / 8 / 4 / (N + 2)));
-      const rowsOf = (k: number) => (pool ? parallelArpaLines(sink.cursor(k), k, N, words, pool, batchRows) : modelRows(sink.cursor(k), k));
+      // Batches of MODEL rows and their lines take a sixteenth of the budget.
+      const batchRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
+      const rowsOf = (k: number) => (pool ? parallelArpaLines(sink.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(sink.cursor(k), k));
       for (const chunk of arpaChunks(words, result.counts, rowsOf)) send(chunk);
       return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     } finally {
