@@ -71,6 +71,7 @@ import {
   MergeCursor,
   minBlockBytes,
   newBlock,
+  type MemoryBudget,
   RowCollector,
   RowSorter,
   RowSpool,
@@ -301,13 +302,22 @@ export function* parallelArpaLines(
   const reserved = batchRows * (W * 4 + 10 * W);
   env.budget.take(reserved, true);
   try {
-    yield* formatBatches(cursor, k, top, words, pool, batch, batchRows);
+    yield* formatBatches(cursor, k, top, words, pool, batch, batchRows, env.budget);
   } finally {
     env.budget.give(reserved);
   }
 }
 
-function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batch: Uint32Array, batchRows: number): Generator<Uint8Array> {
+function* formatBatches(
+  cursor: RowCursor,
+  k: number,
+  top: number,
+  words: WordBytes,
+  pool: SortPool,
+  batch: Uint32Array,
+  batchRows: number,
+  budget: MemoryBudget,
+): Generator<Uint8Array> {
   const W = k + 2;
   for (;;) {
     let n = 0;
@@ -326,7 +336,10 @@ function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBy
       jobs.push({ kind: 'arpa', rows: batch.subarray(a * W, b * W), n: b - a, order: k, top, words });
     }
     for (const r of T > 1 ? pool.run(jobs) : [{ bytes: formatModelRows(words, batch, n, k, top) }]) {
-      if ('bytes' in r) yield r.bytes.slice();
+      if ('bytes' in r) {
+        yield r.bytes.slice();
+        budget.garbage(r.bytes.byteLength);
+      }
     }
     if (n < batchRows) return;
   }
@@ -840,14 +853,23 @@ function initialOrder(
       }
     }
     cuts.push(upto);
-    if (cuts.length === 2) return append(initialRows(k, batch, upto, smoother, threshold, allocate));
+    if (cuts.length === 2) {
+      const r = initialRows(k, batch, upto, smoother, threshold, allocate);
+      append(r);
+      return env.budget.garbage(r.initial.byteLength + r.backoffs.byteLength);
+    }
     const jobs: SortJob[] = [];
     for (let t = 0; t + 1 < cuts.length; t++) {
       const a = cuts[t]!;
       const b = cuts[t + 1]!;
       jobs.push({ kind: 'initial', rows: batch.subarray(a * W, b * W), n: b - a, order: k, smoother: recipe!, threshold });
     }
-    for (const r of pool!.run(jobs)) if ('initial' in r) append(r);
+    for (const r of pool!.run(jobs)) {
+      if ('initial' in r) {
+        append(r);
+        env.budget.garbage(r.initial.byteLength + r.backoffs.byteLength);
+      }
+    }
   };
   while (adjusted.next()) {
     if (n === batchRows) {
@@ -1086,6 +1108,7 @@ function interpolate(
       if ((n + 1) * W > buf.length) {
         const bigger = allocate(buf.length * 2);
         bigger.set(buf);
+        env.budget.garbage(buf.byteLength);
         buf = bigger;
       }
       const row = p.cursor.row;
@@ -1177,7 +1200,10 @@ function interpolate(
         if (sink.context) for (let i = 0; i < of.length; i++) sink.context(j + 1, backoffsBefore[j]! + i, j === 1 || of[i]! < 0 ? of[i]! : of[i]! + keptBefore[j]!);
         backoffsBefore[j]! += of.length;
       }
-      for (let k = 1; k <= N; k++) keptBefore[k]! += r.kept[k]!;
+      for (let k = 1; k <= N; k++) {
+        keptBefore[k]! += r.kept[k]!;
+        env.budget.garbage(r.model[k]!.byteLength + (r.suffix[k]?.byteLength ?? 0) * 2);
+      }
     }
     done += inRows[N]!;
     log?.progress?.('interpolating', done, 0);

@@ -142,6 +142,10 @@ export class MemoryBudget {
   }
   give(n: number): void {
     this.used -= n;
+    this.garbage(n);
+  }
+  /** Notes `n` bytes of short-lived arrays dropped (a batch's results): they count towards a collection. */
+  garbage(n: number): void {
     this.freed += n;
     if (this.collect && this.freed >= Math.max(32 << 20, Math.min(this.bytes, 1 << 40) / 16)) {
       this.freed = 0;

@@ -42,8 +42,18 @@ function receive(): WorkerInput {
   }
 }
 
-/** Hands an output chunk (which owns its buffer) to the main thread, keeping at most AHEAD unwritten. */
+/** Bytes per message: output in flight stays below AHEAD of these. */
+const CHUNK = 4 << 20;
+
+/**
+ * Hands output (a chunk that owns its buffer) to the main thread in pieces of at most CHUNK
+ * bytes, keeping at most AHEAD pieces unwritten.
+ */
 function send(chunk: Uint8Array): void {
+  if (chunk.length > CHUNK) {
+    for (let at = 0; at < chunk.length; at += CHUNK) send(chunk.slice(at, at + CHUNK));
+    return;
+  }
   port.postMessage({ type: 'chunk', chunk }, [chunk.buffer as ArrayBuffer]);
   sent++;
   for (let written = Atomics.load(control, WRITTEN); sent - written > AHEAD; written = Atomics.load(control, WRITTEN)) {

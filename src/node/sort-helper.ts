@@ -32,7 +32,8 @@ port.on('message', ({ job, dir }: { job: SortJob; dir: string }) => {
   port.postMessage(answer);
   Atomics.store(slot, index, DONE);
   Atomics.notify(slot, index);
-  // The job's sort arrays are as large as its block: free them now, not at some later collection.
+  // The job's sort arrays, and its view of the block, are as large as the block: free them now,
+  // not at some later collection (once this handler has returned and dropped the job).
   scratch.release();
-  collectGarbage();
+  setImmediate(collectGarbage);
 });
