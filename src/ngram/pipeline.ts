@@ -122,12 +122,31 @@ function getF64(row: Uint32Array, at: number): number {
   F64_WORDS[1] = row[at + 1]!;
   return F64[0]!;
 }
-/** The bits of x as a float32. */
+/**
+ * The bits of x as a float32 (how MODEL rows hold log10 values).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { f32Bits, f32FromBits } from 'kotoba';
+ * f32Bits(1);                 // 0x3f800000
+ * f32FromBits(f32Bits(-0.5)); // -0.5
+ * ```
+ */
 export function f32Bits(x: number): number {
   F32[0] = x;
   return F32_WORD[0]!;
 }
-/** The float32 with bits `b`. */
+/**
+ * The float32 with bits `b`.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { f32FromBits } from 'kotoba';
+ * f32FromBits(0x40490fdb); // 3.1415927410125732, π in float32
+ * ```
+ */
 export function f32FromBits(b: number): number {
   F32_WORD[0] = b;
   return F32[0]!;
@@ -355,6 +374,17 @@ function copyShared(a: Uint32Array, env: StreamEnv): Uint32Array {
 /**
  * Stage 1: sentences of word ids (and count-file rows) in, COUNT rows out. Tokens are buffered
  * into blocks as large as the budget allows; each full block is sorted and summed into a run.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { corpusFromText, memoryEnv, NgramCounter } from 'kotoba';
+ * const corpus = corpusFromText(['a b a b', 'b a']);
+ * const counter = new NgramCounter(2, memoryEnv());
+ * counter.addTokens(corpus.tokens);
+ * const rows = counter.finish(); // COUNT rows: [w0, w1, count], suffix order, <s>-padded
+ * while (rows.next()) console.log(Array.from(rows.row.subarray(rows.at, rows.at + 3)));
+ * ```
  */
 export class NgramCounter {
   readonly spec: RowSpec;
@@ -372,7 +402,7 @@ export class NgramCounter {
   constructor(
     readonly order: number,
     private readonly env: StreamEnv,
-    private readonly scratch: SortScratch,
+    private readonly scratch = new SortScratch(),
     countWords = false,
   ) {
     this.spec = countSpec(order);
@@ -1252,7 +1282,23 @@ export interface PipelineResult {
 
 /**
  * Stages 2–5 on counted n-grams: from COUNT rows to a model in `sink`. `vocab` is the final
- * vocabulary (after any restriction); `totals` the corpus' sentences and words.
+ * vocabulary (after any restriction); `totals` the corpus' sentences and words. `estimate()`
+ * and kotoba/node's `trainNgramModel` are this with a counter in front and a sink behind.
+ *
+ * @example
+ * ```ts
+ * import { createSmoother, estimateFromCounts, memoryEnv, NgramCounter, type Corpus, type ModelSink } from 'kotoba';
+ * declare const corpus: Corpus;
+ * const env = memoryEnv(256 << 20); // a 256 MB budget, runs kept in memory
+ * const counter = new NgramCounter(4, env);
+ * counter.addTokens(corpus.tokens, true);
+ * let bigrams = 0;
+ * const sink: ModelSink = { add: (k) => void (k === 2 && bigrams++) };
+ * const result = estimateFromCounts(counter.finish(), corpus.vocab, corpus, {
+ *   order: 4, smoother: createSmoother('mkn'), thresholds: null, log: console,
+ * }, env, () => sink);
+ * result.counts; // n-grams per order; bigrams === result.counts[1]
+ * ```
  */
 export function estimateFromCounts(
   countRows: RowCursor,

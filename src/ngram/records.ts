@@ -59,7 +59,18 @@ export interface RunStorage {
   mergedRuns: number;
 }
 
-/** Runs kept as copies in memory: the storage of the browser and of tests with tiny budgets. */
+/**
+ * Runs kept as copies in memory: the storage of the browser and of tests with tiny budgets.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { MemoryBudget, MemoryStorage, type StreamEnv } from 'kotoba';
+ * const storage = new MemoryStorage();
+ * const env: StreamEnv = { storage, budget: new MemoryBudget(1 << 20), minReadBytes: 1 << 12 };
+ * storage.runsWritten; // 0 until a stream outgrows the budget
+ * ```
+ */
 export class MemoryStorage implements RunStorage {
   bytesHeld = 0;
   runsWritten = 0;
@@ -114,6 +125,17 @@ function memoryRun(chunks: Uint32Array[], words: number, onDrop: () => void): St
 /**
  * The memory budget shared by every stream of one estimation: buffers grow while it allows,
  * and a stream whose buffer cannot grow writes a run instead. `Infinity` never spills.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { MemoryBudget } from 'kotoba';
+ * const budget = new MemoryBudget(64 << 20); // 64 MB
+ * budget.take(48 << 20); // true: a block may grow by 48 MB
+ * budget.take(32 << 20); // false: its stream writes a run instead
+ * budget.give(48 << 20);
+ * budget.peak;           // 50331648
+ * ```
  */
 export class MemoryBudget {
   used = 0;
@@ -213,7 +235,20 @@ export function minBlockBytes(env: StreamEnv): number {
   return 4 * env.minReadBytes;
 }
 
-/** An environment that keeps everything in memory and never spills: `estimate()`'s. */
+/**
+ * Streams kept in memory: `estimate()`'s environment (unbounded: one run per stream), or with a
+ * budget in bytes, runs spilled into memory (the merging of runs on disk, without a disk).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { arpaText, corpusFromText, estimate, memoryEnv } from 'kotoba';
+ * const corpus = corpusFromText(['a b c a b', 'b c a', 'c a b c']);
+ * const streams = memoryEnv(4096, 1024); // a 4 kB budget: many runs, merged
+ * const same = (await arpaText(estimate(corpus, { order: 3, streams }))) === (await arpaText(estimate(corpus, { order: 3 })));
+ * // same === true; streams.storage.runsWritten > 0
+ * ```
+ */
 export function memoryEnv(budgetBytes = Infinity, minReadBytes = 1 << 16): StreamEnv {
   return { storage: new MemoryStorage(), budget: new MemoryBudget(budgetBytes), minReadBytes };
 }

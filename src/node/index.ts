@@ -6,5 +6,5 @@ export * from './models.js';
 export * from './mixture-files.js';
 export * from './neural-files.js';
 export * from './ngram-train.js';
-export * from './temp-storage.js';
+export { FileStorage, makeTempFolder } from './temp-storage.js';
 export * from './byte-corpus.js';

@@ -79,6 +79,20 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 /**
  * Runs as files in `dir`. `needed` estimates the space the whole job needs, for the message
  * when the disk fills up; `failAfter` (tests) fails with ENOSPC once that many bytes are held.
+ *
+ * @example
+ * ```ts
+ * import { arpaText, estimate, MemoryBudget, type Corpus } from 'kotoba';
+ * import { FileStorage, makeTempFolder } from 'kotoba/node';
+ * declare const corpus: Corpus;
+ * const folder = makeTempFolder();
+ * try {
+ *   const streams = { storage: new FileStorage(folder.path), budget: new MemoryBudget(64 << 20), minReadBytes: 1 << 16 };
+ *   const text = await arpaText(estimate(corpus, { order: 5, streams })); // runs beyond 64 MB go to disk
+ * } finally {
+ *   folder.remove();
+ * }
+ * ```
  */
 export class FileStorage implements RunStorage {
   bytesHeld = 0;
