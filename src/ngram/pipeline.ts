@@ -191,10 +191,11 @@ export function sentencePieces(tokens: Uint32Array, from: number, to: number, n:
 
 /**
  * Counts `tokens[from, to)` (whole sentences): its token positions sorted by their padded keys
- * (LSD radix sort: the word at distance N−1 first, the predicted word last), then one scan that
- * calls `emit` with each distinct COUNT row (`row`: N words and the count) in suffix order.
+ * (LSD radix sort: the word at distance N−1 first, the predicted word last). Returns a function
+ * that scans them, calling `emit` with each distinct COUNT row (`row`: N words and the count) in
+ * suffix order; it may scan more than once (to size the rows, then to fill them).
  */
-export function countTokens(tokens: Uint32Array, from: number, to: number, N: number, scratch: SortScratch, emit: (row: Uint32Array) => void): void {
+export function countTokens(tokens: Uint32Array, from: number, to: number, N: number, scratch: SortScratch): (emit: (row: Uint32Array) => void) => void {
   const depth = new Uint8Array(to - from); // how far the n-gram ending at p reaches: min(N, distance to <s> + 1)
   let n = 0;
   {
@@ -223,29 +224,32 @@ export function countTokens(tokens: Uint32Array, from: number, to: number, N: nu
     countingSortPass(keys, perm, spare, n, scratch.buckets(max + 1));
     [perm, spare] = [spare, perm];
   }
-  const row = new Uint32Array(N + 1);
-  let run = 0;
-  for (let i = 0; i < n; i++) {
-    if (i > 0) {
-      const p = perm[i]!;
-      const q = perm[i - 1]!;
-      let d = 0;
-      while (d < N && wordAt(p, d) === wordAt(q, d)) d++;
-      if (d < N) {
-        for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
-        row[N] = run;
-        emit(row);
-        run = 0;
+  const sorted = perm;
+  return (emit) => {
+    const row = new Uint32Array(N + 1);
+    let run = 0;
+    for (let i = 0; i < n; i++) {
+      if (i > 0) {
+        const p = sorted[i]!;
+        const q = sorted[i - 1]!;
+        let d = 0;
+        while (d < N && wordAt(p, d) === wordAt(q, d)) d++;
+        if (d < N) {
+          for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
+          row[N] = run;
+          emit(row);
+          run = 0;
+        }
       }
+      run++;
     }
-    run++;
-  }
-  if (n > 0) {
-    const q = perm[n - 1]!;
-    for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
-    row[N] = run;
-    emit(row);
-  }
+    if (n > 0) {
+      const q = sorted[n - 1]!;
+      for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
+      row[N] = run;
+      emit(row);
+    }
+  };
 }
 
 /**
@@ -281,18 +285,23 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
   }
   const N = job.order;
   const spec = countSpec(N);
+  const scan = countTokens(job.tokens, job.from, job.to, N, scratch);
   if (job.store) {
     const runs = new RunSet(spec, env);
     const writer = runs.writer();
-    countTokens(job.tokens, job.from, job.to, N, scratch, (row) => writer.write(row, 0));
+    scan((row) => writer.write(row, 0));
     return { run: writer.end() };
   }
-  const chunks = new RowCollector(N + 1);
-  countTokens(job.tokens, job.from, job.to, N, scratch, (row) => {
-    const o = chunks.push();
-    chunks.block.set(row, o);
+  // Kept in memory: one scan to size the rows exactly, one to fill them.
+  let unique = 0;
+  scan(() => unique++);
+  const rows = newBlock(env, unique * (N + 1));
+  let o = 0;
+  scan((row) => {
+    rows.set(row, o);
+    o += N + 1;
   });
-  return { rows: copyShared(chunks.block.subarray(0, chunks.count * (N + 1)), env), perm: null, n: chunks.count };
+  return { rows, perm: null, n: unique };
 }
 
 function copySharedBytes(a: Uint8Array, env: StreamEnv): Uint8Array {
@@ -425,7 +434,7 @@ export class NgramCounter {
     if (last && this.blockLength === 0) {
       const bytes = tokens.length * BYTES_PER_BLOCK_TOKEN;
       if (!this.env.budget.take(bytes)) return this.countPieces(tokens);
-      this.countBlock(tokens, 0, tokens.length, !this.runs.spilled && !this.shards);
+      this.countBlock(tokens, 0, tokens.length, this.canKeep(tokens.length));
       this.env.budget.give(bytes);
       return;
     }
@@ -529,6 +538,14 @@ export class NgramCounter {
     for (const r of results) this.adopt(r);
   }
 
+  /**
+   * Whether the last block's rows stay in memory: when they are the whole stream and fit the
+   * budget beside the block (at most one row of N + 1 words per token).
+   */
+  private canKeep(tokens: number): boolean {
+    return !this.runs.spilled && !this.shards && tokens * (this.order + 1) * 4 <= this.env.budget.available;
+  }
+
   private adopt(r: SortResult): void {
     if ('run' in r) this.runs.add(r.run);
     else if ('rows' in r) {
@@ -540,10 +557,7 @@ export class NgramCounter {
 
   /** Ends the input: COUNT rows, merged from every run and shard. */
   finish(onMerge?: (runsLeft: number) => void): RowCursor {
-    if (this.blockLength > 0) {
-      const alone = !this.runs.spilled && !this.shards;
-      this.countBlock(this.block, 0, this.blockLength, alone);
-    }
+    if (this.blockLength > 0) this.countBlock(this.block, 0, this.blockLength, this.canKeep(this.blockLength));
     this.giveBack();
     this.scratch.release();
     const counted = this.runs.cursor(onMerge);
