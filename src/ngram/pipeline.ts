@@ -471,6 +471,7 @@ export class NgramCounter {
     }
     const bigger = newBlock(this.env, size);
     bigger.set(this.block.subarray(0, this.blockLength));
+    this.env.budget.garbage(this.block.byteLength);
     this.block = bigger;
     this.reserved += extra;
     return true;

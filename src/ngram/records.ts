@@ -777,6 +777,7 @@ export class RowSorter implements RowTarget {
     if (this.env.budget.take(extra, want * this.rowBytes <= minBlockBytes(this.env))) {
       const bigger = newBlock(this.env, want * W);
       bigger.set(this.rows);
+      this.env.budget.garbage(this.rows.byteLength);
       this.rows = bigger;
       this.reserved += extra;
       return;
@@ -879,6 +880,7 @@ export class RowSpool implements RowTarget {
       if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
         const bigger = new Uint32Array(want * W);
         bigger.set(this.block);
+        this.env.budget.garbage(this.block.byteLength);
         this.block = bigger;
         this.reserved += extra;
       } else {

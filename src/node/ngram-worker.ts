@@ -124,6 +124,8 @@ function run(): unknown {
       }
       if (m.type === 'tokens') counter.addTokens(m.tokens);
       else counter.addCountRows(m.rows, m.rows.length / (N + 1));
+      // The message's array is copied into a block: dead now, as far as the collector knows.
+      env.budget.garbage(m.type === 'tokens' ? m.tokens.byteLength : m.rows.byteLength);
       port.postMessage({ type: 'consumed' });
     }
     let vocab = Vocabulary.fromWords(end.words);
