@@ -251,7 +251,7 @@ test('the demo page in headless Chromium shows the CLI numbers', { skip, timeout
     await page.click('#train');
     const trained = await waitModel(before);
     const log = (await page.textContent('#log')) ?? '';
-    for (const stage of ['1/5 counting', '2/5', '3/5', '4/5', '5/5']) assert.ok(log.includes(stage), `progress log lacks '${stage}':\n${log}`);
+    for (const stage of ['1/6 counting', '2/6', '3/6', '4/6', '5/6', '6/6']) assert.ok(log.includes(stage), `progress log lacks '${stage}':\n${log}`);
     assert.match((await page.textContent('#model-info')) ?? '', /3-gram modified Kneser-Ney/);
     // The page kept drawing frames while the worker trained: it stayed responsive.
     assert.ok(Number(await page.getAttribute('#model-info', 'data-frames')) >= 2, 'no animation frames during training');

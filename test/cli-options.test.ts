@@ -154,7 +154,7 @@ test('one meaning per flag: a short flag stands for the same option, and an opti
   // --seed where random numbers are drawn, and nowhere else.
   assert.deepEqual(commands.filter((c) => c.options.seed).map((c) => c.name).sort(), ['demo', 'generate', 'train']);
   // --max-line-bytes where a text file is read, and nowhere else.
-  assert.deepEqual(commands.filter((c) => c.options['max-line-bytes']).map((c) => c.name).sort(), ['interpolate', 'ppl', 'rerank', 'score', 'sweep', 'train']);
+  assert.deepEqual(commands.filter((c) => c.options['max-line-bytes']).map((c) => c.name).sort(), ['count', 'interpolate', 'ppl', 'rerank', 'score', 'sweep', 'train']);
   // The old spellings: a clear error where the flag now means something else, a warning where it does not.
   const generate = commands.find((c) => c.name === 'generate')!;
   rejects(() => parseArgs(['-n', '3'], generate), /^-n is no longer short for --count in kotoba generate \(write --count/);
@@ -165,7 +165,7 @@ test('one meaning per flag: a short flag stands for the same option, and an opti
     assert.deepEqual(p.warnings, ['--top is deprecated: write --top-k']);
   }
   const h = await runCli(['--help']);
-  assert.match(h.stdout, /\n {2}-h --help, -k --top-k, -n --order, -o --output, /);
+  assert.match(h.stdout, /\n {2}-S --memory, -T --temp-dir, -h --help, -k --top-k, -n --order, -o --output, /);
 });
 
 test('numbers print as KenLM prints them: a sentence total is the same float32 digits with or without --words', async () => {

@@ -3,7 +3,9 @@
  * query output and perplexity summary are byte-identical to KenLM's `query`.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -142,5 +144,29 @@ test('wiki-en: kotoba score --words and ppl reproduce KenLM query byte for byte'
     assert.ok(Math.abs(j.perplexity_excluding_oov - excl) / excl < 1e-12);
     assert.equal(j.oov, 496);
     assert.equal(j.tokens, 4734);
+  }
+});
+
+// lmplz itself, where it is built (../shared/tools/build-kenlm.sh puts it in ~/.cache/kenlm).
+const lmplz = join(process.env.KENLM_BIN ?? join(homedir(), '.cache', 'kenlm', 'build', 'bin'), 'lmplz');
+const ptbSkip = needShared('data', 'ptb', 'ptb.train.txt') || (existsSync(lmplz) ? false : 'lmplz not built (see ../shared/tools/build-kenlm.sh, or set KENLM_BIN)');
+
+test('Penn Treebank: order 3 and 5 ARPA files are byte-identical to lmplz, ties included', { skip: ptbSkip }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    // lmplz refuses <unk> in its input; renamed, it is an ordinary word for both.
+    const text = read(sharedPath('data', 'ptb', 'ptb.train.txt')).replace(/<unk>/g, 'UNK');
+    const train = join(dir, 'train.txt');
+    writeFileSync(train, text);
+    for (const order of [3, 5]) {
+      const r = spawnSync(lmplz, ['-o', String(order), '-S', '20%', '-T', dir], { input: text, maxBuffer: 1 << 30 });
+      assert.equal(r.status, 0, r.stderr?.toString());
+      const ours = join(dir, `o${order}.arpa`);
+      const t = await runCli(['train', '--order', String(order), '-o', ours, train]);
+      assert.equal(t.code, 0, t.stderr);
+      assert.ok(readFileSync(ours).equals(r.stdout), `order ${order}: files differ`);
+    }
+  } finally {
+    cleanup();
   }
 });

@@ -21,7 +21,7 @@
 import { KotobaError, at } from '../errors.js';
 import { EOS, scoreWordIds, UNK, type LanguageModel } from '../lm.js';
 import { splitWords } from '../text/tokenize.js';
-import { formatFloat32 } from '../ngram/arpa.js';
+import { formatFloat32 } from '../util/float32.js';
 
 export type CandidateFormat = 'nbest' | 'plain';
 

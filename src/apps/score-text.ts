@@ -5,7 +5,7 @@
  */
 import { KotobaError } from '../errors.js';
 import { PerplexityAccumulator, scoreWordIds, type Context, type LanguageModel, type PerplexityRecord } from '../lm.js';
-import { formatFloat32 } from '../ngram/arpa.js';
+import { formatFloat32 } from '../util/float32.js';
 import { ByteTokenizer, forEachLine, lineTokenizer, type LineTokenizer, type TextBatch } from '../text/byte-tokenizer.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { tokenizer as textTokenizer } from '../text/tokenize.js';

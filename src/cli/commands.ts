@@ -1,6 +1,7 @@
 /** The commands of the \`kotoba\` command line, in the order the help lists them. */
 import type { Command } from './common.js';
 import { convert } from './convert.js';
+import { count } from './count.js';
 import { demo } from './demo.js';
 import { generate } from './generate.js';
 import { info } from './info.js';
@@ -13,7 +14,7 @@ import { score } from './score.js';
 import { sweep } from './sweep.js';
 import { train } from './train.js';
 
-export const commands: readonly Command[] = [train, ppl, score, convert, info, prune, demo, rerank, next, generate, interpolate, sweep];
+export const commands: readonly Command[] = [train, count, ppl, score, convert, info, prune, demo, rerank, next, generate, interpolate, sweep];
 
 /** Every short flag of every command, with the long option it stands for (the same in all). */
 export function shortFlags(): Map<string, string> {

@@ -2,7 +2,7 @@
 import { KotobaError } from '../errors.js';
 import type { Context, LanguageModel } from '../lm.js';
 import type { Logger } from '../ngram/estimate.js';
-import { formatFloat32 } from '../ngram/arpa.js';
+import { formatFloat32 } from '../util/float32.js';
 import type { CorpusOptions } from '../text/corpus.js';
 import { checkSegmentLocale } from '../text/segment.js';
 import { describeTextOptions } from '../text/text-options.js';
@@ -62,7 +62,7 @@ export const threadsOptions: OptionSpecs = {
     value: 'N',
     min: 1,
     max: MAX_THREADS,
-    description: 'threads (default: all cores): n-gram models score lines in parallel, neural models split their kernels; the output is the same for any N',
+    description: 'threads (default: all cores): n-gram training counts and sorts on them, n-gram scoring takes lines in parallel, neural models split their kernels; the output is the same for any N',
   },
 };
 

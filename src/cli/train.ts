@@ -1,14 +1,30 @@
 import { KotobaError } from '../errors.js';
-import { estimate } from '../ngram/estimate.js';
+import { checkOrder } from '../ngram/estimate.js';
 import { BackoffModel } from '../ngram/model.js';
 import { pruneRelativeEntropy } from '../ngram/prune.js';
 import { SMOOTHING_NAMES, type SmoothingName, type SmoothingOptions } from '../ngram/smoothing.js';
-import { readCorpus } from '../node/corpus-files.js';
 import { formatForPath, saveNgramModel } from '../node/ngram-files.js';
 import { checkpointPathFor } from '../node/neural-files.js';
+import { countFileOrder, estimateNgramTables, trainNgramModel, type NgramFileOptions, type NgramJobSummary } from '../node/ngram-train.js';
 import { NEURAL_KINDS } from '../neural/model.js';
-import type { Parsed } from './args.js';
+import type { OptionSpecs, Parsed } from './args.js';
 import { commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, threadsOptions, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
+import { ngramProgress } from './ngram-progress.js';
+
+/** The options of estimation at scale, shared by train and count (with --threads). */
+export const scaleOptions: OptionSpecs = {
+  memory: { type: 'string', short: 'S', value: 'SIZE', models: ['ngram'], description: 'memory for sorting n-grams, e.g. 500M, 4G, 60% (default 50%); beyond it, sorted runs go to --temp-dir' },
+  'temp-dir': { type: 'string', short: 'T', value: 'DIR', models: ['ngram'], description: 'where the temporary runs go (default: the system temporary folder)' },
+};
+
+/** NgramFileOptions from the parsed scale options. */
+export function scaleOptionsOf(o: Parsed['options']): Pick<NgramFileOptions, 'memory' | 'tempDir' | 'threads'> {
+  const out: Pick<NgramFileOptions, 'memory' | 'tempDir' | 'threads'> = {};
+  if (typeof o.memory === 'string') out.memory = o.memory;
+  if (typeof o['temp-dir'] === 'string') out.tempDir = o['temp-dir'];
+  if (typeof o.threads === 'number') out.threads = o.threads;
+  return out;
+}
 
 export const NEURAL_MODELS = NEURAL_KINDS;
 const NGRAM = ['ngram'];
@@ -22,11 +38,13 @@ const SMOOTHER_OPTIONS: Record<string, SmoothingName> = { discount: 'abs', delta
 export const train: Command = {
   name: 'train',
   summary: 'train a language model from text (n-gram, or neural with --model)',
-  usage: 'kotoba train [--order N] [--smoothing mkn|wb|abs|add|jm|mle] [vocabulary options] -o MODEL [FILE|-]',
-  positionals: { names: ['FILE'], required: 0 },
+  usage: 'kotoba train [--order N] [--smoothing mkn|wb|abs|add|jm|mle] [vocabulary options] [--memory SIZE] -o MODEL [FILE…|-] | --from-counts COUNTS…',
+  positionals: { names: ['FILE'], required: 0, repeats: true },
   examples: [
     'kotoba train --order 5 -o wiki.arpa corpus/wiki.train.txt',
     'kotoba train --order 3 --smoothing wb --prune 0 1 1 -o small.kblm corpus/wiki.train.txt',
+    'kotoba train --order 5 --memory 2G --temp-dir /scratch -o big.arpa.gz part-*.txt.gz',
+    'kotoba train --from-counts -o all.arpa part1.counts part2.counts',
     'kotoba train --model lstm --valid corpus/wiki.valid.txt -o lstm.safetensors corpus/wiki.train.txt',
   ],
   options: {
@@ -41,6 +59,8 @@ export const train: Command = {
     prune: { type: 'integers', value: 'T…', min: 0, models: NGRAM, description: 'count pruning per order, as lmplz: drop n-grams seen ≤ T times (e.g. 0 1 1)' },
     'prune-entropy': { type: 'number', value: 'θ', min: 0, models: NGRAM, description: 'relative-entropy pruning threshold after training (Stolcke; SRILM -prune)' },
     ...vocabularyOptions,
+    'from-counts': { type: 'boolean', models: NGRAM, description: 'the inputs are count files (kotoba count): merge them, then estimate' },
+    ...scaleOptions,
     ...textOptions,
     ...lineOptions,
     // Neural options (see docs): accepted here so that one command trains every family.
@@ -79,11 +99,13 @@ export const train: Command = {
     ...threadsOptions,
     ...commonOptions,
   },
-  files: ({ positionals: [text], options: o }) => {
+  files: ({ positionals, options: o }) => {
     const neural = typeof o.model === 'string' && o.model !== 'ngram';
+    // On --resume the training text defaults to the one recorded in the checkpoint.
+    const texts = positionals.length > 0 ? positionals : [o.resume ? undefined : '-'];
+    const as = o['from-counts'] ? 'a count file' : 'the training text';
     return {
-      // On --resume the training text defaults to the one recorded in the checkpoint.
-      inputs: [{ path: text ?? (o.resume ? undefined : '-'), as: 'the training text' }, { path: o.vocab, as: '--vocab' }, { path: o.valid, as: '--valid' }],
+      inputs: [...texts.map((path) => ({ path, as })), { path: o.vocab, as: '--vocab' }, { path: o.valid, as: '--valid' }],
       outputs: [
         { path: o.output, as: '-o' },
         ...(neural && typeof o.output === 'string' ? [{ path: checkpointPathFor(o.output), as: 'the checkpoint' }, { path: o.report, as: '--report' }] : []),
@@ -114,13 +136,18 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   const output = o.output;
   if (typeof output !== 'string') throw new KotobaError('no output model given', 'pass -o MODEL.arpa (or .arpa.gz, .kblm)');
   // Fail early on an unknown extension, before reading the corpus (main checked the folder).
-  formatForPath(output);
-  const order = typeof o.order === 'number' ? o.order : 3;
+  const format = formatForPath(output);
+  const fromCounts = o['from-counts'] === true;
+  const inputs = parsed.positionals.length > 0 ? parsed.positionals : fromCounts ? [] : ['-'];
+  if (fromCounts && inputs.length === 0) throw new KotobaError('--from-counts needs count files', 'e.g. kotoba train --from-counts -o all.arpa part1.counts part2.counts');
+  if (fromCounts && (o.lowercase || typeof o.segment === 'string')) {
+    throw new KotobaError('text options apply when counting, not to count files', 'give --lowercase/--segment to kotoba count');
+  }
+  const order = checkOrder(typeof o.order === 'number' ? o.order : fromCounts ? await countFileOrder(inputs[0]!) : 3);
   const smoothing = (typeof o.smoothing === 'string' ? o.smoothing : 'mkn') as SmoothingName;
   if (!(SMOOTHING_NAMES as readonly string[]).includes(smoothing)) {
     throw new KotobaError(`unknown smoothing '${smoothing}'`, `use one of ${SMOOTHING_NAMES.join(', ')}`);
   }
-  const input = parsed.positionals[0] ?? '-';
   for (const [name, smoother] of Object.entries(SMOOTHER_OPTIONS)) {
     if (o[name] !== undefined && smoothing !== smoother) throw new KotobaError(`--${name} does not apply to --smoothing ${smoothing}`, `it is an option of --smoothing ${smoother}`);
   }
@@ -131,27 +158,47 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   if (typeof o['unk-vocab'] === 'number') smoothingOptions.vocabularySize = o['unk-vocab'];
 
   const started = performance.now();
-  io.progress(`reading ${input === '-' ? 'standard input' : input}`);
-  const corpus = await readCorpus(input, { ...textOptionsOf(o), ...lineOptionsOf(o), ...(await vocabularyOptionsOf(o)) });
-  if (corpus.words === 0) throw new KotobaError(`${input}: the corpus has no words`, 'give a text file with one sentence per line');
-  let tables = estimate(corpus, {
+  const progress = ngramProgress(io);
+  const vocabulary = await vocabularyOptionsOf(o);
+  const options: NgramFileOptions = {
     order,
     smoothing,
     smoothingOptions,
     ...(Array.isArray(o.prune) ? { prune: o.prune } : {}),
-    log: { warn: io.log.warn, info: io.progress },
-  });
-  if (typeof o['prune-entropy'] === 'number') {
-    io.progress(`relative-entropy pruning at θ=${o['prune-entropy']}`);
-    tables = pruneRelativeEntropy(BackoffModel.fromTables(tables), o['prune-entropy']).toTables();
+    ...textOptionsOf(o),
+    ...lineOptionsOf(o),
+    ...(vocabulary.minCount !== undefined ? { minCount: vocabulary.minCount } : {}),
+    ...(vocabulary.maxSize !== undefined ? { maxSize: vocabulary.maxSize } : {}),
+    ...(vocabulary.fixed !== undefined ? { fixed: vocabulary.fixed } : {}),
+    ...scaleOptionsOf(o),
+    log: progress,
+  };
+  const sources = fromCounts ? { counts: inputs } : { text: inputs };
+  io.progress(`reading ${inputs.map((f) => (f === '-' ? 'standard input' : f)).join(', ')}`);
+  let summary: NgramJobSummary;
+  if (typeof o['prune-entropy'] === 'number' || format === 'binary') {
+    // The model is built in memory at the end: pruning and the binary format need all of it.
+    const tables = await estimateNgramTables(sources, options);
+    summary = tables.summary;
+    let model = BackoffModel.fromTables(tables);
+    if (typeof o['prune-entropy'] === 'number') {
+      io.progress(`relative-entropy pruning at θ=${o['prune-entropy']}`);
+      model = pruneRelativeEntropy(model, o['prune-entropy']);
+      summary = { ...summary, counts: model.counts, description: model.description };
+    }
+    io.progress(`writing ${output}`);
+    await saveNgramModel(output, model);
+  } else {
+    summary = await trainNgramModel(output, sources, options);
   }
-  io.progress(`writing ${output}`);
-  await saveNgramModel(output, tables);
+  progress.done();
   const seconds = (performance.now() - started) / 1000;
-  const counts = tables.orders.map((t) => t.size);
-  io.progress(`${tables.description}; n-grams per order: ${counts.join(' ')}; ${seconds.toFixed(2)} s`);
+  const counts = summary.counts;
+  io.progress(`${summary.description}; n-grams per order: ${counts.join(' ')}; ${seconds.toFixed(2)} s`);
   await io.wrote(output, `order ${order}, ${formatCount(counts.reduce((a, b) => a + b, 0))} n-grams`);
   if (o.json) {
-    await io.stdout(toJson({ model: output, order, smoothing, vocabulary: corpus.vocab.size, ngrams: counts, sentences: corpus.sentences, words: corpus.words, seconds }) + '\n');
+    await io.stdout(
+      toJson({ model: output, order, smoothing, vocabulary: summary.vocabulary, ngrams: counts, sentences: summary.sentences, words: summary.words, seconds, temp_peak_bytes: summary.tempPeakBytes, runs: summary.runs, merged_runs: summary.mergedRuns, stage_seconds: summary.stageSeconds }) + '\n',
+    );
   }
 }

@@ -21,6 +21,7 @@ import { textOptionsFromJson, textOptionsToJson } from '../text/text-options.js'
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS_WORD, EOS_WORD, UNK_WORD, Vocabulary } from '../text/vocabulary.js';
 import { FNV_START, fnvFinish, WordTable } from '../text/word-table.js';
+import { formatFloat32, shortestDigits } from '../util/float32.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
 const LOG_ZERO = -99;
@@ -29,12 +30,9 @@ const TEXT_OPTIONS_COMMENT = '# kotoba text options: ';
 /** The highest order a model may have (the query model's limit). */
 const MAX_ORDER = 255;
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`)); // exact in float64
-const LOG10_2 = Math.log10(2);
 // Bit casts through one shared word.
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
-const DIGITS = new Uint8Array(32);
-const SCRATCH = new Uint8Array(64);
 const LATIN1 = new TextDecoder('latin1');
 const UTF8 = new TextEncoder();
 
@@ -53,107 +51,18 @@ export function formatArpaValue(x: number): string {
   return x === -Infinity || x <= LOG_ZERO ? String(LOG_ZERO) : formatFloat32(x);
 }
 
-/**
- * The shortest decimal string that parses back to the float32 `x` (as lmplz and query print).
- *
- * @example
- * ```ts
- * // runs
- * import { formatFloat32 } from 'kotoba';
- * formatFloat32(Math.fround(0.1)); // '0.1', where String(Math.fround(0.1)) is '0.10000000149011612'
- * ```
- */
-export function formatFloat32(x: number): string {
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : x < 0 ? '-inf' : 'nan';
-  if (x === 0) return '0';
-  const end = shortestDigits(x, SCRATCH, 0);
-  return end < 0 ? slowShortest(x) : LATIN1.decode(SCRATCH.subarray(0, end));
-}
-
-/** Tries precisions 9, 8, … down with toPrecision (exact, slow; the reference). */
-function slowShortest(x: number): string {
-  let best = x.toPrecision(9);
-  for (let p = 8; p >= 1; p--) {
-    const s = x.toPrecision(p);
-    if (Math.fround(Number(s)) !== x) break;
-    best = s;
-  }
-  return String(Number(best));
-}
-
-/**
- * The shortest digits by arithmetic, written into `out` at `at` (returns the new end, or -1 for
- * "use the exact method"): the decimals that read back as `x` are those inside the half-way
- * points to its float32 neighbours; take the first precision at which an integer fits that
- * interval, and of those the one nearest `x`. Gives up where float64 rounding could decide it,
- * and outside the plain-notation range.
- */
-function shortestDigits(x: number, out: Uint8Array, at: number): number {
-  const a = Math.abs(x);
-  if (a < 1e-6 || a >= 1e9) return -1;
-  F32[0] = a;
-  const bits = U32[0]!;
-  U32[0] = bits + 1;
-  const up = F32[0]!;
-  U32[0] = bits - 1;
-  const down = F32[0]!;
-  const lo = (a + down) / 2; // exact in float64
-  const hi = (a + up) / 2;
-  // e = floor(log10 a), from the binary exponent, corrected by one comparison.
-  const binary = (bits >>> 23) - 127;
-  let e = Math.floor(binary * LOG10_2);
-  if (e + 1 >= 0 && e + 1 < POW10.length && a >= POW10[e + 1]!) e++;
-  // No precision below this can have a decimal inside an interval this narrow.
-  const first = Math.max(1, Math.floor(e - (binary - 23) * LOG10_2));
-  for (let p = first; p <= 9; p++) {
-    const s = p - 1 - e; // digits after the decimal point
-    if (s < 0 || s > 22) return -1;
-    const scale = POW10[s]!;
-    const l = lo * scale;
-    const h = hi * scale;
-    // Too close to call in float64 (or a tie at an end point): let the exact method decide.
-    if (Math.abs(l - Math.round(l)) < 1e-6 || Math.abs(h - Math.round(h)) < 1e-6) return -1;
-    const mLo = Math.ceil(l);
-    const mHi = Math.floor(h);
-    if (mLo > mHi) continue;
-    // m < 10^9 fits an int32, so the digit loop runs on integer division.
-    let m = Math.min(mHi, Math.max(mLo, Math.round(a * scale))) | 0;
-    // Digits of m, least significant first, dropping trailing zeros of the fraction.
-    let frac = s;
-    while (frac > 0 && m % 10 === 0) {
-      m = (m / 10) | 0;
-      frac--;
-    }
-    let n = 0;
-    do {
-      DIGITS[n++] = 48 + (m % 10);
-      m = (m / 10) | 0;
-    } while (m > 0);
-    while (n <= frac) DIGITS[n++] = 48; // leading zeros: 0.00ddd
-    if (x < 0) out[at++] = 45; // '-'
-    for (let i = n - 1; i >= 0; i--) {
-      out[at++] = DIGITS[i]!;
-      if (i === frac && frac > 0) out[at++] = 46; // '.'
-    }
-    return at;
-  }
-  return -1;
-}
-
 const LOG_ZERO_BYTES = UTF8.encode(String(LOG_ZERO));
 
-/** Appends bytes to fixed-size chunks, handing each full chunk to `flush`. */
+/** Appends bytes to a buffer that is handed out, as a copy, whenever a line might not fit. */
 class ByteWriter {
   buf = new Uint8Array(1 << 20);
   at = 0;
-  constructor(private readonly flush: (chunk: Uint8Array) => Promise<void> | void) {}
-  async reserve(n: number): Promise<void> {
-    if (this.at + n > this.buf.length) await this.drain(n);
-  }
-  async drain(need = 0): Promise<void> {
-    if (this.at > 0) await this.flush(this.buf.slice(0, this.at));
+  /** The bytes so far (a copy), leaving the buffer empty and at least `need` bytes long. */
+  take(need = 0): Uint8Array {
+    const chunk = this.buf.slice(0, this.at);
     this.at = 0;
     if (need > this.buf.length) this.buf = new Uint8Array(need * 2);
+    return chunk;
   }
   bytes(b: Uint8Array): void {
     // A plain loop: words are short, and TypedArray.set costs more than it copies here.
@@ -171,8 +80,213 @@ class ByteWriter {
     if (x === 0) return this.byte(48);
     const end = shortestDigits(x, this.buf, this.at);
     if (end >= 0) this.at = end;
-    else this.bytes(UTF8.encode(slowShortest(x)));
+    else this.bytes(UTF8.encode(formatFloat32(x)));
   }
+  // Backoff weights repeat (contexts with the same counts share one): their digits are cached,
+  // 16 bytes per slot of a direct-mapped table keyed by the float's bits.
+  private readonly cacheBits = new Int32Array(CACHE_SLOTS).fill(-1);
+  private readonly cacheText = new Uint8Array(CACHE_SLOTS * 16);
+  /** `value`, through the cache. */
+  cachedValue(x: number): void {
+    F32[0] = x;
+    const bits = U32[0]! | 0;
+    const slot = Math.imul(bits, 0x9e3779b1) >>> (32 - CACHE_BITS);
+    const text = this.cacheText;
+    const at = slot * 16;
+    if (this.cacheBits[slot] === bits) {
+      const n = text[at]!;
+      const buf = this.buf;
+      let o = this.at;
+      for (let i = 1; i <= n; i++) buf[o++] = text[at + i]!;
+      this.at = o;
+      return;
+    }
+    const start = this.at;
+    this.value(x);
+    const n = this.at - start;
+    if (n < 16) {
+      this.cacheBits[slot] = bits;
+      text[at] = n;
+      for (let i = 0; i < n; i++) text[at + 1 + i] = this.buf[start + i]!;
+    }
+  }
+}
+
+const CACHE_BITS = 12;
+const CACHE_SLOTS = 1 << CACHE_BITS;
+
+/**
+ * The n-grams of one order as the ARPA writer reads them: after `next()` returns true, the words
+ * are `words[at … at+order)`, with their log10 probability and backoff.
+ */
+export interface ArpaRows {
+  next(): boolean;
+  words: Uint32Array;
+  at: number;
+  log10Prob: number;
+  log10Backoff: number;
+}
+
+/** The rows of one table, for the writer. */
+function tableRows(t: NgramOrderTable): ArpaRows {
+  let i = -1;
+  const rows: ArpaRows = {
+    words: t.words,
+    at: 0,
+    log10Prob: 0,
+    log10Backoff: 0,
+    next() {
+      if (++i >= t.size) return false;
+      rows.at = i * t.order;
+      rows.log10Prob = t.log10Prob[i]!;
+      rows.log10Backoff = t.log10Backoff[i]!;
+      return true;
+    },
+  };
+  return rows;
+}
+
+/** The words of a vocabulary as UTF-8 bytes, word i at `bytes[start[i], start[i+1])`. */
+export interface WordBytes {
+  bytes: Uint8Array;
+  start: Int32Array;
+  /** Bytes of the longest word. */
+  longest: number;
+}
+
+/**
+ * The words of `vocab` as UTF-8 bytes, for the ARPA writer; `allocate` may give shared memory,
+ * for writers on other threads.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { Vocabulary, wordBytes } from 'kotoba';
+ * const wb = wordBytes(Vocabulary.fromWords(['私']));
+ * wb.start[4] - wb.start[3]; // 3: 私 in UTF-8
+ * ```
+ */
+export function wordBytes(vocab: Vocabulary, allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(bytes)): WordBytes {
+  const encoded = vocab.list().map((w) => UTF8.encode(w));
+  const start = new Int32Array(allocate(4 * (encoded.length + 1)).buffer);
+  for (let i = 0; i < encoded.length; i++) start[i + 1] = start[i]! + encoded[i]!.length;
+  const bytes = allocate(start[encoded.length]!);
+  encoded.forEach((b, i) => bytes.set(b, start[i]!));
+  return { bytes, start, longest: encoded.reduce((m, b) => Math.max(m, b.length), 0) };
+}
+
+/** Bytes an ARPA line of order k can take, at most. */
+const lineMax = (wb: WordBytes, k: number) => 64 + k * (wb.longest + 1);
+
+/** One ARPA line: probability, tab, words, and (below the top order) tab, backoff. */
+function writeLine(w: ByteWriter, wb: WordBytes, k: number, top: number, words: Uint32Array, at: number, log10Prob: number, log10Backoff: number): void {
+  w.value(log10Prob);
+  const buf = w.buf;
+  const { bytes, start } = wb;
+  let o = w.at;
+  for (let j = 0; j < k; j++) {
+    buf[o++] = j === 0 ? 9 : 32;
+    const id = words[at + j]!;
+    for (let b = start[id]!, end = start[id + 1]!; b < end; b++) buf[o++] = bytes[b]!;
+  }
+  w.at = o;
+  if (k !== top) {
+    w.byte(9);
+    w.cachedValue(log10Backoff);
+  }
+  w.byte(10);
+}
+
+/**
+ * ARPA lines for `n` MODEL rows of order k (k word ids, then the bits of log10 p and log10
+ * backoff as float32: estimation's last stream), as one byte array — a slice of an order that a
+ * thread formats while others format the next slices.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { f32Bits, formatModelRows, Vocabulary, wordBytes } from 'kotoba';
+ * const vocab = Vocabulary.fromWords(['a', 'b']);
+ * const rows = Uint32Array.of(3, 4, f32Bits(-0.5), f32Bits(-0.25)); // the bigram "a b"
+ * new TextDecoder().decode(formatModelRows(wordBytes(vocab), rows, 1, 2, 3)); // '-0.5\ta b\t-0.25\n'
+ * ```
+ */
+export function formatModelRows(wb: WordBytes, rows: Uint32Array, n: number, k: number, top: number): Uint8Array {
+  const w = new ByteWriter();
+  const max = lineMax(wb, k);
+  const chunks: Uint8Array[] = [];
+  const W = k + 2;
+  for (let i = 0; i < n; i++) {
+    if (w.at + max > w.buf.length) chunks.push(w.take(max));
+    const at = i * W;
+    writeLine(w, wb, k, top, rows, at, f32FromWord(rows[at + k]!), f32FromWord(rows[at + k + 1]!));
+  }
+  chunks.push(w.take());
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((m, c) => m + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+function f32FromWord(bits: number): number {
+  U32[0] = bits;
+  return F32[0]!;
+}
+
+/**
+ * ARPA text as UTF-8 chunks of about a megabyte: the header from `counts` (n-grams per order),
+ * then each order as `rowsOf(k)` gives it (called once per order, in order): rows to format,
+ * or its lines already formatted (by threads, `formatModelRows`); `text`, the model's text
+ * options, in a comment line before `\data\`. The one writer of ARPA files: for tables in
+ * memory (`writeArpa`) and for estimation's streams.
+ *
+ * @example
+ * ```ts
+ * import { arpaChunks, type ArpaRows, type Vocabulary } from 'kotoba';
+ * declare const vocab: Vocabulary;
+ * declare const rowsOf: (order: number) => ArpaRows; // e.g. read from a file, order by order
+ * for (const chunk of arpaChunks(vocab, [vocab.size, 1200], rowsOf)) process.stdout.write(chunk);
+ * ```
+ */
+export function* arpaChunks(
+  vocab: Vocabulary | WordBytes,
+  counts: readonly number[],
+  rowsOf: (order: number) => ArpaRows | Iterable<Uint8Array>,
+  text?: TokenizeOptions,
+): Generator<Uint8Array> {
+  const wb = vocab instanceof Vocabulary ? wordBytes(vocab) : vocab;
+  const w = new ByteWriter();
+  // The text options as a comment before \data\, only when they are not the defaults (the file
+  // then stays byte for byte lmplz's).
+  const json = text && textOptionsToJson(text);
+  let head = json && (json.lowercase || json.segment) ? `${TEXT_OPTIONS_COMMENT}${JSON.stringify(json)}\n` : '';
+  head += '\\data\\\n';
+  counts.forEach((n, i) => (head += `ngram ${i + 1}=${n}\n`));
+  const top = counts.length;
+  w.bytes(UTF8.encode(head));
+  for (let k = 1; k <= top; k++) {
+    const section = UTF8.encode(`\n\\${k}-grams:\n`);
+    const max = lineMax(wb, k);
+    if (w.at + section.length + max > w.buf.length) yield w.take(section.length + max);
+    w.bytes(section);
+    const rows = rowsOf(k);
+    if (!('log10Prob' in rows)) {
+      yield w.take();
+      yield* rows;
+      continue;
+    }
+    while (rows.next()) {
+      if (w.at + max > w.buf.length) yield w.take(max);
+      writeLine(w, wb, k, top, rows.words, rows.at, rows.log10Prob, rows.log10Backoff);
+    }
+  }
+  if (w.at + 16 > w.buf.length) yield w.take(16);
+  w.bytes(UTF8.encode('\n\\end\\\n'));
+  yield w.take();
 }
 
 /**
@@ -188,49 +302,8 @@ class ByteWriter {
  * ```
  */
 export async function writeArpa(tables: NgramTables, out: (chunk: Uint8Array) => Promise<void> | void): Promise<void> {
-  const { orders, vocab } = tables;
-  // All words' UTF-8 bytes in one array, word i at [start[i], start[i+1]).
-  const encoded = vocab.list().map((w) => UTF8.encode(w));
-  const start = new Int32Array(encoded.length + 1);
-  for (let i = 0; i < encoded.length; i++) start[i + 1] = start[i]! + encoded[i]!.length;
-  const wordBytes = new Uint8Array(start[encoded.length]!);
-  encoded.forEach((b, i) => wordBytes.set(b, start[i]!));
-  const longest = encoded.reduce((m, b) => Math.max(m, b.length), 0);
-  const w = new ByteWriter(out);
-  const text = tables.text && textOptionsToJson(tables.text);
-  let head = text && (text.lowercase || text.segment) ? `${TEXT_OPTIONS_COMMENT}${JSON.stringify(text)}\n` : '';
-  head += '\\data\\\n';
-  for (const o of orders) head += `ngram ${o.order}=${o.size}\n`;
-  const top = orders.length;
-  await w.reserve(head.length * 3);
-  w.bytes(UTF8.encode(head));
-  for (const o of orders) {
-    const k = o.order;
-    const section = UTF8.encode(`\n\\${k}-grams:\n`);
-    await w.reserve(section.length);
-    w.bytes(section);
-    const lineMax = 64 + k * (longest + 1);
-    for (let i = 0; i < o.size; i++) {
-      if (w.at + lineMax > w.buf.length) await w.drain(lineMax);
-      w.value(o.log10Prob[i]!);
-      const buf = w.buf;
-      let at = w.at;
-      for (let j = 0; j < k; j++) {
-        buf[at++] = j === 0 ? 9 : 32;
-        const id = o.words[i * k + j]!;
-        for (let b = start[id]!, end = start[id + 1]!; b < end; b++) buf[at++] = wordBytes[b]!;
-      }
-      w.at = at;
-      if (k !== top) {
-        w.byte(9);
-        w.value(o.log10Backoff[i]!);
-      }
-      w.byte(10);
-    }
-  }
-  await w.reserve(16);
-  w.bytes(UTF8.encode('\n\\end\\\n'));
-  await w.drain();
+  const counts = tables.orders.map((o) => o.size);
+  for (const chunk of arpaChunks(tables.vocab, counts, (k) => tableRows(tables.orders[k - 1]!), tables.text)) await out(chunk);
 }
 
 /**

@@ -1,22 +1,20 @@
 /**
- * Stage 1 of estimation: counting. Every n-gram of every order up to N is found by sorting the
- * token positions of the corpus in suffix order (last word first, as KenLM's lmplz sorts), so
- * that each n-gram is a run of adjacent positions and counts, Kneser-Ney adjusted counts and the
- * context / suffix links between orders all come from one linear scan. No hashing, no
- * allocation per token: a few radix-sort passes over typed arrays.
+ * Counting, for inspection: every n-gram of orders 1..N of a token stream with its raw and
+ * Kneser-Ney adjusted count, in memory. Estimation itself streams the same counts through
+ * pipeline.ts (stages 1 and 2); this runs those two stages and keeps their rows.
  *
  * Conventions (KenLM's): a sentence is `<s> w1 … wk </s>`; `<s>` is context only; an n-gram never
- * reaches back past its sentence's `<s>` (the padded `<s> <s> w` of lmplz collapses to `<s> w`).
+ * reaches back past its sentence's `<s>` (the padded `<s> <s> w` of lmplz is the bigram `<s> w`).
  */
-import { BOS } from '../text/vocabulary.js';
+import { collectAdjusted, NgramCounter } from './pipeline.js';
+import { memoryEnv, SortScratch } from './records.js';
 
-/** The n-grams of one order, in suffix order. Unigrams are indexed by word id. */
-/** The n-grams of one order, in suffix order, with their counts and links to the order below. */
+/** The n-grams of one order, in suffix order (the last word first, as lmplz sorts), with their counts. */
 export interface OrderCounts {
   order: number;
   size: number;
-  /** A token position where the n-gram ends: its words are tokens[rep-order+1 … rep]. (order ≥ 2) */
-  rep: Uint32Array;
+  /** size × order word ids, row-major. Unigrams: every word id, in id order. */
+  words: Uint32Array;
   /** Number of occurrences. */
   raw: Uint32Array;
   /**
@@ -24,54 +22,26 @@ export interface OrderCounts {
    * otherwise the number of distinct words seen to the left.
    */
   adjusted: Uint32Array;
-  /** Index, in the order below, of the first order-1 words (the context). Unigrams: -1. */
-  context: Int32Array;
-  /** Index, in the order below, of the last order-1 words (the suffix). Unigrams: -1. */
-  suffix: Int32Array;
 }
 
 /** All n-grams of orders 1..N of a token stream, with the count-of-counts for discounting. */
 export interface NgramCounts {
   order: number;
   vocabSize: number;
-  tokens: Uint32Array;
   /** orders[k-1] holds the k-grams. */
   orders: OrderCounts[];
   /**
    * Count-of-counts n[0..4] per order over adjusted counts, collected exactly as lmplz collects
-   * them (including its one quirk, see `countNgrams`), for the modified Kneser-Ney discounts.
+   * them (including its one quirk, see `adjustCounts`), for the modified Kneser-Ney discounts.
    */
   adjustedCountOfCounts: Float64Array[];
   /** Count-of-counts n[0..4] per order over raw counts. */
   rawCountOfCounts: Float64Array[];
 }
 
-/** Growable Uint32 / Int32 column. */
-class Column<T extends Uint32Array | Int32Array> {
-  length = 0;
-  constructor(public data: T) {}
-  push(v: number): number {
-    if (this.length === this.data.length) {
-      const bigger = new (this.data.constructor as new (n: number) => T)(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length] = v;
-    return this.length++;
-  }
-  done(): T {
-    return this.data.subarray(0, this.length) as T;
-  }
-}
-
 /**
  * Counts all n-grams of orders 1..`order` in `tokens` (`<s> … </s>` sentences of ids below
  * `vocabSize`).
- *
- * lmplz quirk, copied on purpose: when lmplz collects count-of-counts, the lower-order n-grams
- * still open at the end of its stream (the suffixes of the last top-order n-gram in suffix
- * order) are counted with their raw count instead of their adjusted count. It moves a
- * discount in the fifth digit on Penn Treebank; copying it makes kotoba's numbers KenLM's.
  *
  * @example
  * ```ts
@@ -85,147 +55,31 @@ class Column<T extends Uint32Array | Int32Array> {
  */
 export function countNgrams(tokens: Uint32Array, vocabSize: number, order: number): NgramCounts {
   const N = order;
-  // Predicted positions (every token but <s>) and how far each reaches back (its full order).
-  let predicted = 0;
-  for (let i = 0; i < tokens.length; i++) if (tokens[i] !== BOS) predicted++;
-  const depth = new Uint8Array(tokens.length); // full order at p: min(N, distance to <s> + 1)
-  let perm = new Uint32Array(predicted);
-  {
-    let start = 0;
-    let j = 0;
-    for (let p = 0; p < tokens.length; p++) {
-      if (tokens[p] === BOS) {
-        start = p;
-        continue;
-      }
-      depth[p] = Math.min(N, p - start + 1);
-      perm[j++] = p;
-    }
-  }
-  // Word at distance d to the left of p within its full n-gram, padding with <s> like lmplz.
-  const wordAt = (p: number, d: number): number => (d < depth[p]! ? tokens[p - d]! : BOS);
-
-  // Sort positions by (w[p], w[p-1], …, w[p-N+1]): LSD radix sort, least significant key first.
-  const buckets = new Uint32Array(vocabSize + 1);
-  let spare = new Uint32Array(predicted);
-  for (let d = N - 1; d >= 0; d--) {
-    buckets.fill(0);
-    for (let i = 0; i < predicted; i++) buckets[wordAt(perm[i]!, d) + 1]!++;
-    for (let v = 1; v <= vocabSize; v++) buckets[v]! += buckets[v - 1]!;
-    for (let i = 0; i < predicted; i++) {
-      const p = perm[i]!;
-      spare[buckets[wordAt(p, d)]!++] = p;
-    }
-    [perm, spare] = [spare, perm];
-  }
-
-  // One scan: each order-k n-gram is a run of positions whose first k keys agree.
-  const reps: Column<Uint32Array>[] = [];
-  const raws: Column<Uint32Array>[] = [];
-  const adjusted: Column<Uint32Array>[] = [];
-  const suffixes: Column<Int32Array>[] = [];
-  for (let k = 1; k <= N; k++) {
-    const initial = k === 1 ? vocabSize : 1 << 12;
-    reps.push(new Column(new Uint32Array(initial)));
-    raws.push(new Column(new Uint32Array(initial)));
-    adjusted.push(new Column(new Uint32Array(initial)));
-    suffixes.push(new Column(new Int32Array(initial)));
-  }
-  // Unigrams are indexed by word id: all of the vocabulary, counts 0 until seen.
-  for (let v = 0; v < vocabSize; v++) {
-    reps[0]!.push(0);
-    raws[0]!.push(0);
-    adjusted[0]!.push(0);
-    suffixes[0]!.push(-1);
-  }
-  // posGroup[k][p]: index of the order-k n-gram ending at p (for contexts), orders 2..N-1.
-  const posGroup: Int32Array[] = [];
-  for (let k = 2; k < N; k++) posGroup[k] = new Int32Array(tokens.length).fill(-1);
-  const current = new Int32Array(N + 1).fill(-1); // current group per order during the scan
-  let previous = -1;
-  for (let i = 0; i < predicted; i++) {
-    const p = perm[i]!;
-    const full = depth[p]!;
-    // Length of the common key prefix with the previous position (0..N).
-    let same = 0;
-    if (previous >= 0) while (same < N && wordAt(p, same) === wordAt(previous, same)) same++;
-    for (let k = 1; k <= full; k++) {
-      if (k > same) {
-        // A new k-gram starts here.
-        let g: number;
-        if (k === 1) {
-          g = tokens[p]!;
-          reps[0]!.data[g] = p;
-        } else {
-          g = reps[k - 1]!.push(p);
-          raws[k - 1]!.push(0);
-          adjusted[k - 1]!.push(0);
-          suffixes[k - 1]!.push(current[k - 1]!);
-          // One more distinct left extension for the (k-1)-gram it extends.
-          adjusted[k - 2]!.data[current[k - 1]!]!++;
-        }
-        current[k] = g;
-      }
-      const g = current[k]!;
-      raws[k - 1]!.data[g]!++;
-      if (k < N && k >= 2) posGroup[k]![p] = g;
-    }
-    previous = p;
-  }
-
+  const counter = new NgramCounter(N, memoryEnv(), new SortScratch());
+  counter.addTokens(tokens, true);
+  const { adjusted, rows } = collectAdjusted(counter.finish(), N, vocabSize);
   const orders: OrderCounts[] = [];
-  for (let k = 1; k <= N; k++) {
-    const size = reps[k - 1]!.length;
-    const rep = reps[k - 1]!.done();
-    const raw = raws[k - 1]!.done();
-    const adj = adjusted[k - 1]!.done();
-    // Top order and n-grams that start with <s> keep raw counts.
-    for (let g = 0; g < size; g++) {
-      if (k === N || (k > 1 && depth[rep[g]!] === k)) adj[g] = raw[g]!;
+  const ids = new Uint32Array(vocabSize);
+  for (let v = 0; v < vocabSize; v++) ids[v] = v;
+  orders.push({ order: 1, size: vocabSize, words: ids, raw: Uint32Array.from(adjusted.unigramRaw), adjusted: Uint32Array.from(adjusted.unigramAdjusted) });
+  for (let k = 2; k <= N; k++) {
+    const r = rows[k]!;
+    const W = k + 2;
+    const words = new Uint32Array(r.count * k);
+    const raw = new Uint32Array(r.count);
+    const adj = new Uint32Array(r.count);
+    for (let g = 0; g < r.count; g++) {
+      for (let j = 0; j < k; j++) words[g * k + j] = r.block[g * W + j]!;
+      raw[g] = r.block[g * W + k]!;
+      adj[g] = r.block[g * W + k + 1]!;
     }
-    const context = new Int32Array(size).fill(-1);
-    if (k >= 2) {
-      for (let g = 0; g < size; g++) {
-        const q = rep[g]! - 1; // the context ends one token earlier
-        context[g] = k === 2 ? tokens[q]! : posGroup[k - 1]![q]!;
-      }
-    }
-    orders.push({ order: k, size, rep, raw, adjusted: adj, context, suffix: suffixes[k - 1]!.done() });
+    orders.push({ order: k, size: r.count, words, raw, adjusted: adj });
   }
-
-  // Count-of-counts, the way lmplz collects them.
-  const adjustedCountOfCounts: Float64Array[] = [];
-  const rawCountOfCounts: Float64Array[] = [];
-  for (let k = 1; k <= N; k++) {
-    const o = orders[k - 1]!;
-    const a = new Float64Array(5);
-    const r = new Float64Array(5);
-    for (let g = 0; g < o.size; g++) {
-      if (k === 1 && o.raw[g] === 0) continue; // never-seen unigrams (<s>, an absent <unk>)
-      if (o.adjusted[g]! < 5) a[o.adjusted[g]!]!++;
-      if (o.raw[g]! < 5) r[o.raw[g]!]!++;
-    }
-    adjustedCountOfCounts.push(a);
-    rawCountOfCounts.push(r);
-  }
-  if (N >= 2 && predicted > 0) {
-    // The quirk: the suffixes of the last top-order n-gram count with their raw count.
-    const last = perm[predicted - 1]!;
-    const top = Math.min(depth[last]!, N - 1);
-    for (let k = 1; k <= top; k++) {
-      const o = orders[k - 1]!;
-      // The last top-order n-gram in suffix order ends, at every order, in that order's last n-gram.
-      const g = k === 1 ? tokens[last]! : o.size - 1;
-      const a = adjustedCountOfCounts[k - 1]!;
-      if (o.adjusted[g]! < 5) a[o.adjusted[g]!]!--;
-      if (o.raw[g]! < 5) a[o.raw[g]!]!++;
-    }
-  }
-  return { order: N, vocabSize, tokens, orders, adjustedCountOfCounts, rawCountOfCounts };
+  return { order: N, vocabSize, orders, adjustedCountOfCounts: adjusted.adjustedCountOfCounts, rawCountOfCounts: adjusted.rawCountOfCounts };
 }
 
 /**
- * Words of n-gram `g` of order `k` (k ≥ 2) into `out`.
+ * Words of n-gram `g` of order `k` into `out`.
  *
  * @example
  * ```ts
@@ -240,10 +94,6 @@ export function countNgrams(tokens: Uint32Array, vocabSize: number, order: numbe
  * ```
  */
 export function ngramWords(counts: NgramCounts, k: number, g: number, out: Uint32Array | number[]): void {
-  if (k === 1) {
-    out[0] = g;
-    return;
-  }
-  const end = counts.orders[k - 1]!.rep[g]!;
-  for (let j = 0; j < k; j++) out[j] = counts.tokens[end - k + 1 + j]!;
+  const words = counts.orders[k - 1]!.words;
+  for (let j = 0; j < k; j++) out[j] = words[g * k + j]!;
 }

@@ -1,22 +1,18 @@
 /**
- * Estimation as a recipe of named stages (KenLM's lm/builder habit):
+ * Estimation from a corpus in memory: the pipeline of pipeline.ts (count → adjust → discount →
+ * initial probabilities → interpolate → output) with every stream in memory, ending in tables.
+ * The same stages stream through disk for corpora larger than memory (kotoba/node's
+ * `trainNgramModel`, `kotoba train --memory`), so both give the same bytes.
  *
- *   1. count        corpus ids → n-grams of every order with raw and adjusted counts (count.ts)
- *   2. discount     count-of-counts → the smoother's parameters (discounts, with fallback)
- *   3. initial      per context: totals and N1/N2/N3+; per n-gram α, per context γ
- *   4. interpolate  p(w|h) = α(h,w) + γ(h)·p(w|h'), lowest order first
- *   5. output       log10 probabilities and backoffs (γ of each context) as tables
- *
- * Count pruning (lmplz's --prune) happens between 3 and 4: a pruned n-gram's α is added to its
+ * Count pruning (lmplz's --prune) happens in stage 4: a pruned n-gram's α is added to its
  * context's γ, so every distribution still sums to 1.
  */
 import type { Corpus } from '../text/corpus.js';
-import { BOS } from '../text/vocabulary.js';
 import { KotobaError } from '../errors.js';
-import { countNgrams, type NgramCounts } from './count.js';
-import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
-import { log10f } from './log10f.js';
-import { emptyOrder, type NgramTables } from './tables.js';
+import { createSmoother, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
+import { estimateFromCounts, NgramCounter, type ModelSink } from './pipeline.js';
+import { memoryEnv, SortScratch, type StreamEnv } from './records.js';
+import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
 /** Where estimation reports its stages (`info`) and its fallbacks (`warn`); `console` is one. */
 export interface Logger {
@@ -40,9 +36,13 @@ export interface EstimateOptions {
    */
   prune?: number[];
   log?: Logger;
+  /**
+   * Where the sorted streams of estimation live (default: memory, unbounded, so every stream is
+   * one block). `memoryEnv(bytes)` bounds the blocks and keeps the runs in memory, to see the
+   * merging at work; files on disk are kotoba/node's `trainNgramModel`.
+   */
+  streams?: StreamEnv;
 }
-
-const f = Math.fround;
 
 /**
  * Validates an order given by a user.
@@ -91,28 +91,6 @@ export function pruneThresholds(prune: number[] | undefined, order: number): num
   return out;
 }
 
-function contextStats(counts: Uint32Array, context: Int32Array | null, size: number, contexts: number): ContextStats {
-  const s: ContextStats = {
-    total: new Float64Array(contexts),
-    distinct: new Uint32Array(contexts),
-    n1: new Uint32Array(contexts),
-    n2: new Uint32Array(contexts),
-    n3: new Uint32Array(contexts),
-    startsWithBos: new Uint8Array(contexts),
-  };
-  for (let g = 0; g < size; g++) {
-    const c = counts[g]!;
-    if (c === 0) continue;
-    const h = context ? context[g]! : 0;
-    s.total[h]! += c;
-    s.distinct[h]!++;
-    if (c === 1) s.n1[h]!++;
-    else if (c === 2) s.n2[h]!++;
-    else s.n3[h]!++;
-  }
-  return s;
-}
-
 /**
  * Estimates a backoff n-gram model from a corpus.
  *
@@ -129,153 +107,77 @@ function contextStats(counts: Uint32Array, context: Int32Array | null, size: num
 export function estimate(corpus: Corpus, options: EstimateOptions): NgramTables {
   const N = checkOrder(options.order);
   const log = options.log ?? silentLogger;
-  const smoother =
-    typeof options.smoothing === 'object' ? options.smoothing : createSmoother(options.smoothing ?? 'mkn', options.smoothingOptions);
+  const smoother = smootherOf(options);
   const thresholds = pruneThresholds(options.prune, N);
-  const V = corpus.vocab.size;
-
-  log.info(`=== 1/5 counting ${N}-grams of ${corpus.words} words in ${corpus.sentences} sentences ===`);
-  const counts = countNgrams(corpus.tokens, V, N);
-  log.info(`n-grams per order: ${counts.orders.map((o) => (o.order === 1 ? V : o.size)).join(' ')}`);
-
-  log.info(`=== 2/5 ${smoother.name} parameters ===`);
-  const kn = smoother.counts === 'adjusted';
-  smoother.prepare({
-    order: N,
-    vocabSize: V,
-    countOfCounts: kn ? counts.adjustedCountOfCounts : counts.rawCountOfCounts,
-    warn: log.warn,
-    info: log.info,
-  });
-
-  log.info('=== 3/5 initial probabilities ===');
-  const alphas: Float64Array[] = [];
-  const gammas: Float64Array[] = []; // gammas[k-1][h]: γ of context h (an (k-1)-gram) for order-k children
-  const hasChildren: Uint8Array[] = [];
-  const kept: (Uint8Array | null)[] = [];
-  for (let k = 1; k <= N; k++) {
-    const o = counts.orders[k - 1]!;
-    const c = kn ? o.adjusted : o.raw;
-    const contexts = k === 1 ? 1 : counts.orders[k - 2]!.size;
-    const stats = contextStats(c, k === 1 ? null : o.context, o.size, contexts);
-    if (k === 2) stats.startsWithBos[BOS] = 1;
-    else if (k > 2) {
-      const below = counts.orders[k - 2]!;
-      for (let h = 0; h < contexts; h++) stats.startsWithBos[h] = counts.tokens[below.rep[h]! - (k - 2)] === BOS ? 1 : 0;
-    }
-    const alpha = new Float64Array(o.size);
-    for (let g = 0; g < o.size; g++) {
-      if (c[g]! > 0) alpha[g] = smoother.alpha(k, c[g]!, stats, k === 1 ? 0 : o.context[g]!);
-    }
-    const gamma = new Float64Array(contexts);
-    const children = new Uint8Array(contexts);
-    for (let h = 0; h < contexts; h++) {
-      if (stats.total[h]! > 0) {
-        gamma[h] = smoother.gamma(k, stats, h);
-        children[h] = 1;
-      }
-    }
-    let keep: Uint8Array | null = null;
-    const t = thresholds?.[k - 1] ?? 0;
-    if (k >= 2 && t > 0) {
-      keep = new Uint8Array(o.size);
-      for (let g = 0; g < o.size; g++) {
-        if (o.raw[g]! > t) keep[g] = 1;
-        else {
-          // The pruned n-gram's mass moves to its context's backoff.
-          const h = o.context[g]!;
-          gamma[h] = smoother.float32 ? f(gamma[h]! + alpha[g]!) : gamma[h]! + alpha[g]!;
-        }
-      }
-    }
-    alphas.push(alpha);
-    gammas.push(gamma);
-    hasChildren.push(children);
-    kept.push(keep);
+  const env = options.streams ?? memoryEnv();
+  log.info(`=== 1/6 counting ${N}-grams of ${corpus.words} words in ${corpus.sentences} sentences ===`);
+  const counter = new NgramCounter(N, env, new SortScratch());
+  let sink: ModelTablesSink | null = null;
+  try {
+    counter.addTokens(corpus.tokens, true);
+    const result = estimateFromCounts(counter.finish(), corpus.vocab, corpus, { order: N, smoother, thresholds, log }, env, (counts) => (sink = new ModelTablesSink(counts)));
+    log.info('=== 6/6 linking the tables ===');
+    return { vocab: corpus.vocab, orders: sink!.finish(), description: result.description, ...(corpus.text ? { text: corpus.text } : {}) };
+  } finally {
+    counter.drop();
   }
-
-  log.info('=== 4/5 interpolating orders ===');
-  const probs: Float64Array[] = [];
-  {
-    const p1 = new Float64Array(V);
-    const base = smoother.base(V);
-    const g0 = gammas[0]![0]!;
-    const a1 = alphas[0]!;
-    for (let w = 0; w < V; w++) p1[w] = smoother.float32 ? f(a1[w]! + f(g0 * base)) : a1[w]! + g0 * base;
-    p1[BOS] = 1; // <s> is never predicted; KenLM writes log10 p = 0.
-    probs.push(p1);
-  }
-  for (let k = 2; k <= N; k++) {
-    const o = counts.orders[k - 1]!;
-    const alpha = alphas[k - 1]!;
-    const gamma = gammas[k - 1]!;
-    const lower = probs[k - 2]!;
-    const p = new Float64Array(o.size);
-    if (smoother.float32) {
-      for (let g = 0; g < o.size; g++) p[g] = f(alpha[g]! + f(gamma[o.context[g]!]! * lower[o.suffix[g]!]!));
-    } else {
-      for (let g = 0; g < o.size; g++) p[g] = alpha[g]! + gamma[o.context[g]!]! * lower[o.suffix[g]!]!;
-    }
-    probs.push(p);
-  }
-
-  log.info('=== 5/5 writing tables ===');
-  const tables = toTables(counts, probs, gammas, hasChildren, kept, smoother.float32);
-  return {
-    vocab: corpus.vocab,
-    orders: tables,
-    description: `${N}-gram ${smoother.name}${thresholds ? `, pruned ${thresholds.join(' ')}` : ''}, trained on ${corpus.words} words in ${corpus.sentences} sentences`,
-    ...(corpus.text ? { text: corpus.text } : {}),
-  };
 }
 
-function toTables(
-  counts: NgramCounts,
-  probs: Float64Array[],
-  gammas: Float64Array[],
-  hasChildren: Uint8Array[],
-  kept: (Uint8Array | null)[],
-  float32: boolean,
-) {
-  const N = counts.order;
-  const log10 = float32 ? log10f : (x: number) => Math.log10(x);
-  const tables = [];
-  let rowOf: Int32Array | null = null; // n-gram index → output row, for the order just written
-  for (let k = 1; k <= N; k++) {
-    const o = counts.orders[k - 1]!;
-    const keep = kept[k - 1];
-    let size = o.size;
-    if (keep) {
-      size = 0;
-      for (let g = 0; g < o.size; g++) size += keep[g]!;
-    }
-    const t = emptyOrder(k, size);
-    if (k >= 2) {
-      t.contextRow = new Int32Array(size);
-      t.suffixRow = new Int32Array(size);
-    }
-    const rows = new Int32Array(o.size).fill(-1);
-    const p = probs[k - 1]!;
-    const gamma = k < N ? gammas[k]! : null;
-    const children = k < N ? hasChildren[k]! : null;
-    let row = 0;
-    for (let g = 0; g < o.size; g++) {
-      if (keep && !keep[g]) continue;
-      rows[g] = row;
-      if (k === 1) t.words[row] = g;
-      else {
-        const end = o.rep[g]!;
-        for (let j = 0; j < k; j++) t.words[row * k + j] = counts.tokens[end - k + 1 + j]!;
-        // Contexts and suffixes of kept n-grams are kept (their counts are at least as large).
-        t.contextRow![row] = rowOf![o.context[g]!]!;
-        t.suffixRow![row] = rowOf![o.suffix[g]!]!;
+/** The smoother that `options` name (or hold). */
+export function smootherOf(options: Pick<EstimateOptions, 'smoothing' | 'smoothingOptions'>): Smoother {
+  return typeof options.smoothing === 'object' ? options.smoothing : createSmoother(options.smoothing ?? 'mkn', options.smoothingOptions);
+}
+
+/** Stage 6 for tables (the estimation side; the ARPA reader has its own TablesSink): each order's rows straight into its arrays, with links between orders. */
+export class ModelTablesSink implements ModelSink {
+  private readonly orders: NgramOrderTable[];
+  private readonly filled: number[];
+  /** Per order k ≥ 3: each n-gram's context ordinal, and each context ordinal's row in order k−1. */
+  private readonly contextOf: Uint32Array[] = [];
+  private readonly rowOf: Int32Array[] = [];
+  constructor(counts: number[]) {
+    this.orders = counts.map((size, i) => {
+      const t = emptyOrder(i + 1, size);
+      if (i > 0) {
+        t.suffixRow = new Int32Array(size);
+        t.contextRow = new Int32Array(size);
       }
-      t.log10Prob[row] = log10(p[g]!);
-      t.log10Backoff[row] = gamma && children![g] ? log10(gamma[g]!) : 0;
-      row++;
+      return t;
+    });
+    this.filled = counts.map(() => 0);
+    for (let k = 3; k <= counts.length; k++) {
+      this.contextOf[k] = new Uint32Array(counts[k - 1]!);
+      this.rowOf[k] = new Int32Array(1024);
     }
-    rowOf = rows;
-    tables.push(t);
   }
-  return tables;
+  add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number, suffixRow: number, context: number): void {
+    const t = this.orders[k - 1]!;
+    const r = this.filled[k - 1]!++;
+    for (let j = 0; j < k; j++) t.words[r * k + j] = row[at + j]!;
+    t.log10Prob[r] = log10Prob;
+    t.log10Backoff[r] = log10Backoff;
+    if (k === 1) return;
+    t.suffixRow![r] = suffixRow;
+    if (k === 2) t.contextRow![r] = row[at]!; // the unigram row is the word id
+    else this.contextOf[k]![r] = context;
+  }
+  context(k: number, context: number, row: number): void {
+    if (k < 3) return;
+    let rows = this.rowOf[k]!;
+    if (context >= rows.length) {
+      const bigger = new Int32Array(Math.max(context + 1, rows.length * 2));
+      bigger.set(rows);
+      this.rowOf[k] = rows = bigger;
+    }
+    rows[context] = row;
+  }
+  finish(): NgramOrderTable[] {
+    for (let k = 3; k <= this.orders.length; k++) {
+      const t = this.orders[k - 1]!;
+      const of = this.contextOf[k]!;
+      const rows = this.rowOf[k]!;
+      for (let r = 0; r < t.size; r++) t.contextRow![r] = rows[of[r]!]!;
+    }
+    return this.orders;
+  }
 }

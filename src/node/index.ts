@@ -8,3 +8,6 @@ export * from './neural-files.js';
 export * from './outputs.js';
 export * from './batches.js';
 export * from './workers.js';
+export * from './ngram-train.js';
+export { FileStorage, makeTempFolder } from './temp-storage.js';
+export * from './byte-corpus.js';

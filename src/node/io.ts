@@ -167,6 +167,8 @@ export interface LineOptions {
   onUnterminatedLastLine?: () => void;
   /** A longer line is an error naming the file and the line (default `DEFAULT_MAX_LINE_BYTES`). */
   maxLineBytes?: number;
+  /** Called with the size of each chunk of bytes read (after gunzip), for progress. */
+  onBytes?: (bytes: number) => void;
 }
 
 const NEWLINE = 0x0a;
@@ -197,6 +199,7 @@ export async function* readLines(file: string, options: LineOptions = {}): Async
   let pendingBytes = 0;
   let lineNo = 0;
   for await (const raw of byteChunks(file)) {
+    options.onBytes?.(raw.length);
     if (pendingBytes + raw.length > maxBytes) checkLineBytes(raw, pendingBytes, maxBytes, file, lineNo);
     const lastNewline = raw.lastIndexOf(NEWLINE);
     pendingBytes = lastNewline < 0 ? pendingBytes + raw.length : raw.length - lastNewline - 1;

@@ -93,11 +93,13 @@ export class CorpusBuilder {
   private readonly ids = new IdBuffer();
   private readonly eachWord: WordVisitor;
   private lineNo = 0;
+  private source: string | undefined;
   sentences = 0;
   words = 0;
 
   constructor(private readonly options: CorpusOptions = {}) {
     this.eachWord = wordVisitor(options);
+    this.source = options.source;
     if (options.vocab) {
       this.vocab = options.vocab;
       this.vocab.closed = true;
@@ -107,6 +109,26 @@ export class CorpusBuilder {
     } else {
       this.vocab = new Vocabulary();
     }
+  }
+
+  /**
+   * Names the file that the following lines come from (for error messages), restarting the line
+   * count: one builder, and one vocabulary, over several files.
+   *
+   * @example
+   * ```ts
+   * import { CorpusBuilder } from 'kotoba';
+   * declare const files: Map<string, string[]>;
+   * const builder = new CorpusBuilder();
+   * for (const [name, lines] of files) {
+   *   builder.beginSource(name);
+   *   for (const line of lines) builder.addLine(line); // errors say name:line
+   * }
+   * ```
+   */
+  beginSource(source: string): void {
+    this.source = source;
+    this.lineNo = 0;
   }
 
   /**
@@ -166,7 +188,7 @@ export class CorpusBuilder {
     const id = this.vocab.add(word);
     if (id === BOS || id === EOS) {
       throw new KotobaError(
-        `${at(this.options.source, this.lineNo || undefined)}${word} inside a sentence`,
+        `${at(this.source, this.lineNo || undefined)}${word} inside a sentence`,
         `<s> may only open a line and </s> only close it; remove or rename it`,
       );
     }
@@ -233,8 +255,35 @@ function restrictVocabulary(
 ): { tokens: Uint32Array; vocab: Vocabulary } {
   const counts = new Float64Array(vocab.size);
   for (let i = 0; i < tokens.length; i++) counts[tokens[i]!]++;
+  const { remap, vocab: restricted } = vocabularyRestriction(counts, vocab, minCount, maxSize);
+  const out = new Uint32Array(tokens.length);
+  for (let i = 0; i < tokens.length; i++) out[i] = remap[tokens[i]!]!;
+  return { tokens: out, vocab: restricted };
+}
+
+/**
+ * The vocabulary that `--min-count` and `--max-vocab` leave, from each word's count: the kept
+ * words in their first-appearance order, and `remap` from old ids to new (rare words → `<unk>`).
+ * Ties at the size limit go to the word seen first, so the result is deterministic.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { vocabularyRestriction, Vocabulary } from 'kotoba';
+ * const vocab = Vocabulary.fromWords(['a', 'b', 'c']); // ids 3, 4, 5
+ * const { remap, vocab: kept } = vocabularyRestriction(Float64Array.of(0, 0, 0, 5, 1, 2), vocab, 2, undefined);
+ * kept.list(); // ['<unk>', '<s>', '</s>', 'a', 'c']
+ * remap[4];    // 0: b, seen once, becomes <unk>
+ * ```
+ */
+export function vocabularyRestriction(
+  counts: Float64Array,
+  vocab: Vocabulary,
+  minCount: number,
+  maxSize: number | undefined,
+): { remap: Uint32Array; vocab: Vocabulary } {
   const keep = new Uint8Array(vocab.size);
-  for (let id = 3; id < vocab.size; id++) keep[id] = counts[id]! >= minCount ? 1 : 0;
+  for (let id = 3; id < vocab.size; id++) keep[id] = (counts[id] ?? 0) >= minCount ? 1 : 0;
   if (maxSize !== undefined && maxSize < vocab.size) {
     // Most frequent first; ties broken by first appearance, so the result is deterministic.
     const order = [];
@@ -248,9 +297,7 @@ function restrictVocabulary(
   remap[BOS] = BOS;
   remap[EOS] = EOS;
   for (let id = 3; id < vocab.size; id++) remap[id] = keep[id] ? restricted.add(vocab.word(id)) : UNK;
-  const out = new Uint32Array(tokens.length);
-  for (let i = 0; i < tokens.length; i++) out[i] = remap[tokens[i]!]!;
-  return { tokens: out, vocab: restricted };
+  return { remap, vocab: restricted };
 }
 
 /**

@@ -1,0 +1,1424 @@
+/**
+ * Estimation as a pipeline of sorted record streams, in the spirit of KenLM's lmplz (Heafield et
+ * al. 2013, "Scalable Modified Kneser-Ney Language Model Estimation"). No stage needs all
+ * n-grams in memory: each reads streams of fixed-width rows in one order and writes streams in
+ * another, through `records.ts` (blocks sorted inside the memory budget, runs spilled to storage,
+ * k-way merges). A stream that fits its budget is one block that never leaves memory, so the
+ * in-memory estimate (`estimate()`) and the streaming one (`kotoba train --memory`) are this one
+ * code path.
+ *
+ * Words are uint32 ids (`<unk>` 0, `<s>` 1, `</s>` 2, then first appearance). N is the order.
+ * Two orders of rows:
+ *   suffix order   the last word first, then the one before it, …: lmplz's order. The k-grams
+ *                  that end in the same (k−1)-gram are adjacent, and the orders line up: the
+ *                  k-grams come in the order of their suffixes among the (k−1)-grams.
+ *   context order  the context (all words but the last) in suffix order, then the last word: the
+ *                  children of one context are adjacent, and contexts come in suffix order.
+ *
+ * Row layouts (uint32 words; f64 = two words, f32 = the float's bits):
+ *   COUNT      [w0 … w(N−1), count]                 suffix order, equal rows summed
+ *   ADJUSTED k [w0 … w(k−1), raw, adjusted]         context order           (2 ≤ k ≤ N)
+ *   INITIAL  k [w0 … w(k−1), α f64, γ(context) f64, keep, context]  suffix order  (2 ≤ k ≤ N);
+ *              context: the context's ordinal among the contexts of order k (its BACKOFF row)
+ *   BACKOFF  j [w0 … w(j−1), γ f64]                 suffix order, contexts with children (j < N)
+ *   MODEL    k [w0 … w(k−1), log10 p f32, log10 backoff f32]  suffix order, kept n-grams
+ *
+ * The recipe (the stage numbers are those `-v` prints):
+ *   1. count        sentences of ids → COUNT. Every token but `<s>` ends one row; a row that
+ *                   reaches back past its sentence's `<s>` is padded on the left with `<s>`, as
+ *                   lmplz pads (`<s> <s> w`), so every row has N words. Blocks of tokens are
+ *                   sorted by their positions' padded keys (radix) and equal rows summed; shards
+ *                   from count files enter here as COUNT rows. Vocabulary limits (`--min-count`,
+ *                   `--max-vocab`) then map rare words to `<unk>` and sort again.
+ *   2. adjust       COUNT → ADJUSTED of every order k ≥ 2, and unigram counts by word id, and
+ *                   the count-of-counts of every order. One pass: in suffix order every k-gram is
+ *                   a run of adjacent rows (their last k words agree), so its raw count is the
+ *                   run's sum and its Kneser-Ney adjusted count the number of distinct (k+1)-
+ *                   grams that start inside it; raw for the top order and for n-grams that start
+ *                   with `<s>`. k-grams leave in suffix order; their stream sorts them by context.
+ *   3. discount     count-of-counts → the smoother's parameters (discounts, with fallback).
+ *   4. initial      per order, ADJUSTED (context order) → one context at a time: its totals
+ *                   and N1, N2, N3+; each child's α(h, w); the context's γ(h), into which count
+ *                   pruning moves the α of its pruned children. → INITIAL (sorted back into
+ *                   suffix order) and BACKOFF of the order below (contexts come in its suffix
+ *                   order already). Unigrams: one context, in memory.
+ *   5. interpolate  every order's INITIAL at once, lowest first: p(w | h) = α + γ(h)·p(w | h′),
+ *                   where p(w | h′) is the row of the order below whose words are this row's
+ *                   last k−1: in suffix order the current or a later row there (a merge join).
+ *                   log10 p, and log10 γ from the BACKOFF row with the same words → MODEL.
+ *   6. output       MODEL, order by order → ARPA text, or tables in memory.
+ *
+ * Every smoother streams: each is α(h, w) and γ(h) from its context's sums and the
+ * count-of-counts (smoothing.ts), which stage 4 has at hand.
+ *
+ * Threads (a SortPool in the StreamEnv) take a fixed partition of each block and their results
+ * are put together in a fixed order, so the bytes never depend on the thread count: counting
+ * cuts a block of tokens at sentence starts (runs merged with their counts summed), sorting cuts
+ * a block of rows into equal slices (runs merged), stage 4 cuts a batch between contexts, stage
+ * 5 between last words (an n-gram and its suffix end in the same word, so ranges of last words
+ * interpolate independently), and stage 6 formats slices of each order's rows. Stage 2 is one
+ * sequential scan.
+ */
+import { BOS, type Vocabulary } from '../text/vocabulary.js';
+import { log10f } from './log10f.js';
+import {
+  checkCount,
+  countingSortPass,
+  sortRows,
+  type SortJob,
+  type SortPool,
+  type SortResult,
+  MergeCursor,
+  minBlockBytes,
+  newBlock,
+  type MemoryBudget,
+  RowCollector,
+  RowSorter,
+  RowSpool,
+  RunSet,
+  SortScratch,
+  type RowCursor,
+  type RowSpec,
+  type RowTarget,
+  type StreamEnv,
+} from './records.js';
+import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
+import { formatModelRows, type WordBytes } from './arpa.js';
+
+// ---------------------------------------------------------------------------------------------
+// Row layouts
+
+const descending = (from: number, to: number) => Array.from({ length: from - to + 1 }, (_, i) => from - i);
+const ascending = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+
+/** COUNT rows of order N: N words and a count, suffix order, equal rows summed. */
+export function countSpec(N: number): RowSpec {
+  return { width: N + 1, key: descending(N - 1, 0), radix: ascending(0, N - 1), sum: N };
+}
+
+/** ADJUSTED rows of order k in context order; blocks arrive in suffix order (last word sorted). */
+function adjustedSpec(k: number): RowSpec {
+  return { width: k + 2, key: [...descending(k - 2, 0), k - 1], radix: ascending(0, k - 2), sum: -1 };
+}
+
+/** INITIAL rows of order k in suffix order; blocks arrive in context order (context sorted). */
+function initialSpec(k: number): RowSpec {
+  return { width: k + 6, key: descending(k - 1, 0), radix: [k - 1], sum: -1 };
+}
+
+// Floats in uint32 words.
+const F64 = new Float64Array(1);
+const F64_WORDS = new Uint32Array(F64.buffer);
+const F32 = new Float32Array(1);
+const F32_WORD = new Uint32Array(F32.buffer);
+
+function putF64(row: Uint32Array, at: number, x: number): void {
+  F64[0] = x;
+  row[at] = F64_WORDS[0]!;
+  row[at + 1] = F64_WORDS[1]!;
+}
+function getF64(row: Uint32Array, at: number): number {
+  F64_WORDS[0] = row[at]!;
+  F64_WORDS[1] = row[at + 1]!;
+  return F64[0]!;
+}
+/**
+ * The bits of x as a float32 (how MODEL rows hold log10 values).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { f32Bits, f32FromBits } from 'kotoba';
+ * f32Bits(1);                 // 0x3f800000
+ * f32FromBits(f32Bits(-0.5)); // -0.5
+ * ```
+ */
+export function f32Bits(x: number): number {
+  F32[0] = x;
+  return F32_WORD[0]!;
+}
+/**
+ * The float32 with bits `b`.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { f32FromBits } from 'kotoba';
+ * f32FromBits(0x40490fdb); // 3.1415927410125732, π in float32
+ * ```
+ */
+export function f32FromBits(b: number): number {
+  F32_WORD[0] = b;
+  return F32[0]!;
+}
+
+const f = Math.fround;
+
+/** Where the pipeline reports its stages: messages, and counts done for progress bars. */
+export interface PipelineLog {
+  warn(message: string): void;
+  info(message: string): void;
+  /** `done` of `total` units of `stage` (total 0 when unknown); called every few million rows. */
+  progress?(stage: string, done: number, total: number): void;
+}
+
+const PROGRESS_EVERY = 1 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// 1. count
+
+/** Bytes per token of a counting block: the token, its depth, and its sort's three arrays. */
+const BYTES_PER_BLOCK_TOKEN = 17;
+
+/** Blocks below this many rows are sorted by one thread. */
+export const PARALLEL_MIN_ROWS = 1 << 15;
+
+/** Cuts `tokens[from, to)` into `n` pieces of about equal size that start at sentence starts. */
+export function sentencePieces(tokens: Uint32Array, from: number, to: number, n: number): [number, number][] {
+  const pieces: [number, number][] = [];
+  let start = from;
+  for (let i = 1; i < n && start < to; i++) {
+    let cut = Math.max(start, from + Math.round(((to - from) * i) / n));
+    while (cut < to && tokens[cut] !== BOS) cut++;
+    if (cut > start && cut < to) {
+      pieces.push([start, cut]);
+      start = cut;
+    }
+  }
+  pieces.push([start, to]);
+  return pieces;
+}
+
+/**
+ * Counts `tokens[from, to)` (whole sentences): its token positions sorted by their padded keys
+ * (LSD radix sort: the word at distance N−1 first, the predicted word last). Returns a function
+ * that scans them, calling `emit` with each distinct COUNT row (`row`: N words and the count) in
+ * suffix order; it may scan more than once (to size the rows, then to fill them).
+ */
+export function countTokens(tokens: Uint32Array, from: number, to: number, N: number, scratch: SortScratch): (emit: (row: Uint32Array) => void) => void {
+  const depth = new Uint8Array(to - from); // how far the n-gram ending at p reaches: min(N, distance to <s> + 1)
+  let n = 0;
+  {
+    let start = from;
+    for (let p = from; p < to; p++) {
+      if (tokens[p] === BOS) start = p;
+      else {
+        depth[p - from] = Math.min(N, p - start + 1);
+        n++;
+      }
+    }
+  }
+  let perm = scratch.perm(n);
+  let spare = scratch.spare(n);
+  const keys = scratch.keys(n);
+  for (let p = from, j = 0; p < to; p++) if (tokens[p] !== BOS) perm[j++] = p;
+  // Word at distance d to the left of p, padding with <s> (lmplz's padding).
+  const wordAt = (p: number, d: number): number => (d < depth[p - from]! ? tokens[p - d]! : BOS);
+  for (let d = N - 1; d >= 0; d--) {
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      const w = wordAt(perm[i]!, d);
+      keys[i] = w;
+      if (w > max) max = w;
+    }
+    countingSortPass(keys, perm, spare, n, scratch.buckets(max + 1));
+    [perm, spare] = [spare, perm];
+  }
+  const sorted = perm;
+  return (emit) => {
+    const row = new Uint32Array(N + 1);
+    let run = 0;
+    for (let i = 0; i < n; i++) {
+      if (i > 0) {
+        const p = sorted[i]!;
+        const q = sorted[i - 1]!;
+        let d = 0;
+        while (d < N && wordAt(p, d) === wordAt(q, d)) d++;
+        if (d < N) {
+          for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
+          row[N] = run;
+          emit(row);
+          run = 0;
+        }
+      }
+      run++;
+    }
+    if (n > 0) {
+      const q = sorted[n - 1]!;
+      for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
+      row[N] = run;
+      emit(row);
+    }
+  };
+}
+
+/**
+ * One block's work, the same on any thread: count a range of tokens, or sort rows; then store
+ * the run (`store`) or return it to be kept in memory (rows, and the order to read them in).
+ */
+/** Smoothers rebuilt by this thread, by recipe (the last one: one order at a time uses it). */
+let rebuilt: { recipe: SmootherRecipe; smoother: Smoother } | null = null;
+
+function smootherFrom(recipe: SmootherRecipe): Smoother {
+  if (rebuilt?.recipe !== recipe && JSON.stringify(rebuilt?.recipe) !== JSON.stringify(recipe)) {
+    const smoother = createSmoother(recipe.name, recipe.options);
+    smoother.prepare({ order: recipe.order, vocabSize: recipe.vocabSize, countOfCounts: recipe.countOfCounts, warn() {}, info() {} });
+    rebuilt = { recipe, smoother };
+  }
+  return rebuilt!.smoother;
+}
+
+export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): SortResult {
+  if (job.kind === 'interpolate') return interpolateRange(job.range as InterpolationRange, (words) => newBlock(env, words));
+  if (job.kind === 'initial') {
+    return initialRows(job.order, job.rows, job.n, smootherFrom(job.smoother as SmootherRecipe), job.threshold, (words) => newBlock(env, words));
+  }
+  if (job.kind === 'arpa') return { bytes: copySharedBytes(formatModelRows(job.words, job.rows, job.n, job.order, job.top), env) };
+  if (job.kind === 'rows') {
+    const perm = sortRows(job.rows, job.n, job.spec, scratch);
+    if (job.store) {
+      const runs = new RunSet(job.spec, env);
+      runs.store(job.rows, job.n, perm);
+      return { run: runs.takeStored() };
+    }
+    return { rows: job.rows, perm: copyShared(perm.subarray(0, job.n), env), n: job.n };
+  }
+  const N = job.order;
+  const spec = countSpec(N);
+  const scan = countTokens(job.tokens, job.from, job.to, N, scratch);
+  if (job.store) {
+    const runs = new RunSet(spec, env);
+    const writer = runs.writer();
+    scan((row) => writer.write(row, 0));
+    return { run: writer.end() };
+  }
+  // Kept in memory: one scan to size the rows exactly, one to fill them.
+  let unique = 0;
+  scan(() => unique++);
+  const rows = newBlock(env, unique * (N + 1));
+  let o = 0;
+  scan((row) => {
+    rows.set(row, o);
+    o += N + 1;
+  });
+  return { rows, perm: null, n: unique };
+}
+
+function copySharedBytes(a: Uint8Array, env: StreamEnv): Uint8Array {
+  if (!env.pool) return a;
+  const out = new Uint8Array(env.pool.allocate((a.length + 3) >> 2).buffer, 0, a.length);
+  out.set(a);
+  return out;
+}
+
+/**
+ * Stage 6 for ARPA files with a pool of threads: MODEL rows of order k read a batch at a time,
+ * each batch cut into one slice per thread and formatted at once, the lines in order.
+ */
+export function* parallelArpaLines(
+  cursor: RowCursor,
+  k: number,
+  top: number,
+  words: WordBytes,
+  env: StreamEnv & { pool: SortPool },
+  batchRows: number,
+): Generator<Uint8Array> {
+  const pool = env.pool;
+  const W = k + 2;
+  const batch = pool.allocate(batchRows * W);
+  // The batch, and its lines (about ten bytes a word), come out of the budget.
+  const reserved = batchRows * (W * 4 + 10 * W);
+  env.budget.take(reserved, true);
+  try {
+    yield* formatBatches(cursor, k, top, words, pool, batch, batchRows, env.budget);
+  } finally {
+    env.budget.give(reserved);
+  }
+}
+
+function* formatBatches(
+  cursor: RowCursor,
+  k: number,
+  top: number,
+  words: WordBytes,
+  pool: SortPool,
+  batch: Uint32Array,
+  batchRows: number,
+  budget: MemoryBudget,
+): Generator<Uint8Array> {
+  const W = k + 2;
+  for (;;) {
+    let n = 0;
+    while (n < batchRows && cursor.next()) {
+      const row = cursor.row;
+      const at = cursor.at;
+      for (let j = 0; j < W; j++) batch[n * W + j] = row[at + j]!;
+      n++;
+    }
+    if (n === 0) return;
+    const T = n < PARALLEL_MIN_ROWS ? 1 : pool.threads;
+    const jobs: SortJob[] = [];
+    for (let t = 0; t < T; t++) {
+      const a = Math.floor((n * t) / T);
+      const b = Math.floor((n * (t + 1)) / T);
+      jobs.push({ kind: 'arpa', rows: batch.subarray(a * W, b * W), n: b - a, order: k, top, words });
+    }
+    for (const r of T > 1 ? pool.run(jobs) : [{ bytes: formatModelRows(words, batch, n, k, top) }]) {
+      if ('bytes' in r) {
+        yield r.bytes.slice();
+        budget.garbage(r.bytes.byteLength);
+      }
+    }
+    if (n < batchRows) return;
+  }
+}
+
+/** A copy of `a` that the pool's threads can read (a plain copy without a pool). */
+function copyShared(a: Uint32Array, env: StreamEnv): Uint32Array {
+  const out = env.pool ? env.pool.allocate(a.length) : new Uint32Array(a.length);
+  out.set(a);
+  return out;
+}
+
+/**
+ * Stage 1: sentences of word ids (and count-file rows) in, COUNT rows out. Tokens are buffered
+ * into blocks as large as the budget allows; each full block is sorted and summed into a run.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { corpusFromText, memoryEnv, NgramCounter } from 'kotoba';
+ * const corpus = corpusFromText(['a b a b', 'b a']);
+ * const counter = new NgramCounter(2, memoryEnv());
+ * counter.addTokens(corpus.tokens);
+ * const rows = counter.finish(); // COUNT rows: [w0, w1, count], suffix order, <s>-padded
+ * while (rows.next()) console.log(Array.from(rows.row.subarray(rows.at, rows.at + 3)));
+ * ```
+ */
+export class NgramCounter {
+  readonly spec: RowSpec;
+  private readonly runs: RunSet;
+  private shards: RowSorter | null = null;
+  private block: Uint32Array = new Uint32Array(0);
+  private blockLength = 0;
+  private reserved = 0;
+  /** Sentences and words (`</s>` not included) seen so far. */
+  sentences = 0;
+  words = 0;
+  /** Occurrences of each word id as a predicted token, when asked for (vocabulary limits). */
+  wordCounts: Float64Array | null;
+
+  constructor(
+    readonly order: number,
+    private readonly env: StreamEnv,
+    private readonly scratch = new SortScratch(),
+    countWords = false,
+  ) {
+    this.spec = countSpec(order);
+    this.runs = new RunSet(this.spec, env);
+    this.wordCounts = countWords ? new Float64Array(1024) : null;
+  }
+
+  /**
+   * Adds whole sentences (`<s> … </s>`). With `last` (no more input follows) a large array is
+   * counted where it is, without a copy.
+   */
+  addTokens(tokens: Uint32Array, last = false): void {
+    let sentences = 0;
+    for (let i = 0; i < tokens.length; i++) if (tokens[i] === BOS) sentences++;
+    this.sentences += sentences;
+    this.words += tokens.length - 2 * sentences;
+    if (this.wordCounts) {
+      for (let i = 0; i < tokens.length; i++) this.countWord(tokens[i]!, 1);
+    }
+    if (last && this.blockLength === 0) {
+      const bytes = tokens.length * BYTES_PER_BLOCK_TOKEN;
+      if (!this.env.budget.take(bytes)) return this.countPieces(tokens);
+      this.countBlock(tokens, 0, tokens.length, this.canKeep(tokens.length));
+      this.env.budget.give(bytes);
+      return;
+    }
+    if (this.blockLength + tokens.length > this.block.length && !this.grow(this.blockLength + tokens.length)) {
+      this.flush();
+      if (tokens.length > this.block.length && !this.grow(tokens.length)) return this.countPieces(tokens);
+    }
+    this.block.set(tokens, this.blockLength);
+    this.blockLength += tokens.length;
+  }
+
+  private countWord(id: number, n: number): void {
+    let c = this.wordCounts!;
+    if (id >= c.length) {
+      const bigger = new Float64Array(Math.max(id + 1, c.length * 2));
+      bigger.set(c);
+      this.wordCounts = c = bigger;
+    }
+    c[id]! += n;
+  }
+
+  /** Grows the block to hold `need` tokens if the budget allows. */
+  private grow(need: number): boolean {
+    let size = Math.max(1 << 12, this.block.length);
+    while (size < need) size *= 2;
+    let extra = (size - this.block.length) * BYTES_PER_BLOCK_TOKEN;
+    if (!this.env.budget.take(extra, size * BYTES_PER_BLOCK_TOKEN <= minBlockBytes(this.env))) {
+      // Settle for what fits, if that holds `need`.
+      const fits = this.block.length + Math.floor(this.env.budget.available / BYTES_PER_BLOCK_TOKEN);
+      if (fits < need) return false;
+      size = fits;
+      extra = (size - this.block.length) * BYTES_PER_BLOCK_TOKEN;
+      this.env.budget.take(extra, true);
+    }
+    const bigger = newBlock(this.env, size);
+    bigger.set(this.block.subarray(0, this.blockLength));
+    this.env.budget.garbage(this.block.byteLength);
+    this.block = bigger;
+    this.reserved += extra;
+    return true;
+  }
+
+  private giveBack(): void {
+    this.env.budget.give(this.reserved);
+    this.reserved = 0;
+    this.block = new Uint32Array(0);
+    this.blockLength = 0;
+  }
+
+  /** Counts a large array in sentence-aligned pieces of at most a block each (runs on storage). */
+  private countPieces(tokens: Uint32Array): void {
+    const piece = Math.max(1 << 12, Math.floor(this.env.budget.available / BYTES_PER_BLOCK_TOKEN));
+    let from = 0;
+    while (from < tokens.length) {
+      let to = Math.min(tokens.length, from + piece);
+      if (to < tokens.length) {
+        // End at a sentence start; one sentence longer than a piece is counted whole.
+        let cut = to;
+        while (cut > from && tokens[cut] !== BOS) cut--;
+        if (cut === from) {
+          cut = to;
+          while (cut < tokens.length && tokens[cut] !== BOS) cut++;
+        }
+        to = cut;
+      }
+      this.countBlock(tokens, from, to, false);
+      from = to;
+    }
+  }
+
+  /** Sorts and sums the current block into a stored run. */
+  private flush(): void {
+    if (this.blockLength > 0) this.countBlock(this.block, 0, this.blockLength, false);
+    this.blockLength = 0;
+  }
+
+  /**
+   * Adds COUNT rows (any order; from a count file), `n` rows of `order + 1` words in `rows`.
+   */
+  addCountRows(rows: Uint32Array, n: number): void {
+    const W = this.order + 1;
+    this.shards ??= new RowSorter(this.spec, this.env, this.scratch);
+    const s = this.shards;
+    for (let i = 0; i < n; i++) {
+      const at = s.push();
+      const b = s.block;
+      for (let j = 0; j < W; j++) b[at + j] = rows[i * W + j]!;
+      if (this.wordCounts) this.countWord(rows[i * W + W - 2]!, rows[i * W + W - 1]!);
+    }
+  }
+
+  /**
+   * The COUNT rows of `tokens[from, to)` as runs: stored, or kept in memory when they are the
+   * whole stream. With a pool of threads the range is cut into one piece per thread, at sentence
+   * starts, each counted into a run of its own (the merge sums them, whatever the cut).
+   */
+  private countBlock(tokens: Uint32Array, from: number, to: number, keep: boolean): void {
+    const pool = this.env.pool;
+    const pieces = pool && to - from >= PARALLEL_MIN_ROWS ? sentencePieces(tokens, from, to, pool.threads) : [[from, to]];
+    const jobs: SortJob[] = pieces.map(([a, b]) => ({ kind: 'count', tokens, from: a!, to: b!, order: this.order, store: !keep }));
+    const results = pool && jobs.length > 1 ? pool.run(jobs) : jobs.map((job) => runSortJob(job, this.env, this.scratch));
+    for (const r of results) this.adopt(r);
+  }
+
+  /**
+   * Whether the last block's rows stay in memory: when they are the whole stream and fit the
+   * budget beside the block (at most one row of N + 1 words per token).
+   */
+  private canKeep(tokens: number): boolean {
+    return !this.runs.spilled && !this.shards && tokens * (this.order + 1) * 4 <= this.env.budget.available;
+  }
+
+  private adopt(r: SortResult): void {
+    if ('run' in r) this.runs.add(r.run);
+    else if ('rows' in r) {
+      const bytes = r.rows.byteLength;
+      this.env.budget.take(bytes, true);
+      this.runs.keep(r.rows, r.n, r.perm, () => this.env.budget.give(bytes));
+    }
+  }
+
+  /** Ends the input: COUNT rows, merged from every run and shard. */
+  finish(onMerge?: (runsLeft: number) => void): RowCursor {
+    if (this.blockLength > 0) this.countBlock(this.block, 0, this.blockLength, this.canKeep(this.blockLength));
+    this.giveBack();
+    this.scratch.release();
+    const counted = this.runs.cursor(onMerge);
+    if (!this.shards) return counted;
+    return new MergeCursor(this.spec, [counted, this.shards.finish(onMerge)]);
+  }
+
+  /** Frees everything (on error). */
+  drop(): void {
+    this.giveBack();
+    this.runs.drop();
+    this.shards?.drop();
+  }
+}
+
+/** Stage 1b: COUNT rows with every word id mapped through `remap` (rare words → `<unk>`), re-sorted. */
+export function remapCounts(counts: RowCursor, N: number, remap: Uint32Array, env: StreamEnv, scratch: SortScratch): RowCursor {
+  const sorter = new RowSorter(countSpec(N), env, scratch);
+  while (counts.next()) {
+    const row = counts.row;
+    const at = counts.at;
+    const o = sorter.push();
+    const b = sorter.block;
+    for (let j = 0; j < N; j++) b[o + j] = remap[row[at + j]!]!;
+    b[o + N] = row[at + N]!;
+  }
+  return sorter.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. adjust
+
+/** What stage 2 leaves: unigram counts by word id, and count-of-counts for every order. */
+export interface AdjustedCounts {
+  /** Raw and adjusted counts of each word id as a unigram. */
+  unigramRaw: Float64Array;
+  unigramAdjusted: Float64Array;
+  /** N-grams per order (index k; the unigrams are the whole vocabulary). */
+  sizes: number[];
+  /**
+   * Count-of-counts n[0..4] per order over adjusted counts, collected exactly as lmplz collects
+   * them (its one quirk included, see `adjustCounts`), for the modified Kneser-Ney discounts.
+   */
+  adjustedCountOfCounts: Float64Array[];
+  /** Count-of-counts n[0..4] per order over raw counts. */
+  rawCountOfCounts: Float64Array[];
+}
+
+/**
+ * Stage 2: COUNT rows (suffix order) → ADJUSTED rows of orders 2..N into `out(k)`, each order's
+ * rows in suffix order, and the unigram counts.
+ *
+ * lmplz quirk, copied on purpose: when lmplz collects count-of-counts, the lower-order n-grams
+ * still open at the end of its stream (the suffixes of the last row) are counted with their raw
+ * count instead of their adjusted count. It moves a discount in the fifth digit on Penn
+ * Treebank; copying it makes kotoba's numbers KenLM's.
+ */
+export function adjustCounts(counts: RowCursor, N: number, V: number, out: (k: number) => RowTarget, log?: PipelineLog): AdjustedCounts {
+  const raw1 = new Float64Array(V);
+  const adj1 = new Float64Array(V);
+  const sizes = new Array<number>(N + 1).fill(0);
+  sizes[1] = V;
+  const adjustedCountOfCounts = Array.from({ length: N }, () => new Float64Array(5));
+  const rawCountOfCounts = Array.from({ length: N }, () => new Float64Array(5));
+  const tally = (table: Float64Array, c: number) => {
+    if (c < 5) table[c]!++;
+  };
+  const targets: RowTarget[] = [];
+  for (let k = 2; k <= N; k++) targets[k] = out(k);
+  // The k-gram open at each order (2 ≤ k < N): its counts; its words are the last k of `prev`.
+  const openRaw = new Float64Array(N + 1);
+  const openAdj = new Float64Array(N + 1);
+  const prev = new Uint32Array(N);
+  let prevFull = 0;
+  let rows = 0;
+  const close = (k: number, atEnd: boolean) => {
+    const raw = openRaw[k]!;
+    checkCount(raw);
+    // An n-gram that starts with <s> cannot be extended to the left: its adjusted count is raw.
+    const adj = prev[N - k] === BOS ? raw : openAdj[k]!;
+    const t = targets[k]!;
+    const o = t.push();
+    const b = t.block;
+    for (let j = 0; j < k; j++) b[o + j] = prev[N - k + j]!;
+    b[o + k] = raw;
+    b[o + k + 1] = adj;
+    sizes[k]!++;
+    tally(adjustedCountOfCounts[k - 1]!, atEnd ? raw : adj);
+    tally(rawCountOfCounts[k - 1]!, raw);
+  };
+  while (counts.next()) {
+    const row = counts.row;
+    const at = counts.at;
+    const c = row[at + N]!;
+    // How many words are real (the rest is <s> padding): a row that starts with <s> reaches
+    // back to its sentence's start.
+    let lead = 0;
+    while (lead < N - 1 && row[at + lead] === BOS) lead++;
+    const full = lead > 0 ? N - lead + 1 : N;
+    let same = 0;
+    if (rows > 0) while (same < N && row[at + N - 1 - same] === prev[N - 1 - same]) same++;
+    for (let k = Math.min(prevFull, N - 1); k > same && k >= 2; k--) close(k, false);
+    const w = row[at + N - 1]!;
+    for (let k = Math.max(2, same + 1); k <= full; k++) {
+      // A new k-gram: one more distinct left extension of the (k−1)-gram it ends with.
+      if (k < N) openRaw[k] = openAdj[k] = 0;
+      if (k === 2) adj1[w]!++;
+      else openAdj[k - 1]!++;
+    }
+    raw1[w]! += c;
+    for (let k = 2; k <= Math.min(full, N - 1); k++) openRaw[k]! += c;
+    if (full === N && N >= 2) {
+      const t = targets[N]!;
+      const o = t.push();
+      const b = t.block;
+      for (let j = 0; j < N; j++) b[o + j] = row[at + j]!;
+      b[o + N] = c;
+      b[o + N + 1] = c;
+      sizes[N]!++;
+      tally(adjustedCountOfCounts[N - 1]!, c);
+      tally(rawCountOfCounts[N - 1]!, c);
+    }
+    for (let j = 0; j < N; j++) prev[j] = row[at + j]!;
+    prevFull = full;
+    if (++rows % PROGRESS_EVERY === 0) log?.progress?.('adjusting counts', rows, 0);
+  }
+  for (let k = Math.min(prevFull, N - 1); k >= 2; k--) close(k, true);
+  if (N === 1) adj1.set(raw1);
+  for (let v = 0; v < V; v++) {
+    if (raw1[v] === 0) continue; // never-seen unigrams (<s>, an absent <unk>)
+    tally(adjustedCountOfCounts[0]!, adj1[v]!);
+    tally(rawCountOfCounts[0]!, raw1[v]!);
+  }
+  if (N >= 2 && rows > 0) {
+    // The quirk for the unigram that ends the last row.
+    const w = prev[N - 1]!;
+    const a = adjustedCountOfCounts[0]!;
+    if (adj1[w]! < 5) a[adj1[w]!]!--;
+    if (raw1[w]! < 5) a[raw1[w]!]!++;
+  }
+  return { unigramRaw: raw1, unigramAdjusted: adj1, sizes, adjustedCountOfCounts, rawCountOfCounts };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. initial probabilities
+
+/** Sums over one context's children, as the smoothers read them (one context: index 0). */
+function oneContextStats(): ContextStats {
+  return {
+    total: new Float64Array(1),
+    distinct: new Uint32Array(1),
+    n1: new Uint32Array(1),
+    n2: new Uint32Array(1),
+    n3: new Uint32Array(1),
+    startsWithBos: new Uint8Array(1),
+  };
+}
+
+function addChild(s: ContextStats, c: number): void {
+  if (c === 0) return;
+  s.total[0]! += c;
+  s.distinct[0]!++;
+  if (c === 1) s.n1[0]!++;
+  else if (c === 2) s.n2[0]!++;
+  else s.n3[0]!++;
+}
+
+function clearStats(s: ContextStats): void {
+  s.total[0] = 0;
+  s.distinct[0] = s.n1[0] = s.n2[0] = s.n3[0] = 0;
+}
+
+/**
+ * Stage 4 for the unigrams (one context, in memory): p(w) = α(w) + γ·base, interpolated with the
+ * uniform distribution at once. `<s>` gets probability 1 (log10 0, as KenLM writes it).
+ */
+export function unigramProbabilities(adjusted: AdjustedCounts, smoother: Smoother, V: number): Float64Array {
+  const c = smoother.counts === 'adjusted' ? adjusted.unigramAdjusted : adjusted.unigramRaw;
+  const stats = oneContextStats();
+  for (let w = 0; w < V; w++) addChild(stats, c[w]!);
+  const g0 = stats.total[0]! > 0 ? smoother.gamma(1, stats, 0) : 0;
+  const base = smoother.base(V);
+  const p = new Float64Array(V);
+  for (let w = 0; w < V; w++) {
+    const a = c[w]! > 0 ? smoother.alpha(1, c[w]!, stats, 0) : 0;
+    p[w] = smoother.float32 ? f(a + f(g0 * base)) : a + g0 * base;
+  }
+  p[BOS] = 1;
+  return p;
+}
+
+/** INITIAL rows of one order, and the BACKOFF rows of the order below, from stage 4. */
+interface InitialOrder {
+  initial: RowCursor;
+  backoffs: RowCursor;
+  kept: number;
+}
+
+/** A smoother as a thread other than its owner rebuilds it: its name, options and the counts it prepares from. */
+export interface SmootherRecipe {
+  name: SmoothingName;
+  options: SmoothingOptions;
+  order: number;
+  vocabSize: number;
+  countOfCounts: Float64Array[];
+}
+
+/** What stage 4 makes of a batch of whole contexts (see `initialRows`). */
+export interface InitialBatch {
+  /** n INITIAL rows (k + 6 words), context ordinals counted from 0 in this batch. */
+  initial: Uint32Array;
+  /** One BACKOFF row (k + 1 words) per context. */
+  backoffs: Uint32Array;
+  contexts: number;
+  kept: number;
+}
+
+/**
+ * Stage 4 on `n` ADJUSTED rows of order k (whole contexts, context order): per context, its
+ * children's α and its γ, count pruning moving the α of pruned children into γ (so every
+ * distribution still sums to 1). A pure function of its rows: any thread can run it on a slice.
+ */
+export function initialRows(k: number, rows: Uint32Array, n: number, smoother: Smoother, threshold: number, allocate: (words: number) => Uint32Array): InitialBatch {
+  const W = k + 2;
+  const IW = k + 6;
+  const column = k + (smoother.counts === 'adjusted' ? 1 : 0);
+  const initial = allocate(n * IW);
+  let backoffs = new Uint32Array(Math.max(1, Math.min(n, 1024)) * (k + 1));
+  const stats = oneContextStats();
+  let alpha = new Float64Array(64);
+  let contexts = 0;
+  let kept = 0;
+  for (let start = 0; start < n; ) {
+    // The context's children: rows start … end−1 share words 0 … k−2.
+    let end = start + 1;
+    while (end < n && sameWords(rows, start * W, end * W, k - 1)) end++;
+    const size = end - start;
+    if (size > alpha.length) alpha = new Float64Array(size * 2);
+    clearStats(stats);
+    for (let i = start; i < end; i++) addChild(stats, rows[i * W + column]!);
+    stats.startsWithBos[0] = rows[start * W] === BOS ? 1 : 0;
+    let gamma = smoother.gamma(k, stats, 0);
+    for (let i = start; i < end; i++) {
+      const c = rows[i * W + column]!;
+      alpha[i - start] = c > 0 ? smoother.alpha(k, c, stats, 0) : 0;
+    }
+    if (threshold > 0) {
+      for (let i = start; i < end; i++) {
+        if (rows[i * W + k]! <= threshold) gamma = smoother.float32 ? f(gamma + alpha[i - start]!) : gamma + alpha[i - start]!;
+      }
+    }
+    for (let i = start; i < end; i++) {
+      const o = i * IW;
+      for (let j = 0; j < k; j++) initial[o + j] = rows[i * W + j]!;
+      putF64(initial, o + k, alpha[i - start]!);
+      putF64(initial, o + k + 2, gamma);
+      const keep = threshold === 0 || rows[i * W + k]! > threshold ? 1 : 0;
+      initial[o + k + 4] = keep;
+      initial[o + k + 5] = contexts;
+      kept += keep;
+    }
+    if ((contexts + 1) * (k + 1) > backoffs.length) {
+      const bigger = new Uint32Array(backoffs.length * 2);
+      bigger.set(backoffs);
+      backoffs = bigger;
+    }
+    const o = contexts * (k + 1);
+    for (let j = 0; j < k - 1; j++) backoffs[o + j] = rows[start * W + j]!;
+    putF64(backoffs, o + k - 1, gamma);
+    contexts++;
+    start = end;
+  }
+  const shared = allocate(contexts * (k + 1));
+  shared.set(backoffs.subarray(0, contexts * (k + 1)));
+  return { initial, backoffs: shared, contexts, kept };
+}
+
+function sameWords(rows: Uint32Array, a: number, b: number, m: number): boolean {
+  for (let j = 0; j < m; j++) if (rows[a + j] !== rows[b + j]) return false;
+  return true;
+}
+
+/**
+ * Stage 4 for order k ≥ 2: ADJUSTED rows in context order, read in batches that end at a
+ * context boundary, each batch cut into one slice of whole contexts per thread (`initialRows`),
+ * the results appended in order → INITIAL rows, sorted back into suffix order, and the contexts'
+ * BACKOFF rows.
+ */
+function initialOrder(
+  k: number,
+  adjusted: RowCursor,
+  smoother: Smoother,
+  recipe: SmootherRecipe | null,
+  threshold: number,
+  env: StreamEnv,
+  scratch: SortScratch,
+  log?: PipelineLog,
+): InitialOrder {
+  const initial = new RowSorter(initialSpec(k), env, scratch);
+  const backoffs = new RowSpool(k + 1, env); // BACKOFF of order k−1: k−1 words, γ
+  const W = k + 2;
+  const IW = k + 6;
+  const pool = recipe ? env.pool : undefined;
+  const allocate = (words: number) => newBlock(env, words);
+  let batchRows = Math.max(1 << 12, Math.min(1 << 20, Math.floor(env.budget.available / 16 / 4 / (W + IW))));
+  // The batch, and the results of its slices until they are appended, come out of the budget.
+  let reserved = batchRows * (W + IW) * 4;
+  env.budget.take(reserved, true);
+  let batch = allocate(batchRows * W);
+  let n = 0;
+  let kept = 0;
+  let contexts = 0;
+  let rows = 0;
+  const append = (r: InitialBatch) => {
+    for (let i = 0, m = r.initial.length / IW; i < m; i++) {
+      const o = initial.push();
+      const b = initial.block;
+      for (let j = 0; j < IW; j++) b[o + j] = r.initial[i * IW + j]!;
+      b[o + k + 5]! += contexts;
+    }
+    for (let i = 0; i < r.contexts; i++) {
+      const o = backoffs.push();
+      const b = backoffs.block;
+      for (let j = 0; j <= k; j++) b[o + j] = r.backoffs[i * (k + 1) + j]!;
+    }
+    contexts += r.contexts;
+    kept += r.kept;
+  };
+  /** Processes batch rows 0 … upto−1 (whole contexts). */
+  const process = (upto: number) => {
+    const cuts = [0];
+    if (pool && upto >= PARALLEL_MIN_ROWS) {
+      for (let t = 1; t < pool.threads; t++) {
+        let c = Math.max(cuts[cuts.length - 1]!, Math.floor((upto * t) / pool.threads));
+        while (c > 0 && c < upto && sameWords(batch, (c - 1) * W, c * W, k - 1)) c++;
+        if (c > cuts[cuts.length - 1]! && c < upto) cuts.push(c);
+      }
+    }
+    cuts.push(upto);
+    if (cuts.length === 2) {
+      const r = initialRows(k, batch, upto, smoother, threshold, allocate);
+      append(r);
+      return env.budget.garbage(r.initial.byteLength + r.backoffs.byteLength);
+    }
+    const jobs: SortJob[] = [];
+    for (let t = 0; t + 1 < cuts.length; t++) {
+      const a = cuts[t]!;
+      const b = cuts[t + 1]!;
+      jobs.push({ kind: 'initial', rows: batch.subarray(a * W, b * W), n: b - a, order: k, smoother: recipe!, threshold });
+    }
+    for (const r of pool!.run(jobs)) {
+      if ('initial' in r) {
+        append(r);
+        env.budget.garbage(r.initial.byteLength + r.backoffs.byteLength);
+      }
+    }
+  };
+  while (adjusted.next()) {
+    if (n === batchRows) {
+      // End the batch at the last context boundary; the open context moves to the front.
+      let cut = n - 1;
+      while (cut > 0 && sameWords(batch, (cut - 1) * W, cut * W, k - 1)) cut--;
+      if (cut === 0) {
+        // One context fills the batch: grow it.
+        const bigger = allocate(batchRows * 2 * W);
+        bigger.set(batch);
+        batch = bigger;
+        env.budget.take(reserved, true);
+        reserved *= 2;
+        batchRows *= 2;
+      } else {
+        process(cut);
+        batch.copyWithin(0, cut * W, n * W);
+        n -= cut;
+      }
+    }
+    const row = adjusted.row;
+    const at = adjusted.at;
+    for (let j = 0; j < W; j++) batch[n * W + j] = row[at + j]!;
+    n++;
+    if (++rows % PROGRESS_EVERY === 0) log?.progress?.(`initial probabilities of ${k}-grams`, rows, 0);
+  }
+  if (n > 0) process(n);
+  env.budget.give(reserved);
+  return { initial: initial.finish(), backoffs: backoffs.finish(), kept };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. interpolate
+
+/** Where interpolated n-grams go, order by order (rows of one order arrive in suffix order). */
+export interface ModelSink {
+  /**
+   * A kept n-gram of order k: words `row[at … at+k)`, its log10 probability and log10 backoff
+   * (0 when it has no children), the row (among the kept n-grams of order k−1) of its suffix, and
+   * the ordinal of its context among the contexts of order k (see `context`).
+   */
+  add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number, suffixRow: number, context: number): void;
+  /** The n-gram of order k−1 in kept row `row` (−1: pruned) is context number `context` of order k. */
+  context?(k: number, context: number, row: number): void;
+  /** `n` MODEL rows of order k at once (a sink that needs no links may take them so). */
+  addRows?(k: number, rows: Uint32Array, n: number): void;
+}
+
+/** One range of last words of every order, for `interpolateRange` (arrays, not cursors). */
+export interface InterpolationRange {
+  top: number;
+  /** float32 arithmetic and glibc's log10f (modified Kneser-Ney), or float64. */
+  float32: boolean;
+  /** p(w) of every word id (from stage 4). */
+  p1: Float64Array;
+  /** The unigrams of the range: ids from … to−1. */
+  from: number;
+  to: number;
+  /** initial[k]: INITIAL rows of order k (k ≥ 2) whose last word is in the range, n[k] of them. */
+  initial: Uint32Array[];
+  initialRows: number[];
+  /** backoffs[j]: BACKOFF rows of order j (j < top) in the range, m[j] of them. */
+  backoffs: Uint32Array[];
+  backoffRows: number[];
+}
+
+/** What `interpolateRange` makes of a range, order by order. */
+export interface InterpolatedRange {
+  /** model[k]: MODEL rows of the kept n-grams of order k, kept[k] of them. */
+  model: Uint32Array[];
+  kept: number[];
+  /** suffix[k]: each kept row's suffix, as its kept row in this range of order k−1 (k = 2: the word id). */
+  suffix: Int32Array[];
+  /** context[k]: each kept row's context ordinal (from stage 4). */
+  context: Uint32Array[];
+  /** backoffOf[j]: for each BACKOFF row of order j, its n-gram's kept row in this range (j = 1: the word id; −1: pruned). */
+  backoffOf: Int32Array[];
+}
+
+/**
+ * Stage 5 on one range of last words: every order at once. In suffix order an n-gram and its
+ * suffix end in the same word, so a range of last words holds every suffix its rows need, and
+ * ranges interpolate independently (on any thread). Within one, order k's row needs p of its
+ * suffix, a row of order k−1 that is the current or a later one there, so the orders advance
+ * together as a cascade of merge joins; each row's backoff is the BACKOFF row with its words.
+ */
+export function interpolateRange(r: InterpolationRange, allocate: (words: number) => Uint32Array): InterpolatedRange {
+  const N = r.top;
+  const float32 = r.float32;
+  const log10 = float32 ? log10f : (x: number) => Math.log10(x);
+  const model: Uint32Array[] = [];
+  const kept = new Array<number>(N + 1).fill(0);
+  const suffix: Int32Array[] = [];
+  const context: Uint32Array[] = [];
+  const backoffOf: Int32Array[] = [];
+  const nextBackoff = new Int32Array(N + 1); // next BACKOFF row of order j to match
+  for (let j = 1; j < N; j++) backoffOf[j] = new Int32Array(r.backoffRows[j]!).fill(-1);
+  // log10 γ of this n-gram as a context (the BACKOFF row with its words), or 0 when it has none.
+  const backoff = (k: number, row: Uint32Array, at: number, keptRow: number): number => {
+    if (k === N) return 0;
+    const i = nextBackoff[k]!;
+    if (i >= r.backoffRows[k]!) return 0;
+    const b = r.backoffs[k]!;
+    const bw = k + 2;
+    for (let j = 0; j < k; j++) if (b[i * bw + j] !== row[at + j]) return 0;
+    backoffOf[k]![i] = keptRow;
+    nextBackoff[k] = i + 1;
+    return log10(getF64(b, i * bw + k));
+  };
+  // Unigrams: every id of the range.
+  const unigrams = allocate((r.to - r.from) * 3);
+  const word = new Uint32Array(1);
+  for (let w = r.from; w < r.to; w++) {
+    word[0] = w;
+    const o = (w - r.from) * 3;
+    unigrams[o] = w;
+    unigrams[o + 1] = f32Bits(log10(r.p1[w]!));
+    unigrams[o + 2] = f32Bits(backoff(1, word, 0, w));
+  }
+  model[1] = unigrams;
+  kept[1] = r.to - r.from;
+  for (let k = 2; k <= N; k++) {
+    const n = r.initialRows[k]!;
+    model[k] = allocate(n * (k + 2));
+    suffix[k] = new Int32Array(n);
+    context[k] = new Uint32Array(n);
+  }
+  const next = new Int32Array(N + 1); // next row of order k
+  const p = new Float64Array(N + 1); // probability of order k's current (last stepped) row
+  const currentKept = new Float64Array(N + 1); // its kept row, or −1
+  const step = (k: number): boolean => {
+    const i = next[k]!;
+    if (i >= r.initialRows[k]!) return false;
+    next[k] = i + 1;
+    const W = k + 6;
+    const row = r.initial[k]!;
+    const at = i * W;
+    let lower: number;
+    let suffixRow: number;
+    if (k === 2) {
+      lower = r.p1[row[at + 1]!]!;
+      suffixRow = row[at + 1]!;
+    } else {
+      // Advance order k−1 to this row's suffix (words 1 … k−1 here, 0 … k−2 there).
+      const d = r.initial[k - 1]!;
+      const dw = k + 5;
+      for (;;) {
+        const c = next[k - 1]! - 1;
+        if (c >= 0) {
+          let cmp = 0;
+          for (let j = k - 1; j >= 1 && cmp === 0; j--) cmp = row[at + j]! - d[c * dw + j - 1]!;
+          if (cmp === 0) break;
+          if (cmp < 0) throw new Error(`interpolate: the suffix of a ${k}-gram is missing from the ${k - 1}-grams`);
+        }
+        if (!step(k - 1)) throw new Error(`interpolate: the ${k - 1}-grams ended before a suffix of a ${k}-gram`);
+      }
+      lower = p[k - 1]!;
+      suffixRow = currentKept[k - 1]!;
+    }
+    const alpha = getF64(row, at + k);
+    const gamma = getF64(row, at + k + 2);
+    const prob = float32 ? f(alpha + f(gamma * lower)) : alpha + gamma * lower;
+    p[k] = prob;
+    const keep = row[at + k + 4] === 1;
+    const keptRow = keep ? kept[k]!++ : -1;
+    currentKept[k] = keptRow;
+    const bo = backoff(k, row, at, keptRow);
+    if (keep) {
+      const out = model[k]!;
+      const o = keptRow * (k + 2);
+      for (let j = 0; j < k; j++) out[o + j] = row[at + j]!;
+      out[o + k] = f32Bits(log10(prob));
+      out[o + k + 1] = f32Bits(bo);
+      suffix[k]![keptRow] = suffixRow;
+      context[k]![keptRow] = row[at + k + 5]!;
+    }
+    return true;
+  };
+  // The top order drives; then the rows of lower orders that extend no higher n-gram.
+  for (let k = N; k >= 2; k--) while (step(k));
+  return { model, kept, suffix, context, backoffOf };
+}
+
+/** A cursor with one row held back (the first row of the next range). */
+class Peeked {
+  has: boolean;
+  constructor(readonly cursor: RowCursor) {
+    this.has = cursor.next();
+  }
+  /** Last word of the held row (words 0 … width−1 of which `last` is the index). */
+  lastWord(last: number): number {
+    return this.cursor.row[this.cursor.at + last]!;
+  }
+}
+
+/**
+ * Stage 5: the orders' INITIAL and BACKOFF streams read in ranges of last words (a batch that
+ * fits the budget), each range cut into one slice per thread at a last word, every slice
+ * interpolated on its own (`interpolateRange`), the results handed to `sink` in order.
+ */
+function interpolate(
+  N: number,
+  p1: Float64Array,
+  initial: RowCursor[],
+  backoffs: RowCursor[],
+  smoother: Smoother,
+  sink: ModelSink,
+  env: StreamEnv,
+  log?: PipelineLog,
+): void {
+  const V = p1.length;
+  const pool = env.pool;
+  const allocate = (words: number) => newBlock(env, words);
+  const sharedP1 = pool ? new Float64Array(allocate(V * 2).buffer, 0, V) : p1;
+  if (pool) sharedP1.set(p1);
+  // A range holds about as many rows of each order as of the top one: bytes per top-order row
+  // of the INITIAL and BACKOFF rows read, and of the MODEL rows made. Ranges take an eighth of
+  // the budget.
+  let perTopRow = 12;
+  for (let k = 2; k <= N; k++) perTopRow += 4 * (k + 6 + k + 2);
+  for (let j = 1; j < N; j++) perTopRow += 4 * (j + 2);
+  const rowsPerBatch = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 8 / perTopRow)));
+  const reserved = rowsPerBatch * perTopRow;
+  env.budget.take(reserved, true);
+  const ins = initial.map((c) => (c ? new Peeked(c) : null));
+  const bos = backoffs.map((c) => (c ? new Peeked(c) : null));
+  // Batch buffers per order, grown as needed.
+  const inBuf: Uint32Array[] = [];
+  const inRows: number[] = new Array<number>(N + 1).fill(0);
+  const boBuf: Uint32Array[] = [];
+  const boRows: number[] = new Array<number>(N + 1).fill(0);
+  const take = (p: Peeked, W: number, bufs: Uint32Array[], counts: number[], k: number, below: number, last: number) => {
+    let buf = bufs[k] ?? allocate(1024 * W);
+    let n = 0;
+    while (p.has && p.lastWord(last) < below) {
+      if ((n + 1) * W > buf.length) {
+        const bigger = allocate(buf.length * 2);
+        bigger.set(buf);
+        env.budget.garbage(buf.byteLength);
+        buf = bigger;
+      }
+      const row = p.cursor.row;
+      const at = p.cursor.at;
+      for (let j = 0; j < W; j++) buf[n * W + j] = row[at + j]!;
+      n++;
+      p.has = p.cursor.next();
+    }
+    bufs[k] = buf;
+    counts[k] = n;
+  };
+  const keptBefore = new Float64Array(N + 1);
+  const backoffsBefore = new Float64Array(N + 1);
+  let done = 0;
+  for (let lo = 0; lo < V; ) {
+    // The range: as many last words as bring about rowsPerBatch rows of the top order.
+    let hi = V;
+    const top = ins[N];
+    if (N >= 2 && top) {
+      let n = 0;
+      const W = N + 6;
+      let buf = inBuf[N] ?? allocate(1024 * W);
+      while (top.has) {
+        const w = top.lastWord(N - 1);
+        if (n >= rowsPerBatch && w !== buf[(n - 1) * W + N - 1]) {
+          hi = w;
+          break;
+        }
+        if ((n + 1) * W > buf.length) {
+          const bigger = allocate(buf.length * 2);
+          bigger.set(buf);
+          buf = bigger;
+        }
+        for (let j = 0; j < W; j++) buf[n * W + j] = top.cursor.row[top.cursor.at + j]!;
+        n++;
+        top.has = top.cursor.next();
+      }
+      inBuf[N] = buf;
+      inRows[N] = n;
+      if (!top.has) hi = V;
+    }
+    for (let k = 2; k < N; k++) take(ins[k]!, k + 6, inBuf, inRows, k, hi, k - 1);
+    for (let j = 1; j < N; j++) take(bos[j]!, j + 2, boBuf, boRows, j, hi, j - 1);
+    // One slice per thread, cut at last words so that each has the top order's share of rows.
+    const cuts = [lo];
+    const T = pool && inRows[N]! >= PARALLEL_MIN_ROWS ? pool.threads : 1;
+    for (let t = 1; t < T; t++) {
+      const i = Math.floor((inRows[N]! * t) / T);
+      const w = inBuf[N]![i * (N + 6) + N - 1]! + 1;
+      if (w > cuts[cuts.length - 1]! && w < hi) cuts.push(w);
+    }
+    cuts.push(hi);
+    const ranges: InterpolationRange[] = [];
+    for (let t = 0; t + 1 < cuts.length; t++) {
+      const a = cuts[t]!;
+      const b = cuts[t + 1]!;
+      const range: InterpolationRange = { top: N, float32: smoother.float32, p1: sharedP1, from: a, to: b, initial: [], initialRows: [], backoffs: [], backoffRows: [] };
+      for (let k = 2; k <= N; k++) {
+        const [s, e] = lastWordSpan(inBuf[k]!, inRows[k]!, k + 6, k - 1, a, b);
+        range.initial[k] = inBuf[k]!.subarray(s * (k + 6), e * (k + 6));
+        range.initialRows[k] = e - s;
+      }
+      for (let j = 1; j < N; j++) {
+        const [s, e] = lastWordSpan(boBuf[j]!, boRows[j]!, j + 2, j - 1, a, b);
+        range.backoffs[j] = boBuf[j]!.subarray(s * (j + 2), e * (j + 2));
+        range.backoffRows[j] = e - s;
+      }
+      ranges.push(range);
+    }
+    const results =
+      ranges.length > 1
+        ? pool!.run(ranges.map((range): SortJob => ({ kind: 'interpolate', range }))).map((r) => r as InterpolatedRange)
+        : [interpolateRange(ranges[0]!, allocate)];
+    for (const r of results) {
+      for (let k = 1; k <= N; k++) {
+        const W = k + 2;
+        const m = r.model[k]!;
+        if (sink.addRows) sink.addRows(k, m, r.kept[k]!);
+        else {
+          for (let i = 0; i < r.kept[k]!; i++) {
+            const at = i * W;
+            const suffixRow = k === 1 ? -1 : k === 2 ? r.suffix[k]![i]! : r.suffix[k]![i]! + keptBefore[k - 1]!;
+            sink.add(k, m, at, f32FromBits(m[at + k]!), f32FromBits(m[at + k + 1]!), suffixRow, k === 1 ? 0 : r.context[k]![i]!);
+          }
+        }
+      }
+      for (let j = 1; j < N; j++) {
+        const of = r.backoffOf[j]!;
+        if (sink.context) for (let i = 0; i < of.length; i++) sink.context(j + 1, backoffsBefore[j]! + i, j === 1 || of[i]! < 0 ? of[i]! : of[i]! + keptBefore[j]!);
+        backoffsBefore[j]! += of.length;
+      }
+      for (let k = 1; k <= N; k++) {
+        keptBefore[k]! += r.kept[k]!;
+        env.budget.garbage(r.model[k]!.byteLength + (r.suffix[k]?.byteLength ?? 0) * 2);
+      }
+    }
+    done += inRows[N]!;
+    log?.progress?.('interpolating', done, 0);
+    lo = hi;
+  }
+  env.budget.give(reserved);
+  for (const p of [...ins, ...bos]) if (p?.has) throw new Error('interpolate: rows left past the last word');
+}
+
+/** Rows [s, e) of `buf` (n rows of width W, sorted by column `last`) whose column `last` is in [a, b). */
+function lastWordSpan(buf: Uint32Array, n: number, W: number, last: number, a: number, b: number): [number, number] {
+  const first = (w: number) => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (buf[mid * W + last]! < w) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return [first(a), first(b)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The recipe
+
+/** What the pipeline needs besides the counts. */
+export interface PipelineOptions {
+  order: number;
+  smoother: Smoother;
+  /** The smoother's name and options when it is a built-in one (threads rebuild it from them). */
+  smoothing?: { name: SmoothingName; options: SmoothingOptions };
+  /** Count thresholds per order (index k−1), or null. */
+  thresholds: number[] | null;
+  log: PipelineLog;
+}
+
+/** What estimation found: sizes, totals, the model's description. */
+export interface PipelineResult {
+  vocab: Vocabulary;
+  /** Kept n-grams per order (index k−1). */
+  counts: number[];
+  description: string;
+}
+
+/**
+ * Stages 2–5 on counted n-grams: from COUNT rows to a model in `sink`. `vocab` is the final
+ * vocabulary (after any restriction); `totals` the corpus' sentences and words. `estimate()`
+ * and kotoba/node's `trainNgramModel` are this with a counter in front and a sink behind.
+ *
+ * @example
+ * ```ts
+ * import { createSmoother, estimateFromCounts, memoryEnv, NgramCounter, type Corpus, type ModelSink } from 'kotoba';
+ * declare const corpus: Corpus;
+ * const env = memoryEnv(256 << 20); // a 256 MB budget, runs kept in memory
+ * const counter = new NgramCounter(4, env);
+ * counter.addTokens(corpus.tokens, true);
+ * let bigrams = 0;
+ * const sink: ModelSink = { add: (k) => void (k === 2 && bigrams++) };
+ * const result = estimateFromCounts(counter.finish(), corpus.vocab, corpus, {
+ *   order: 4, smoother: createSmoother('mkn'), thresholds: null, log: console,
+ * }, env, () => sink);
+ * result.counts; // n-grams per order; bigrams === result.counts[1]
+ * ```
+ */
+export function estimateFromCounts(
+  countRows: RowCursor,
+  vocab: Vocabulary,
+  totals: { sentences: number; words: number },
+  options: PipelineOptions,
+  env: StreamEnv,
+  makeSink: (counts: number[]) => ModelSink,
+): PipelineResult {
+  const N = options.order;
+  const V = vocab.size;
+  const { smoother, thresholds, log } = options;
+  const scratch = new SortScratch();
+  const sorters: RowSorter[] = [];
+  const cleanup: { drop(): void }[] = [];
+  try {
+    log.info(`=== 2/6 adjusting counts of ${N}-grams of ${totals.words} words in ${totals.sentences} sentences ===`);
+    const adjusted = adjustCounts(
+      countRows,
+      N,
+      V,
+      (k) => {
+        const s = new RowSorter(adjustedSpec(k), env, scratch);
+        sorters[k] = s;
+        cleanup.push(s);
+        return s;
+      },
+      log,
+    );
+    countRows.close();
+    log.info(`n-grams per order: ${adjusted.sizes.slice(1).join(' ')}`);
+
+    log.info(`=== 3/6 ${smoother.name} parameters ===`);
+    smoother.prepare({
+      order: N,
+      vocabSize: V,
+      countOfCounts: smoother.counts === 'adjusted' ? adjusted.adjustedCountOfCounts : adjusted.rawCountOfCounts,
+      warn: (m) => log.warn(m),
+      info: (m) => log.info(m),
+    });
+
+    log.info('=== 4/6 initial probabilities ===');
+    // Threads rebuild a built-in smoother from its name and the same counts.
+    const recipe: SmootherRecipe | null =
+      options.smoothing && env.pool
+        ? { ...options.smoothing, order: N, vocabSize: V, countOfCounts: smoother.counts === 'adjusted' ? adjusted.adjustedCountOfCounts : adjusted.rawCountOfCounts }
+        : null;
+    const p1 = unigramProbabilities(adjusted, smoother, V);
+    const initial: RowCursor[] = [];
+    const backoffs: RowCursor[] = [];
+    const counts = [V];
+    for (let k = 2; k <= N; k++) {
+      const stage = initialOrder(k, sorters[k]!.finish(), smoother, recipe, thresholds?.[k - 1] ?? 0, env, scratch, log);
+      initial[k] = stage.initial;
+      backoffs[k - 1] = stage.backoffs;
+      cleanup.push({ drop: () => (stage.initial.close(), stage.backoffs.close()) });
+      counts.push(stage.kept);
+    }
+    scratch.release();
+
+    log.info('=== 5/6 interpolating orders ===');
+    interpolate(N, p1, initial, backoffs, smoother, makeSink(counts), env, log);
+    const description = `${N}-gram ${smoother.name}${thresholds ? `, pruned ${thresholds.join(' ')}` : ''}, trained on ${totals.words} words in ${totals.sentences} sentences`;
+    return { vocab, counts, description };
+  } finally {
+    countRows.close();
+    for (const c of cleanup) c.drop();
+  }
+}
+
+/** Stage 6 for ARPA files: MODEL rows of every order spooled, to be written order by order. */
+export class SpoolSink implements ModelSink {
+  readonly spools: RowSpool[] = [];
+  constructor(order: number, env: StreamEnv) {
+    for (let k = 1; k <= order; k++) this.spools[k] = new RowSpool(k + 2, env);
+  }
+  add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number): void {
+    const s = this.spools[k]!;
+    const o = s.push();
+    const b = s.block;
+    for (let j = 0; j < k; j++) b[o + j] = row[at + j]!;
+    b[o + k] = f32Bits(log10Prob);
+    b[o + k + 1] = f32Bits(log10Backoff);
+  }
+  addRows(k: number, rows: Uint32Array, n: number): void {
+    const s = this.spools[k]!;
+    const W = k + 2;
+    for (let i = 0; i < n; i++) {
+      const o = s.push();
+      const b = s.block;
+      for (let j = 0; j < W; j++) b[o + j] = rows[i * W + j]!;
+    }
+  }
+  /** MODEL rows of order k (call once per order, in order). */
+  cursor(k: number): RowCursor {
+    return this.spools[k]!.finish();
+  }
+  drop(): void {
+    for (const s of this.spools) s?.drop();
+  }
+}
+
+/** Collects COUNT-derived rows of each order in memory (for `countNgrams`). */
+export function collectAdjusted(counts: RowCursor, N: number, V: number): { adjusted: AdjustedCounts; rows: RowCollector[] } {
+  const rows: RowCollector[] = [];
+  const adjusted = adjustCounts(counts, N, V, (k) => (rows[k] = new RowCollector(k + 2)));
+  return { adjusted, rows };
+}

@@ -1,0 +1,966 @@
+/**
+ * Sorted streams of fixed-width records, the currency of estimation at scale (lmplz's "chains"):
+ * rows of `width` uint32 words in one flat Uint32Array, sorted within a block that fits the
+ * memory budget (LSD radix sort on word-id columns), written as a run to storage when the block
+ * is full, and read back as one stream by a k-way merge of the runs (several levels of merging
+ * when there are more runs than read buffers fit the budget). Rows with equal keys can be
+ * combined by summing one column (counting).
+ *
+ * A stream that fits its budget is one run that never leaves memory: the in-memory estimate and
+ * the streaming one are the same code. Browser-safe: storage is an interface (`MemoryStorage`
+ * here; files in node/temp-storage.ts), and all I/O is synchronous, block by block.
+ */
+import { KotobaError } from '../errors.js';
+
+/** How the rows of one stream are laid out and ordered. */
+export interface RowSpec {
+  /** uint32 words per row. */
+  readonly width: number;
+  /** Columns compared when ordering rows, most significant first. */
+  readonly key: readonly number[];
+  /**
+   * Columns a block is radix-sorted on, least significant first. It may leave out the least
+   * significant key columns when rows arrive already ordered by them (the sort is stable).
+   */
+  readonly radix: readonly number[];
+  /** Column summed over rows with equal keys (a count), or -1 when keys are unique. */
+  readonly sum: number;
+}
+
+/** A stream of rows in order: after `next()` returns true, the row is `row[at … at+width)`. */
+export interface RowCursor {
+  row: Uint32Array;
+  at: number;
+  next(): boolean;
+  /** Releases buffers and storage; safe to call twice. */
+  close(): void;
+}
+
+/** A run kept by a storage: read back sequentially, then dropped. */
+export interface StoredRun {
+  /** Number of uint32 words in the run. */
+  readonly words: number;
+  /** A sequential reader: fills `into` from the current position, returns the words read. */
+  reader(): (into: Uint32Array) => number;
+  /** Frees the run's memory or file. */
+  drop(): void;
+  /** The run's file, when it is one. */
+  readonly path?: string;
+}
+
+/** Where runs go when they leave memory: memory itself (browser, tests) or files (node). */
+export interface RunStorage {
+  /** Starts a run: append words (copied or written at once), then `end()`. */
+  begin(): { append(words: Uint32Array): void; end(): StoredRun };
+  /** Bytes currently held in runs (for progress and full-disk messages). */
+  readonly bytesHeld: number;
+  /** Runs begun so far, and of them those written by a merge of other runs (a merge level). */
+  runsWritten: number;
+  mergedRuns: number;
+}
+
+/**
+ * Runs kept as copies in memory: the storage of the browser and of tests with tiny budgets.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { MemoryBudget, MemoryStorage, type StreamEnv } from 'kotoba';
+ * const storage = new MemoryStorage();
+ * const env: StreamEnv = { storage, budget: new MemoryBudget(1 << 20), minReadBytes: 1 << 12 };
+ * storage.runsWritten; // 0 until a stream outgrows the budget
+ * ```
+ */
+export class MemoryStorage implements RunStorage {
+  bytesHeld = 0;
+  runsWritten = 0;
+  mergedRuns = 0;
+  begin() {
+    this.runsWritten++;
+    const chunks: Uint32Array[] = [];
+    let words = 0;
+    return {
+      append: (w: Uint32Array) => {
+        chunks.push(w.slice());
+        words += w.length;
+        this.bytesHeld += w.byteLength;
+      },
+      end: (): StoredRun => memoryRun(chunks, words, () => (this.bytesHeld -= words * 4)),
+    };
+  }
+}
+
+function memoryRun(chunks: Uint32Array[], words: number, onDrop: () => void): StoredRun {
+  let dropped = false;
+  return {
+    words,
+    reader() {
+      let chunk = 0;
+      let offset = 0;
+      return (into) => {
+        let n = 0;
+        while (n < into.length && chunk < chunks.length) {
+          const c = chunks[chunk]!;
+          const take = Math.min(into.length - n, c.length - offset);
+          into.set(c.subarray(offset, offset + take), n);
+          n += take;
+          offset += take;
+          if (offset === c.length) {
+            chunk++;
+            offset = 0;
+          }
+        }
+        return n;
+      };
+    },
+    drop() {
+      if (dropped) return;
+      dropped = true;
+      chunks.length = 0;
+      onDrop();
+    },
+  };
+}
+
+/**
+ * The memory budget shared by every stream of one estimation: buffers grow while it allows,
+ * and a stream whose buffer cannot grow writes a run instead. `Infinity` never spills.
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { MemoryBudget } from 'kotoba';
+ * const budget = new MemoryBudget(64 << 20); // 64 MB
+ * budget.take(48 << 20); // true: a block may grow by 48 MB
+ * budget.take(32 << 20); // false: its stream writes a run instead
+ * budget.give(48 << 20);
+ * budget.peak;           // 50331648
+ * ```
+ */
+export class MemoryBudget {
+  used = 0;
+  peak = 0;
+  private freed = 0;
+  /**
+   * `collect`, when given, runs a garbage collection after large releases: blocks are typed
+   * arrays, freed only when the collector finds them dead, and a thread that allocates little
+   * else would otherwise keep them long past their use (node passes V8's `gc`).
+   */
+  constructor(
+    readonly bytes: number,
+    private readonly collect?: () => void,
+  ) {
+    if (!(bytes > 0)) throw new KotobaError(`the memory budget must be positive, not ${bytes}`, 'pass e.g. --memory 1G');
+  }
+  get available(): number {
+    return Math.max(0, this.bytes - this.used);
+  }
+  /** Takes `n` bytes if they fit; `force` takes them anyway (a minimum to make progress). */
+  take(n: number, force = false): boolean {
+    if (!force && this.used + n > this.bytes) return false;
+    this.used += n;
+    if (this.used > this.peak) this.peak = this.used;
+    return true;
+  }
+  give(n: number): void {
+    this.used -= n;
+    this.garbage(n);
+  }
+  /** Notes `n` bytes of short-lived arrays dropped (a batch's results): they count towards a collection. */
+  garbage(n: number): void {
+    this.freed += n;
+    if (this.collect && this.freed >= Math.max(32 << 20, Math.min(this.bytes, 1 << 40) / 16)) {
+      this.freed = 0;
+      this.collect();
+    }
+  }
+}
+
+/** What every stream of one estimation shares. */
+export interface StreamEnv {
+  storage: RunStorage;
+  budget: MemoryBudget;
+  /** Smallest read buffer per run in a merge, in bytes (fan-in = available / this). */
+  minReadBytes: number;
+  /** Threads that sort blocks in parallel (node); absent: the calling thread sorts alone. */
+  pool?: SortPool;
+}
+
+/**
+ * One block's sorting work, which any thread can do (`runSortJob` in pipeline.ts): sort rows, or
+ * count a range of tokens into COUNT rows. `store`: write the run to storage; otherwise return it
+ * to be kept in memory.
+ */
+export type SortJob =
+  | { kind: 'rows'; rows: Uint32Array; n: number; spec: RowSpec; store: boolean }
+  | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean }
+  | { kind: 'arpa'; rows: Uint32Array; n: number; order: number; top: number; words: { bytes: Uint8Array; start: Int32Array; longest: number } }
+  | { kind: 'initial'; rows: Uint32Array; n: number; order: number; smoother: object; threshold: number }
+  | { kind: 'interpolate'; range: object };
+
+/**
+ * A sorted run: stored, or in memory (rows, read through `perm`, or in order when it is null);
+ * or, for an `arpa` job, the formatted lines.
+ */
+export type SortResult =
+  | { run: StoredRun }
+  | { rows: Uint32Array; perm: Uint32Array | null; n: number }
+  | { bytes: Uint8Array }
+  | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
+  | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] };
+
+/**
+ * Threads that run sort jobs at the same time: a fixed partition of each block into one job per
+ * thread and the runs merged in job order, so the result never depends on the thread count.
+ */
+export interface SortPool {
+  /** Threads, the calling one included. */
+  readonly threads: number;
+  /** Runs the jobs at once (the first on the calling thread); results in job order. */
+  run(jobs: SortJob[]): SortResult[];
+  /** A block of `words` uint32 that every thread of the pool can read (shared memory). */
+  allocate(words: number): Uint32Array;
+}
+
+/** A block for a stream: shared memory when a pool of threads will sort it. */
+export function newBlock(env: StreamEnv, words: number): Uint32Array {
+  return env.pool ? env.pool.allocate(words) : new Uint32Array(words);
+}
+
+/**
+ * Bytes a block may always grow to, budget or not, so that a stream squeezed by the others never
+ * writes runs too small to read back efficiently: four read buffers.
+ */
+export function minBlockBytes(env: StreamEnv): number {
+  return 4 * env.minReadBytes;
+}
+
+/**
+ * Streams kept in memory: `estimate()`'s environment (unbounded: one run per stream), or with a
+ * budget in bytes, runs spilled into memory (the merging of runs on disk, without a disk).
+ *
+ * @example
+ * ```ts
+ * // runs
+ * import { arpaText, corpusFromText, estimate, memoryEnv } from 'kotoba';
+ * const corpus = corpusFromText(['a b c a b', 'b c a', 'c a b c']);
+ * const streams = memoryEnv(4096, 1024); // a 4 kB budget: many runs, merged
+ * const same = (await arpaText(estimate(corpus, { order: 3, streams }))) === (await arpaText(estimate(corpus, { order: 3 })));
+ * // same === true; streams.storage.runsWritten > 0
+ * ```
+ */
+export function memoryEnv(budgetBytes = Infinity, minReadBytes = 1 << 16): StreamEnv {
+  return { storage: new MemoryStorage(), budget: new MemoryBudget(budgetBytes), minReadBytes };
+}
+
+/**
+ * Sorts rows `0…n` of `rows` by `spec.radix` (stable), returning the permutation: LSD radix sort,
+ * one counting-sort pass per column with as many buckets as the column's largest word id; a
+ * comparison sort when there are far fewer rows than buckets.
+ */
+export function sortRows(rows: Uint32Array, n: number, spec: RowSpec, scratch: SortScratch): Uint32Array {
+  const W = spec.width;
+  let perm = scratch.perm(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  if (n < 2 || spec.radix.length === 0) return perm;
+  let spare = scratch.spare(n);
+  const keys = scratch.keys(n);
+  for (let pass = 0; pass < spec.radix.length; pass++) {
+    const c = spec.radix[pass]!;
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      const k = rows[perm[i]! * W + c]!;
+      keys[i] = k;
+      if (k > max) max = k;
+    }
+    if (n * 8 < max) return comparisonSort(rows, n, spec, perm, pass);
+    countingSortPass(keys, perm, spare, n, scratch.buckets(max + 1));
+    [perm, spare] = [spare, perm];
+  }
+  return perm;
+}
+
+/** Finishes a sort from radix pass `pass` on by comparisons (few rows, large ids). */
+function comparisonSort(rows: Uint32Array, n: number, spec: RowSpec, perm: Uint32Array, pass: number): Uint32Array {
+  const W = spec.width;
+  const cols = spec.radix.slice(pass).reverse(); // most significant first
+  const rank = new Uint32Array(n); // position so far: the stable tie-break
+  for (let i = 0; i < n; i++) rank[perm[i]!] = i;
+  const sorted = Array.from(perm.subarray(0, n)).sort((a, b) => {
+    for (const c of cols) {
+      const d = rows[a * W + c]! - rows[b * W + c]!;
+      if (d !== 0) return d;
+    }
+    return rank[a]! - rank[b]!;
+  });
+  perm.set(sorted);
+  return perm;
+}
+
+/**
+ * One stable counting-sort pass: `out` = `perm` ordered by `keys` (keys[i] belongs to perm[i]),
+ * every key below `buckets.length - 1`. Shared by every radix sort of estimation.
+ */
+export function countingSortPass(keys: Uint32Array, perm: Uint32Array, out: Uint32Array, n: number, buckets: Uint32Array): void {
+  const V = buckets.length - 1;
+  buckets.fill(0);
+  for (let i = 0; i < n; i++) buckets[keys[i]! + 1]!++;
+  for (let v = 1; v <= V; v++) buckets[v]! += buckets[v - 1]!;
+  for (let i = 0; i < n; i++) out[buckets[keys[i]!]!++] = perm[i]!;
+}
+
+/** Reusable arrays for sorting: grown on demand, shared by the streams of one estimation. */
+export class SortScratch {
+  private p = new Uint32Array(0);
+  private s = new Uint32Array(0);
+  private k = new Uint32Array(0);
+  private b = new Uint32Array(0);
+  perm(n: number): Uint32Array {
+    if (this.p.length < n) this.p = new Uint32Array(n);
+    return this.p;
+  }
+  spare(n: number): Uint32Array {
+    if (this.s.length < n) this.s = new Uint32Array(n);
+    return this.s;
+  }
+  keys(n: number): Uint32Array {
+    if (this.k.length < n) this.k = new Uint32Array(n);
+    return this.k;
+  }
+  /** A bucket array for keys below `size` (plus the one extra slot of a counting sort). */
+  buckets(size: number): Uint32Array {
+    if (this.b.length < size + 1) this.b = new Uint32Array(size + 1);
+    return this.b.subarray(0, size + 1);
+  }
+  /** Frees the arrays (they are as large as the largest block sorted). */
+  release(): void {
+    this.p = this.s = this.k = new Uint32Array(0);
+  }
+}
+
+/** Compares row a (in ra at ia) with row b by `key`: negative, 0 or positive. */
+export function compareRows(key: readonly number[], ra: Uint32Array, ia: number, rb: Uint32Array, ib: number): number {
+  for (let j = 0; j < key.length; j++) {
+    const c = key[j]!;
+    const d = ra[ia + c]! - rb[ib + c]!;
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+const COUNT_LIMIT = 0xffffffff;
+
+/** Refuses a count that does not fit a row's 32 bits. */
+export function checkCount(n: number): void {
+  if (n > COUNT_LIMIT) {
+    throw new KotobaError(`an n-gram occurs more than ${COUNT_LIMIT} times, and counts are 32-bit`, 'estimate from a smaller corpus, or a lower order');
+  }
+}
+
+/** Adds `add` to the count in `row[at]`, refusing to wrap around. */
+export function addCount(row: Uint32Array, at: number, add: number): void {
+  const sum = row[at]! + add;
+  checkCount(sum);
+  row[at] = sum;
+}
+
+/** Writes rows through a fixed buffer into a storage run, combining equal keys when asked. */
+export class RunWriter {
+  private readonly buf: Uint32Array;
+  private n = 0; // words in buf
+  private readonly sink: { append(words: Uint32Array): void; end(): StoredRun };
+  private last = -1; // offset in buf of the last row written, for combining
+  constructor(
+    private readonly spec: RowSpec,
+    storage: RunStorage,
+    bufferWords: number,
+  ) {
+    const W = spec.width;
+    this.buf = new Uint32Array(Math.max(W, bufferWords - (bufferWords % W)));
+    this.sink = storage.begin();
+  }
+  write(row: Uint32Array, at: number): void {
+    const W = this.spec.width;
+    if (this.spec.sum >= 0 && this.last >= 0 && compareRows(this.spec.key, this.buf, this.last, row, at) === 0) {
+      addCount(this.buf, this.last + this.spec.sum, row[at + this.spec.sum]!);
+      return;
+    }
+    if (this.n === this.buf.length) {
+      // Keep the last row in the buffer's first slot so that a following equal row can combine.
+      this.sink.append(this.buf.subarray(0, this.n - W));
+      this.buf.copyWithin(0, this.n - W, this.n);
+      this.n = W;
+      this.last = 0;
+    }
+    const buf = this.buf;
+    const n = this.n;
+    for (let j = 0; j < W; j++) buf[n + j] = row[at + j]!;
+    this.last = n;
+    this.n = n + W;
+  }
+  end(): StoredRun {
+    if (this.n > 0) this.sink.append(this.buf.subarray(0, this.n));
+    return this.sink.end();
+  }
+}
+
+/** Reads a stored run block by block. */
+class StoredCursor implements RowCursor {
+  row: Uint32Array;
+  at = 0;
+  private end = 0;
+  private readonly read: (into: Uint32Array) => number;
+  private closed = false;
+  constructor(
+    private readonly run: StoredRun,
+    private readonly width: number,
+    bufferWords: number,
+    private readonly onClose: () => void = () => {},
+  ) {
+    this.row = new Uint32Array(Math.max(width, bufferWords - (bufferWords % width)));
+    this.read = run.reader();
+    this.at = -width;
+  }
+  next(): boolean {
+    const W = this.width;
+    if (this.closed) return false;
+    this.at += W;
+    if (this.at + W <= this.end) return true;
+    // Refill: move a partial row (storage reads need not end on a row) to the front.
+    const carry = this.end - this.at;
+    if (carry > 0) this.row.copyWithin(0, this.at, this.end);
+    const got = this.read(this.row.subarray(carry));
+    this.end = carry + got;
+    this.at = 0;
+    if (this.end >= W) return true;
+    if (this.end > 0) throw new KotobaError('a temporary run ended inside a row', 'the temporary folder was changed while kotoba ran');
+    this.close();
+    return false;
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.row = new Uint32Array(0);
+    this.end = 0;
+    this.run.drop();
+    this.onClose();
+  }
+}
+
+/**
+ * Copies rows `perm[from … to)` of `rows` (width W) into `out` from offset 0, in that order: a
+ * tight loop, so that the processor overlaps the cache misses of a permutation's random reads.
+ */
+export function gatherRows(rows: Uint32Array, perm: Uint32Array, from: number, to: number, W: number, out: Uint32Array): void {
+  let o = 0;
+  for (let i = from; i < to; i++) {
+    let r = perm[i]! * W;
+    for (let j = 0; j < W; j++) out[o++] = rows[r++]!;
+  }
+}
+
+/** Rows gathered per refill by a permutation cursor. */
+const GATHER_ROWS = 1024;
+
+/**
+ * Reads rows of an in-memory block through its sort permutation (`null`: in order). Rows are
+ * gathered a thousand at a time into a small buffer, so reading a sorted block is sequential.
+ */
+class PermCursor implements RowCursor {
+  row: Uint32Array;
+  at = 0;
+  private i = 0; // next row of the permutation to gather
+  private end = 0; // words in the gathered buffer
+  private closed = false;
+  private readonly buffer: Uint32Array;
+  constructor(
+    private rows: Uint32Array,
+    private perm: Uint32Array | null,
+    private readonly n: number,
+    private readonly width: number,
+    private readonly onClose: () => void,
+  ) {
+    this.buffer = perm ? new Uint32Array(GATHER_ROWS * width) : new Uint32Array(0);
+    this.row = perm ? this.buffer : rows;
+    this.at = -width;
+  }
+  next(): boolean {
+    const W = this.width;
+    if (this.closed) return false;
+    if (!this.perm) {
+      this.at += W;
+      if (this.at < this.n * W) return true;
+      this.close();
+      return false;
+    }
+    this.at += W;
+    if (this.at < this.end) return true;
+    if (this.i >= this.n) {
+      this.close();
+      return false;
+    }
+    const to = Math.min(this.n, this.i + GATHER_ROWS);
+    gatherRows(this.rows, this.perm, this.i, to, W, this.buffer);
+    this.end = (to - this.i) * W;
+    this.i = to;
+    this.at = 0;
+    return true;
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.rows = this.row = new Uint32Array(0);
+    this.perm = null;
+    this.onClose();
+  }
+}
+
+/**
+ * Merges sorted cursors into one sorted stream (a binary heap of cursors), summing `spec.sum`
+ * over equal keys. Ties without a sum column keep the cursors' order.
+ */
+export class MergeCursor implements RowCursor {
+  row: Uint32Array;
+  at = 0;
+  private readonly heap: Int32Array;
+  private size = 0;
+  private pending = -1; // cursor whose row was handed out and must advance before the next one
+  private readonly scratch: Uint32Array;
+  constructor(
+    private readonly spec: RowSpec,
+    private readonly cursors: RowCursor[],
+  ) {
+    this.heap = new Int32Array(cursors.length);
+    this.scratch = new Uint32Array(spec.width);
+    this.row = this.scratch;
+    for (let i = 0; i < cursors.length; i++) if (cursors[i]!.next()) this.push(i);
+  }
+  private less(a: number, b: number): boolean {
+    const x = this.cursors[a]!;
+    const y = this.cursors[b]!;
+    const d = compareRows(this.spec.key, x.row, x.at, y.row, y.at);
+    return d < 0 || (d === 0 && a < b);
+  }
+  private push(i: number): void {
+    let j = this.size++;
+    const h = this.heap;
+    while (j > 0) {
+      const parent = (j - 1) >> 1;
+      if (!this.less(i, h[parent]!)) break;
+      h[j] = h[parent]!;
+      j = parent;
+    }
+    h[j] = i;
+  }
+  /** Advances the top cursor and restores the heap. */
+  private advanceTop(): void {
+    const h = this.heap;
+    const top = h[0]!;
+    let item: number;
+    if (this.cursors[top]!.next()) item = top;
+    else {
+      item = h[--this.size]!;
+      if (this.size === 0) return;
+    }
+    let j = 0;
+    const n = this.size;
+    for (;;) {
+      let c = 2 * j + 1;
+      if (c >= n) break;
+      if (c + 1 < n && this.less(h[c + 1]!, h[c]!)) c++;
+      if (!this.less(h[c]!, item)) break;
+      h[j] = h[c]!;
+      j = c;
+    }
+    h[j] = item;
+  }
+  next(): boolean {
+    if (this.pending >= 0) {
+      this.pending = -1;
+      this.advanceTop();
+    }
+    if (this.size === 0) {
+      this.close();
+      return false;
+    }
+    const top = this.cursors[this.heap[0]!]!;
+    if (this.spec.sum < 0) {
+      this.row = top.row;
+      this.at = top.at;
+      this.pending = this.heap[0]!;
+      return true;
+    }
+    // Combine every row with this key.
+    const W = this.spec.width;
+    const s = this.scratch;
+    for (let j = 0; j < W; j++) s[j] = top.row[top.at + j]!;
+    this.advanceTop();
+    while (this.size > 0) {
+      const c = this.cursors[this.heap[0]!]!;
+      if (compareRows(this.spec.key, s, 0, c.row, c.at) !== 0) break;
+      addCount(s, this.spec.sum, c.row[c.at + this.spec.sum]!);
+      this.advanceTop();
+    }
+    this.row = s;
+    this.at = 0;
+    return true;
+  }
+  close(): void {
+    for (const c of this.cursors) c.close();
+    this.size = 0;
+  }
+}
+
+/** A cursor over no rows. */
+export const emptyCursor = (): RowCursor => ({ row: new Uint32Array(0), at: 0, next: () => false, close() {} });
+
+/**
+ * The runs of one stream: stored runs plus at most one block still in memory, read back as one
+ * merged cursor.
+ */
+export class RunSet {
+  private stored: StoredRun[] = [];
+  private inMemory: RowCursor[] = [];
+  constructor(
+    readonly spec: RowSpec,
+    private readonly env: StreamEnv,
+  ) {}
+
+  get spilled(): boolean {
+    return this.stored.length > 0;
+  }
+
+  /** Writes sorted rows (through `perm` when given) as a stored run. */
+  store(rows: Uint32Array, n: number, perm: Uint32Array | null): void {
+    const W = this.spec.width;
+    if (this.spec.sum < 0 && perm) {
+      // Keys are unique: gather straight into blocks and append them.
+      const sink = this.env.storage.begin();
+      const step = Math.max(1, Math.floor(this.writeBufferWords() / W));
+      const buf = new Uint32Array(step * W);
+      for (let i = 0; i < n; i += step) {
+        const to = Math.min(n, i + step);
+        gatherRows(rows, perm, i, to, W, buf);
+        sink.append(buf.subarray(0, (to - i) * W));
+      }
+      this.add(sink.end());
+      return;
+    }
+    const writer = this.writer();
+    if (perm) for (let i = 0; i < n; i++) writer.write(rows, perm[i]! * W);
+    else for (let i = 0; i < n; i++) writer.write(rows, i * W);
+    this.add(writer.end());
+  }
+
+  /** A writer for one more stored run, rows given in order; `add` its `end()`. */
+  writer(): RunWriter {
+    return new RunWriter(this.spec, this.env.storage, this.writeBufferWords());
+  }
+
+  add(run: StoredRun): void {
+    this.stored.push(run);
+  }
+
+  /** Keeps a sorted run in memory; `release` runs when it has been read. */
+  keep(rows: Uint32Array, n: number, perm: Uint32Array | null, release: () => void): void {
+    this.inMemory.push(new PermCursor(rows, perm, n, this.spec.width, release));
+  }
+
+  /** The one stored run (of a set used to write one run). */
+  takeStored(): StoredRun {
+    if (this.stored.length !== 1 || this.inMemory.length > 0) throw new Error('RunSet: not one stored run');
+    return this.stored.pop()!;
+  }
+
+  private writeBufferWords(): number {
+    return Math.max(this.spec.width, Math.min(1 << 18, this.env.minReadBytes >> 2));
+  }
+
+  /**
+   * The whole stream, merged. When more runs are stored than read buffers fit the budget, groups
+   * of them are merged into longer runs first (as many levels as it takes).
+   */
+  cursor(onMerge?: (runsLeft: number) => void): RowCursor {
+    const { budget, minReadBytes } = this.env;
+    const W = this.spec.width;
+    const rowBytes = W * 4;
+    const minBuffer = Math.max(minReadBytes, rowBytes);
+    const fanIn = () => Math.max(2, Math.floor(budget.available / minBuffer));
+    while (this.stored.length + this.inMemory.length > fanIn() && this.stored.length > 1) {
+      const group = this.stored.splice(0, Math.min(fanIn(), this.stored.length));
+      onMerge?.(this.stored.length + group.length);
+      this.env.storage.mergedRuns++;
+      const merged = this.open(group, Math.floor(budget.available / (group.length + 1)));
+      const writer = new RunWriter(this.spec, this.env.storage, this.writeBufferWords());
+      while (merged.next()) writer.write(merged.row, merged.at);
+      this.stored.push(writer.end());
+    }
+    const sources = this.stored.length;
+    const share = Math.floor((budget.available * 0.9) / Math.max(1, sources));
+    const cursors = this.openCursors(this.stored, share);
+    cursors.push(...this.inMemory);
+    this.stored = [];
+    this.inMemory = [];
+    if (cursors.length === 0) return emptyCursor();
+    if (cursors.length === 1 && this.spec.sum < 0) return cursors[0]!;
+    return new MergeCursor(this.spec, cursors);
+  }
+
+  private open(runs: StoredRun[], bufferBytes: number): RowCursor {
+    const cursors = this.openCursors(runs, bufferBytes);
+    return cursors.length === 1 && this.spec.sum < 0 ? cursors[0]! : new MergeCursor(this.spec, cursors);
+  }
+
+  private openCursors(runs: StoredRun[], bufferBytes: number): RowCursor[] {
+    const W = this.spec.width;
+    const bytes = Math.max(this.env.minReadBytes, W * 4, Math.min(bufferBytes, 1 << 22));
+    const words = Math.floor(bytes / 4);
+    return runs.map((run) => {
+      const taken = words * 4;
+      this.env.budget.take(taken, true);
+      return new StoredCursor(run, W, words, () => this.env.budget.give(taken));
+    });
+  }
+
+  /** Drops every run without reading it (on error). */
+  drop(): void {
+    for (const r of this.stored) r.drop();
+    for (const c of this.inMemory) c.close();
+    this.stored = [];
+    this.inMemory = [];
+  }
+}
+
+/** Blocks below this many rows are sorted by one thread. */
+const PARALLEL_ROWS = 1 << 15;
+
+/**
+ * Rows appended in any order, read back sorted: a block grows inside the budget; when it cannot,
+ * it is sorted and stored as a run. A stream that fits is one block that never leaves memory.
+ */
+export class RowSorter implements RowTarget {
+  private rows: Uint32Array;
+  private count = 0;
+  private reserved = 0; // bytes taken from the budget
+  private readonly runs: RunSet;
+
+  constructor(
+    readonly spec: RowSpec,
+    private readonly env: StreamEnv,
+    private readonly scratch: SortScratch,
+  ) {
+    this.runs = new RunSet(spec, env);
+    this.rows = new Uint32Array(0);
+  }
+
+  /** Bytes per row held by a block: the row, and the permutation, spare and keys of its sort. */
+  private get rowBytes(): number {
+    return (this.spec.width + 3) * 4;
+  }
+
+  /** Offset in `this.block` where the caller writes the next row (`width` words). */
+  push(): number {
+    if (this.count * this.spec.width === this.rows.length) this.makeRoom();
+    return this.count++ * this.spec.width;
+  }
+
+  /** The block being filled (valid until the next `push`). */
+  get block(): Uint32Array {
+    return this.rows;
+  }
+
+  private makeRoom(): void {
+    const W = this.spec.width;
+    const have = this.rows.length / W;
+    const want = Math.max(256, have * 2);
+    const extra = (want - have) * this.rowBytes;
+    if (this.env.budget.take(extra, want * this.rowBytes <= minBlockBytes(this.env))) {
+      const bigger = newBlock(this.env, want * W);
+      bigger.set(this.rows);
+      this.env.budget.garbage(this.rows.byteLength);
+      this.rows = bigger;
+      this.reserved += extra;
+      return;
+    }
+    this.spill();
+  }
+
+  /**
+   * Sorts the block into runs: one, or one per thread of the pool (a fixed cut into equal
+   * slices; the merge puts them together again).
+   */
+  private sortBlock(store: boolean): SortResult[] {
+    const W = this.spec.width;
+    const n = this.count;
+    const pool = this.env.pool;
+    if (!pool || n < PARALLEL_ROWS || pool.threads < 2) {
+      const perm = sortRows(this.rows, n, this.spec, this.scratch);
+      if (store) {
+        this.runs.store(this.rows, n, perm);
+        return [];
+      }
+      return [{ rows: this.rows, perm: perm.slice(0, n), n }];
+    }
+    const jobs: SortJob[] = [];
+    const T = pool.threads;
+    for (let t = 0; t < T; t++) {
+      const a = Math.floor((n * t) / T);
+      const b = Math.floor((n * (t + 1)) / T);
+      jobs.push({ kind: 'rows', rows: this.rows.subarray(a * W, b * W), n: b - a, spec: this.spec, store });
+    }
+    return pool.run(jobs);
+  }
+
+  private spill(): void {
+    for (const r of this.sortBlock(true)) if ('run' in r) this.runs.add(r.run);
+    this.count = 0;
+  }
+
+  /** Ends the input; the sorted stream. */
+  finish(onMerge?: (runsLeft: number) => void): RowCursor {
+    if (this.runs.spilled) {
+      if (this.count > 0) this.spill();
+      this.releaseBlock();
+    } else {
+      const results = this.sortBlock(false);
+      let open = results.length;
+      const reserved = this.reserved;
+      const release = () => {
+        if (--open === 0) this.env.budget.give(reserved);
+      };
+      this.rows = new Uint32Array(0);
+      this.reserved = 0;
+      for (const r of results) if ('rows' in r) this.runs.keep(r.rows, r.n, r.perm, release);
+    }
+    this.scratch.release();
+    return this.runs.cursor(onMerge);
+  }
+
+  private releaseBlock(): void {
+    this.env.budget.give(this.reserved);
+    this.reserved = 0;
+    this.rows = new Uint32Array(0);
+  }
+
+  /** Frees everything (on error). */
+  drop(): void {
+    this.releaseBlock();
+    this.runs.drop();
+  }
+}
+
+/** Where a producer writes rows one at a time: `push()` gives the offset in `block` of a new row. */
+export interface RowTarget {
+  push(): number;
+  readonly block: Uint32Array;
+}
+
+/**
+ * Rows appended already in order (no sorting): kept in memory while the budget allows, else
+ * written as consecutive runs and read back one after the other.
+ */
+export class RowSpool implements RowTarget {
+  block = new Uint32Array(0);
+  private count = 0;
+  private reserved = 0;
+  private readonly runs: StoredRun[] = [];
+  rows = 0;
+
+  constructor(
+    readonly width: number,
+    private readonly env: StreamEnv,
+  ) {}
+
+  push(): number {
+    const W = this.width;
+    if (this.count * W === this.block.length) {
+      const have = this.block.length / W;
+      const want = Math.max(256, have * 2);
+      const extra = (want - have) * W * 4;
+      if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
+        const bigger = new Uint32Array(want * W);
+        bigger.set(this.block);
+        this.env.budget.garbage(this.block.byteLength);
+        this.block = bigger;
+        this.reserved += extra;
+      } else {
+        this.writeBlock();
+      }
+    }
+    this.rows++;
+    return this.count++ * W;
+  }
+
+  private writeBlock(): void {
+    const sink = this.env.storage.begin();
+    sink.append(this.block.subarray(0, this.count * this.width));
+    this.runs.push(sink.end());
+    this.count = 0;
+  }
+
+  /** Ends the input; the rows in the order they came. */
+  finish(): RowCursor {
+    const W = this.width;
+    const release = () => {
+      this.env.budget.give(this.reserved);
+      this.reserved = 0;
+    };
+    if (this.runs.length === 0) {
+      const rows = this.block;
+      this.block = new Uint32Array(0);
+      return new PermCursor(rows, null, this.count, W, release);
+    }
+    if (this.count > 0) this.writeBlock();
+    this.block = new Uint32Array(0);
+    release();
+    const runs = this.runs.splice(0);
+    const bytes = Math.max(this.env.minReadBytes, W * 4, Math.min(this.env.budget.available >> 1, 1 << 22));
+    const words = Math.floor(bytes / 4);
+    let i = -1;
+    let current: RowCursor = emptyCursor();
+    const cursor: RowCursor = {
+      row: current.row,
+      at: 0,
+      next() {
+        while (!current.next()) {
+          if (++i >= runs.length) return false;
+          current = new StoredCursor(runs[i]!, W, words);
+        }
+        cursor.row = current.row;
+        cursor.at = current.at;
+        return true;
+      },
+      close() {
+        current.close();
+        for (let j = i + 1; j < runs.length; j++) runs[j]!.drop();
+        i = runs.length;
+      },
+    };
+    return cursor;
+  }
+
+  /** Frees everything (on error). */
+  drop(): void {
+    this.env.budget.give(this.reserved);
+    this.reserved = 0;
+    this.block = new Uint32Array(0);
+    for (const r of this.runs.splice(0)) r.drop();
+  }
+}
+
+/** Rows appended in order, kept in one growable array in memory (for results that stay there). */
+export class RowCollector implements RowTarget {
+  block: Uint32Array;
+  count = 0;
+  constructor(readonly width: number) {
+    this.block = new Uint32Array(256 * width);
+  }
+  push(): number {
+    if ((this.count + 1) * this.width > this.block.length) {
+      const bigger = new Uint32Array(this.block.length * 2);
+      bigger.set(this.block);
+      this.block = bigger;
+    }
+    return this.count++ * this.width;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The estimation worker: runs pipeline.ts synchronously on its own thread, with runs on disk,
+ * while the main thread reads and tokenizes the input, writes the output and stays free for
+ * Ctrl-C. Input arrives as messages on a port (blocks of word ids, or count-file rows), taken
+ * with `receiveMessageOnPort` and `Atomics.wait`; output chunks go back to the main thread, at
+ * most a few ahead of what it has written (a shared counter it bumps). See ngram-train.ts.
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { KotobaError } from '../errors.js';
+import { arpaChunks, wordBytes, type ArpaRows } from '../ngram/arpa.js';
+import { countFileChunks } from '../ngram/count-file.js';
+import { pruneThresholds, smootherOf, ModelTablesSink } from '../ngram/estimate.js';
+import { estimateFromCounts, f32FromBits, NgramCounter, parallelArpaLines, remapCounts, SpoolSink, type PipelineLog } from '../ngram/pipeline.js';
+import { MemoryBudget, SortScratch, type RowCursor, type StreamEnv } from '../ngram/records.js';
+import { vocabularyRestriction } from '../text/corpus.js';
+import { Vocabulary } from '../text/vocabulary.js';
+import { collectGarbage } from './collect.js';
+import { FileStorage } from './temp-storage.js';
+import { WorkerSortPool } from './sort-pool.js';
+import { POSTED, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
+
+/** Output chunks the worker may run ahead of the writer. */
+const AHEAD = 4;
+
+const job = workerData as WorkerJob;
+const control = new Int32Array(job.control);
+const port = parentPort!;
+let taken = 0;
+let sent = 0;
+
+/** The next inbox message, waiting for it. */
+function receive(): WorkerInput {
+  for (;;) {
+    const m = receiveMessageOnPort(job.inbox);
+    if (m) {
+      taken++;
+      return m.message as WorkerInput;
+    }
+    const posted = Atomics.load(control, POSTED);
+    // Posted but not yet visible: look again shortly; otherwise sleep until the next post.
+    Atomics.wait(control, POSTED, posted, posted > taken ? 1 : 1000);
+  }
+}
+
+/** Bytes per message: output in flight stays below AHEAD of these. */
+const CHUNK = 4 << 20;
+
+/**
+ * Hands output (a chunk that owns its buffer) to the main thread in pieces of at most CHUNK
+ * bytes, keeping at most AHEAD pieces unwritten.
+ */
+function send(chunk: Uint8Array): void {
+  if (chunk.length > CHUNK) {
+    for (let at = 0; at < chunk.length; at += CHUNK) send(chunk.slice(at, at + CHUNK));
+    return;
+  }
+  port.postMessage({ type: 'chunk', chunk }, [chunk.buffer as ArrayBuffer]);
+  sent++;
+  for (let written = Atomics.load(control, WRITTEN); sent - written > AHEAD; written = Atomics.load(control, WRITTEN)) {
+    Atomics.wait(control, WRITTEN, written, 1000);
+  }
+}
+
+/** Seconds spent in each stage, by its number in the `=== k/6 … ===` lines. */
+const STAGES = ['count', 'adjust', 'discount', 'initial', 'interpolate', 'write'];
+const stageSeconds: Record<string, number> = {};
+let stage = '';
+let stageStarted = 0;
+const endStage = () => {
+  if (stage) stageSeconds[stage] = (stageSeconds[stage] ?? 0) + (performance.now() - stageStarted) / 1000;
+};
+
+const log: PipelineLog = {
+  warn: (message) => port.postMessage({ type: 'warn', message }),
+  info: (message) => {
+    const m = /^=== (\d)\/6 /.exec(message);
+    if (m) {
+      endStage();
+      stage = STAGES[Number(m[1]) - 1]!;
+      stageStarted = performance.now();
+    }
+    port.postMessage({ type: 'info', message });
+  },
+  progress: (stage, done, total) => port.postMessage({ type: 'progress', stage, done, total }),
+};
+
+/** MODEL rows of order k as the ARPA writer reads them. */
+function modelRows(cursor: RowCursor, k: number): ArpaRows {
+  const rows: ArpaRows = {
+    words: cursor.row,
+    at: 0,
+    log10Prob: 0,
+    log10Backoff: 0,
+    next() {
+      if (!cursor.next()) return false;
+      rows.words = cursor.row;
+      rows.at = cursor.at;
+      rows.log10Prob = f32FromBits(cursor.row[cursor.at + k]!);
+      rows.log10Backoff = f32FromBits(cursor.row[cursor.at + k + 1]!);
+      return true;
+    },
+  };
+  return rows;
+}
+
+function run(): unknown {
+  const N = job.order;
+  const storage = new FileStorage(job.tempDir, job.tempQuota);
+  const env: StreamEnv = { storage, budget: new MemoryBudget(job.memoryBytes, collectGarbage), minReadBytes: job.minReadBytes };
+  if (job.helpers.length > 0) env.pool = new WorkerSortPool(job.helpers, new Int32Array(job.slots), () => env, storage);
+  const restrict = job.minCount !== undefined || job.maxSize !== undefined;
+  const counter = new NgramCounter(N, env, new SortScratch(), restrict);
+  // Rough temporary space of the whole job, for a full-disk message: the count runs, then the
+  // adjusted rows of every order beside them, about three times as many bytes.
+  storage.needed = () => Math.max(storage.peakBytes, storage.bytesHeld) * 4;
+  try {
+    log.info(`=== 1/6 counting ${N}-grams ===`);
+    let end: Extract<WorkerInput, { type: 'end' }>;
+    for (;;) {
+      const m = receive();
+      if (m.type === 'end') {
+        end = m;
+        break;
+      }
+      if (m.type === 'tokens') counter.addTokens(m.tokens);
+      else counter.addCountRows(m.rows, m.rows.length / (N + 1));
+      // The message's array is copied into a block: dead now, as far as the collector knows.
+      env.budget.garbage(m.type === 'tokens' ? m.tokens.byteLength : m.rows.byteLength);
+      port.postMessage({ type: 'consumed' });
+    }
+    let vocab = Vocabulary.fromWords(end.words);
+    let countRows = counter.finish((runs) => log.progress?.('merging count runs', runs, 0));
+    if (restrict) {
+      const counts = new Float64Array(vocab.size);
+      counts.set(counter.wordCounts!.subarray(0, Math.min(vocab.size, counter.wordCounts!.length)));
+      const r = vocabularyRestriction(counts, vocab, job.minCount ?? 0, job.maxSize);
+      countRows = remapCounts(countRows, N, r.remap, env, new SortScratch());
+      vocab = r.vocab;
+    }
+    const totals = { sentences: end.sentences, words: end.tokens };
+    if (job.kind === 'counts') {
+      log.info('=== 6/6 writing the count file ===');
+      for (const chunk of countFileChunks({ order: N, ...totals, text: end.text }, vocab, countRows)) send(chunk);
+      return { vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
+    }
+    const options = { order: N, smoother: smootherOf(job), smoothing: { name: job.smoothing, options: job.smoothingOptions }, thresholds: pruneThresholds(job.prune, N), log };
+    if (job.kind === 'tables') {
+      let sink: ModelTablesSink | null = null;
+      const result = estimateFromCounts(countRows, vocab, totals, options, env, (counts) => (sink = new ModelTablesSink(counts)));
+      const orders = sink!.finish();
+      const transfer = orders.flatMap((o) => [o.words, o.log10Prob, o.log10Backoff, o.contextRow, o.suffixRow].filter((a) => a !== undefined).map((a) => a!.buffer as ArrayBuffer));
+      port.postMessage({ type: 'tables', words: vocab.list(), orders, description: result.description, text: end.text }, transfer);
+      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
+    }
+    const sink = new SpoolSink(N, env);
+    try {
+      const result = estimateFromCounts(countRows, vocab, totals, options, env, () => sink);
+      log.info('=== 6/6 writing the ARPA file ===');
+      const pool = env.pool;
+      const words = wordBytes(vocab, pool ? (bytes) => new Uint8Array(new SharedArrayBuffer(Math.max(4, bytes))).subarray(0, bytes) : undefined);
+      // Batches of MODEL rows and their lines take a sixteenth of the budget.
+      const batchRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
+      const rowsOf = (k: number) => (pool ? parallelArpaLines(sink.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(sink.cursor(k), k));
+      for (const chunk of arpaChunks(words, result.counts, rowsOf, end.text)) send(chunk);
+      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
+    } finally {
+      sink.drop();
+    }
+  } finally {
+    counter.drop();
+  }
+}
+
+try {
+  const result = run();
+  endStage();
+  port.postMessage({ type: 'done', result });
+} catch (e) {
+  if (e instanceof KotobaError) {
+    const hint = e.hint;
+    const message = hint && e.message.endsWith(` (${hint})`) ? e.message.slice(0, -hint.length - 3) : e.message;
+    port.postMessage({ type: 'error', message, hint });
+  } else {
+    const err = e as Error;
+    port.postMessage({ type: 'error', internal: true, message: err?.message ?? String(e), stack: err?.stack });
+  }
+}

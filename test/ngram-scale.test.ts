@@ -1,0 +1,319 @@
+/**
+ * Estimation at scale: the streaming pipeline writes the same bytes whatever its memory budget
+ * (one run in memory, or many runs on disk merged over several levels) and thread count; count
+ * shards merge into the model of the concatenated corpus; temporary files go away on success,
+ * error and signals; a full disk or an unwritable temporary folder is one line.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { arpaText, corpusFromText, countNgrams, estimate, memoryEnv, type SmoothingName } from '../src/index.js';
+import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
+import { cli, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
+
+const wikiLines = readFileSync(join(repoRoot, 'corpus', 'wiki.train.txt'), 'utf8').split('\n').slice(0, -1);
+const json = (stdout: string) => JSON.parse(stdout) as Record<string, number>;
+
+test('a tiny memory budget (many runs, merged over several levels) gives the bytes of one run in memory, for every smoother', async () => {
+  const corpus = corpusFromText(wikiLines.slice(0, 1500));
+  // Every order with modified Kneser-Ney; the other smoothers (which differ only in stage 4) at order 3.
+  const cases: [number, SmoothingName][] = [1, 2, 3, 4, 5].map((order) => [order, 'mkn']);
+  for (const smoothing of ['wb', 'abs', 'add', 'jm', 'mle'] as const) cases.push([3, smoothing]);
+  for (const [order, smoothing] of cases) {
+    {
+      const prune = order >= 3 && smoothing !== 'mle' ? [0, 1, 1] : undefined;
+      const options = { order, smoothing, ...(prune ? { prune } : {}) };
+      const inMemory = await arpaText(estimate(corpus, options));
+      const streams = memoryEnv(48 << 10, 4 << 10);
+      const spilled = await arpaText(estimate(corpus, { ...options, streams }));
+      assert.ok(inMemory === spilled, `order ${order} ${smoothing}: the tiny budget changed the model`);
+      if (order >= 3) {
+        assert.ok(streams.storage.runsWritten > 20, `order ${order}: only ${streams.storage.runsWritten} runs`);
+        assert.ok(streams.storage.mergedRuns > 0, `order ${order}: no merge level`);
+      }
+      assert.equal(streams.storage.bytesHeld, 0, 'every run was read and dropped');
+    }
+  }
+});
+
+test('a context with more children than a batch holds (the batch grows) and one long sentence, under a tiny budget', async () => {
+  const lines = Array.from({ length: 6000 }, (_, i) => `the w${i} x`);
+  lines.push(Array.from({ length: 20000 }, (_, i) => `v${i % 97}`).join(' '));
+  const corpus = corpusFromText(lines);
+  for (const order of [2, 3]) {
+    const inMemory = await arpaText(estimate(corpus, { order }));
+    const spilled = await arpaText(estimate(corpus, { order, streams: memoryEnv(48 << 10, 4 << 10) }));
+    assert.ok(inMemory === spilled, `order ${order}`);
+  }
+});
+
+test('estimate: the context and suffix links of every n-gram name the rows with those words', () => {
+  const tables = estimate(corpusFromText(wikiLines.slice(0, 1500)), { order: 4, prune: [0, 1, 1] });
+  for (let k = 2; k <= 4; k++) {
+    const o = tables.orders[k - 1]!;
+    const below = tables.orders[k - 2]!;
+    const key = (words: Uint32Array, i: number, m: number, from: number, to: number) => words.subarray(i * m + from, i * m + to).join(',');
+    const rowOf = new Map<string, number>();
+    for (let i = 0; i < below.size; i++) rowOf.set(key(below.words, i, k - 1, 0, k - 1), i);
+    for (let i = 0; i < o.size; i++) {
+      assert.equal(o.contextRow![i], rowOf.get(key(o.words, i, k, 0, k - 1)), `${k}-gram ${i}: context`);
+      assert.equal(o.suffixRow![i], rowOf.get(key(o.words, i, k, 1, k)), `${k}-gram ${i}: suffix`);
+    }
+  }
+});
+
+test('countNgrams: counts and count-of-counts add up (every token ends one n-gram of each order it reaches)', () => {
+  const corpus = corpusFromText(wikiLines.slice(0, 500));
+  const counts = countNgrams(corpus.tokens, corpus.vocab.size, 3);
+  const predicted = corpus.words + corpus.sentences;
+  assert.equal(counts.orders[0]!.raw.reduce((a, b) => a + b, 0), predicted);
+  // Every predicted token is the last word of one bigram (its sentence start counts as <s>).
+  assert.equal(counts.orders[1]!.raw.reduce((a, b) => a + b, 0), predicted);
+  // Trigrams: all tokens but the first word of each sentence (that one's n-gram is the bigram <s> w).
+  assert.equal(counts.orders[2]!.raw.reduce((a, b) => a + b, 0), predicted - corpus.sentences);
+  for (const o of counts.orders) {
+    for (let g = 0; g < o.size; g++) assert.ok(o.adjusted[g]! <= o.raw[g]!);
+  }
+});
+
+test('kotoba train: --memory 1M (runs on disk) and --threads 1 or 2 write the bytes of the default run', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const train = join(dir, 'train.txt');
+    writeFileSync(train, wikiLines.slice(0, 3000).join('\n') + '\n');
+    const temp = join(dir, 'temp');
+    mkdirSync(temp);
+    const run = async (name: string, ...args: string[]) => {
+      const out = join(dir, name);
+      const r = await runCli(['train', '--order', '4', '--json', '-o', out, ...args, train]);
+      assert.equal(r.code, 0, r.stderr);
+      return { bytes: readFileSync(out), summary: json(r.stdout) };
+    };
+    const base = await run('base.arpa');
+    assert.equal(base.summary.runs, 0, 'the default budget keeps everything in memory');
+    for (const threads of ['1', '2']) {
+      const small = await run(`small${threads}.arpa`, '--memory', '1M', '--temp-dir', temp, '--threads', threads);
+      assert.ok(small.bytes.equals(base.bytes), `--memory 1M --threads ${threads}: different bytes`);
+      assert.ok(small.summary.runs > 10, `${small.summary.runs} runs`);
+      assert.ok(small.summary.temp_peak_bytes > 0);
+      assert.deepEqual(readdirSync(temp), [], 'the temporary folder is gone');
+    }
+    // Pruning and another smoother take the same streaming stages, on any number of threads.
+    for (const threads of ['1', '3']) {
+      const pruned = await run(`pruned${threads}.arpa`, '--smoothing', 'wb', '--prune', '0', '1', '--memory', '1M', '--temp-dir', temp, '--threads', threads);
+      const expected = await arpaText(estimate(corpusFromText(wikiLines.slice(0, 3000)), { order: 4, smoothing: 'wb', prune: [0, 1] }));
+      assert.equal(pruned.bytes.toString('utf8'), expected, `--threads ${threads}`);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+/** Splits lines into `n` shard files; returns their paths. */
+function writeShards(dir: string, lines: string[], n: number): string[] {
+  const size = Math.ceil(lines.length / n);
+  return Array.from({ length: n }, (_, i) => {
+    const path = join(dir, `shard${i}.txt`);
+    writeFileSync(path, lines.slice(i * size, (i + 1) * size).join('\n') + '\n');
+    return path;
+  });
+}
+
+test('count shards: kotoba count + train --from-counts equal training on the concatenation (plain and gzipped, with --min-count)', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const lines = wikiLines.slice(0, 2000);
+    const whole = join(dir, 'whole.txt');
+    writeFileSync(whole, lines.join('\n') + '\n');
+    const shards = writeShards(dir, lines, 3);
+    const countFiles: string[] = [];
+    for (const [i, shard] of shards.entries()) {
+      const out = join(dir, `shard${i}.counts${i === 1 ? '.gz' : ''}`);
+      const r = await runCli(['count', '--order', '3', '--memory', '1M', '-o', out, shard]);
+      assert.equal(r.code, 0, r.stderr);
+      countFiles.push(out);
+    }
+    for (const extra of [[], ['--min-count', '2'], ['--smoothing', 'wb', '--prune', '0', '1']]) {
+      const fromText = join(dir, 'text.arpa');
+      const fromCounts = join(dir, 'counts.arpa');
+      let r = await runCli(['train', '--order', '3', ...extra, '-o', fromText, whole]);
+      assert.equal(r.code, 0, r.stderr);
+      r = await runCli(['train', '--from-counts', ...extra, '-o', fromCounts, ...countFiles]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(readFileSync(fromText).equals(readFileSync(fromCounts)), `${extra.join(' ')}: shards differ from the concatenation`);
+    }
+    // The library does the same.
+    const lib = join(dir, 'lib.counts');
+    await countNgramFiles(lib, shards.slice(0, 1), { order: 3 });
+    assert.ok(readFileSync(lib).equals(readFileSync(countFiles[0]!)));
+    // Shards of another order, or with text options at training, are refused.
+    const r = await runCli(['train', '--from-counts', '--order', '4', '-o', join(dir, 'x.arpa'), ...countFiles]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /^kotoba: .*counted with order 3, not 4 \(pass --order 3/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('count files: damage, truncation, a newer version and a foreign file are one-line errors', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const text = join(dir, 't.txt');
+    writeFileSync(text, wikiLines.slice(0, 200).join('\n') + '\n');
+    const good = join(dir, 'good.counts');
+    assert.equal((await runCli(['count', '--order', '2', '-o', good, text])).code, 0);
+    const bytes = readFileSync(good);
+    const cases: [string, Uint8Array, RegExp][] = [];
+    const flipped = Uint8Array.from(bytes);
+    flipped[bytes.length - 100]! ^= 0x01; // a count or a word id deep in the rows
+    cases.push(['flipped', flipped, /checksum mismatch|out of order|outside|count 0|repeat/]);
+    cases.push(['truncated', bytes.subarray(0, bytes.length - 30), /truncated/]);
+    const newer = Uint8Array.from(bytes);
+    newer[8] = 9;
+    cases.push(['newer', newer, /version 9 is newer than this kotoba reads \(1\) \(update kotoba/]);
+    cases.push(['foreign', new TextEncoder().encode('this is a text file\n'), /not a kotoba count file/]);
+    for (const [name, data, expected] of cases) {
+      const path = join(dir, `${name}.counts`);
+      writeFileSync(path, data);
+      const out = join(dir, `${name}.arpa`);
+      const r = await runCli(['train', '--from-counts', '--order', '2', '-o', out, path]);
+      assert.notEqual(r.code, 0, name);
+      assert.match(r.stderr, expected, name);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `${name}: ${r.stderr}`);
+      assert.ok(!existsSync(out), `${name}: no model written`);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+const ptbSkip = needShared('data', 'ptb', 'ptb.train.txt');
+
+test('Penn Treebank in 3 shards: train --from-counts is byte-identical to training on the whole text', { skip: ptbSkip }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const lines = readFileSync(sharedPath('data', 'ptb', 'ptb.train.txt'), 'utf8').split('\n').slice(0, -1);
+    const shards = writeShards(dir, lines, 3);
+    const counts = shards.map((s) => s.replace(/\.txt$/, '.counts.gz'));
+    await Promise.all(shards.map((s, i) => countNgramFiles(counts[i]!, [s], { order: 3, threads: 1 })));
+    const fromCounts = join(dir, 'shards.arpa');
+    await trainNgramModel(fromCounts, { counts }, { order: 3, memory: '16M' });
+    const expected = await arpaText(estimate(corpusFromText(lines), { order: 3 }));
+    assert.ok(readFileSync(fromCounts, 'utf8') === expected, 'the shards give another model');
+  } finally {
+    cleanup();
+  }
+});
+
+test('temporary files: removed after an error in the input; an unwritable --temp-dir fails before any work', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const temp = join(dir, 'temp');
+    mkdirSync(temp);
+    const bad = join(dir, 'bad.txt');
+    // Enough text for runs on disk, then a byte that is not UTF-8.
+    const good = Buffer.from(wikiLines.slice(0, 3000).join('\n') + '\n');
+    writeFileSync(bad, Buffer.concat([good, Buffer.from([0x61, 0xff, 0x0a])]));
+    const out = join(dir, 'm.arpa');
+    let r = await runCli(['train', '--memory', '1M', '--temp-dir', temp, '-o', out, bad]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /^kotoba: .*bad\.txt:3001: invalid UTF-8/);
+    assert.deepEqual(readdirSync(temp), []);
+    assert.ok(!existsSync(out));
+    for (const missing of [join(dir, 'no', 'such'), bad]) {
+      r = await runCli(['train', '--temp-dir', missing, '-o', out, bad]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, new RegExp(`^kotoba: cannot write temporary files in ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such folder \\(pass --temp-dir`));
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+/** Starts `kotoba train` slowly enough to interrupt (tiny budget), and waits for its first run file. */
+async function interrupt(signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string; temp: string; out: string; cleanup: () => void }> {
+  const { dir, cleanup } = tempDir();
+  const temp = join(dir, 'temp');
+  mkdirSync(temp);
+  const train = join(dir, 'train.txt');
+  writeFileSync(train, wikiLines.join('\n') + '\n');
+  const out = join(dir, 'm.arpa');
+  const child = spawn(process.execPath, [cli, 'train', '--order', '5', '--memory', '1M', '--temp-dir', temp, '-o', out, train]);
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const started = Date.now();
+  for (;;) {
+    const [folder] = readdirSync(temp);
+    if (folder && readdirSync(join(temp, folder)).some((f) => f.startsWith('run-'))) break;
+    if (Date.now() - started > 60000) throw new Error(`no run file appeared: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill(signal);
+  return { code: await exited, stderr, temp, out, cleanup };
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`temporary files and the partial model are removed on ${signal}`, async () => {
+    const r = await interrupt(signal);
+    try {
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, new RegExp(`kotoba: interrupted by ${signal}`));
+      assert.deepEqual(readdirSync(r.temp), [], 'the temporary folder is gone');
+      assert.ok(!existsSync(r.out), 'no model at the output path');
+      assert.deepEqual(readdirSync(join(r.out, '..')).filter((f) => f.includes('.tmp')), [], 'no partial model beside it');
+    } finally {
+      r.cleanup();
+    }
+  });
+}
+
+test('a full disk (injected: a temporary quota) is one error naming the folder and the space needed; nothing is left', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const temp = join(dir, 'temp');
+    mkdirSync(temp);
+    const train = join(dir, 'train.txt');
+    writeFileSync(train, wikiLines.slice(0, 3000).join('\n') + '\n');
+    const out = join(dir, 'm.arpa');
+    await assert.rejects(
+      trainNgramModel(out, { text: [train] }, { order: 4, memory: '1M', tempDir: temp, tempQuota: 200_000 }),
+      (e: Error) => {
+        assert.match(e.message, /^no space left for temporary files in .*temp\/kotoba-\w+ \(this job needs roughly [\d.]+ (kB|MB|GB) there\) \(free some space, or pass --temp-dir/);
+        return true;
+      },
+    );
+    assert.deepEqual(readdirSync(temp), []);
+    assert.deepEqual(readdirSync(dir).sort(), ['temp', 'train.txt']);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a full disk (a small tmpfs as --temp-dir) is one line, exit 1, no model', async (t) => {
+  const { dir, cleanup } = tempDir();
+  const mnt = join(dir, 'small');
+  mkdirSync(mnt);
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+  if (mounted.status !== 0) {
+    cleanup();
+    t.skip(`cannot mount a tmpfs here (${(mounted.stderr?.toString() || mounted.error?.message || '').trim()}); the injected full disk above covers the path`);
+    return;
+  }
+  try {
+    const train = join(dir, 'train.txt');
+    writeFileSync(train, wikiLines.join('\n') + '\n');
+    const out = join(dir, 'm.arpa');
+    const r = await runCli(['train', '--order', '4', '--memory', '1M', '--temp-dir', mnt, '-o', out, train]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^kotoba: no space left for temporary files in .*small\/kotoba-\w+ \(this job needs roughly .*\) \(free some space/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.deepEqual(readdirSync(mnt), []);
+    assert.ok(!existsSync(out));
+  } finally {
+    spawnSync('umount', [mnt]);
+    cleanup();
+  }
+});
