@@ -152,6 +152,26 @@ test('count shards: kotoba count + train --from-counts equal training on the con
     const r = await runCli(['train', '--from-counts', '--order', '4', '-o', join(dir, 'x.arpa'), ...countFiles]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /^kotoba: .*counted with order 3, not 4 \(pass --order 3/);
+    // Shards counted with text options: the model takes theirs (the ARPA comment, the .kblm
+    // header), as training on the concatenation with the same options does; mixed shards are refused.
+    const lower: string[] = [];
+    for (const [i, shard] of shards.entries()) {
+      const out = join(dir, `lower${i}.counts`);
+      assert.equal((await runCli(['count', '--order', '3', '--lowercase', '-o', out, shard])).code, 0);
+      lower.push(out);
+    }
+    for (const name of ['lower.arpa', 'lower.kblm']) {
+      const fromText = join(dir, `text-${name}`);
+      const fromCounts = join(dir, `counts-${name}`);
+      assert.equal((await runCli(['train', '--order', '3', '--lowercase', '-o', fromText, whole])).code, 0);
+      const t = await runCli(['train', '--from-counts', '-o', fromCounts, ...lower]);
+      assert.equal(t.code, 0, t.stderr);
+      assert.ok(readFileSync(fromText).equals(readFileSync(fromCounts)), `${name}: lowercased shards differ from the concatenation`);
+    }
+    assert.match(readFileSync(join(dir, 'counts-lower.arpa'), 'utf8'), /^# kotoba text options: \{"lowercase":true,"segment":null\}\n\\data\\\n/);
+    const mixed = await runCli(['train', '--from-counts', '-o', join(dir, 'mixed.arpa'), lower[0]!, countFiles[1]!]);
+    assert.notEqual(mixed.code, 0);
+    assert.match(mixed.stderr, /counted with other text options .* than the other inputs/);
   } finally {
     cleanup();
   }

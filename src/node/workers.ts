@@ -1,5 +1,6 @@
 /**
- * Scoring on every core: batches of lines go to worker threads, results come back in input order.
+ * Scoring on every core: batches of lines go to worker threads (and every N-th to this thread),
+ * results come back in input order.
  * Each batch is scored by the same function (`batchRunner`) whatever the number of threads, and
  * the results are merged in input order, so the output is identical for any `--threads`. An
  * n-gram model's arrays are shared with the workers (SharedArrayBuffer), not copied; other
@@ -72,7 +73,7 @@ export interface RunOptions {
 
 /**
  * The results of `job` on each batch, in input order: on this thread when `threads` is 1 or the
- * input is a single batch, otherwise on `threads` worker threads.
+ * input is a single batch, otherwise on `threads` − 1 worker threads and this one.
  *
  * @example
  * ```ts
@@ -101,17 +102,33 @@ export async function* runBatches(lm: LanguageModel<unknown>, batches: AsyncIter
     for (let b = await input.next(); !b.done; b = await input.next()) yield run(b.value);
     return;
   }
-  const pool = new Pool(options.threads, { model: modelTransfer(lm, options.modelPath), text: options.text, source: options.source, job });
+  // threads − 1 workers, and this thread takes every threads-th batch itself (between reading the
+  // others), so that N threads are N cores' work, not N workers competing with the reader.
+  const pool = new Pool(options.threads - 1, { model: modelTransfer(lm, options.modelPath), text: options.text, source: options.source, job });
+  const here = batchRunner(lm, options.text, options.source, job);
+  let index = 0;
+  const run = (batch: Batch): Promise<BatchResult> => (index++ % options.threads === options.threads - 1 ? settled(() => here(batch)) : pool.run(batch));
   try {
     // Results in input order; at most two batches per thread in flight.
-    const inFlight: Promise<BatchResult>[] = [pool.run(first.value), pool.run(second.value)];
+    const inFlight: Promise<BatchResult>[] = [run(first.value), run(second.value)];
     for (let b = await input.next(); !b.done; b = await input.next()) {
-      inFlight.push(pool.run(b.value));
+      inFlight.push(run(b.value));
       if (inFlight.length >= 2 * options.threads) yield await inFlight.shift()!;
     }
     while (inFlight.length > 0) yield await inFlight.shift()!;
   } finally {
     await pool.close();
+  }
+}
+
+/** The result of `work` as a settled promise: an error waits its turn in input order, as a worker's would. */
+function settled<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (e) {
+    const failed = Promise.reject(e as Error);
+    failed.catch(() => {});
+    return failed;
   }
 }
 
