@@ -34,6 +34,7 @@ import {
   type NeuralKind,
 } from '../src/index.js';
 import { loadModel, readCorpus, readWordList } from '../src/node/index.js';
+import { concatBytes } from '../src/util/bytes.js';
 import { checkModel, fuzzSuite, hugeIntegerAt, mutateJson, type Mutant, type Mutation } from './fuzz.js';
 import { fixtures, LECTURE } from './helpers.js';
 
@@ -87,17 +88,6 @@ async function arpaSeeds(): Promise<Uint8Array[]> {
     readFileSync(join(fixtures, 'kenlm', 'tiny-ja', 'tiny_ja_o2.arpa')),
     readFileSync(join(fixtures, 'peers', 'srilm-hand.arpa')),
   ];
-}
-
-/** Parts as one array of bytes. */
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Mutates the text inside a gzipped file, then gzips it again: reaches the parser, not just gunzip. */

@@ -5,6 +5,7 @@
  * `__metadata__` to a string→string map. Browser-safe; only F32 and I32 tensors are used here.
  */
 import { KotobaError, printable } from '../errors.js';
+import { concatBytes } from '../util/bytes.js';
 
 export type SafeTensor =
   | { dtype: 'F32'; shape: number[]; data: Float32Array }
@@ -70,14 +71,7 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata: Re
 
 /** Concatenates {@link encodeSafetensors}'s chunks into one buffer. */
 export function safetensorsBytes(tensors: Map<string, SafeTensor>, metadata: Record<string, string>): Uint8Array {
-  const chunks = encodeSafetensors(tensors, metadata);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return concatBytes(encodeSafetensors(tensors, metadata));
 }
 
 /** True when the first bytes look like a safetensors file (a sane length, then `{`). */

@@ -21,6 +21,7 @@ import { textOptionsFromJson, textOptionsToJson } from '../text/text-options.js'
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { BOS_WORD, EOS_WORD, UNK_WORD, Vocabulary } from '../text/vocabulary.js';
 import { FNV_START, fnvFinish, WordTable } from '../text/word-table.js';
+import { concatBytes } from '../util/bytes.js';
 import { formatFloat32, shortestDigits } from '../util/float32.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
 
@@ -222,14 +223,7 @@ export function formatModelRows(wb: WordBytes, rows: Uint32Array, n: number, k: 
     writeLine(w, wb, k, top, rows, at, f32FromWord(rows[at + k]!), f32FromWord(rows[at + k + 1]!));
   }
   chunks.push(w.take());
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(chunks.reduce((m, c) => m + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }
 
 function f32FromWord(bits: number): number {
