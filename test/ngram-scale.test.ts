@@ -252,15 +252,18 @@ test('temporary files: removed after an error in the input; an unwritable --temp
   }
 });
 
-/** Starts `kotoba train` slowly enough to interrupt (tiny budget), and waits for its first run file. */
-async function interrupt(signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string; temp: string; out: string; cleanup: () => void }> {
+/**
+ * Starts `kotoba train` slowly enough to interrupt (tiny budget), waits for its first run file and
+ * sends `signal` to it, or with `group` to its process group, as a Ctrl-C on a terminal does.
+ */
+async function interrupt(signal: NodeJS.Signals, group = false): Promise<{ code: number | null; stderr: string; temp: string; out: string; cleanup: () => void }> {
   const { dir, cleanup } = tempDir();
   const temp = join(dir, 'temp');
   mkdirSync(temp);
   const train = join(dir, 'train.txt');
   writeFileSync(train, wikiLines.join('\n') + '\n');
   const out = join(dir, 'm.arpa');
-  const child = spawn(process.execPath, [cli, 'train', '--order', '5', '--memory', '1M', '--temp-dir', temp, '-o', out, train]);
+  const child = spawn(process.execPath, [cli, 'train', '--order', '5', '--memory', '1M', '--temp-dir', temp, '-o', out, train], { detached: group });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -271,13 +274,14 @@ async function interrupt(signal: NodeJS.Signals): Promise<{ code: number | null;
     if (Date.now() - started > 60000) throw new Error(`no run file appeared: ${stderr}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  child.kill(signal);
+  if (group) process.kill(-child.pid!, signal);
+  else child.kill(signal);
   return { code: await exited, stderr, temp, out, cleanup };
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  test(`temporary files and the partial model are removed on ${signal}`, async () => {
-    const r = await interrupt(signal);
+for (const [signal, group] of [['SIGINT', false], ['SIGTERM', false], ['SIGINT', true]] as const) {
+  test(`temporary files and the partial model are removed on ${signal}${group ? ' sent to the process group (Ctrl-C)' : ''}`, async () => {
+    const r = await interrupt(signal, group);
     try {
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, new RegExp(`kotoba: interrupted by ${signal}`));

@@ -1130,30 +1130,34 @@ function interpolate(
   const allocate = (words: number) => newBlock(env, words);
   const sharedP1 = pool ? new Float64Array(allocate(V * 2).buffer, 0, V) : p1;
   if (pool) sharedP1.set(p1);
-  // A range holds about as many rows of each order as of the top one: bytes per top-order row
-  // of the INITIAL and BACKOFF rows read, and of the MODEL rows made. Ranges take an eighth of
-  // the budget.
-  let perTopRow = 12;
-  for (let k = 2; k <= N; k++) perTopRow += 4 * (k + 6 + k + 2);
-  for (let j = 1; j < N; j++) perTopRow += 4 * (j + 2);
-  const rowsPerBatch = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 8 / perTopRow)));
-  const reserved = rowsPerBatch * perTopRow;
-  env.budget.take(reserved, true);
-  const ins = initial.map((c) => (c ? new Peeked(c) : null));
-  const bos = backoffs.map((c) => (c ? new Peeked(c) : null));
-  // Batch buffers per order, grown as needed.
+  // A range is the rows of every order whose last word is in [lo, hi), read into one buffer per
+  // stream: whole last words until the rows reach a sixteenth of the budget (at most 256 MB, at
+  // least one word).
+  // The buffers and the results made from them are charged to the budget while they live, so
+  // the MODEL spools that share it grow only into what is left.
+  const rangeBytes = Math.max(minBlockBytes(env), Math.min(256 << 20, Math.floor(env.budget.available / 16)));
+  const streams: { p: Peeked; W: number; last: number; bufs: Uint32Array[]; rows: number[]; k: number }[] = [];
   const inBuf: Uint32Array[] = [];
   const inRows: number[] = new Array<number>(N + 1).fill(0);
   const boBuf: Uint32Array[] = [];
   const boRows: number[] = new Array<number>(N + 1).fill(0);
-  const take = (p: Peeked, W: number, bufs: Uint32Array[], counts: number[], k: number, below: number, last: number) => {
-    let buf = bufs[k] ?? allocate(1024 * W);
-    let n = 0;
-    while (p.has && p.lastWord(last) < below) {
+  for (let k = 2; k <= N; k++) streams.push({ p: new Peeked(initial[k]!), W: k + 6, last: k - 1, bufs: inBuf, rows: inRows, k });
+  for (let j = 1; j < N; j++) streams.push({ p: new Peeked(backoffs[j]!), W: j + 2, last: j - 1, bufs: boBuf, rows: boRows, k: j });
+  for (const s of streams) s.bufs[s.k] = new Uint32Array(0);
+  let bufferBytes = 0;
+  /** Appends the stream's rows whose last word is below `below` to its buffer. */
+  const take = (s: (typeof streams)[number], below: number): number => {
+    const { p, W, k } = s;
+    let buf = s.bufs[k]!;
+    let n = s.rows[k]!;
+    const before = n;
+    while (p.has && p.lastWord(s.last) < below) {
       if ((n + 1) * W > buf.length) {
-        const bigger = allocate(buf.length * 2);
-        bigger.set(buf);
-        env.budget.garbage(buf.byteLength);
+        const bigger = allocate(Math.max(1024 * W, buf.length * 2));
+        bigger.set(buf.subarray(0, n * W));
+        env.budget.take(bigger.byteLength, true);
+        env.budget.give(buf.byteLength);
+        bufferBytes += bigger.byteLength - buf.byteLength;
         buf = bigger;
       }
       const row = p.cursor.row;
@@ -1162,41 +1166,28 @@ function interpolate(
       n++;
       p.has = p.cursor.next();
     }
-    bufs[k] = buf;
-    counts[k] = n;
+    s.bufs[k] = buf;
+    s.rows[k] = n;
+    return (n - before) * W * 4;
   };
   const keptBefore = new Float64Array(N + 1);
   const backoffsBefore = new Float64Array(N + 1);
   let done = 0;
   for (let lo = 0; lo < V; ) {
-    // The range: as many last words as bring about rowsPerBatch rows of the top order.
-    let hi = V;
-    const top = ins[N];
-    if (N >= 2 && top) {
-      let n = 0;
-      const W = N + 6;
-      let buf = inBuf[N] ?? allocate(1024 * W);
-      while (top.has) {
-        const w = top.lastWord(N - 1);
-        if (n >= rowsPerBatch && w !== buf[(n - 1) * W + N - 1]) {
-          hi = w;
-          break;
-        }
-        if ((n + 1) * W > buf.length) {
-          const bigger = allocate(buf.length * 2);
-          bigger.set(buf);
-          buf = bigger;
-        }
-        for (let j = 0; j < W; j++) buf[n * W + j] = top.cursor.row[top.cursor.at + j]!;
-        n++;
-        top.has = top.cursor.next();
+    for (const s of streams) s.rows[s.k] = 0;
+    let hi = lo;
+    for (let bytes = 0; bytes < rangeBytes; ) {
+      let w = V;
+      for (const s of streams) if (s.p.has) w = Math.min(w, s.p.lastWord(s.last));
+      if (w < hi) throw new Error('interpolate: rows out of order');
+      if (w >= V) {
+        hi = V;
+        break;
       }
-      inBuf[N] = buf;
-      inRows[N] = n;
-      if (!top.has) hi = V;
+      hi = w + 1;
+      for (const s of streams) bytes += take(s, hi);
     }
-    for (let k = 2; k < N; k++) take(ins[k]!, k + 6, inBuf, inRows, k, hi, k - 1);
-    for (let j = 1; j < N; j++) take(bos[j]!, j + 2, boBuf, boRows, j, hi, j - 1);
+    if (streams.every((s) => !s.p.has)) hi = V;
     // One slice per thread, cut at last words so that each has the top order's share of rows.
     const cuts = [lo];
     const T = pool && inRows[N]! >= PARALLEL_MIN_ROWS ? pool.threads : 1;
@@ -1227,6 +1218,9 @@ function interpolate(
       ranges.length > 1
         ? pool!.run(ranges.map((range): SortJob => ({ kind: 'interpolate', range }))).map((r) => r as InterpolatedRange)
         : [interpolateRange(ranges[0]!, allocate)];
+    let resultBytes = 0;
+    for (const r of results) for (const arrays of [r.model, r.suffix, r.context, r.backoffOf]) for (const a of arrays) resultBytes += a?.byteLength ?? 0;
+    env.budget.take(resultBytes, true);
     for (const r of results) {
       for (let k = 1; k <= N; k++) {
         const W = k + 2;
@@ -1245,17 +1239,15 @@ function interpolate(
         if (sink.context) for (let i = 0; i < of.length; i++) sink.context(j + 1, backoffsBefore[j]! + i, j === 1 || of[i]! < 0 ? of[i]! : of[i]! + keptBefore[j]!);
         backoffsBefore[j]! += of.length;
       }
-      for (let k = 1; k <= N; k++) {
-        keptBefore[k]! += r.kept[k]!;
-        env.budget.garbage(r.model[k]!.byteLength + (r.suffix[k]?.byteLength ?? 0) * 2);
-      }
+      for (let k = 1; k <= N; k++) keptBefore[k]! += r.kept[k]!;
     }
+    env.budget.give(resultBytes);
     done += inRows[N]!;
     log?.progress?.('interpolating', done, 0);
     lo = hi;
   }
-  env.budget.give(reserved);
-  for (const p of [...ins, ...bos]) if (p?.has) throw new Error('interpolate: rows left past the last word');
+  env.budget.give(bufferBytes);
+  if (streams.some((s) => s.p.has)) throw new Error('interpolate: rows left past the last word');
 }
 
 /** Rows [s, e) of `buf` (n rows of width W, sorted by column `last`) whose column `last` is in [a, b). */

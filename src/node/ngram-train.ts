@@ -261,13 +261,16 @@ async function runJob(
     while (inFlight >= ahead) await new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
   };
 
-  let interrupted = false;
+  // A second signal stops at once; one within a second of the first is the same Ctrl-C delivered
+  // twice (by the terminal and by the relaunching parent, see cli/relaunch.ts).
+  let interruptedAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) {
+    if (interruptedAt > 0) {
+      if (Date.now() - interruptedAt < 1000) return;
       folder.remove();
       process.exit(130);
     }
-    interrupted = true;
+    interruptedAt = Date.now();
     fail(new KotobaError(`interrupted by ${signal}`, 'the temporary files and the partial output were removed'));
   };
   process.on('SIGINT', onSignal);

@@ -1,0 +1,65 @@
+/**
+ * N-gram estimation allocates and frees typed arrays of a few hundred kilobytes to a few tens of
+ * megabytes all the time (blocks, read buffers, result ranges). glibc's malloc serves those from
+ * its heap once its dynamic mmap threshold has risen (to up to 32 MB), and a heap fragmented by
+ * them keeps freed pages: measured, 150–300 MB of resident memory above what is live, more than
+ * `--memory`'s stated margin. With the threshold fixed at 1 MB every such block is its own
+ * mapping, returned to the system when freed (and the run was no slower). The threshold can only
+ * be set before the process starts, so the commands that estimate start themselves again with it;
+ * the library's users can set MALLOC_MMAP_THRESHOLD_ themselves.
+ */
+import { spawn } from 'node:child_process';
+
+const VARIABLE = 'MALLOC_MMAP_THRESHOLD_';
+const THRESHOLD = String(1 << 20);
+/** Set in the child's environment. */
+const RELAUNCHED = 'KOTOBA_RELAUNCHED';
+
+/** Whether this process should run the command again under the fixed threshold (Linux, glibc). */
+export function shouldRelaunch(): boolean {
+  if (process.platform !== 'linux' || process.env[VARIABLE] !== undefined) return false;
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return typeof report?.header?.glibcVersionRuntime === 'string';
+}
+
+/**
+ * Runs this command line again in a child process with the threshold set, sharing stdin, stdout
+ * and stderr, and resolves to its exit code (or dies of its signal). SIGINT, SIGTERM and SIGHUP
+ * are passed on (a Ctrl-C on a terminal thus reaches the child twice: it takes the two as one).
+ */
+export function relaunch(): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, [VARIABLE]: THRESHOLD, [RELAUNCHED]: '1' },
+  });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, forward);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      for (const s of signals) process.off(s, forward);
+      if (signal) process.kill(process.pid, signal);
+      resolve(code ?? 1);
+    });
+  });
+}
+
+/**
+ * In the relaunched child: a SIGINT within a second of the previous one is the same Ctrl-C, sent
+ * by the terminal to the process group and passed on by the parent; it is dropped. Otherwise a
+ * command's own SIGINT handler acts, or, where there is none, the process ends as by default.
+ */
+export function dropRepeatedInterrupts(): void {
+  if (process.env[RELAUNCHED] !== '1') return;
+  let last = -Infinity;
+  const onSigint = () => {
+    const now = Date.now();
+    const repeated = now - last < 1000;
+    last = now;
+    if (repeated || process.listenerCount('SIGINT') > 1) return;
+    process.off('SIGINT', onSigint);
+    process.kill(process.pid, 'SIGINT');
+  };
+  process.on('SIGINT', onSigint);
+}
