@@ -13,7 +13,8 @@
 //
 // For each k and budget (--memory 1G,2G): lmplz -o 5 -S BUDGET -T TMP and kotoba train --order 5
 // --memory BUDGET --temp-dir TMP --threads 2, both pinned to two CPUs (taskset) where the machine
-// has more. Measured per run: wall, CPU (user + system), peak RSS (GNU time), the most temporary
+// has more. Measured per run: wall, CPU (user + system), peak RSS (GNU time; or, when larger, the
+// sum over the command's processes polled every 50 ms, as kotoba relaunches itself), the most temporary
 // disk in use at once (polled: the files in TMP, and deleted files that the processes still hold
 // open there, which is how lmplz keeps them), and whether the two ARPA files are byte-identical
 // (SHA-256). Then kotoba again on one thread, for the speed-up of each stage (counting and sorting).
@@ -168,7 +169,7 @@ async function runLmplz(corpus: string, budget: string): Promise<Run> {
   const arpa = join(work, 'lmplz.arpa');
   log(`lmplz -o ${ORDER} -S ${budget}`);
   const { result: m, peakBytes } = await withTempDisk(temp, () =>
-    measure(pin[0] ?? LMPLZ, [...pin.slice(1), ...(pin.length ? [LMPLZ] : []), '-o', String(ORDER), '-S', budget, '-T', temp + '/', '--text', corpus, '--arpa', arpa]),
+    measure(pin[0] ?? LMPLZ, [...pin.slice(1), ...(pin.length ? [LMPLZ] : []), '-o', String(ORDER), '-S', budget, '-T', temp + '/', '--text', corpus, '--arpa', arpa], { tree: true }),
   );
   check('lmplz', m);
   const hash = await sha256(arpa);
@@ -183,7 +184,7 @@ async function runKotoba(corpus: string, budget: string, threads: number): Promi
   const arpa = join(work, 'kotoba.arpa');
   log(`kotoba train --order ${ORDER} --memory ${budget} --threads ${threads}`);
   const args = [cli, 'train', '--order', String(ORDER), '--memory', budget, '--threads', String(threads), '--temp-dir', temp, '--json', '-o', arpa, corpus];
-  const { result: m, peakBytes } = await withTempDisk(temp, () => measure(pin[0] ?? process.execPath, [...pin.slice(1), ...(pin.length ? [process.execPath] : []), ...args]));
+  const { result: m, peakBytes } = await withTempDisk(temp, () => measure(pin[0] ?? process.execPath, [...pin.slice(1), ...(pin.length ? [process.execPath] : []), ...args], { tree: true }));
   check('kotoba train', m);
   const summary = JSON.parse(m.stdout) as { ngrams: number[]; temp_peak_bytes: number; stage_seconds: Record<string, number> };
   const hash = await sha256(arpa);

@@ -78,7 +78,7 @@ test('countNgrams: counts and count-of-counts add up (every token ends one n-gra
   }
 });
 
-test('kotoba train: --memory 1M (runs on disk) and --threads 1 or 2 write the bytes of the default run', async () => {
+test('kotoba train: --memory 1M (runs on disk) and --threads 1, 2 or 3 write the bytes of the default run', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const train = join(dir, 'train.txt');
@@ -93,6 +93,9 @@ test('kotoba train: --memory 1M (runs on disk) and --threads 1 or 2 write the by
     };
     const base = await run('base.arpa');
     assert.equal(base.summary.runs, 0, 'the default budget keeps everything in memory');
+    // Three threads format the ARPA lines on two (the third writes them), in batches large enough to cut.
+    const three = await run('three.arpa', '--threads', '3');
+    assert.ok(three.bytes.equals(base.bytes), '--threads 3: different bytes');
     for (const threads of ['1', '2']) {
       const small = await run(`small${threads}.arpa`, '--memory', '1M', '--temp-dir', temp, '--threads', threads);
       assert.ok(small.bytes.equals(base.bytes), `--memory 1M --threads ${threads}: different bytes`);

@@ -6,7 +6,9 @@
  * Peak memory comes from GNU time (`/usr/bin/time -f %M`), which reports the largest resident
  * set of the command or of any one descendant it waited for (for a shell script that runs a
  * pipeline, the biggest single process, not the sum). Without GNU time, /proc/PID/status is
- * polled every 10 ms (Linux; the child itself only, and a short peak can be missed).
+ * polled every 10 ms (Linux; the child itself only, and a short peak can be missed). `tree` adds
+ * a poll of the summed resident sets of all the command's processes (every 50 ms), for a command
+ * that runs in more than one process (kotoba's estimating commands relaunch themselves).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -38,6 +40,32 @@ export interface MeasureOptions {
   stdoutFile?: string;
   /** Kill the command after this many seconds. */
   timeoutSeconds?: number;
+  /** Peak memory: also poll the sum over the command's process tree, and report the larger. */
+  tree?: boolean;
+}
+
+/** Summed VmRSS in kB of the processes below `pid` (not `pid` itself), through /proc's children lists. */
+function descendantsRssKB(pid: number): number {
+  let kb = 0;
+  const walk = (p: number) => {
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      return;
+    }
+    for (const c of children) {
+      try {
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${c}/status`, 'utf8'));
+        if (m) kb += Number(m[1]);
+      } catch {
+        // gone
+      }
+      walk(Number(c));
+    }
+  };
+  walk(pid);
+  return kb;
 }
 
 const GNU_TIME = '/usr/bin/time';
@@ -66,6 +94,8 @@ export async function measure(command: string, args: string[], options: MeasureO
           // the process has just exited
         }
       }, 10);
+  let treeKB = 0;
+  const treePoll = options.tree && hasGnuTime ? setInterval(() => (treeKB = Math.max(treeKB, descendantsRssKB(child.pid!))), 50) : null;
   let timedOut = false;
   const timer = options.timeoutSeconds
     ? setTimeout(() => {
@@ -79,6 +109,7 @@ export async function measure(command: string, args: string[], options: MeasureO
   });
   const seconds = (performance.now() - started) / 1000;
   if (poll) clearInterval(poll);
+  if (treePoll) clearInterval(treePoll);
   if (timer) clearTimeout(timer);
   if (typeof stdin === 'number') closeSync(stdin);
   if (typeof stdout === 'number') closeSync(stdout);
@@ -96,6 +127,7 @@ export async function measure(command: string, args: string[], options: MeasureO
       // killed before GNU time wrote its report
     }
     rmSync(rssFile, { force: true });
+    if (treeKB / 1024 > peakMB) peakMB = treeKB / 1024;
   }
   // GNU time reports a child's failure on the same stream; keep stderr the command's own.
   stderr = stderr.replace(/^Command (exited with non-zero status|terminated by signal) .*\n?/m, '');

@@ -20,6 +20,7 @@ import type { NgramOrderTable, NgramTables } from '../ngram/tables.js';
 import { CorpusBuilder } from '../text/corpus.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { Vocabulary } from '../text/vocabulary.js';
+import { collectGarbage } from './collect.js';
 import { byteChunks, readLines, writeAtomic } from './io.js';
 import { formatForPath, saveNgramModel } from './ngram-files.js';
 import { makeTempFolder } from './temp-storage.js';
@@ -278,6 +279,9 @@ async function runJob(
   try {
     const totals = await Promise.race([feed(text, counts, order, options, post, log), outcome.then(() => null)]);
     if (totals === null) throw new Error('the estimation worker finished before its input');
+    // The reader's vocabulary (a string and a map entry per word type, a few hundred MB for tens
+    // of millions of types) is garbage now; this thread allocates too little to collect it soon.
+    collectGarbage();
     const done = await outcome;
     return { ...done, ...totals };
   } catch (e) {

@@ -160,7 +160,7 @@ function run(): unknown {
       const words = wordBytes(vocab, pool ? (bytes) => new Uint8Array(new SharedArrayBuffer(Math.max(4, bytes))).subarray(0, bytes) : undefined);
       // Batches of MODEL rows and their lines take a sixteenth of the budget.
       const batchRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
-      const rowsOf = (k: number) => (pool ? parallelArpaLines(sink.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(sink.cursor(k), k));
+      const rowsOf = (k: number) => (pool && pool.threads > 2 ? parallelArpaLines(sink.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(sink.cursor(k), k));
       for (const chunk of arpaChunks(words, result.counts, rowsOf, end.text)) send(chunk);
       return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     } finally {
