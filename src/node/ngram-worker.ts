@@ -15,7 +15,7 @@ import { MemoryBudget, SortScratch, type RowCursor, type StreamEnv } from '../ng
 import { vocabularyRestriction } from '../text/corpus.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { collectGarbage } from './collect.js';
-import { FileStorage } from './temp-storage.js';
+import { FileStorage, neededTempBytes } from './temp-storage.js';
 import { WorkerSortPool } from './sort-pool.js';
 import { POSTED, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
 
@@ -112,7 +112,7 @@ function run(): unknown {
   const counter = new NgramCounter(N, env, new SortScratch(), restrict);
   // Rough temporary space of the whole job, for a full-disk message: the count runs, then the
   // adjusted rows of every order beside them, about three times as many bytes.
-  storage.needed = () => Math.max(storage.peakBytes, storage.bytesHeld) * 4;
+  storage.needed = () => neededTempBytes(storage);
   try {
     log.info(`=== 1/6 counting ${N}-grams ===`);
     let end: Extract<WorkerInput, { type: 'end' }>;

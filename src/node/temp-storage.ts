@@ -70,6 +70,15 @@ export function makeTempFolder(parent = tmpdir()): { path: string; remove: () =>
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/**
+ * Rough temporary space a job needs, from what one thread's storage has seen: four times the most
+ * it held (runs are merged into new runs while the old ones are read), counting a run that met a
+ * full disk; 0 before anything was written.
+ */
+export function neededTempBytes(storage: FileStorage): number {
+  return Math.max(storage.peakBytes, storage.bytesHeld + storage.failedBytes) * 4;
+}
+
 /** Writes all of `bytes` at the end of file `fd`. */
 function writeAll(fd: number, bytes: Uint8Array): void {
   let done = 0;
@@ -101,6 +110,8 @@ export class FileStorage implements RunStorage {
   runsWritten = 0;
   mergedRuns = 0;
   needed: (() => number) | undefined;
+  /** Bytes of the run whose write met a full disk (for `needed`: the disk could not hold even that). */
+  failedBytes = 0;
   private next = 0;
 
   constructor(
@@ -122,9 +133,10 @@ export class FileStorage implements RunStorage {
     const path = join(this.dir, `run-${this.prefix}${this.next++}.u32`);
     let fd = -1;
     let words = 0;
-    const fail = (e: unknown): never => {
+    const fail = (e: unknown, attempted = 0): never => {
       if (fd >= 0) closeSync(fd);
       rmSync(path, { force: true });
+      this.failedBytes = Math.max(this.failedBytes, words * 4 + attempted);
       this.bytesHeld -= words * 4;
       // The code travels with the message, for a thread that words it with its own estimate.
       throw Object.assign(tempDirError(e, this.dir, this.needed), { code: (e as NodeJS.ErrnoException)?.code });
@@ -142,7 +154,7 @@ export class FileStorage implements RunStorage {
           if (this.bytesHeld + bytes.length > this.failAfter) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
           writeAll(fd, bytes);
         } catch (e) {
-          fail(e);
+          fail(e, bytes.length);
         }
         words += w.length;
         this.bytesHeld += bytes.length;
