@@ -1134,9 +1134,8 @@ function interpolate(
   if (pool) sharedP1.set(p1);
   // A range is the rows of every order whose last word is in [lo, hi), read into one buffer per
   // stream: whole last words until the rows reach a sixteenth of the budget (at most 256 MB, at
-  // least one word).
-  // The buffers and the results made from them are charged to the budget while they live, so
-  // the MODEL spools that share it grow only into what is left.
+  // least one word). The buffers and the results made from them are charged to the budget while
+  // they live, so the MODEL spools that share it grow only into what is left.
   const rangeBytes = Math.max(minBlockBytes(env), Math.min(256 << 20, Math.floor(env.budget.available / 16)));
   const streams: { p: Peeked; W: number; last: number; bufs: Uint32Array[]; rows: number[]; k: number }[] = [];
   const inBuf: Uint32Array[] = [];
