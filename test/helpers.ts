@@ -68,14 +68,3 @@ export function tempDir(): { dir: string; cleanup: () => void } {
 
 /** The lecture's example corpus (segmented Japanese). */
 export const LECTURE = ['私 は 読書 が 好き だ', '私 の 本 は 1900年代 に 書かれた', '1900年代 は 20世紀 だ'];
-
-/** The chunks one after the other, as one array (a model written to memory). */
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}

@@ -14,7 +14,8 @@ import {
   splitWords,
 } from '../src/index.js';
 import { readCorpus } from '../src/node/index.js';
-import { concat, LECTURE, repoRoot } from './helpers.js';
+import { LECTURE, repoRoot } from './helpers.js';
+import { concatBytes } from '../src/util/bytes.js';
 import { join } from 'node:path';
 
 const quiet = { warn() {}, info() {} };
@@ -31,7 +32,7 @@ test('ARPA: write → read → write is the identity, for every smoother', async
 test('binary: a model survives the round trip exactly, and scores the same', async () => {
   const corpus = corpusFromText([...LECTURE, 'a b c', 'a b d']);
   const model = BackoffModel.fromTables(estimate(corpus, { order: 4, log: quiet }));
-  const bytes = concat(serializeModel(model));
+  const bytes = concatBytes(serializeModel(model));
   const back = deserializeModel(bytes);
   assert.equal(await arpaText(back.toTables()), await arpaText(model.toTables()));
   for (const line of [...LECTURE, '私 の 猫 は 本 だ']) {
@@ -42,7 +43,7 @@ test('binary: a model survives the round trip exactly, and scores the same', asy
 
 test('binary: wrong magic, a newer version, truncation and a flipped byte are clear errors', () => {
   const model = BackoffModel.fromTables(estimate(corpusFromText(LECTURE), { order: 2, log: quiet }));
-  const bytes = concat(serializeModel(model));
+  const bytes = concatBytes(serializeModel(model));
   const wrongMagic = bytes.slice();
   wrongMagic[0] = 0x41;
   assert.throws(() => deserializeModel(wrongMagic, 'm.kblm'), /m\.kblm: not a kotoba binary model \(wrong magic number\)/);
@@ -118,7 +119,7 @@ test('binary loads at least 10 times faster than the ARPA text parses', async ()
   const corpus = await readCorpus(join(repoRoot, 'corpus', 'wiki.train.txt'));
   const tables = estimate(corpus, { order: 4, log: quiet });
   const text = await arpaText(tables);
-  const bytes = concat(serializeModel(BackoffModel.fromTables(tables)));
+  const bytes = concatBytes(serializeModel(BackoffModel.fromTables(tables)));
   const best = (f: () => void) => {
     let t = Infinity;
     for (let i = 0; i < 3; i++) {

@@ -27,12 +27,13 @@ import { sealBinaryModel } from '../src/ngram/binary.js';
 import { probingBases, probingCapacity } from '../src/ngram/probing.js';
 import { modelBuffer } from '../src/ngram/wasm-memory.js';
 import { loadNgramModel, readCorpus } from '../src/node/index.js';
-import { concat, fixtures, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
+import { fixtures, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
+import { concatBytes } from '../src/util/bytes.js';
 
 const quiet = { warn() {}, info() {} };
 
 
-const bytesOf = (m: BackoffModel) => concat(serializeModel(m));
+const bytesOf = (m: BackoffModel) => concatBytes(serializeModel(m));
 
 /** Order-4 modified Kneser-Ney on the embedded corpus's validation text, and test sentences. */
 let shared: { tables: NgramTables; model: BackoffModel; sentences: Uint32Array[] } | null = null;
@@ -378,7 +379,7 @@ test('seeded mutants of every binary structure: a model whose scores are finite 
           // a span deleted or duplicated
           const from = pick(b.length);
           const to = Math.min(b.length, from + 1 + pick(64));
-          mutant = rand() < 0.5 ? concat([b.subarray(0, from), b.subarray(to)]) : concat([b.subarray(0, to), b.subarray(from)]);
+          mutant = rand() < 0.5 ? concatBytes([b.subarray(0, from), b.subarray(to)]) : concatBytes([b.subarray(0, to), b.subarray(from)]);
           break;
         }
         default: {

@@ -9,6 +9,7 @@
  * the library's users can set MALLOC_MMAP_THRESHOLD_ themselves.
  */
 import { spawn } from 'node:child_process';
+import { REPEATED_SIGNAL_MS } from '../node/ngram-train.js';
 
 const VARIABLE = 'MALLOC_MMAP_THRESHOLD_';
 const THRESHOLD = String(1 << 20);
@@ -46,16 +47,17 @@ export function relaunch(): Promise<number> {
 }
 
 /**
- * In the relaunched child: a SIGINT within a second of the previous one is the same Ctrl-C, sent
- * by the terminal to the process group and passed on by the parent; it is dropped. Otherwise a
- * command's own SIGINT handler acts, or, where there is none, the process ends as by default.
+ * In the relaunched child: a SIGINT within REPEATED_SIGNAL_MS of the previous one is the same
+ * Ctrl-C, sent by the terminal to the process group and passed on by the parent; it is dropped.
+ * Otherwise a command's own SIGINT handler acts, or, where there is none, the process ends as by
+ * default.
  */
 export function dropRepeatedInterrupts(): void {
   if (process.env[RELAUNCHED] !== '1') return;
   let last = -Infinity;
   const onSigint = () => {
     const now = Date.now();
-    const repeated = now - last < 1000;
+    const repeated = now - last < REPEATED_SIGNAL_MS;
     last = now;
     if (repeated || process.listenerCount('SIGINT') > 1) return;
     process.off('SIGINT', onSigint);

@@ -110,6 +110,9 @@ export function parseMemorySize(text: string | number): number {
   return Math.floor(bytes);
 }
 
+/** A signal this soon after the previous one is the same one delivered twice (milliseconds). */
+export const REPEATED_SIGNAL_MS = 1000;
+
 /** Tokens per block sent to the worker. */
 const BLOCK_TOKENS = 1 << 20;
 
@@ -262,12 +265,12 @@ async function runJob(
     while (inFlight >= ahead) await new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
   };
 
-  // A second signal stops at once; one within a second of the first is the same Ctrl-C delivered
-  // twice (by the terminal and by the relaunching parent, see cli/relaunch.ts).
+  // A second signal stops at once; one within REPEATED_SIGNAL_MS of the first is the same Ctrl-C
+  // delivered twice (by the terminal and by the relaunching parent, see cli/relaunch.ts).
   let interruptedAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interruptedAt > 0) {
-      if (Date.now() - interruptedAt < 1000) return;
+      if (Date.now() - interruptedAt < REPEATED_SIGNAL_MS) return;
       folder.remove();
       process.exit(130);
     }

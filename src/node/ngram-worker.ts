@@ -15,7 +15,7 @@ import { MemoryBudget, SortScratch, type RowCursor, type StreamEnv } from '../ng
 import { vocabularyRestriction } from '../text/corpus.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { collectGarbage } from './collect.js';
-import { FileStorage, neededTempBytes } from './temp-storage.js';
+import { FileStorage } from './temp-storage.js';
 import { WorkerSortPool } from './sort-pool.js';
 import { POSTED, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
 
@@ -110,9 +110,6 @@ function run(): unknown {
   if (job.helpers.length > 0) env.pool = new WorkerSortPool(job.helpers, new Int32Array(job.slots), () => env, storage);
   const restrict = job.minCount !== undefined || job.maxSize !== undefined;
   const counter = new NgramCounter(N, env, new SortScratch(), restrict);
-  // Rough temporary space of the whole job, for a full-disk message: the count runs, then the
-  // adjusted rows of every order beside them, about three times as many bytes.
-  storage.needed = () => neededTempBytes(storage);
   try {
     log.info(`=== 1/6 counting ${N}-grams ===`);
     let end: Extract<WorkerInput, { type: 'end' }>;
@@ -156,11 +153,12 @@ function run(): unknown {
     try {
       const result = estimateFromCounts(countRows, vocab, totals, options, env, () => sink);
       log.info('=== 6/6 writing the ARPA file ===');
-      const pool = env.pool;
+      // Formatting is parallel from three threads on: one of them writes (parallelArpaLines).
+      const pool = env.pool && env.pool.threads > 2 ? env.pool : undefined;
       const words = wordBytes(vocab, pool ? (bytes) => new Uint8Array(new SharedArrayBuffer(Math.max(4, bytes))).subarray(0, bytes) : undefined);
       // Batches of MODEL rows and their lines take a sixteenth of the budget.
       const batchRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
-      const rowsOf = (k: number) => (pool && pool.threads > 2 ? parallelArpaLines(sink.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(sink.cursor(k), k));
+      const rowsOf = (k: number) => (pool ? parallelArpaLines(sink.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(sink.cursor(k), k));
       for (const chunk of arpaChunks(words, result.counts, rowsOf, end.text)) send(chunk);
       return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     } finally {

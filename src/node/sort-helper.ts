@@ -8,7 +8,7 @@ import { runSortJob } from '../ngram/pipeline.js';
 import { MemoryBudget, SortScratch, type SortJob, type StreamEnv } from '../ngram/records.js';
 import { DONE, type HelperAnswer } from './sort-pool.js';
 import { collectGarbage } from './collect.js';
-import { FileStorage, neededTempBytes } from './temp-storage.js';
+import { FileStorage } from './temp-storage.js';
 
 const { port, slots, index, minReadBytes } = workerData as { port: MessagePort; slots: SharedArrayBuffer; index: number; minReadBytes: number };
 const slot = new Int32Array(slots);
@@ -20,11 +20,7 @@ port.on('message', ({ job, dir }: { job: SortJob; dir: string }) => {
   let answer: HelperAnswer;
   try {
     let storage = storages.get(dir);
-    if (!storage) {
-      const made = new FileStorage(dir, Infinity, `h${index}-`);
-      made.needed = () => neededTempBytes(made);
-      storages.set(dir, (storage = made));
-    }
+    if (!storage) storages.set(dir, (storage = new FileStorage(dir, Infinity, `h${index}-`)));
     // The worker accounts for this block's memory; the helper only sorts it.
     const env: StreamEnv = { storage, budget: new MemoryBudget(Infinity), minReadBytes, pool: { threads: 1, run: () => [], allocate: shared } };
     const result = runSortJob(job, env, scratch);

@@ -68,7 +68,7 @@ export class WorkerSortPool implements SortPool {
       if ('error' in a) {
         // A full disk: worded with this thread's estimate of the space needed, unless this thread
         // has written nothing yet (then the helper's own message, with its estimate, stands).
-        failure ??= a.code && (this.storage.needed?.() ?? 0) > 0 ? tempDirError(Object.assign(new Error(a.error), { code: a.code }), this.storage.dir, this.storage.needed) : new KotobaError(a.error, a.hint);
+        failure ??= a.code && this.storage.neededBytes() > 0 ? tempDirError(Object.assign(new Error(a.error), { code: a.code }), this.storage.dir, () => this.storage.neededBytes()) : new KotobaError(a.error, a.hint);
       } else if ('stored' in a) results[i] = { run: this.storage.adopt(a.stored.path, a.stored.words) };
       else results[i] = a;
     }

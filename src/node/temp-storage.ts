@@ -70,15 +70,6 @@ export function makeTempFolder(parent = tmpdir()): { path: string; remove: () =>
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/**
- * Rough temporary space a job needs, from what one thread's storage has seen: four times the most
- * it held (runs are merged into new runs while the old ones are read), counting a run that met a
- * full disk; 0 before anything was written.
- */
-export function neededTempBytes(storage: FileStorage): number {
-  return Math.max(storage.peakBytes, storage.bytesHeld + storage.failedBytes) * 4;
-}
-
 /** Writes all of `bytes` at the end of file `fd`. */
 function writeAll(fd: number, bytes: Uint8Array): void {
   let done = 0;
@@ -86,8 +77,8 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 /**
- * Runs as files in `dir`. `needed` estimates the space the whole job needs, for the message
- * when the disk fills up; `failAfter` (tests) fails with ENOSPC once that many bytes are held.
+ * Runs as files in `dir`; a full disk is one error that says roughly how much space the job needs
+ * (`neededBytes`). `failAfter` (tests) fails with ENOSPC once that many bytes are held.
  *
  * @example
  * ```ts
@@ -109,8 +100,7 @@ export class FileStorage implements RunStorage {
   peakBytes = 0;
   runsWritten = 0;
   mergedRuns = 0;
-  needed: (() => number) | undefined;
-  /** Bytes of the run whose write met a full disk (for `needed`: the disk could not hold even that). */
+  /** Bytes of the run whose write met a full disk (the disk could not hold even that). */
   failedBytes = 0;
   private next = 0;
 
@@ -120,6 +110,15 @@ export class FileStorage implements RunStorage {
     /** Distinguishes the files of threads that share the folder. */
     private readonly prefix = '',
   ) {}
+
+  /**
+   * Rough temporary space the whole job needs, for a full-disk message: four times the most this
+   * storage held (the count runs, then the adjusted rows of every order beside them, about three
+   * times as many bytes), counting a run that met a full disk; 0 before anything was written.
+   */
+  neededBytes(): number {
+    return Math.max(this.peakBytes, this.bytesHeld + this.failedBytes) * 4;
+  }
 
   /** Takes over a run file that another thread wrote (it is read and removed from here). */
   adopt(path: string, words: number): StoredRun {
@@ -139,7 +138,7 @@ export class FileStorage implements RunStorage {
       this.failedBytes = Math.max(this.failedBytes, words * 4 + attempted);
       this.bytesHeld -= words * 4;
       // The code travels with the message, for a thread that words it with its own estimate.
-      throw Object.assign(tempDirError(e, this.dir, this.needed), { code: (e as NodeJS.ErrnoException)?.code });
+      throw Object.assign(tempDirError(e, this.dir, () => this.neededBytes()), { code: (e as NodeJS.ErrnoException)?.code });
     };
     try {
       fd = openSync(path, 'wx');
