@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { arpaText, corpusFromText, countNgrams, estimate, memoryEnv, type SmoothingName } from '../src/index.js';
 import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
+import { countSpec, runSortJob } from '../src/ngram/pipeline.js';
+import { RowSorter, SortScratch, type SortJob, type SortPool } from '../src/ngram/records.js';
 import { cli, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
 const wikiLines = readFileSync(join(repoRoot, 'corpus', 'wiki.train.txt'), 'utf8').split('\n').slice(0, -1);
@@ -47,6 +49,35 @@ test('a context with more children than a batch holds (the batch grows) and one 
     const spilled = await arpaText(estimate(corpus, { order, streams: memoryEnv(48 << 10, 4 << 10) }));
     assert.ok(inMemory === spilled, `order ${order}`);
   }
+});
+
+test('a pool of threads sorts the calling thread\'s share of a block with the sorter\'s scratch, freed when the stream ends', () => {
+  // The estimation worker's pool once kept arrays of its own as large as the largest block it
+  // sorted, for the whole run and outside the budget (53 MB at a 300 MB budget).
+  const env = memoryEnv();
+  const given: (SortScratch | undefined)[] = [];
+  const pool: SortPool = {
+    threads: 2,
+    allocate: (words) => new Uint32Array(words),
+    run(jobs: SortJob[], scratch?: SortScratch) {
+      given.push(scratch);
+      return jobs.map((job) => runSortJob(job, env, scratch ?? new SortScratch()));
+    },
+  };
+  env.pool = pool;
+  const scratch = new SortScratch();
+  const sorter = new RowSorter(countSpec(2), env, scratch);
+  const n = 1 << 16;
+  for (let i = 0; i < n; i++) {
+    const at = sorter.push();
+    sorter.block.set([(i * 7919) % 1000, i % 13, 1], at);
+  }
+  const rows = sorter.finish();
+  assert.ok(given.length > 0 && given.every((g) => g === scratch), 'the pool is handed the sorter\'s scratch');
+  assert.equal(scratch.perm(0).length, 0, 'the scratch is freed once the block is sorted');
+  let total = 0;
+  while (rows.next()) total += rows.row[rows.at + 2]!;
+  assert.equal(total, n);
 });
 
 test('estimate: the context and suffix links of every n-gram name the rows with those words', () => {

@@ -537,7 +537,7 @@ export class NgramCounter {
     const pool = this.env.pool;
     const pieces = pool && to - from >= PARALLEL_MIN_ROWS ? sentencePieces(tokens, from, to, pool.threads) : [[from, to]];
     const jobs: SortJob[] = pieces.map(([a, b]) => ({ kind: 'count', tokens, from: a!, to: b!, order: this.order, store: !keep }));
-    const results = pool && jobs.length > 1 ? pool.run(jobs) : jobs.map((job) => runSortJob(job, this.env, this.scratch));
+    const results = pool && jobs.length > 1 ? pool.run(jobs, this.scratch) : jobs.map((job) => runSortJob(job, this.env, this.scratch));
     for (const r of results) this.adopt(r);
   }
 

@@ -216,8 +216,11 @@ export type SortResult =
 export interface SortPool {
   /** Threads, the calling one included. */
   readonly threads: number;
-  /** Runs the jobs at once (the first on the calling thread); results in job order. */
-  run(jobs: SortJob[]): SortResult[];
+  /**
+   * Runs the jobs at once (the first on the calling thread, with `scratch` for its sort, which
+   * the caller releases as it would on one thread); results in job order.
+   */
+  run(jobs: SortJob[], scratch?: SortScratch): SortResult[];
   /** A block of `words` uint32 that every thread of the pool can read (shared memory). */
   allocate(words: number): Uint32Array;
 }
@@ -808,7 +811,7 @@ export class RowSorter implements RowTarget {
       const b = Math.floor((n * (t + 1)) / T);
       jobs.push({ kind: 'rows', rows: this.rows.subarray(a * W, b * W), n: b - a, spec: this.spec, store });
     }
-    return pool.run(jobs);
+    return pool.run(jobs, this.scratch);
   }
 
   private spill(): void {
@@ -916,6 +919,9 @@ export class RowSpool implements RowTarget {
     const runs = this.runs.splice(0);
     const bytes = Math.max(this.env.minReadBytes, W * 4, Math.min(this.env.budget.available >> 1, 1 << 22));
     const words = Math.floor(bytes / 4);
+    // One run's read buffer at a time, charged to the budget until the last run is read.
+    const env = this.env;
+    env.budget.take(words * 4, true);
     let i = -1;
     let current: RowCursor = emptyCursor();
     const cursor: RowCursor = {
@@ -923,7 +929,10 @@ export class RowSpool implements RowTarget {
       at: 0,
       next() {
         while (!current.next()) {
-          if (++i >= runs.length) return false;
+          if (++i >= runs.length) {
+            if (i === runs.length) env.budget.give(words * 4);
+            return false;
+          }
           current = new StoredCursor(runs[i]!, W, words);
         }
         cursor.row = current.row;
@@ -933,7 +942,8 @@ export class RowSpool implements RowTarget {
       close() {
         current.close();
         for (let j = i + 1; j < runs.length; j++) runs[j]!.drop();
-        i = runs.length;
+        if (i < runs.length) env.budget.give(words * 4);
+        i = runs.length + 1;
       },
     };
     return cursor;

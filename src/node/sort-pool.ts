@@ -27,7 +27,6 @@ export type HelperAnswer =
 /** The estimation worker's side of the helpers. */
 export class WorkerSortPool implements SortPool {
   readonly threads: number;
-  private readonly scratch = new SortScratch();
   constructor(
     private readonly ports: MessagePort[],
     private readonly slots: Int32Array,
@@ -41,7 +40,7 @@ export class WorkerSortPool implements SortPool {
     return new Uint32Array(new SharedArrayBuffer(words * 4));
   }
 
-  run(jobs: SortJob[]): SortResult[] {
+  run(jobs: SortJob[], scratch = new SortScratch()): SortResult[] {
     if (jobs.length > this.threads) throw new Error('WorkerSortPool: more jobs than threads');
     for (let i = 1; i < jobs.length; i++) {
       Atomics.store(this.slots, i - 1, BUSY);
@@ -50,7 +49,7 @@ export class WorkerSortPool implements SortPool {
     let mine: SortResult | null = null;
     let failure: unknown = null;
     try {
-      mine = runSortJob(jobs[0]!, this.env(), this.scratch);
+      mine = runSortJob(jobs[0]!, this.env(), scratch);
     } catch (e) {
       failure = e;
     }
