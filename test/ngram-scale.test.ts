@@ -80,8 +80,15 @@ test('a pool of threads sorts the calling thread\'s share of a block with the so
   assert.equal(total, n);
 });
 
-test('estimate: the context and suffix links of every n-gram name the rows with those words', () => {
-  const tables = estimate(corpusFromText(wikiLines.slice(0, 1500)), { order: 4, prune: [0, 1, 1] });
+test('estimate: the context and suffix links of every n-gram name the rows with those words, in one range or in many (cut inside last words)', () => {
+  const corpus = corpusFromText(wikiLines.slice(0, 1500));
+  for (const streams of [undefined, memoryEnv(48 << 10, 4 << 10)]) {
+    const tables = estimate(corpus, { order: 4, prune: [0, 1, 1], ...(streams ? { streams } : {}) });
+    assertLinks(tables);
+  }
+});
+
+function assertLinks(tables: ReturnType<typeof estimate>): void {
   for (let k = 2; k <= 4; k++) {
     const o = tables.orders[k - 1]!;
     const below = tables.orders[k - 2]!;
@@ -93,7 +100,7 @@ test('estimate: the context and suffix links of every n-gram name the rows with 
       assert.equal(o.suffixRow![i], rowOf.get(key(o.words, i, k, 1, k)), `${k}-gram ${i}: suffix`);
     }
   }
-});
+}
 
 test('countNgrams: counts and count-of-counts add up (every token ends one n-gram of each order it reaches)', () => {
   const corpus = corpusFromText(wikiLines.slice(0, 500));

@@ -757,6 +757,8 @@ interface InitialOrder {
   initial: RowCursor;
   backoffs: RowCursor;
   kept: number;
+  /** BACKOFF rows (contexts of order k − 1). */
+  contexts: number;
 }
 
 /** A smoother as a thread other than its owner rebuilds it: its name, options and the counts it prepares from. */
@@ -836,6 +838,14 @@ export function initialRows(k: number, rows: Uint32Array, n: number, smoother: S
   const shared = allocate(contexts * (k + 1));
   shared.set(backoffs.subarray(0, contexts * (k + 1)));
   return { initial, backoffs: shared, contexts, kept };
+}
+
+/** Whether INITIAL row `a` (order k, at row index ia) has INITIAL row `b` (order k − 1, at ib) as its suffix. */
+function isSuffixRow(a: Uint32Array, ia: number, k: number, b: Uint32Array, ib: number): boolean {
+  const aw = k + 6;
+  const bw = k + 5;
+  for (let j = 1; j < k; j++) if (a[ia * aw + j] !== b[ib * bw + j - 1]) return false;
+  return true;
 }
 
 function sameWords(rows: Uint32Array, a: number, b: number, m: number): boolean {
@@ -945,7 +955,7 @@ function initialOrder(
   }
   if (n > 0) process(n);
   env.budget.give(reserved);
-  return { initial: initial.finish(), backoffs: backoffs.finish(), kept };
+  return { initial: initial.finish(), backoffs: backoffs.finish(), kept, contexts };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -965,7 +975,13 @@ export interface ModelSink {
   addRows?(k: number, rows: Uint32Array, n: number): void;
 }
 
-/** One range of last words of every order, for `interpolateRange` (arrays, not cursors). */
+/**
+ * One range of the rows of every order in suffix order (last word first, a row before the rows
+ * it is a suffix of), for `interpolateRange` (arrays, not cursors). A range may begin anywhere,
+ * even among the n-grams of one last word: the rows before it whose probabilities its rows need
+ * are the suffixes of its first row, and each is the last row of its order before the range, so
+ * that row of each order comes with the range and their probabilities are computed again.
+ */
 export interface InterpolationRange {
   top: number;
   /** float32 arithmetic and glibc's log10f (modified Kneser-Ney), or float64. */
@@ -975,10 +991,14 @@ export interface InterpolationRange {
   /** The unigrams of the range: ids from … to−1. */
   from: number;
   to: number;
-  /** initial[k]: INITIAL rows of order k (k ≥ 2) whose last word is in the range, n[k] of them. */
+  /**
+   * initial[k]: INITIAL rows of order k (k ≥ 2) in the range, initialRows[k] of them; the first
+   * is the row before the range when before[k] is 1 (read, not interpolated: see below).
+   */
   initial: Uint32Array[];
   initialRows: number[];
-  /** backoffs[j]: BACKOFF rows of order j (j < top) in the range, m[j] of them. */
+  before: number[];
+  /** backoffs[j]: BACKOFF rows of order j (j < top) in the range, backoffRows[j] of them. */
   backoffs: Uint32Array[];
   backoffRows: number[];
 }
@@ -1039,7 +1059,7 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
   model[1] = unigrams;
   kept[1] = r.to - r.from;
   for (let k = 2; k <= N; k++) {
-    const n = r.initialRows[k]!;
+    const n = r.initialRows[k]! - r.before[k]!;
     model[k] = allocate(n * (k + 2));
     suffix[k] = new Int32Array(n);
     context[k] = new Uint32Array(n);
@@ -1047,6 +1067,21 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
   const next = new Int32Array(N + 1); // next row of order k
   const p = new Float64Array(N + 1); // probability of order k's current (last stepped) row
   const currentKept = new Float64Array(N + 1); // its kept row, or −1
+  // The rows before the range: order 2's, then each whose suffix is the one below it (the chain
+  // of suffixes the range's rows may need), their probabilities as stepping them gave. A kept
+  // one is the last kept row of its order before the range: row −1 here. The rest are skipped.
+  const known = new Uint8Array(N + 1);
+  for (let k = 2; k < N; k++) {
+    next[k] = r.before[k]!;
+    currentKept[k] = -1;
+    if (!r.before[k] || (k > 2 && !(known[k - 1] && isSuffixRow(r.initial[k]!, 0, k, r.initial[k - 1]!, 0)))) continue;
+    const row = r.initial[k]!;
+    const lower = k === 2 ? r.p1[row[1]!]! : p[k - 1]!;
+    const alpha = getF64(row, k);
+    const gamma = getF64(row, k + 2);
+    p[k] = float32 ? f(alpha + f(gamma * lower)) : alpha + gamma * lower;
+    known[k] = 1;
+  }
   const step = (k: number): boolean => {
     const i = next[k]!;
     if (i >= r.initialRows[k]!) return false;
@@ -1068,6 +1103,7 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
         if (c >= 0) {
           let cmp = 0;
           for (let j = k - 1; j >= 1 && cmp === 0; j--) cmp = row[at + j]! - d[c * dw + j - 1]!;
+          if (cmp === 0 && c === 0 && r.before[k - 1] && !known[k - 1]) throw new Error('interpolate: a suffix before the range is not in its chain');
           if (cmp === 0) break;
           if (cmp < 0) throw new Error(`interpolate: the suffix of a ${k}-gram is missing from the ${k - 1}-grams`);
         }
@@ -1100,28 +1136,59 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
   return { model, kept, suffix, context, backoffOf };
 }
 
-/** A cursor with one row held back (the first row of the next range). */
-class Peeked {
-  has: boolean;
-  constructor(readonly cursor: RowCursor) {
-    this.has = cursor.next();
+/**
+ * Compares n-gram a (`an` words at `ai`) with n-gram b in suffix order: last words first, then
+ * the words before them; a suffix before the n-grams it is a suffix of.
+ */
+function compareSuffixOrder(a: Uint32Array, ai: number, an: number, b: Uint32Array, bi: number, bn: number): number {
+  for (let i = 1, m = Math.min(an, bn); i <= m; i++) {
+    const d = a[ai + an - i]! - b[bi + bn - i]!;
+    if (d !== 0) return d;
   }
-  /** Last word of the held row (words 0 … width−1 of which `last` is the index). */
-  lastWord(last: number): number {
-    return this.cursor.row[this.cursor.at + last]!;
+  return an - bn;
+}
+
+/** One stream of stage 5 in a buffer of fixed size: rows start … end−1 are read and not yet interpolated. */
+interface RangeStream {
+  cursor: RowCursor;
+  /** Words per row (k), row width. */
+  k: number;
+  W: number;
+  buf: Uint32Array;
+  capacity: number;
+  start: number;
+  end: number;
+  /** The cursor is exhausted. */
+  done: boolean;
+}
+
+/** First row in [from, to) of the stream's buffer whose words come after `key` (`orEqual`: at or after). */
+function firstAfter(s: RangeStream, from: number, to: number, key: Uint32Array, kn: number, orEqual: boolean): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const c = compareSuffixOrder(s.buf, mid * s.W, s.k, key, 0, kn);
+    if (c > 0 || (orEqual && c === 0)) hi = mid;
+    else lo = mid + 1;
   }
+  return lo;
 }
 
 /**
- * Stage 5: the orders' INITIAL and BACKOFF streams read in ranges of last words (a batch that
- * fits the budget), each range cut into one slice per thread at a last word, every slice
- * interpolated on its own (`interpolateRange`), the results handed to `sink` in order.
+ * Stage 5: the orders' INITIAL and BACKOFF streams read through buffers of fixed size (together
+ * a sixteenth of the budget, at most 256 MB, each stream's share as large as its part of the
+ * rows), in ranges that end where the first buffer ends, so that a range never holds more rows
+ * than the buffers, however many n-grams share a last word (`</s>` ends one per sentence and
+ * order). Each range is cut into one slice per thread, every slice interpolated on its own
+ * (`interpolateRange`), the results handed to `sink` in order.
  */
 function interpolate(
   N: number,
   p1: Float64Array,
   initial: RowCursor[],
   backoffs: RowCursor[],
+  sizes: { initial: number[]; backoffs: number[] },
   smoother: Smoother,
   sink: ModelSink,
   env: StreamEnv,
@@ -1132,93 +1199,103 @@ function interpolate(
   const allocate = (words: number) => newBlock(env, words);
   const sharedP1 = pool ? new Float64Array(allocate(V * 2).buffer, 0, V) : p1;
   if (pool) sharedP1.set(p1);
-  // A range is the rows of every order whose last word is in [lo, hi), read into one buffer per
-  // stream: whole last words until the rows reach a sixteenth of the budget (at most 256 MB, at
-  // least one word). The buffers and the results made from them are charged to the budget while
-  // they live, so the MODEL spools that share it grow only into what is left.
-  const rangeBytes = Math.max(minBlockBytes(env), Math.min(256 << 20, Math.floor(env.budget.available / 16)));
-  const streams: { p: Peeked; W: number; last: number; bufs: Uint32Array[]; rows: number[]; k: number }[] = [];
-  const inBuf: Uint32Array[] = [];
-  const inRows: number[] = new Array<number>(N + 1).fill(0);
-  const boBuf: Uint32Array[] = [];
-  const boRows: number[] = new Array<number>(N + 1).fill(0);
-  for (let k = 2; k <= N; k++) streams.push({ p: new Peeked(initial[k]!), W: k + 6, last: k - 1, bufs: inBuf, rows: inRows, k });
-  for (let j = 1; j < N; j++) streams.push({ p: new Peeked(backoffs[j]!), W: j + 2, last: j - 1, bufs: boBuf, rows: boRows, k: j });
-  for (const s of streams) s.bufs[s.k] = new Uint32Array(0);
-  let bufferBytes = 0;
-  /** Appends the stream's rows whose last word is below `below` to its buffer. */
-  const take = (s: (typeof streams)[number], below: number): number => {
-    const { p, W, k } = s;
-    let buf = s.bufs[k]!;
-    let n = s.rows[k]!;
-    const before = n;
-    while (p.has && p.lastWord(s.last) < below) {
-      if ((n + 1) * W > buf.length) {
-        const bigger = allocate(Math.max(1024 * W, buf.length * 2));
-        bigger.set(buf.subarray(0, n * W));
-        env.budget.take(bigger.byteLength, true);
-        env.budget.give(buf.byteLength);
-        bufferBytes += bigger.byteLength - buf.byteLength;
-        buf = bigger;
-      }
-      const row = p.cursor.row;
-      const at = p.cursor.at;
-      for (let j = 0; j < W; j++) buf[n * W + j] = row[at + j]!;
-      n++;
-      p.has = p.cursor.next();
-    }
-    s.bufs[k] = buf;
-    s.rows[k] = n;
-    return (n - before) * W * 4;
+  const streams: RangeStream[] = [];
+  const inStream: RangeStream[] = [];
+  const boStream: RangeStream[] = [];
+  const add = (cursor: RowCursor, k: number, W: number, rows: number) => {
+    const s: RangeStream = { cursor, k, W, buf: new Uint32Array(0), capacity: rows, start: 0, end: 0, done: false };
+    streams.push(s);
+    return s;
   };
-  const keptBefore = new Float64Array(N + 1);
-  const backoffsBefore = new Float64Array(N + 1);
-  let done = 0;
-  for (let lo = 0; lo < V; ) {
-    for (const s of streams) s.rows[s.k] = 0;
-    let hi = lo;
-    for (let bytes = 0; bytes < rangeBytes; ) {
-      let w = V;
-      for (const s of streams) if (s.p.has) w = Math.min(w, s.p.lastWord(s.last));
-      if (w < hi) throw new Error('interpolate: rows out of order');
-      if (w >= V) {
-        hi = V;
+  for (let k = 2; k <= N; k++) inStream[k] = add(initial[k]!, k, k + 6, sizes.initial[k]!);
+  for (let j = 1; j < N; j++) boStream[j] = add(backoffs[j]!, j, j + 2, sizes.backoffs[j]!);
+  // Buffer shares in proportion to the streams' bytes; the buffers and each range's results are
+  // charged to the budget while they live, so the MODEL spools grow only into what is left.
+  const bufferBytes = Math.max(minBlockBytes(env), Math.min(256 << 20, Math.floor(env.budget.available / 16)));
+  let total = 0;
+  for (const s of streams) total += s.capacity * s.W * 4;
+  let taken = 0;
+  for (const s of streams) {
+    s.capacity = Math.max(4, Math.floor((bufferBytes * (s.capacity * s.W * 4)) / Math.max(1, total) / (s.W * 4)));
+    s.buf = allocate(s.capacity * s.W);
+    taken += s.buf.byteLength;
+  }
+  env.budget.take(taken, true);
+  /** Refills a stream's buffer once half of it is used, keeping the row before `start` (a range's predecessor). */
+  const fill = (s: RangeStream) => {
+    if (s.done || s.end - s.start >= s.capacity >> 1) return;
+    const keep = s.start > 0 ? 1 : 0;
+    s.buf.copyWithin(0, (s.start - keep) * s.W, s.end * s.W);
+    s.end -= s.start - keep;
+    s.start = keep;
+    while (s.end < s.capacity) {
+      if (!s.cursor.next()) {
+        s.done = true;
         break;
       }
-      hi = w + 1;
-      for (const s of streams) bytes += take(s, hi);
+      const row = s.cursor.row;
+      const at = s.cursor.at;
+      const o = s.end * s.W;
+      for (let j = 0; j < s.W; j++) s.buf[o + j] = row[at + j]!;
+      s.end++;
     }
-    if (streams.every((s) => !s.p.has)) hi = V;
-    // One slice per thread, cut at last words so that each has the top order's share of rows.
-    const cuts = [lo];
-    const T = pool && inRows[N]! >= PARALLEL_MIN_ROWS ? pool.threads : 1;
+  };
+  const bound = new Uint32Array(N);
+  const cut = new Uint32Array(N);
+  const keptBefore = new Float64Array(N + 1);
+  const backoffsBefore = new Float64Array(N + 1);
+  let unigramsFrom = 0;
+  let done = 0;
+  for (;;) {
+    for (const s of streams) fill(s);
+    // The range: every row up to the last row read of the stream whose buffer ends first.
+    let limit: RangeStream | null = null;
+    for (const s of streams) {
+      if (s.done) continue;
+      if (!limit || compareSuffixOrder(s.buf, (s.end - 1) * s.W, s.k, limit.buf, (limit.end - 1) * limit.W, limit.k) < 0) limit = s;
+    }
+    const last = !limit;
+    let bn = 0;
+    if (limit) {
+      bn = limit.k;
+      bound.set(limit.buf.subarray((limit.end - 1) * limit.W, (limit.end - 1) * limit.W + bn));
+    }
+    const ends = streams.map((s) => (last ? s.end : firstAfter(s, s.start, s.end, bound, bn, false)));
+    const unigramsTo = last ? V : bound[bn - 1]! + 1;
+    // One slice per thread, cut at rows of the top order so that each has its share of them.
+    const top = inStream[N];
+    const topRows = top ? ends[N - 2]! - top.start : 0;
+    const T = pool && topRows >= PARALLEL_MIN_ROWS ? pool.threads : 1;
+    const cuts: number[][] = [streams.map((s) => s.start)];
+    const unigramCuts = [unigramsFrom];
     for (let t = 1; t < T; t++) {
-      const i = Math.floor((inRows[N]! * t) / T);
-      const w = inBuf[N]![i * (N + 6) + N - 1]! + 1;
-      if (w > cuts[cuts.length - 1]! && w < hi) cuts.push(w);
+      const at = top!.start + Math.floor((topRows * t) / T);
+      cut.set(top!.buf.subarray(at * top!.W, at * top!.W + N));
+      cuts.push(streams.map((s, i) => firstAfter(s, cuts[t - 1]![i]!, ends[i]!, cut, N, true)));
+      unigramCuts.push(Math.max(unigramCuts[t - 1]!, Math.min(unigramsTo, cut[N - 1]! + 1)));
     }
-    cuts.push(hi);
+    cuts.push(ends);
+    unigramCuts.push(unigramsTo);
     const ranges: InterpolationRange[] = [];
-    for (let t = 0; t + 1 < cuts.length; t++) {
-      const a = cuts[t]!;
-      const b = cuts[t + 1]!;
-      const range: InterpolationRange = { top: N, float32: smoother.float32, p1: sharedP1, from: a, to: b, initial: [], initialRows: [], backoffs: [], backoffRows: [] };
-      for (let k = 2; k <= N; k++) {
-        const [s, e] = lastWordSpan(inBuf[k]!, inRows[k]!, k + 6, k - 1, a, b);
-        range.initial[k] = inBuf[k]!.subarray(s * (k + 6), e * (k + 6));
-        range.initialRows[k] = e - s;
-      }
-      for (let j = 1; j < N; j++) {
-        const [s, e] = lastWordSpan(boBuf[j]!, boRows[j]!, j + 2, j - 1, a, b);
-        range.backoffs[j] = boBuf[j]!.subarray(s * (j + 2), e * (j + 2));
-        range.backoffRows[j] = e - s;
-      }
+    for (let t = 0; t < T; t++) {
+      const range: InterpolationRange = { top: N, float32: smoother.float32, p1: sharedP1, from: unigramCuts[t]!, to: unigramCuts[t + 1]!, initial: [], initialRows: [], before: [], backoffs: [], backoffRows: [] };
+      streams.forEach((s, i) => {
+        const a = cuts[t]![i]!;
+        const b = cuts[t + 1]![i]!;
+        if (i < N - 1) {
+          const k = s.k;
+          const before = k < N && a > 0 ? 1 : 0;
+          range.initial[k] = s.buf.subarray((a - before) * s.W, b * s.W);
+          range.initialRows[k] = b - a + before;
+          range.before[k] = before;
+        } else {
+          range.backoffs[s.k] = s.buf.subarray(a * s.W, b * s.W);
+          range.backoffRows[s.k] = b - a;
+        }
+      });
       ranges.push(range);
     }
-    const results =
-      ranges.length > 1
-        ? pool!.run(ranges.map((range): SortJob => ({ kind: 'interpolate', range }))).map((r) => r as InterpolatedRange)
-        : [interpolateRange(ranges[0]!, allocate)];
+    const results = T > 1 ? pool!.run(ranges.map((range): SortJob => ({ kind: 'interpolate', range }))).map((r) => r as InterpolatedRange) : [interpolateRange(ranges[0]!, allocate)];
     let resultBytes = 0;
     for (const r of results) for (const arrays of [r.model, r.suffix, r.context, r.backoffOf]) for (const a of arrays) resultBytes += a?.byteLength ?? 0;
     env.budget.take(resultBytes, true);
@@ -1243,27 +1320,13 @@ function interpolate(
       for (let k = 1; k <= N; k++) keptBefore[k]! += r.kept[k]!;
     }
     env.budget.give(resultBytes);
-    done += inRows[N]!;
+    done += topRows;
     log?.progress?.('interpolating', done, 0);
-    lo = hi;
+    streams.forEach((s, i) => (s.start = ends[i]!));
+    unigramsFrom = unigramsTo;
+    if (last) break;
   }
-  env.budget.give(bufferBytes);
-  if (streams.some((s) => s.p.has)) throw new Error('interpolate: rows left past the last word');
-}
-
-/** Rows [s, e) of `buf` (n rows of width W, sorted by column `last`) whose column `last` is in [a, b). */
-function lastWordSpan(buf: Uint32Array, n: number, W: number, last: number, a: number, b: number): [number, number] {
-  const first = (w: number) => {
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (buf[mid * W + last]! < w) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  return [first(a), first(b)];
+  env.budget.give(taken);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1358,17 +1421,20 @@ export function estimateFromCounts(
     const initial: RowCursor[] = [];
     const backoffs: RowCursor[] = [];
     const counts = [V];
+    const sizes = { initial: [] as number[], backoffs: [] as number[] };
     for (let k = 2; k <= N; k++) {
       const stage = initialOrder(k, sorters[k]!.finish(), smoother, recipe, thresholds?.[k - 1] ?? 0, env, scratch, log);
       initial[k] = stage.initial;
       backoffs[k - 1] = stage.backoffs;
+      sizes.initial[k] = adjusted.sizes[k]!;
+      sizes.backoffs[k - 1] = stage.contexts;
       cleanup.push({ drop: () => (stage.initial.close(), stage.backoffs.close()) });
       counts.push(stage.kept);
     }
     scratch.release();
 
     log.info('=== 5/6 interpolating orders ===');
-    interpolate(N, p1, initial, backoffs, smoother, makeSink(counts), env, log);
+    interpolate(N, p1, initial, backoffs, sizes, smoother, makeSink(counts), env, log);
     const description = `${N}-gram ${smoother.name}${thresholds ? `, pruned ${thresholds.join(' ')}` : ''}, trained on ${totals.words} words in ${totals.sentences} sentences`;
     return { vocab, counts, description };
   } finally {
