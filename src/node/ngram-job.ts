@@ -29,10 +29,17 @@ export interface WorkerJob {
 
 /** Messages on the inbox. */
 export type WorkerInput =
-  | { type: 'tokens'; tokens: Uint32Array }
-  | { type: 'rows'; rows: Uint32Array }
+  /** `types`: word types read so far (the reader's vocabulary, which the budget counts). */
+  | { type: 'tokens'; tokens: Uint32Array; types: number }
+  | { type: 'rows'; rows: Uint32Array; types: number }
   /** The input is over; `text`: the text options of what was read (the count files' own, when only they were read). */
   | { type: 'end'; words: string[]; sentences: number; tokens: number; text: TokenizeOptions };
+
+/**
+ * Memory of a vocabulary, per word type: its string, the id map's entry and the list's slot
+ * (measured about 75 bytes for words of ten letters; the reader and the worker each hold one).
+ */
+export const VOCABULARY_BYTES_PER_TYPE = 100;
 
 export const POSTED = 0;
 export const WRITTEN = 1;

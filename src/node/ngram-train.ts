@@ -330,7 +330,7 @@ async function feed(
   const onBytes = (n: number) => (bytes += n);
   const flush = async () => {
     const tokens = builder.takeTokens();
-    await post({ type: 'tokens', tokens }, [tokens.buffer as ArrayBuffer]);
+    await post({ type: 'tokens', tokens, types: builder.vocab.size }, [tokens.buffer as ArrayBuffer]);
     log?.progress?.('reading', bytes, Math.max(0, total));
   };
   for (const file of text) {
@@ -351,7 +351,7 @@ async function feed(
   }
   if (builder.pendingTokens > 0) {
     const tokens = builder.takeTokens();
-    await post({ type: 'tokens', tokens }, [tokens.buffer as ArrayBuffer]);
+    await post({ type: 'tokens', tokens, types: builder.vocab.size }, [tokens.buffer as ArrayBuffer]);
   }
   let sentences = builder.sentences;
   let words = builder.words;
@@ -429,7 +429,7 @@ async function feedCountFile(
       }
       const W = order + 1;
       for (let i = 0; i < rows.length; i += W) for (let j = 0; j < order; j++) rows[i + j] = map[rows[i + j]!]!;
-      await post({ type: 'rows', rows }, [rows.buffer as ArrayBuffer]);
+      await post({ type: 'rows', rows, types: vocab.size }, [rows.buffer as ArrayBuffer]);
     }
   }
   reader.end();

@@ -17,7 +17,7 @@ import { Vocabulary } from '../text/vocabulary.js';
 import { collectGarbage } from './collect.js';
 import { FileStorage } from './temp-storage.js';
 import { WorkerSortPool } from './sort-pool.js';
-import { POSTED, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
+import { POSTED, VOCABULARY_BYTES_PER_TYPE, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
 
 /** Output chunks the worker may run ahead of the writer. */
 const AHEAD = 4;
@@ -113,12 +113,18 @@ function run(): unknown {
   try {
     log.info(`=== 1/6 counting ${N}-grams ===`);
     let end: Extract<WorkerInput, { type: 'end' }>;
+    // The vocabulary is charged to the budget as it grows: the reader's while the input is read,
+    // then this thread's own (about the same size) until the model is written.
+    let vocabularyBytes = 0;
     for (;;) {
       const m = receive();
       if (m.type === 'end') {
         end = m;
         break;
       }
+      const bytes = m.types * VOCABULARY_BYTES_PER_TYPE;
+      if (bytes > vocabularyBytes) env.budget.take(bytes - vocabularyBytes, true);
+      vocabularyBytes = Math.max(vocabularyBytes, bytes);
       if (m.type === 'tokens') counter.addTokens(m.tokens);
       else counter.addCountRows(m.rows, m.rows.length / (N + 1));
       // The message's array is copied into a block: dead now, as far as the collector knows.
@@ -126,6 +132,8 @@ function run(): unknown {
       port.postMessage({ type: 'consumed' });
     }
     let vocab = Vocabulary.fromWords(end.words);
+    const bytes = vocab.size * VOCABULARY_BYTES_PER_TYPE;
+    if (bytes > vocabularyBytes) env.budget.take(bytes - vocabularyBytes, true);
     let countRows = counter.finish((runs) => log.progress?.('merging count runs', runs, 0));
     if (restrict) {
       const counts = new Float64Array(vocab.size);
