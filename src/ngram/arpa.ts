@@ -168,12 +168,27 @@ export interface WordBytes {
  * ```
  */
 export function wordBytes(vocab: Vocabulary, allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(bytes)): WordBytes {
-  const encoded = vocab.list().map((w) => UTF8.encode(w));
-  const start = new Int32Array(allocate(4 * (encoded.length + 1)).buffer);
-  for (let i = 0; i < encoded.length; i++) start[i + 1] = start[i]! + encoded[i]!.length;
-  const bytes = allocate(start[encoded.length]!);
-  encoded.forEach((b, i) => bytes.set(b, start[i]!));
-  return { bytes, start, longest: encoded.reduce((m, b) => Math.max(m, b.length), 0) };
+  // Encoded into one growing buffer: an array per word would cost a few hundred bytes each in
+  // objects (200 MB at a million words), all at once.
+  const words = vocab.list();
+  const start = new Int32Array(allocate(4 * (words.length + 1)).buffer);
+  let buf = new Uint8Array(Math.max(64, words.length * 8));
+  let longest = 0;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const o = start[i]!;
+    if (buf.length - o < 3 * w.length) {
+      const bigger = new Uint8Array(Math.max(buf.length * 2, o + 3 * w.length));
+      bigger.set(buf.subarray(0, o));
+      buf = bigger;
+    }
+    const n = UTF8.encodeInto(w, buf.subarray(o)).written;
+    start[i + 1] = o + n;
+    if (n > longest) longest = n;
+  }
+  const bytes = allocate(start[words.length]!);
+  bytes.set(buf.subarray(0, start[words.length]!));
+  return { bytes, start, longest };
 }
 
 /** Bytes an ARPA line of order k can take, at most. */
