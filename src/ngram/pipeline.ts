@@ -1201,14 +1201,13 @@ function interpolate(
   if (pool) sharedP1.set(p1);
   const streams: RangeStream[] = [];
   const inStream: RangeStream[] = [];
-  const boStream: RangeStream[] = [];
   const add = (cursor: RowCursor, k: number, W: number, rows: number) => {
     const s: RangeStream = { cursor, k, W, buf: new Uint32Array(0), capacity: rows, start: 0, end: 0, done: false };
     streams.push(s);
     return s;
   };
   for (let k = 2; k <= N; k++) inStream[k] = add(initial[k]!, k, k + 6, sizes.initial[k]!);
-  for (let j = 1; j < N; j++) boStream[j] = add(backoffs[j]!, j, j + 2, sizes.backoffs[j]!);
+  for (let j = 1; j < N; j++) add(backoffs[j]!, j, j + 2, sizes.backoffs[j]!);
   // Buffer shares in proportion to the streams' bytes; the buffers and each range's results are
   // charged to the budget while they live, so the MODEL spools grow only into what is left.
   const bufferBytes = Math.max(minBlockBytes(env), Math.min(256 << 20, Math.floor(env.budget.available / 16)));
