@@ -1199,26 +1199,20 @@ function interpolate(
   const allocate = (words: number) => newBlock(env, words);
   const sharedP1 = pool ? new Float64Array(allocate(V * 2).buffer, 0, V) : p1;
   if (pool) sharedP1.set(p1);
-  const streams: RangeStream[] = [];
-  const inStream: RangeStream[] = [];
-  const add = (cursor: RowCursor, k: number, W: number, rows: number) => {
-    const s: RangeStream = { cursor, k, W, buf: new Uint32Array(0), capacity: rows, start: 0, end: 0, done: false };
-    streams.push(s);
-    return s;
-  };
-  for (let k = 2; k <= N; k++) inStream[k] = add(initial[k]!, k, k + 6, sizes.initial[k]!);
-  for (let j = 1; j < N; j++) add(backoffs[j]!, j, j + 2, sizes.backoffs[j]!);
-  // Buffer shares in proportion to the streams' bytes; the buffers and each range's results are
-  // charged to the budget while they live, so the MODEL spools grow only into what is left.
+  // INITIAL streams of orders 2 … N, then BACKOFF streams of orders 1 … N − 1. Buffer shares in
+  // proportion to the streams' bytes; the buffers and each range's results are charged to the
+  // budget while they live, so the MODEL spools grow only into what is left.
+  const kinds = [
+    ...initial.slice(2).map((cursor, i) => ({ cursor, k: i + 2, W: i + 8, rows: sizes.initial[i + 2]! })),
+    ...backoffs.slice(1).map((cursor, i) => ({ cursor, k: i + 1, W: i + 3, rows: sizes.backoffs[i + 1]! })),
+  ];
   const bufferBytes = Math.max(minBlockBytes(env), Math.min(256 << 20, Math.floor(env.budget.available / 16)));
-  let total = 0;
-  for (const s of streams) total += s.capacity * s.W * 4;
-  let taken = 0;
-  for (const s of streams) {
-    s.capacity = Math.max(4, Math.floor((bufferBytes * (s.capacity * s.W * 4)) / Math.max(1, total) / (s.W * 4)));
-    s.buf = allocate(s.capacity * s.W);
-    taken += s.buf.byteLength;
-  }
+  const total = kinds.reduce((n, s) => n + s.rows * s.W * 4, 0);
+  const streams: RangeStream[] = kinds.map(({ cursor, k, W, rows }) => {
+    const capacity = Math.max(4, Math.floor((bufferBytes * rows) / Math.max(1, total)));
+    return { cursor, k, W, buf: allocate(capacity * W), capacity, start: 0, end: 0, done: false };
+  });
+  const taken = streams.reduce((n, s) => n + s.buf.byteLength, 0);
   env.budget.take(taken, true);
   /** Refills a stream's buffer once half of it is used, keeping the row before `start` (a range's predecessor). */
   const fill = (s: RangeStream) => {
@@ -1262,7 +1256,7 @@ function interpolate(
     const ends = streams.map((s) => (last ? s.end : firstAfter(s, s.start, s.end, bound, bn, false)));
     const unigramsTo = last ? V : bound[bn - 1]! + 1;
     // One slice per thread, cut at rows of the top order so that each has its share of them.
-    const top = inStream[N];
+    const top = N >= 2 ? streams[N - 2] : undefined;
     const topRows = top ? ends[N - 2]! - top.start : 0;
     const T = pool && topRows >= PARALLEL_MIN_ROWS ? pool.threads : 1;
     const cuts: number[][] = [streams.map((s) => s.start)];

@@ -116,15 +116,18 @@ function run(): unknown {
     // The vocabulary is charged to the budget as it grows: the reader's while the input is read,
     // then this thread's own (about the same size) until the model is written.
     let vocabularyBytes = 0;
+    const chargeVocabulary = (types: number) => {
+      const bytes = types * VOCABULARY_BYTES_PER_TYPE;
+      if (bytes > vocabularyBytes) env.budget.take(bytes - vocabularyBytes, true);
+      vocabularyBytes = Math.max(vocabularyBytes, bytes);
+    };
     for (;;) {
       const m = receive();
       if (m.type === 'end') {
         end = m;
         break;
       }
-      const bytes = m.types * VOCABULARY_BYTES_PER_TYPE;
-      if (bytes > vocabularyBytes) env.budget.take(bytes - vocabularyBytes, true);
-      vocabularyBytes = Math.max(vocabularyBytes, bytes);
+      chargeVocabulary(m.types);
       if (m.type === 'tokens') counter.addTokens(m.tokens);
       else counter.addCountRows(m.rows, m.rows.length / (N + 1));
       // The message's array is copied into a block: dead now, as far as the collector knows.
@@ -132,8 +135,7 @@ function run(): unknown {
       port.postMessage({ type: 'consumed' });
     }
     let vocab = Vocabulary.fromWords(end.words);
-    const bytes = vocab.size * VOCABULARY_BYTES_PER_TYPE;
-    if (bytes > vocabularyBytes) env.budget.take(bytes - vocabularyBytes, true);
+    chargeVocabulary(vocab.size);
     let countRows = counter.finish((runs) => log.progress?.('merging count runs', runs, 0));
     if (restrict) {
       const counts = new Float64Array(vocab.size);
