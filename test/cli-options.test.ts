@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkPositionals, formatOptions, parseArgs, rangeText, type OptionSpec } from '../src/cli/args.js';
 import { commands, shortFlags } from '../src/cli/commands.js';
+import { estimates } from '../src/cli/relaunch.js';
 import { KotobaError } from '../src/errors.js';
 import { formatFloat32 } from '../src/index.js';
 import { assertCleanFailure, LECTURE, repoRoot, runCli, tempDir } from './helpers.js';
@@ -207,4 +208,21 @@ test('every command that writes a file says so on stderr, with its size; --quiet
   } finally {
     cleanup();
   }
+});
+
+test('the command lines that estimate an n-gram model (and relaunch under the malloc setting) are told before the CLI loads', () => {
+  const cases: [string[], boolean][] = [
+    [['train', '-o', 'm.arpa', 'text'], true],
+    [['train', '--model', 'ngram', 'text'], true],
+    [['train', '--model=ngram', 'text'], true],
+    [['count', '--order', '3', '-o', 'a.counts', 'text'], true],
+    [['train', '--model', 'lstm', 'text'], false],
+    [['train', '--model=transformer', 'text'], false],
+    [['ppl', 'm.arpa', 'text'], false],
+    [['sweep', 'text'], false],
+    [[], false],
+  ];
+  for (const [argv, expected] of cases) assert.equal(estimates(argv), expected, argv.join(' '));
+  // Every command named here exists, so a renamed command cannot silently stop relaunching.
+  for (const name of ['train', 'count']) assert.ok(commands.some((c) => c.name === name), name);
 });

@@ -21,8 +21,6 @@ export interface Command extends Syntax {
   examples: string[];
   /** The files the command reads and writes, checked before `run` (checkOutputs): no output may be an input. */
   files?(parsed: Parsed): CommandFiles;
-  /** Whether this invocation estimates an n-gram model (such a command runs under relaunch.ts's malloc setting). */
-  estimates?(parsed: Parsed): boolean;
   run(parsed: Parsed, io: CommandIO): Promise<void>;
 }
 

@@ -23,7 +23,6 @@ export const count: Command = {
     ...lineOptions,
     ...commonOptions,
   },
-  estimates: () => true,
   files: ({ positionals, options: o }) => ({
     inputs: (positionals.length > 0 ? positionals : ['-']).map((path) => ({ path, as: 'the text' })),
     outputs: [{ path: o.output, as: '-o' }],

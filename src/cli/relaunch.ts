@@ -9,12 +9,29 @@
  * the library's users can set MALLOC_MMAP_THRESHOLD_ themselves.
  */
 import { spawn } from 'node:child_process';
-import { REPEATED_SIGNAL_MS } from '../node/ngram-train.js';
+import { REPEATED_SIGNAL_MS } from '../node/signals.js';
 
 const VARIABLE = 'MALLOC_MMAP_THRESHOLD_';
 const THRESHOLD = String(1 << 20);
 /** Set in the child's environment. */
 const RELAUNCHED = 'KOTOBA_RELAUNCHED';
+
+/**
+ * Whether the command line `argv` (without node and the script) estimates an n-gram model: `count`,
+ * and `train` unless `--model` names a neural or log-linear kind. Read from the raw arguments,
+ * before the CLI is loaded, so that the relaunching parent stays a bare Node process (about 40 MB
+ * of memory rather than 60); a mistyped line is relaunched too, and the child reports it.
+ */
+export function estimates(argv: readonly string[]): boolean {
+  if (argv[0] === 'count') return true;
+  if (argv[0] !== 'train') return false;
+  let model = 'ngram';
+  for (let i = 1; i < argv.length; i++) {
+    if (argv[i] === '--model' && i + 1 < argv.length) model = argv[++i]!;
+    else if (argv[i]!.startsWith('--model=')) model = argv[i]!.slice('--model='.length);
+  }
+  return model === 'ngram';
+}
 
 /** Whether this process should run the command again under the fixed threshold (Linux, glibc). */
 export function shouldRelaunch(): boolean {

@@ -99,7 +99,6 @@ export const train: Command = {
     ...threadsOptions,
     ...commonOptions,
   },
-  estimates: ({ options: o }) => o.model === undefined || o.model === 'ngram',
   files: ({ positionals, options: o }) => {
     const neural = typeof o.model === 'string' && o.model !== 'ngram';
     // On --resume the training text defaults to the one recorded in the checkpoint.

@@ -25,6 +25,7 @@ import { byteChunks, readLines, writeAtomic } from './io.js';
 import { formatForPath, saveNgramModel } from './ngram-files.js';
 import { makeTempFolder } from './temp-storage.js';
 import { ByteCorpusReader } from './byte-corpus.js';
+import { REPEATED_SIGNAL_MS } from './signals.js';
 import { POSTED, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
 
 /** Where the corpus comes from: text files (or `-`), and/or count files from `countNgramFiles`. */
@@ -109,9 +110,6 @@ export function parseMemorySize(text: string | number): number {
   if (unit === '%' && value > 100) throw bad();
   return Math.floor(bytes);
 }
-
-/** A signal this soon after the previous one is the same one delivered twice (milliseconds). */
-export const REPEATED_SIGNAL_MS = 1000;
 
 /** Tokens per block sent to the worker. */
 const BLOCK_TOKENS = 1 << 20;
