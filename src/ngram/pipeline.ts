@@ -71,6 +71,7 @@ import {
   MergeCursor,
   minBlockBytes,
   newBlock,
+  pushRows,
   type MemoryBudget,
   RowCollector,
   RowSorter,
@@ -271,7 +272,7 @@ function smootherFrom(recipe: SmootherRecipe): Smoother {
 export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): SortResult {
   if (job.kind === 'interpolate') return interpolateRange(job.range as InterpolationRange, (words) => newBlock(env, words));
   if (job.kind === 'initial') {
-    return initialRows(job.order, job.rows, job.n, smootherFrom(job.smoother as SmootherRecipe), job.threshold, (words) => newBlock(env, words));
+    return initialRows(job.order, job.rows, job.n, smootherFrom(job.smoother as SmootherRecipe), job.threshold, job.out);
   }
   if (job.kind === 'arpa') return { bytes: copySharedBytes(formatModelRows(job.words, job.rows, job.n, job.order, job.top), env) };
   if (job.kind === 'rows') {
@@ -784,13 +785,14 @@ export interface InitialBatch {
  * Stage 4 on `n` ADJUSTED rows of order k (whole contexts, context order): per context, its
  * children's α and its γ, count pruning moving the α of pruned children into γ (so every
  * distribution still sums to 1). A pure function of its rows: any thread can run it on a slice.
+ * The rows go into `out`, which has room for n INITIAL rows and n BACKOFF rows (a context has at
+ * least one child), so that a stage reuses one pair of arrays for all its batches.
  */
-export function initialRows(k: number, rows: Uint32Array, n: number, smoother: Smoother, threshold: number, allocate: (words: number) => Uint32Array): InitialBatch {
+export function initialRows(k: number, rows: Uint32Array, n: number, smoother: Smoother, threshold: number, out: { initial: Uint32Array; backoffs: Uint32Array }): InitialBatch {
   const W = k + 2;
   const IW = k + 6;
   const column = k + (smoother.counts === 'adjusted' ? 1 : 0);
-  const initial = allocate(n * IW);
-  let backoffs = new Uint32Array(Math.max(1, Math.min(n, 1024)) * (k + 1));
+  const { initial, backoffs } = out;
   const stats = oneContextStats();
   let alpha = new Float64Array(64);
   let contexts = 0;
@@ -824,20 +826,13 @@ export function initialRows(k: number, rows: Uint32Array, n: number, smoother: S
       initial[o + k + 5] = contexts;
       kept += keep;
     }
-    if ((contexts + 1) * (k + 1) > backoffs.length) {
-      const bigger = new Uint32Array(backoffs.length * 2);
-      bigger.set(backoffs);
-      backoffs = bigger;
-    }
     const o = contexts * (k + 1);
     for (let j = 0; j < k - 1; j++) backoffs[o + j] = rows[start * W + j]!;
     putF64(backoffs, o + k - 1, gamma);
     contexts++;
     start = end;
   }
-  const shared = allocate(contexts * (k + 1));
-  shared.set(backoffs.subarray(0, contexts * (k + 1)));
-  return { initial, backoffs: shared, contexts, kept };
+  return { initial: initial.subarray(0, n * IW), backoffs: backoffs.subarray(0, contexts * (k + 1)), contexts, kept };
 }
 
 /** Whether INITIAL row `a` (order k, at row index ia) has INITIAL row `b` (order k − 1, at ib) as its suffix. */
@@ -875,27 +870,25 @@ function initialOrder(
   const IW = k + 6;
   const pool = recipe ? env.pool : undefined;
   const allocate = (words: number) => newBlock(env, words);
-  let batchRows = Math.max(1 << 12, Math.min(1 << 20, Math.floor(env.budget.available / 16 / 4 / (W + IW))));
+  const rowWords = W + IW + k + 1; // a batch row, and room for its INITIAL row and a BACKOFF row
+  let batchRows = Math.max(1 << 12, Math.min(1 << 20, Math.floor(env.budget.available / 16 / 4 / rowWords)));
   // The batch, and the results of its slices until they are appended, come out of the budget.
-  let reserved = batchRows * (W + IW) * 4;
+  let reserved = batchRows * rowWords * 4;
   env.budget.take(reserved, true);
   let batch = allocate(batchRows * W);
+  let out = { initial: allocate(batchRows * IW), backoffs: allocate(batchRows * (k + 1)) };
+  /** The part of `out` for batch rows a … b−1. */
+  const outFor = (a: number, b: number) => ({ initial: out.initial.subarray(a * IW, b * IW), backoffs: out.backoffs.subarray(a * (k + 1), b * (k + 1)) });
   let n = 0;
   let kept = 0;
   let contexts = 0;
   let rows = 0;
   const append = (r: InitialBatch) => {
-    for (let i = 0, m = r.initial.length / IW; i < m; i++) {
-      const o = initial.push();
-      const b = initial.block;
-      for (let j = 0; j < IW; j++) b[o + j] = r.initial[i * IW + j]!;
-      b[o + k + 5]! += contexts;
-    }
-    for (let i = 0; i < r.contexts; i++) {
-      const o = backoffs.push();
-      const b = backoffs.block;
-      for (let j = 0; j <= k; j++) b[o + j] = r.backoffs[i * (k + 1) + j]!;
-    }
+    const m = r.initial.length / IW;
+    // The batch numbered its contexts from 0.
+    for (let i = 0; i < m; i++) r.initial[i * IW + k + 5]! += contexts;
+    pushRows(initial, r.initial, m, IW);
+    pushRows(backoffs, r.backoffs, r.contexts, k + 1);
     contexts += r.contexts;
     kept += r.kept;
   };
@@ -910,23 +903,14 @@ function initialOrder(
       }
     }
     cuts.push(upto);
-    if (cuts.length === 2) {
-      const r = initialRows(k, batch, upto, smoother, threshold, allocate);
-      append(r);
-      return env.budget.garbage(r.initial.byteLength + r.backoffs.byteLength);
-    }
+    if (cuts.length === 2) return append(initialRows(k, batch, upto, smoother, threshold, out));
     const jobs: SortJob[] = [];
     for (let t = 0; t + 1 < cuts.length; t++) {
       const a = cuts[t]!;
       const b = cuts[t + 1]!;
-      jobs.push({ kind: 'initial', rows: batch.subarray(a * W, b * W), n: b - a, order: k, smoother: recipe!, threshold });
+      jobs.push({ kind: 'initial', rows: batch.subarray(a * W, b * W), n: b - a, order: k, smoother: recipe!, threshold, out: outFor(a, b) });
     }
-    for (const r of pool!.run(jobs)) {
-      if ('initial' in r) {
-        append(r);
-        env.budget.garbage(r.initial.byteLength + r.backoffs.byteLength);
-      }
-    }
+    for (const r of pool!.run(jobs)) if ('initial' in r) append(r);
   };
   while (adjusted.next()) {
     if (n === batchRows) {
@@ -938,6 +922,7 @@ function initialOrder(
         const bigger = allocate(batchRows * 2 * W);
         bigger.set(batch);
         batch = bigger;
+        out = { initial: allocate(batchRows * 2 * IW), backoffs: allocate(batchRows * 2 * (k + 1)) };
         env.budget.take(reserved, true);
         reserved *= 2;
         batchRows *= 2;
@@ -1451,13 +1436,7 @@ export class SpoolSink implements ModelSink {
     b[o + k + 1] = f32Bits(log10Backoff);
   }
   addRows(k: number, rows: Uint32Array, n: number): void {
-    const s = this.spools[k]!;
-    const W = k + 2;
-    for (let i = 0; i < n; i++) {
-      const o = s.push();
-      const b = s.block;
-      for (let j = 0; j < W; j++) b[o + j] = rows[i * W + j]!;
-    }
+    pushRows(this.spools[k]!, rows, n, k + 2);
   }
   /** MODEL rows of order k (call once per order, in order). */
   cursor(k: number): RowCursor {

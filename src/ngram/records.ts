@@ -195,7 +195,7 @@ export type SortJob =
   | { kind: 'rows'; rows: Uint32Array; n: number; spec: RowSpec; store: boolean }
   | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean }
   | { kind: 'arpa'; rows: Uint32Array; n: number; order: number; top: number; words: { bytes: Uint8Array; start: Int32Array; longest: number } }
-  | { kind: 'initial'; rows: Uint32Array; n: number; order: number; smoother: object; threshold: number }
+  | { kind: 'initial'; rows: Uint32Array; n: number; order: number; smoother: object; threshold: number; out: { initial: Uint32Array; backoffs: Uint32Array } }
   | { kind: 'interpolate'; range: object };
 
 /**
@@ -761,10 +761,16 @@ export class RowSorter implements RowTarget {
     return (this.spec.width + 3) * 4;
   }
 
-  /** Offset in `this.block` where the caller writes the next row (`width` words). */
-  push(): number {
-    if (this.count * this.spec.width === this.rows.length) this.makeRoom();
-    return this.count++ * this.spec.width;
+  pushed = 0;
+
+  /** Offset in `this.block` where the caller writes the next rows (`width` words each; see RowTarget). */
+  push(upTo = 1): number {
+    const W = this.spec.width;
+    if (this.count * W === this.rows.length) this.makeRoom();
+    const at = this.count * W;
+    this.pushed = Math.min(upTo, this.rows.length / W - this.count);
+    this.count += this.pushed;
+    return at;
   }
 
   /** The block being filled (valid until the next `push`). */
@@ -852,10 +858,24 @@ export class RowSorter implements RowTarget {
   }
 }
 
-/** Where a producer writes rows one at a time: `push()` gives the offset in `block` of a new row. */
+/**
+ * Where a producer writes rows: `push()` gives the offset in `block` of a new row; `push(m)`, of
+ * up to m new rows, as many as fit the block (at least one): `pushed` says how many.
+ */
 export interface RowTarget {
-  push(): number;
+  push(upTo?: number): number;
   readonly block: Uint32Array;
+  readonly pushed: number;
+}
+
+/** Appends rows `0…n` of `rows` (W words each) to `target`, a block's worth at a time. */
+export function pushRows(target: RowTarget, rows: Uint32Array, n: number, W: number): void {
+  for (let i = 0; i < n; ) {
+    const o = target.push(n - i);
+    const m = target.pushed;
+    target.block.set(rows.subarray(i * W, (i + m) * W), o);
+    i += m;
+  }
 }
 
 /**
@@ -874,7 +894,9 @@ export class RowSpool implements RowTarget {
     private readonly env: StreamEnv,
   ) {}
 
-  push(): number {
+  pushed = 0;
+
+  push(upTo = 1): number {
     const W = this.width;
     if (this.count * W === this.block.length) {
       const have = this.block.length / W;
@@ -890,8 +912,11 @@ export class RowSpool implements RowTarget {
         this.writeBlock();
       }
     }
-    this.rows++;
-    return this.count++ * W;
+    const at = this.count * W;
+    this.pushed = Math.min(upTo, this.block.length / W - this.count);
+    this.count += this.pushed;
+    this.rows += this.pushed;
+    return at;
   }
 
   private writeBlock(): void {
@@ -965,12 +990,16 @@ export class RowCollector implements RowTarget {
   constructor(readonly width: number) {
     this.block = new Uint32Array(256 * width);
   }
-  push(): number {
+  pushed = 0;
+  push(upTo = 1): number {
     if ((this.count + 1) * this.width > this.block.length) {
       const bigger = new Uint32Array(this.block.length * 2);
       bigger.set(this.block);
       this.block = bigger;
     }
-    return this.count++ * this.width;
+    const at = this.count * this.width;
+    this.pushed = Math.min(upTo, this.block.length / this.width - this.count);
+    this.count += this.pushed;
+    return at;
   }
 }
