@@ -1323,7 +1323,6 @@ export interface PipelineOptions {
 
 /** What estimation found: sizes, totals, the model's description. */
 export interface PipelineResult {
-  vocab: Vocabulary;
   /** Kept n-grams per order (index k−1). */
   counts: number[];
   description: string;
@@ -1331,7 +1330,7 @@ export interface PipelineResult {
 
 /**
  * Stages 2–5 on counted n-grams: from COUNT rows to a model in `sink`. `vocab` is the final
- * vocabulary (after any restriction); `totals` the corpus' sentences and words. `estimate()`
+ * vocabulary (after any restriction; only its size is read); `totals` the corpus' sentences and words. `estimate()`
  * and kotoba/node's `trainNgramModel` are this with a counter in front and a sink behind.
  *
  * @example
@@ -1351,7 +1350,7 @@ export interface PipelineResult {
  */
 export function estimateFromCounts(
   countRows: RowCursor,
-  vocab: Vocabulary,
+  vocab: Pick<Vocabulary, 'size'>,
   totals: { sentences: number; words: number },
   options: PipelineOptions,
   env: StreamEnv,
@@ -1414,7 +1413,7 @@ export function estimateFromCounts(
     log.info('=== 5/6 interpolating orders ===');
     interpolate(N, p1, initial, backoffs, sizes, smoother, makeSink(counts), env, log);
     const description = `${N}-gram ${smoother.name}${thresholds ? `, pruned ${thresholds.join(' ')}` : ''}, trained on ${totals.words} words in ${totals.sentences} sentences`;
-    return { vocab, counts, description };
+    return { counts, description };
   } finally {
     countRows.close();
     for (const c of cleanup) c.drop();

@@ -223,6 +223,11 @@ export interface SortPool {
   run(jobs: SortJob[], scratch?: SortScratch): SortResult[];
   /** A block of `words` uint32 that every thread of the pool can read (shared memory). */
   allocate(words: number): Uint32Array;
+  /**
+   * Asks the other threads to drop their sort arrays and collect their garbage (called when the
+   * calling thread collects its own: a block it freed is gone only once no thread holds a view).
+   */
+  collect?(): void;
 }
 
 /** A block for a stream: shared memory when a pool of threads will sort it. */

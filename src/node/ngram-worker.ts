@@ -106,7 +106,8 @@ function modelRows(cursor: RowCursor, k: number): ArpaRows {
 function run(): unknown {
   const N = job.order;
   const storage = new FileStorage(job.tempDir, job.tempQuota);
-  const env: StreamEnv = { storage, budget: new MemoryBudget(job.memoryBytes, collectGarbage), minReadBytes: job.minReadBytes };
+  // The helpers collect when this thread does (see SortPool.collect).
+  const env: StreamEnv = { storage, budget: new MemoryBudget(job.memoryBytes, () => (collectGarbage(), env.pool?.collect?.())), minReadBytes: job.minReadBytes };
   if (job.helpers.length > 0) env.pool = new WorkerSortPool(job.helpers, new Int32Array(job.slots), () => env, storage);
   const restrict = job.minCount !== undefined || job.maxSize !== undefined;
   const counter = new NgramCounter(N, env, new SortScratch(), restrict);
@@ -134,7 +135,8 @@ function run(): unknown {
       env.budget.garbage(m.type === 'tokens' ? m.tokens.byteLength : m.rows.byteLength);
       port.postMessage({ type: 'consumed' });
     }
-    let vocab = Vocabulary.fromWords(end.words);
+    let vocab: Vocabulary | null = Vocabulary.fromWords(end.words);
+    end.words = [];
     chargeVocabulary(vocab.size);
     let countRows = counter.finish((runs) => log.progress?.('merging count runs', runs, 0));
     if (restrict) {
@@ -157,20 +159,24 @@ function run(): unknown {
       const orders = sink!.finish();
       const transfer = orders.flatMap((o) => [o.words, o.log10Prob, o.log10Backoff, o.contextRow, o.suffixRow].filter((a) => a !== undefined).map((a) => a!.buffer as ArrayBuffer));
       port.postMessage({ type: 'tables', words: vocab.list(), orders, description: result.description, text: end.text }, transfer);
-      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
+      return { ...result, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     }
+    // Formatting is parallel from three threads on: one of them writes (parallelArpaLines).
+    const pool = env.pool && env.pool.threads > 2 ? env.pool : undefined;
+    // The words as bytes from here on, not as strings: every forced collection of the stages
+    // (hundreds) would mark a million strings and their map, tens of milliseconds each.
+    const words = wordBytes(vocab, pool ? (bytes) => new Uint8Array(new SharedArrayBuffer(Math.max(4, bytes))).subarray(0, bytes) : undefined);
+    const vocabulary = vocab.size;
+    vocab = null;
     const sink = new SpoolSink(N, env);
     try {
-      const result = estimateFromCounts(countRows, vocab, totals, options, env, () => sink);
+      const result = estimateFromCounts(countRows, { size: vocabulary }, totals, options, env, () => sink);
       log.info('=== 6/6 writing the ARPA file ===');
-      // Formatting is parallel from three threads on: one of them writes (parallelArpaLines).
-      const pool = env.pool && env.pool.threads > 2 ? env.pool : undefined;
-      const words = wordBytes(vocab, pool ? (bytes) => new Uint8Array(new SharedArrayBuffer(Math.max(4, bytes))).subarray(0, bytes) : undefined);
       // Batches of MODEL rows and their lines take a sixteenth of the budget.
       const batchRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
       const rowsOf = (k: number) => (pool ? parallelArpaLines(sink.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(sink.cursor(k), k));
       for (const chunk of arpaChunks(words, result.counts, rowsOf, end.text)) send(chunk);
-      return { ...result, vocab: undefined, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
+      return { ...result, vocabulary, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     } finally {
       sink.drop();
     }

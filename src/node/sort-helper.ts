@@ -16,7 +16,15 @@ const scratch = new SortScratch();
 const storages = new Map<string, FileStorage>();
 const shared = (words: number) => new Uint32Array(new SharedArrayBuffer(words * 4));
 
-port.on('message', ({ job, dir }: { job: SortJob; dir: string }) => {
+port.on('message', (message: { job: SortJob; dir: string } | { collect: true }) => {
+  if ('collect' in message) {
+    // The estimation worker collects: blocks it freed may still have views here, and this
+    // thread's sort arrays (as large as its largest share of a block since) are no longer needed.
+    scratch.release();
+    collectGarbage();
+    return;
+  }
+  const { job, dir } = message;
   let answer: HelperAnswer;
   try {
     let storage = storages.get(dir);
@@ -32,8 +40,4 @@ port.on('message', ({ job, dir }: { job: SortJob; dir: string }) => {
   port.postMessage(answer);
   Atomics.store(slot, index, DONE);
   Atomics.notify(slot, index);
-  // The job's sort arrays, and its view of the block, are as large as the block: free them now,
-  // not at some later collection (once this handler has returned and dropped the job).
-  scratch.release();
-  setImmediate(collectGarbage);
 });

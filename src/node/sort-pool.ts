@@ -40,6 +40,10 @@ export class WorkerSortPool implements SortPool {
     return new Uint32Array(new SharedArrayBuffer(words * 4));
   }
 
+  collect(): void {
+    for (const port of this.ports) port.postMessage({ collect: true });
+  }
+
   run(jobs: SortJob[], scratch = new SortScratch()): SortResult[] {
     if (jobs.length > this.threads) throw new Error('WorkerSortPool: more jobs than threads');
     for (let i = 1; i < jobs.length; i++) {
