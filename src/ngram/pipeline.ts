@@ -986,9 +986,11 @@ export interface InterpolationRange {
   /** backoffs[j]: BACKOFF rows of order j (j < top) in the range, backoffRows[j] of them. */
   backoffs: Uint32Array[];
   backoffRows: number[];
+  /** Whether to link the rows (suffix, context, backoffOf below); a sink that takes rows only needs none. */
+  links: boolean;
 }
 
-/** What `interpolateRange` makes of a range, order by order. */
+/** What `interpolateRange` makes of a range, order by order (the links empty when not asked for). */
 export interface InterpolatedRange {
   /** model[k]: MODEL rows of the kept n-grams of order k, kept[k] of them. */
   model: Uint32Array[];
@@ -1017,8 +1019,9 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
   const suffix: Int32Array[] = [];
   const context: Uint32Array[] = [];
   const backoffOf: Int32Array[] = [];
+  const links = r.links;
   const nextBackoff = new Int32Array(N + 1); // next BACKOFF row of order j to match
-  for (let j = 1; j < N; j++) backoffOf[j] = new Int32Array(r.backoffRows[j]!).fill(-1);
+  for (let j = 1; j < N; j++) backoffOf[j] = new Int32Array(links ? r.backoffRows[j]! : 0).fill(-1);
   // log10 γ of this n-gram as a context (the BACKOFF row with its words), or 0 when it has none.
   const backoff = (k: number, row: Uint32Array, at: number, keptRow: number): number => {
     if (k === N) return 0;
@@ -1027,7 +1030,7 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
     const b = r.backoffs[k]!;
     const bw = k + 2;
     for (let j = 0; j < k; j++) if (b[i * bw + j] !== row[at + j]) return 0;
-    backoffOf[k]![i] = keptRow;
+    if (links) backoffOf[k]![i] = keptRow;
     nextBackoff[k] = i + 1;
     return log10(getF64(b, i * bw + k));
   };
@@ -1046,8 +1049,8 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
   for (let k = 2; k <= N; k++) {
     const n = r.initialRows[k]! - r.before[k]!;
     model[k] = allocate(n * (k + 2));
-    suffix[k] = new Int32Array(n);
-    context[k] = new Uint32Array(n);
+    suffix[k] = new Int32Array(links ? n : 0);
+    context[k] = new Uint32Array(links ? n : 0);
   }
   const next = new Int32Array(N + 1); // next row of order k
   const p = new Float64Array(N + 1); // probability of order k's current (last stepped) row
@@ -1111,8 +1114,10 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
       for (let j = 0; j < k; j++) out[o + j] = row[at + j]!;
       out[o + k] = f32Bits(log10(prob));
       out[o + k + 1] = f32Bits(bo);
-      suffix[k]![keptRow] = suffixRow;
-      context[k]![keptRow] = row[at + k + 5]!;
+      if (links) {
+        suffix[k]![keptRow] = suffixRow;
+        context[k]![keptRow] = row[at + k + 5]!;
+      }
     }
     return true;
   };
@@ -1256,7 +1261,7 @@ function interpolate(
     unigramCuts.push(unigramsTo);
     const ranges: InterpolationRange[] = [];
     for (let t = 0; t < T; t++) {
-      const range: InterpolationRange = { top: N, float32: smoother.float32, p1: sharedP1, from: unigramCuts[t]!, to: unigramCuts[t + 1]!, initial: [], initialRows: [], before: [], backoffs: [], backoffRows: [] };
+      const range: InterpolationRange = { top: N, float32: smoother.float32, p1: sharedP1, from: unigramCuts[t]!, to: unigramCuts[t + 1]!, initial: [], initialRows: [], before: [], backoffs: [], backoffRows: [], links: !sink.addRows };
       streams.forEach((s, i) => {
         const a = cuts[t]![i]!;
         const b = cuts[t + 1]![i]!;
