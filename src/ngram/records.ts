@@ -169,7 +169,9 @@ export class MemoryBudget {
   /** Notes `n` bytes of short-lived arrays dropped (a batch's results): they count towards a collection. */
   garbage(n: number): void {
     this.freed += n;
-    if (this.collect && this.freed >= Math.max(32 << 20, Math.min(this.bytes, 1 << 40) / 16)) {
+    // Freed memory stays resident until a collection: outside the budget's count, so bounded by
+    // a constant (a sixteenth of the budget between 32 and 64 MB), not by a share of the budget.
+    if (this.collect && this.freed >= Math.min(64 << 20, Math.max(32 << 20, this.bytes / 16))) {
       this.freed = 0;
       this.collect();
     }
