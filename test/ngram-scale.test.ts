@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { arpaText, corpusFromText, countNgrams, estimate, memoryEnv, type SmoothingName } from '../src/index.js';
 import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
 import { countSpec, runSortJob } from '../src/ngram/pipeline.js';
-import { RowSorter, SortScratch, type SortJob, type SortPool } from '../src/ngram/records.js';
+import { pushRows, RowCollector, RowSorter, RowSpool, SortScratch, type SortJob, type SortPool } from '../src/ngram/records.js';
 import { cli, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
 const wikiLines = readFileSync(join(repoRoot, 'corpus', 'wiki.train.txt'), 'utf8').split('\n').slice(0, -1);
@@ -78,6 +78,29 @@ test('a pool of threads sorts the calling thread\'s share of a block with the so
   let total = 0;
   while (rows.next()) total += rows.row[rows.at + 2]!;
   assert.equal(total, n);
+});
+
+test('pushRows appends a batch across block growth and spills: the stream reads back every row, in order or sorted', () => {
+  const W = 3;
+  const n = 5000;
+  const rows = new Uint32Array(n * W);
+  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * W);
+  const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
+  // A 16 kB budget with 1 kB reads: blocks of a few hundred rows, so batches of 700 cross them.
+  const targets = [new RowSpool(W, memoryEnv(16 << 10, 1 << 10)), new RowSorter(spec, memoryEnv(16 << 10, 1 << 10), new SortScratch()), new RowCollector(W)];
+  for (const t of targets) for (let a = 0; a < n; a += 700) pushRows(t, rows.subarray(a * W), Math.min(700, n - a), W);
+  const read = (c: { next(): boolean; row: Uint32Array; at: number }) => {
+    const out: number[][] = [];
+    while (c.next()) out.push(Array.from(c.row.subarray(c.at, c.at + W)));
+    return out;
+  };
+  const inOrder = Array.from({ length: n }, (_, i) => Array.from(rows.subarray(i * W, i * W + W)));
+  assert.deepEqual(read((targets[0] as RowSpool).finish()), inOrder, 'a spool gives the rows back in order');
+  const sorted = [...inOrder].sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!);
+  assert.deepEqual(read((targets[1] as RowSorter).finish()), sorted, 'a sorter gives them back sorted');
+  const collector = targets[2] as RowCollector;
+  assert.equal(collector.count, n);
+  assert.deepEqual(Array.from(collector.block.subarray(0, n * W)), Array.from(rows));
 });
 
 test('estimate: the context and suffix links of every n-gram name the rows with those words, in one range or in many (cut inside last words)', () => {

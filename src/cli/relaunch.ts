@@ -19,7 +19,7 @@ const RELAUNCHED = 'KOTOBA_RELAUNCHED';
 /**
  * Whether the command line `argv` (without node and the script) estimates an n-gram model: `count`,
  * and `train` unless `--model` names a neural or log-linear kind. Read from the raw arguments,
- * before the CLI is loaded, so that the relaunching parent stays a bare Node process (about 40 MB
+ * before the CLI is loaded, so that the relaunching parent stays a bare Node process (about 45 MB
  * of memory rather than 60); a mistyped line is relaunched too, and the child reports it.
  */
 export function estimates(argv: readonly string[]): boolean {

@@ -1335,8 +1335,9 @@ export interface PipelineResult {
 
 /**
  * Stages 2–5 on counted n-grams: from COUNT rows to a model in `sink`. `vocab` is the final
- * vocabulary (after any restriction; only its size is read); `totals` the corpus' sentences and words. `estimate()`
- * and kotoba/node's `trainNgramModel` are this with a counter in front and a sink behind.
+ * vocabulary (after any restriction; only its size is read); `totals` the corpus' sentences and
+ * words. `estimate()` and kotoba/node's `trainNgramModel` are this with a counter in front and a
+ * sink behind.
  *
  * @example
  * ```ts
