@@ -563,7 +563,7 @@ export class NgramCounter {
   finish(onMerge?: (runsLeft: number) => void): RowCursor {
     if (this.blockLength > 0) this.countBlock(this.block, 0, this.blockLength, this.canKeep(this.blockLength));
     this.giveBack();
-    this.scratch.release();
+    this.env.budget.garbage(this.scratch.release());
     const counted = this.runs.cursor(onMerge);
     if (!this.shards) return counted;
     return new MergeCursor(this.spec, [counted, this.shards.finish(onMerge)]);
@@ -1414,7 +1414,7 @@ export function estimateFromCounts(
       cleanup.push({ drop: () => (stage.initial.close(), stage.backoffs.close()) });
       counts.push(stage.kept);
     }
-    scratch.release();
+    env.budget.garbage(scratch.release());
 
     log.info('=== 5/6 interpolating orders ===');
     interpolate(N, p1, initial, backoffs, sizes, smoother, makeSink(counts), env, log);

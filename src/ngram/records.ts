@@ -342,9 +342,14 @@ export class SortScratch {
     if (this.b.length < size + 1) this.b = new Uint32Array(size + 1);
     return this.b.subarray(0, size + 1);
   }
-  /** Frees the arrays (they are as large as the largest block sorted). */
-  release(): void {
+  /**
+   * Frees the arrays (they are as large as the largest block sorted); returns their bytes, for
+   * the budget's count of garbage (they leave memory at the next collection).
+   */
+  release(): number {
+    const bytes = this.p.byteLength + this.s.byteLength + this.k.byteLength;
     this.p = this.s = this.k = new Uint32Array(0);
+    return bytes;
   }
 }
 
@@ -791,11 +796,13 @@ export class RowSorter implements RowTarget {
     const want = Math.max(256, have * 2);
     const extra = (want - have) * this.rowBytes;
     if (this.env.budget.take(extra, want * this.rowBytes <= minBlockBytes(this.env))) {
+      const oldBytes = this.rows.byteLength;
       const bigger = newBlock(this.env, want * W);
       bigger.set(this.rows);
-      this.env.budget.garbage(this.rows.byteLength);
       this.rows = bigger;
       this.reserved += extra;
+      // Counted once nothing refers to the old block, so that the collection this may start frees it.
+      this.env.budget.garbage(oldBytes);
       return;
     }
     this.spill();
@@ -848,7 +855,7 @@ export class RowSorter implements RowTarget {
       this.reserved = 0;
       for (const r of results) if ('rows' in r) this.runs.keep(r.rows, r.n, r.perm, release);
     }
-    this.scratch.release();
+    this.env.budget.garbage(this.scratch.release());
     return this.runs.cursor(onMerge);
   }
 
@@ -910,11 +917,12 @@ export class RowSpool implements RowTarget {
       const want = Math.max(256, have * 2);
       const extra = (want - have) * W * 4;
       if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
+        const oldBytes = this.block.byteLength;
         const bigger = new Uint32Array(want * W);
         bigger.set(this.block);
-        this.env.budget.garbage(this.block.byteLength);
         this.block = bigger;
         this.reserved += extra;
+        this.env.budget.garbage(oldBytes); // once nothing refers to the old block (see RowSorter)
       } else {
         this.writeBlock();
       }
