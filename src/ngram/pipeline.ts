@@ -876,7 +876,9 @@ function initialOrder(
   let reserved = batchRows * rowWords * 4;
   env.budget.take(reserved, true);
   let batch = allocate(batchRows * W);
-  let out = { initial: allocate(batchRows * IW), backoffs: allocate(batchRows * (k + 1)) };
+  /** Room for the INITIAL and BACKOFF rows of a batch of `rows` rows. */
+  const outArrays = (rows: number) => ({ initial: allocate(rows * IW), backoffs: allocate(rows * (k + 1)) });
+  let out = outArrays(batchRows);
   /** The part of `out` for batch rows a … b−1. */
   const outFor = (a: number, b: number) => ({ initial: out.initial.subarray(a * IW, b * IW), backoffs: out.backoffs.subarray(a * (k + 1), b * (k + 1)) });
   let n = 0;
@@ -922,8 +924,10 @@ function initialOrder(
         const bigger = allocate(batchRows * 2 * W);
         bigger.set(batch);
         batch = bigger;
-        out = { initial: allocate(batchRows * 2 * IW), backoffs: allocate(batchRows * 2 * (k + 1)) };
+        out = outArrays(batchRows * 2);
+        // The old batch and its output arrays (`reserved` bytes) are garbage now.
         env.budget.take(reserved, true);
+        env.budget.garbage(reserved);
         reserved *= 2;
         batchRows *= 2;
       } else {
