@@ -228,6 +228,15 @@ function writeLine(w: ByteWriter, wb: WordBytes, k: number, top: number, words: 
  * ```
  */
 export function formatModelRows(wb: WordBytes, rows: Uint32Array, n: number, k: number, top: number): Uint8Array {
+  const chunks = formatModelChunks(wb, rows, n, k, top);
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
+}
+
+/**
+ * `formatModelRows` as chunks of about a megabyte, each owning its buffer: a thread hands them
+ * on (transferred, not copied) to the one that writes the file.
+ */
+export function formatModelChunks(wb: WordBytes, rows: Uint32Array, n: number, k: number, top: number): Uint8Array[] {
   const w = new ByteWriter();
   const max = lineMax(wb, k);
   const chunks: Uint8Array[] = [];
@@ -238,7 +247,7 @@ export function formatModelRows(wb: WordBytes, rows: Uint32Array, n: number, k: 
     writeLine(w, wb, k, top, rows, at, f32FromWord(rows[at + k]!), f32FromWord(rows[at + k + 1]!));
   }
   chunks.push(w.take());
-  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
+  return chunks;
 }
 
 function f32FromWord(bits: number): number {

@@ -72,7 +72,6 @@ import {
   minBlockBytes,
   newBlock,
   pushRows,
-  type MemoryBudget,
   RowCollector,
   RowSorter,
   RowSpool,
@@ -84,7 +83,7 @@ import {
   type StreamEnv,
 } from './records.js';
 import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
-import { formatModelRows, type WordBytes } from './arpa.js';
+import { formatModelChunks, type WordBytes } from './arpa.js';
 
 // ---------------------------------------------------------------------------------------------
 // Row layouts
@@ -274,7 +273,7 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
   if (job.kind === 'initial') {
     return initialRows(job.order, job.rows, job.n, smootherFrom(job.smoother as SmootherRecipe), job.threshold, job.out);
   }
-  if (job.kind === 'arpa') return { bytes: copySharedBytes(formatModelRows(job.words, job.rows, job.n, job.order, job.top), env) };
+  if (job.kind === 'arpa') return { chunks: formatModelChunks(job.words, job.rows, job.n, job.order, job.top) };
   if (job.kind === 'rows') {
     const perm = sortRows(job.rows, job.n, job.spec, scratch);
     if (job.store) {
@@ -305,18 +304,10 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
   return { rows, perm: null, n: unique };
 }
 
-function copySharedBytes(a: Uint8Array, env: StreamEnv): Uint8Array {
-  if (!env.pool) return a;
-  const out = new Uint8Array(env.pool.allocate((a.length + 3) >> 2).buffer, 0, a.length);
-  out.set(a);
-  return out;
-}
-
 /**
  * Stage 6 for ARPA files with a pool of threads: MODEL rows of order k read a batch at a time,
- * each batch cut into one slice per thread but one and formatted at once, the lines in order.
- * The remaining thread is the one that writes the lines to the file (the caller's main thread):
- * measured on 2 cores, formatting on both made this stage 1.5× slower than formatting on one.
+ * each batch cut into one slice per thread and formatted at once, the lines in order. Every
+ * thread formats, the caller's too: the lines move on to the writing thread without a copy.
  */
 export function* parallelArpaLines(
   cursor: RowCursor,
@@ -333,22 +324,13 @@ export function* parallelArpaLines(
   const reserved = batchRows * (W * 4 + 10 * W);
   env.budget.take(reserved, true);
   try {
-    yield* formatBatches(cursor, k, top, words, pool, batch, batchRows, env.budget);
+    yield* formatBatches(cursor, k, top, words, pool, batch, batchRows);
   } finally {
     env.budget.give(reserved);
   }
 }
 
-function* formatBatches(
-  cursor: RowCursor,
-  k: number,
-  top: number,
-  words: WordBytes,
-  pool: SortPool,
-  batch: Uint32Array,
-  batchRows: number,
-  budget: MemoryBudget,
-): Generator<Uint8Array> {
+function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batch: Uint32Array, batchRows: number): Generator<Uint8Array> {
   const W = k + 2;
   for (;;) {
     let n = 0;
@@ -359,19 +341,14 @@ function* formatBatches(
       n++;
     }
     if (n === 0) return;
-    const T = n < PARALLEL_MIN_ROWS ? 1 : Math.max(1, pool.threads - 1);
+    const T = n < PARALLEL_MIN_ROWS ? 1 : pool.threads;
     const jobs: SortJob[] = [];
     for (let t = 0; t < T; t++) {
       const a = Math.floor((n * t) / T);
       const b = Math.floor((n * (t + 1)) / T);
       jobs.push({ kind: 'arpa', rows: batch.subarray(a * W, b * W), n: b - a, order: k, top, words });
     }
-    for (const r of T > 1 ? pool.run(jobs) : [{ bytes: formatModelRows(words, batch, n, k, top) }]) {
-      if ('bytes' in r) {
-        yield r.bytes.slice();
-        budget.garbage(r.bytes.byteLength);
-      }
-    }
+    for (const r of pool.run(jobs)) if ('chunks' in r) yield* r.chunks;
     if (n < batchRows) return;
   }
 }

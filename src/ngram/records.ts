@@ -202,12 +202,12 @@ export type SortJob =
 
 /**
  * A sorted run: stored, or in memory (rows, read through `perm`, or in order when it is null);
- * or, for an `arpa` job, the formatted lines.
+ * or, for an `arpa` job, the formatted lines in chunks that own their buffers.
  */
 export type SortResult =
   | { run: StoredRun }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
-  | { bytes: Uint8Array }
+  | { chunks: Uint8Array[] }
   | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
   | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] };
 

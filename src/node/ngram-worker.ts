@@ -19,9 +19,6 @@ import { FileStorage } from './temp-storage.js';
 import { WorkerSortPool } from './sort-pool.js';
 import { POSTED, VOCABULARY_BYTES_PER_TYPE, WRITTEN, type WorkerInput, type WorkerJob } from './ngram-job.js';
 
-/** Output chunks the worker may run ahead of the writer. */
-const AHEAD = 4;
-
 const job = workerData as WorkerJob;
 const control = new Int32Array(job.control);
 const port = parentPort!;
@@ -42,12 +39,18 @@ function receive(): WorkerInput {
   }
 }
 
-/** Bytes per message: output in flight stays below AHEAD of these. */
+/** Bytes per message at most. */
 const CHUNK = 4 << 20;
+/** Output bytes the worker may run ahead of the writer. */
+const AHEAD_BYTES = 4 * CHUNK;
+/** The sizes of the chunks sent and not yet known to be written, oldest first. */
+const unwritten: number[] = [];
+let unwrittenBytes = 0;
 
 /**
  * Hands output (a chunk that owns its buffer) to the main thread in pieces of at most CHUNK
- * bytes, keeping at most AHEAD pieces unwritten.
+ * bytes, keeping at most AHEAD_BYTES unwritten (in bytes, not pieces: a thread's lines come in
+ * pieces of a megabyte, and four of those in flight leave the writer waiting on each write).
  */
 function send(chunk: Uint8Array): void {
   if (chunk.length > CHUNK) {
@@ -56,7 +59,12 @@ function send(chunk: Uint8Array): void {
   }
   port.postMessage({ type: 'chunk', chunk }, [chunk.buffer as ArrayBuffer]);
   sent++;
-  for (let written = Atomics.load(control, WRITTEN); sent - written > AHEAD; written = Atomics.load(control, WRITTEN)) {
+  unwritten.push(chunk.length);
+  unwrittenBytes += chunk.length;
+  for (let written = Atomics.load(control, WRITTEN); ; written = Atomics.load(control, WRITTEN)) {
+    // The writer counts the chunks it has written: drop those from the oldest end.
+    while (unwritten.length > sent - written) unwrittenBytes -= unwritten.shift()!;
+    if (unwrittenBytes <= AHEAD_BYTES) return;
     Atomics.wait(control, WRITTEN, written, 1000);
   }
 }
@@ -161,8 +169,8 @@ function run(): unknown {
       port.postMessage({ type: 'tables', words: vocab.list(), orders, description: result.description, text: end.text }, transfer);
       return { ...result, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     }
-    // Formatting is parallel from three threads on: one of them writes (parallelArpaLines).
-    const pool = env.pool && env.pool.threads > 2 ? env.pool : undefined;
+    // Formatting runs on every thread of the pool (parallelArpaLines).
+    const pool = env.pool;
     // The words as bytes from here on, not as strings: every forced collection of the stages
     // (hundreds) would mark a million strings and their map, tens of milliseconds each.
     const words = wordBytes(vocab, pool ? (bytes) => new Uint8Array(new SharedArrayBuffer(Math.max(4, bytes))).subarray(0, bytes) : undefined);

@@ -37,7 +37,8 @@ port.on('message', (message: { job: SortJob; dir: string } | { collect: true }) 
     const code = (e as { code?: string }).code;
     answer = e instanceof KotobaError ? { error: e.message, ...(code ? { code } : {}) } : { error: `sorting helper: ${(e as Error)?.message ?? String(e)}` };
   }
-  port.postMessage(answer);
+  // Formatted lines move to the estimation worker, which moves them on to the writer: no copies.
+  port.postMessage(answer, 'chunks' in answer ? answer.chunks.map((c) => c.buffer as ArrayBuffer) : []);
   Atomics.store(slot, index, DONE);
   Atomics.notify(slot, index);
 });

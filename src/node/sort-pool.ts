@@ -19,7 +19,7 @@ export const DONE = 2;
 export type HelperAnswer =
   | { stored: { path: string; words: number } }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
-  | { bytes: Uint8Array }
+  | { chunks: Uint8Array[] }
   | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
   | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] }
   | { error: string; hint?: string; code?: string };
