@@ -80,6 +80,46 @@ test('a pool of threads sorts the calling thread\'s share of a block with the so
   assert.equal(total, n);
 });
 
+test('a sorter that has spilled fills one half of its block while another thread sorts the other, and its runs keep their order', () => {
+  const W = 3;
+  const n = 400_000;
+  // Equal keys come back in the order they went in: the runs sorted elsewhere, and those sorted
+  // here while the other thread was still busy, are merged in block order.
+  const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
+  const env = memoryEnv(2 << 20, 4 << 10); // blocks of 65,536 rows, then halves of 32,768
+  let begun = 0;
+  let sortedHere = 0;
+  let asked = 0;
+  const pool: SortPool = {
+    threads: 2,
+    allocate: (words) => new Uint32Array(words),
+    run: (jobs: SortJob[], scratch?: SortScratch) => jobs.map((job) => runSortJob(job, env, scratch ?? new SortScratch())),
+    free: () => 1,
+    begin(job: SortJob) {
+      begun++;
+      let result: ReturnType<typeof runSortJob> | null = null;
+      return {
+        // Every third question finds the other thread still busy.
+        ready: () => (++asked % 3 === 0 ? (sortedHere++, false) : true),
+        wait: () => (result ??= runSortJob(job, env, new SortScratch())),
+      };
+    },
+  };
+  env.pool = pool;
+  const sorter = new RowSorter(spec, env, new SortScratch());
+  const rows = new Uint32Array(n * W);
+  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * W);
+  pushRows(sorter, rows, n, W);
+  const cursor = sorter.finish();
+  const out: number[] = [];
+  while (cursor.next()) out.push(cursor.row[cursor.at]!, cursor.row[cursor.at + 1]!, cursor.row[cursor.at + 2]!);
+  assert.ok(begun >= 4 && sortedHere >= 1, `${begun} halves sorted elsewhere, ${sortedHere} here`);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * W]! - rows[b * W]! || rows[a * W + 1]! - rows[b * W + 1]! || a - b);
+  assert.equal(out.length, n * W);
+  for (let i = 0; i < n; i++) if (out[i * W + 2] !== order[i]) assert.fail(`row ${i}: ${out[i * W + 2]} where ${order[i]} belongs`);
+  assert.equal(env.budget.used, 0, 'the block and its halves are given back');
+});
+
 test('pushRows appends a batch across block growth and spills: the stream reads back every row, in order or sorted', () => {
   const W = 3;
   const n = 5000;

@@ -51,19 +51,22 @@
  * Every smoother streams: each is α(h, w) and γ(h) from its context's sums and the
  * count-of-counts (smoothing.ts), which stage 4 has at hand.
  *
- * Threads (a SortPool in the StreamEnv) take a fixed partition of each block and their results
- * are put together in a fixed order, so the bytes never depend on the thread count: counting
- * cuts a block of tokens at sentence starts (runs merged with their counts summed), sorting cuts
- * a block of rows into equal slices (runs merged), stage 4 cuts a batch between contexts, stage
- * 5 between last words (an n-gram and its suffix end in the same word, so ranges of last words
- * interpolate independently), and stage 6 formats slices of each order's rows. Stage 2 is one
- * sequential scan.
+ * Threads (a SortPool in the StreamEnv) take a partition of each block and their results are
+ * put together in a fixed order, so the bytes never depend on the thread count: counting cuts a
+ * block of tokens at sentence starts (runs merged with their counts summed), sorting cuts a
+ * block of rows into equal slices (runs merged), stage 4 cuts a batch between contexts, stage 5
+ * between last words (an n-gram and its suffix end in the same word, so ranges of last words
+ * interpolate independently), and stage 6 formats slices of each order's rows. Two stages also
+ * work in the background: a sorter that has spilled fills one half of its block while another
+ * thread sorts and stores the other, and stage 5 reads the next range and writes the last one's
+ * rows while other threads interpolate the range between. Stage 2 is one sequential scan.
  */
 import { BOS, type Vocabulary } from '../text/vocabulary.js';
 import { log10f } from './log10f.js';
 import {
   checkCount,
   countingSortPass,
+  freeThreads,
   sortRows,
   type SortJob,
   type SortPool,
@@ -341,7 +344,7 @@ function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBy
       n++;
     }
     if (n === 0) return;
-    const T = n < PARALLEL_MIN_ROWS ? 1 : pool.threads;
+    const T = n < PARALLEL_MIN_ROWS ? 1 : freeThreads(pool);
     const jobs: SortJob[] = [];
     for (let t = 0; t < T; t++) {
       const a = Math.floor((n * t) / T);
@@ -513,7 +516,7 @@ export class NgramCounter {
    */
   private countBlock(tokens: Uint32Array, from: number, to: number, keep: boolean): void {
     const pool = this.env.pool;
-    const pieces = pool && to - from >= PARALLEL_MIN_ROWS ? sentencePieces(tokens, from, to, pool.threads) : [[from, to]];
+    const pieces = pool && to - from >= PARALLEL_MIN_ROWS ? sentencePieces(tokens, from, to, freeThreads(pool)) : [[from, to]];
     const jobs: SortJob[] = pieces.map(([a, b]) => ({ kind: 'count', tokens, from: a!, to: b!, order: this.order, store: !keep }));
     const results = pool && jobs.length > 1 ? pool.run(jobs, this.scratch) : jobs.map((job) => runSortJob(job, this.env, this.scratch));
     for (const r of results) this.adopt(r);
@@ -875,8 +878,9 @@ function initialOrder(
   const process = (upto: number) => {
     const cuts = [0];
     if (pool && upto >= PARALLEL_MIN_ROWS) {
-      for (let t = 1; t < pool.threads; t++) {
-        let c = Math.max(cuts[cuts.length - 1]!, Math.floor((upto * t) / pool.threads));
+      const T = freeThreads(pool);
+      for (let t = 1; t < T; t++) {
+        let c = Math.max(cuts[cuts.length - 1]!, Math.floor((upto * t) / T));
         while (c > 0 && c < upto && sameWords(batch, (c - 1) * W, c * W, k - 1)) c++;
         if (c > cuts[cuts.length - 1]! && c < upto) cuts.push(c);
       }
@@ -1119,13 +1123,18 @@ function compareSuffixOrder(a: Uint32Array, ai: number, an: number, b: Uint32Arr
   return an - bn;
 }
 
-/** One stream of stage 5 in a buffer of fixed size: rows start … end−1 are read and not yet interpolated. */
+/**
+ * One stream of stage 5 in two buffers of fixed size: rows start … end−1 of `buf` are read and
+ * not yet interpolated. Reading moves to the other buffer (`spare`), so that a range another
+ * thread is interpolating in `buf` is never written over.
+ */
 interface RangeStream {
   cursor: RowCursor;
   /** Words per row (k), row width. */
   k: number;
   W: number;
   buf: Uint32Array;
+  spare: Uint32Array;
   capacity: number;
   start: number;
   end: number;
@@ -1180,16 +1189,22 @@ function interpolate(
   const bufferBytes = Math.max(minBlockBytes(env), Math.min(256 << 20, Math.floor(env.budget.available / 16)));
   const total = kinds.reduce((n, s) => n + s.rows * s.W * 4, 0);
   const streams: RangeStream[] = kinds.map(({ cursor, k, W, rows }) => {
-    const capacity = Math.max(4, Math.floor((bufferBytes * rows) / Math.max(1, total)));
-    return { cursor, k, W, buf: allocate(capacity * W), capacity, start: 0, end: 0, done: false };
+    const capacity = Math.max(4, Math.floor((bufferBytes * rows) / Math.max(1, total) / 2));
+    return { cursor, k, W, buf: allocate(capacity * W), spare: allocate(capacity * W), capacity, start: 0, end: 0, done: false };
   });
-  const taken = streams.reduce((n, s) => n + s.buf.byteLength, 0);
+  const taken = streams.reduce((n, s) => n + 2 * s.buf.byteLength, 0);
   env.budget.take(taken, true);
-  /** Refills a stream's buffer once half of it is used, keeping the row before `start` (a range's predecessor). */
+  /**
+   * Once half of a stream's rows are used: its unused rows, and the row before them (a range's
+   * predecessor), move to the front of the other buffer, which is then filled.
+   */
   const fill = (s: RangeStream) => {
     if (s.done || s.end - s.start >= s.capacity >> 1) return;
     const keep = s.start > 0 ? 1 : 0;
-    s.buf.copyWithin(0, (s.start - keep) * s.W, s.end * s.W);
+    const to = s.spare;
+    to.set(s.buf.subarray((s.start - keep) * s.W, s.end * s.W));
+    s.spare = s.buf;
+    s.buf = to;
     s.end -= s.start - keep;
     s.start = keep;
     while (s.end < s.capacity) {
@@ -1200,17 +1215,16 @@ function interpolate(
       const row = s.cursor.row;
       const at = s.cursor.at;
       const o = s.end * s.W;
-      for (let j = 0; j < s.W; j++) s.buf[o + j] = row[at + j]!;
+      for (let j = 0; j < s.W; j++) to[o + j] = row[at + j]!;
       s.end++;
     }
   };
   const bound = new Uint32Array(N);
   const cut = new Uint32Array(N);
-  const keptBefore = new Float64Array(N + 1);
-  const backoffsBefore = new Float64Array(N + 1);
   let unigramsFrom = 0;
-  let done = 0;
-  for (;;) {
+  /** The next range, cut into `T` slices; null after the last. */
+  const nextRange = (T: (topRows: number) => number): { slices: InterpolationRange[]; topRows: number } | null => {
+    if (unigramsFrom === V && streams.every((s) => s.done && s.start === s.end)) return null;
     for (const s of streams) fill(s);
     // The range: every row up to the last row read of the stream whose buffer ends first.
     let limit: RangeStream | null = null;
@@ -1229,11 +1243,11 @@ function interpolate(
     // One slice per thread, cut at rows of the top order so that each has its share of them.
     const top = N >= 2 ? streams[N - 2] : undefined;
     const topRows = top ? ends[N - 2]! - top.start : 0;
-    const T = pool && topRows >= PARALLEL_MIN_ROWS ? pool.threads : 1;
+    const slices = T(topRows);
     const cuts: number[][] = [streams.map((s) => s.start)];
     const unigramCuts = [unigramsFrom];
-    for (let t = 1; t < T; t++) {
-      const at = top!.start + Math.floor((topRows * t) / T);
+    for (let t = 1; t < slices; t++) {
+      const at = top!.start + Math.floor((topRows * t) / slices);
       cut.set(top!.buf.subarray(at * top!.W, at * top!.W + N));
       cuts.push(streams.map((s, i) => firstAfter(s, cuts[t - 1]![i]!, ends[i]!, cut, N, true)));
       unigramCuts.push(Math.max(unigramCuts[t - 1]!, Math.min(unigramsTo, cut[N - 1]! + 1)));
@@ -1241,7 +1255,7 @@ function interpolate(
     cuts.push(ends);
     unigramCuts.push(unigramsTo);
     const ranges: InterpolationRange[] = [];
-    for (let t = 0; t < T; t++) {
+    for (let t = 0; t < slices; t++) {
       const range: InterpolationRange = { top: N, float32: smoother.float32, p1: sharedP1, from: unigramCuts[t]!, to: unigramCuts[t + 1]!, initial: [], initialRows: [], before: [], backoffs: [], backoffRows: [], links: !sink.addRows };
       streams.forEach((s, i) => {
         const a = cuts[t]![i]!;
@@ -1259,7 +1273,15 @@ function interpolate(
       });
       ranges.push(range);
     }
-    const results = T > 1 ? pool!.run(ranges.map((range): SortJob => ({ kind: 'interpolate', range }))).map((r) => r as InterpolatedRange) : [interpolateRange(ranges[0]!, allocate)];
+    streams.forEach((s, i) => (s.start = ends[i]!));
+    unigramsFrom = unigramsTo;
+    return { slices: ranges, topRows };
+  };
+  const keptBefore = new Float64Array(N + 1);
+  const backoffsBefore = new Float64Array(N + 1);
+  let done = 0;
+  /** Hands a range's results to the sink, in order. */
+  const deliver = (results: InterpolatedRange[], topRows: number) => {
     let resultBytes = 0;
     for (const r of results) for (const arrays of [r.model, r.suffix, r.context, r.backoffOf]) for (const a of arrays) resultBytes += a?.byteLength ?? 0;
     env.budget.take(resultBytes, true);
@@ -1286,9 +1308,33 @@ function interpolate(
     env.budget.give(resultBytes);
     done += topRows;
     log?.progress?.('interpolating', done, 0);
-    streams.forEach((s, i) => (s.start = ends[i]!));
-    unigramsFrom = unigramsTo;
-    if (last) break;
+  };
+  const interpolateHere = (range: InterpolationRange) => interpolateRange(range, allocate);
+  if (pool?.begin && pool.threads > 1) {
+    // The other threads interpolate a range while this one reads the next and hands the one
+    // before to the sink: a pipeline, since reading and writing the streams are a large part.
+    const helpers = pool.threads - 1;
+    const slices = (topRows: number) => (topRows >= PARALLEL_MIN_ROWS ? helpers : 1);
+    type Started = { wait: () => InterpolatedRange[]; topRows: number };
+    const start = (range: { slices: InterpolationRange[]; topRows: number }): Started => {
+      const jobs = range.slices.map((r) => pool.begin!({ kind: 'interpolate', range: r }));
+      return { wait: () => jobs.map((j) => j.wait() as InterpolatedRange), topRows: range.topRows };
+    };
+    const first = nextRange(slices);
+    let running = first && start(first);
+    while (running) {
+      const next = nextRange(slices);
+      const results = running.wait();
+      const topRows = running.topRows;
+      running = next && start(next);
+      deliver(results, topRows);
+    }
+  } else {
+    const slices = (topRows: number) => (pool && topRows >= PARALLEL_MIN_ROWS ? freeThreads(pool) : 1);
+    for (let range = nextRange(slices); range; range = nextRange(slices)) {
+      const results = range.slices.length > 1 ? pool!.run(range.slices.map((r): SortJob => ({ kind: 'interpolate', range: r }))).map((r) => r as InterpolatedRange) : range.slices.map(interpolateHere);
+      deliver(results, range.topRows);
+    }
   }
   env.budget.give(taken);
 }

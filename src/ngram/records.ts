@@ -220,9 +220,17 @@ export interface SortPool {
   readonly threads: number;
   /**
    * Runs the jobs at once (the first on the calling thread, with `scratch` for its sort, which
-   * the caller releases as it would on one thread); results in job order.
+   * the caller releases as it would on one thread); results in job order. At most `free()` jobs.
    */
   run(jobs: SortJob[], scratch?: SortScratch): SortResult[];
+  /**
+   * Starts one job on another thread and returns at once (a sorted block written to storage in
+   * the background while the caller goes on); when every other thread has such a job, waits for
+   * the oldest first. Absent: every job runs inside `run`.
+   */
+  begin?(job: SortJob): PendingJob;
+  /** Threads that `run` may use now: the calling one and those without a job from `begin`. */
+  free?(): number;
   /** A block of `words` uint32 that every thread of the pool can read (shared memory). */
   allocate(words: number): Uint32Array;
   /**
@@ -230,6 +238,19 @@ export interface SortPool {
    * calling thread collects its own: a block it freed is gone only once no thread holds a view).
    */
   collect?(): void;
+}
+
+/** A job started by `SortPool.begin`. */
+export interface PendingJob {
+  /** Whether its result has come (`wait` returns without waiting). */
+  ready(): boolean;
+  /** Its result, waiting for it (once; a failure throws here). */
+  wait(): SortResult;
+}
+
+/** Threads a job may be cut for now (see `SortPool.free`). */
+export function freeThreads(pool: SortPool): number {
+  return pool.free ? pool.free() : pool.threads;
 }
 
 /** A block for a stream: shared memory when a pool of threads will sort it. */
@@ -758,6 +779,14 @@ export class RowSorter implements RowTarget {
   private count = 0;
   private reserved = 0; // bytes taken from the budget
   private readonly runs: RunSet;
+  /**
+   * Once the stream has spilled, with a pool that sorts in the background: the block cut in two
+   * halves, one filled here while another thread sorts and stores the other (`pending`).
+   */
+  private halves: [Uint32Array, Uint32Array] | null = null;
+  private pending: PendingJob | null = null;
+  /** Runs sorted here while `pending` was still being sorted (they follow it). */
+  private readonly waiting: StoredRun[] = [];
 
   constructor(
     readonly spec: RowSpec,
@@ -791,6 +820,7 @@ export class RowSorter implements RowTarget {
   }
 
   private makeRoom(): void {
+    if (this.halves) return this.spillHalf();
     const W = this.spec.width;
     const have = this.rows.length / W;
     const want = Math.max(256, have * 2);
@@ -806,17 +836,57 @@ export class RowSorter implements RowTarget {
       return;
     }
     this.spill();
+    // From the first spill on, sort in the background where another thread can: each half of the
+    // block in turn is filled while the other is sorted (runs of half the size, in the same memory).
+    const pool = this.env.pool;
+    const half = (this.rows.length / W) >> 1;
+    if (pool?.begin && pool.threads > 1 && half >= PARALLEL_ROWS && half * this.rowBytes >= minBlockBytes(this.env)) {
+      this.halves = [this.rows.subarray(0, half * W), this.rows.subarray(half * W, 2 * half * W)];
+      this.rows = this.halves[0];
+    }
   }
 
   /**
-   * Sorts the block into runs: one, or one per thread of the pool (a fixed cut into equal
+   * Hands the full half to another thread to sort and store, and goes on in the other half; when
+   * that thread is still at the other half, sorts this one here (waiting would leave one idle).
+   */
+  private spillHalf(): void {
+    const W = this.spec.width;
+    if (this.pending && !this.pending.ready()) {
+      const perm = sortRows(this.rows, this.count, this.spec, this.scratch);
+      // Runs stay in block order: this one goes after the half being sorted elsewhere.
+      const runs = new RunSet(this.spec, this.env);
+      runs.store(this.rows, this.count, perm);
+      this.waiting.push(runs.takeStored());
+      this.count = 0;
+      return;
+    }
+    this.settle();
+    this.pending = this.env.pool!.begin!({ kind: 'rows', rows: this.rows.subarray(0, this.count * W), n: this.count, spec: this.spec, store: true });
+    this.rows = this.rows === this.halves![0] ? this.halves![1] : this.halves![0];
+    this.count = 0;
+  }
+
+  /** Takes the run of the half being sorted elsewhere, waiting for it. */
+  private settle(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = null;
+    const r = pending.wait();
+    if ('run' in r) this.runs.add(r.run);
+    for (const run of this.waiting.splice(0)) this.runs.add(run);
+  }
+
+  /**
+   * Sorts the block into runs: one, or one per free thread of the pool (a fixed cut into equal
    * slices; the merge puts them together again).
    */
   private sortBlock(store: boolean): SortResult[] {
     const W = this.spec.width;
     const n = this.count;
     const pool = this.env.pool;
-    if (!pool || n < PARALLEL_ROWS || pool.threads < 2) {
+    const T = pool && n >= PARALLEL_ROWS ? freeThreads(pool) : 1;
+    if (T < 2) {
       const perm = sortRows(this.rows, n, this.spec, this.scratch);
       if (store) {
         this.runs.store(this.rows, n, perm);
@@ -825,13 +895,12 @@ export class RowSorter implements RowTarget {
       return [{ rows: this.rows, perm: perm.slice(0, n), n }];
     }
     const jobs: SortJob[] = [];
-    const T = pool.threads;
     for (let t = 0; t < T; t++) {
       const a = Math.floor((n * t) / T);
       const b = Math.floor((n * (t + 1)) / T);
       jobs.push({ kind: 'rows', rows: this.rows.subarray(a * W, b * W), n: b - a, spec: this.spec, store });
     }
-    return pool.run(jobs, this.scratch);
+    return pool!.run(jobs, this.scratch);
   }
 
   private spill(): void {
@@ -841,7 +910,9 @@ export class RowSorter implements RowTarget {
 
   /** Ends the input; the sorted stream. */
   finish(onMerge?: (runsLeft: number) => void): RowCursor {
-    if (this.runs.spilled) {
+    if (this.runs.spilled || this.pending) {
+      // The half sorted elsewhere comes first; the last rows are sorted here, on every thread.
+      this.settle();
       if (this.count > 0) this.spill();
       this.releaseBlock();
     } else {
@@ -863,10 +934,17 @@ export class RowSorter implements RowTarget {
     this.env.budget.give(this.reserved);
     this.reserved = 0;
     this.rows = new Uint32Array(0);
+    this.halves = null;
   }
 
-  /** Frees everything (on error). */
+  /** Frees everything (on error): waits for a half being sorted elsewhere, and drops its run. */
   drop(): void {
+    try {
+      this.settle();
+    } catch {
+      // The error that brought us here is the one to report.
+    }
+    for (const run of this.waiting.splice(0)) run.drop();
     this.releaseBlock();
     this.runs.drop();
   }

@@ -7,7 +7,7 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { KotobaError } from '../errors.js';
 import { runSortJob } from '../ngram/pipeline.js';
-import { SortScratch, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../ngram/records.js';
+import { SortScratch, type PendingJob, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../ngram/records.js';
 import { tempDirError, type FileStorage } from './temp-storage.js';
 
 /** A helper's slot: idle, working, or done with an answer on its port. */
@@ -27,6 +27,10 @@ export type HelperAnswer =
 /** The estimation worker's side of the helpers. */
 export class WorkerSortPool implements SortPool {
   readonly threads: number;
+  /** Per helper: the job `begin` gave it, until its result is taken. */
+  private readonly started: (Started | null)[];
+  /** The helpers with a job from `begin`, oldest first. */
+  private readonly busy: number[] = [];
   constructor(
     private readonly ports: MessagePort[],
     private readonly slots: Int32Array,
@@ -34,6 +38,7 @@ export class WorkerSortPool implements SortPool {
     private readonly storage: FileStorage,
   ) {
     this.threads = ports.length + 1;
+    this.started = ports.map(() => null);
   }
 
   allocate(words: number): Uint32Array {
@@ -44,12 +49,68 @@ export class WorkerSortPool implements SortPool {
     for (const port of this.ports) port.postMessage({ collect: true });
   }
 
-  run(jobs: SortJob[], scratch = new SortScratch()): SortResult[] {
-    if (jobs.length > this.threads) throw new Error('WorkerSortPool: more jobs than threads');
-    for (let i = 1; i < jobs.length; i++) {
-      Atomics.store(this.slots, i - 1, BUSY);
-      this.ports[i - 1]!.postMessage({ job: jobs[i], dir: this.storage.dir });
+  free(): number {
+    return this.threads - this.busy.length;
+  }
+
+  begin(job: SortJob): PendingJob {
+    if (this.busy.length === this.ports.length) this.settle(this.busy[0]!);
+    const helper = this.started.indexOf(null);
+    this.post(helper, job);
+    const started: Started = { answer: undefined };
+    this.started[helper] = started;
+    this.busy.push(helper);
+    return {
+      ready: () => started.answer !== undefined || Atomics.load(this.slots, helper) !== BUSY,
+      wait: () => {
+        if (started.answer === undefined) this.settle(helper);
+        const a = started.answer!;
+        if ('error' in a) throw a.error;
+        return a.result;
+      },
+    };
+  }
+
+  /** Takes the answer of helper `i`'s job from `begin` into its handle. */
+  private settle(i: number): void {
+    const started = this.started[i]!;
+    try {
+      started.answer = { result: this.answer(i) };
+    } catch (error) {
+      started.answer = { error };
     }
+    this.started[i] = null;
+    this.busy.splice(this.busy.indexOf(i), 1);
+  }
+
+  private post(i: number, job: SortJob): void {
+    Atomics.store(this.slots, i, BUSY);
+    this.ports[i]!.postMessage({ job, dir: this.storage.dir });
+  }
+
+  /** Waits for helper `i`'s answer: its result, or the error to throw. */
+  private answer(i: number): SortResult {
+    while (Atomics.load(this.slots, i) === BUSY) Atomics.wait(this.slots, i, BUSY, 1000);
+    let answer = receiveMessageOnPort(this.ports[i]!);
+    while (!answer) {
+      Atomics.wait(this.slots, i, DONE, 1);
+      answer = receiveMessageOnPort(this.ports[i]!);
+    }
+    Atomics.store(this.slots, i, IDLE);
+    const a = answer.message as HelperAnswer;
+    if ('error' in a) {
+      // A full disk: worded with this thread's estimate of the space needed, unless this thread
+      // has written nothing yet (then the helper's own message, with its estimate, stands).
+      throw a.code && this.storage.neededBytes() > 0 ? tempDirError(Object.assign(new Error(a.error), { code: a.code }), this.storage.dir, () => this.storage.neededBytes()) : new KotobaError(a.error, a.hint);
+    }
+    return 'stored' in a ? { run: this.storage.adopt(a.stored.path, a.stored.words) } : a;
+  }
+
+  run(jobs: SortJob[], scratch = new SortScratch()): SortResult[] {
+    if (jobs.length > this.free()) throw new Error('WorkerSortPool: more jobs than free threads');
+    const helpers: number[] = [];
+    for (let i = 0; helpers.length < jobs.length - 1; i++) if (!this.started[i]) helpers.push(i);
+    helpers.forEach((h, j) => this.post(h, jobs[j + 1]!));
     let mine: SortResult | null = null;
     let failure: unknown = null;
     try {
@@ -59,22 +120,13 @@ export class WorkerSortPool implements SortPool {
     }
     const results: SortResult[] = [];
     // Collect every answer before failing, so that no helper is left working.
-    for (let i = 1; i < jobs.length; i++) {
-      while (Atomics.load(this.slots, i - 1) === BUSY) Atomics.wait(this.slots, i - 1, BUSY, 1000);
-      let answer = receiveMessageOnPort(this.ports[i - 1]!);
-      while (!answer) {
-        Atomics.wait(this.slots, i - 1, DONE, 1);
-        answer = receiveMessageOnPort(this.ports[i - 1]!);
+    helpers.forEach((h, j) => {
+      try {
+        results[j + 1] = this.answer(h);
+      } catch (e) {
+        failure ??= e;
       }
-      Atomics.store(this.slots, i - 1, IDLE);
-      const a = answer.message as HelperAnswer;
-      if ('error' in a) {
-        // A full disk: worded with this thread's estimate of the space needed, unless this thread
-        // has written nothing yet (then the helper's own message, with its estimate, stands).
-        failure ??= a.code && this.storage.neededBytes() > 0 ? tempDirError(Object.assign(new Error(a.error), { code: a.code }), this.storage.dir, () => this.storage.neededBytes()) : new KotobaError(a.error, a.hint);
-      } else if ('stored' in a) results[i] = { run: this.storage.adopt(a.stored.path, a.stored.words) };
-      else results[i] = a;
-    }
+    });
     if (failure) {
       for (const r of results) if (r && 'run' in r) r.run.drop();
       if (mine && 'run' in mine) mine.run.drop();
@@ -83,4 +135,9 @@ export class WorkerSortPool implements SortPool {
     results[0] = mine!;
     return results;
   }
+}
+
+/** A job from `begin`: its answer once taken. */
+interface Started {
+  answer: { result: SortResult } | { error: unknown } | undefined;
 }
