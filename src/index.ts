@@ -16,7 +16,7 @@ export * from './ngram/count.js';
 export * from './ngram/smoothing.js';
 export * from './ngram/estimate.js';
 export { MemoryBudget, MemoryStorage, memoryEnv } from './ngram/records.js';
-export type { RowCursor, RowSpec, RunStorage, SortJob, SortPool, SortResult, StoredRun, StreamEnv } from './ngram/records.js';
+export type { PendingJob, RowCursor, RowSpec, RunStorage, SortJob, SortPool, SortResult, StoredRun, StreamEnv } from './ngram/records.js';
 export { estimateFromCounts, f32Bits, f32FromBits, NgramCounter } from './ngram/pipeline.js';
 export type { ModelSink, PipelineLog, PipelineOptions, PipelineResult } from './ngram/pipeline.js';
 export * from './ngram/count-file.js';

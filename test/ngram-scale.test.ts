@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { arpaText, corpusFromText, countNgrams, estimate, memoryEnv, type SmoothingName } from '../src/index.js';
 import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
-import { countSpec, runSortJob } from '../src/ngram/pipeline.js';
+import { countSpec, f32Bits, parallelArpaLines, runSortJob } from '../src/ngram/pipeline.js';
+import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
+import { Vocabulary } from '../src/text/vocabulary.js';
 import { pushRows, RowCollector, RowSorter, RowSpool, SortScratch, type SortJob, type SortPool } from '../src/ngram/records.js';
 import { cli, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
@@ -118,6 +120,40 @@ test('a sorter that has spilled fills one half of its block while another thread
   assert.equal(out.length, n * W);
   for (let i = 0; i < n; i++) if (out[i * W + 2] !== order[i]) assert.fail(`row ${i}: ${out[i * W + 2]} where ${order[i]} belongs`);
   assert.equal(env.budget.used, 0, 'the block and its halves are given back');
+});
+
+test('ARPA lines formatted in the background (each batch\'s tail on another thread while the next batch is read) come out in order', () => {
+  const k = 3;
+  const W = k + 2;
+  const n = 150_000;
+  const words = wordBytes(Vocabulary.fromWords(Array.from({ length: 500 }, (_, i) => `w${i}`)));
+  const rows = new Uint32Array(n * W);
+  for (let i = 0; i < n; i++) rows.set([3 + (i % 500), 3 + ((i * 7) % 500), 3 + ((i * 13) % 500), f32Bits(-(i % 997) / 101), f32Bits(-(i % 89) / 7)], i * W);
+  const env = memoryEnv();
+  let begun = 0;
+  let waited = 0;
+  const pool: SortPool = {
+    threads: 2,
+    allocate: (words) => new Uint32Array(words),
+    run: (jobs: SortJob[]) => jobs.map((job) => runSortJob(job, env, new SortScratch())),
+    begin(job: SortJob) {
+      begun++;
+      let result: ReturnType<typeof runSortJob> | null = null;
+      // Formatted only when asked for: a batch read over the one being formatted would show.
+      return { ready: () => false, wait: () => (waited++, (result ??= runSortJob(job, env, new SortScratch()))) };
+    },
+  };
+  const cursor = () => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
+  // Batches of 40,000 rows (two of them in 80,000): the last, of 30,000, is formatted here alone.
+  const lines = Buffer.concat([...parallelArpaLines(cursor(), k, k, words, { ...env, pool }, 80_000)]);
+  assert.equal(begun, 3);
+  assert.ok(lines.equals(formatModelRows(words, rows, n, k, k)), 'the lines of every row, in order');
+  // A reader that stops early leaves no batch being formatted.
+  begun = waited = 0;
+  const early = parallelArpaLines(cursor(), k, k, words, { ...env, pool }, 80_000);
+  early.next();
+  early.return(undefined);
+  assert.ok(begun > 0 && waited === begun, `${begun} begun, ${waited} waited for`);
 });
 
 test('pushRows appends a batch across block growth and spills: the stream reads back every row, in order or sorted', () => {

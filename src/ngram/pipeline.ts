@@ -74,6 +74,7 @@ import {
   MergeCursor,
   minBlockBytes,
   newBlock,
+  type PendingJob,
   pushRows,
   RowCollector,
   RowSorter,
@@ -310,7 +311,9 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
 /**
  * Stage 6 for ARPA files with a pool of threads: MODEL rows of order k read a batch at a time,
  * each batch cut into one slice per thread and formatted at once, the lines in order. Every
- * thread formats, the caller's too: the lines move on to the writing thread without a copy.
+ * thread formats, the caller's too, and the lines move on to the writing thread without a copy.
+ * With `begin`, the other threads format the tail of a batch while this one reads the next
+ * batch and formats its head (two batches, each half the rows).
  */
 export function* parallelArpaLines(
   cursor: RowCursor,
@@ -322,27 +325,34 @@ export function* parallelArpaLines(
 ): Generator<Uint8Array> {
   const pool = env.pool;
   const W = k + 2;
-  const batch = pool.allocate(batchRows * W);
-  // The batch, and its lines (about ten bytes a word), come out of the budget.
+  // The batches, and their lines (about ten bytes a word), come out of the budget.
   const reserved = batchRows * (W * 4 + 10 * W);
   env.budget.take(reserved, true);
   try {
-    yield* formatBatches(cursor, k, top, words, pool, batch, batchRows);
+    if (pool.begin && pool.threads > 1) yield* formatInBackground(cursor, k, top, words, pool, [pool.allocate((batchRows >> 1) * W), pool.allocate((batchRows >> 1) * W)]);
+    else yield* formatBatches(cursor, k, top, words, pool, pool.allocate(batchRows * W));
   } finally {
     env.budget.give(reserved);
   }
 }
 
-function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batch: Uint32Array, batchRows: number): Generator<Uint8Array> {
+/** Reads up to a batch of MODEL rows into `batch`; the rows read. */
+function readBatch(cursor: RowCursor, W: number, batch: Uint32Array): number {
+  const rows = batch.length / W;
+  let n = 0;
+  while (n < rows && cursor.next()) {
+    const row = cursor.row;
+    const at = cursor.at;
+    for (let j = 0; j < W; j++) batch[n * W + j] = row[at + j]!;
+    n++;
+  }
+  return n;
+}
+
+function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batch: Uint32Array): Generator<Uint8Array> {
   const W = k + 2;
   for (;;) {
-    let n = 0;
-    while (n < batchRows && cursor.next()) {
-      const row = cursor.row;
-      const at = cursor.at;
-      for (let j = 0; j < W; j++) batch[n * W + j] = row[at + j]!;
-      n++;
-    }
+    const n = readBatch(cursor, W, batch);
     if (n === 0) return;
     const T = n < PARALLEL_MIN_ROWS ? 1 : freeThreads(pool);
     const jobs: SortJob[] = [];
@@ -352,7 +362,49 @@ function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBy
       jobs.push({ kind: 'arpa', rows: batch.subarray(a * W, b * W), n: b - a, order: k, top, words });
     }
     for (const r of pool.run(jobs)) if ('chunks' in r) yield* r.chunks;
-    if (n < batchRows) return;
+    if (n * W < batch.length) return;
+  }
+}
+
+/** The share of a batch this thread formats; the rest goes to the others (it also reads the batches). */
+const HEAD_SHARE = 0.45;
+
+function* formatInBackground(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batches: [Uint32Array, Uint32Array]): Generator<Uint8Array> {
+  const W = k + 2;
+  const helpers = pool.threads - 1;
+  const tail: PendingJob[] = []; // a batch's tail, being formatted elsewhere
+  function* tailLines(): Generator<Uint8Array> {
+    while (tail.length > 0) {
+      const r = tail[0]!.wait();
+      tail.shift();
+      if ('chunks' in r) yield* r.chunks;
+    }
+  }
+  try {
+    for (let i = 0; ; i++) {
+      // Read while the tail of the batch before is formatted (it is in the other batch).
+      const batch = batches[i & 1]!;
+      const n = readBatch(cursor, W, batch);
+      yield* tailLines();
+      if (n === 0) return;
+      const head = n < PARALLEL_MIN_ROWS ? n : Math.floor(n * HEAD_SHARE);
+      for (let t = 0; t < (head < n ? helpers : 0); t++) {
+        const a = head + Math.floor(((n - head) * t) / helpers);
+        const b = head + Math.floor(((n - head) * (t + 1)) / helpers);
+        tail.push(pool.begin!({ kind: 'arpa', rows: batch.subarray(a * W, b * W), n: b - a, order: k, top, words }));
+      }
+      yield* formatModelChunks(words, batch, head, k, top);
+      if (n * W < batch.length) return yield* tailLines();
+    }
+  } finally {
+    // Stopped early (an error downstream): no thread is left formatting into a batch.
+    for (const job of tail.splice(0)) {
+      try {
+        job.wait();
+      } catch {
+        // The error that stopped us is the one to report.
+      }
+    }
   }
 }
 
