@@ -122,6 +122,40 @@ test('a sorter that has spilled fills one half of its block while another thread
   assert.equal(env.budget.used, 0, 'the block and its halves are given back');
 });
 
+test('a sorted block kept in memory is read through its permutation with the next rows gathered on another thread', () => {
+  const W = 3;
+  const n = 200_000;
+  const env = memoryEnv();
+  let begun = 0;
+  let waited = 0;
+  const shared = (words: number) => new Uint32Array(new SharedArrayBuffer(words * 4));
+  const pool: SortPool = {
+    threads: 2,
+    allocate: shared,
+    run: (jobs: SortJob[], scratch?: SortScratch) => jobs.map((job) => runSortJob(job, env, scratch ?? new SortScratch())),
+    free: () => 2,
+    begin(job: SortJob) {
+      begun++;
+      let result: ReturnType<typeof runSortJob> | null = null;
+      // Gathered only when asked for: a buffer read while it is being filled would show.
+      return { ready: () => false, wait: () => (waited++, (result ??= runSortJob(job, env, new SortScratch()))) };
+    },
+  };
+  env.pool = pool;
+  const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
+  const sorter = new RowSorter(spec, env, new SortScratch());
+  const rows = new Uint32Array(n * W);
+  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 1009, i % 11, i], i * W);
+  pushRows(sorter, rows, n, W);
+  const cursor = sorter.finish();
+  const out: number[] = [];
+  while (cursor.next()) out.push(cursor.row[cursor.at + 2]!);
+  assert.equal(env.storage.runsWritten, 0, 'kept in memory');
+  assert.ok(begun > 4 && waited === begun, `${begun} gathers begun, ${waited} waited for`);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * W]! - rows[b * W]! || rows[a * W + 1]! - rows[b * W + 1]! || a - b);
+  assert.deepEqual(out, order);
+});
+
 test('ARPA lines formatted in the background (each batch\'s tail on another thread while the next batch is read) come out in order', () => {
   const k = 3;
   const W = k + 2;

@@ -67,6 +67,7 @@ import {
   checkCount,
   countingSortPass,
   freeThreads,
+  gatherRows,
   sortRows,
   type SortJob,
   type SortPool,
@@ -278,6 +279,10 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
     return initialRows(job.order, job.rows, job.n, smootherFrom(job.smoother as SmootherRecipe), job.threshold, job.out);
   }
   if (job.kind === 'arpa') return { chunks: formatModelChunks(job.words, job.rows, job.n, job.order, job.top) };
+  if (job.kind === 'gather') {
+    gatherRows(job.rows, job.perm, 0, job.perm.length, job.width, job.out);
+    return { gathered: job.perm.length };
+  }
   if (job.kind === 'rows') {
     const perm = sortRows(job.rows, job.n, job.spec, scratch);
     if (job.store) {
@@ -366,13 +371,18 @@ function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBy
   }
 }
 
-/** The share of a batch this thread formats; the rest goes to the others (it also reads the batches). */
+/**
+ * The share of a batch this thread formats at first; the rest goes to the others. It also reads
+ * the batches, and the share moves towards the point where neither side waits (the lines are
+ * the same whatever the cut).
+ */
 const HEAD_SHARE = 0.45;
 
 function* formatInBackground(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batches: [Uint32Array, Uint32Array]): Generator<Uint8Array> {
   const W = k + 2;
   const helpers = pool.threads - 1;
   const tail: PendingJob[] = []; // a batch's tail, being formatted elsewhere
+  let share = HEAD_SHARE;
   function* tailLines(): Generator<Uint8Array> {
     while (tail.length > 0) {
       const r = tail[0]!.wait();
@@ -385,9 +395,10 @@ function* formatInBackground(cursor: RowCursor, k: number, top: number, words: W
       // Read while the tail of the batch before is formatted (it is in the other batch).
       const batch = batches[i & 1]!;
       const n = readBatch(cursor, W, batch);
+      if (tail.length > 0) share = Math.min(0.9, Math.max(0.1, share + (tail.every((job) => job.ready()) ? -0.02 : 0.02)));
       yield* tailLines();
       if (n === 0) return;
-      const head = n < PARALLEL_MIN_ROWS ? n : Math.floor(n * HEAD_SHARE);
+      const head = n < PARALLEL_MIN_ROWS ? n : Math.floor(n * share);
       for (let t = 0; t < (head < n ? helpers : 0); t++) {
         const a = head + Math.floor(((n - head) * t) / helpers);
         const b = head + Math.floor(((n - head) * (t + 1)) / helpers);

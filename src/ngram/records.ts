@@ -198,16 +198,19 @@ export type SortJob =
   | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean }
   | { kind: 'arpa'; rows: Uint32Array; n: number; order: number; top: number; words: { bytes: Uint8Array; start: Int32Array; longest: number } }
   | { kind: 'initial'; rows: Uint32Array; n: number; order: number; smoother: object; threshold: number; out: { initial: Uint32Array; backoffs: Uint32Array } }
-  | { kind: 'interpolate'; range: object };
+  | { kind: 'interpolate'; range: object }
+  | { kind: 'gather'; rows: Uint32Array; perm: Uint32Array; width: number; out: Uint32Array };
 
 /**
  * A sorted run: stored, or in memory (rows, read through `perm`, or in order when it is null);
- * or, for an `arpa` job, the formatted lines in chunks that own their buffers.
+ * or, for an `arpa` job, the formatted lines in chunks that own their buffers; for a `gather`
+ * job, the rows gathered.
  */
 export type SortResult =
   | { run: StoredRun }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
   | { chunks: Uint8Array[] }
+  | { gathered: number }
   | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
   | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] };
 
@@ -226,10 +229,11 @@ export interface SortPool {
   /**
    * Starts one job on another thread and returns at once (a sorted block written to storage in
    * the background while the caller goes on); when every other thread has such a job, waits for
-   * the oldest first. Absent: every job runs inside `run`.
+   * the oldest first. Absent: every job runs inside `run`. A `gather` job is short and gives way:
+   * `run` waits for it rather than run with fewer threads.
    */
   begin?(job: SortJob): PendingJob;
-  /** Threads that `run` may use now: the calling one and those without a job from `begin`. */
+  /** Threads that `run` may use now: the calling one and those without a job from `begin` (but a `gather`). */
   free?(): number;
   /** A block of `words` uint32 that every thread of the pool can read (shared memory). */
   allocate(words: number): Uint32Array;
@@ -497,10 +501,14 @@ export function gatherRows(rows: Uint32Array, perm: Uint32Array, from: number, t
 
 /** Rows gathered per refill by a permutation cursor. */
 const GATHER_ROWS = 1024;
+/** Rows gathered per refill by another thread (see PermCursor). */
+const BACKGROUND_GATHER_ROWS = 1 << 14;
 
 /**
  * Reads rows of an in-memory block through its sort permutation (`null`: in order). Rows are
  * gathered a thousand at a time into a small buffer, so reading a sorted block is sequential.
+ * With a pool whose other thread is free, the next rows are gathered there (its cache misses,
+ * not this thread's) while this thread reads the ones before, in two buffers in turn.
  */
 class PermCursor implements RowCursor {
   row: Uint32Array;
@@ -508,15 +516,21 @@ class PermCursor implements RowCursor {
   private i = 0; // next row of the permutation to gather
   private end = 0; // words in the gathered buffer
   private closed = false;
-  private readonly buffer: Uint32Array;
+  private buffer: Uint32Array;
+  /** The other buffer, and the gathering into it that another thread may be doing. */
+  private spare: Uint32Array | null = null;
+  private pending: PendingJob | null = null;
   constructor(
     private rows: Uint32Array,
     private perm: Uint32Array | null,
     private readonly n: number,
     private readonly width: number,
     private readonly onClose: () => void,
+    private readonly pool?: SortPool,
   ) {
-    this.buffer = perm ? new Uint32Array(GATHER_ROWS * width) : new Uint32Array(0);
+    const background = !!(perm && pool?.begin && pool.threads > 1 && n >= 4 * BACKGROUND_GATHER_ROWS && isShared(rows) && isShared(perm));
+    if (background) this.spare = pool!.allocate(BACKGROUND_GATHER_ROWS * width);
+    this.buffer = !perm ? new Uint32Array(0) : background ? pool!.allocate(BACKGROUND_GATHER_ROWS * width) : new Uint32Array(GATHER_ROWS * width);
     this.row = perm ? this.buffer : rows;
     this.at = -width;
   }
@@ -531,24 +545,47 @@ class PermCursor implements RowCursor {
     }
     this.at += W;
     if (this.at < this.end) return true;
-    if (this.i >= this.n) {
+    if (this.pending) {
+      // The rows gathered elsewhere, in the other buffer.
+      const r = this.pending.wait();
+      this.pending = null;
+      [this.buffer, this.spare] = [this.spare!, this.buffer];
+      this.row = this.buffer;
+      this.end = ('gathered' in r ? r.gathered : 0) * W;
+    } else if (this.i < this.n) {
+      const to = Math.min(this.n, this.i + this.buffer.length / W);
+      gatherRows(this.rows, this.perm, this.i, to, W, this.buffer);
+      this.end = (to - this.i) * W;
+      this.i = to;
+    } else {
       this.close();
       return false;
     }
-    const to = Math.min(this.n, this.i + GATHER_ROWS);
-    gatherRows(this.rows, this.perm, this.i, to, W, this.buffer);
-    this.end = (to - this.i) * W;
-    this.i = to;
     this.at = 0;
+    const pool = this.pool;
+    if (this.spare && this.i < this.n && pool!.free!() > 1) {
+      const to = Math.min(this.n, this.i + BACKGROUND_GATHER_ROWS);
+      this.pending = pool!.begin!({ kind: 'gather', rows: this.rows, perm: this.perm.subarray(this.i, to), width: W, out: this.spare });
+      this.i = to;
+    }
     return true;
   }
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.rows = this.row = new Uint32Array(0);
+    // No other thread may be gathering from the block once it is released.
+    const pending = this.pending;
+    this.pending = null;
+    pending?.wait();
+    this.rows = this.row = this.buffer = new Uint32Array(0);
+    this.spare = null;
     this.perm = null;
     this.onClose();
   }
+}
+
+function isShared(a: Uint32Array): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
 }
 
 /**
@@ -699,7 +736,7 @@ export class RunSet {
 
   /** Keeps a sorted run in memory; `release` runs when it has been read. */
   keep(rows: Uint32Array, n: number, perm: Uint32Array | null, release: () => void): void {
-    this.inMemory.push(new PermCursor(rows, perm, n, this.spec.width, release));
+    this.inMemory.push(new PermCursor(rows, perm, n, this.spec.width, release, this.env.pool));
   }
 
   /** The one stored run (of a set used to write one run). */
@@ -892,7 +929,10 @@ export class RowSorter implements RowTarget {
         this.runs.store(this.rows, n, perm);
         return [];
       }
-      return [{ rows: this.rows, perm: perm.slice(0, n), n }];
+      // Shared with a pool, so that another thread can gather rows through it (PermCursor).
+      const kept = pool ? pool.allocate(n) : new Uint32Array(n);
+      kept.set(perm.subarray(0, n));
+      return [{ rows: this.rows, perm: kept, n }];
     }
     const jobs: SortJob[] = [];
     for (let t = 0; t < T; t++) {

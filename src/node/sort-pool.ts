@@ -20,6 +20,7 @@ export type HelperAnswer =
   | { stored: { path: string; words: number } }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
   | { chunks: Uint8Array[] }
+  | { gathered: number }
   | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
   | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] }
   | { error: string; hint?: string; code?: string };
@@ -50,14 +51,15 @@ export class WorkerSortPool implements SortPool {
   }
 
   free(): number {
-    return this.threads - this.busy.length;
+    // A helper that is gathering rows gives way (run waits for it: a few milliseconds).
+    return this.threads - this.busy.filter((i) => !this.started[i]!.yields).length;
   }
 
   begin(job: SortJob): PendingJob {
     if (this.busy.length === this.ports.length) this.settle(this.busy[0]!);
     const helper = this.started.indexOf(null);
     this.post(helper, job);
-    const started: Started = { answer: undefined };
+    const started: Started = { answer: undefined, yields: job.kind === 'gather' };
     this.started[helper] = started;
     this.busy.push(helper);
     return {
@@ -109,7 +111,8 @@ export class WorkerSortPool implements SortPool {
   run(jobs: SortJob[], scratch = new SortScratch()): SortResult[] {
     if (jobs.length > this.free()) throw new Error('WorkerSortPool: more jobs than free threads');
     const helpers: number[] = [];
-    for (let i = 0; helpers.length < jobs.length - 1; i++) if (!this.started[i]) helpers.push(i);
+    for (let i = 0; helpers.length < jobs.length - 1; i++) if (!this.started[i] || this.started[i]!.yields) helpers.push(i);
+    for (const h of helpers) if (this.started[h]) this.settle(h);
     helpers.forEach((h, j) => this.post(h, jobs[j + 1]!));
     let mine: SortResult | null = null;
     let failure: unknown = null;
@@ -140,4 +143,6 @@ export class WorkerSortPool implements SortPool {
 /** A job from `begin`: its answer once taken. */
 interface Started {
   answer: { result: SortResult } | { error: unknown } | undefined;
+  /** A short job (gathering rows) that `run` waits for rather than go without its thread. */
+  yields: boolean;
 }
