@@ -14,7 +14,7 @@ import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
 import { countSpec, f32Bits, parallelArpaLines, runSortJob } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
-import { pushRows, RowCollector, RowSorter, RowSpool, SortScratch, type SortJob, type SortPool } from '../src/ngram/records.js';
+import { pushRows, RowCollector, RowSorter, RowSpool, SortScratch, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
 import { cli, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
 const wikiLines = readFileSync(join(repoRoot, 'corpus', 'wiki.train.txt'), 'utf8').split('\n').slice(0, -1);
@@ -82,43 +82,61 @@ test('a pool of threads sorts the calling thread\'s share of a block with the so
   assert.equal(total, n);
 });
 
+/**
+ * A pool of "two threads" whose background jobs run only when their result is asked for (so a
+ * buffer written while another thread would still read it shows in the result); `ready` says
+ * whether that thread is done, as the caller wants it.
+ */
+function lazyPool(env: StreamEnv, ready: () => boolean, free?: () => number): { pool: SortPool; begun: () => number; waited: () => number } {
+  let begun = 0;
+  let waited = 0;
+  const pool: SortPool = {
+    threads: 2,
+    allocate: (words) => new Uint32Array(new SharedArrayBuffer(words * 4)),
+    run: (jobs: SortJob[], scratch?: SortScratch) => jobs.map((job) => runSortJob(job, env, scratch ?? new SortScratch())),
+    ...(free ? { free } : {}),
+    begin(job: SortJob) {
+      begun++;
+      let result: SortResult | null = null;
+      return { ready, wait: () => (waited++, (result ??= runSortJob(job, env, new SortScratch()))) };
+    },
+  };
+  return { pool, begun: () => begun, waited: () => waited };
+}
+
+/** Rows [word 0, word 1, id] through a RowSorter by words 0 and 1 (stable): the ids as they come back. */
+function sortedIds(env: StreamEnv, rows: Uint32Array, n: number, W: number): number[] {
+  const sorter = new RowSorter({ width: W, radix: [1, 0], key: [0, 1], sum: -1 }, env, new SortScratch());
+  pushRows(sorter, rows, n, W);
+  const cursor = sorter.finish();
+  const ids: number[] = [];
+  while (cursor.next()) ids.push(cursor.row[cursor.at + 2]!);
+  return ids;
+}
+
+/** Row indices of `rows` (W words each) in a stable sort by words 0 and 1. */
+function stableOrder(rows: Uint32Array, n: number, W: number): number[] {
+  return Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * W]! - rows[b * W]! || rows[a * W + 1]! - rows[b * W + 1]! || a - b);
+}
+
 test('a sorter that has spilled fills one half of its block while another thread sorts the other, and its runs keep their order', () => {
   const W = 3;
   const n = 400_000;
   // Equal keys come back in the order they went in: the runs sorted elsewhere, and those sorted
   // here while the other thread was still busy, are merged in block order.
-  const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
   const env = memoryEnv(2 << 20, 4 << 10); // blocks of 65,536 rows, then halves of 32,768
-  let begun = 0;
-  let sortedHere = 0;
   let asked = 0;
-  const pool: SortPool = {
-    threads: 2,
-    allocate: (words) => new Uint32Array(words),
-    run: (jobs: SortJob[], scratch?: SortScratch) => jobs.map((job) => runSortJob(job, env, scratch ?? new SortScratch())),
-    free: () => 1,
-    begin(job: SortJob) {
-      begun++;
-      let result: ReturnType<typeof runSortJob> | null = null;
-      return {
-        // Every third question finds the other thread still busy.
-        ready: () => (++asked % 3 === 0 ? (sortedHere++, false) : true),
-        wait: () => (result ??= runSortJob(job, env, new SortScratch())),
-      };
-    },
-  };
+  let sortedHere = 0;
+  // Every third question finds the other thread still busy.
+  const { pool, begun } = lazyPool(env, () => (++asked % 3 === 0 ? (sortedHere++, false) : true), () => 1);
   env.pool = pool;
-  const sorter = new RowSorter(spec, env, new SortScratch());
   const rows = new Uint32Array(n * W);
   for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * W);
-  pushRows(sorter, rows, n, W);
-  const cursor = sorter.finish();
-  const out: number[] = [];
-  while (cursor.next()) out.push(cursor.row[cursor.at]!, cursor.row[cursor.at + 1]!, cursor.row[cursor.at + 2]!);
-  assert.ok(begun >= 4 && sortedHere >= 1, `${begun} halves sorted elsewhere, ${sortedHere} here`);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * W]! - rows[b * W]! || rows[a * W + 1]! - rows[b * W + 1]! || a - b);
-  assert.equal(out.length, n * W);
-  for (let i = 0; i < n; i++) if (out[i * W + 2] !== order[i]) assert.fail(`row ${i}: ${out[i * W + 2]} where ${order[i]} belongs`);
+  const out = sortedIds(env, rows, n, W);
+  assert.ok(begun() >= 4 && sortedHere >= 1, `${begun()} halves sorted elsewhere, ${sortedHere} here`);
+  const order = stableOrder(rows, n, W);
+  assert.equal(out.length, n);
+  for (let i = 0; i < n; i++) if (out[i] !== order[i]) assert.fail(`row ${i}: ${out[i]} where ${order[i]} belongs`);
   assert.equal(env.budget.used, 0, 'the block and its halves are given back');
 });
 
@@ -126,34 +144,15 @@ test('a sorted block kept in memory is read through its permutation with the nex
   const W = 3;
   const n = 200_000;
   const env = memoryEnv();
-  let begun = 0;
-  let waited = 0;
-  const shared = (words: number) => new Uint32Array(new SharedArrayBuffer(words * 4));
-  const pool: SortPool = {
-    threads: 2,
-    allocate: shared,
-    run: (jobs: SortJob[], scratch?: SortScratch) => jobs.map((job) => runSortJob(job, env, scratch ?? new SortScratch())),
-    free: () => 2,
-    begin(job: SortJob) {
-      begun++;
-      let result: ReturnType<typeof runSortJob> | null = null;
-      // Gathered only when asked for: a buffer read while it is being filled would show.
-      return { ready: () => false, wait: () => (waited++, (result ??= runSortJob(job, env, new SortScratch()))) };
-    },
-  };
+  // Gathered only when asked for: a buffer read while it is being filled would show.
+  const { pool, begun, waited } = lazyPool(env, () => false, () => 2);
   env.pool = pool;
-  const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
-  const sorter = new RowSorter(spec, env, new SortScratch());
   const rows = new Uint32Array(n * W);
   for (let i = 0; i < n; i++) rows.set([(i * 7919) % 1009, i % 11, i], i * W);
-  pushRows(sorter, rows, n, W);
-  const cursor = sorter.finish();
-  const out: number[] = [];
-  while (cursor.next()) out.push(cursor.row[cursor.at + 2]!);
+  const out = sortedIds(env, rows, n, W);
   assert.equal(env.storage.runsWritten, 0, 'kept in memory');
-  assert.ok(begun > 4 && waited === begun, `${begun} gathers begun, ${waited} waited for`);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * W]! - rows[b * W]! || rows[a * W + 1]! - rows[b * W + 1]! || a - b);
-  assert.deepEqual(out, order);
+  assert.ok(begun() > 4 && waited() === begun(), `${begun()} gathers begun, ${waited()} waited for`);
+  assert.deepEqual(out, stableOrder(rows, n, W));
 });
 
 test('ARPA lines formatted in the background (each batch\'s tail on another thread while the next batch is read) come out in order', () => {
@@ -164,30 +163,19 @@ test('ARPA lines formatted in the background (each batch\'s tail on another thre
   const rows = new Uint32Array(n * W);
   for (let i = 0; i < n; i++) rows.set([3 + (i % 500), 3 + ((i * 7) % 500), 3 + ((i * 13) % 500), f32Bits(-(i % 997) / 101), f32Bits(-(i % 89) / 7)], i * W);
   const env = memoryEnv();
-  let begun = 0;
-  let waited = 0;
-  const pool: SortPool = {
-    threads: 2,
-    allocate: (words) => new Uint32Array(words),
-    run: (jobs: SortJob[]) => jobs.map((job) => runSortJob(job, env, new SortScratch())),
-    begin(job: SortJob) {
-      begun++;
-      let result: ReturnType<typeof runSortJob> | null = null;
-      // Formatted only when asked for: a batch read over the one being formatted would show.
-      return { ready: () => false, wait: () => (waited++, (result ??= runSortJob(job, env, new SortScratch()))) };
-    },
-  };
+  // Formatted only when asked for: a batch read over the one being formatted would show.
+  const { pool, begun, waited } = lazyPool(env, () => false);
   const cursor = () => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
   // Batches of 40,000 rows (two of them in 80,000): the last, of 30,000, is formatted here alone.
   const lines = Buffer.concat([...parallelArpaLines(cursor(), k, k, words, { ...env, pool }, 80_000)]);
-  assert.equal(begun, 3);
+  assert.equal(begun(), 3);
   assert.ok(lines.equals(formatModelRows(words, rows, n, k, k)), 'the lines of every row, in order');
   // A reader that stops early leaves no batch being formatted.
-  begun = waited = 0;
+  const before = begun();
   const early = parallelArpaLines(cursor(), k, k, words, { ...env, pool }, 80_000);
   early.next();
   early.return(undefined);
-  assert.ok(begun > 0 && waited === begun, `${begun} begun, ${waited} waited for`);
+  assert.ok(begun() > before && waited() === begun(), `${begun()} begun, ${waited()} waited for`);
 });
 
 test('pushRows appends a batch across block growth and spills: the stream reads back every row, in order or sorted', () => {
