@@ -573,10 +573,15 @@ class PermCursor implements RowCursor {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    // No other thread may be gathering from the block once it is released.
+    // No other thread may be gathering from the block once it is released. (A cursor closes
+    // with a gathering under way only when it is dropped early, on an error: that one is reported.)
     const pending = this.pending;
     this.pending = null;
-    pending?.wait();
+    try {
+      pending?.wait();
+    } catch {
+      // See above.
+    }
     this.rows = this.row = this.buffer = new Uint32Array(0);
     this.spare = null;
     this.perm = null;
