@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { arpaText, corpusFromText, countNgrams, estimate, memoryEnv, type SmoothingName } from '../src/index.js';
+import { arpaText, corpusFromText, countNgrams, estimate, KotobaError, MemoryBudget, MemoryStorage, memoryEnv, type SmoothingName } from '../src/index.js';
 import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
 import { countSpec, f32Bits, parallelArpaLines, runSortJob } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
@@ -138,6 +138,29 @@ test('a sorter that has spilled fills one half of its block while another thread
   assert.equal(out.length, n);
   for (let i = 0; i < n; i++) if (out[i] !== order[i]) assert.fail(`row ${i}: ${out[i]} where ${order[i]} belongs`);
   assert.equal(env.budget.used, 0, 'the block and its halves are given back');
+});
+
+test('a half that fails to be stored on another thread (a full disk) fails the stream that pushed it, and dropping the stream frees every run', () => {
+  const W = 3;
+  const n = 400_000;
+  class FullAfterThreeRuns extends MemoryStorage {
+    override begin() {
+      if (this.runsWritten >= 3) throw new KotobaError('no space left in the temporary folder', 'free some space');
+      return super.begin();
+    }
+  }
+  const storage = new FullAfterThreeRuns();
+  const env: StreamEnv = { storage, budget: new MemoryBudget(2 << 20), minReadBytes: 4 << 10 };
+  const { pool, begun } = lazyPool(env, () => true, () => 1);
+  env.pool = pool;
+  const sorter = new RowSorter({ width: W, radix: [1, 0], key: [0, 1], sum: -1 }, env, new SortScratch());
+  const rows = new Uint32Array(n * W);
+  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * W);
+  assert.throws(() => pushRows(sorter, rows, n, W), /no space left/);
+  assert.ok(begun() >= 3, `${begun()} halves handed over`);
+  sorter.drop();
+  assert.equal(storage.bytesHeld, 0, 'every run written is dropped');
+  assert.equal(env.budget.used, 0, 'the block is given back');
 });
 
 test('a sorted block kept in memory is read through its permutation with the next rows gathered on another thread', () => {
