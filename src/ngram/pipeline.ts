@@ -65,9 +65,11 @@ import { BOS, type Vocabulary } from '../text/vocabulary.js';
 import { log10f } from './log10f.js';
 import {
   checkCount,
+  copyShared,
   countingSortPass,
   freeThreads,
   gatherRows,
+  sortAndStore,
   sortRows,
   type SortJob,
   type SortPool,
@@ -284,12 +286,8 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
     return { gathered: job.perm.length };
   }
   if (job.kind === 'rows') {
+    if (job.store) return { run: sortAndStore(job.rows, job.n, job.spec, env, scratch) };
     const perm = sortRows(job.rows, job.n, job.spec, scratch);
-    if (job.store) {
-      const runs = new RunSet(job.spec, env);
-      runs.store(job.rows, job.n, perm);
-      return { run: runs.takeStored() };
-    }
     return { rows: job.rows, perm: copyShared(perm.subarray(0, job.n), env), n: job.n };
   }
   const N = job.order;
@@ -417,13 +415,6 @@ function* formatInBackground(cursor: RowCursor, k: number, top: number, words: W
       }
     }
   }
-}
-
-/** A copy of `a` that the pool's threads can read (a plain copy without a pool). */
-function copyShared(a: Uint32Array, env: StreamEnv): Uint32Array {
-  const out = env.pool ? env.pool.allocate(a.length) : new Uint32Array(a.length);
-  out.set(a);
-  return out;
 }
 
 /**

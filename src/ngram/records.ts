@@ -257,6 +257,13 @@ export function freeThreads(pool: SortPool): number {
   return pool.free ? pool.free() : pool.threads;
 }
 
+/** A copy of `a` that the pool's threads can read (a plain copy without a pool). */
+export function copyShared(a: Uint32Array, env: StreamEnv): Uint32Array {
+  const out = newBlock(env, a.length);
+  out.set(a);
+  return out;
+}
+
 /** A block for a stream: shared memory when a pool of threads will sort it. */
 export function newBlock(env: StreamEnv, words: number): Uint32Array {
   return env.pool ? env.pool.allocate(words) : new Uint32Array(words);
@@ -313,6 +320,13 @@ export function sortRows(rows: Uint32Array, n: number, spec: RowSpec, scratch: S
     [perm, spare] = [spare, perm];
   }
   return perm;
+}
+
+/** Sorts rows `0…n` of `rows` and writes them to storage as one run. */
+export function sortAndStore(rows: Uint32Array, n: number, spec: RowSpec, env: StreamEnv, scratch: SortScratch): StoredRun {
+  const runs = new RunSet(spec, env);
+  runs.store(rows, n, sortRows(rows, n, spec, scratch));
+  return runs.takeStored();
 }
 
 /** Finishes a sort from radix pass `pass` on by comparisons (few rows, large ids). */
@@ -895,11 +909,8 @@ export class RowSorter implements RowTarget {
   private spillHalf(): void {
     const W = this.spec.width;
     if (this.pending && !this.pending.ready()) {
-      const perm = sortRows(this.rows, this.count, this.spec, this.scratch);
       // Runs stay in block order: this one goes after the half being sorted elsewhere.
-      const runs = new RunSet(this.spec, this.env);
-      runs.store(this.rows, this.count, perm);
-      this.waiting.push(runs.takeStored());
+      this.waiting.push(sortAndStore(this.rows, this.count, this.spec, this.env, this.scratch));
       this.count = 0;
       return;
     }
@@ -935,9 +946,7 @@ export class RowSorter implements RowTarget {
         return [];
       }
       // Shared with a pool, so that another thread can gather rows through it (PermCursor).
-      const kept = pool ? pool.allocate(n) : new Uint32Array(n);
-      kept.set(perm.subarray(0, n));
-      return [{ rows: this.rows, perm: kept, n }];
+      return [{ rows: this.rows, perm: copyShared(perm.subarray(0, n), this.env), n }];
     }
     const jobs: SortJob[] = [];
     for (let t = 0; t < T; t++) {
