@@ -349,6 +349,20 @@ for (const [kind, arch, optimizer] of [
   });
 }
 
+test('dropout masks drawn in bulk are the draws of uniform() one by one, and the generator continues from the same state', () => {
+  for (const [seed, p, n] of [[1, 0.2, 1000], [7, 0.5, 4097], [9, 0.02, 1000], [3, 0.98, 1000]] as const) {
+    const bulk = new Random(seed, 2);
+    const single = new Random(seed, 2);
+    const mask = new Float32Array(n + 1).fill(-1);
+    bulk.fillMask(mask, n, p, 5);
+    const expected = Array.from({ length: n }, () => (single.uniform() < p ? 0 : 5));
+    assert.deepEqual(Array.from(mask.subarray(0, n)), expected);
+    assert.equal(mask[n], -1, 'nothing written past n');
+    assert.ok(expected.includes(0) && expected.includes(5), 'both outcomes occur');
+    assert.deepEqual(bulk.state(), single.state());
+  }
+});
+
 test('NaN in the loss stops training with an error naming the step and the checkpoint', async () => {
   const model = makeModel('rnn', { hidden: 8, classes: 0 });
   let steps = 0;

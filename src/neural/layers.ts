@@ -107,8 +107,7 @@ export function softmaxCrossEntropyForward(
  * expected activation is unchanged and nothing needs rescaling at test time.
  */
 export function dropoutMask(rng: Random, mask: Float32Array, n: number, p: number): void {
-  const keep = 1 / (1 - p);
-  for (let i = 0; i < n; i++) mask[i] = rng.uniform() < p ? 0 : keep;
+  rng.fillMask(mask, n, p, 1 / (1 - p));
 }
 
 /** out = inp ⊙ mask (out may be inp). */
