@@ -8,6 +8,8 @@
 //   node dist/bench/neural.js --models lstm --steps 20 --threads 2
 //   node dist/bench/neural.js --long --context stream --models lstm,gru     trained in stream context
 //   node dist/bench/neural.js --eval MODEL.safetensors [TEXT]   test perplexity under each protocol
+//   node dist/bench/neural.js --phases --models lstm,gru,transformer   where a training step's time goes,
+//                                                 kernel call by call, next to PyTorch's profiler
 //
 // (bench/long-runs.sh holds the multi-hour runs of issue 9: LSTM and Transformer against PyTorch.)
 //
@@ -82,6 +84,7 @@ const threads = Number(option('threads') ?? 2);
 const maxTime = Number(option('max-time') ?? 900);
 const only = option('models')?.split(',');
 const noTorch = process.argv.includes('--no-torch');
+const phasesMode = process.argv.includes('--phases');
 /** Long mode: the context the models train in (both are reported on the test text). */
 const context = option('context') ?? 'sentence';
 
@@ -247,6 +250,128 @@ async function kernelGflops(): Promise<string[][]> {
   return what.map((w, i) => [w, ...results.map((r) => r[i]!.toFixed(1)), ...(counts.length > 1 ? [r2(results[1]![i]!, results[0]![i]!)] : [])]);
 }
 
+/** Time and (for gemm) floating-point operations of one kind of kernel call, summed. */
+interface CallTotal {
+  ms: number;
+  calls: number;
+  flops: number;
+}
+
+/**
+ * --phases: times every kernel call of `steps` training steps (update included), grouped by
+ * kernel and, for gemm, by shape (op(A) M×K · op(B) K×N, "NT": B transposed). Only the outermost
+ * call is timed (a kernel that calls another counts once). Returns ms per step by group, and the
+ * whole step's ms.
+ */
+function kernelPhases(model: NeuralModel<unknown>, train: Corpus, kind: NeuralKind): { groups: Map<string, CallTotal>; stepMs: number } {
+  const d = TRAINING_DEFAULTS[kind];
+  const kernels = model.kernels as unknown as Record<string, unknown>;
+  const groups = new Map<string, CallTotal>();
+  const names = new Set<string>();
+  for (let o: object | null = kernels; o && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const n of Object.getOwnPropertyNames(o)) if (typeof kernels[n] === 'function' && !['constructor', 'alloc', 'allocInt32', 'close'].includes(n)) names.add(n);
+  }
+  let depth = 0;
+  for (const n of names) {
+    const f = (kernels[n] as (...a: unknown[]) => unknown).bind(kernels);
+    kernels[n] = (...a: unknown[]) => {
+      if (depth > 0) return f(...a);
+      depth++;
+      const t0 = performance.now();
+      try {
+        return f(...a);
+      } finally {
+        const ms = performance.now() - t0;
+        depth--;
+        let key = n;
+        let flops = 0;
+        if (n === 'gemm') {
+          const [tA, tB, M, N, K] = a as [boolean, boolean, number, number, number];
+          key = `gemm ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K}`;
+          flops = 2 * M * N * K;
+        }
+        const g = groups.get(key) ?? { ms: 0, calls: 0, flops: 0 };
+        g.ms += ms;
+        g.calls++;
+        g.flops += flops;
+        groups.set(key, g);
+      }
+    };
+  }
+  const rng = new Random(2);
+  const total = model.beginEpoch(train.tokens, new Random(3));
+  let s = 0;
+  const step = () => {
+    model.trainStep(s++ % total, rng);
+    model.update(d.lr, d.clip, 0);
+  };
+  for (let w = 0; w < 3; w++) step();
+  groups.clear();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const stepMs = (performance.now() - t0) / steps;
+  for (const g of groups.values()) {
+    g.ms /= steps;
+    g.calls /= steps;
+    g.flops /= steps;
+  }
+  return { groups, stepMs };
+}
+
+/** PyTorch's profiler on the same training steps: self CPU time per operator and shapes. */
+interface TorchProfile {
+  step_us?: number;
+  ops?: { op: string; shapes: string; self_us: number; calls: number }[];
+  error?: string;
+}
+
+function torchProfile(b: Bench, train: Corpus): TorchProfile {
+  if (noTorch) return { error: 'skipped (--no-torch)' };
+  const r = spawnSync(PYTHON, [join(repoRoot, 'bench', 'neural_torch.py'), ...torchArgs(b, train), '--profile'], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', ATEN_CPU_CAPABILITY: 'avx512', OMP_NUM_THREADS: String(threads) },
+    timeout: 20 * 60 * 1000,
+  });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchProfile;
+}
+
+/** --phases: one table per model, kotoba's kernel calls and PyTorch's operators, ms per step. */
+async function phases(benches: Bench[], train: Corpus): Promise<void> {
+  const ms = (x: number) => x.toFixed(2);
+  for (const b of benches) {
+    const model = await build(b, train);
+    const { groups, stepMs } = kernelPhases(model, train, b.kind);
+    model.kernels.close();
+    const rows = [...groups].sort((x, y) => y[1].ms - x[1].ms);
+    const inKernels = rows.reduce((a, [, g]) => a + g.ms, 0);
+    console.log(`## ${b.name}: one training step (${TRAINING_DEFAULTS[b.kind].batch}×${TRAINING_DEFAULTS[b.kind].bptt} tokens), kotoba on ${threads} thread${threads > 1 ? 's' : ''}, mean of ${steps} steps`);
+    console.log('');
+    console.log(
+      table(
+        ['kernel call', 'calls / step', 'ms / step', 'share', 'GFLOP/s'],
+        [
+          ...rows.slice(0, 14).map(([key, g]) => [key, g.calls.toFixed(0), ms(g.ms), `${((100 * g.ms) / stepMs).toFixed(1)} %`, g.flops ? (g.flops / g.ms / 1e6).toFixed(1) : '']),
+          ['other kernels', '', ms(rows.slice(14).reduce((a, [, g]) => a + g.ms, 0)), '', ''],
+          ['JavaScript between the calls', '', ms(stepMs - inKernels), `${((100 * (stepMs - inKernels)) / stepMs).toFixed(1)} %`, ''],
+          ['step', '', ms(stepMs), '100 %', ''],
+        ],
+      ),
+    );
+    console.log('');
+    const t = torchProfile(b, train);
+    if (t.error || !t.ops) {
+      console.log(`PyTorch: ${t.error ?? 'no profile'}`);
+      console.log('');
+      continue;
+    }
+    console.log(`PyTorch ${threads} thread${threads > 1 ? 's' : ''}, torch.profiler (self CPU time; the profiler's own cost makes the step ${ms(t.step_us! / 1000)} ms where it is shorter unprofiled, see the speed table):`);
+    console.log('');
+    console.log(table(['operator', 'input shapes', 'calls / step', 'ms / step'], t.ops.slice(0, 14).map((o) => [o.op, o.shapes, o.calls.toFixed(0), ms(o.self_us / 1000)])));
+    console.log('');
+  }
+}
+
 /**
  * A trained model's perplexity on a text under the three protocols: each line on its own
  * (sentence), the text as one stream (kotoba's stream: the Transformer's window slides by half),
@@ -287,7 +412,8 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg()[0]!.toFixed(2)} at start; Node ${process.version}`);
   console.log('');
 
-  if (!long) {
+  if (phasesMode) await phases(benches, train);
+  else if (!long) {
     const rows: string[][] = [];
     for (const b of benches) {
       const model = await build(b, train);

@@ -241,6 +241,7 @@ def main():
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--max-time', type=float, default=0)
     p.add_argument('--epochs', type=int, default=0, help='train whole epochs, validating on --valid after each')
+    p.add_argument('--profile', action='store_true', help='with --steps: where a training step\'s time goes (torch.profiler, self CPU time per op and shape)')
     p.add_argument('--init', type=float, default=0.1, help='uniform ±init for embeddings and output weights, as kotoba (0: PyTorch defaults)')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -390,6 +391,21 @@ def main():
             i += 1
         result['train_perplexity'] = math.exp(nats / tokens)
         result['steps'] = i
+    elif a.profile:
+        # Self CPU time per operator and input shapes, per training step: where PyTorch spends it.
+        for i in range(a.warmup):
+            step(i)
+        from torch.profiler import ProfilerActivity, profile
+        t0 = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            for i in range(a.warmup, a.warmup + a.steps):
+                step(i)
+        result['step_us'] = (time.perf_counter() - t0) * 1e6 / a.steps
+        ops = []
+        for e in prof.key_averages(group_by_input_shape=True):
+            ops.append({'op': e.key, 'shapes': str(e.input_shapes), 'self_us': e.self_cpu_time_total / a.steps, 'calls': e.count / a.steps})
+        ops.sort(key=lambda o: -o['self_us'])
+        result['ops'] = ops[:40]
     else:
         for i in range(a.warmup):
             step(i)
