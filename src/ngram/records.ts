@@ -310,10 +310,22 @@ export function sortRows(rows: Uint32Array, n: number, spec: RowSpec, scratch: S
   for (let pass = 0; pass < spec.radix.length; pass++) {
     const c = spec.radix[pass]!;
     let max = 0;
-    for (let i = 0; i < n; i++) {
-      const k = rows[perm[i]! * W + c]!;
-      keys[i] = k;
-      if (k > max) max = k;
+    if (pass === 0) {
+      for (let i = 0; i < n; i++) {
+        const k = rows[i * W + c]!;
+        keys[i] = k;
+        if (k > max) max = k;
+      }
+    } else {
+      // The column in row order first (a sequential read), then through the permutation: random
+      // reads of 4-byte keys, most of them in cache, rather than of whole rows (half the time).
+      // `spare` is free until the pass writes it.
+      for (let i = 0, r = c; i < n; i++, r += W) {
+        const k = rows[r]!;
+        spare[i] = k;
+        if (k > max) max = k;
+      }
+      for (let i = 0; i < n; i++) keys[i] = spare[perm[i]!]!;
     }
     if (n * 8 < max) return comparisonSort(rows, n, spec, perm, pass);
     countingSortPass(keys, perm, spare, n, scratch.buckets(max + 1));
