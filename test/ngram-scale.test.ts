@@ -119,6 +119,43 @@ function stableOrder(rows: Uint32Array, n: number, W: number): number[] {
   return Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * W]! - rows[b * W]! || rows[a * W + 1]! - rows[b * W + 1]! || a - b);
 }
 
+test('a sorter told how many rows are coming grows through one block without copying, takes the budget step by step, and sorts the same', () => {
+  const W = 3;
+  const n = 50_000;
+  const rows = new Uint32Array(n * W);
+  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * W);
+  const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
+  const env = memoryEnv();
+  const sorter = new RowSorter(spec, env, new SortScratch(), n);
+  const buffers = new Set<ArrayBufferLike>();
+  const used: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = sorter.push();
+    sorter.block.set(rows.subarray(i * W, i * W + W), at);
+    buffers.add(sorter.block.buffer);
+    used.push(env.budget.used);
+  }
+  assert.equal(buffers.size, 1, 'every block is a view of one buffer');
+  assert.ok(used[0]! < used[n - 1]! / 100, `the budget grows with the rows (${used[0]} bytes at the first row, ${used[n - 1]} at the last)`);
+  assert.equal(used[n - 1], n * (W + 3) * 4, 'no room taken for rows that are not coming');
+  const cursor = sorter.finish();
+  const ids: number[] = [];
+  while (cursor.next()) ids.push(cursor.row[cursor.at + 2]!);
+  cursor.close();
+  assert.deepEqual(ids, sortedIds(memoryEnv(), rows, n, W));
+  assert.deepEqual(ids, stableOrder(rows, n, W));
+  assert.equal(env.budget.used, 0, 'the block is given back');
+  // Under a budget too small for them all, it spills as before: the same rows, sorted.
+  const small = memoryEnv(256 << 10, 4 << 10);
+  const spilled = new RowSorter(spec, small, new SortScratch(), n);
+  pushRows(spilled, rows, n, W);
+  const back = spilled.finish();
+  const again: number[] = [];
+  while (back.next()) again.push(back.row[back.at + 2]!);
+  assert.ok(small.storage.runsWritten > 1, `${small.storage.runsWritten} runs`);
+  assert.deepEqual(again, ids);
+});
+
 test('a sorter that has spilled fills one half of its block while another thread sorts the other, and its runs keep their order', () => {
   const W = 3;
   const n = 400_000;

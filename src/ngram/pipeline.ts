@@ -885,12 +885,13 @@ function sameWords(rows: Uint32Array, a: number, b: number, m: number): boolean 
 /**
  * Stage 4 for order k ≥ 2: ADJUSTED rows in context order, read in batches that end at a
  * context boundary, each batch cut into one slice of whole contexts per thread (`initialRows`),
- * the results appended in order → INITIAL rows, sorted back into suffix order, and the contexts'
- * BACKOFF rows.
+ * the results appended in order → INITIAL rows (`expectedRows` of them, one per ADJUSTED row),
+ * sorted back into suffix order, and the contexts' BACKOFF rows.
  */
 function initialOrder(
   k: number,
   adjusted: RowCursor,
+  expectedRows: number,
   smoother: Smoother,
   recipe: SmootherRecipe | null,
   threshold: number,
@@ -898,7 +899,7 @@ function initialOrder(
   scratch: SortScratch,
   log?: PipelineLog,
 ): InitialOrder {
-  const initial = new RowSorter(initialSpec(k), env, scratch);
+  const initial = new RowSorter(initialSpec(k), env, scratch, expectedRows);
   const backoffs = new RowSpool(k + 1, env); // BACKOFF of order k−1: k−1 words, γ
   const W = k + 2;
   const IW = k + 6;
@@ -1487,7 +1488,7 @@ export function estimateFromCounts(
     const counts = [V];
     const sizes = { initial: [] as number[], backoffs: [] as number[] };
     for (let k = 2; k <= N; k++) {
-      const stage = initialOrder(k, sorters[k]!.finish(), smoother, recipe, thresholds?.[k - 1] ?? 0, env, scratch, log);
+      const stage = initialOrder(k, sorters[k]!.finish(), adjusted.sizes[k]!, smoother, recipe, thresholds?.[k - 1] ?? 0, env, scratch, log);
       initial[k] = stage.initial;
       backoffs[k - 1] = stage.backoffs;
       sizes.initial[k] = adjusted.sizes[k]!;

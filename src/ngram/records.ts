@@ -871,10 +871,18 @@ export class RowSorter implements RowTarget {
   /** Runs sorted here while `pending` was still being sorted (they follow it). */
   private readonly waiting: StoredRun[] = [];
 
+  /** With `expectedRows`: the block for all of them, which `rows` grows through. */
+  private whole: Uint32Array | null = null;
+
+  /**
+   * `expectedRows`: how many rows the stream will get, where that is known (stage 4 knows each
+   * order's n-grams): the block then grows without being copied (see `makeRoom`).
+   */
   constructor(
     readonly spec: RowSpec,
     private readonly env: StreamEnv,
     private readonly scratch: SortScratch,
+    private readonly expectedRows = 0,
   ) {
     this.runs = new RunSet(spec, env);
     this.rows = new Uint32Array(0);
@@ -906,14 +914,25 @@ export class RowSorter implements RowTarget {
     if (this.halves) return this.spillHalf();
     const W = this.spec.width;
     const have = this.rows.length / W;
-    const want = Math.max(256, have * 2);
+    const doubled = Math.max(256, have * 2);
+    // Never room for more rows than are coming (when that is known).
+    const want = this.expectedRows > have ? Math.min(doubled, this.expectedRows) : doubled;
     const extra = (want - have) * this.rowBytes;
     if (this.env.budget.take(extra, want * this.rowBytes <= minBlockBytes(this.env))) {
+      this.reserved += extra;
+      // A stream that knows how many rows are coming allocates a block for them all at once and
+      // grows through it, without copying: pages never written take no memory, and the budget
+      // is taken step by step as before.
+      if (!this.whole && this.expectedRows > want && !this.runs.spilled) this.whole = newBlock(this.env, this.expectedRows * W);
+      const whole = this.whole;
+      if (whole && (this.rows.length === 0 || this.rows.buffer === whole.buffer) && want * W <= whole.length) {
+        this.rows = whole.subarray(0, want * W);
+        return;
+      }
       const oldBytes = this.rows.byteLength;
       const bigger = newBlock(this.env, want * W);
       bigger.set(this.rows);
       this.rows = bigger;
-      this.reserved += extra;
       // Counted once nothing refers to the old block, so that the collection this may start frees it.
       this.env.budget.garbage(oldBytes);
       return;
