@@ -1457,7 +1457,8 @@ export function estimateFromCounts(
       N,
       V,
       (k) => {
-        const s = new RowSorter(adjustedSpec(k), env, scratch);
+        // Every token but <s> ends one COUNT row, and each COUNT row ends at most one k-gram.
+        const s = new RowSorter(adjustedSpec(k), env, scratch, totals.words + totals.sentences);
         sorters[k] = s;
         cleanup.push(s);
         return s;

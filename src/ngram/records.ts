@@ -871,18 +871,19 @@ export class RowSorter implements RowTarget {
   /** Runs sorted here while `pending` was still being sorted (they follow it). */
   private readonly waiting: StoredRun[] = [];
 
-  /** With `expectedRows`: the block for all of them, which `rows` grows through. */
+  /** With `maxRows`: the block for all of them that the budget could hold, which `rows` grows through. */
   private whole: Uint32Array | null = null;
 
   /**
-   * `expectedRows`: how many rows the stream will get, where that is known (stage 4 knows each
-   * order's n-grams): the block then grows without being copied (see `makeRoom`).
+   * `maxRows`: at most how many rows the stream will get, where that is known (stage 4 knows
+   * each order's n-grams; stage 2 has the tokens as a bound): the block then grows without being
+   * copied (see `makeRoom`).
    */
   constructor(
     readonly spec: RowSpec,
     private readonly env: StreamEnv,
     private readonly scratch: SortScratch,
-    private readonly expectedRows = 0,
+    private readonly maxRows = 0,
   ) {
     this.runs = new RunSet(spec, env);
     this.rows = new Uint32Array(0);
@@ -915,15 +916,18 @@ export class RowSorter implements RowTarget {
     const W = this.spec.width;
     const have = this.rows.length / W;
     const doubled = Math.max(256, have * 2);
-    // Never room for more rows than are coming (when that is known).
-    const want = this.expectedRows > have ? Math.min(doubled, this.expectedRows) : doubled;
+    // Never room for more rows than can come (when that is known).
+    const want = this.maxRows > have ? Math.min(doubled, this.maxRows) : doubled;
     const extra = (want - have) * this.rowBytes;
     if (this.env.budget.take(extra, want * this.rowBytes <= minBlockBytes(this.env))) {
       this.reserved += extra;
-      // A stream that knows how many rows are coming allocates a block for them all at once and
-      // grows through it, without copying: pages never written take no memory, and the budget
-      // is taken step by step as before.
-      if (!this.whole && this.expectedRows > want && !this.runs.spilled) this.whole = newBlock(this.env, this.expectedRows * W);
+      // A stream that knows how many rows can come allocates a block for them all at once (or
+      // for as many as the budget could ever hold) and grows through it, without copying: pages
+      // never written take no memory, and the budget is taken step by step as before.
+      if (!this.whole && this.maxRows > want && !this.runs.spilled) {
+        const most = Math.max(want, Math.floor(this.env.budget.bytes / this.rowBytes), Math.ceil(minBlockBytes(this.env) / this.rowBytes));
+        this.whole = newBlock(this.env, Math.min(this.maxRows, most) * W);
+      }
       const whole = this.whole;
       if (whole && (this.rows.length === 0 || this.rows.buffer === whole.buffer) && want * W <= whole.length) {
         this.rows = whole.subarray(0, want * W);
@@ -1023,6 +1027,7 @@ export class RowSorter implements RowTarget {
         if (--open === 0) this.env.budget.give(reserved);
       };
       this.rows = new Uint32Array(0);
+      this.whole = null; // the cursor's views keep it until they are read
       this.reserved = 0;
       for (const r of results) if ('rows' in r) this.runs.keep(r.rows, r.n, r.perm, release);
     }
@@ -1034,6 +1039,7 @@ export class RowSorter implements RowTarget {
     this.env.budget.give(this.reserved);
     this.reserved = 0;
     this.rows = new Uint32Array(0);
+    this.whole = null;
     this.halves = null;
   }
 
