@@ -3,12 +3,11 @@
  * them (ties to the even last digit, as their double-conversion breaks them): for ARPA files and
  * for every score kotoba prints.
  */
-const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`)); // exact in float64
+const POW10 = Float64Array.from({ length: 23 }, (_, i) => Number(`1e${i}`)); // exact in float64
 const LOG10_2 = Math.log10(2);
 // Bit casts through one shared word.
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
-const DIGITS = new Uint8Array(32);
 const SCRATCH = new Uint8Array(64);
 const LATIN1 = new TextDecoder('latin1');
 
@@ -58,9 +57,11 @@ function toPrecisionHalfEven(x: number, p: number): string {
 /**
  * The shortest digits by arithmetic, written into `out` at `at` (returns the new end, or -1 for
  * "use the exact method"): the decimals that read back as `x` are those inside the half-way
- * points to its float32 neighbours; take the first precision at which an integer fits that
- * interval, and of those the one nearest `x`. Gives up where float64 rounding could decide it,
- * and outside the plain-notation range.
+ * points to its float32 neighbours. In units of the ninth significant digit that interval is
+ * the integers L … H; the shortest decimals in it are the multiples of the largest power of ten
+ * that has one there, and of those the one nearest `x`. Gives up where float64 rounding could
+ * decide it, and outside the plain-notation range. (Math.floor and Math.ceil only: V8's
+ * Math.round costs several times as much, and this runs for every value of an ARPA file.)
  */
 export function shortestDigits(x: number, out: Uint8Array, at: number): number {
   const a = Math.abs(x);
@@ -71,51 +72,64 @@ export function shortestDigits(x: number, out: Uint8Array, at: number): number {
   const up = F32[0]!;
   U32[0] = bits - 1;
   const down = F32[0]!;
-  const lo = (a + down) / 2; // exact in float64
-  const hi = (a + up) / 2;
   // e = floor(log10 a), from the binary exponent, corrected by one comparison.
   const binary = (bits >>> 23) - 127;
   let e = Math.floor(binary * LOG10_2);
   if (e + 1 >= 0 && e + 1 < POW10.length && a >= POW10[e + 1]!) e++;
-  // No precision below this can have a decimal inside an interval this narrow.
-  const first = Math.max(1, Math.floor(e - (binary - 23) * LOG10_2));
-  for (let p = first; p <= 9; p++) {
-    const s = p - 1 - e; // digits after the decimal point
-    if (s < 0 || s > 22) return -1;
-    const scale = POW10[s]!;
-    const l = lo * scale;
-    const h = hi * scale;
-    // Too close to call in float64 (or a tie at an end point): let the exact method decide.
-    if (Math.abs(l - Math.round(l)) < 1e-6 || Math.abs(h - Math.round(h)) < 1e-6) return -1;
-    const mLo = Math.ceil(l);
-    const mHi = Math.floor(h);
-    if (mLo > mHi) continue;
-    // The candidate nearest a; a tie goes to the even digit (lmplz's double-conversion). a·10^s
-    // is exact in float64 for s ≤ 12 (24-bit mantissa × 5^s); beyond, let the exact method decide.
-    const v = a * scale;
-    const below = Math.floor(v);
-    if (s > 12 && Math.abs(v - below - 0.5) < 1e-6) return -1;
-    const nearest = v - below === 0.5 ? below + (below % 2) : Math.round(v);
-    // m < 10^9 fits an int32, so the digit loop runs on integer division.
-    let m = Math.min(mHi, Math.max(mLo, nearest)) | 0;
-    // Digits of m, least significant first, dropping trailing zeros of the fraction.
-    let frac = s;
-    while (frac > 0 && m % 10 === 0) {
-      m = (m / 10) | 0;
-      frac--;
-    }
-    let n = 0;
-    do {
-      DIGITS[n++] = 48 + (m % 10);
-      m = (m / 10) | 0;
-    } while (m > 0);
-    while (n <= frac) DIGITS[n++] = 48; // leading zeros: 0.00ddd
-    if (x < 0) out[at++] = 45; // '-'
-    for (let i = n - 1; i >= 0; i--) {
-      out[at++] = DIGITS[i]!;
-      if (i === frac && frac > 0) out[at++] = 46; // '.'
-    }
-    return at;
+  const s9 = 8 - e; // digits after the point at nine significant digits
+  if (s9 < 0 || s9 > 22) return -1;
+  const lo = ((a + down) / 2) * POW10[s9]!; // (a ± neighbour)/2 is exact in float64
+  const hi = ((a + up) / 2) * POW10[s9]!;
+  const loFloor = Math.floor(lo);
+  const H = Math.floor(hi);
+  // Too close to an integer to call in float64 (or a tie at an end point): the exact method.
+  if (lo - loFloor < 1e-6 || lo - loFloor > 1 - 1e-6 || hi - H < 1e-6 || hi - H > 1 - 1e-6) return -1;
+  const L = loFloor + 1;
+  // A multiple of d lies in L … H whenever d ≤ H − L + 1: the largest such power of ten, then
+  // larger ones while they have a multiple there too (never past the point: an integer's
+  // trailing zeros are digits).
+  let d = 1;
+  let j = 0;
+  while (j < s9 && d * 10 <= H - L + 1) {
+    d *= 10;
+    j++;
   }
-  return -1;
+  while (j < s9 && j < 8 && Math.floor(H / (d * 10)) * (d * 10) >= L) {
+    d *= 10;
+    j++;
+  }
+  const s = s9 - j; // digits after the point
+  // The candidate nearest a; a tie goes to the even digit (lmplz's double-conversion). a·10^s
+  // is exact in float64 for s ≤ 12 (24-bit mantissa × 5^s); beyond, let the exact method decide.
+  const v = a * POW10[s]!;
+  const below = Math.floor(v);
+  const r = v - below;
+  if (s > 12 && Math.abs(r - 0.5) < 1e-6) return -1;
+  const nearest = r === 0.5 ? below + (below % 2) : r > 0.5 ? below + 1 : below;
+  // m < 10^9 fits an int32, so the digit loops run on integer division.
+  let m = Math.min(Math.floor(H / d), Math.max(Math.ceil(L / d), nearest)) | 0;
+  let frac = s;
+  while (frac > 0 && m % 10 === 0) {
+    m = (m / 10) | 0;
+    frac--;
+  }
+  // m has `digits` digits; they are written from the right, the point after `frac` of them
+  // (0.00ddd when frac reaches past them).
+  let digits = 1;
+  while (digits < 10 && m >= POW10[digits]!) digits++;
+  if (x < 0) out[at++] = 45; // '-'
+  const end = at + (frac >= digits ? frac + 2 : frac > 0 ? digits + 1 : digits);
+  let o = end;
+  for (let i = 0; i < frac; i++) {
+    const q = (m / 10) | 0;
+    out[--o] = 48 + m - q * 10;
+    m = q;
+  }
+  if (frac > 0) out[--o] = 46; // '.'
+  do {
+    const q = (m / 10) | 0;
+    out[--o] = 48 + m - q * 10;
+    m = q;
+  } while (m > 0);
+  return end;
 }
