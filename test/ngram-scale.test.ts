@@ -119,7 +119,7 @@ function stableOrder(rows: Uint32Array, n: number, W: number): number[] {
   return Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * W]! - rows[b * W]! || rows[a * W + 1]! - rows[b * W + 1]! || a - b);
 }
 
-test('a sorter told how many rows are coming grows through one block without copying, takes the budget step by step, and sorts the same', () => {
+test('a sorter (and a spool) told how many rows are coming grows through one block without copying, takes the budget step by step, and sorts the same', () => {
   const W = 3;
   const n = 50_000;
   const rows = new Uint32Array(n * W);
@@ -154,6 +154,23 @@ test('a sorter told how many rows are coming grows through one block without cop
   while (back.next()) again.push(back.row[back.at + 2]!);
   assert.ok(small.storage.runsWritten > 1, `${small.storage.runsWritten} runs`);
   assert.deepEqual(again, ids);
+  // A spool told the same keeps its rows in the order they came, in one buffer too.
+  const spoolEnv = memoryEnv();
+  const spool = new RowSpool(W, spoolEnv, n);
+  const spoolBuffers = new Set<ArrayBufferLike>();
+  for (let i = 0; i < n; i++) {
+    const at = spool.push();
+    spool.block.set(rows.subarray(i * W, i * W + W), at);
+    spoolBuffers.add(spool.block.buffer);
+  }
+  assert.equal(spoolBuffers.size, 1, 'every block of the spool is a view of one buffer');
+  assert.equal(spoolEnv.budget.used, n * W * 4);
+  const spooled = spool.finish();
+  const inOrder: number[] = [];
+  while (spooled.next()) inOrder.push(spooled.row[spooled.at + 2]!);
+  spooled.close();
+  assert.deepEqual(inOrder, Array.from({ length: n }, (_, i) => i));
+  assert.equal(spoolEnv.budget.used, 0);
 });
 
 test('a sorter that has spilled fills one half of its block while another thread sorts the other, and its runs keep their order', () => {

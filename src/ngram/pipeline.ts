@@ -900,7 +900,7 @@ function initialOrder(
   log?: PipelineLog,
 ): InitialOrder {
   const initial = new RowSorter(initialSpec(k), env, scratch, expectedRows);
-  const backoffs = new RowSpool(k + 1, env); // BACKOFF of order k−1: k−1 words, γ
+  const backoffs = new RowSpool(k + 1, env, expectedRows); // BACKOFF of order k−1: k−1 words, γ; a context per row at most
   const W = k + 2;
   const IW = k + 6;
   const pool = recipe ? env.pool : undefined;
@@ -1512,8 +1512,9 @@ export function estimateFromCounts(
 /** Stage 6 for ARPA files: MODEL rows of every order spooled, to be written order by order. */
 export class SpoolSink implements ModelSink {
   readonly spools: RowSpool[] = [];
-  constructor(order: number, env: StreamEnv) {
-    for (let k = 1; k <= order; k++) this.spools[k] = new RowSpool(k + 2, env);
+  /** `counts`: the n-grams of each order (index k − 1), where known: each spool then grows without copying. */
+  constructor(order: number, env: StreamEnv, counts: readonly number[] = []) {
+    for (let k = 1; k <= order; k++) this.spools[k] = new RowSpool(k + 2, env, counts[k - 1] ?? 0);
   }
   add(k: number, row: Uint32Array, at: number, log10Prob: number, log10Backoff: number): void {
     const s = this.spools[k]!;

@@ -270,6 +270,25 @@ export function newBlock(env: StreamEnv, words: number): Uint32Array {
 }
 
 /**
+ * A stream's block grown from `rows` to `want` rows of W words. `whole`, where the stream knows
+ * how many rows can come, is a block for all of them allocated once: while it has room the block
+ * is a longer view of it, so nothing is copied and the pages not yet written take no memory.
+ * Otherwise a new block with the rows copied in (the caller counts the old one as garbage).
+ */
+function grownBlock(rows: Uint32Array, want: number, W: number, whole: Uint32Array | null, allocate: (words: number) => Uint32Array): Uint32Array {
+  if (whole && (rows.length === 0 || rows.buffer === whole.buffer) && want * W <= whole.length) return whole.subarray(0, want * W);
+  const bigger = allocate(want * W);
+  bigger.set(rows);
+  return bigger;
+}
+
+/** Rows to grow a block of `have` rows to: double, but never past `maxRows` when known (> have). */
+function grownRows(have: number, maxRows: number): number {
+  const doubled = Math.max(256, have * 2);
+  return maxRows > have ? Math.min(doubled, maxRows) : doubled;
+}
+
+/**
  * Bytes a block may always grow to, budget or not, so that a stream squeezed by the others never
  * writes runs too small to read back efficiently: four read buffers.
  */
@@ -915,30 +934,19 @@ export class RowSorter implements RowTarget {
     if (this.halves) return this.spillHalf();
     const W = this.spec.width;
     const have = this.rows.length / W;
-    const doubled = Math.max(256, have * 2);
-    // Never room for more rows than can come (when that is known).
-    const want = this.maxRows > have ? Math.min(doubled, this.maxRows) : doubled;
+    const want = grownRows(have, this.maxRows);
     const extra = (want - have) * this.rowBytes;
     if (this.env.budget.take(extra, want * this.rowBytes <= minBlockBytes(this.env))) {
       this.reserved += extra;
-      // A stream that knows how many rows can come allocates a block for them all at once (or
-      // for as many as the budget could ever hold) and grows through it, without copying: pages
-      // never written take no memory, and the budget is taken step by step as before.
+      // The block for every row that can come is at most what the budget could ever hold.
       if (!this.whole && this.maxRows > want && !this.runs.spilled) {
         const most = Math.max(want, Math.floor(this.env.budget.bytes / this.rowBytes), Math.ceil(minBlockBytes(this.env) / this.rowBytes));
         this.whole = newBlock(this.env, Math.min(this.maxRows, most) * W);
       }
-      const whole = this.whole;
-      if (whole && (this.rows.length === 0 || this.rows.buffer === whole.buffer) && want * W <= whole.length) {
-        this.rows = whole.subarray(0, want * W);
-        return;
-      }
-      const oldBytes = this.rows.byteLength;
-      const bigger = newBlock(this.env, want * W);
-      bigger.set(this.rows);
-      this.rows = bigger;
+      const old = this.rows;
+      this.rows = grownBlock(old, want, W, this.whole, (words) => newBlock(this.env, words));
       // Counted once nothing refers to the old block, so that the collection this may start frees it.
-      this.env.budget.garbage(oldBytes);
+      if (this.rows.buffer !== old.buffer) this.env.budget.garbage(old.byteLength);
       return;
     }
     this.spill();
@@ -1081,15 +1089,20 @@ export function pushRows(target: RowTarget, rows: Uint32Array, n: number, W: num
  * written as consecutive runs and read back one after the other.
  */
 export class RowSpool implements RowTarget {
-  block = new Uint32Array(0);
+  block: Uint32Array = new Uint32Array(0);
   private count = 0;
   private reserved = 0;
   private readonly runs: StoredRun[] = [];
   rows = 0;
 
+  /** With `maxRows`: the block for all of them that the budget could hold (see `grownBlock`). */
+  private whole: Uint32Array | null = null;
+
+  /** `maxRows`: at most how many rows will come, where that is known (see RowSorter). */
   constructor(
     readonly width: number,
     private readonly env: StreamEnv,
+    private readonly maxRows = 0,
   ) {}
 
   pushed = 0;
@@ -1098,15 +1111,16 @@ export class RowSpool implements RowTarget {
     const W = this.width;
     if (this.count * W === this.block.length) {
       const have = this.block.length / W;
-      const want = Math.max(256, have * 2);
+      const want = grownRows(have, this.maxRows);
       const extra = (want - have) * W * 4;
       if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
-        const oldBytes = this.block.byteLength;
-        const bigger = new Uint32Array(want * W);
-        bigger.set(this.block);
-        this.block = bigger;
+        if (!this.whole && this.maxRows > want && this.runs.length === 0) {
+          this.whole = new Uint32Array(Math.min(this.maxRows, Math.max(want, Math.floor(this.env.budget.bytes / (W * 4)))) * W);
+        }
+        const old = this.block;
+        this.block = grownBlock(old, want, W, this.whole, (words) => new Uint32Array(words));
         this.reserved += extra;
-        this.env.budget.garbage(oldBytes); // once nothing refers to the old block (see RowSorter)
+        if (this.block.buffer !== old.buffer) this.env.budget.garbage(old.byteLength); // once nothing refers to it (see RowSorter)
       } else {
         this.writeBlock();
       }
@@ -1135,10 +1149,12 @@ export class RowSpool implements RowTarget {
     if (this.runs.length === 0) {
       const rows = this.block;
       this.block = new Uint32Array(0);
+      this.whole = null;
       return new PermCursor(rows, null, this.count, W, release);
     }
     if (this.count > 0) this.writeBlock();
     this.block = new Uint32Array(0);
+    this.whole = null;
     release();
     const runs = this.runs.splice(0);
     const bytes = Math.max(this.env.minReadBytes, W * 4, Math.min(this.env.budget.available >> 1, 1 << 22));
@@ -1178,6 +1194,7 @@ export class RowSpool implements RowTarget {
     this.env.budget.give(this.reserved);
     this.reserved = 0;
     this.block = new Uint32Array(0);
+    this.whole = null;
     for (const r of this.runs.splice(0)) r.drop();
   }
 }

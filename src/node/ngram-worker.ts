@@ -176,17 +176,18 @@ function run(): unknown {
     const words = wordBytes(vocab, pool ? (bytes) => new Uint8Array(new SharedArrayBuffer(Math.max(4, bytes))).subarray(0, bytes) : undefined);
     const vocabulary = vocab.size;
     vocab = null;
-    const sink = new SpoolSink(N, env);
+    let sink: SpoolSink | null = null;
     try {
-      const result = estimateFromCounts(countRows, { size: vocabulary }, totals, options, env, () => sink);
+      const result = estimateFromCounts(countRows, { size: vocabulary }, totals, options, env, (counts) => (sink = new SpoolSink(N, env, counts)));
+      const spools = sink!;
       log.info('=== 6/6 writing the ARPA file ===');
       // Batches of MODEL rows and their lines take a sixteenth of the budget.
       const batchRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
-      const rowsOf = (k: number) => (pool ? parallelArpaLines(sink.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(sink.cursor(k), k));
+      const rowsOf = (k: number) => (pool ? parallelArpaLines(spools.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(spools.cursor(k), k));
       for (const chunk of arpaChunks(words, result.counts, rowsOf, end.text)) send(chunk);
       return { ...result, vocabulary, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     } finally {
-      sink.drop();
+      (sink as SpoolSink | null)?.drop();
     }
   } finally {
     counter.drop();
