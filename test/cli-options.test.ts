@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkPositionals, formatOptions, parseArgs, rangeText, type OptionSpec } from '../src/cli/args.js';
 import { commands, shortFlags } from '../src/cli/commands.js';
-import { estimates } from '../src/cli/relaunch.js';
+import { estimates, relaunchParentBytes } from '../src/cli/relaunch.js';
 import { KotobaError } from '../src/errors.js';
 import { formatFloat32 } from '../src/index.js';
 import { assertCleanFailure, LECTURE, repoRoot, runCli, tempDir } from './helpers.js';
@@ -208,6 +209,20 @@ test('every command that writes a file says so on stderr, with its size; --quiet
   } finally {
     cleanup();
   }
+});
+
+test("a relaunched command takes its parent's resident memory out of the memory budget (Linux)", { skip: process.platform !== 'linux' && 'Linux only (/proc)' }, () => {
+  assert.equal(relaunchParentBytes(), 0, 'a command that was not relaunched has no parent to count');
+  // A child told it was relaunched reads this process' resident memory.
+  const url = new URL('../src/cli/relaunch.js', import.meta.url).href;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { relaunchParentBytes } from '${url}'; console.log(relaunchParentBytes());`], {
+    env: { ...process.env, KOTOBA_RELAUNCHED: '1' },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const bytes = Number(r.stdout.trim());
+  const rss = process.memoryUsage().rss;
+  assert.ok(bytes > rss / 4 && bytes < rss * 4, `the parent's ${bytes} bytes, where this process has ${rss} resident`);
 });
 
 test('the command lines that estimate an n-gram model (and relaunch under the malloc setting) are told before the CLI loads', () => {

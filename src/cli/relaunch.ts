@@ -9,6 +9,7 @@
  * the library's users can set MALLOC_MMAP_THRESHOLD_ themselves.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { REPEATED_SIGNAL_MS } from '../node/signals.js';
 
 const VARIABLE = 'MALLOC_MMAP_THRESHOLD_';
@@ -61,6 +62,21 @@ export function relaunch(): Promise<number> {
       resolve(code ?? 1);
     });
   });
+}
+
+/**
+ * In the relaunched child: the parent's resident memory in bytes (Linux's /proc), which the
+ * command's memory budget has to cover too; 0 elsewhere or when it cannot be read.
+ */
+export function relaunchParentBytes(): number {
+  if (process.env[RELAUNCHED] !== '1') return 0;
+  try {
+    const status = readFileSync(`/proc/${process.ppid}/status`, 'latin1');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    return kb ? Number(kb[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /**

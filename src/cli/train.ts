@@ -8,6 +8,7 @@ import { checkpointPathFor } from '../node/neural-files.js';
 import { countFileOrder, estimateNgramTables, trainNgramModel, type NgramFileOptions, type NgramJobSummary } from '../node/ngram-train.js';
 import { NEURAL_KINDS } from '../neural/model.js';
 import type { OptionSpecs, Parsed } from './args.js';
+import { relaunchParentBytes } from './relaunch.js';
 import { commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, threadsOptions, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 import { ngramProgress } from './ngram-progress.js';
 
@@ -18,8 +19,8 @@ export const scaleOptions: OptionSpecs = {
 };
 
 /** NgramFileOptions from the parsed scale options. */
-export function scaleOptionsOf(o: Parsed['options']): Pick<NgramFileOptions, 'memory' | 'tempDir' | 'threads'> {
-  const out: Pick<NgramFileOptions, 'memory' | 'tempDir' | 'threads'> = {};
+export function scaleOptionsOf(o: Parsed['options']): Pick<NgramFileOptions, 'memory' | 'memoryElsewhere' | 'tempDir' | 'threads'> {
+  const out: Pick<NgramFileOptions, 'memory' | 'memoryElsewhere' | 'tempDir' | 'threads'> = { memoryElsewhere: relaunchParentBytes() };
   if (typeof o.memory === 'string') out.memory = o.memory;
   if (typeof o['temp-dir'] === 'string') out.tempDir = o['temp-dir'];
   if (typeof o.threads === 'number') out.threads = o.threads;

@@ -53,6 +53,11 @@ export interface NgramFileOptions extends TokenizeOptions {
    * physical memory). Default `'50%'`. The process' peak is about this plus the vocabulary.
    */
   memory?: number | string;
+  /**
+   * Bytes of `memory` that are already in use for this job outside this process, and so not for
+   * the streams (the CLI's relaunching parent: see cli/relaunch.ts). Default 0.
+   */
+  memoryElsewhere?: number;
   /** Parent folder of the temporary folder (default: the OS temporary directory). */
   tempDir?: string;
   /** Threads (default: the machine's cores); 1 reads the input and counts in turn. */
@@ -136,7 +141,9 @@ async function runJob(
   const smoothing = options.smoothing ?? 'mkn';
   createSmoother(smoothing, options.smoothingOptions); // checks the name and parameters now
   pruneThresholds(options.prune, order);
-  const memoryBytes = parseMemorySize(options.memory ?? '50%');
+  const requested = parseMemorySize(options.memory ?? '50%');
+  // What runs elsewhere for this job comes out of the budget, down to a quarter of it at most.
+  const memoryBytes = requested - Math.min(requested / 4, Math.max(0, options.memoryElsewhere ?? 0));
   const threads = options.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new KotobaError(`threads must be a whole number ≥ 1, not ${threads}`, 'e.g. --threads 2');
   const log = options.log;
