@@ -114,6 +114,13 @@ function sortedIds(env: StreamEnv, rows: Uint32Array, n: number, W: number): num
   return ids;
 }
 
+/** n rows [word 0, word 1, id] (3 words each) with many equal keys, for the sorters' tests. */
+function idRows(n: number): Uint32Array {
+  const rows = new Uint32Array(n * 3);
+  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * 3);
+  return rows;
+}
+
 /** Row indices of `rows` (W words each) in a stable sort by words 0 and 1. */
 function stableOrder(rows: Uint32Array, n: number, W: number): number[] {
   return Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * W]! - rows[b * W]! || rows[a * W + 1]! - rows[b * W + 1]! || a - b);
@@ -122,8 +129,7 @@ function stableOrder(rows: Uint32Array, n: number, W: number): number[] {
 test('a sorter (and a spool) told how many rows are coming grows through one block without copying, takes the budget step by step, and sorts the same', () => {
   const W = 3;
   const n = 50_000;
-  const rows = new Uint32Array(n * W);
-  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * W);
+  const rows = idRows(n);
   const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
   const env = memoryEnv();
   const sorter = new RowSorter(spec, env, new SortScratch(), n);
@@ -184,8 +190,7 @@ test('a sorter that has spilled fills one half of its block while another thread
   // Every third question finds the other thread still busy.
   const { pool, begun } = lazyPool(env, () => (++asked % 3 === 0 ? (sortedHere++, false) : true), () => 1);
   env.pool = pool;
-  const rows = new Uint32Array(n * W);
-  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * W);
+  const rows = idRows(n);
   const out = sortedIds(env, rows, n, W);
   assert.ok(begun() >= 4 && sortedHere >= 1, `${begun()} halves sorted elsewhere, ${sortedHere} here`);
   const order = stableOrder(rows, n, W);
@@ -208,8 +213,7 @@ test('a half that fails to be stored on another thread (a full disk) fails the s
   const { pool, begun } = lazyPool(env, () => true, () => 1);
   env.pool = pool;
   const sorter = new RowSorter({ width: W, radix: [1, 0], key: [0, 1], sum: -1 }, env, new SortScratch());
-  const rows = new Uint32Array(n * W);
-  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * W);
+  const rows = idRows(n);
   assert.throws(() => pushRows(sorter, rows, n, W), /no space left/);
   assert.ok(begun() >= 3, `${begun()} halves handed over`);
   sorter.drop();
@@ -258,8 +262,7 @@ test('ARPA lines formatted in the background (each batch\'s tail on another thre
 test('pushRows appends a batch across block growth and spills: the stream reads back every row, in order or sorted', () => {
   const W = 3;
   const n = 5000;
-  const rows = new Uint32Array(n * W);
-  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 101, i % 7, i], i * W);
+  const rows = idRows(n);
   const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
   // A 16 kB budget with 1 kB reads: blocks of a few hundred rows, so batches of 700 cross them.
   const targets = [new RowSpool(W, memoryEnv(16 << 10, 1 << 10)), new RowSorter(spec, memoryEnv(16 << 10, 1 << 10), new SortScratch()), new RowCollector(W)];
