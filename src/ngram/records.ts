@@ -282,6 +282,9 @@ function grownBlock(rows: Uint32Array, want: number, W: number, whole: Uint32Arr
   return bigger;
 }
 
+/** The most words a typed array may hold (V8: 2^32 elements). */
+const MAX_BLOCK_WORDS = 2 ** 32 - 1;
+
 /** Rows to grow a block of `have` rows to: double, but never past `maxRows` when known (> have). */
 function grownRows(have: number, maxRows: number): number {
   const doubled = Math.max(256, have * 2);
@@ -941,7 +944,7 @@ export class RowSorter implements RowTarget {
       // The block for every row that can come is at most what the budget could ever hold.
       if (!this.whole && this.maxRows > want && !this.runs.spilled) {
         const most = Math.max(want, Math.floor(this.env.budget.bytes / this.rowBytes), Math.ceil(minBlockBytes(this.env) / this.rowBytes));
-        this.whole = newBlock(this.env, Math.min(this.maxRows, most) * W);
+        this.whole = newBlock(this.env, Math.min(this.maxRows, most, Math.floor(MAX_BLOCK_WORDS / W)) * W);
       }
       const old = this.rows;
       this.rows = grownBlock(old, want, W, this.whole, (words) => newBlock(this.env, words));
@@ -1115,7 +1118,7 @@ export class RowSpool implements RowTarget {
       const extra = (want - have) * W * 4;
       if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
         if (!this.whole && this.maxRows > want && this.runs.length === 0) {
-          this.whole = new Uint32Array(Math.min(this.maxRows, Math.max(want, Math.floor(this.env.budget.bytes / (W * 4)))) * W);
+          this.whole = new Uint32Array(Math.min(this.maxRows, Math.max(want, Math.floor(this.env.budget.bytes / (W * 4))), Math.floor(MAX_BLOCK_WORDS / W)) * W);
         }
         const old = this.block;
         this.block = grownBlock(old, want, W, this.whole, (words) => new Uint32Array(words));
