@@ -282,6 +282,16 @@ function grownBlock(rows: Uint32Array, want: number, W: number, whole: Uint32Arr
   return bigger;
 }
 
+/**
+ * The block that a stream expecting at most `maxRows` rows of W words grows through (see
+ * `grownBlock`), allocated once: no larger than the budget could ever let it grow (`rowBytes`
+ * a row, but at least `want` rows and the forced minimum), nor than a typed array can hold.
+ */
+function wholeBlock(env: StreamEnv, maxRows: number, want: number, W: number, rowBytes: number, allocate: (words: number) => Uint32Array): Uint32Array {
+  const most = Math.max(want, Math.floor(env.budget.bytes / rowBytes), Math.ceil(minBlockBytes(env) / rowBytes));
+  return allocate(Math.min(maxRows, most, Math.floor(MAX_BLOCK_WORDS / W)) * W);
+}
+
 /** The most words a typed array may hold (V8: 2^32 elements). */
 const MAX_BLOCK_WORDS = 2 ** 32 - 1;
 
@@ -941,13 +951,10 @@ export class RowSorter implements RowTarget {
     const extra = (want - have) * this.rowBytes;
     if (this.env.budget.take(extra, want * this.rowBytes <= minBlockBytes(this.env))) {
       this.reserved += extra;
-      // The block for every row that can come is at most what the budget could ever hold.
-      if (!this.whole && this.maxRows > want && !this.runs.spilled) {
-        const most = Math.max(want, Math.floor(this.env.budget.bytes / this.rowBytes), Math.ceil(minBlockBytes(this.env) / this.rowBytes));
-        this.whole = newBlock(this.env, Math.min(this.maxRows, most, Math.floor(MAX_BLOCK_WORDS / W)) * W);
-      }
+      const allocate = (words: number) => newBlock(this.env, words);
+      if (!this.whole && this.maxRows > want && !this.runs.spilled) this.whole = wholeBlock(this.env, this.maxRows, want, W, this.rowBytes, allocate);
       const old = this.rows;
-      this.rows = grownBlock(old, want, W, this.whole, (words) => newBlock(this.env, words));
+      this.rows = grownBlock(old, want, W, this.whole, allocate);
       // Counted once nothing refers to the old block, so that the collection this may start frees it.
       if (this.rows.buffer !== old.buffer) this.env.budget.garbage(old.byteLength);
       return;
@@ -1117,11 +1124,10 @@ export class RowSpool implements RowTarget {
       const want = grownRows(have, this.maxRows);
       const extra = (want - have) * W * 4;
       if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
-        if (!this.whole && this.maxRows > want && this.runs.length === 0) {
-          this.whole = new Uint32Array(Math.min(this.maxRows, Math.max(want, Math.floor(this.env.budget.bytes / (W * 4))), Math.floor(MAX_BLOCK_WORDS / W)) * W);
-        }
+        const allocate = (words: number) => new Uint32Array(words);
+        if (!this.whole && this.maxRows > want && this.runs.length === 0) this.whole = wholeBlock(this.env, this.maxRows, want, W, W * 4, allocate);
         const old = this.block;
-        this.block = grownBlock(old, want, W, this.whole, (words) => new Uint32Array(words));
+        this.block = grownBlock(old, want, W, this.whole, allocate);
         this.reserved += extra;
         if (this.block.buffer !== old.buffer) this.env.budget.garbage(old.byteLength); // once nothing refers to it (see RowSorter)
       } else {
