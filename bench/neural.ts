@@ -114,25 +114,31 @@ async function build(b: Bench, train: Corpus, kernelThreads = threads): Promise<
   return model;
 }
 
-/** Training tokens/s over `steps` steps (after 3 untimed), best of 2 runs. */
-function trainSpeed(model: NeuralModel<unknown>, train: Corpus, kind: NeuralKind): { tokensPerSecond: number; loss: number } {
+/** One training step after another (forward, backward, update), as the CLI's defaults train. */
+function trainingSteps(model: NeuralModel<unknown>, train: Corpus, kind: NeuralKind): () => { targets: number; nats: number } {
   const d = TRAINING_DEFAULTS[kind];
   const rng = new Random(2);
   const total = model.beginEpoch(train.tokens, new Random(3));
+  let s = 0;
+  return () => {
+    const r = model.trainStep(s++ % total, rng);
+    model.update(d.lr, d.clip, 0);
+    return r;
+  };
+}
+
+/** Training tokens/s over `steps` steps (after 3 untimed), best of 2 runs. */
+function trainSpeed(model: NeuralModel<unknown>, train: Corpus, kind: NeuralKind): { tokensPerSecond: number; loss: number } {
+  const step = trainingSteps(model, train, kind);
   let best = 0;
   let loss = NaN;
-  let s = 0;
   for (let run = 0; run < 2; run++) {
-    for (let w = 0; w < 3; w++) {
-      model.trainStep(s++ % total, rng);
-      model.update(d.lr, d.clip, 0);
-    }
+    for (let w = 0; w < 3; w++) step();
     let tokens = 0;
     let nats = 0;
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) {
-      const r = model.trainStep(s++ % total, rng);
-      model.update(d.lr, d.clip, 0);
+      const r = step();
       tokens += r.targets;
       nats += r.nats;
     }
@@ -188,18 +194,27 @@ function torchArgs(b: Bench, train: Corpus): string[] {
   return args;
 }
 
+/**
+ * bench/neural_torch.py on the same model, at PyTorch's best settings here (see the top of this
+ * file): its JSON line, or the error it ended with.
+ */
+function torchScript<T extends { error?: string }>(b: Bench, train: Corpus, extra: string[] = []): T {
+  if (noTorch) return { error: 'skipped (--no-torch)' } as T;
+  const r = spawnSync(PYTHON, [join(repoRoot, 'bench', 'neural_torch.py'), ...torchArgs(b, train), ...extra], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', ATEN_CPU_CAPABILITY: 'avx512', OMP_NUM_THREADS: String(threads) },
+    timeout: 20 * 60 * 1000,
+  });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! } as T;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
+}
+
 /** PyTorch on the same model: the best of 2 runs, as for kotoba (the machine is shared). */
 function runTorch(b: Bench, train: Corpus): TorchResult {
-  if (noTorch) return { error: 'skipped (--no-torch)' };
   let best: TorchResult | null = null;
   for (let run = 0; run < 2; run++) {
-    const r = spawnSync(PYTHON, [join(repoRoot, 'bench', 'neural_torch.py'), ...torchArgs(b, train)], {
-      encoding: 'utf8',
-      env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', ATEN_CPU_CAPABILITY: 'avx512', OMP_NUM_THREADS: String(threads) },
-      timeout: 20 * 60 * 1000,
-    });
-    if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
-    const t = JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
+    const t = torchScript<TorchResult>(b, train);
+    if (t.error) return t;
     if (!best) best = t;
     else {
       best.train_tokens_per_s = Math.max(best.train_tokens_per_s ?? 0, t.train_tokens_per_s ?? 0);
@@ -264,7 +279,6 @@ interface CallTotal {
  * whole step's ms.
  */
 function kernelPhases(model: NeuralModel<unknown>, train: Corpus, kind: NeuralKind): { groups: Map<string, CallTotal>; stepMs: number } {
-  const d = TRAINING_DEFAULTS[kind];
   const kernels = model.kernels as unknown as Record<string, unknown>;
   const groups = new Map<string, CallTotal>();
   const names = new Set<string>();
@@ -298,13 +312,7 @@ function kernelPhases(model: NeuralModel<unknown>, train: Corpus, kind: NeuralKi
       }
     };
   }
-  const rng = new Random(2);
-  const total = model.beginEpoch(train.tokens, new Random(3));
-  let s = 0;
-  const step = () => {
-    model.trainStep(s++ % total, rng);
-    model.update(d.lr, d.clip, 0);
-  };
+  const step = trainingSteps(model, train, kind);
   for (let w = 0; w < 3; w++) step();
   groups.clear();
   const t0 = performance.now();
@@ -326,14 +334,7 @@ interface TorchProfile {
 }
 
 function torchProfile(b: Bench, train: Corpus): TorchProfile {
-  if (noTorch) return { error: 'skipped (--no-torch)' };
-  const r = spawnSync(PYTHON, [join(repoRoot, 'bench', 'neural_torch.py'), ...torchArgs(b, train), '--profile'], {
-    encoding: 'utf8',
-    env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', ATEN_CPU_CAPABILITY: 'avx512', OMP_NUM_THREADS: String(threads) },
-    timeout: 20 * 60 * 1000,
-  });
-  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchProfile;
+  return torchScript<TorchProfile>(b, train, ['--profile']);
 }
 
 /** --phases: one table per model, kotoba's kernel calls and PyTorch's operators, ms per step. */
