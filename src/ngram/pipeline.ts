@@ -18,8 +18,9 @@
  * Row layouts (uint32 words; f64 = two words, f32 = the float's bits):
  *   COUNT      [w0 … w(N−1), count]                 suffix order, equal rows summed
  *   ADJUSTED k [w0 … w(k−1), raw, adjusted]         context order           (2 ≤ k ≤ N)
- *   INITIAL  k [w0 … w(k−1), α f64, γ(context) f64, keep, context]  suffix order  (2 ≤ k ≤ N);
- *              context: the context's ordinal among the contexts of order k (its BACKOFF row)
+ *   INITIAL  k [w0 … w(k−1), α, γ(context), kept | context]  suffix order  (2 ≤ k ≤ N);
+ *              α and γ f32 for modified Kneser-Ney (float32 arithmetic), f64 otherwise; context:
+ *              the context's ordinal among the contexts of order k (its BACKOFF row)
  *   BACKOFF  j [w0 … w(j−1), γ f64]                 suffix order, contexts with children (j < N)
  *   MODEL    k [w0 … w(k−1), log10 p f32, log10 backoff f32]  suffix order, kept n-grams
  *
@@ -61,6 +62,7 @@
  * thread sorts and stores the other, and stage 5 reads the next range and writes the last one's
  * rows while other threads interpolate the range between. Stage 2 is one sequential scan.
  */
+import { KotobaError } from '../errors.js';
 import { BOS, type Vocabulary } from '../text/vocabulary.js';
 import { log10f } from './log10f.js';
 import {
@@ -108,9 +110,32 @@ function adjustedSpec(k: number): RowSpec {
   return { width: k + 2, key: [...descending(k - 2, 0), k - 1], radix: ascending(0, k - 2), sum: -1 };
 }
 
+/**
+ * Where the fields of an INITIAL row of order k lie: its k words, α and γ, then a tag word that
+ * holds the ordinal of its context among order k's contexts (the low 31 bits) and whether it is
+ * kept (KEPT, the top bit; count pruning drops the rest). α and γ are float32 bits, one word each,
+ * for a smoother that computes in float32 (modified Kneser-Ney, which thus sorts and stores rows
+ * of k + 3 words), and float64 in two words each otherwise.
+ */
+interface InitialLayout {
+  readonly width: number;
+  readonly alpha: number;
+  readonly gamma: number;
+  readonly tag: number;
+  readonly float32: boolean;
+}
+
+function initialLayout(k: number, float32: boolean): InitialLayout {
+  const v = float32 ? 1 : 2;
+  return { width: k + 2 * v + 1, alpha: k, gamma: k + v, tag: k + 2 * v, float32 };
+}
+
+/** An INITIAL row's tag bit for a kept n-gram; context ordinals stay below it. */
+const KEPT = 2 ** 31;
+
 /** INITIAL rows of order k in suffix order; blocks arrive in context order (context sorted). */
-function initialSpec(k: number): RowSpec {
-  return { width: k + 6, key: descending(k - 1, 0), radix: [k - 1], sum: -1 };
+function initialSpec(k: number, float32: boolean): RowSpec {
+  return { width: initialLayout(k, float32).width, key: descending(k - 1, 0), radix: [k - 1], sum: -1 };
 }
 
 // Floats in uint32 words.
@@ -128,6 +153,14 @@ function getF64(row: Uint32Array, at: number): number {
   F64_WORDS[0] = row[at]!;
   F64_WORDS[1] = row[at + 1]!;
   return F64[0]!;
+}
+/** An INITIAL row's α or γ (see InitialLayout). */
+function putValue(row: Uint32Array, at: number, x: number, float32: boolean): void {
+  if (float32) row[at] = f32Bits(x);
+  else putF64(row, at, x);
+}
+function getValue(row: Uint32Array, at: number, float32: boolean): number {
+  return float32 ? f32FromBits(row[at]!) : getF64(row, at);
 }
 /**
  * The bits of x as a float32 (how MODEL rows hold log10 values).
@@ -807,7 +840,7 @@ export interface SmootherRecipe {
 
 /** What stage 4 makes of a batch of whole contexts (see `initialRows`). */
 export interface InitialBatch {
-  /** n INITIAL rows (k + 6 words), context ordinals counted from 0 in this batch. */
+  /** n INITIAL rows (see InitialLayout), context ordinals counted from 0 in this batch. */
   initial: Uint32Array;
   /** One BACKOFF row (k + 1 words) per context. */
   backoffs: Uint32Array;
@@ -824,7 +857,8 @@ export interface InitialBatch {
  */
 export function initialRows(k: number, rows: Uint32Array, n: number, smoother: Smoother, threshold: number, out: { initial: Uint32Array; backoffs: Uint32Array }): InitialBatch {
   const W = k + 2;
-  const IW = k + 6;
+  const L = initialLayout(k, smoother.float32);
+  const IW = L.width;
   const column = k + (smoother.counts === 'adjusted' ? 1 : 0);
   const { initial, backoffs } = out;
   const stats = oneContextStats();
@@ -853,12 +887,11 @@ export function initialRows(k: number, rows: Uint32Array, n: number, smoother: S
     for (let i = start; i < end; i++) {
       const o = i * IW;
       for (let j = 0; j < k; j++) initial[o + j] = rows[i * W + j]!;
-      putF64(initial, o + k, alpha[i - start]!);
-      putF64(initial, o + k + 2, gamma);
-      const keep = threshold === 0 || rows[i * W + k]! > threshold ? 1 : 0;
-      initial[o + k + 4] = keep;
-      initial[o + k + 5] = contexts;
-      kept += keep;
+      putValue(initial, o + L.alpha, alpha[i - start]!, L.float32);
+      putValue(initial, o + L.gamma, gamma, L.float32);
+      const keep = threshold === 0 || rows[i * W + k]! > threshold;
+      initial[o + L.tag] = keep ? contexts + KEPT : contexts;
+      if (keep) kept++;
     }
     const o = contexts * (k + 1);
     for (let j = 0; j < k - 1; j++) backoffs[o + j] = rows[start * W + j]!;
@@ -869,10 +902,8 @@ export function initialRows(k: number, rows: Uint32Array, n: number, smoother: S
   return { initial: initial.subarray(0, n * IW), backoffs: backoffs.subarray(0, contexts * (k + 1)), contexts, kept };
 }
 
-/** Whether INITIAL row `a` (order k, at row index ia) has INITIAL row `b` (order k − 1, at ib) as its suffix. */
-function isSuffixRow(a: Uint32Array, ia: number, k: number, b: Uint32Array, ib: number): boolean {
-  const aw = k + 6;
-  const bw = k + 5;
+/** Whether INITIAL row `a` (order k, width aw, at row index ia) has INITIAL row `b` (order k − 1, width bw, at ib) as its suffix. */
+function isSuffixRow(a: Uint32Array, ia: number, aw: number, k: number, b: Uint32Array, ib: number, bw: number): boolean {
   for (let j = 1; j < k; j++) if (a[ia * aw + j] !== b[ib * bw + j - 1]) return false;
   return true;
 }
@@ -899,10 +930,11 @@ function initialOrder(
   scratch: SortScratch,
   log?: PipelineLog,
 ): InitialOrder {
-  const initial = new RowSorter(initialSpec(k), env, scratch, expectedRows);
+  const initial = new RowSorter(initialSpec(k, smoother.float32), env, scratch, expectedRows);
   const backoffs = new RowSpool(k + 1, env, expectedRows); // BACKOFF of order k−1: k−1 words, γ; a context per row at most
   const W = k + 2;
-  const IW = k + 6;
+  const L = initialLayout(k, smoother.float32);
+  const IW = L.width;
   const pool = recipe ? env.pool : undefined;
   const allocate = (words: number) => newBlock(env, words);
   const rowWords = W + IW + k + 1; // a batch row, and room for its INITIAL row and a BACKOFF row
@@ -922,8 +954,9 @@ function initialOrder(
   let rows = 0;
   const append = (r: InitialBatch) => {
     const m = r.initial.length / IW;
+    if (contexts + r.contexts > KEPT) throw new KotobaError(`more than 2^31 contexts of ${k}-grams`, 'estimate a lower order, or from less text');
     // The batch numbered its contexts from 0.
-    for (let i = 0; i < m; i++) r.initial[i * IW + k + 5]! += contexts;
+    for (let i = 0; i < m; i++) r.initial[i * IW + L.tag]! += contexts;
     pushRows(initial, r.initial, m, IW);
     pushRows(backoffs, r.backoffs, r.contexts, k + 1);
     contexts += r.contexts;
@@ -1060,6 +1093,7 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
   const context: Uint32Array[] = [];
   const backoffOf: Int32Array[] = [];
   const links = r.links;
+  const layout = Array.from({ length: N + 1 }, (_, k) => initialLayout(k, float32));
   const nextBackoff = new Int32Array(N + 1); // next BACKOFF row of order j to match
   for (let j = 1; j < N; j++) backoffOf[j] = new Int32Array(links ? r.backoffRows[j]! : 0).fill(-1);
   // log10 γ of this n-gram as a context (the BACKOFF row with its words), or 0 when it has none.
@@ -1102,11 +1136,11 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
   for (let k = 2; k < N; k++) {
     next[k] = r.before[k]!;
     currentKept[k] = -1;
-    if (!r.before[k] || (k > 2 && !(known[k - 1] && isSuffixRow(r.initial[k]!, 0, k, r.initial[k - 1]!, 0)))) continue;
+    if (!r.before[k] || (k > 2 && !(known[k - 1] && isSuffixRow(r.initial[k]!, 0, layout[k]!.width, k, r.initial[k - 1]!, 0, layout[k - 1]!.width)))) continue;
     const row = r.initial[k]!;
     const lower = k === 2 ? r.p1[row[1]!]! : p[k - 1]!;
-    const alpha = getF64(row, k);
-    const gamma = getF64(row, k + 2);
+    const alpha = getValue(row, layout[k]!.alpha, float32);
+    const gamma = getValue(row, layout[k]!.gamma, float32);
     p[k] = float32 ? f(alpha + f(gamma * lower)) : alpha + gamma * lower;
     known[k] = 1;
   }
@@ -1114,7 +1148,8 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
     const i = next[k]!;
     if (i >= r.initialRows[k]!) return false;
     next[k] = i + 1;
-    const W = k + 6;
+    const L = layout[k]!;
+    const W = L.width;
     const row = r.initial[k]!;
     const at = i * W;
     let lower: number;
@@ -1125,7 +1160,7 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
     } else {
       // Advance order k−1 to this row's suffix (words 1 … k−1 here, 0 … k−2 there).
       const d = r.initial[k - 1]!;
-      const dw = k + 5;
+      const dw = layout[k - 1]!.width;
       for (;;) {
         const c = next[k - 1]! - 1;
         if (c >= 0) {
@@ -1140,11 +1175,12 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
       lower = p[k - 1]!;
       suffixRow = currentKept[k - 1]!;
     }
-    const alpha = getF64(row, at + k);
-    const gamma = getF64(row, at + k + 2);
+    const alpha = getValue(row, at + L.alpha, float32);
+    const gamma = getValue(row, at + L.gamma, float32);
     const prob = float32 ? f(alpha + f(gamma * lower)) : alpha + gamma * lower;
     p[k] = prob;
-    const keep = row[at + k + 4] === 1;
+    const tag = row[at + L.tag]!;
+    const keep = tag >= KEPT;
     const keptRow = keep ? kept[k]!++ : -1;
     currentKept[k] = keptRow;
     const bo = backoff(k, row, at, keptRow);
@@ -1156,7 +1192,7 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
       out[o + k + 1] = f32Bits(bo);
       if (links) {
         suffix[k]![keptRow] = suffixRow;
-        context[k]![keptRow] = row[at + k + 5]!;
+        context[k]![keptRow] = tag - KEPT;
       }
     }
     return true;
@@ -1238,7 +1274,7 @@ function interpolate(
   // proportion to the streams' bytes; the buffers and each range's results are charged to the
   // budget while they live, so the MODEL spools grow only into what is left.
   const kinds = [
-    ...initial.slice(2).map((cursor, i) => ({ cursor, k: i + 2, W: i + 8, rows: sizes.initial[i + 2]! })),
+    ...initial.slice(2).map((cursor, i) => ({ cursor, k: i + 2, W: initialLayout(i + 2, smoother.float32).width, rows: sizes.initial[i + 2]! })),
     ...backoffs.slice(1).map((cursor, i) => ({ cursor, k: i + 1, W: i + 3, rows: sizes.backoffs[i + 1]! })),
   ];
   const bufferBytes = Math.max(minBlockBytes(env), Math.min(256 << 20, Math.floor(env.budget.available / 16)));
