@@ -126,6 +126,29 @@ function stableOrder(rows: Uint32Array, n: number, W: number): number[] {
   return Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * W]! - rows[b * W]! || rows[a * W + 1]! - rows[b * W + 1]! || a - b);
 }
 
+test('the memory budget collects freed blocks only when, with what is in use, they pass the budget (and a constant)', () => {
+  const MB = 1 << 20;
+  let collections = 0;
+  const budget = new MemoryBudget(1024 * MB, () => collections++);
+  // Well inside the budget: 300 MB in use and 500 MB freed (over the 64 MB constant) need no collection.
+  assert.ok(budget.take(300 * MB));
+  for (let i = 0; i < 5; i++) budget.garbage(100 * MB);
+  assert.equal(collections, 0);
+  // Taking more brings use and garbage past the budget: one collection, and the garbage count restarts.
+  assert.ok(budget.take(400 * MB));
+  assert.equal(collections, 1);
+  // At the budget, garbage is collected once it passes the constant (a sixteenth: 64 MB).
+  assert.ok(budget.take(300 * MB));
+  budget.garbage(60 * MB);
+  assert.equal(collections, 1);
+  budget.garbage(10 * MB);
+  assert.equal(collections, 2);
+  // Giving back moves memory from use to garbage: no collection needed for that alone.
+  budget.give(1000 * MB);
+  assert.equal(collections, 2);
+  assert.equal(budget.used, 0);
+});
+
 test('a sorter (and a spool) told how many rows are coming grows through one block without copying, takes the budget step by step, and sorts the same', () => {
   const W = 3;
   const n = 50_000;

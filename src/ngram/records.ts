@@ -160,6 +160,7 @@ export class MemoryBudget {
     if (!force && this.used + n > this.bytes) return false;
     this.used += n;
     if (this.used > this.peak) this.peak = this.used;
+    this.collectIfOver();
     return true;
   }
   give(n: number): void {
@@ -169,9 +170,16 @@ export class MemoryBudget {
   /** Notes `n` bytes of short-lived arrays dropped (a batch's results): they count towards a collection. */
   garbage(n: number): void {
     this.freed += n;
-    // Freed memory stays resident until a collection: outside the budget's count, so bounded by
-    // a constant (a sixteenth of the budget between 32 and 64 MB), not by a share of the budget.
-    if (this.collect && this.freed >= Math.min(64 << 20, Math.max(32 << 20, this.bytes / 16))) {
+    this.collectIfOver();
+  }
+  /**
+   * Freed memory stays resident until a collection, outside the budget's count: collected once
+   * it is more than a constant (a sixteenth of the budget, between 32 and 64 MB) and, with what
+   * is in use, more than the budget. Resident memory thus stays within the budget plus that
+   * constant, and a job well inside its budget is not stopped for collections it does not need.
+   */
+  private collectIfOver(): void {
+    if (this.collect && this.freed >= Math.min(64 << 20, Math.max(32 << 20, this.bytes / 16)) && this.used + this.freed > this.bytes) {
       this.freed = 0;
       this.collect();
     }
