@@ -6,6 +6,8 @@
 //                               (for the worker threads)
 //   asm/ngram.ts   ──asc -O3──▶ the probing sentence loop, on a plain ┐
 //                               and on a shared memory               ┴─▶ src/ngram/ngram-wasm.generated.ts
+//   asm/arpa.ts    ──asc -O3──▶ the ARPA line formatter (a private memory per thread)
+//                                                                      ──▶ src/ngram/arpa-wasm.generated.ts
 //
 // The bytes are embedded as base64 so that loading needs no fetch or fs, in Node and in the
 // browser alike. Runs before `tsc` in `npm run build`; `asc` is a devDependency and works offline.
@@ -48,6 +50,11 @@ const targets = [
       { name: 'NGRAM', what: 'for a plain memory', flags: [] },
       { name: 'NGRAM_SHARED', what: 'for a shared memory', flags: shared, twin: 'NGRAM' },
     ],
+  },
+  {
+    source: 'asm/arpa.ts',
+    target: 'src/ngram/arpa-wasm.generated.ts',
+    variants: [{ name: 'ARPA', what: 'for a plain memory', flags: [] }],
   },
 ];
 

@@ -24,6 +24,7 @@ import { FNV_START, fnvFinish, WordTable } from '../text/word-table.js';
 import { concatBytes } from '../util/bytes.js';
 import { formatFloat32, shortestDigits } from '../util/float32.js';
 import { emptyOrder, type NgramOrderTable, type NgramTables } from './tables.js';
+import { ArpaKernel } from './arpa-kernel.js';
 
 const LOG_ZERO = -99;
 /** The comment line before `\data\` that holds a model's text options. */
@@ -56,8 +57,8 @@ const LOG_ZERO_BYTES = UTF8.encode(String(LOG_ZERO));
 
 /** Appends bytes to a buffer that is handed out, as a copy, whenever a line might not fit. */
 class ByteWriter {
-  buf = new Uint8Array(1 << 20);
   at = 0;
+  constructor(public buf: Uint8Array = new Uint8Array(1 << 20)) {}
   /** The bytes so far (a copy), leaving the buffer empty and at least `need` bytes long. */
   take(need = 0): Uint8Array {
     const chunk = this.buf.slice(0, this.at);
@@ -153,6 +154,11 @@ export interface WordBytes {
   start: Int32Array;
   /** Bytes of the longest word. */
   longest: number;
+  /**
+   * Names these words across threads (a copy sent to a worker is a new object with the same id),
+   * so that the WebAssembly formatter of a thread copies them into its memory once.
+   */
+  id?: number;
 }
 
 /**
@@ -188,11 +194,15 @@ export function wordBytes(vocab: Vocabulary, allocate: (bytes: number) => Uint8A
   }
   const bytes = allocate(start[words.length]!);
   bytes.set(buf.subarray(0, start[words.length]!));
-  return { bytes, start, longest };
+  return { bytes, start, longest, id: WORD_BYTES_IDS + wordBytesMade++ };
 }
 
+// Ids of word tables: a random base per thread, so that tables made on different threads differ.
+const WORD_BYTES_IDS = Math.floor(Math.random() * 2 ** 20) * 2 ** 32;
+let wordBytesMade = 0;
+
 /** Bytes an ARPA line of order k can take, at most. */
-const lineMax = (wb: WordBytes, k: number) => 64 + k * (wb.longest + 1);
+export const arpaLineMax = (wb: WordBytes, k: number) => 64 + k * (wb.longest + 1);
 
 /** One ARPA line: probability, tab, words, and (below the top order) tab, backoff. */
 function writeLine(w: ByteWriter, wb: WordBytes, k: number, top: number, words: Uint32Array, at: number, log10Prob: number, log10Backoff: number): void {
@@ -234,13 +244,25 @@ export function formatModelRows(wb: WordBytes, rows: Uint32Array, n: number, k: 
 
 /**
  * `formatModelRows` as chunks of about a megabyte, each owning its buffer: a thread hands them
- * on (transferred, not copied) to the one that writes the file.
+ * on (transferred, not copied) to the one that writes the file. Formatted by the WebAssembly
+ * kernel where it runs (`kernel`; null: by the TypeScript loop), to the same bytes.
  */
-export function formatModelChunks(wb: WordBytes, rows: Uint32Array, n: number, k: number, top: number): Uint8Array[] {
-  const w = new ByteWriter();
-  const max = lineMax(wb, k);
-  const chunks: Uint8Array[] = [];
+export function formatModelChunks(wb: WordBytes, rows: Uint32Array, n: number, k: number, top: number, kernel: ArpaKernel | null = ArpaKernel.get()): Uint8Array[] {
+  const max = arpaLineMax(wb, k);
   const W = k + 2;
+  if (kernel) {
+    // The rows whose values need the exact method, written into the kernel's chunk.
+    const fallback = (buf: Uint8Array, at: number, i: number) => {
+      const w = new ByteWriter(buf);
+      w.at = at;
+      writeLine(w, wb, k, top, rows, i * W, f32FromWord(rows[i * W + k]!), f32FromWord(rows[i * W + k + 1]!));
+      return w.at;
+    };
+    const chunks = kernel.format(wb, rows, n, k, top, max, fallback);
+    if (chunks) return chunks;
+  }
+  const w = new ByteWriter();
+  const chunks: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     if (w.at + max > w.buf.length) chunks.push(w.take(max));
     const at = i * W;
@@ -288,7 +310,7 @@ export function* arpaChunks(
   w.bytes(UTF8.encode(head));
   for (let k = 1; k <= top; k++) {
     const section = UTF8.encode(`\n\\${k}-grams:\n`);
-    const max = lineMax(wb, k);
+    const max = arpaLineMax(wb, k);
     if (w.at + section.length + max > w.buf.length) yield w.take(section.length + max);
     w.bytes(section);
     const rows = rowsOf(k);

@@ -92,7 +92,8 @@ import {
   type StreamEnv,
 } from './records.js';
 import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
-import { formatModelChunks, type WordBytes } from './arpa.js';
+import { arpaLineMax, formatModelChunks, type WordBytes } from './arpa.js';
+import { ArpaKernel } from './arpa-kernel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Row layouts
@@ -345,30 +346,38 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
 }
 
 /**
- * Stage 6 for ARPA files with a pool of threads: MODEL rows of order k read a batch at a time,
- * each batch cut into one slice per thread and formatted at once, the lines in order. Every
- * thread formats, the caller's too, and the lines move on to the writing thread without a copy.
- * With `begin`, the other threads format the tail of a batch while this one reads the next
+ * Stage 6 for ARPA files: MODEL rows of order k read a batch at a time and formatted, the lines
+ * in order. With a pool, each batch is cut into one slice per thread and formatted at once:
+ * every thread formats, the caller's too, and the lines move on to the writing thread without a
+ * copy. With `begin`, the other threads format the tail of a batch while this one reads the next
  * batch and formats its head (two batches, each half the rows).
  */
-export function* parallelArpaLines(
-  cursor: RowCursor,
-  k: number,
-  top: number,
-  words: WordBytes,
-  env: StreamEnv & { pool: SortPool },
-  batchRows: number,
-): Generator<Uint8Array> {
+export function* parallelArpaLines(cursor: RowCursor, k: number, top: number, words: WordBytes, env: StreamEnv, batchRows: number): Generator<Uint8Array> {
   const pool = env.pool;
   const W = k + 2;
-  // The batches, and their lines (about ten bytes a word), come out of the budget.
-  const reserved = batchRows * (W * 4 + 10 * W);
+  // The batches, their lines (about ten bytes a word), and each thread's formatter (a copy of
+  // the words, a slice of rows and a chunk of lines in its WebAssembly memory) come out of the budget.
+  const threads = pool?.threads ?? 1;
+  const formatter = ArpaKernel.scratchBytes(arpaLineMax(words, k)) + words.bytes.byteLength + words.start.byteLength;
+  const reserved = batchRows * (W * 4 + 10 * W) + threads * formatter;
   env.budget.take(reserved, true);
   try {
-    if (pool.begin && pool.threads > 1) yield* formatInBackground(cursor, k, top, words, pool, [pool.allocate((batchRows >> 1) * W), pool.allocate((batchRows >> 1) * W)]);
+    if (!pool) yield* formatHere(cursor, k, top, words, newBlock(env, batchRows * W));
+    else if (pool.begin && pool.threads > 1) yield* formatInBackground(cursor, k, top, words, pool, [pool.allocate((batchRows >> 1) * W), pool.allocate((batchRows >> 1) * W)]);
     else yield* formatBatches(cursor, k, top, words, pool, pool.allocate(batchRows * W));
   } finally {
     env.budget.give(reserved);
+  }
+}
+
+/** Stage 6 on this thread alone. */
+function* formatHere(cursor: RowCursor, k: number, top: number, words: WordBytes, batch: Uint32Array): Generator<Uint8Array> {
+  const W = k + 2;
+  for (;;) {
+    const n = readBatch(cursor, W, batch);
+    if (n === 0) return;
+    yield* formatModelChunks(words, batch, n, k, top);
+    if (n * W < batch.length) return;
   }
 }
 

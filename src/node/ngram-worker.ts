@@ -7,11 +7,11 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { KotobaError } from '../errors.js';
-import { arpaChunks, wordBytes, type ArpaRows } from '../ngram/arpa.js';
+import { arpaChunks, wordBytes } from '../ngram/arpa.js';
 import { countFileChunks } from '../ngram/count-file.js';
 import { pruneThresholds, smootherOf, ModelTablesSink } from '../ngram/estimate.js';
-import { estimateFromCounts, f32FromBits, NgramCounter, parallelArpaLines, remapCounts, SpoolSink, type PipelineLog } from '../ngram/pipeline.js';
-import { MemoryBudget, SortScratch, type RowCursor, type StreamEnv } from '../ngram/records.js';
+import { estimateFromCounts, NgramCounter, parallelArpaLines, remapCounts, SpoolSink, type PipelineLog } from '../ngram/pipeline.js';
+import { MemoryBudget, SortScratch, type StreamEnv } from '../ngram/records.js';
 import { vocabularyRestriction } from '../text/corpus.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { collectGarbage } from './collect.js';
@@ -92,25 +92,6 @@ const log: PipelineLog = {
   progress: (stage, done, total) => port.postMessage({ type: 'progress', stage, done, total }),
 };
 
-/** MODEL rows of order k as the ARPA writer reads them. */
-function modelRows(cursor: RowCursor, k: number): ArpaRows {
-  const rows: ArpaRows = {
-    words: cursor.row,
-    at: 0,
-    log10Prob: 0,
-    log10Backoff: 0,
-    next() {
-      if (!cursor.next()) return false;
-      rows.words = cursor.row;
-      rows.at = cursor.at;
-      rows.log10Prob = f32FromBits(cursor.row[cursor.at + k]!);
-      rows.log10Backoff = f32FromBits(cursor.row[cursor.at + k + 1]!);
-      return true;
-    },
-  };
-  return rows;
-}
-
 function run(): unknown {
   const N = job.order;
   const storage = new FileStorage(job.tempDir, job.tempQuota);
@@ -183,7 +164,7 @@ function run(): unknown {
       log.info('=== 6/6 writing the ARPA file ===');
       // Batches of MODEL rows and their lines take a sixteenth of the budget.
       const batchRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
-      const rowsOf = (k: number) => (pool ? parallelArpaLines(spools.cursor(k), k, N, words, { ...env, pool }, batchRows) : modelRows(spools.cursor(k), k));
+      const rowsOf = (k: number) => parallelArpaLines(spools.cursor(k), k, N, words, env, batchRows);
       for (const chunk of arpaChunks(words, result.counts, rowsOf, end.text)) send(chunk);
       return { ...result, vocabulary, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     } finally {
