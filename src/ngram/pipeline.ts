@@ -81,6 +81,7 @@ import {
   newBlock,
   type PendingJob,
   pushRows,
+  readRows,
   RowCollector,
   RowSorter,
   RowSpool,
@@ -383,15 +384,7 @@ function* formatHere(cursor: RowCursor, k: number, top: number, words: WordBytes
 
 /** Reads up to a batch of MODEL rows into `batch`; the rows read. */
 function readBatch(cursor: RowCursor, W: number, batch: Uint32Array): number {
-  const rows = batch.length / W;
-  let n = 0;
-  while (n < rows && cursor.next()) {
-    const row = cursor.row;
-    const at = cursor.at;
-    for (let j = 0; j < W; j++) batch[n * W + j] = row[at + j]!;
-    n++;
-  }
-  return n;
+  return readRows(cursor, W, batch, 0, batch.length / W);
 }
 
 function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batch: Uint32Array): Generator<Uint8Array> {
@@ -992,33 +985,31 @@ function initialOrder(
     }
     for (const r of pool!.run(jobs)) if ('initial' in r) append(r);
   };
-  while (adjusted.next()) {
-    if (n === batchRows) {
-      // End the batch at the last context boundary; the open context moves to the front.
-      let cut = n - 1;
-      while (cut > 0 && sameWords(batch, (cut - 1) * W, cut * W, k - 1)) cut--;
-      if (cut === 0) {
-        // One context fills the batch: grow it.
-        const bigger = allocate(batchRows * 2 * W);
-        bigger.set(batch);
-        batch = bigger;
-        out = outArrays(batchRows * 2);
-        // The old batch and its output arrays (`reserved` bytes) are garbage now.
-        env.budget.take(reserved, true);
-        env.budget.garbage(reserved);
-        reserved *= 2;
-        batchRows *= 2;
-      } else {
-        process(cut);
-        batch.copyWithin(0, cut * W, n * W);
-        n -= cut;
-      }
+  for (;;) {
+    const got = readRows(adjusted, W, batch, n * W, batchRows - n);
+    n += got;
+    if (Math.floor((rows + got) / PROGRESS_EVERY) > Math.floor(rows / PROGRESS_EVERY)) log?.progress?.(`initial probabilities of ${k}-grams`, rows + got, 0);
+    rows += got;
+    if (n < batchRows) break; // the stream's end
+    // End the batch at the last context boundary; the open context moves to the front.
+    let cut = n - 1;
+    while (cut > 0 && sameWords(batch, (cut - 1) * W, cut * W, k - 1)) cut--;
+    if (cut === 0) {
+      // One context fills the batch: grow it.
+      const bigger = allocate(batchRows * 2 * W);
+      bigger.set(batch);
+      batch = bigger;
+      out = outArrays(batchRows * 2);
+      // The old batch and its output arrays (`reserved` bytes) are garbage now.
+      env.budget.take(reserved, true);
+      env.budget.garbage(reserved);
+      reserved *= 2;
+      batchRows *= 2;
+    } else {
+      process(cut);
+      batch.copyWithin(0, cut * W, n * W);
+      n -= cut;
     }
-    const row = adjusted.row;
-    const at = adjusted.at;
-    for (let j = 0; j < W; j++) batch[n * W + j] = row[at + j]!;
-    n++;
-    if (++rows % PROGRESS_EVERY === 0) log?.progress?.(`initial probabilities of ${k}-grams`, rows, 0);
   }
   if (n > 0) process(n);
   env.budget.give(reserved);
@@ -1307,17 +1298,10 @@ function interpolate(
     s.buf = to;
     s.end -= s.start - keep;
     s.start = keep;
-    while (s.end < s.capacity) {
-      if (!s.cursor.next()) {
-        s.done = true;
-        break;
-      }
-      const row = s.cursor.row;
-      const at = s.cursor.at;
-      const o = s.end * s.W;
-      for (let j = 0; j < s.W; j++) to[o + j] = row[at + j]!;
-      s.end++;
-    }
+    const want = s.capacity - s.end;
+    const got = readRows(s.cursor, s.W, to, s.end * s.W, want);
+    s.end += got;
+    if (got < want) s.done = true;
   };
   const bound = new Uint32Array(N);
   const cut = new Uint32Array(N);

@@ -34,6 +34,49 @@ export interface RowCursor {
   next(): boolean;
   /** Releases buffers and storage; safe to call twice. */
   close(): void;
+  /** `readRows` for a cursor that reads through a buffer: whole stretches of it at once. */
+  take?(out: Uint32Array, o: number, max: number): number;
+}
+
+/**
+ * Copies the next rows of `cursor` (width W), up to `max`, into `out` from word `o` on, as that
+ * many calls of `next` would hand them out: the rows copied, fewer only at the stream's end.
+ */
+export function readRows(cursor: RowCursor, W: number, out: Uint32Array, o: number, max: number): number {
+  if (cursor.take) return cursor.take(out, o, max);
+  let n = 0;
+  while (n < max && cursor.next()) {
+    const row = cursor.row;
+    const at = cursor.at;
+    for (let j = 0; j < W; j++) out[o++] = row[at + j]!;
+    n++;
+  }
+  return n;
+}
+
+/** A cursor whose rows after the current one, up to `end` (in words), are in `row` already. */
+interface BufferedCursor extends RowCursor {
+  readonly width: number;
+  readonly end: number;
+}
+
+/** `take` of a buffered cursor: what its buffer holds in one copy, then `next` refills it. */
+function takeBuffered(c: BufferedCursor, out: Uint32Array, o: number, max: number): number {
+  const W = c.width;
+  let n = 0;
+  while (n < max) {
+    const ready = Math.min(max - n, Math.floor((c.end - c.at - W) / W));
+    if (ready > 0) {
+      out.set(c.row.subarray(c.at + W, c.at + W + ready * W), o + n * W);
+      c.at += ready * W;
+      n += ready;
+    } else {
+      if (!c.next()) break;
+      out.set(c.row.subarray(c.at, c.at + W), o + n * W);
+      n++;
+    }
+  }
+  return n;
 }
 
 /** A run kept by a storage: read back sequentially, then dropped. */
@@ -511,15 +554,15 @@ export class RunWriter {
 }
 
 /** Reads a stored run block by block. */
-class StoredCursor implements RowCursor {
+class StoredCursor implements BufferedCursor {
   row: Uint32Array;
   at = 0;
-  private end = 0;
+  end = 0;
   private readonly read: (into: Uint32Array) => number;
   private closed = false;
   constructor(
     private readonly run: StoredRun,
-    private readonly width: number,
+    readonly width: number,
     bufferWords: number,
     private readonly onClose: () => void = () => {},
   ) {
@@ -542,6 +585,9 @@ class StoredCursor implements RowCursor {
     if (this.end > 0) throw new KotobaError('a temporary run ended inside a row', 'the temporary folder was changed while kotoba ran');
     this.close();
     return false;
+  }
+  take(out: Uint32Array, o: number, max: number): number {
+    return takeBuffered(this, out, o, max);
   }
   close(): void {
     if (this.closed) return;
@@ -591,11 +637,11 @@ const BACKGROUND_GATHER_ROWS = 1 << 14;
  * With a pool whose other thread is free, the next rows are gathered there (its cache misses,
  * not this thread's) while this thread reads the ones before, in two buffers in turn.
  */
-class PermCursor implements RowCursor {
+class PermCursor implements BufferedCursor {
   row: Uint32Array;
   at = 0;
   private i = 0; // next row of the permutation to gather
-  private end = 0; // words in the gathered buffer
+  end = 0; // words in the gathered buffer (without a permutation: in the block)
   private closed = false;
   private buffer: Uint32Array;
   /** The other buffer, and the gathering into it that another thread may be doing. */
@@ -605,7 +651,7 @@ class PermCursor implements RowCursor {
     private rows: Uint32Array,
     private perm: Uint32Array | null,
     private readonly n: number,
-    private readonly width: number,
+    readonly width: number,
     private readonly onClose: () => void,
     private readonly pool?: SortPool,
   ) {
@@ -613,7 +659,11 @@ class PermCursor implements RowCursor {
     if (background) this.spare = pool!.allocate(BACKGROUND_GATHER_ROWS * width);
     this.buffer = !perm ? new Uint32Array(0) : background ? pool!.allocate(BACKGROUND_GATHER_ROWS * width) : new Uint32Array(GATHER_ROWS * width);
     this.row = perm ? this.buffer : rows;
+    if (!perm) this.end = n * width;
     this.at = -width;
+  }
+  take(out: Uint32Array, o: number, max: number): number {
+    return takeBuffered(this, out, o, max);
   }
   next(): boolean {
     const W = this.width;
@@ -664,6 +714,7 @@ class PermCursor implements RowCursor {
       // See above.
     }
     this.rows = this.row = this.buffer = new Uint32Array(0);
+    this.end = 0;
     this.spare = null;
     this.perm = null;
     this.onClose();
