@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { linkSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { arpaText, BackoffModel, corpusFromText, estimate, jsonErrorDetail, printable, serializeModel } from '../src/index.js';
 import { writeAtomic, writeChunk } from '../src/node/index.js';
+import { BackgroundFlush } from '../src/node/io.js';
 import { assertCleanFailure, repoRoot, runCli, tempDir } from './helpers.js';
 
 const PREVIOUS = 'the previous version of this file\n';
@@ -162,6 +163,36 @@ test('writeAtomic: an exception in the writer leaves the old file and no tempora
     );
     assert.deepEqual(readdirSync(dir), ['out.txt.gz'], 'no temporary file left');
     assert.equal(readFileSync(target, 'utf8'), PREVIOUS);
+  } finally {
+    cleanup();
+  }
+});
+
+test('writeAtomic flushes a large file as it goes, and a flush that fails is reported', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    // 80 MB in megabyte chunks: one flush in the background, then the fsync before the rename.
+    const target = join(dir, 'big.bin');
+    const chunk = new Uint8Array(1 << 20).fill(97);
+    await writeAtomic(target, async (out) => {
+      for (let i = 0; i < 80; i++) await out(chunk);
+    });
+    const data = readFileSync(target);
+    assert.equal(data.length, 80 << 20);
+    assert.ok(data.every((b) => b === 97));
+    // A file that cannot be flushed (EINVAL on /dev/null): the next write, or the check at the end, throws.
+    const fd = openSync('/dev/null', 'w');
+    try {
+      const flusher = new BackgroundFlush(fd, { closed: false });
+      flusher.wrote(1 << 20);
+      flusher.check(); // nothing to flush yet
+      flusher.wrote(64 << 20);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.throws(() => flusher.check(), { code: 'EINVAL' });
+      assert.throws(() => flusher.wrote(1), { code: 'EINVAL' });
+    } finally {
+      closeSync(fd);
+    }
   } finally {
     cleanup();
   }

@@ -3,7 +3,7 @@
  * and atomic writes (a temporary file renamed into place, so a failed run never leaves a
  * half-written model).
  */
-import { constants as fsConstants, createWriteStream, promises as fsp } from 'node:fs';
+import { constants as fsConstants, createWriteStream, fdatasync, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -543,9 +543,10 @@ export async function writeAtomic(
   // (ext4 and XFS allocate late); it also surfaces errors that some file systems report only
   // when flushing (NFS, quotas).
   const file = createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: 1 << 20 });
+  let fd: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      file.once('open', () => resolve());
+    fd = await new Promise<number>((resolve, reject) => {
+      file.once('open', resolve);
       file.once('error', reject);
     });
   } catch (e) {
@@ -555,10 +556,15 @@ export async function writeAtomic(
   const sink: Writable = gzip ?? file;
   const done = gzip ? pipeline(gzip, file) : finished(file); // after the fsync and the close
   done.catch(() => {}); // awaited below; until then, a failure shows in the next write
+  const flusher = new BackgroundFlush(fd, file);
   try {
-    await write((chunk) => writeChunk(sink, chunk));
+    await write(async (chunk) => {
+      await writeChunk(sink, chunk);
+      flusher.wrote(typeof chunk === 'string' ? chunk.length : chunk.byteLength);
+    });
     sink.end();
     await done;
+    flusher.check();
     await fsp.rename(tmp, target);
   } catch (e) {
     sink.destroy();
@@ -568,6 +574,41 @@ export async function writeAtomic(
   }
   await syncFolder(dir);
 }
+
+/**
+ * Flushes a file being written in the background, every FLUSH_EVERY bytes (fdatasync in the
+ * thread pool, one at a time), so that the fsync before the rename finds little left to write: a
+ * model of gigabytes is not flushed all at the end, while the user waits. An error of a flush is
+ * reported by the next write, or by `check`.
+ */
+export class BackgroundFlush {
+  private unflushed = 0;
+  private flushing = false;
+  private error: unknown = null;
+  constructor(
+    private readonly fd: number,
+    private readonly file: { readonly closed: boolean },
+  ) {}
+  /** Counts `bytes` written; starts a flush once enough are. */
+  wrote(bytes: number): void {
+    this.check();
+    this.unflushed += bytes;
+    if (this.unflushed < FLUSH_EVERY || this.flushing || this.file.closed) return;
+    this.unflushed = 0;
+    this.flushing = true;
+    fdatasync(this.fd, (e) => {
+      this.flushing = false;
+      // EBADF: the file was closed meanwhile (an error elsewhere ended the write).
+      if (e && e.code !== 'EBADF') this.error ??= e;
+    });
+  }
+  /** Throws the error of a flush, if one failed. */
+  check(): void {
+    if (this.error) throw this.error;
+  }
+}
+
+const FLUSH_EVERY = 64 << 20;
 
 /** An error from the operating system or a stream (it has a code), as opposed to a bug or a KotobaError. */
 const isSystemError = (e: unknown): boolean => !(e instanceof KotobaError) && typeof (e as NodeJS.ErrnoException)?.code === 'string';
