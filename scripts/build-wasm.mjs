@@ -8,6 +8,7 @@
 //                               and on a shared memory               ┴─▶ src/ngram/ngram-wasm.generated.ts
 //   asm/arpa.ts    ──asc -O3──▶ the ARPA line formatter (a private memory per thread)
 //                                                                      ──▶ src/ngram/arpa-wasm.generated.ts
+//   asm/interpolate.ts ──asc -O3──▶ estimation's interpolation (the same)  ──▶ src/ngram/interpolate-wasm.generated.ts
 //
 // The bytes are embedded as base64 so that loading needs no fetch or fs, in Node and in the
 // browser alike. Runs before `tsc` in `npm run build`; `asc` is a devDependency and works offline.
@@ -55,6 +56,11 @@ const targets = [
     source: 'asm/arpa.ts',
     target: 'src/ngram/arpa-wasm.generated.ts',
     variants: [{ name: 'ARPA', what: 'for a plain memory', flags: [] }],
+  },
+  {
+    source: 'asm/interpolate.ts',
+    target: 'src/ngram/interpolate-wasm.generated.ts',
+    variants: [{ name: 'INTERPOLATE', what: 'for a plain memory', flags: [] }],
   },
 ];
 

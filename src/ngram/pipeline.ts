@@ -95,6 +95,7 @@ import {
 import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
 import { arpaLineMax, formatModelChunks, type WordBytes } from './arpa.js';
 import { ArpaKernel } from './arpa-kernel.js';
+import { InterpolationKernel, KERNEL_BYTES } from './interpolate-kernel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Row layouts
@@ -311,7 +312,7 @@ function smootherFrom(recipe: SmootherRecipe): Smoother {
 }
 
 export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): SortResult {
-  if (job.kind === 'interpolate') return interpolateRange(job.range as InterpolationRange, (words) => newBlock(env, words));
+  if (job.kind === 'interpolate') return interpolateFast(job.range as InterpolationRange, (words) => newBlock(env, words));
   if (job.kind === 'initial') {
     return initialRows(job.order, job.rows, job.n, smootherFrom(job.smoother as SmootherRecipe), job.threshold, job.out);
   }
@@ -1202,6 +1203,11 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
   return { model, kept, suffix, context, backoffOf };
 }
 
+/** `interpolateRange`, in this thread's WebAssembly kernel where it does such a range (interpolate-kernel.ts). */
+export function interpolateFast(r: InterpolationRange, allocate: (words: number) => Uint32Array, kernel = InterpolationKernel.get()): InterpolatedRange {
+  return kernel?.interpolate(r, allocate, (part) => interpolateRange(part, allocate), splitRange) ?? interpolateRange(r, allocate);
+}
+
 /**
  * Compares n-gram a (`an` words at `ai`) with n-gram b in suffix order: last words first, then
  * the words before them; a suffix before the n-grams it is a suffix of.
@@ -1235,15 +1241,69 @@ interface RangeStream {
 
 /** First row in [from, to) of the stream's buffer whose words come after `key` (`orEqual`: at or after). */
 function firstAfter(s: RangeStream, from: number, to: number, key: Uint32Array, kn: number, orEqual: boolean): number {
+  return firstRowAfter(s.buf, s.W, s.k, from, to, key, kn, orEqual);
+}
+
+/** `firstAfter` in rows of k words (width W) in `buf`. */
+function firstRowAfter(buf: Uint32Array, W: number, k: number, from: number, to: number, key: Uint32Array, kn: number, orEqual: boolean): number {
   let lo = from;
   let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    const c = compareSuffixOrder(s.buf, mid * s.W, s.k, key, 0, kn);
+    const c = compareSuffixOrder(buf, mid * W, k, key, 0, kn);
     if (c > 0 || (orEqual && c === 0)) hi = mid;
     else lo = mid + 1;
   }
   return lo;
+}
+
+/**
+ * Cuts a range into `parts` ranges of about as many top-order rows each, in suffix order (as a
+ * range is cut into one slice per thread): each part's rows of lower orders are those before its
+ * cut, and the row of each order before a part comes with it (see InterpolationRange).
+ */
+export function splitRange(r: InterpolationRange, parts: number): InterpolationRange[] {
+  const N = r.top;
+  const topRows = N >= 2 ? r.initialRows[N]! : 0;
+  if (parts <= 1 || topRows < parts) return [r];
+  // The streams: INITIAL rows of orders 2 … N (after their row before the range), then BACKOFF rows of orders 1 … N − 1.
+  const streams = [
+    ...ascending(2, N).map((k) => ({ k, W: initialLayout(k, r.float32).width, buf: r.initial[k]!, start: r.before[k]!, end: r.initialRows[k]!, backoff: false })),
+    ...ascending(1, N - 1).map((j) => ({ k: j, W: j + 2, buf: r.backoffs[j]!, start: 0, end: r.backoffRows[j]!, backoff: true })),
+  ];
+  const top = streams[N - 2]!;
+  const key = new Uint32Array(N);
+  let from = streams.map((s) => s.start);
+  let unigramsFrom = r.from;
+  const out: InterpolationRange[] = [];
+  for (let t = 1; t <= parts; t++) {
+    let to = streams.map((s) => s.end);
+    let unigramsTo = r.to;
+    if (t < parts) {
+      const at = Math.floor((topRows * t) / parts);
+      key.set(top.buf.subarray(at * top.W, at * top.W + N));
+      to = streams.map((s, i) => firstRowAfter(s.buf, s.W, s.k, from[i]!, s.end, key, N, true));
+      unigramsTo = Math.max(unigramsFrom, Math.min(r.to, key[N - 1]! + 1));
+    }
+    const part: InterpolationRange = { ...r, from: unigramsFrom, to: unigramsTo, initial: [], initialRows: [], before: [], backoffs: [], backoffRows: [] };
+    streams.forEach((s, i) => {
+      const a = from[i]!;
+      const b = to[i]!;
+      if (s.backoff) {
+        part.backoffs[s.k] = s.buf.subarray(a * s.W, b * s.W);
+        part.backoffRows[s.k] = b - a;
+      } else {
+        const before = s.k < N && a > 0 ? 1 : 0;
+        part.initial[s.k] = s.buf.subarray((a - before) * s.W, b * s.W);
+        part.initialRows[s.k] = b - a + before;
+        part.before[s.k] = before;
+      }
+    });
+    out.push(part);
+    from = to;
+    unigramsFrom = unigramsTo;
+  }
+  return out;
 }
 
 /**
@@ -1283,7 +1343,10 @@ function interpolate(
     const capacity = Math.max(4, Math.floor((bufferBytes * rows) / Math.max(1, total) / 2));
     return { cursor, k, W, buf: allocate(capacity * W), spare: allocate(capacity * W), capacity, start: 0, end: 0, done: false };
   });
-  const taken = streams.reduce((n, s) => n + 2 * s.buf.byteLength, 0);
+  // The buffers, and each thread's WebAssembly kernel (a part of a range at a time, in its own
+  // memory) where it interpolates these rows.
+  const kernels = smoother.float32 && sink.addRows ? (pool?.threads ?? 1) * KERNEL_BYTES : 0;
+  const taken = streams.reduce((n, s) => n + 2 * s.buf.byteLength, 0) + kernels;
   env.budget.take(taken, true);
   /**
    * Once half of a stream's rows are used: its unused rows, and the row before them (a range's
@@ -1393,7 +1456,7 @@ function interpolate(
     done += topRows;
     log?.progress?.('interpolating', done, 0);
   };
-  const interpolateHere = (range: InterpolationRange) => interpolateRange(range, allocate);
+  const interpolateHere = (range: InterpolationRange) => interpolateFast(range, allocate);
   if (pool?.begin && pool.threads > 1) {
     // The other threads interpolate a range while this one reads the next and hands the one
     // before to the sink: a pipeline, since reading and writing the streams are a large part.
