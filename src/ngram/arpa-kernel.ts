@@ -5,13 +5,10 @@
  * chunk. `formatModelChunks` (arpa.ts) uses it where WebAssembly runs and writes the same bytes
  * as its TypeScript loop, which stays the reference and the fallback.
  */
-import { decodeBase64 } from '../util/base64.js';
 import { ARPA_WASM_BASE64 } from './arpa-wasm.generated.js';
 import type { WordBytes } from './arpa.js';
+import { perThread, PrivateKernel } from './wasm-kernel.js';
 
-const PAGE = 65536;
-/** The largest memory a 32-bit WebAssembly module addresses. */
-const MAX_PAGES = 65536;
 // The memory's layout (byte offsets): powers of ten, the output's end, the backoff cache, then
 // the words, a slice of rows and the output chunk (placed in `ensure`).
 const POW10 = 1024;
@@ -44,32 +41,22 @@ type FormatRows = (
 
 /** The formatter of this thread, over its memory. */
 export class ArpaKernel {
-  private readonly memory: WebAssembly.Memory;
   private readonly formatRows: FormatRows;
   /** The words in memory: which (object, or id), and where their parts lie. */
   private words: { of: WordBytes; id: number | undefined; starts: number; end: number } | null = null;
 
-  private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory) {
-    this.memory = memory;
-    this.formatRows = instance.exports.formatRows as FormatRows;
-    new Float64Array(memory.buffer, POW10, 23).set(Array.from({ length: 23 }, (_, i) => Number(`1e${i}`)));
-    new Int32Array(memory.buffer, CACHE, CACHE_SLOTS).fill(-1);
+  private constructor(private readonly kernel: PrivateKernel) {
+    this.formatRows = kernel.exports.formatRows as FormatRows;
+    const buffer = kernel.memory.buffer;
+    new Float64Array(buffer, POW10, 23).set(Array.from({ length: 23 }, (_, i) => Number(`1e${i}`)));
+    new Int32Array(buffer, CACHE, CACHE_SLOTS).fill(-1);
   }
 
   /** This thread's formatter, or null where WebAssembly cannot run it. */
-  static get(): ArpaKernel | null {
-    if (kernel === undefined) {
-      kernel = null;
-      try {
-        const memory = new WebAssembly.Memory({ initial: Math.ceil(WORDS / PAGE) + 1 });
-        const module = new WebAssembly.Module(decodeBase64(ARPA_WASM_BASE64));
-        kernel = new ArpaKernel(new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }), memory);
-      } catch {
-        // No WebAssembly here: the TypeScript loop.
-      }
-    }
-    return kernel;
-  }
+  static readonly get = perThread(() => {
+    const kernel = PrivateKernel.load(ARPA_WASM_BASE64, WORDS + 65536);
+    return kernel && new ArpaKernel(kernel);
+  });
 
   /** Bytes the memory holds besides the words: a slice of rows and a chunk of lines. */
   static scratchBytes(lineMax: number): number {
@@ -89,8 +76,8 @@ export class ArpaKernel {
     if (!placed) return null;
     const { rowsAt, outAt, words } = placed;
     const outEnd = outAt + CHUNK_BYTES + lineMax;
-    const u32 = new Uint32Array(this.memory.buffer);
-    const u8 = new Uint8Array(this.memory.buffer);
+    const u32 = new Uint32Array(this.kernel.memory.buffer);
+    const u8 = new Uint8Array(this.kernel.memory.buffer);
     const chunks: Uint8Array[] = [];
     u32[STATE >> 2] = outAt;
     for (let i = 0; i < n; ) {
@@ -121,26 +108,15 @@ export class ArpaKernel {
     const wordsEnd = same ? words!.end : align(align(WORDS + wb.bytes.length, 4) + wb.start.length * 4, 16);
     const rowsAt = wordsEnd;
     const outAt = align(rowsAt + rowWords * 4, 16);
-    const need = outAt + CHUNK_BYTES + lineMax + 64;
-    const have = this.memory.buffer.byteLength;
-    if (need > have) {
-      if (need > MAX_PAGES * PAGE) return null;
-      try {
-        this.memory.grow(Math.ceil((need - have) / PAGE));
-      } catch {
-        return null; // no memory that large here
-      }
-    }
+    if (!this.kernel.room(outAt + CHUNK_BYTES + lineMax + 64)) return null;
     if (!same) {
       const starts = align(WORDS + wb.bytes.length, 4);
-      new Uint8Array(this.memory.buffer, WORDS, wb.bytes.length).set(wb.bytes);
-      new Int32Array(this.memory.buffer, starts, wb.start.length).set(wb.start);
+      new Uint8Array(this.kernel.memory.buffer, WORDS, wb.bytes.length).set(wb.bytes);
+      new Int32Array(this.kernel.memory.buffer, starts, wb.start.length).set(wb.start);
       words = this.words = { of: wb, id: wb.id, starts, end: wordsEnd };
     }
     return { rowsAt, outAt, words: words! };
   }
 }
-
-let kernel: ArpaKernel | null | undefined;
 
 const align = (x: number, to: number) => Math.ceil(x / to) * to;

@@ -6,12 +6,11 @@
  * there, and its MODEL rows copied out. `interpolateRange` (pipeline.ts) is the reference and
  * the fallback, and the kernel gives its bytes.
  */
-import { decodeBase64 } from '../util/base64.js';
 import { INTERPOLATE_WASM_BASE64 } from './interpolate-wasm.generated.js';
 import { LOGF_TABLES } from './log10f.js';
 import type { InterpolatedRange, InterpolationRange } from './pipeline.js';
+import { perThread, PrivateKernel } from './wasm-kernel.js';
 
-const PAGE = 65536;
 /** Top-order rows per part of a range (about a megabyte of rows). */
 export const PART_ROWS = 1 << 13;
 /**
@@ -19,7 +18,7 @@ export const PART_ROWS = 1 << 13;
  * orders crowded between two rows of the top order) goes to the TypeScript loop. This bounds the
  * memory of each thread's kernel, which is not given back until the thread ends.
  */
-export const KERNEL_BYTES = 8 << 20;
+export const INTERPOLATION_KERNEL_BYTES = 8 << 20;
 // The argument table's slots (asm/interpolate.ts).
 const A_N = 0;
 const A_P1 = 1;
@@ -32,33 +31,22 @@ const A_UNIGRAMS = 7;
 const A_ORDERS = 8;
 /** An error code of the kernel for a value whose log10 is not finite: the TypeScript loop takes that part. */
 const NOT_FINITE = -4096;
-/** A part larger than KERNEL_BYTES: the TypeScript loop takes it too. */
+/** A part larger than INTERPOLATION_KERNEL_BYTES: the TypeScript loop takes it too. */
 const TOO_LARGE = -1;
 
 /** This thread's interpolation kernel. */
 export class InterpolationKernel {
-  private readonly memory: WebAssembly.Memory;
   private readonly run: (args: number) => number;
 
-  private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory) {
-    this.memory = memory;
-    this.run = instance.exports.interpolate as (args: number) => number;
+  private constructor(private readonly kernel: PrivateKernel) {
+    this.run = kernel.exports.interpolate as (args: number) => number;
   }
 
   /** This thread's kernel, or null where WebAssembly cannot run it. */
-  static get(): InterpolationKernel | null {
-    if (kernel === undefined) {
-      kernel = null;
-      try {
-        const memory = new WebAssembly.Memory({ initial: 16 });
-        const module = new WebAssembly.Module(decodeBase64(INTERPOLATE_WASM_BASE64));
-        kernel = new InterpolationKernel(new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }), memory);
-      } catch {
-        // No WebAssembly here: the TypeScript loop.
-      }
-    }
-    return kernel;
-  }
+  static readonly get = perThread(() => {
+    const kernel = PrivateKernel.load(INTERPOLATE_WASM_BASE64, 1 << 20);
+    return kernel && new InterpolationKernel(kernel);
+  });
 
   /**
    * `interpolateRange(r)`, or null when the kernel does not do such a range (float64
@@ -134,15 +122,9 @@ export class InterpolationKernel {
       modelAt[k] = place((r.initialRows[k]! - r.before[k]!) * (k + 2) * 4);
     }
     for (let j = 1; j < N; j++) backoffsAt[j] = place(r.backoffs[j]!.byteLength);
-    if (at > KERNEL_BYTES) return TOO_LARGE;
-    if (at > this.memory.buffer.byteLength) {
-      try {
-        this.memory.grow(Math.ceil((at - this.memory.buffer.byteLength) / PAGE));
-      } catch {
-        return null; // no memory that large here
-      }
-    }
-    const buffer = this.memory.buffer;
+    if (at > INTERPOLATION_KERNEL_BYTES) return TOO_LARGE;
+    if (!this.kernel.room(at)) return null;
+    const buffer = this.kernel.memory.buffer;
     const u32 = new Uint32Array(buffer);
     const args = new Int32Array(buffer, argsAt, A_ORDERS + 4 * (N + 1) + 2 * (N + 1));
     args[A_N] = N;
@@ -199,5 +181,3 @@ function kernelError(code: number): string {
       return `interpolate: the kernel failed (${code})`;
   }
 }
-
-let kernel: InterpolationKernel | null | undefined;

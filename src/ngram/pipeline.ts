@@ -95,7 +95,7 @@ import {
 import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
 import { arpaLineMax, formatModelChunks, type WordBytes } from './arpa.js';
 import { ArpaKernel } from './arpa-kernel.js';
-import { InterpolationKernel, KERNEL_BYTES } from './interpolate-kernel.js';
+import { INTERPOLATION_KERNEL_BYTES, InterpolationKernel } from './interpolate-kernel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Row layouts
@@ -1345,7 +1345,7 @@ function interpolate(
   });
   // The buffers, and each thread's WebAssembly kernel (a part of a range at a time, in its own
   // memory) where it interpolates these rows.
-  const kernels = smoother.float32 && sink.addRows ? (pool?.threads ?? 1) * KERNEL_BYTES : 0;
+  const kernels = smoother.float32 && sink.addRows ? (pool?.threads ?? 1) * INTERPOLATION_KERNEL_BYTES : 0;
   const taken = streams.reduce((n, s) => n + 2 * s.buf.byteLength, 0) + kernels;
   env.budget.take(taken, true);
   /**
