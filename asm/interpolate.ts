@@ -1,6 +1,6 @@
 // Stage 5 of estimation (interpolation) in AssemblyScript, for modified Kneser-Ney (float32
 // arithmetic and glibc's log10f): `interpolateRange` of src/ngram/pipeline.ts step for step (the
-// reference, and the fallback for the other smoothers and for linked tables), about three times
+// reference, and the fallback for the other smoothers and for linked tables), two to three times
 // as fast. scripts/build-wasm.mjs compiles it; src/ngram/interpolate-kernel.ts places a range's
 // rows and its arguments in the (imported) memory and takes the MODEL rows back.
 //
