@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { arpaText, corpusFromText, countNgrams, estimate, KotobaError, MemoryBudget, MemoryStorage, memoryEnv, type SmoothingName } from '../src/index.js';
 import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
-import { countSpec, f32Bits, parallelArpaLines, runSortJob } from '../src/ngram/pipeline.js';
+import { countSpec, f32Bits, arpaLines, runSortJob } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
 import { pushRows, RowCollector, RowSorter, RowSpool, SortScratch, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
@@ -271,12 +271,12 @@ test('ARPA lines formatted in the background (each batch\'s tail on another thre
   const { pool, begun, waited } = lazyPool(env, () => false);
   const cursor = () => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
   // Batches of 40,000 rows (two of them in 80,000): the last, of 30,000, is formatted here alone.
-  const lines = Buffer.concat([...parallelArpaLines(cursor(), k, k, words, { ...env, pool }, 80_000)]);
+  const lines = Buffer.concat([...arpaLines(cursor(), k, k, words, { ...env, pool }, 80_000)]);
   assert.equal(begun(), 3);
   assert.ok(lines.equals(formatModelRows(words, rows, n, k, k)), 'the lines of every row, in order');
   // A reader that stops early leaves no batch being formatted.
   const before = begun();
-  const early = parallelArpaLines(cursor(), k, k, words, { ...env, pool }, 80_000);
+  const early = arpaLines(cursor(), k, k, words, { ...env, pool }, 80_000);
   early.next();
   early.return(undefined);
   assert.ok(begun() > before && waited() === begun(), `${begun()} begun, ${waited()} waited for`);

@@ -251,9 +251,12 @@ export function formatModelChunks(wb: WordBytes, rows: Uint32Array, n: number, k
   const max = arpaLineMax(wb, k);
   const W = k + 2;
   if (kernel) {
-    // The rows whose values need the exact method, written into the kernel's chunk.
+    // The rows whose values need the exact method, written into the kernel's chunk (by one
+    // writer: each holds a cache of digits).
+    let w: ByteWriter | null = null;
     const fallback = (buf: Uint8Array, at: number, i: number) => {
-      const w = new ByteWriter(buf);
+      w ??= new ByteWriter(buf);
+      w.buf = buf;
       w.at = at;
       writeLine(w, wb, k, top, rows, i * W, f32FromWord(rows[i * W + k]!), f32FromWord(rows[i * W + k + 1]!));
       return w.at;

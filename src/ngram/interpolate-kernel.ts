@@ -153,7 +153,7 @@ export class InterpolationKernel {
     }
     const code = this.run(argsAt);
     if (code === NOT_FINITE) return code;
-    if (code < 0) throw new Error(kernelError(code));
+    if (code < 0) throw interpolationError(Math.floor(-code / 1024), -code % 1024);
     const keptOf = new Int32Array(buffer, stateAt + (N + 1) * 8, N + 1);
     const model: Uint32Array[] = [];
     const kept: number[] = [];
@@ -167,17 +167,20 @@ export class InterpolationKernel {
   }
 }
 
-/** The message of `interpolateRange` for a kernel's error code −(1024 · code + k). */
-function kernelError(code: number): string {
-  const k = -code % 1024;
-  switch (Math.floor(-code / 1024)) {
+/**
+ * An error of interpolation, as `interpolateRange` and the kernel (which returns −(1024 · code
+ * + k)) report it: 1, a suffix before the range is not in its chain; 2, the suffix of a k-gram is
+ * missing from the order below; 3, the order below ended before it.
+ */
+export function interpolationError(code: number, k: number): Error {
+  switch (code) {
     case 1:
-      return 'interpolate: a suffix before the range is not in its chain';
+      return new Error('interpolate: a suffix before the range is not in its chain');
     case 2:
-      return `interpolate: the suffix of a ${k}-gram is missing from the ${k - 1}-grams`;
+      return new Error(`interpolate: the suffix of a ${k}-gram is missing from the ${k - 1}-grams`);
     case 3:
-      return `interpolate: the ${k - 1}-grams ended before a suffix of a ${k}-gram`;
+      return new Error(`interpolate: the ${k - 1}-grams ended before a suffix of a ${k}-gram`);
     default:
-      return `interpolate: the kernel failed (${code})`;
+      return new Error(`interpolate: the kernel failed (${code})`);
   }
 }

@@ -95,7 +95,7 @@ import {
 import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
 import { arpaLineMax, formatModelChunks, type WordBytes } from './arpa.js';
 import { ArpaKernel } from './arpa-kernel.js';
-import { INTERPOLATION_KERNEL_BYTES, InterpolationKernel } from './interpolate-kernel.js';
+import { INTERPOLATION_KERNEL_BYTES, interpolationError, InterpolationKernel } from './interpolate-kernel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Row layouts
@@ -354,7 +354,7 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
  * copy. With `begin`, the other threads format the tail of a batch while this one reads the next
  * batch and formats its head (two batches, each half the rows).
  */
-export function* parallelArpaLines(cursor: RowCursor, k: number, top: number, words: WordBytes, env: StreamEnv, batchRows: number): Generator<Uint8Array> {
+export function* arpaLines(cursor: RowCursor, k: number, top: number, words: WordBytes, env: StreamEnv, batchRows: number): Generator<Uint8Array> {
   const pool = env.pool;
   const W = k + 2;
   // The batches, their lines (about ten bytes a word), and each thread's formatter (a copy of
@@ -364,22 +364,10 @@ export function* parallelArpaLines(cursor: RowCursor, k: number, top: number, wo
   const reserved = batchRows * (W * 4 + 10 * W) + threads * formatter;
   env.budget.take(reserved, true);
   try {
-    if (!pool) yield* formatHere(cursor, k, top, words, newBlock(env, batchRows * W));
-    else if (pool.begin && pool.threads > 1) yield* formatInBackground(cursor, k, top, words, pool, [pool.allocate((batchRows >> 1) * W), pool.allocate((batchRows >> 1) * W)]);
-    else yield* formatBatches(cursor, k, top, words, pool, pool.allocate(batchRows * W));
+    if (pool?.begin && pool.threads > 1) yield* formatInBackground(cursor, k, top, words, pool, [pool.allocate((batchRows >> 1) * W), pool.allocate((batchRows >> 1) * W)]);
+    else yield* formatBatches(cursor, k, top, words, pool, newBlock(env, batchRows * W));
   } finally {
     env.budget.give(reserved);
-  }
-}
-
-/** Stage 6 on this thread alone. */
-function* formatHere(cursor: RowCursor, k: number, top: number, words: WordBytes, batch: Uint32Array): Generator<Uint8Array> {
-  const W = k + 2;
-  for (;;) {
-    const n = readBatch(cursor, W, batch);
-    if (n === 0) return;
-    yield* formatModelChunks(words, batch, n, k, top);
-    if (n * W < batch.length) return;
   }
 }
 
@@ -388,19 +376,23 @@ function readBatch(cursor: RowCursor, W: number, batch: Uint32Array): number {
   return readRows(cursor, W, batch, 0, batch.length / W);
 }
 
-function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool, batch: Uint32Array): Generator<Uint8Array> {
+/** Stage 6 a batch at a time, each cut into one slice per free thread of `pool` (none: all here). */
+function* formatBatches(cursor: RowCursor, k: number, top: number, words: WordBytes, pool: SortPool | undefined, batch: Uint32Array): Generator<Uint8Array> {
   const W = k + 2;
   for (;;) {
     const n = readBatch(cursor, W, batch);
     if (n === 0) return;
-    const T = n < PARALLEL_MIN_ROWS ? 1 : freeThreads(pool);
-    const jobs: SortJob[] = [];
-    for (let t = 0; t < T; t++) {
-      const a = Math.floor((n * t) / T);
-      const b = Math.floor((n * (t + 1)) / T);
-      jobs.push({ kind: 'arpa', rows: batch.subarray(a * W, b * W), n: b - a, order: k, top, words });
+    const T = pool && n >= PARALLEL_MIN_ROWS ? freeThreads(pool) : 1;
+    if (T === 1) yield* formatModelChunks(words, batch, n, k, top);
+    else {
+      const jobs: SortJob[] = [];
+      for (let t = 0; t < T; t++) {
+        const a = Math.floor((n * t) / T);
+        const b = Math.floor((n * (t + 1)) / T);
+        jobs.push({ kind: 'arpa', rows: batch.subarray(a * W, b * W), n: b - a, order: k, top, words });
+      }
+      for (const r of pool!.run(jobs)) if ('chunks' in r) yield* r.chunks;
     }
-    for (const r of pool.run(jobs)) if ('chunks' in r) yield* r.chunks;
     if (n * W < batch.length) return;
   }
 }
@@ -1167,11 +1159,11 @@ export function interpolateRange(r: InterpolationRange, allocate: (words: number
         if (c >= 0) {
           let cmp = 0;
           for (let j = k - 1; j >= 1 && cmp === 0; j--) cmp = row[at + j]! - d[c * dw + j - 1]!;
-          if (cmp === 0 && c === 0 && r.before[k - 1] && !known[k - 1]) throw new Error('interpolate: a suffix before the range is not in its chain');
+          if (cmp === 0 && c === 0 && r.before[k - 1] && !known[k - 1]) throw interpolationError(1, k);
           if (cmp === 0) break;
-          if (cmp < 0) throw new Error(`interpolate: the suffix of a ${k}-gram is missing from the ${k - 1}-grams`);
+          if (cmp < 0) throw interpolationError(2, k);
         }
-        if (!step(k - 1)) throw new Error(`interpolate: the ${k - 1}-grams ended before a suffix of a ${k}-gram`);
+        if (!step(k - 1)) throw interpolationError(3, k);
       }
       lower = p[k - 1]!;
       suffixRow = currentKept[k - 1]!;

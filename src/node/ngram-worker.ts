@@ -10,7 +10,7 @@ import { KotobaError } from '../errors.js';
 import { arpaChunks, wordBytes } from '../ngram/arpa.js';
 import { countFileChunks } from '../ngram/count-file.js';
 import { pruneThresholds, smootherOf, ModelTablesSink } from '../ngram/estimate.js';
-import { estimateFromCounts, NgramCounter, parallelArpaLines, remapCounts, SpoolSink, type PipelineLog } from '../ngram/pipeline.js';
+import { arpaLines, estimateFromCounts, NgramCounter, remapCounts, SpoolSink, type PipelineLog } from '../ngram/pipeline.js';
 import { MemoryBudget, SortScratch, type StreamEnv } from '../ngram/records.js';
 import { vocabularyRestriction } from '../text/corpus.js';
 import { Vocabulary } from '../text/vocabulary.js';
@@ -150,7 +150,7 @@ function run(): unknown {
       port.postMessage({ type: 'tables', words: vocab.list(), orders, description: result.description, text: end.text }, transfer);
       return { ...result, vocabulary: vocab.size, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     }
-    // Formatting runs on every thread of the pool (parallelArpaLines).
+    // Formatting runs on every thread of the pool (arpaLines).
     const pool = env.pool;
     // The words as bytes from here on, not as strings: every forced collection of the stages
     // (hundreds) would mark a million strings and their map, tens of milliseconds each.
@@ -164,7 +164,7 @@ function run(): unknown {
       log.info('=== 6/6 writing the ARPA file ===');
       // Batches of MODEL rows and their lines take a sixteenth of the budget.
       const batchRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
-      const rowsOf = (k: number) => parallelArpaLines(spools.cursor(k), k, N, words, env, batchRows);
+      const rowsOf = (k: number) => arpaLines(spools.cursor(k), k, N, words, env, batchRows);
       for (const chunk of arpaChunks(words, result.counts, rowsOf, end.text)) send(chunk);
       return { ...result, vocabulary, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     } finally {
