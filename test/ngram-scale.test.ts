@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { arpaText, corpusFromText, countNgrams, estimate, KotobaError, MemoryBudget, MemoryStorage, memoryEnv, type SmoothingName } from '../src/index.js';
 import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
-import { countSpec, f32Bits, arpaLines, runSortJob } from '../src/ngram/pipeline.js';
+import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, runSortJob, type AdjustOptions } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
-import { pushRows, RowCollector, RowSorter, RowSpool, SortScratch, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
+import { pushRows, RowCollector, RowSorter, RowSpool, SortScratch, type RowCursor, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
 import { cli, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
 const wikiLines = readFileSync(join(repoRoot, 'corpus', 'wiki.train.txt'), 'utf8').split('\n').slice(0, -1);
@@ -302,6 +302,38 @@ test('pushRows appends a batch across block growth and spills: the stream reads 
   const collector = targets[2] as RowCollector;
   assert.equal(collector.count, n);
   assert.deepEqual(Array.from(collector.block.subarray(0, n * W)), Array.from(rows));
+});
+
+test('stage 2 on two threads (each batch\'s tail scanned elsewhere, cut where the last two words change) gives the rows and sums of one thread', () => {
+  // Many sentences that end in the same two words make a piece longer than a batch (no cut).
+  const lines = [...wikiLines.slice(0, 800), ...Array.from({ length: 300 }, (_, i) => `w${i % 37} and so it ends here`)];
+  const corpus = corpusFromText(lines);
+  for (const N of [2, 3, 5]) {
+    const counter = new NgramCounter(N, memoryEnv());
+    counter.addTokens(corpus.tokens, true);
+    const counted = counter.finish();
+    const W = N + 1;
+    const all: number[] = [];
+    while (counted.next()) all.push(...counted.row.subarray(counted.at, counted.at + W));
+    const rows = Uint32Array.from(all);
+    const cursor = (): RowCursor => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
+    const adjust = (options: AdjustOptions) => {
+      const out: RowCollector[] = [];
+      const sums = adjustCounts(cursor(), N, corpus.vocab.size, (k) => (out[k] = new RowCollector(k + 2)), undefined, options);
+      return { sums, rows: out.map((c) => Array.from(c.block.subarray(0, c.count * c.width))) };
+    };
+    const one = adjust({});
+    for (const batchRows of [40, 97, 1000]) {
+      const env = memoryEnv();
+      // The other thread's pieces are scanned only when their rows are asked for: a batch read over one still being scanned would show.
+      const { pool, begun, waited } = lazyPool(env, () => false);
+      env.pool = pool;
+      const two = adjust({ env, batchRows });
+      assert.ok(begun() > 2 && waited() === begun(), `order ${N}, batches of ${batchRows}: ${begun()} pieces elsewhere`);
+      assert.deepEqual(two.sums, one.sums, `order ${N}, batches of ${batchRows}: sums`);
+      for (let k = 2; k <= N; k++) assert.deepEqual(two.rows[k], one.rows[k], `order ${N}, batches of ${batchRows}: rows of order ${k}`);
+    }
+  }
 });
 
 test('estimate: the context and suffix links of every n-gram name the rows with those words, in one range or in many (cut inside last words)', () => {

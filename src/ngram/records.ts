@@ -11,6 +11,7 @@
  * here; files in node/temp-storage.ts), and all I/O is synchronous, block by block.
  */
 import { KotobaError } from '../errors.js';
+import type { AdjustedPiece } from './pipeline.js';
 
 /** How the rows of one stream are laid out and ordered. */
 export interface RowSpec {
@@ -247,6 +248,7 @@ export interface StreamEnv {
 export type SortJob =
   | { kind: 'rows'; rows: Uint32Array; n: number; spec: RowSpec; store: boolean }
   | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean }
+  | { kind: 'adjust'; rows: Uint32Array; n: number; order: number; out: Uint32Array[] }
   | { kind: 'arpa'; rows: Uint32Array; n: number; order: number; top: number; words: { bytes: Uint8Array; start: Int32Array; longest: number } }
   | { kind: 'initial'; rows: Uint32Array; n: number; order: number; smoother: object; threshold: number; out: { initial: Uint32Array; backoffs: Uint32Array } }
   | { kind: 'interpolate'; range: object }
@@ -262,6 +264,7 @@ export type SortResult =
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
   | { chunks: Uint8Array[] }
   | { gathered: number }
+  | { adjusted: AdjustedPiece }
   | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
   | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] };
 
@@ -815,6 +818,34 @@ export class MergeCursor implements RowCursor {
     this.at = 0;
     return true;
   }
+  /** `readRows`: rows merged straight into `out`, equal keys summed there. */
+  take(out: Uint32Array, o: number, max: number): number {
+    if (this.pending >= 0) {
+      this.pending = -1;
+      this.advanceTop();
+    }
+    const { key, sum, width: W } = this.spec;
+    let n = 0;
+    while (n < max && this.size > 0) {
+      const top = this.cursors[this.heap[0]!]!;
+      const row = top.row;
+      const at = top.at;
+      for (let j = 0; j < W; j++) out[o + j] = row[at + j]!;
+      this.advanceTop();
+      if (sum >= 0) {
+        while (this.size > 0) {
+          const c = this.cursors[this.heap[0]!]!;
+          if (compareRows(key, out, o, c.row, c.at) !== 0) break;
+          addCount(out, o + sum, c.row[c.at + sum]!);
+          this.advanceTop();
+        }
+      }
+      o += W;
+      n++;
+    }
+    if (n < max) this.close();
+    return n;
+  }
   close(): void {
     for (const c of this.cursors) c.close();
     this.size = 0;
@@ -1271,8 +1302,12 @@ export class RowSpool implements RowTarget {
 export class RowCollector implements RowTarget {
   block: Uint32Array;
   count = 0;
-  constructor(readonly width: number) {
-    this.block = new Uint32Array(256 * width);
+  /** `block`: where the rows go while they fit (then a copy grows). */
+  constructor(
+    readonly width: number,
+    block?: Uint32Array,
+  ) {
+    this.block = block ?? new Uint32Array(256 * width);
   }
   pushed = 0;
   push(upTo = 1): number {

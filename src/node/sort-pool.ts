@@ -6,7 +6,7 @@
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { KotobaError } from '../errors.js';
-import { runSortJob } from '../ngram/pipeline.js';
+import { runSortJob, type AdjustedPiece } from '../ngram/pipeline.js';
 import { SortScratch, type PendingJob, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../ngram/records.js';
 import { tempDirError, type FileStorage } from './temp-storage.js';
 
@@ -21,6 +21,7 @@ export type HelperAnswer =
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
   | { chunks: Uint8Array[] }
   | { gathered: number }
+  | { adjusted: AdjustedPiece }
   | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
   | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] }
   | { error: string; hint?: string; code?: string };
