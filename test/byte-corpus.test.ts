@@ -58,10 +58,13 @@ test('byte reader: markers inside a sentence and invalid UTF-8 are errors naming
     ['a\nb <s> c\n', /^t\.txt:2: <s> inside a sentence \(<s> may only open a line/],
     ['a\n</s> b\n', /^t\.txt:2: <\/s> inside a sentence/],
     ['a\nb\n\xff\n', /^t\.txt:3: invalid UTF-8 \(convert the file to UTF-8/],
+    // After a chunk's last newline, and in a last line without one.
+    ['a b\nc\xffd\ne\n', /^t\.txt:2: invalid UTF-8 \(convert the file to UTF-8/],
+    ['a\nb c\xff', /^t\.txt:2: invalid UTF-8 \(convert the file to UTF-8/],
   ];
   for (const [text, expected] of bad) {
     const bytes = text.includes('\xff') ? Uint8Array.from([...text].map((c) => c.charCodeAt(0))) : new TextEncoder().encode(text);
-    for (const chunk of [1, 4, 100]) assert.throws(() => byteWay(bytes, chunk), { message: expected }, `${JSON.stringify(text)} in chunks of ${chunk}`);
+    for (const chunk of [1, 4, 5, 100]) assert.throws(() => byteWay(bytes, chunk), { message: expected }, `${JSON.stringify(text)} in chunks of ${chunk}`);
   }
   // A character cut off by the end of the file.
   assert.throws(() => byteWay(Uint8Array.of(0x61, 0x0a, 0xe7, 0xa7), 1), { message: /^t\.txt:2: invalid UTF-8 \(truncated character at end of file\)/ });

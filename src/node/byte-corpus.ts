@@ -6,6 +6,7 @@
  * `<s>` and `</s>` are accepted only at the ends of a line, invalid UTF-8 is an error naming the
  * line — and the tests hold the two to the same ids.
  */
+import { isUtf8 } from 'node:buffer';
 import { KotobaError, at } from '../errors.js';
 import { BOS, BOS_WORD, EOS, EOS_WORD, UNK, Vocabulary } from '../text/vocabulary.js';
 import { FNV_START, fnvFinish, WordTable } from '../text/word-table.js';
@@ -114,8 +115,13 @@ export class ByteCorpusReader {
       if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) start = 3;
       this.atStart = false;
     }
-    const bad = invalidUtf8Offset(buf.subarray(start));
-    if (bad >= 0) this.invalid(buf, start, start + bad);
+    // The complete lines are checked now, the rest with the next chunk (or at the end). isUtf8 is
+    // native (0.1 ms for Penn Treebank's 5 MB, against 26 ms in JavaScript), which finds the bad byte.
+    const checked = buf.subarray(start, chunk.length === 0 ? buf.length : buf.lastIndexOf(NL) + 1);
+    if (!isUtf8(checked)) {
+      const bad = invalidUtf8Offset(checked);
+      if (bad >= 0) this.invalid(buf, start, start + bad);
+    }
     let lineStart = start;
     for (let i = buf.indexOf(NL, start); i >= 0; i = buf.indexOf(NL, lineStart)) {
       if (i - lineStart > this.maxLineBytes) this.tooLong(this.lineNo + 1);
@@ -157,7 +163,9 @@ export class ByteCorpusReader {
     this.lineNo++;
     this.ensure(((to - from + 1) >> 1) + 2);
     const ids = this.ids;
-    ids[this.length++] = BOS;
+    const table = this.table;
+    let length = this.length;
+    ids[length++] = BOS;
     let n = 0;
     for (let i = from, word = 0; i < to; word++) {
       while (i < to && (buf[i] === SPACE || buf[i] === TAB)) i++;
@@ -169,12 +177,12 @@ export class ByteCorpusReader {
         h = Math.imul(h ^ c, 0x01000193);
         if (++i >= to) break;
       }
-      let id = this.table.findHashed(buf, s, i, fnvFinish(h));
+      let id = table.findHashed(buf, s, i, fnvFinish(h));
       if (id < 0) {
         if (this.closed) id = UNK;
         else {
           id = this.vocab.add(DECODER.decode(buf.subarray(s, i)));
-          this.table.add(id, buf, s, i);
+          table.add(id, buf, s, i);
         }
       }
       if (id === BOS || id === EOS) {
@@ -185,10 +193,11 @@ export class ByteCorpusReader {
           '<s> may only open a line and </s> only close it; remove or rename it',
         );
       }
-      ids[this.length++] = id;
+      ids[length++] = id;
       n++;
     }
-    ids[this.length++] = EOS;
+    ids[length++] = EOS;
+    this.length = length;
     this.words += n;
     this.sentences++;
   }
