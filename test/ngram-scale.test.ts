@@ -14,7 +14,7 @@ import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
 import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, runSortJob, type AdjustOptions } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
-import { pushRows, RowCollector, RowSorter, RowSpool, SortScratch, type RowCursor, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
+import { MergeCursor, pushRows, readRows, RowCollector, RowSorter, RowSpool, SortScratch, type RowCursor, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
 import { cli, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
 const wikiLines = readFileSync(join(repoRoot, 'corpus', 'wiki.train.txt'), 'utf8').split('\n').slice(0, -1);
@@ -280,6 +280,41 @@ test('ARPA lines formatted in the background (each batch\'s tail on another thre
   early.next();
   early.return(undefined);
   assert.ok(begun() > before && waited() === begun(), `${begun()} begun, ${waited()} waited for`);
+});
+
+test('a merge read in stretches (readRows, with the two-way loop once two runs are left) or row by row gives the rows in order, ties in run order', () => {
+  const W = 3;
+  const spec = { width: W, key: [0, 1], radix: [1, 0], sum: -1 };
+  // Runs of rows [key 0, key 1, run and position]: many equal keys across runs.
+  const runs = [700, 40, 1300].map((n, r) => {
+    const rows = Array.from({ length: n }, (_, i) => [(i * 7) % 50, (i * 3) % 4, r * 10_000 + i]);
+    rows.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+    return Uint32Array.from(rows.flat());
+  });
+  const expected = runs
+    .flatMap((rows) => Array.from({ length: rows.length / W }, (_, i) => Array.from(rows.subarray(i * W, i * W + W))))
+    .sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!);
+  const cursor = (rows: Uint32Array): RowCursor => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
+  for (const stretch of [1, 3, 64, 5000]) {
+    for (const pick of [[0, 2], [0, 1, 2]]) {
+      const merge = new MergeCursor(spec, pick.map((r) => cursor(runs[r]!)));
+      const got: number[][] = [];
+      const out = new Uint32Array(stretch * W);
+      for (let step = 0; ; step++) {
+        // Every third step reads one row with next(), the others a stretch.
+        if (step % 3 === 2) {
+          if (!merge.next()) break;
+          got.push(Array.from(merge.row.subarray(merge.at, merge.at + W)));
+          continue;
+        }
+        const n = readRows(merge, W, out, 0, stretch);
+        for (let i = 0; i < n; i++) got.push(Array.from(out.subarray(i * W, i * W + W)));
+        if (n < stretch) break;
+      }
+      const want = expected.filter((row) => pick.includes(Math.floor(row[2]! / 10_000)));
+      assert.deepEqual(got, want, `runs ${pick.join(', ')} in stretches of ${stretch}`);
+    }
+  }
 });
 
 test('pushRows appends a batch across block growth and spills: the stream reads back every row, in order or sorted', () => {

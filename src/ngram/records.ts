@@ -826,6 +826,8 @@ export class MergeCursor implements RowCursor {
     }
     const { key, sum, width: W } = this.spec;
     let n = 0;
+    if (this.size === 2 && sum < 0) n = this.takeOfTwo(out, o, max);
+    o += n * W;
     while (n < max && this.size > 0) {
       const top = this.cursors[this.heap[0]!]!;
       const row = top.row;
@@ -844,6 +846,45 @@ export class MergeCursor implements RowCursor {
       n++;
     }
     if (n < max) this.close();
+    return n;
+  }
+  /**
+   * `take` while two cursors are left and keys are unique (the blocks sorted in two slices by two
+   * threads): a plain two-way merge, without the heap. Stops when one cursor ends, leaving the
+   * heap as it should be.
+   */
+  private takeOfTwo(out: Uint32Array, o: number, max: number): number {
+    const { key, width: W } = this.spec;
+    const K = key.length;
+    // x comes first on equal keys (the heap's order: the lower cursor index).
+    const first = Math.min(this.heap[0]!, this.heap[1]!);
+    const second = Math.max(this.heap[0]!, this.heap[1]!);
+    const x = this.cursors[first]!;
+    const y = this.cursors[second]!;
+    let n = 0;
+    while (n < max) {
+      let d = 0;
+      for (let j = 0; j < K && d === 0; j++) {
+        const c = key[j]!;
+        d = x.row[x.at + c]! - y.row[y.at + c]!;
+      }
+      const from = d <= 0 ? x : y;
+      const row = from.row;
+      const at = from.at;
+      for (let j = 0; j < W; j++) out[o + j] = row[at + j]!;
+      o += W;
+      n++;
+      if (!from.next()) {
+        this.heap[0] = from === x ? second : first;
+        this.size = 1;
+        return n;
+      }
+    }
+    // The heap's top: the smaller row now.
+    let d = 0;
+    for (let j = 0; j < K && d === 0; j++) d = x.row[x.at + key[j]!]! - y.row[y.at + key[j]!]!;
+    this.heap[0] = d <= 0 ? first : second;
+    this.heap[1] = d <= 0 ? second : first;
     return n;
   }
   close(): void {
