@@ -222,6 +222,31 @@ test('a sorter that has spilled fills one half of its block while another thread
   assert.equal(env.budget.used, 0, 'the block and its halves are given back');
 });
 
+test('a sorter that has spilled stores its block when asked (its memory back in the budget) and reads back every row sorted; one that has not keeps its block', () => {
+  const W = 3;
+  const n = 100_000;
+  const rows = idRows(n);
+  for (const spilled of [true, false]) {
+    const env = spilled ? memoryEnv(1 << 20, 4 << 10) : memoryEnv();
+    const sorter = new RowSorter({ width: W, radix: [1, 0], key: [0, 1], sum: -1 }, env, new SortScratch());
+    pushRows(sorter, rows, n, W);
+    const held = env.budget.used;
+    const runs = env.storage.runsWritten;
+    sorter.storeBlock();
+    if (spilled) {
+      assert.ok(runs > 0 && env.storage.runsWritten > runs, `${runs} runs, then ${env.storage.runsWritten}`);
+      assert.equal(env.budget.used, 0, `the block's ${held} bytes are given back`);
+    } else {
+      assert.equal(env.storage.runsWritten, 0, 'nothing stored');
+      assert.equal(env.budget.used, held, 'the block is kept');
+    }
+    const cursor = sorter.finish();
+    const ids: number[] = [];
+    while (cursor.next()) ids.push(cursor.row[cursor.at + 2]!);
+    assert.deepEqual(ids, stableOrder(rows, n, W), spilled ? 'spilled' : 'in memory');
+  }
+});
+
 test('a half that fails to be stored on another thread (a full disk) fails the stream that pushed it, and dropping the stream frees every run', () => {
   const W = 3;
   const n = 400_000;

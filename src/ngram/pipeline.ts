@@ -1809,6 +1809,9 @@ export function estimateFromCounts(
       { env, maxRows: totals.words + totals.sentences },
     );
     countRows.close();
+    // The orders that wait for stage 4 after the first: a spilled stream's block goes to storage
+    // now rather than at its turn, so that the orders before it sort in the memory it held.
+    for (let k = 3; k <= N; k++) sorters[k]!.storeBlock();
     log.info(`n-grams per order: ${adjusted.sizes.slice(1).join(' ')}`);
 
     log.info(`=== 3/6 ${smoother.name} parameters ===`);

@@ -1161,6 +1161,17 @@ export class RowSorter implements RowTarget {
     this.count = 0;
   }
 
+  /**
+   * For a stream that has spilled (whose `finish` would store its block anyway): stores the rows
+   * the block holds now and frees the block, so that its memory serves other streams until then.
+   */
+  storeBlock(): void {
+    if (!this.runs.spilled && !this.pending) return;
+    this.settle();
+    if (this.count > 0) this.spill();
+    this.releaseBlock();
+  }
+
   /** Ends the input; the sorted stream. */
   finish(onMerge?: (runsLeft: number) => void): RowCursor {
     if (this.runs.spilled || this.pending) {
