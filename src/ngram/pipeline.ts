@@ -726,6 +726,24 @@ class CountAdjuster {
     this.prev = new Uint32Array(N);
   }
 
+  /**
+   * Appends a piece that another thread scanned after every row scanned here (`adjustPiece`):
+   * its rows of order k (`rows[k]`), its sizes and count-of-counts, its words' unigram sums.
+   */
+  append(piece: AdjustedPiece, rows: Uint32Array[]): void {
+    for (let k = 2; k <= this.N; k++) {
+      pushRows(this.targets[k]!, rows[k]!, piece.sizes[k]!, k + 2);
+      this.sizes[k]! += piece.sizes[k]!;
+    }
+    for (let k = 0; k < this.N; k++) {
+      for (let c = 0; c < 5; c++) {
+        this.adjustedCountOfCounts[k]![c]! += piece.adjustedCountOfCounts[k]![c]!;
+        this.rawCountOfCounts[k]![c]! += piece.rawCountOfCounts[k]![c]!;
+      }
+    }
+    for (let i = 0; i < piece.words.length; i++) this.onWord(piece.words[i]!, piece.raw[i]!, piece.adjusted[i]!);
+  }
+
   /** The last word of the last row scanned (there must be one). */
   get lastWord(): number {
     return this.prev[this.N - 1]!;
@@ -904,7 +922,7 @@ export function adjustCounts(counts: RowCursor, N: number, V: number, out: (k: n
       rows += got;
       return got;
     };
-    if (parallel) adjustInParallel(N, scan, targets, raw1, adj1, env, batchRows, read);
+    if (parallel) adjustInParallel(N, scan, env, batchRows, read);
     else {
       const batch = new Uint32Array(batchRows * W);
       for (let got = batchRows; got === batchRows; ) {
@@ -943,9 +961,6 @@ export function adjustCounts(counts: RowCursor, N: number, V: number, out: (k: n
 function adjustInParallel(
   N: number,
   scan: CountAdjuster,
-  targets: RowTarget[],
-  raw1: Float64Array,
-  adj1: Float64Array,
   env: StreamEnv,
   batchRows: number,
   read: (batch: Uint32Array, n: number) => number,
@@ -965,21 +980,7 @@ function adjustInParallel(
     const r = pending!.wait();
     pending = null;
     if (!('adjusted' in r)) throw new Error('adjustCounts: a job answered with something else');
-    const p = r.adjusted;
-    for (let k = 2; k <= N; k++) {
-      pushRows(targets[k]!, out[k]!, p.sizes[k]!, k + 2);
-      scan.sizes[k]! += p.sizes[k]!;
-    }
-    for (let k = 0; k < N; k++) {
-      for (let c = 0; c < 5; c++) {
-        scan.adjustedCountOfCounts[k]![c]! += p.adjustedCountOfCounts[k]![c]!;
-        scan.rawCountOfCounts[k]![c]! += p.rawCountOfCounts[k]![c]!;
-      }
-    }
-    for (let i = 0; i < p.words.length; i++) {
-      raw1[p.words[i]!]! += p.raw[i]!;
-      adj1[p.words[i]!]! += p.adjusted[i]!;
-    }
+    scan.append(r.adjusted, out);
   };
   let current = 0;
   let n = 0; // rows in buffers[current], not scanned yet

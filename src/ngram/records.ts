@@ -803,18 +803,9 @@ export class MergeCursor implements RowCursor {
       this.pending = this.heap[0]!;
       return true;
     }
-    // Combine every row with this key.
-    const W = this.spec.width;
-    const s = this.scratch;
-    for (let j = 0; j < W; j++) s[j] = top.row[top.at + j]!;
-    this.advanceTop();
-    while (this.size > 0) {
-      const c = this.cursors[this.heap[0]!]!;
-      if (compareRows(this.spec.key, s, 0, c.row, c.at) !== 0) break;
-      addCount(s, this.spec.sum, c.row[c.at + this.spec.sum]!);
-      this.advanceTop();
-    }
-    this.row = s;
+    // Every row with this key, combined.
+    this.take(this.scratch, 0, 1);
+    this.row = this.scratch;
     this.at = 0;
     return true;
   }
@@ -855,7 +846,6 @@ export class MergeCursor implements RowCursor {
    */
   private takeOfTwo(out: Uint32Array, o: number, max: number): number {
     const { key, width: W } = this.spec;
-    const K = key.length;
     // x comes first on equal keys (the heap's order: the lower cursor index).
     const first = Math.min(this.heap[0]!, this.heap[1]!);
     const second = Math.max(this.heap[0]!, this.heap[1]!);
@@ -863,12 +853,7 @@ export class MergeCursor implements RowCursor {
     const y = this.cursors[second]!;
     let n = 0;
     while (n < max) {
-      let d = 0;
-      for (let j = 0; j < K && d === 0; j++) {
-        const c = key[j]!;
-        d = x.row[x.at + c]! - y.row[y.at + c]!;
-      }
-      const from = d <= 0 ? x : y;
+      const from = compareRows(key, x.row, x.at, y.row, y.at) <= 0 ? x : y;
       const row = from.row;
       const at = from.at;
       for (let j = 0; j < W; j++) out[o + j] = row[at + j]!;
@@ -881,10 +866,9 @@ export class MergeCursor implements RowCursor {
       }
     }
     // The heap's top: the smaller row now.
-    let d = 0;
-    for (let j = 0; j < K && d === 0; j++) d = x.row[x.at + key[j]!]! - y.row[y.at + key[j]!]!;
-    this.heap[0] = d <= 0 ? first : second;
-    this.heap[1] = d <= 0 ? second : first;
+    const xFirst = compareRows(key, x.row, x.at, y.row, y.at) <= 0;
+    this.heap[0] = xFirst ? first : second;
+    this.heap[1] = xFirst ? second : first;
     return n;
   }
   close(): void {
@@ -1167,6 +1151,7 @@ export class RowSorter implements RowTarget {
    */
   storeBlock(): void {
     if (!this.runs.spilled && !this.pending) return;
+    // The half sorted elsewhere comes first; the last rows are sorted here, on every thread.
     this.settle();
     if (this.count > 0) this.spill();
     this.releaseBlock();
@@ -1174,12 +1159,8 @@ export class RowSorter implements RowTarget {
 
   /** Ends the input; the sorted stream. */
   finish(onMerge?: (runsLeft: number) => void): RowCursor {
-    if (this.runs.spilled || this.pending) {
-      // The half sorted elsewhere comes first; the last rows are sorted here, on every thread.
-      this.settle();
-      if (this.count > 0) this.spill();
-      this.releaseBlock();
-    } else {
+    if (this.runs.spilled || this.pending) this.storeBlock();
+    else {
       const results = this.sortBlock(false);
       let open = results.length;
       const reserved = this.reserved;
