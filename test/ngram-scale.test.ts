@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { arpaText, corpusFromText, countNgrams, estimate, KotobaError, MemoryBudget, MemoryStorage, memoryEnv, type SmoothingName } from '../src/index.js';
 import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
-import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, runSortJob, type AdjustOptions } from '../src/ngram/pipeline.js';
+import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, ordersElsewhere, runSortJob, type AdjustOptions } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
 import { MergeCursor, pushRows, readRows, RowCollector, RowSorter, RowSpool, SortScratch, type RowCursor, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
@@ -210,8 +210,9 @@ test('a sorter that has spilled fills one half of its block while another thread
   const env = memoryEnv(2 << 20, 4 << 10); // blocks of 65,536 rows, then halves of 32,768
   let asked = 0;
   let sortedHere = 0;
-  // Every third question finds the other thread still busy.
-  const { pool, begun } = lazyPool(env, () => (++asked % 3 === 0 ? (sortedHere++, false) : true), () => 1);
+  // Every third question finds the other thread still busy. (It is free when the block first
+  // spills: a sorter halves its block only then.)
+  const { pool, begun } = lazyPool(env, () => (++asked % 3 === 0 ? (sortedHere++, false) : true), () => 2);
   env.pool = pool;
   const rows = idRows(n);
   const out = sortedIds(env, rows, n, W);
@@ -250,15 +251,15 @@ test('a sorter that has spilled stores its block when asked (its memory back in 
 test('a half that fails to be stored on another thread (a full disk) fails the stream that pushed it, and dropping the stream frees every run', () => {
   const W = 3;
   const n = 400_000;
-  class FullAfterThreeRuns extends MemoryStorage {
+  class FullAfterFourRuns extends MemoryStorage {
     override begin() {
-      if (this.runsWritten >= 3) throw new KotobaError('no space left in the temporary folder', 'free some space');
+      if (this.runsWritten >= 4) throw new KotobaError('no space left in the temporary folder', 'free some space');
       return super.begin();
     }
   }
-  const storage = new FullAfterThreeRuns();
+  const storage = new FullAfterFourRuns(); // the first spill: two runs (one per free thread), then halves
   const env: StreamEnv = { storage, budget: new MemoryBudget(2 << 20), minReadBytes: 4 << 10 };
-  const { pool, begun } = lazyPool(env, () => true, () => 1);
+  const { pool, begun } = lazyPool(env, () => true, () => 2);
   env.pool = pool;
   const sorter = new RowSorter({ width: W, radix: [1, 0], key: [0, 1], sum: -1 }, env, new SortScratch());
   const rows = idRows(n);
@@ -392,6 +393,37 @@ test('stage 2 on two threads (each batch\'s tail scanned elsewhere, cut where th
       assert.ok(begun() > 2 && waited() === begun(), `order ${N}, batches of ${batchRows}: ${begun()} pieces elsewhere`);
       assert.deepEqual(two.sums, one.sums, `order ${N}, batches of ${batchRows}: sums`);
       for (let k = 2; k <= N; k++) assert.deepEqual(two.rows[k], one.rows[k], `order ${N}, batches of ${batchRows}: rows of order ${k}`);
+    }
+  }
+});
+
+test('stage 4 gives whole orders to a free thread (about half the work, in a share of the budget): the same bytes in memory and under a tiny budget, every byte given back', async () => {
+  // By the words of their ADJUSTED rows (k + 2 per row), the largest first, each to the lighter side.
+  assert.deepEqual(ordersElsewhere(5, [0, 10, 2600, 5800, 7100, 7300]), [2, 5]);
+  assert.deepEqual(ordersElsewhere(3, [0, 10, 500, 400]), [3]);
+  assert.deepEqual(ordersElsewhere(2, [0, 10, 500]), [], 'one order stays here');
+  const corpus = corpusFromText(wikiLines.slice(0, 1500));
+  for (const order of [3, 5]) {
+    const options = { order, prune: [0, 1, 1] };
+    const one = await arpaText(estimate(corpus, options));
+    for (const budget of [Infinity, 48 << 10]) {
+      const env = memoryEnv(budget, 4 << 10);
+      // The other thread's work runs when its result is asked for (after this thread's orders),
+      // and while it is out that thread is not free.
+      let outstanding = () => 0;
+      const lazy = lazyPool(env, () => false, () => 2 - outstanding());
+      outstanding = () => lazy.begun() - lazy.waited();
+      const begin = lazy.pool.begin!;
+      const kinds: string[] = [];
+      lazy.pool.begin = (job) => (kinds.push(job.kind), begin(job));
+      env.pool = lazy.pool;
+      const two = await arpaText(estimate(corpus, { ...options, streams: env }));
+      const what = `order ${order}, budget ${budget}`;
+      assert.ok(one === two, `${what}: the model changed`);
+      assert.equal(kinds.filter((k) => k === 'orders').length, 1, `${what}: ${kinds.join(' ')}`);
+      assert.equal(env.budget.used, 0, `${what}: the budget is given back`);
+      assert.equal(env.storage.bytesHeld, 0, `${what}: every run was read and dropped`);
+      if (budget !== Infinity) assert.ok(env.storage.runsWritten > 20, `${what}: ${env.storage.runsWritten} runs`);
     }
   }
 });

@@ -115,7 +115,9 @@ export function estimate(corpus: Corpus, options: EstimateOptions): NgramTables 
   let sink: ModelTablesSink | null = null;
   try {
     counter.addTokens(corpus.tokens, true);
-    const result = estimateFromCounts(counter.finish(), corpus.vocab, corpus, { order: N, smoother, thresholds, log }, env, (counts) => (sink = new ModelTablesSink(counts)));
+    // A built-in smoother by name, so that the threads of a pool in `streams` can rebuild it.
+    const smoothing = typeof options.smoothing === 'object' ? undefined : { name: options.smoothing ?? 'mkn', options: options.smoothingOptions ?? {} };
+    const result = estimateFromCounts(counter.finish(), corpus.vocab, corpus, { order: N, smoother, ...(smoothing ? { smoothing } : {}), thresholds, log }, env, (counts) => (sink = new ModelTablesSink(counts)));
     log.info('=== 6/6 linking the tables ===');
     return { vocab: corpus.vocab, orders: sink!.finish(), description: result.description, ...(corpus.text ? { text: corpus.text } : {}) };
   } finally {

@@ -61,8 +61,10 @@
  * in the background: a sorter that has spilled fills one half of its block while another thread
  * sorts and stores the other; stage 2 reads the next batch while another thread scans the last
  * one's tail (cut where the last two words change, where every n-gram above the unigrams ends);
- * and stage 5 reads the next range and writes the last one's rows while other threads
- * interpolate the range between.
+ * stage 4 gives whole orders (about half the work, with a share of the budget) to another thread,
+ * which reads their ADJUSTED streams and hands back their INITIAL and BACKOFF streams (runs and
+ * blocks in shared memory change owner, not bytes); and stage 5 reads the next range and writes
+ * the last one's rows while other threads interpolate the range between.
  */
 import { KotobaError } from '../errors.js';
 import { BOS, type Vocabulary } from '../text/vocabulary.js';
@@ -78,6 +80,7 @@ import {
   type SortJob,
   type SortPool,
   type SortResult,
+  MemoryBudget,
   MergeCursor,
   memoryEnv,
   minBlockBytes,
@@ -90,6 +93,9 @@ import {
   RowSpool,
   RunSet,
   SortScratch,
+  spoolCursor,
+  type SpoolImage,
+  type StreamImage,
   type RowCursor,
   type RowSpec,
   type RowTarget,
@@ -318,6 +324,7 @@ function smootherFrom(recipe: SmootherRecipe): Smoother {
 export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): SortResult {
   if (job.kind === 'adjust') return { adjusted: adjustPiece(job.rows, job.n, job.order, job.out) };
   if (job.kind === 'interpolate') return interpolateFast(job.range as InterpolationRange, (words) => newBlock(env, words));
+  if (job.kind === 'orders') return { orders: initialOrders(job.orders, smootherFrom(job.smoother as SmootherRecipe), job.budget, env, scratch) };
   if (job.kind === 'initial') {
     return initialRows(job.order, job.rows, job.n, smootherFrom(job.smoother as SmootherRecipe), job.threshold, job.out);
   }
@@ -1074,13 +1081,35 @@ export function unigramProbabilities(adjusted: AdjustedCounts, smoother: Smoothe
   return p;
 }
 
-/** INITIAL rows of one order, and the BACKOFF rows of the order below, from stage 4. */
+/** INITIAL rows of one order, and the BACKOFF rows of the order below, from stage 4 (to be ended). */
 interface InitialOrder {
-  initial: RowCursor;
-  backoffs: RowCursor;
+  initial: RowSorter;
+  backoffs: RowSpool;
   kept: number;
   /** BACKOFF rows (contexts of order k − 1). */
   contexts: number;
+}
+
+/** One order's stage 4 for another thread: its ADJUSTED stream, ended here (RowSorter.handOff). */
+export interface OrderJob {
+  order: number;
+  adjusted: StreamImage;
+  /** Its n-grams (ADJUSTED rows). */
+  rows: number;
+  threshold: number;
+}
+
+/**
+ * One order's stage 4 done on another thread: its INITIAL and BACKOFF streams ended there for
+ * this one to read, and the bytes of that thread's budget that their blocks in memory hold.
+ */
+export interface OrderDone {
+  order: number;
+  initial: StreamImage;
+  backoffs: SpoolImage;
+  kept: number;
+  contexts: number;
+  held: number;
 }
 
 /** A smoother as a thread other than its owner rebuilds it: its name, options and the counts it prepares from. */
@@ -1202,70 +1231,128 @@ function initialOrder(
   let out = outArrays(batchRows);
   /** The part of `out` for batch rows a … b−1. */
   const outFor = (a: number, b: number) => ({ initial: out.initial.subarray(a * IW, b * IW), backoffs: out.backoffs.subarray(a * (k + 1), b * (k + 1)) });
-  let n = 0;
-  let kept = 0;
-  let contexts = 0;
-  let rows = 0;
-  const append = (r: InitialBatch) => {
-    const m = r.initial.length / IW;
-    if (contexts + r.contexts > KEPT) throw new KotobaError(`more than 2^31 contexts of ${k}-grams`, 'estimate a lower order, or from less text');
-    // The batch numbered its contexts from 0.
-    for (let i = 0; i < m; i++) r.initial[i * IW + L.tag]! += contexts;
-    pushRows(initial, r.initial, m, IW);
-    pushRows(backoffs, r.backoffs, r.contexts, k + 1);
-    contexts += r.contexts;
-    kept += r.kept;
-  };
-  /** Processes batch rows 0 … upto−1 (whole contexts). */
-  const process = (upto: number) => {
-    const cuts = [0];
-    if (pool && upto >= PARALLEL_MIN_ROWS) {
-      const T = freeThreads(pool);
-      for (let t = 1; t < T; t++) {
-        let c = Math.max(cuts[cuts.length - 1]!, Math.floor((upto * t) / T));
-        while (c > 0 && c < upto && sameWords(batch, (c - 1) * W, c * W, k - 1)) c++;
-        if (c > cuts[cuts.length - 1]! && c < upto) cuts.push(c);
+  try {
+    let n = 0;
+    let kept = 0;
+    let contexts = 0;
+    let rows = 0;
+    const append = (r: InitialBatch) => {
+      const m = r.initial.length / IW;
+      if (contexts + r.contexts > KEPT) throw new KotobaError(`more than 2^31 contexts of ${k}-grams`, 'estimate a lower order, or from less text');
+      // The batch numbered its contexts from 0.
+      for (let i = 0; i < m; i++) r.initial[i * IW + L.tag]! += contexts;
+      pushRows(initial, r.initial, m, IW);
+      pushRows(backoffs, r.backoffs, r.contexts, k + 1);
+      contexts += r.contexts;
+      kept += r.kept;
+    };
+    /** Processes batch rows 0 … upto−1 (whole contexts). */
+    const process = (upto: number) => {
+      const cuts = [0];
+      if (pool && upto >= PARALLEL_MIN_ROWS) {
+        const T = freeThreads(pool);
+        for (let t = 1; t < T; t++) {
+          let c = Math.max(cuts[cuts.length - 1]!, Math.floor((upto * t) / T));
+          while (c > 0 && c < upto && sameWords(batch, (c - 1) * W, c * W, k - 1)) c++;
+          if (c > cuts[cuts.length - 1]! && c < upto) cuts.push(c);
+        }
+      }
+      cuts.push(upto);
+      if (cuts.length === 2) return append(initialRows(k, batch, upto, smoother, threshold, out));
+      const jobs: SortJob[] = [];
+      for (let t = 0; t + 1 < cuts.length; t++) {
+        const a = cuts[t]!;
+        const b = cuts[t + 1]!;
+        jobs.push({ kind: 'initial', rows: batch.subarray(a * W, b * W), n: b - a, order: k, smoother: recipe!, threshold, out: outFor(a, b) });
+      }
+      for (const r of pool!.run(jobs)) if ('initial' in r) append(r);
+    };
+    for (;;) {
+      const got = readRows(adjusted, W, batch, n * W, batchRows - n);
+      n += got;
+      if (Math.floor((rows + got) / PROGRESS_EVERY) > Math.floor(rows / PROGRESS_EVERY)) log?.progress?.(`initial probabilities of ${k}-grams`, rows + got, 0);
+      rows += got;
+      if (n < batchRows) break; // the stream's end
+      // End the batch at the last context boundary; the open context moves to the front.
+      let cut = n - 1;
+      while (cut > 0 && sameWords(batch, (cut - 1) * W, cut * W, k - 1)) cut--;
+      if (cut === 0) {
+        // One context fills the batch: grow it.
+        const bigger = allocate(batchRows * 2 * W);
+        bigger.set(batch);
+        batch = bigger;
+        out = outArrays(batchRows * 2);
+        // The old batch and its output arrays (`reserved` bytes) are garbage now.
+        env.budget.take(reserved, true);
+        env.budget.garbage(reserved);
+        reserved *= 2;
+        batchRows *= 2;
+      } else {
+        process(cut);
+        batch.copyWithin(0, cut * W, n * W);
+        n -= cut;
       }
     }
-    cuts.push(upto);
-    if (cuts.length === 2) return append(initialRows(k, batch, upto, smoother, threshold, out));
-    const jobs: SortJob[] = [];
-    for (let t = 0; t + 1 < cuts.length; t++) {
-      const a = cuts[t]!;
-      const b = cuts[t + 1]!;
-      jobs.push({ kind: 'initial', rows: batch.subarray(a * W, b * W), n: b - a, order: k, smoother: recipe!, threshold, out: outFor(a, b) });
-    }
-    for (const r of pool!.run(jobs)) if ('initial' in r) append(r);
-  };
-  for (;;) {
-    const got = readRows(adjusted, W, batch, n * W, batchRows - n);
-    n += got;
-    if (Math.floor((rows + got) / PROGRESS_EVERY) > Math.floor(rows / PROGRESS_EVERY)) log?.progress?.(`initial probabilities of ${k}-grams`, rows + got, 0);
-    rows += got;
-    if (n < batchRows) break; // the stream's end
-    // End the batch at the last context boundary; the open context moves to the front.
-    let cut = n - 1;
-    while (cut > 0 && sameWords(batch, (cut - 1) * W, cut * W, k - 1)) cut--;
-    if (cut === 0) {
-      // One context fills the batch: grow it.
-      const bigger = allocate(batchRows * 2 * W);
-      bigger.set(batch);
-      batch = bigger;
-      out = outArrays(batchRows * 2);
-      // The old batch and its output arrays (`reserved` bytes) are garbage now.
-      env.budget.take(reserved, true);
-      env.budget.garbage(reserved);
-      reserved *= 2;
-      batchRows *= 2;
-    } else {
-      process(cut);
-      batch.copyWithin(0, cut * W, n * W);
-      n -= cut;
-    }
+    if (n > 0) process(n);
+    env.budget.give(reserved);
+    return { initial, backoffs, kept, contexts };
+  } catch (e) {
+    initial.drop();
+    backoffs.drop();
+    throw e;
   }
-  if (n > 0) process(n);
-  env.budget.give(reserved);
-  return { initial: initial.finish(), backoffs: backoffs.finish(), kept, contexts };
+}
+
+/**
+ * Stage 4 of whole orders on this thread for another one (see `estimateFromCounts`), one after the
+ * other inside a budget of `bytes` of its own: each ADJUSTED stream read, and its INITIAL and
+ * BACKOFF streams ended for the other thread. This thread owns the streams it was given: on an
+ * error it drops every one of them.
+ */
+export function initialOrders(orders: OrderJob[], smoother: Smoother, bytes: number, env: StreamEnv, scratch: SortScratch): OrderDone[] {
+  const own: StreamEnv = { ...env, budget: new MemoryBudget(bytes, env.budget.collect) };
+  const done: OrderDone[] = [];
+  try {
+    for (const o of orders) {
+      const adjusted = new RunSet(adjustedSpec(o.order), own);
+      adjusted.adopt(o.adjusted);
+      o.adjusted = { runs: [], blocks: [] };
+      const before = own.budget.used;
+      const cursor = adjusted.cursor();
+      const stage = initialOrder(o.order, cursor, o.rows, smoother, null, o.threshold, own, scratch);
+      cursor.close();
+      const initial = stage.initial.handOff().image;
+      const backoffs = stage.backoffs.handOff().image;
+      own.budget.garbage(scratch.release());
+      done.push({ order: o.order, initial, backoffs, kept: stage.kept, contexts: stage.contexts, held: own.budget.used - before });
+    }
+    return done;
+  } catch (e) {
+    for (const d of done) for (const run of [...d.initial.runs, ...d.backoffs.runs]) run.drop();
+    for (const o of orders) for (const run of o.adjusted.runs) run.drop();
+    throw e;
+  }
+}
+
+/**
+ * The orders that stage 4 gives another thread when one is free: about half the work, by the
+ * words of their ADJUSTED rows (orders are independent there), the largest first, each to the
+ * side with less so far (the rest stay on this thread). None below trigrams.
+ */
+export function ordersElsewhere(N: number, sizes: readonly number[]): number[] {
+  const weight = (k: number) => sizes[k]! * (k + 2);
+  const orders = ascending(2, N).sort((a, b) => weight(b) - weight(a) || b - a);
+  if (orders.length < 2) return [];
+  let here = 0;
+  let there = 0;
+  const out: number[] = [];
+  for (const k of orders) {
+    if (there <= here) {
+      out.push(k);
+      there += weight(k);
+    } else here += weight(k);
+  }
+  return out.sort((a, b) => a - b);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1741,6 +1828,75 @@ function interpolate(
 // The recipe
 
 /** What the pipeline needs besides the counts. */
+/**
+ * Starts stage 4 of `orders` on another thread of the pool: their ADJUSTED streams ended here
+ * and handed over, with a share of the budget by their part of the work. `wait` gives their
+ * INITIAL and BACKOFF cursors once that thread is done, the blocks they hold charged to this
+ * budget until read; `drop` (on an error) waits for the thread and frees what it made.
+ */
+function initialElsewhere(
+  orders: number[],
+  sorters: RowSorter[],
+  sizes: readonly number[],
+  recipe: SmootherRecipe,
+  thresholds: number[] | null,
+  float32: boolean,
+  env: StreamEnv,
+): { wait(): { order: number; initial: RowCursor; backoffs: RowCursor; kept: number; contexts: number }[]; drop(): void } {
+  const weight = (k: number) => sizes[k]! * (k + 2);
+  let total = 0;
+  for (let k = 2; k < sizes.length; k++) total += weight(k);
+  const releases: (() => void)[] = [];
+  const jobs: OrderJob[] = orders.map((k) => {
+    const { image, release } = sorters[k]!.handOff();
+    releases.push(release);
+    return { order: k, adjusted: image, rows: sizes[k]!, threshold: thresholds?.[k - 1] ?? 0 };
+  });
+  // At least a byte: a budget already spent leaves the other thread its forced minimums, as here.
+  // (An unbounded budget gives an unbounded share, which takes nothing from it.)
+  const available = env.budget.available;
+  const share = Number.isFinite(available) ? Math.max(1, Math.floor((available * orders.reduce((a, k) => a + weight(k), 0)) / Math.max(1, total))) : Infinity;
+  const taken = Number.isFinite(share) ? share : 0;
+  env.budget.take(taken, true);
+  let pending: PendingJob | null = env.pool!.begin!({ kind: 'orders', orders: jobs, smoother: recipe, budget: share });
+  const settle = (): OrderDone[] => {
+    const job = pending!;
+    pending = null;
+    try {
+      const r = job.wait();
+      return 'orders' in r ? r.orders : [];
+    } finally {
+      // The ADJUSTED blocks have been read there; the share comes back but for what the results hold.
+      for (const release of releases) release();
+    }
+  };
+  return {
+    wait() {
+      const done = settle();
+      // What the results hold stays taken until they are read; the rest of the share comes back.
+      let held = 0;
+      for (const o of done) held += o.held;
+      if (held > taken) env.budget.take(held - taken, true);
+      else env.budget.give(taken - held);
+      return done.map((o) => {
+        let open = 2;
+        const release = () => --open === 0 && env.budget.give(o.held);
+        const set = new RunSet(initialSpec(o.order, float32), env);
+        set.adopt(o.initial, release);
+        return { order: o.order, initial: set.cursor(), backoffs: spoolCursor(o.order + 1, env, o.backoffs, release), kept: o.kept, contexts: o.contexts };
+      });
+    },
+    drop() {
+      if (!pending) return;
+      try {
+        for (const o of settle()) for (const run of [...o.initial.runs, ...o.backoffs.runs]) run.drop();
+      } catch {
+        // The error that brought us here is the one to report.
+      }
+    },
+  };
+}
+
 export interface PipelineOptions {
   order: number;
   smoother: Smoother;
@@ -1835,15 +1991,26 @@ export function estimateFromCounts(
     const backoffs: RowCursor[] = [];
     const counts = [V];
     const sizes = { initial: [] as number[], backoffs: [] as number[] };
-    for (let k = 2; k <= N; k++) {
-      const stage = initialOrder(k, sorters[k]!.finish(), adjusted.sizes[k]!, smoother, recipe, thresholds?.[k - 1] ?? 0, env, scratch, log);
+    const ended = (k: number, stage: { initial: RowCursor; backoffs: RowCursor; kept: number; contexts: number }) => {
       initial[k] = stage.initial;
       backoffs[k - 1] = stage.backoffs;
       sizes.initial[k] = adjusted.sizes[k]!;
       sizes.backoffs[k - 1] = stage.contexts;
       cleanup.push({ drop: () => (stage.initial.close(), stage.backoffs.close()) });
-      counts.push(stage.kept);
+      counts[k - 1] = stage.kept;
+    };
+    // Orders are independent here: with a thread free, it takes whole orders (about half the
+    // work, in a share of the budget), while this one does the rest.
+    const pool = env.pool;
+    const there = recipe && pool?.begin && freeThreads(pool) > 1 ? ordersElsewhere(N, adjusted.sizes) : [];
+    const elsewhere = there.length > 0 ? initialElsewhere(there, sorters, adjusted.sizes, recipe!, thresholds, smoother.float32, env) : null;
+    if (elsewhere) cleanup.push(elsewhere);
+    for (let k = 2; k <= N; k++) {
+      if (there.includes(k)) continue;
+      const stage = initialOrder(k, sorters[k]!.finish(), adjusted.sizes[k]!, smoother, recipe, thresholds?.[k - 1] ?? 0, env, scratch, log);
+      ended(k, { initial: stage.initial.finish(), backoffs: stage.backoffs.finish(), kept: stage.kept, contexts: stage.contexts });
     }
+    if (elsewhere) for (const o of elsewhere.wait()) ended(o.order, o);
     env.budget.garbage(scratch.release());
 
     log.info('=== 5/6 interpolating orders ===');

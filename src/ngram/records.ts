@@ -11,7 +11,7 @@
  * here; files in node/temp-storage.ts), and all I/O is synchronous, block by block.
  */
 import { KotobaError } from '../errors.js';
-import type { AdjustedPiece } from './pipeline.js';
+import type { AdjustedPiece, OrderDone, OrderJob } from './pipeline.js';
 
 /** How the rows of one stream are laid out and ordered. */
 export interface RowSpec {
@@ -90,6 +90,23 @@ export interface StoredRun {
   drop(): void;
   /** The run's file, when it is one. */
   readonly path?: string;
+}
+
+/**
+ * A sorted stream ended on one thread for another to read (stage 4 hands whole orders to a
+ * helper): its stored runs, and its sorted blocks still in memory (shared memory under a pool
+ * of threads). The thread that reads it owns the runs: it drops them as it reads.
+ */
+export interface StreamImage {
+  runs: StoredRun[];
+  blocks: { rows: Uint32Array; perm: Uint32Array | null; n: number }[];
+}
+
+/** A RowSpool's rows ended for another thread: its runs, then `n` rows of `block` (in order). */
+export interface SpoolImage {
+  runs: StoredRun[];
+  block: Uint32Array;
+  n: number;
 }
 
 /** Where runs go when they leave memory: memory itself (browser, tests) or files (node). */
@@ -192,7 +209,7 @@ export class MemoryBudget {
    */
   constructor(
     readonly bytes: number,
-    private readonly collect?: () => void,
+    readonly collect?: () => void,
   ) {
     if (!(bytes > 0)) throw new KotobaError(`the memory budget must be positive, not ${bytes}`, 'pass e.g. --memory 1G');
   }
@@ -252,6 +269,7 @@ export type SortJob =
   | { kind: 'arpa'; rows: Uint32Array; n: number; order: number; top: number; words: { bytes: Uint8Array; start: Int32Array; longest: number } }
   | { kind: 'initial'; rows: Uint32Array; n: number; order: number; smoother: object; threshold: number; out: { initial: Uint32Array; backoffs: Uint32Array } }
   | { kind: 'interpolate'; range: object }
+  | { kind: 'orders'; orders: OrderJob[]; smoother: object; budget: number }
   | { kind: 'gather'; rows: Uint32Array; perm: Uint32Array; width: number; out: Uint32Array };
 
 /**
@@ -266,6 +284,7 @@ export type SortResult =
   | { gathered: number }
   | { adjusted: AdjustedPiece }
   | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
+  | { orders: OrderDone[] }
   | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] };
 
 /**
@@ -886,7 +905,7 @@ export const emptyCursor = (): RowCursor => ({ row: new Uint32Array(0), at: 0, n
  */
 export class RunSet {
   private stored: StoredRun[] = [];
-  private inMemory: RowCursor[] = [];
+  private inMemory: { rows: Uint32Array; perm: Uint32Array | null; n: number; release: () => void }[] = [];
   constructor(
     readonly spec: RowSpec,
     private readonly env: StreamEnv,
@@ -929,7 +948,28 @@ export class RunSet {
 
   /** Keeps a sorted run in memory; `release` runs when it has been read. */
   keep(rows: Uint32Array, n: number, perm: Uint32Array | null, release: () => void): void {
-    this.inMemory.push(new PermCursor(rows, perm, n, this.spec.width, release, this.env.pool));
+    this.inMemory.push({ rows, perm, n, release });
+  }
+
+  /**
+   * The runs and blocks, for another thread to read (see StreamImage); `release` gives back
+   * what the blocks hold, once that thread is done with them.
+   */
+  image(): { image: StreamImage; release: () => void } {
+    const blocks = this.inMemory.map(({ rows, perm, n }) => ({ rows, perm, n }));
+    const releases = this.inMemory.map((b) => b.release);
+    const image = { runs: this.stored, blocks };
+    this.stored = [];
+    this.inMemory = [];
+    return { image, release: () => releases.forEach((r) => r()) };
+  }
+
+  /** Takes over a stream that another thread ended (see `image`): its runs and blocks become this set's. */
+  adopt(image: StreamImage, release: () => void = () => {}): void {
+    let open = image.blocks.length;
+    for (const run of image.runs) this.add(run);
+    for (const b of image.blocks) this.keep(b.rows, b.n, b.perm, () => --open === 0 && release());
+    if (open === 0) release();
   }
 
   /** The one stored run (of a set used to write one run). */
@@ -964,7 +1004,7 @@ export class RunSet {
     const sources = this.stored.length;
     const share = Math.floor((budget.available * 0.9) / Math.max(1, sources));
     const cursors = this.openCursors(this.stored, share);
-    cursors.push(...this.inMemory);
+    for (const b of this.inMemory) cursors.push(new PermCursor(b.rows, b.perm, b.n, W, b.release, this.env.pool));
     this.stored = [];
     this.inMemory = [];
     if (cursors.length === 0) return emptyCursor();
@@ -991,7 +1031,7 @@ export class RunSet {
   /** Drops every run without reading it (on error). */
   drop(): void {
     for (const r of this.stored) r.drop();
-    for (const c of this.inMemory) c.close();
+    for (const b of this.inMemory) b.release();
     this.stored = [];
     this.inMemory = [];
   }
@@ -1079,7 +1119,7 @@ export class RowSorter implements RowTarget {
     // block in turn is filled while the other is sorted (runs of half the size, in the same memory).
     const pool = this.env.pool;
     const half = (this.rows.length / W) >> 1;
-    if (pool?.begin && pool.threads > 1 && half >= PARALLEL_ROWS && half * this.rowBytes >= minBlockBytes(this.env)) {
+    if (pool?.begin && freeThreads(pool) > 1 && half >= PARALLEL_ROWS && half * this.rowBytes >= minBlockBytes(this.env)) {
       this.halves = [this.rows.subarray(0, half * W), this.rows.subarray(half * W, 2 * half * W)];
       this.rows = this.halves[0];
     }
@@ -1159,6 +1199,18 @@ export class RowSorter implements RowTarget {
 
   /** Ends the input; the sorted stream. */
   finish(onMerge?: (runsLeft: number) => void): RowCursor {
+    this.end();
+    return this.runs.cursor(onMerge);
+  }
+
+  /** Ends the input for another thread to read the sorted stream (see RunSet.image). */
+  handOff(): { image: StreamImage; release: () => void } {
+    this.end();
+    return this.runs.image();
+  }
+
+  /** Sorts what the block holds: stored when the stream has spilled, else kept in memory. */
+  private end(): void {
     if (this.runs.spilled || this.pending) this.storeBlock();
     else {
       const results = this.sortBlock(false);
@@ -1173,7 +1225,6 @@ export class RowSorter implements RowTarget {
       for (const r of results) if ('rows' in r) this.runs.keep(r.rows, r.n, r.perm, release);
     }
     this.env.budget.garbage(this.scratch.release());
-    return this.runs.cursor(onMerge);
   }
 
   private releaseBlock(): void {
@@ -1247,7 +1298,8 @@ export class RowSpool implements RowTarget {
       const want = grownRows(have, this.maxRows);
       const extra = (want - have) * W * 4;
       if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
-        const allocate = (words: number) => new Uint32Array(words);
+        // Shared under a pool: a spool written on one thread may be read on another (stage 4).
+        const allocate = (words: number) => newBlock(this.env, words);
         if (!this.whole && this.maxRows > want && this.runs.length === 0) this.whole = wholeBlock(this.env, this.maxRows, want, W, W * 4, allocate);
         const old = this.block;
         this.block = grownBlock(old, want, W, this.whole, allocate);
@@ -1273,52 +1325,26 @@ export class RowSpool implements RowTarget {
 
   /** Ends the input; the rows in the order they came. */
   finish(): RowCursor {
-    const W = this.width;
-    const release = () => {
-      this.env.budget.give(this.reserved);
-      this.reserved = 0;
-    };
-    if (this.runs.length === 0) {
-      const rows = this.block;
-      this.block = new Uint32Array(0);
-      this.whole = null;
-      return new PermCursor(rows, null, this.count, W, release);
-    }
-    if (this.count > 0) this.writeBlock();
+    const { image, held } = this.handOff();
+    return spoolCursor(this.width, this.env, image, () => this.env.budget.give(held));
+  }
+
+  /**
+   * Ends the input for another thread to read the rows (see SpoolImage). A spilled spool stores
+   * its block's rows and gives the block back; one in memory keeps it, and its bytes (`held`)
+   * stay taken from the budget until the reader is done (the caller gives them then).
+   */
+  handOff(): { image: SpoolImage; held: number } {
+    const spilled = this.runs.length > 0;
+    if (spilled && this.count > 0) this.writeBlock();
+    const image = { runs: this.runs.splice(0), block: spilled ? new Uint32Array(0) : this.block, n: spilled ? 0 : this.count };
+    if (spilled) this.env.budget.give(this.reserved);
+    const held = spilled ? 0 : this.reserved;
+    this.reserved = 0;
     this.block = new Uint32Array(0);
     this.whole = null;
-    release();
-    const runs = this.runs.splice(0);
-    const bytes = Math.max(this.env.minReadBytes, W * 4, Math.min(this.env.budget.available >> 1, 1 << 22));
-    const words = Math.floor(bytes / 4);
-    // One run's read buffer at a time, charged to the budget until the last run is read.
-    const env = this.env;
-    env.budget.take(words * 4, true);
-    let i = -1;
-    let current: RowCursor = emptyCursor();
-    const cursor: RowCursor = {
-      row: current.row,
-      at: 0,
-      next() {
-        while (!current.next()) {
-          if (++i >= runs.length) {
-            if (i === runs.length) env.budget.give(words * 4);
-            return false;
-          }
-          current = new StoredCursor(runs[i]!, W, words);
-        }
-        cursor.row = current.row;
-        cursor.at = current.at;
-        return true;
-      },
-      close() {
-        current.close();
-        for (let j = i + 1; j < runs.length; j++) runs[j]!.drop();
-        if (i < runs.length) env.budget.give(words * 4);
-        i = runs.length + 1;
-      },
-    };
-    return cursor;
+    this.count = 0;
+    return { image, held };
   }
 
   /** Frees everything (on error). */
@@ -1329,6 +1355,45 @@ export class RowSpool implements RowTarget {
     this.whole = null;
     for (const r of this.runs.splice(0)) r.drop();
   }
+}
+
+/**
+ * The rows of a spool (see RowSpool.handOff), in order: its block in memory, or its runs one after
+ * the other, each through one read buffer charged to the budget until the last run is read.
+ * `release` runs when the block has been read (or at once for runs).
+ */
+export function spoolCursor(W: number, env: StreamEnv, image: SpoolImage, release: () => void): RowCursor {
+  const runs = image.runs.slice();
+  if (runs.length === 0) return new PermCursor(image.block, null, image.n, W, release);
+  release();
+  const bytes = Math.max(env.minReadBytes, W * 4, Math.min(env.budget.available >> 1, 1 << 22));
+  const words = Math.floor(bytes / 4);
+  env.budget.take(words * 4, true);
+  let i = -1;
+  let current: RowCursor = emptyCursor();
+  const cursor: RowCursor = {
+    row: current.row,
+    at: 0,
+    next() {
+      while (!current.next()) {
+        if (++i >= runs.length) {
+          if (i === runs.length) env.budget.give(words * 4);
+          return false;
+        }
+        current = new StoredCursor(runs[i]!, W, words);
+      }
+      cursor.row = current.row;
+      cursor.at = current.at;
+      return true;
+    },
+    close() {
+      current.close();
+      for (let j = i + 1; j < runs.length; j++) runs[j]!.drop();
+      if (i < runs.length) env.budget.give(words * 4);
+      i = runs.length + 1;
+    },
+  };
+  return cursor;
 }
 
 /** Rows appended in order, kept in one growable array in memory (for results that stay there). */

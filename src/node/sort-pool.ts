@@ -6,8 +6,8 @@
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { KotobaError } from '../errors.js';
-import { runSortJob, type AdjustedPiece } from '../ngram/pipeline.js';
-import { SortScratch, type PendingJob, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../ngram/records.js';
+import { runSortJob, type AdjustedPiece, type OrderDone, type OrderJob } from '../ngram/pipeline.js';
+import { SortScratch, type PendingJob, type SortJob, type SortPool, type SortResult, type StoredRun, type StreamEnv } from '../ngram/records.js';
 import { tempDirError, type FileStorage } from './temp-storage.js';
 
 /** A helper's slot: idle, working, or done with an answer on its port. */
@@ -23,8 +23,30 @@ export type HelperAnswer =
   | { gathered: number }
   | { adjusted: AdjustedPiece }
   | { initial: Uint32Array; backoffs: Uint32Array; contexts: number; kept: number }
+  | { orders: OrderDone[] }
   | { model: Uint32Array[]; kept: number[]; suffix: Int32Array[]; context: Uint32Array[]; backoffOf: Int32Array[] }
   | { error: string; hint?: string; code?: string };
+
+/** What a job for a helper carries besides the job: the job's temporary folder and its shared count. */
+export interface HelperMessage {
+  job: SortJob;
+  dir: string;
+  usage: SharedArrayBuffer;
+  failAfter: number;
+}
+
+/**
+ * Stage 4's whole orders (an `orders` job or its result) with every stored run mapped by `f`: to
+ * its file to travel between threads (a StoredRun holds functions), and back to a run there.
+ */
+export function mapOrderRuns<T extends { orders: (OrderJob | OrderDone)[] }>(x: T, f: (run: StoredRun) => StoredRun): T {
+  const image = <I extends { runs: StoredRun[] }>(i: I): I => ({ ...i, runs: i.runs.map(f) });
+  const orders = x.orders.map((o) => ('adjusted' in o ? { ...o, adjusted: image(o.adjusted) } : { ...o, initial: image(o.initial), backoffs: image(o.backoffs) }));
+  return { ...x, orders };
+}
+
+/** A run as it travels to another thread: its file's path and length only. */
+export const runFile = (run: StoredRun): StoredRun => ({ path: run.path!, words: run.words }) as StoredRun;
 
 /** The estimation worker's side of the helpers. */
 export class WorkerSortPool implements SortPool {
@@ -88,7 +110,8 @@ export class WorkerSortPool implements SortPool {
 
   private post(i: number, job: SortJob): void {
     Atomics.store(this.slots, i, BUSY);
-    this.ports[i]!.postMessage({ job, dir: this.storage.dir });
+    const message: HelperMessage = { job: job.kind === 'orders' ? mapOrderRuns(job, runFile) : job, dir: this.storage.dir, usage: this.storage.usage.buffer, failAfter: this.storage.failAfter };
+    this.ports[i]!.postMessage(message);
   }
 
   /** Waits for helper `i`'s answer: its result, or the error to throw. */
@@ -106,6 +129,7 @@ export class WorkerSortPool implements SortPool {
       // has written nothing yet (then the helper's own message, with its estimate, stands).
       throw a.code && this.storage.neededBytes() > 0 ? tempDirError(Object.assign(new Error(a.error), { code: a.code }), this.storage.dir, () => this.storage.neededBytes()) : new KotobaError(a.error, a.hint);
     }
+    if ('orders' in a) return mapOrderRuns(a, (r) => this.storage.adopt(r.path!, r.words));
     return 'stored' in a ? { run: this.storage.adopt(a.stored.path, a.stored.words) } : a;
   }
 

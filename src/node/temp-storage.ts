@@ -77,6 +77,46 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 /**
+ * The temporary files of one job, counted across its threads in shared memory: bytes held now
+ * and at most, runs begun and merge runs. A run may be written on one thread and read and removed
+ * on another, so no thread's own count would be right.
+ */
+export class TempUsage {
+  static readonly HELD = 0;
+  static readonly PEAK = 1;
+  static readonly RUNS = 2;
+  static readonly MERGED = 3;
+  private readonly cells: BigInt64Array;
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(4 * 8)) {
+    this.cells = new BigInt64Array(buffer);
+  }
+  add(bytes: number): void {
+    const held = Atomics.add(this.cells, TempUsage.HELD, BigInt(bytes)) + BigInt(bytes);
+    let peak = Atomics.load(this.cells, TempUsage.PEAK);
+    while (held > peak) {
+      const seen = Atomics.compareExchange(this.cells, TempUsage.PEAK, peak, held);
+      if (seen === peak) break;
+      peak = seen;
+    }
+  }
+  count(cell: number, n: number): void {
+    Atomics.add(this.cells, cell, BigInt(n));
+  }
+  get held(): number {
+    return Number(Atomics.load(this.cells, TempUsage.HELD));
+  }
+  get peak(): number {
+    return Number(Atomics.load(this.cells, TempUsage.PEAK));
+  }
+  get runs(): number {
+    return Number(Atomics.load(this.cells, TempUsage.RUNS));
+  }
+  get merged(): number {
+    return Number(Atomics.load(this.cells, TempUsage.MERGED));
+  }
+}
+
+/**
  * Runs as files in `dir`; a full disk is one error that says roughly how much space the job needs
  * (`neededBytes`). `failAfter` (tests) fails with ENOSPC once that many bytes are held.
  *
@@ -95,21 +135,40 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  * ```
  */
 export class FileStorage implements RunStorage {
-  bytesHeld = 0;
-  /** Most bytes held at once, and runs written so far. */
-  peakBytes = 0;
-  runsWritten = 0;
-  mergedRuns = 0;
   /** Bytes of the run whose write met a full disk (the disk could not hold even that). */
   failedBytes = 0;
   private next = 0;
 
   constructor(
     readonly dir: string,
-    private readonly failAfter = Infinity,
+    /** Bytes after which a write fails as on a full disk (tests), counted over every thread. */
+    readonly failAfter = Infinity,
     /** Distinguishes the files of threads that share the folder. */
     private readonly prefix = '',
+    /** What every thread of the job holds in the folder (threads hand runs to each other). */
+    readonly usage = new TempUsage(),
   ) {}
+
+  /** Bytes held in runs by every thread of the job, and the most at once. */
+  get bytesHeld(): number {
+    return this.usage.held;
+  }
+  get peakBytes(): number {
+    return this.usage.peak;
+  }
+  /** Runs begun so far by every thread, and of them those written by a merge of other runs. */
+  get runsWritten(): number {
+    return this.usage.runs;
+  }
+  set runsWritten(n: number) {
+    this.usage.count(TempUsage.RUNS, n - this.usage.runs);
+  }
+  get mergedRuns(): number {
+    return this.usage.merged;
+  }
+  set mergedRuns(n: number) {
+    this.usage.count(TempUsage.MERGED, n - this.usage.merged);
+  }
 
   /**
    * Rough temporary space the whole job needs, for a full-disk message: four times the most this
@@ -120,11 +179,8 @@ export class FileStorage implements RunStorage {
     return Math.max(this.peakBytes, this.bytesHeld + this.failedBytes) * 4;
   }
 
-  /** Takes over a run file that another thread wrote (it is read and removed from here). */
+  /** Takes over a run file that another thread of the job wrote (it is read and removed from here). */
   adopt(path: string, words: number): StoredRun {
-    this.runsWritten++;
-    this.bytesHeld += words * 4;
-    if (this.bytesHeld > this.peakBytes) this.peakBytes = this.bytesHeld;
     return this.fileRun(path, words);
   }
 
@@ -136,7 +192,7 @@ export class FileStorage implements RunStorage {
       if (fd >= 0) closeSync(fd);
       rmSync(path, { force: true });
       this.failedBytes = Math.max(this.failedBytes, words * 4 + attempted);
-      this.bytesHeld -= words * 4;
+      this.usage.add(-words * 4);
       // The code travels with the message, for a thread that words it with its own estimate.
       throw Object.assign(tempDirError(e, this.dir, () => this.neededBytes()), { code: (e as NodeJS.ErrnoException)?.code });
     };
@@ -145,7 +201,7 @@ export class FileStorage implements RunStorage {
     } catch (e) {
       fail(e);
     }
-    this.runsWritten++;
+    this.usage.count(TempUsage.RUNS, 1);
     return {
       append: (w: Uint32Array) => {
         const bytes = new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
@@ -156,8 +212,7 @@ export class FileStorage implements RunStorage {
           fail(e, bytes.length);
         }
         words += w.length;
-        this.bytesHeld += bytes.length;
-        if (this.bytesHeld > this.peakBytes) this.peakBytes = this.bytesHeld;
+        this.usage.add(bytes.length);
       },
       end: (): StoredRun => {
         try {
@@ -202,7 +257,7 @@ export class FileStorage implements RunStorage {
         if (dropped) return;
         dropped = true;
         rmSync(path, { force: true });
-        this.bytesHeld -= words * 4;
+        this.usage.add(-words * 4);
       },
     };
   }
