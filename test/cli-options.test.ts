@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkPositionals, formatOptions, parseArgs, rangeText, type OptionSpec } from '../src/cli/args.js';
 import { commands, shortFlags } from '../src/cli/commands.js';
+import { formatCount } from '../src/cli/common.js';
 import { estimates, relaunchParentBytes } from '../src/cli/relaunch.js';
 import { KotobaError } from '../src/errors.js';
 import { formatFloat32 } from '../src/index.js';
@@ -23,6 +24,12 @@ const UNBOUNDED = new Set(['rerank --weight']);
 
 const hasBound = (s: OptionSpec) => s.min !== undefined || s.max !== undefined || s.above !== undefined || s.below !== undefined;
 const rejects = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (e: unknown) => e instanceof KotobaError && pattern.test(e.message));
+
+test('counts print with thousands separators exactly as toLocaleString(\'en-US\') prints them', () => {
+  for (const n of [0, 7, 12, 999, 1000, 2317235, 100000, 999999, 1000000, -1, -1234, -999999, 2 ** 53 - 1, 1.5, -0, 1e21, NaN, Infinity]) {
+    assert.equal(formatCount(n), n.toLocaleString('en-US'), String(n));
+  }
+});
 
 test('option names are looked up among the command’s own: --constructor, --toString, --__proto__ are unknown', async () => {
   for (const c of commands) {

@@ -5,13 +5,13 @@
  * every 30 seconds; otherwise nothing.
  */
 import type { PipelineLog } from '../ngram/pipeline.js';
-import type { CommandIO } from './common.js';
+import { formatCount, type CommandIO } from './common.js';
 
 const UNITS: Record<string, string> = { reading: 'bytes', 'merging count runs': 'runs left' };
 
 function amount(n: number, unit: string): string {
   if (unit === 'bytes') return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`;
-  return `${n.toLocaleString('en-US')} ${unit}`;
+  return `${formatCount(n)} ${unit}`;
 }
 
 /** A PipelineLog that shows stages and progress through `io`. */
