@@ -1319,8 +1319,12 @@ export function initialOrders(orders: OrderJob[], smoother: Smoother, bytes: num
       o.adjusted = { runs: [], blocks: [] };
       const before = own.budget.used;
       const cursor = adjusted.cursor();
-      const stage = initialOrder(o.order, cursor, o.rows, smoother, null, o.threshold, own, scratch);
-      cursor.close();
+      let stage: InitialOrder;
+      try {
+        stage = initialOrder(o.order, cursor, o.rows, smoother, null, o.threshold, own, scratch);
+      } finally {
+        cursor.close();
+      }
       const initial = stage.initial.handOff().image;
       const backoffs = stage.backoffs.handOff().image;
       own.budget.garbage(scratch.release());
@@ -1827,7 +1831,6 @@ function interpolate(
 // ---------------------------------------------------------------------------------------------
 // The recipe
 
-/** What the pipeline needs besides the counts. */
 /**
  * Starts stage 4 of `orders` on another thread of the pool: their ADJUSTED streams ended here
  * and handed over, with a share of the budget by their part of the work. `wait` gives their
@@ -1897,6 +1900,7 @@ function initialElsewhere(
   };
 }
 
+/** What the pipeline needs besides the counts. */
 export interface PipelineOptions {
   order: number;
   smoother: Smoother;
