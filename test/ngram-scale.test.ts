@@ -683,7 +683,7 @@ for (const [signal, group] of [['SIGINT', false], ['SIGTERM', false], ['SIGINT',
   });
 }
 
-test('a full disk (injected: a temporary quota) is one error naming the folder and the space needed; nothing is left', async () => {
+test('a full disk (injected: a temporary quota, on one thread and on two) is one error naming the folder and the space needed; nothing is left', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const temp = join(dir, 'temp');
@@ -691,15 +691,21 @@ test('a full disk (injected: a temporary quota) is one error naming the folder a
     const train = join(dir, 'train.txt');
     writeFileSync(train, wikiLines.slice(0, 3000).join('\n') + '\n');
     const out = join(dir, 'm.arpa');
-    await assert.rejects(
-      trainNgramModel(out, { text: [train] }, { order: 4, memory: '1M', tempDir: temp, tempQuota: 200_000 }),
-      (e: Error) => {
+    // On one thread while counting; on two threads also later, where stage 4's other thread
+    // writes runs of its own (the quota counts every thread's files).
+    const stages: number[] = [];
+    for (const [threads, tempQuota] of [[1, 200_000], [2, 200_000], [2, 12_000_000], [2, 14_000_000], [2, 16_000_000]] as const) {
+      let stage = 0;
+      const log = { info: (m: string) => void (stage = Number(/^=== (\d)/.exec(m)?.[1] ?? stage)), warn() {} };
+      await assert.rejects(trainNgramModel(out, { text: [train] }, { order: 4, memory: '1M', tempDir: temp, tempQuota, threads, log }), (e: Error) => {
         assert.match(e.message, /^no space left for temporary files in .*temp\/kotoba-\w+ \(this job needs roughly [\d.]+ (kB|MB|GB) there\) \(free some space, or pass --temp-dir/);
         return true;
-      },
-    );
-    assert.deepEqual(readdirSync(temp), []);
-    assert.deepEqual(readdirSync(dir).sort(), ['temp', 'train.txt']);
+      });
+      stages.push(stage);
+      assert.deepEqual(readdirSync(temp), [], `${threads} threads, quota ${tempQuota}: nothing left`);
+      assert.deepEqual(readdirSync(dir).sort(), ['temp', 'train.txt']);
+    }
+    assert.ok(stages.some((s) => s >= 4), `full at stages ${stages.join(' ')}: none after the counts`);
   } finally {
     cleanup();
   }
