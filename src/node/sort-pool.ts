@@ -74,6 +74,9 @@ export class WorkerSortPool implements SortPool {
   }
 
   free(): number {
+    // A helper done with its job from `begin` is free again: its answer waits in the job's handle
+    // (a long job, such as stage 4's whole orders, may end while this thread is busy).
+    for (const i of this.busy.slice()) if (Atomics.load(this.slots, i) !== BUSY) this.settle(i);
     // A helper that is gathering rows gives way (run waits for it: a few milliseconds).
     return this.threads - this.busy.filter((i) => !this.started[i]!.yields).length;
   }
