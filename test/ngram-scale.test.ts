@@ -205,22 +205,28 @@ test('a sorter (and a spool) told how many rows are coming grows through one blo
 test('a sorter that has spilled fills one half of its block while another thread sorts the other, and its runs keep their order', () => {
   const W = 3;
   const n = 400_000;
-  // Equal keys come back in the order they went in: the runs sorted elsewhere, and those sorted
-  // here while the other thread was still busy, are merged in block order.
-  const env = memoryEnv(2 << 20, 4 << 10); // blocks of 65,536 rows, then halves of 32,768
-  let asked = 0;
-  let sortedHere = 0;
-  // Every third question finds the other thread still busy. (It is free when the block first
-  // spills: a sorter halves its block only then.)
-  const { pool, begun } = lazyPool(env, () => (++asked % 3 === 0 ? (sortedHere++, false) : true), () => 2);
-  env.pool = pool;
   const rows = idRows(n);
-  const out = sortedIds(env, rows, n, W);
-  assert.ok(begun() >= 4 && sortedHere >= 1, `${begun()} halves sorted elsewhere, ${sortedHere} here`);
   const order = stableOrder(rows, n, W);
-  assert.equal(out.length, n);
-  for (let i = 0; i < n; i++) if (out[i] !== order[i]) assert.fail(`row ${i}: ${out[i]} where ${order[i]} belongs`);
-  assert.equal(env.budget.used, 0, 'the block and its halves are given back');
+  // Equal keys come back in the order they went in: the runs sorted elsewhere, and those sorted
+  // here while the other thread was still busy (with this stream's other half, or with another
+  // stream's job), are merged in block order.
+  for (const otherJobs of [false, true]) {
+    const env = memoryEnv(2 << 20, 4 << 10); // blocks of 65,536 rows, then halves of 32,768
+    let asked = 0;
+    let sortedHere = 0;
+    let freeAsked = 0;
+    // Every third question finds the other thread still at the other half. It is free when the
+    // block first spills (a sorter halves its block only then); with other jobs, every third
+    // question after that finds it busy with another stream's.
+    const free = () => (otherJobs && ++freeAsked > 2 && freeAsked % 3 === 0 ? (sortedHere++, 1) : 2);
+    const { pool, begun } = lazyPool(env, () => (++asked % 3 === 0 ? (sortedHere++, false) : true), free);
+    env.pool = pool;
+    const out = sortedIds(env, rows, n, W);
+    assert.ok(begun() >= 4 && sortedHere >= 2, `${begun()} halves sorted elsewhere, ${sortedHere} here`);
+    assert.equal(out.length, n);
+    for (let i = 0; i < n; i++) if (out[i] !== order[i]) assert.fail(`row ${i}: ${out[i]} where ${order[i]} belongs (other jobs: ${otherJobs})`);
+    assert.equal(env.budget.used, 0, 'the block and its halves are given back');
+  }
 });
 
 test('a sorter that has spilled stores its block when asked (its memory back in the budget) and reads back every row sorted; one that has not keeps its block', () => {

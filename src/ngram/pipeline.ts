@@ -1008,8 +1008,9 @@ function adjustInParallel(
       while (cut > 0 && !startsPiece(batch, cut, N)) cut--;
       let mid = Math.max(1, Math.floor(cut * share));
       while (mid < cut && !startsPiece(batch, mid, N)) mid++;
-      if (mid >= cut) {
-        // No cut to be had: one piece (nearly) fills the batch, and goes on here.
+      if (mid >= cut || freeThreads(pool) < 2) {
+        // No cut to be had (one piece nearly fills the batch), or the other thread is at a
+        // sorter's half (`begin` would wait for it): the batch goes on here.
         scan.scan(batch, 0, n);
         n = 0;
         continue;

@@ -1127,13 +1127,16 @@ export class RowSorter implements RowTarget {
 
   /**
    * Hands the full half to another thread to sort and store, and goes on in the other half; when
-   * that thread is still at the other half, sorts this one here (waiting would leave one idle).
+   * no thread is free, sorts this one here (waiting would leave one idle).
    */
   private spillHalf(): void {
     const W = this.spec.width;
-    if (this.pending && !this.pending.ready()) {
-      // Runs stay in block order: this one goes after the half being sorted elsewhere.
-      this.waiting.push(sortAndStore(this.rows, this.count, this.spec, this.env, this.scratch));
+    if ((this.pending && !this.pending.ready()) || freeThreads(this.env.pool!) < 2) {
+      // Sorted here: the other thread is still at the other half, or at another stream's job
+      // (`begin` would wait for it). Runs stay in block order: after the half sorted elsewhere.
+      const run = sortAndStore(this.rows, this.count, this.spec, this.env, this.scratch);
+      if (this.pending) this.waiting.push(run);
+      else this.runs.add(run);
       this.count = 0;
       return;
     }
