@@ -306,7 +306,7 @@ export interface SortPool {
    * `run` waits for it rather than run with fewer threads.
    */
   begin?(job: SortJob): PendingJob;
-  /** Threads that `run` may use now: the calling one and those without a job from `begin` (but a `gather`). */
+  /** Threads that `run` or `begin` may use now without waiting: the calling one and those without an unfinished job from `begin` (but a `gather`). */
   free?(): number;
   /** A block of `words` uint32 that every thread of the pool can read (shared memory). */
   allocate(words: number): Uint32Array;
