@@ -80,6 +80,7 @@ import {
   type SortJob,
   type SortPool,
   type SortResult,
+  afterAll,
   MemoryBudget,
   MergeCursor,
   memoryEnv,
@@ -1345,7 +1346,7 @@ export function initialOrders(orders: OrderJob[], smoother: Smoother, bytes: num
  * side with less so far (the rest stay on this thread). None below trigrams.
  */
 export function ordersElsewhere(N: number, sizes: readonly number[]): number[] {
-  const weight = (k: number) => sizes[k]! * (k + 2);
+  const weight = (k: number) => orderWeight(sizes, k);
   const orders = ascending(2, N).sort((a, b) => weight(b) - weight(a) || b - a);
   if (orders.length < 2) return [];
   let here = 0;
@@ -1358,6 +1359,11 @@ export function ordersElsewhere(N: number, sizes: readonly number[]): number[] {
     } else here += weight(k);
   }
   return out.sort((a, b) => a - b);
+}
+
+/** Stage 4's work on order k, as `ordersElsewhere` weighs it: the words of its ADJUSTED rows. */
+function orderWeight(sizes: readonly number[], k: number): number {
+  return sizes[k]! * (k + 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1847,9 +1853,10 @@ function initialElsewhere(
   float32: boolean,
   env: StreamEnv,
 ): { wait(): { order: number; initial: RowCursor; backoffs: RowCursor; kept: number; contexts: number }[]; drop(): void } {
-  const weight = (k: number) => sizes[k]! * (k + 2);
   let total = 0;
-  for (let k = 2; k < sizes.length; k++) total += weight(k);
+  let there = 0;
+  for (let k = 2; k < sizes.length; k++) total += orderWeight(sizes, k);
+  for (const k of orders) there += orderWeight(sizes, k);
   const releases: (() => void)[] = [];
   const jobs: OrderJob[] = orders.map((k) => {
     const { image, release } = sorters[k]!.handOff();
@@ -1859,7 +1866,7 @@ function initialElsewhere(
   // At least a byte: a budget already spent leaves the other thread its forced minimums, as here.
   // (An unbounded budget gives an unbounded share, which takes nothing from it.)
   const available = env.budget.available;
-  const share = Number.isFinite(available) ? Math.max(1, Math.floor((available * orders.reduce((a, k) => a + weight(k), 0)) / Math.max(1, total))) : Infinity;
+  const share = Number.isFinite(available) ? Math.max(1, Math.floor((available * there) / Math.max(1, total))) : Infinity;
   const taken = Number.isFinite(share) ? share : 0;
   env.budget.take(taken, true);
   let pending: PendingJob | null = env.pool!.begin!({ kind: 'orders', orders: jobs, smoother: recipe, budget: share });
@@ -1883,8 +1890,8 @@ function initialElsewhere(
       if (held > taken) env.budget.take(held - taken, true);
       else env.budget.give(taken - held);
       return done.map((o) => {
-        let open = 2;
-        const release = () => --open === 0 && env.budget.give(o.held);
+        // Given back once both the INITIAL blocks and the BACKOFF block have been read.
+        const release = afterAll(2, () => env.budget.give(o.held));
         const set = new RunSet(initialSpec(o.order, float32), env);
         set.adopt(o.initial, release);
         return { order: o.order, initial: set.cursor(), backoffs: spoolCursor(o.order + 1, env, o.backoffs, release), kept: o.kept, contexts: o.contexts };

@@ -116,7 +116,7 @@ export interface RunStorage {
   /** Bytes currently held in runs (for progress and full-disk messages). */
   readonly bytesHeld: number;
   /** Runs begun so far, and of them those written by a merge of other runs (a merge level). */
-  runsWritten: number;
+  readonly runsWritten: number;
   mergedRuns: number;
 }
 
@@ -896,6 +896,14 @@ export class MergeCursor implements RowCursor {
   }
 }
 
+/** A function that runs `done` at its `n`-th call: once each of n blocks read has released its part. */
+export function afterAll(n: number, done: () => void): () => void {
+  let open = n;
+  return () => {
+    if (--open === 0) done();
+  };
+}
+
 /** A cursor over no rows. */
 export const emptyCursor = (): RowCursor => ({ row: new Uint32Array(0), at: 0, next: () => false, close() {} });
 
@@ -966,10 +974,10 @@ export class RunSet {
 
   /** Takes over a stream that another thread ended (see `image`): its runs and blocks become this set's. */
   adopt(image: StreamImage, release: () => void = () => {}): void {
-    let open = image.blocks.length;
     for (const run of image.runs) this.add(run);
-    for (const b of image.blocks) this.keep(b.rows, b.n, b.perm, () => --open === 0 && release());
-    if (open === 0) release();
+    const read = afterAll(image.blocks.length, release);
+    for (const b of image.blocks) this.keep(b.rows, b.n, b.perm, read);
+    if (image.blocks.length === 0) release();
   }
 
   /** The one stored run (of a set used to write one run). */
@@ -1217,11 +1225,8 @@ export class RowSorter implements RowTarget {
     if (this.runs.spilled || this.pending) this.storeBlock();
     else {
       const results = this.sortBlock(false);
-      let open = results.length;
       const reserved = this.reserved;
-      const release = () => {
-        if (--open === 0) this.env.budget.give(reserved);
-      };
+      const release = afterAll(results.length, () => this.env.budget.give(reserved));
       this.rows = new Uint32Array(0);
       this.whole = null; // the cursor's views keep it until they are read
       this.reserved = 0;

@@ -160,9 +160,6 @@ export class FileStorage implements RunStorage {
   get runsWritten(): number {
     return this.usage.runs;
   }
-  set runsWritten(n: number) {
-    this.usage.count(TempUsage.RUNS, n - this.usage.runs);
-  }
   get mergedRuns(): number {
     return this.usage.merged;
   }
