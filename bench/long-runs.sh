@@ -22,7 +22,7 @@ PTB=${PTB:-../shared/data/ptb}
 OUT=${OUT:-out/long-runs}
 THREADS=${THREADS:-2}
 mkdir -p "$OUT"
-KOTOBA=(node dist/src/cli/main.js)
+KOTOBA=(node dist/bin/main.js)
 TRAIN=$PTB/ptb.train.txt
 VALID=$PTB/ptb.valid.txt
 TEST=$PTB/ptb.test.txt

@@ -50,7 +50,7 @@ import { markdownTable, megabytes, num, perSecond, ratio, seconds } from './lib/
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ptbDir = join(repoRoot, '..', 'shared', 'data', 'ptb');
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const cli = join(repoRoot, 'dist', 'bin', 'main.js');
 const IRSTLM = process.env.IRSTLM ?? '/usr/lib/irstlm';
 const PYTHON = '/usr/bin/python3';
 const QUERY_WORDS = 5_000_000;
@@ -89,7 +89,7 @@ if (!existsSync(join(ptbDir, 'ptb.train.txt'))) {
   process.exit(0);
 }
 if (!existsSync(cli)) {
-  console.error('bench:ngram: dist/src/cli/main.js is missing; run npm run build first');
+  console.error('bench:ngram: dist/bin/main.js is missing; run npm run build first');
   process.exit(1);
 }
 

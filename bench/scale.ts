@@ -35,7 +35,7 @@ import { markdownTable, num, ratio, seconds } from './lib/table.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ptb = join(repoRoot, '..', 'shared', 'data', 'ptb', 'ptb.train.txt');
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const cli = join(repoRoot, 'dist', 'bin', 'main.js');
 const LMPLZ = process.env.LMPLZ ?? join(process.env.KENLM_BIN ?? join(homedir(), '.cache', 'kenlm', 'build', 'bin'), 'lmplz');
 const ORDER = 5;
 
@@ -59,7 +59,7 @@ if (!existsSync(ptb)) {
   process.exit(0);
 }
 if (!existsSync(cli)) {
-  console.error('bench:scale: dist/src/cli/main.js is missing; run npm run build first');
+  console.error('bench:scale: dist/bin/main.js is missing; run npm run build first');
   process.exit(1);
 }
 if (withLmplz && !existsSync(LMPLZ)) {

@@ -36,7 +36,7 @@ consumer() {
 
 git clone -q "$repo" "$work/clone"
 clean_npm "$work/clone" ci
-[ -f "$work/clone/dist/src/cli/main.js" ] || fail 'npm ci did not build'
+[ -f "$work/clone/dist/src/cli/main.js" ] && [ -f "$work/clone/dist/bin/main.js" ] || fail 'npm ci did not build'
 (cd "$work/clone" && npx --no-install kotoba --help > /dev/null) || fail 'fresh clone: npx kotoba --help failed'
 echo 'check-install: fresh clone: npm ci is clean and builds'
 

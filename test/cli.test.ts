@@ -162,7 +162,7 @@ test('a closed pipe is not an error (kotoba … | head)', async () => {
     const arpa = join(dir, 'm.arpa');
     await runCli(['train', '-o', arpa, train]);
     const { spawnSync } = await import('node:child_process');
-    const r = spawnSync('bash', ['-c', `yes "the game was released" | head -n 200000 | node ${join(repoRoot, 'dist', 'src', 'cli', 'main.js')} score ${arpa} | head -n 1`], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', `yes "the game was released" | head -n 200000 | node ${join(repoRoot, 'dist', 'bin', 'main.js')} score ${arpa} | head -n 1`], { encoding: 'utf8' });
     assert.equal(r.status, 0);
     assert.equal(r.stdout.trim().split('\n').length, 1);
     assert.doesNotMatch(r.stderr, /EPIPE|Error/);

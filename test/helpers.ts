@@ -11,7 +11,7 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 /** The shared data and fixtures beside the repository (absent on some machines). */
 export const sharedDir = join(repoRoot, '..', 'shared');
 export const fixtures = join(repoRoot, 'test', 'fixtures');
-export const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+export const cli = join(repoRoot, 'dist', 'bin', 'main.js');
 
 /** `false` when the shared path exists, otherwise a skip message naming it. */
 export function needShared(...parts: string[]): false | string {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeSafetensors } from '../src/neural/safetensors.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const cli = join(root, 'dist', 'bin', 'main.js');
 const TRAIN = join(root, 'corpus', 'wiki.valid.txt'); // 26k words: small enough for tests
 const VALID = join(root, 'corpus', 'wiki.test.txt');
 

@@ -6,6 +6,7 @@
  * its model cost to train, in CPU seconds (the same on a busy machine); the neural models train a
  * fixed number of epochs, not for a time, so the perplexities are the same on every machine.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MixtureModel, tuneWeights } from '../apps/mixture.js';
@@ -19,9 +20,14 @@ import { splitWords } from '../text/tokenize.js';
 import { commonOptions, seedOption, threadsOf, threadsOptions, toJson, type Command } from './common.js';
 import { DEFAULT_DEMO_FAMILIES, DEMO_MODELS, demoFamilies, trainDemoModel } from './neural-demo.js';
 
-/** The folder of the embedded corpus, relative to the installed package. */
+/**
+ * The folder of the embedded corpus, in the installed package: the first folder above this code
+ * (dist/src/cli/ as compiled, dist/bin/ as bundled for the command line) that holds package.json.
+ */
 export function corpusDir(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'corpus');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'corpus');
 }
 
 /** Candidate translations of one source sentence, as an MT system would propose them. */
