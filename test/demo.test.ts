@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runDemo, type DemoResult } from '../src/cli/demo.js';
-import { DEMO_MODELS, demoFamilies } from '../src/cli/neural-demo.js';
+import { DEMO_MODELS, demoFamilies } from '../src/cli/demo-models.js';
 import { KotobaError } from '../src/errors.js';
 import { corpusFromText } from '../src/text/corpus.js';
 import { assertCleanFailure, repoRoot, runCli } from './helpers.js';

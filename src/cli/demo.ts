@@ -18,7 +18,7 @@ import { readCorpus } from '../node/corpus-files.js';
 import type { Corpus } from '../text/corpus.js';
 import { splitWords } from '../text/tokenize.js';
 import { commonOptions, seedOption, threadsOf, threadsOptions, toJson, type Command } from './common.js';
-import { DEFAULT_DEMO_FAMILIES, DEMO_MODELS, demoFamilies, trainDemoModel } from './neural-demo.js';
+import { DEFAULT_DEMO_FAMILIES, DEMO_MODELS, demoFamilies } from './demo-models.js';
 
 /**
  * The folder of the embedded corpus, in the installed package: the first folder above this code
@@ -112,6 +112,7 @@ export async function runDemo(texts: { train: Corpus; valid: Corpus; test: Corpu
   if (options.families.length > 0) {
     say(`Neural models, trained briefly (a fixed number of epochs, seed ${options.seed})`);
     const trained = [];
+    const { trainDemoModel } = await import('./neural-demo.js');
     for (const kind of options.families) {
       const t0 = cpuSeconds();
       const model = await trainDemoModel(DEMO_MODELS[kind], train, options.seed, options.threads, progress);

@@ -9,7 +9,7 @@ import { formatSize, type Command, type CommandIO } from './common.js';
 import { dropRepeatedInterrupts } from './relaunch.js';
 // Register the loaders that open neural models (.safetensors) and mixtures (.json) for every
 // command, in one place rather than as a side effect of whichever command imports them.
-import '../node/neural-files.js';
+import '../node/neural-loader.js';
 import '../node/mixture-files.js';
 
 function mainHelp(): string {

@@ -12,9 +12,9 @@ import type { OutputOrder } from './output.js';
 import { Optimizer } from './optim.js';
 import { ParamSet } from './params.js';
 import type { Random } from '../util/random.js';
+import type { NeuralKind } from './kinds.js';
 
-export const NEURAL_KINDS = ['loglinear', 'ffnn', 'rnn', 'gru', 'lstm', 'transformer'] as const;
-export type NeuralKind = (typeof NEURAL_KINDS)[number];
+export { NEURAL_KINDS, type NeuralKind } from './kinds.js';
 
 /** Architecture of a neural model: everything needed to rebuild it from a file. */
 export interface NeuralConfig {

@@ -1,24 +1,16 @@
 /**
- * Neural model files on disk: safetensors written atomically, read with clear errors, and a
- * loader registered so that `loadModel` (and with it `kotoba ppl`, `kotoba score`) opens them.
+ * Neural model files on disk: safetensors written atomically, read with clear errors. Importing it
+ * registers the loader of neural-loader.ts, which opens them for `loadModel`.
  */
 import { KotobaError } from '../errors.js';
 import type { BuildOptions } from '../neural/build.js';
 import type { NeuralModel } from '../neural/model.js';
 import { loadWeights, neuralModelFile, readNeuralFile, type NeuralFileContents, type NeuralFileExtras } from '../neural/model-file.js';
-import { decodeSafetensors, encodeSafetensors, looksLikeSafetensors } from '../neural/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../neural/safetensors.js';
 import { buildModel } from '../neural/build.js';
 import { readBytes, writeAtomic } from './io.js';
-import { registerModelLoader } from './models.js';
 
-export const NEURAL_EXTENSION = '.safetensors';
-
-/** The checkpoint written beside a model: `lm.safetensors` → `lm.ckpt.safetensors`. */
-export function checkpointPathFor(modelPath: string): string {
-  return modelPath.endsWith(NEURAL_EXTENSION)
-    ? modelPath.slice(0, -NEURAL_EXTENSION.length) + '.ckpt' + NEURAL_EXTENSION
-    : modelPath + '.ckpt' + NEURAL_EXTENSION;
-}
+export { checkpointPathFor, NEURAL_EXTENSION } from './neural-loader.js';
 
 /**
  * Writes a model (and, in `extras.checkpoint`, training state) as safetensors, atomically.
@@ -55,8 +47,3 @@ export async function loadNeuralModel(path: string, options: BuildOptions = {}):
   model.text = c.text;
   return model;
 }
-
-registerModelLoader({
-  accepts: (head, path) => path.endsWith(NEURAL_EXTENSION) || looksLikeSafetensors(head),
-  load: (path, _warn, options) => loadNeuralModel(path, { threads: options?.threads ?? 1 }) as Promise<NeuralModel<unknown>>,
-});

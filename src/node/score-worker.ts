@@ -15,7 +15,7 @@ async function start(): Promise<(batch: Batch) => BatchResult> {
   let lm: LanguageModel<unknown>;
   if (init.model.kind === 'path') {
     // Models other than n-grams are loaded here (and only then are their loaders imported).
-    await Promise.all([import('./neural-files.js'), import('./mixture-files.js')]);
+    await Promise.all([import('./neural-loader.js'), import('./mixture-files.js')]);
     lm = await (await import('./models.js')).loadModel(init.model.path);
   } else lm = modelFromTransfer(init.model);
   return batchRunner(lm, init.text, init.source, init.job);
