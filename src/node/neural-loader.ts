@@ -3,7 +3,6 @@
  * score`). The loader brings in the neural code (neural-files.ts) only when a neural model is
  * opened, so that a command on n-gram models starts without it.
  */
-import type { NeuralModel } from '../neural/model.js';
 import { looksLikeSafetensors } from '../neural/safetensors.js';
 import { registerModelLoader } from './models.js';
 
@@ -20,6 +19,6 @@ registerModelLoader({
   accepts: (head, path) => path.endsWith(NEURAL_EXTENSION) || looksLikeSafetensors(head),
   load: async (path, _warn, options) => {
     const { loadNeuralModel } = await import('./neural-files.js');
-    return loadNeuralModel(path, { threads: options?.threads ?? 1 }) as Promise<NeuralModel<unknown>>;
+    return loadNeuralModel(path, { threads: options?.threads ?? 1 });
   },
 });
