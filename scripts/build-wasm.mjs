@@ -9,6 +9,7 @@
 //   asm/arpa.ts    ──asc -O3──▶ the ARPA line formatter (a private memory per thread)
 //                                                                      ──▶ src/ngram/arpa-wasm.generated.ts
 //   asm/interpolate.ts ──asc -O3──▶ estimation's interpolation (the same)  ──▶ src/ngram/interpolate-wasm.generated.ts
+//   asm/tokenize.ts ──asc -O3──▶ training text's tokenizer (the same)      ──▶ src/node/tokenize-wasm.generated.ts
 //
 // The bytes are embedded as base64 so that loading needs no fetch or fs, in Node and in the
 // browser alike. Runs before `tsc` in `npm run build`; `asc` is a devDependency and works offline.
@@ -61,6 +62,11 @@ const targets = [
     source: 'asm/interpolate.ts',
     target: 'src/ngram/interpolate-wasm.generated.ts',
     variants: [{ name: 'INTERPOLATE', what: 'for a plain memory', flags: [] }],
+  },
+  {
+    source: 'asm/tokenize.ts',
+    target: 'src/node/tokenize-wasm.generated.ts',
+    variants: [{ name: 'TOKENIZE', what: 'for a plain memory', flags: [] }],
   },
 ];
 

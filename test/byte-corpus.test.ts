@@ -1,6 +1,7 @@
 /**
  * The byte reader of training text (no string per word) reads exactly as readLines +
- * CorpusBuilder: same ids, same vocabulary, same errors, whatever the chunk boundaries.
+ * CorpusBuilder: same ids, same vocabulary, same errors, whatever the chunk boundaries, with its
+ * WebAssembly loop and with its TypeScript loop.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -28,8 +29,8 @@ async function reference(path: string, fixed?: string[]) {
   return { tokens: Array.from(builder.takeTokens()), words: builder.vocab.list(), sentences: builder.sentences, count: builder.words };
 }
 
-function byteWay(bytes: Uint8Array, chunk: number, fixed?: string[]) {
-  const reader = new ByteCorpusReader(fixed ? { fixed } : {});
+function byteWay(bytes: Uint8Array, chunk: number, fixed?: string[], kernel = true, maxLineBytes?: number) {
+  const reader = new ByteCorpusReader({ ...(fixed ? { fixed } : {}), kernel, ...(maxLineBytes ? { maxLineBytes } : {}) });
   reader.beginSource('t.txt');
   for (let i = 0; i < bytes.length; i += chunk) reader.push(bytes.subarray(i, i + chunk));
   reader.end();
@@ -45,7 +46,11 @@ test('byte reader: the ids, vocabulary and counts of readLines + CorpusBuilder, 
       writeFileSync(path, bytes);
       for (const fixed of [undefined, ['b', '猫', 'zzz']]) {
         const expected = await reference(path, fixed);
-        for (const chunk of [1, 2, 3, 7, 1 << 20]) assert.deepEqual(byteWay(bytes, chunk, fixed), expected, `${name}, chunks of ${chunk}${fixed ? ', fixed vocabulary' : ''}`);
+        for (const chunk of [1, 2, 3, 7, 1 << 20]) {
+          for (const kernel of [true, false]) {
+            assert.deepEqual(byteWay(bytes, chunk, fixed, kernel), expected, `${name}, chunks of ${chunk}${fixed ? ', fixed vocabulary' : ''}${kernel ? '' : ', TypeScript loop'}`);
+          }
+        }
       }
     }
   } finally {
@@ -64,8 +69,56 @@ test('byte reader: markers inside a sentence and invalid UTF-8 are errors naming
   ];
   for (const [text, expected] of bad) {
     const bytes = text.includes('\xff') ? Uint8Array.from([...text].map((c) => c.charCodeAt(0))) : new TextEncoder().encode(text);
-    for (const chunk of [1, 4, 5, 100]) assert.throws(() => byteWay(bytes, chunk), { message: expected }, `${JSON.stringify(text)} in chunks of ${chunk}`);
+    for (const chunk of [1, 4, 5, 100]) {
+      for (const kernel of [true, false]) assert.throws(() => byteWay(bytes, chunk, undefined, kernel), { message: expected }, `${JSON.stringify(text)} in chunks of ${chunk}`);
+    }
   }
   // A character cut off by the end of the file.
   assert.throws(() => byteWay(Uint8Array.of(0x61, 0x0a, 0xe7, 0xa7), 1), { message: /^t\.txt:2: invalid UTF-8 \(truncated character at end of file\)/ });
+});
+
+test('byte reader: the WebAssembly loop reads as the TypeScript loop while its memory grows (many words, long lines), and stops where it does', () => {
+  let seed = 7;
+  const random = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  const pieces = ['a', 'é', '猫', 'x\r', '<unk>', 'wörd'];
+  const word = () => `${pieces[random(pieces.length)]}${random(40000)}`;
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const n = random(25);
+    const words = Array.from({ length: n }, word);
+    if (random(10) === 0) words.unshift('<s>');
+    if (random(10) === 0) words.push('</s>');
+    lines.push(words.join(random(4) === 0 ? ' \t ' : ' ') + (random(8) === 0 ? '\r' : ''));
+  }
+  // Lines of more ids than the kernel's first output region, and of more new words than its first table.
+  lines.push(Array.from({ length: 70000 }, (_, i) => `long${i}`).join(' '));
+  lines.push(Array.from({ length: 70000 }, (_, i) => `long${i % 9}`).join('  '));
+  const bytes = new TextEncoder().encode(lines.join('\n'));
+  const fixed = Array.from({ length: 5000 }, word);
+  for (const chunk of [4093, 1 << 16, 1 << 22]) {
+    for (const vocabulary of [undefined, fixed]) {
+      const expected = byteWay(bytes, chunk, vocabulary, false);
+      assert.deepEqual(byteWay(bytes, chunk, vocabulary, true), expected, `chunks of ${chunk}${vocabulary ? ', fixed vocabulary' : ''}`);
+    }
+  }
+  assert.ok(byteWay(bytes, 1 << 16).words.length > 60000, 'the vocabulary grew past the first table');
+  // Errors at the same line, with the same message, after the same lines of a chunk.
+  const errors: [string, number | undefined][] = [
+    ['a b\nc d e f\ng\n', 5],
+    ['a b\nc <s> d\n', undefined],
+    ['a b\nd </s> e\nf\n', undefined],
+  ];
+  for (const [text, max] of errors) {
+    const b = new TextEncoder().encode(text);
+    const message = (kernel: boolean) => {
+      try {
+        byteWay(b, 1 << 20, undefined, kernel, max);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    assert.match(message(true), /^t\.txt:2: /);
+    assert.equal(message(true), message(false), text);
+  }
 });

@@ -11,6 +11,7 @@ import { KotobaError, at } from '../errors.js';
 import { BOS, BOS_WORD, EOS, EOS_WORD, UNK, Vocabulary } from '../text/vocabulary.js';
 import { FNV_START, fnvFinish, WordTable } from '../text/word-table.js';
 import { DEFAULT_MAX_LINE_BYTES, invalidUtf8Offset } from './io.js';
+import { ReadEnd, TokenizeKernel } from './tokenize-kernel.js';
 
 const NL = 0x0a;
 const CR = 0x0d;
@@ -47,16 +48,21 @@ export class ByteCorpusReader {
   private pendingBytes = 0;
   private readonly maxLineBytes: number;
   private source: string | undefined;
+  /** The WebAssembly loop (null: this file's TypeScript loop, the reference). */
+  private readonly kernel: TokenizeKernel | null;
   private lineNo = 0;
   private atStart = true;
   sentences = 0;
   words = 0;
 
-  constructor(options: { fixed?: Iterable<string>; maxLineBytes?: number } = {}) {
+  /** `kernel: false` reads with the TypeScript loop even where the WebAssembly one runs (tests hold the two to the same ids). */
+  constructor(options: { fixed?: Iterable<string>; maxLineBytes?: number; kernel?: boolean } = {}) {
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.vocab = options.fixed ? Vocabulary.fromWords(options.fixed) : new Vocabulary();
     this.closed = options.fixed !== undefined;
     this.vocab.closed = this.closed;
+    this.kernel = options.kernel === false ? null : TokenizeKernel.create(this.vocab, this.closed, this.maxLineBytes);
+    if (this.kernel) return;
     const words = this.vocab.list();
     for (let id = 0; id < words.length; id++) {
       const b = UTF8.encode(words[id]!);
@@ -123,10 +129,18 @@ export class ByteCorpusReader {
       if (bad >= 0) this.invalid(buf, start, start + bad);
     }
     let lineStart = start;
-    for (let i = buf.indexOf(NL, start); i >= 0; i = buf.indexOf(NL, lineStart)) {
-      if (i - lineStart > this.maxLineBytes) this.tooLong(this.lineNo + 1);
-      this.line(buf, lineStart, i > lineStart && buf[i - 1] === CR ? i - 1 : i);
-      lineStart = i + 1;
+    if (this.kernel) {
+      const last = buf.lastIndexOf(NL) + 1;
+      if (last > start) {
+        this.kernelLines(buf, start, last, false);
+        lineStart = last;
+      }
+    } else {
+      for (let i = buf.indexOf(NL, start); i >= 0; i = buf.indexOf(NL, lineStart)) {
+        if (i - lineStart > this.maxLineBytes) this.tooLong(this.lineNo + 1);
+        this.line(buf, lineStart, i > lineStart && buf[i - 1] === CR ? i - 1 : i);
+        lineStart = i + 1;
+      }
     }
     if (buf.length - lineStart > this.maxLineBytes) this.tooLong(this.lineNo + 1);
     this.carry = buf.slice(lineStart);
@@ -149,7 +163,29 @@ export class ByteCorpusReader {
     if (incomplete(b)) {
       throw new KotobaError(`${at(this.source, this.lineNo + 1)}invalid UTF-8 (truncated character at end of file)`, 'convert the file to UTF-8');
     }
-    this.line(b, 0, b[b.length - 1] === CR ? b.length - 1 : b.length);
+    if (this.kernel) this.kernelLines(b, 0, b.length, true);
+    else this.line(b, 0, b[b.length - 1] === CR ? b.length - 1 : b.length);
+  }
+
+  /** The lines of `buf[from, to)` through the WebAssembly loop (see TokenizeKernel.read), with `line`'s errors. */
+  private kernelLines(buf: Uint8Array, from: number, to: number, newline: boolean): void {
+    const r = this.kernel!.read(buf, from, to, newline, this.vocab, (ids) => {
+      this.ensure(ids.length);
+      this.ids.set(ids, this.length);
+      this.length += ids.length;
+    });
+    this.lineNo += r.lines;
+    this.sentences += r.lines;
+    this.words += r.words;
+    if (r.end === ReadEnd.TooLong) this.tooLong(this.lineNo + 1);
+    if (r.end === ReadEnd.BosInside || r.end === ReadEnd.EosInside) this.markerInside(this.lineNo + 1, r.end === ReadEnd.BosInside ? BOS : EOS);
+  }
+
+  private markerInside(line: number, id: number): never {
+    throw new KotobaError(
+      `${at(this.source, line)}${id === BOS ? BOS_WORD : EOS_WORD} inside a sentence`,
+      '<s> may only open a line and </s> only close it; remove or rename it',
+    );
   }
 
   private invalid(buf: Uint8Array, from: number, bad: number): never {
@@ -188,10 +224,7 @@ export class ByteCorpusReader {
       if (id === BOS || id === EOS) {
         // As CorpusBuilder: <s> may open the line and </s> close it; both are dropped.
         if (id === BOS ? word === 0 : onlySpaces(buf, i, to)) continue;
-        throw new KotobaError(
-          `${at(this.source, this.lineNo)}${id === BOS ? BOS_WORD : EOS_WORD} inside a sentence`,
-          '<s> may only open a line and </s> only close it; remove or rename it',
-        );
+        this.markerInside(this.lineNo, id);
       }
       ids[length++] = id;
       n++;
