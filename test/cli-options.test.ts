@@ -5,14 +5,15 @@
  * print as KenLM prints them, and every file written is reported on stderr.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkPositionals, formatOptions, parseArgs, rangeText, type OptionSpec } from '../src/cli/args.js';
 import { commands, shortFlags } from '../src/cli/commands.js';
 import { formatCount } from '../src/cli/common.js';
-import { estimates, relaunchParentBytes } from '../src/cli/relaunch.js';
+import { relaunchParentBytes, smallJob } from '../src/cli/relaunch.js';
 import { KotobaError } from '../src/errors.js';
 import { formatFloat32 } from '../src/index.js';
 import { assertCleanFailure, LECTURE, repoRoot, runCli, tempDir } from './helpers.js';
@@ -232,19 +233,53 @@ test("a relaunched command takes its parent's resident memory out of the memory 
   assert.ok(bytes > rss / 4 && bytes < rss * 4, `the parent's ${bytes} bytes, where this process has ${rss} resident`);
 });
 
-test('the command lines that estimate an n-gram model (and relaunch under the malloc setting) are told before the CLI loads', () => {
-  const cases: [string[], boolean][] = [
-    [['train', '-o', 'm.arpa', 'text'], true],
-    [['train', '--model', 'ngram', 'text'], true],
-    [['train', '--model=ngram', 'text'], true],
-    [['count', '--order', '3', '-o', 'a.counts', 'text'], true],
-    [['train', '--model', 'lstm', 'text'], false],
-    [['train', '--model=transformer', 'text'], false],
+test('the command lines that estimate an n-gram model say so (the executable relaunches them under the malloc setting unless they are small)', () => {
+  const cases: [string[], string[] | null | false][] = [
+    [['train', '-o', 'm.arpa', 'text'], ['text']],
+    [['train', '--model', 'ngram', '-o', 'm.arpa', 'a', 'b'], ['a', 'b']],
+    [['train', '--model=ngram', '-o', 'm.arpa'], null],
+    [['train', '-o', 'm.arpa', 'a', '-'], null],
+    [['train', '--from-counts', '-o', 'm.arpa', 'a.counts'], null],
+    [['count', '--order', '3', '-o', 'a.counts', 'text'], ['text']],
+    [['train', '--model', 'lstm', '-o', 'm.safetensors', 'text'], false],
+    [['train', '--model=transformer', '-o', 'm.safetensors', 'text'], false],
     [['ppl', 'm.arpa', 'text'], false],
     [['sweep', 'text'], false],
-    [[], false],
   ];
-  for (const [argv, expected] of cases) assert.equal(estimates(argv), expected, argv.join(' '));
-  // Every command named here exists, so a renamed command cannot silently stop relaunching.
-  for (const name of ['train', 'count']) assert.ok(commands.some((c) => c.name === name), name);
+  for (const [[name, ...rest], expected] of cases) {
+    const command = commands.find((c) => c.name === name)!;
+    const job = command.estimation?.(parseArgs(rest, command)) ?? null;
+    const what = [name, ...rest].join(' ');
+    if (expected === false) assert.equal(job, null, what);
+    else assert.deepEqual(job?.texts, expected, what);
+  }
+  const command = commands.find((c) => c.name === 'train')!;
+  assert.deepEqual(command.estimation!(parseArgs(['-n', '5', '-S', '2G', '-o', 'm.arpa', 'a'], command)), { texts: ['a'], order: 5, memory: '2G' });
+});
+
+test('a small estimation runs without relaunching: plain regular files that hold under half the budget at 4·N² bytes per byte', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const text = join(dir, 'a.txt');
+    writeFileSync(text, 'a b c\n'.repeat(1000)); // 6,000 bytes
+    const gz = join(dir, 'a.txt.gz');
+    writeFileSync(gz, gzipSync('a b c\n'));
+    const folder = join(dir, 'folder');
+    mkdirSync(folder);
+    const job = (texts: string[] | null, order: number, memory?: string) => smallJob({ texts, order, memory });
+    assert.equal(job([text], 5, '1G'), true);
+    assert.equal(job([text, text], 5, '1G'), true);
+    // 8 · 5² · 6,000 bytes = 1.2 MB: a budget of 1M is too small, 2M is not.
+    assert.equal(job([text], 5, '1M'), false);
+    assert.equal(job([text], 5, '2M'), true);
+    assert.equal(job([text], 10, '2M'), false);
+    assert.equal(job([gz], 3, '1G'), false, 'gzipped: its text may be much larger');
+    assert.equal(job([text, folder], 3, '1G'), false, 'not a regular file');
+    assert.equal(job([join(dir, 'missing.txt')], 3, '1G'), false, 'the child reports it');
+    assert.equal(job(null, 3, '1G'), false, 'standard input, or count files');
+    assert.equal(job([text], 3, 'lots'), false, 'the child reports the bad size');
+    if (process.platform === 'linux') assert.equal(job(['/dev/null'], 3, '1G'), false, 'a device');
+  } finally {
+    cleanup();
+  }
 });

@@ -8,6 +8,7 @@ import { checkSegmentLocale } from '../text/segment.js';
 import { describeTextOptions } from '../text/text-options.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import type { OptionSpecs, Parsed, Syntax } from './args.js';
+import type { EstimationJob } from './relaunch.js';
 import { readWordList } from '../node/corpus-files.js';
 import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, type LineOptions } from '../node/io.js';
 import type { CommandFiles } from '../node/outputs.js';
@@ -21,6 +22,8 @@ export interface Command extends Syntax {
   examples: string[];
   /** The files the command reads and writes, checked before `run` (checkOutputs): no output may be an input. */
   files?(parsed: Parsed): CommandFiles;
+  /** The n-gram estimation this command line runs, if any: the executable may run it again under relaunch.ts's settings. */
+  estimation?(parsed: Parsed): EstimationJob | null;
   run(parsed: Parsed, io: CommandIO): Promise<void>;
 }
 

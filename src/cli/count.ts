@@ -3,7 +3,7 @@ import { checkOrder } from '../ngram/estimate.js';
 import { countNgramFiles } from '../node/ngram-train.js';
 import { commonOptions, formatCount, lineOptions, lineOptionsOf, textOptions, textOptionsOf, threadsOptions, toJson, type Command } from './common.js';
 import { ngramProgress } from './ngram-progress.js';
-import { scaleOptions, scaleOptionsOf } from './train.js';
+import { estimationOf, scaleOptions, scaleOptionsOf } from './train.js';
 
 export const count: Command = {
   name: 'count',
@@ -27,6 +27,7 @@ export const count: Command = {
     inputs: (positionals.length > 0 ? positionals : ['-']).map((path) => ({ path, as: 'the text' })),
     outputs: [{ path: o.output, as: '-o' }],
   }),
+  estimation: ({ positionals, options: o }) => estimationOf(positionals, o),
   async run(parsed, io) {
     const o = parsed.options;
     const output = o.output;

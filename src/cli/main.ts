@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `kotoba` executable. A command that estimates an n-gram model starts itself again under
- * relaunch.ts's malloc and V8 settings; the decision comes before the command line's modules load,
- * so the waiting parent holds none of them. Everything else runs program.ts in this process.
+ * The `kotoba` executable: program.ts, which runs a command that estimates an n-gram model again in
+ * a child process under relaunch.ts's malloc and V8 settings, unless its job is small.
  */
-import { estimates, relaunch, shouldRelaunch } from './relaunch.js';
-
-if (estimates(process.argv.slice(2)) && shouldRelaunch()) process.exitCode = await relaunch();
-else await import('./program.js');
+import './program.js';

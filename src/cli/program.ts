@@ -6,7 +6,7 @@ import { checkOutputs } from '../node/outputs.js';
 import { checkPositionals, formatOptions, parseArgs } from './args.js';
 import { commands, shortFlags } from './commands.js';
 import { formatSize, type Command, type CommandIO } from './common.js';
-import { dropRepeatedInterrupts } from './relaunch.js';
+import { dropRepeatedInterrupts, estimateHere, relaunch, shouldRelaunch, smallJob } from './relaunch.js';
 // Register the loaders that open neural models (.safetensors) and mixtures (.json) for every
 // command, in one place rather than as a side effect of whichever command imports them.
 import '../node/neural-loader.js';
@@ -67,6 +67,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   checkPositionals(parsed.positionals, command);
+  const estimation = command.estimation?.(parsed);
+  if (estimation) {
+    if (shouldRelaunch() && !smallJob(estimation)) return relaunch();
+    estimateHere();
+  }
   dropRepeatedInterrupts();
   const quiet = Boolean(parsed.options.quiet);
   const showProgress = Boolean(parsed.options.verbose) || process.stderr.isTTY === true;

@@ -8,7 +8,7 @@ import { checkpointPathFor } from '../node/neural-loader.js';
 import { countFileOrder, estimateNgramTables, trainNgramModel, type NgramFileOptions, type NgramJobSummary } from '../node/ngram-train.js';
 import { NEURAL_KINDS } from '../neural/kinds.js';
 import type { OptionSpecs, Parsed } from './args.js';
-import { relaunchParentBytes } from './relaunch.js';
+import { relaunchParentBytes, type EstimationJob } from './relaunch.js';
 import { commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, threadsOptions, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 import { ngramProgress } from './ngram-progress.js';
 
@@ -17,6 +17,12 @@ export const scaleOptions: OptionSpecs = {
   memory: { type: 'string', short: 'S', value: 'SIZE', models: ['ngram'], description: 'memory for sorting n-grams, e.g. 500M, 4G, 60% (default 50%); beyond it, sorted runs go to --temp-dir' },
   'temp-dir': { type: 'string', short: 'T', value: 'DIR', models: ['ngram'], description: 'where the temporary runs go (default: the system temporary folder)' },
 };
+
+/** The estimation of n-gram commands that read `texts` (null: not text files; '-' is standard input). */
+export function estimationOf(texts: readonly string[] | null, o: Parsed['options']): EstimationJob {
+  const files = texts && texts.length > 0 && !texts.includes('-') ? texts : null;
+  return { texts: files, order: typeof o.order === 'number' ? o.order : 3, memory: typeof o.memory === 'string' ? o.memory : undefined };
+}
 
 /** NgramFileOptions from the parsed scale options. */
 export function scaleOptionsOf(o: Parsed['options']): Pick<NgramFileOptions, 'memory' | 'memoryElsewhere' | 'tempDir' | 'threads'> {
@@ -113,6 +119,7 @@ export const train: Command = {
       ],
     };
   },
+  estimation: ({ positionals, options: o }) => (typeof o.model === 'string' && o.model !== 'ngram' ? null : estimationOf(o['from-counts'] ? null : positionals, o)),
   async run(parsed, io) {
     const o = parsed.options;
     const model = typeof o.model === 'string' ? o.model : 'ngram';
