@@ -10,7 +10,7 @@ import { KotobaError } from '../errors.js';
 import { arpaChunks, wordBytes } from '../ngram/arpa.js';
 import { countFileChunks } from '../ngram/count-file.js';
 import { pruneThresholds, smootherOf, ModelTablesSink } from '../ngram/estimate.js';
-import { arpaLines, estimateFromCounts, NgramCounter, remapCounts, SpoolSink, type PipelineLog } from '../ngram/pipeline.js';
+import { ArpaBatches, arpaBatchWords, arpaLines, estimateFromCounts, NgramCounter, remapCounts, SpoolSink, type PipelineLog } from '../ngram/pipeline.js';
 import { MemoryBudget, SortScratch, type StreamEnv } from '../ngram/records.js';
 import { vocabularyRestriction } from '../text/corpus.js';
 import { Vocabulary } from '../text/vocabulary.js';
@@ -163,9 +163,20 @@ function run(): unknown {
       const spools = sink!;
       log.info('=== 6/6 writing the ARPA file ===');
       // Batches of MODEL rows and their lines take a sixteenth of the budget.
-      const batchRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
-      const rowsOf = (k: number) => arpaLines(spools.cursor(k), k, N, words, env, batchRows);
-      for (const chunk of arpaChunks(words, result.counts, rowsOf, end.text)) send(chunk);
+      // No order's batch holds more rows than the order has; one pair of batches serves them all.
+      const budgetRows = Math.max(1 << 12, Math.min(1 << 21, Math.floor(env.budget.available / 16 / 14 / (N + 2))));
+      const batchRows = (k: number) => Math.min(budgetRows, Math.max(1 << 12, result.counts[k - 1]!));
+      let most = 0;
+      for (let k = 1; k <= N; k++) most = Math.max(most, arpaBatchWords(k, batchRows(k), pool));
+      const batches = new ArpaBatches(env, most);
+      const batchBytes = most * 4 * 2;
+      env.budget.take(batchBytes, true);
+      const rowsOf = (k: number) => arpaLines(spools.cursor(k), k, N, words, env, batchRows(k), batches);
+      try {
+        for (const chunk of arpaChunks(words, result.counts, rowsOf, end.text)) send(chunk);
+      } finally {
+        env.budget.give(batchBytes);
+      }
       return { ...result, vocabulary, tempPeakBytes: storage.peakBytes, runs: storage.runsWritten, mergedRuns: storage.mergedRuns, stageSeconds };
     } finally {
       (sink as SpoolSink | null)?.drop();
