@@ -689,6 +689,28 @@ for (const [signal, group] of [['SIGINT', false], ['SIGTERM', false], ['SIGINT',
   });
 }
 
+test("a logger that throws fails the job like any other error: the temporary folder is removed and no model is written", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const temp = join(dir, 'temp');
+    mkdirSync(temp);
+    const train = join(dir, 'train.txt');
+    writeFileSync(train, wikiLines.slice(0, 2000).join('\n') + '\n');
+    const out = join(dir, 'm.arpa');
+    const log = {
+      info: (m: string) => {
+        if (m.startsWith('=== 3')) throw new Error('the logger broke');
+      },
+      warn() {},
+    };
+    await assert.rejects(trainNgramModel(out, { text: [train] }, { order: 3, memory: '1M', tempDir: temp, log }), /the logger broke/);
+    assert.deepEqual(readdirSync(temp), [], 'nothing left in the temporary folder');
+    assert.deepEqual(readdirSync(dir).sort(), ['temp', 'train.txt']);
+  } finally {
+    cleanup();
+  }
+});
+
 test('a full disk (injected: a temporary quota, on one thread and on two) is one error naming the folder and the space needed; nothing is left', async () => {
   const { dir, cleanup } = tempDir();
   try {

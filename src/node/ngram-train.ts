@@ -208,7 +208,7 @@ async function runJob(
   let tables: JobOutcome['tables'];
   let doneReceived = false;
 
-  worker.on('message', (m: { type: string } & Record<string, unknown>) => {
+  const onMessage = (m: { type: string } & Record<string, unknown>) => {
     switch (m.type) {
       case 'consumed':
         inFlight--;
@@ -251,6 +251,15 @@ async function runJob(
           );
         } else fail(new KotobaError(m.message as string, m.hint as string | undefined));
         break;
+    }
+  };
+  // An error here (the caller's log threw) fails the job like any other, which removes its files;
+  // thrown out of the listener, it would end the process and leave them.
+  worker.on('message', (m: { type: string } & Record<string, unknown>) => {
+    try {
+      onMessage(m);
+    } catch (e) {
+      fail(e);
     }
   });
   worker.on('error', fail);
