@@ -4,10 +4,12 @@
 // new word type gets the next id (first-appearance order) in a hash table kept in this memory.
 //
 // The host owns the memory and lays it out; the regions and the progress live in an argument
-// block of u32 slots (A_*). `tokenize` reads whole lines (every one ends with a newline) and stops
-// at a line's start when a region could overflow on that line (ROOM: the host grows the region and
-// calls again), at a line too long, or at a marker inside a sentence. Nothing of a line is
-// written before it is known to fit, so a call always resumes where the last one stopped.
+// block of u32 slots (A_*). `tokenize` reads whole lines (every one ends with a newline). It stops
+// (ROOM) at a line's start when the line's ids might not fit, and before a new word that the
+// vocabulary's regions have no room for, keeping its place in the line (A_RESUME…); the host grows
+// the region and calls again, and the call goes on where the last one stopped. Room for words is
+// asked for a word at a time, so that a long line of few words takes no more than they need. It
+// also stops at a line too long, and at a marker inside a sentence.
 
 // The argument block: byte offsets of its u32 slots.
 const A_IN: usize = 0; // the next line's first byte (advanced past each line read)
@@ -27,6 +29,12 @@ const A_CLOSED: usize = 52; // 1: a fixed vocabulary (an unknown word is <unk>)
 const A_MAX_LINE: usize = 56; // a longer line (CR counted, newline not) stops the call
 const A_LINES: usize = 60; // lines read (added to)
 const A_TOKENS: usize = 64; // words read, markers and sentence ends not counted (added to)
+// A line left for room for a new word: that word's first byte (0: none), then the line's state.
+const A_RESUME: usize = 68;
+const A_RESUME_WORD: usize = 72; // words of the line before it
+const A_RESUME_OUT: usize = 76; // where its id goes in the output
+const A_RESUME_N: usize = 80; // the line's ids so far, without <s>
+const A_NEED: usize = 84; // the new word's bytes
 
 /** How a call ended. */
 const DONE: i32 = 0;
@@ -148,36 +156,44 @@ export function tokenize(args: usize): i32 {
   const arena = <usize>slot(args, A_ARENA);
   const closed = slot(args, A_CLOSED) != 0;
   const maxLine = <usize>slot(args, A_MAX_LINE);
+  let resume = <usize>slot(args, A_RESUME);
+  store<u32>(args + A_RESUME, 0);
   let lines: u32 = 0;
   let tokens: u32 = 0;
   let status = DONE;
   while (p < end) {
     const nl = newlineFrom(p);
-    const length = nl - p;
-    if (length > maxLine) {
-      status = TOO_LONG;
-      break;
-    }
-    // At most one id per two bytes (a word and its space), and the two ends.
-    const most = <u32>((length + 1) >> 1);
-    if (outLen + most + 2 > outCap) {
-      status = ROOM;
-      break;
-    }
-    if (!closed) {
-      const words = slot(args, A_WORDS);
-      if (words + most + 1 > slot(args, A_WORDS_CAP) || (words + most) * 2 > mask + 1 || slot(args, A_ARENA_USED) + <u32>length > slot(args, A_ARENA_CAP)) {
+    const to = nl > p && load<u8>(nl - 1) == CR ? nl - 1 : nl;
+    let o: u32;
+    let n: u32;
+    let i: usize;
+    let word: i32;
+    if (resume != 0) {
+      // The line that stopped for room, from the word that needed it.
+      i = resume;
+      word = <i32>slot(args, A_RESUME_WORD);
+      o = slot(args, A_RESUME_OUT);
+      n = slot(args, A_RESUME_N);
+      resume = 0;
+    } else {
+      const length = nl - p;
+      if (length > maxLine) {
+        status = TOO_LONG;
+        break;
+      }
+      // At most one id per two bytes (a word and its space), and the two ends.
+      if (outLen + <u32>((length + 1) >> 1) + 2 > outCap) {
         status = ROOM;
         break;
       }
+      o = outLen;
+      store<u32>(out + (<usize>o << 2), BOS);
+      o++;
+      n = 0;
+      i = p;
+      word = 0;
     }
-    const to = nl > p && load<u8>(nl - 1) == CR ? nl - 1 : nl;
-    let o = outLen;
-    store<u32>(out + (<usize>o << 2), BOS);
-    o++;
-    let n: u32 = 0;
-    let i = p;
-    for (let word = 0; i < to; word++) {
+    for (; i < to; word++) {
       while (i < to && (load<u8>(i) == SPACE || load<u8>(i) == TAB)) i++;
       if (i >= to) break;
       const s = i;
@@ -188,7 +204,22 @@ export function tokenize(args: usize): i32 {
       }
       h ^= h >> 15;
       let id = find(table, mask, starts, arena, s, i, h);
-      if (id < 0) id = closed ? <i32>UNK : <i32>add(args, table, mask, starts, arena, s, i, h);
+      if (id < 0) {
+        if (closed) id = <i32>UNK;
+        else {
+          const words = slot(args, A_WORDS);
+          if (words + 2 > slot(args, A_WORDS_CAP) || (words + 1) * 2 > mask + 1 || slot(args, A_ARENA_USED) + <u32>(i - s) > slot(args, A_ARENA_CAP)) {
+            store<u32>(args + A_RESUME, <u32>s);
+            store<u32>(args + A_RESUME_WORD, <u32>word);
+            store<u32>(args + A_RESUME_OUT, o);
+            store<u32>(args + A_RESUME_N, n);
+            store<u32>(args + A_NEED, <u32>(i - s));
+            status = ROOM;
+            break;
+          }
+          id = <i32>add(args, table, mask, starts, arena, s, i, h);
+        }
+      }
       if (id == <i32>BOS || id == <i32>EOS) {
         // <s> may open the line and </s> close it; both are dropped.
         if (id == <i32>BOS ? word == 0 : onlySpaces(i, to)) continue;

@@ -7,8 +7,9 @@
  * The memory holds the argument block, then regions placed one above the other as they are needed
  * (`place`): the lines of a call, the ids they make, and the vocabulary's hash table, word starts
  * and word bytes. A region that must grow gets a new place at the top (the old one stays unused;
- * regions double, so the unused space is less than the used), and the kernel reports the room it
- * lacks at a line's start before writing anything of that line.
+ * regions double, so the unused space is less than the used). The kernel stops for room at a
+ * line's start (for the ids the line can make) or before a new word (for that word: a long line of
+ * few words takes no more than they need), and goes on where it stopped.
  */
 import { KotobaError } from '../errors.js';
 import { TOKENIZE_WASM_BASE64 } from './tokenize-wasm.generated.js';
@@ -33,6 +34,8 @@ const CLOSED = 13;
 const MAX_LINE = 14;
 const LINES = 15;
 const TOKENS = 16;
+const RESUME = 17;
+const NEED = 21;
 const ARGS_BYTES = 128;
 
 /** How `read` ended (asm/tokenize.ts's codes). */
@@ -116,23 +119,28 @@ export class TokenizeKernel {
     args[IN_END] = at + n;
     args[LINES] = 0;
     args[TOKENS] = 0;
+    args[RESUME] = 0;
+    args[OUT_LEN] = 0;
     // A line's ids are about a fifth of its bytes (a word and its space); more and the call stops to flush them.
     if (args[OUT_CAP]! < (n >>> 2) + 1024) this.growOut((n >>> 2) + 1024);
     let end: ReadEnd;
     for (;;) {
-      args = this.args;
-      args[OUT_LEN] = 0;
       end = this.run(0) as ReadEnd;
       args = this.args;
       this.newWords(vocab);
+      if (end === ReadEnd.Room && args[RESUME] !== 0) {
+        // A new word did not fit, in the middle of a line (its ids so far stay in the output).
+        this.vocabularyRoom(1, args[NEED]!);
+        continue;
+      }
+      args = this.args;
       if (args[OUT_LEN]! > 0) out(new Uint32Array(this.kernel.memory.buffer, args[OUT]!, args[OUT_LEN]!));
+      args[OUT_LEN] = 0;
       if (end !== ReadEnd.Room) break;
-      // The line at IN did not fit: room for it, whatever it holds.
+      // The ids of the line at IN might not fit: room for as many as it can have.
       const lineStart = args[IN]!;
-      const length = this.bytes.indexOf(NL, lineStart) - lineStart;
-      const most = (length + 1) >>> 1;
-      if (most + 2 > args[OUT_CAP]!) this.growOut(most + 2);
-      if (args[CLOSED] === 0) this.vocabularyRoom(most, length);
+      const most = ((this.bytes.indexOf(NL, lineStart) - lineStart + 1) >>> 1) + 2;
+      if (most > args[OUT_CAP]!) this.growOut(most);
     }
     args = this.args;
     return { end, lines: args[LINES]!, words: args[TOKENS]! };
