@@ -193,7 +193,7 @@ export class TokenizeKernel {
     if (!this.kernel.room(top + 16)) {
       throw new KotobaError(
         `the vocabulary does not fit the tokenizer's 4 GB memory (${this.args[WORDS]!.toLocaleString('en-US')} words so far)`,
-        'train on fewer distinct words: a fixed vocabulary (--vocab) or a minimum count',
+        'give a fixed vocabulary (--vocab FILE; other words become <unk>)',
       );
     }
     this.top = top;
