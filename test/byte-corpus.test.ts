@@ -20,6 +20,7 @@ const cases: [string, string][] = [
   ['markers at the ends', '<s> a b </s>\n<s>\n</s>\n<s> </s>\n a </s> \n'],
   ['<unk> and multibyte words', '私 は <unk> 猫\n全角\u3000スペース é\n'],
   ['a lone <s>', '<s>'],
+  ['a byte-order mark inside the text is a character', 'a b\n\ufeffb \ufeffa\n\ufeff\na \ufeff\n'],
 ];
 
 /** Sentences of ids and the vocabulary, the reference way (lines, then CorpusBuilder). */

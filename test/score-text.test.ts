@@ -59,6 +59,7 @@ test('bytes to ids: the ids and errors of decoding, splitting on spaces and tabs
     'a <s> inside',
     'a </s> inside </s>',
     'U+3000\u3000is not a separator',
+    '\ufeffThe byte-order mark of a line inside a file is a character',
   ];
   for (const line of lines) {
     assert.deepEqual(viaBytes(line), viaStrings(line), JSON.stringify(line));

@@ -18,7 +18,8 @@ const CR = 0x0d;
 const SPACE = 0x20;
 const TAB = 0x09;
 const UTF8 = new TextEncoder();
-const DECODER = new TextDecoder('utf-8');
+// A byte-order mark is a character here: the one that may open a file is skipped before decoding.
+const DECODER = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
  * Turns chunks of UTF-8 text (one sentence per line) into `<s> w1 … </s>` sentences of word ids,

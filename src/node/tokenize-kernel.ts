@@ -46,7 +46,8 @@ type Tokenize = (args: number) => number;
 type AddWord = (args: number, s: number, e: number) => void;
 type Rehash = (args: number, table: number, mask: number) => void;
 
-const DECODER = new TextDecoder('utf-8');
+// A byte-order mark is a character here: the one that may open a file is skipped before decoding.
+const DECODER = new TextDecoder('utf-8', { ignoreBOM: true });
 const NL = 0x0a;
 
 /** A tokenizer over a memory of its own (one per reader). */

@@ -14,7 +14,8 @@ import { FNV_START, fnvFinish, WordTable } from './word-table.js';
 
 const SPACE = 0x20;
 const TAB = 0x09;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// A byte-order mark is a character here: the one that may open a file is skipped before decoding.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Lines of UTF-8 bytes to a vocabulary's word ids, one sentence per line. */
 export interface LineTokenizer {
