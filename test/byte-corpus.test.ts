@@ -123,3 +123,41 @@ test('byte reader: the WebAssembly loop reads as the TypeScript loop while its m
     assert.equal(message(true), message(false), text);
   }
 });
+
+test('byte reader, seeded differential fuzz: random texts of words, markers, spaces, tabs, CR, byte-order marks and U+3000, in random chunks, read alike by both loops and by readLines + CorpusBuilder', async () => {
+  let seed = 12345;
+  const random = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  const atoms = ['a', 'b', 'é', '猫', '<s>', '</s>', '<unk>', ' ', ' ', '\t', '\r', '\n', '\n', '\r\n', 'xy', '\ufeff', '\u3000'];
+  const outcome = (f: () => unknown) => {
+    try {
+      return f();
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 't.txt');
+    for (let it = 0; it < 600; it++) {
+      let text = '';
+      for (let i = random(50); i > 0; i--) text += random(5) === 0 ? String(random(30)) : atoms[random(atoms.length)];
+      const bytes = new TextEncoder().encode(text);
+      const chunk = 1 + random(20);
+      const fixed = random(3) === 0 ? ['a', 'b', '猫', '3'] : undefined;
+      const max = random(4) === 0 ? 1 + random(12) : undefined;
+      const kernel = outcome(() => byteWay(bytes, chunk, fixed, true, max));
+      assert.deepEqual(kernel, outcome(() => byteWay(bytes, chunk, fixed, false, max)), `${JSON.stringify(text)} in chunks of ${chunk}, max ${max}`);
+      if (max !== undefined || it % 3 !== 0) continue;
+      writeFileSync(path, bytes);
+      let expected: unknown;
+      try {
+        expected = await reference(path, fixed);
+      } catch (e) {
+        expected = (e as Error).message.replace(path, 't.txt');
+      }
+      assert.deepEqual(kernel, expected, `${JSON.stringify(text)} against readLines + CorpusBuilder`);
+    }
+  } finally {
+    cleanup();
+  }
+});
