@@ -689,14 +689,19 @@ for (const [signal, group] of [['SIGINT', false], ['SIGTERM', false], ['SIGINT',
   });
 }
 
-test("a logger that throws fails the job like any other error: the temporary folder is removed and no model is written", async () => {
+/** A folder with an empty temporary folder, the first `lines` lines of the wiki text, and a model path (not written). */
+function jobFolder(lines: number): { dir: string; temp: string; train: string; out: string; cleanup: () => void } {
   const { dir, cleanup } = tempDir();
+  const temp = join(dir, 'temp');
+  mkdirSync(temp);
+  const train = join(dir, 'train.txt');
+  writeFileSync(train, wikiLines.slice(0, lines).join('\n') + '\n');
+  return { dir, temp, train, out: join(dir, 'm.arpa'), cleanup };
+}
+
+test("a logger that throws fails the job like any other error: the temporary folder is removed and no model is written", async () => {
+  const { dir, temp, train, out, cleanup } = jobFolder(2000);
   try {
-    const temp = join(dir, 'temp');
-    mkdirSync(temp);
-    const train = join(dir, 'train.txt');
-    writeFileSync(train, wikiLines.slice(0, 2000).join('\n') + '\n');
-    const out = join(dir, 'm.arpa');
     const log = {
       info: (m: string) => {
         if (m.startsWith('=== 3')) throw new Error('the logger broke');
@@ -712,13 +717,8 @@ test("a logger that throws fails the job like any other error: the temporary fol
 });
 
 test('a full disk (injected: a temporary quota, on one thread and on two) is one error naming the folder and the space needed; nothing is left', async () => {
-  const { dir, cleanup } = tempDir();
+  const { dir, temp, train, out, cleanup } = jobFolder(3000);
   try {
-    const temp = join(dir, 'temp');
-    mkdirSync(temp);
-    const train = join(dir, 'train.txt');
-    writeFileSync(train, wikiLines.slice(0, 3000).join('\n') + '\n');
-    const out = join(dir, 'm.arpa');
     // On one thread while counting; on two threads also later, where stage 4's other thread
     // writes runs of its own (the quota counts every thread's files).
     const stages: number[] = [];
