@@ -257,7 +257,7 @@ test('the command lines that estimate an n-gram model say so (the executable rel
   assert.deepEqual(command.estimation!(parseArgs(['-n', '5', '-S', '2G', '-o', 'm.arpa', 'a'], command)), { texts: ['a'], order: 5, memory: '2G' });
 });
 
-test('a small estimation runs without relaunching: plain regular files that hold under half the budget at 4·N² bytes per byte', () => {
+test('a small estimation runs without relaunching: plain regular files that hold under half the budget at 4·N² bytes per byte', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const text = join(dir, 'a.txt');
@@ -267,18 +267,18 @@ test('a small estimation runs without relaunching: plain regular files that hold
     const folder = join(dir, 'folder');
     mkdirSync(folder);
     const job = (texts: string[] | null, order: number, memory?: string) => smallJob({ texts, order, memory });
-    assert.equal(job([text], 5, '1G'), true);
-    assert.equal(job([text, text], 5, '1G'), true);
+    assert.equal(await job([text], 5, '1G'), true);
+    assert.equal(await job([text, text], 5, '1G'), true);
     // 8 · 5² · 6,000 bytes = 1.2 MB: a budget of 1M is too small, 2M is not.
-    assert.equal(job([text], 5, '1M'), false);
-    assert.equal(job([text], 5, '2M'), true);
-    assert.equal(job([text], 10, '2M'), false);
-    assert.equal(job([gz], 3, '1G'), false, 'gzipped: its text may be much larger');
-    assert.equal(job([text, folder], 3, '1G'), false, 'not a regular file');
-    assert.equal(job([join(dir, 'missing.txt')], 3, '1G'), false, 'the child reports it');
-    assert.equal(job(null, 3, '1G'), false, 'standard input, or count files');
-    assert.equal(job([text], 3, 'lots'), false, 'the child reports the bad size');
-    if (process.platform === 'linux') assert.equal(job(['/dev/null'], 3, '1G'), false, 'a device');
+    assert.equal(await job([text], 5, '1M'), false);
+    assert.equal(await job([text], 5, '2M'), true);
+    assert.equal(await job([text], 10, '2M'), false);
+    assert.equal(await job([gz], 3, '1G'), false, 'gzipped: its text may be much larger');
+    assert.equal(await job([text, folder], 3, '1G'), false, 'not a regular file');
+    assert.equal(await job([join(dir, 'missing.txt')], 3, '1G'), false, 'the child reports it');
+    assert.equal(await job(null, 3, '1G'), false, 'standard input, or count files');
+    assert.equal(await job([text], 3, 'lots'), false, 'the child reports the bad size');
+    if (process.platform === 'linux') assert.equal(await job(['/dev/null'], 3, '1G'), false, 'a device');
   } finally {
     cleanup();
   }

@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   checkPositionals(parsed.positionals, command);
   const estimation = command.estimation?.(parsed);
   if (estimation) {
-    if (shouldRelaunch() && !smallJob(estimation)) return relaunch();
+    if (shouldRelaunch() && !(await smallJob(estimation))) return relaunch();
     estimateHere();
   }
   dropRepeatedInterrupts();

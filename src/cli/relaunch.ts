@@ -16,8 +16,9 @@
  * 9.46–9.76 s against 9.73–10.69 s, in alternating runs; thirty copies the same either way).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import { isGzip, openRegularFile } from '../node/io.js';
 import { parseMemorySize } from '../node/ngram-train.js';
 import { REPEATED_SIGNAL_MS } from '../node/signals.js';
 
@@ -49,7 +50,7 @@ const HELD_PER_TEXT_BYTE = 4;
  * budget the peak stays within it. A file that cannot be read here makes the job not small (the
  * child reports it).
  */
-export function smallJob(job: EstimationJob): boolean {
+export async function smallJob(job: EstimationJob): Promise<boolean> {
   if (!job.texts || job.texts.length === 0) return false;
   let budget: number;
   try {
@@ -61,15 +62,14 @@ export function smallJob(job: EstimationJob): boolean {
   const head = new Uint8Array(2);
   for (const path of job.texts) {
     try {
-      const stat = statSync(path);
-      if (!stat.isFile()) return false;
-      bytes += stat.size;
-      const fd = openSync(path, 'r');
+      const { handle, size } = await openRegularFile(path);
       try {
-        if (readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b) return false; // gzipped
+        const { bytesRead } = await handle.read(head, 0, 2, 0);
+        if (isGzip(head.subarray(0, bytesRead))) return false;
       } finally {
-        closeSync(fd);
+        await handle.close();
       }
+      bytes += size;
     } catch {
       return false;
     }

@@ -8,7 +8,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { KotobaError, at } from '../errors.js';
 import { bomLength, type TextBatch } from '../text/byte-tokenizer.js';
-import { byteChunks, DEFAULT_MAX_LINE_BYTES, fileError, type LineOptions } from './io.js';
+import { byteChunks, DEFAULT_MAX_LINE_BYTES, fileError, isGzip, type LineOptions } from './io.js';
 
 /** Bytes per batch: big enough that handing a batch to a thread costs little, small enough that threads share a few MB. */
 export const BATCH_BYTES = 1 << 18;
@@ -103,7 +103,7 @@ export async function* fileChunks(path: string, size = 1 << 20): AsyncGenerator<
     }
     const buffers = [new Uint8Array(size), new Uint8Array(size)];
     const { bytesRead: first } = await handle.read(buffers[0]!, 0, size, 0);
-    if (first >= 2 && buffers[0]![0] === 0x1f && buffers[0]![1] === 0x8b) {
+    if (isGzip(buffers[0]!.subarray(0, first))) {
       await handle.close();
       handle = undefined;
       return yield* byteChunks(path);

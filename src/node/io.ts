@@ -61,7 +61,8 @@ const ERRNO_CAUSES: Record<string, [cause: string, fix: string]> = {
   EMFILE: ['too many open files', "raise the limit with 'ulimit -n'"],
 };
 
-const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+/** Whether `b` starts with gzip's magic bytes. */
+export const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 
 /**
  * Raw bytes of a file or of stdin (`-`), decompressed when gzipped.

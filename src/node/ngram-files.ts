@@ -6,7 +6,7 @@ import { BackoffModel, modelFromArpaChunks } from '../ngram/model.js';
 import { modelBuffer } from '../ngram/wasm-memory.js';
 import type { NgramTables } from '../ngram/tables.js';
 import { fileChunks } from './batches.js';
-import { byteChunks, fileError, openRegularFile, readBytes, writeAtomic } from './io.js';
+import { byteChunks, fileError, isGzip, openRegularFile, readBytes, writeAtomic } from './io.js';
 
 /** The n-gram file formats: ARPA text (plain or gzipped) and kotoba's binary format. */
 export type NgramFormat = 'arpa' | 'binary';
@@ -88,7 +88,7 @@ async function openModelFile(path: string, shared = false): Promise<{ binary: Ui
   try {
     const head = new Uint8Array(8);
     const { bytesRead } = await handle.read(head, 0, 8, 0);
-    const gzip = bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+    const gzip = isGzip(head.subarray(0, bytesRead));
     if (gzip) {
       // A gzipped binary model (rare): look at the first decompressed bytes before reading it all.
       const chunks = byteChunks(path);

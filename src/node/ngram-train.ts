@@ -21,7 +21,7 @@ import { CorpusBuilder } from '../text/corpus.js';
 import type { TokenizeOptions } from '../text/tokenize.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { collectGarbage } from './collect.js';
-import { byteChunks, readLines, writeAtomic } from './io.js';
+import { byteChunks, isGzip, readHead, readLines, writeAtomic } from './io.js';
 import { formatForPath, saveNgramModel } from './ngram-files.js';
 import { makeTempFolder } from './temp-storage.js';
 import { ByteCorpusReader } from './byte-corpus.js';
@@ -338,8 +338,8 @@ async function feed(
   let total = 0;
   for (const file of text) {
     const size = file === '-' ? 0 : await fsp.stat(file).then((st) => st.size, () => 0);
-    const head = size > 0 ? await readHead(file) : null;
-    total = total >= 0 && size > 0 && head !== null && !(head[0] === 0x1f && head[1] === 0x8b) ? total + size : -1;
+    const head = size > 0 ? await readHead(file, 2).catch(() => null) : null;
+    total = total >= 0 && size > 0 && head !== null && !isGzip(head) ? total + size : -1;
   }
   const onBytes = (n: number) => (bytes += n);
   const flush = async () => {
@@ -401,22 +401,6 @@ async function countFileTextOptions(file: string): Promise<TokenizeOptions> {
   const h = reader.header;
   if (!h) reader.end(); // a file too short for its header: the reader names what is wrong
   return textOptionsOfJob(h?.text ?? {});
-}
-
-/** The first two bytes of a file (to tell gzip), or null. */
-async function readHead(file: string): Promise<Uint8Array | null> {
-  try {
-    const fh = await fsp.open(file, 'r');
-    try {
-      const b = new Uint8Array(2);
-      await fh.read(b, 0, 2, 0);
-      return b;
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return null;
-  }
 }
 
 /** One count file's rows, its word ids mapped into `vocab` (which grows in the shard's order). */
