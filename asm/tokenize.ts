@@ -90,11 +90,16 @@ const FNV_PRIME: u32 = 0x01000193;
   store<u32>(starts + ((<usize>id + 1) << 2), used + n);
   store<u32>(args + A_ARENA_USED, used + n);
   store<u32>(args + A_WORDS, id + 1);
+  insert(table, mask, id + 1, h);
+  return id;
+}
+
+/** Puts id + 1 (`id1`) with hash h in the first empty slot from h on. */
+@inline function insert(table: usize, mask: u32, id1: u32, h: u32): void {
   let i = h & mask;
   while (load<u32>(table + ((<usize>i) << 3)) != 0) i = (i + 1) & mask;
-  store<u32>(table + ((<usize>i) << 3), id + 1);
+  store<u32>(table + ((<usize>i) << 3), id1);
   store<u32>(table + ((<usize>i) << 3), h, 4);
-  return id;
 }
 
 @inline function hashOf(s: usize, e: usize): u32 {
@@ -116,11 +121,7 @@ export function rehash(args: usize, table: usize, mask: u32): void {
     const p = old + (j << 3);
     const id1 = load<u32>(p);
     if (id1 == 0) continue;
-    const h = load<u32>(p, 4);
-    let i = h & mask;
-    while (load<u32>(table + ((<usize>i) << 3)) != 0) i = (i + 1) & mask;
-    store<u32>(table + ((<usize>i) << 3), id1);
-    store<u32>(table + ((<usize>i) << 3), h, 4);
+    insert(table, mask, id1, load<u32>(p, 4));
   }
 }
 

@@ -201,27 +201,27 @@ export class TokenizeKernel {
     return at;
   }
 
-  private growOut(ids: number): void {
-    const at = this.place(ids * 4);
+  /** Moves the region whose offset is in slot `region` to a new place of `bytes`, with its first `used` bytes; its capacity slot gets `cap`. */
+  private move(region: number, capSlot: number, cap: number, bytes: number, used: number): void {
+    const at = this.place(bytes);
     const args = this.args;
-    args[OUT] = at;
-    args[OUT_CAP] = ids;
+    if (used > 0) this.bytes.copyWithin(at, args[region]!, args[region]! + used);
+    args[region] = at;
+    args[capSlot] = cap;
+  }
+
+  /** Room for `ids` ids out (the ids there are flushed already). */
+  private growOut(ids: number): void {
+    this.move(OUT, OUT_CAP, ids, ids * 4, 0);
   }
 
   private growStarts(cap: number): void {
-    const at = this.place(cap * 4);
     const args = this.args;
-    if (args[WORDS_CAP]! > 0) this.bytes.copyWithin(at, args[STARTS]!, args[STARTS]! + (args[WORDS]! + 1) * 4);
-    args[STARTS] = at;
-    args[WORDS_CAP] = cap;
+    this.move(STARTS, WORDS_CAP, cap, cap * 4, args[WORDS_CAP]! > 0 ? (args[WORDS]! + 1) * 4 : 0);
   }
 
   private growArena(cap: number): void {
-    const at = this.place(cap);
-    const args = this.args;
-    if (args[ARENA_CAP]! > 0) this.bytes.copyWithin(at, args[ARENA]!, args[ARENA]! + args[ARENA_USED]!);
-    args[ARENA] = at;
-    args[ARENA_CAP] = cap;
+    this.move(ARENA, ARENA_CAP, cap, cap, this.args[ARENA_USED]!);
   }
 
   private growTable(slots: number): void {
