@@ -5,7 +5,7 @@
  * print as KenLM prints them, and every file written is reported on stderr.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -257,7 +257,7 @@ test('the command lines that estimate an n-gram model say so (the executable rel
   assert.deepEqual(command.estimation!(parseArgs(['-n', '5', '-S', '2G', '-o', 'm.arpa', 'a'], command)), { texts: ['a'], order: 5, memory: '2G' });
 });
 
-test('a small estimation runs without relaunching: plain regular files that hold under half the budget at 4·N² bytes per byte', async () => {
+test('a small estimation runs without relaunching: plain regular files whose 4·N² bytes per byte fit the budget twice, or with 256 MiB to spare', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const text = join(dir, 'a.txt');
@@ -273,6 +273,13 @@ test('a small estimation runs without relaunching: plain regular files that hold
     assert.equal(await job([text], 5, '1M'), false);
     assert.equal(await job([text], 5, '2M'), true);
     assert.equal(await job([text], 10, '2M'), false);
+    // 100 · 3,000,000 bytes = 286.1 MiB: twice that is 572.2 MiB, with 256 MiB to spare 542.1 MiB.
+    const big = join(dir, 'big.txt');
+    writeFileSync(big, '');
+    truncateSync(big, 3_000_000);
+    assert.equal(await job([big], 5, '580M'), true);
+    assert.equal(await job([big], 5, '560M'), true, 'the 256 MiB decides');
+    assert.equal(await job([big], 5, '540M'), false);
     assert.equal(await job([gz], 3, '1G'), false, 'gzipped: its text may be much larger');
     assert.equal(await job([text, folder], 3, '1G'), false, 'not a regular file');
     assert.equal(await job([join(dir, 'missing.txt')], 3, '1G'), false, 'the child reports it');

@@ -7,7 +7,7 @@
  * mapping, returned to the system when freed (and the run was no slower). The threshold can only
  * be set before the process starts, so the commands that estimate start themselves again with it;
  * the library's users can set MALLOC_MMAP_THRESHOLD_ themselves. A small job (`smallJob`) is not
- * relaunched: a second Node process costs about 90 ms (Penn Treebank's training takes 1.4 s).
+ * relaunched: a second Node process costs about 100 ms (Penn Treebank's training takes 1.4 s).
  *
  * The child also runs with V8_OPTIONS: estimation keeps every core busy (its default thread count
  * is the core count), so V8's background compilation of a hot function waits for a core while the
@@ -41,14 +41,24 @@ export interface EstimationJob {
 /** Bytes of memory per byte of text, times N², that estimation may hold at most (see `smallJob`). */
 const HELD_PER_TEXT_BYTE = 4;
 
+/** What a fragmented heap may keep above what estimation holds (see `smallJob`). */
+const HEAP_SLACK = 256 * 2 ** 20;
+
 /**
  * Whether `job` is small enough to run without the malloc setting: its texts are plain regular
- * files (not gzipped, not a pipe) that estimation keeps in memory within half its budget. Measured
- * on Penn Treebank's training text (6.7 MB, every stage in memory), the process' peak above its
- * 77 MB at rest was 12, 36, 77 and 164 bytes per byte of text at orders 2, 3, 5 and 8: at most
- * 4·N². A heap fragmented by freed blocks keeps at most what was once in use, so under half the
- * budget the peak stays within it. A file that cannot be read here makes the job not small (the
- * child reports it).
+ * files (not gzipped, not a pipe) whose estimation holds at most `HELD_PER_TEXT_BYTE`·N² bytes per
+ * byte of text, and that much fits the budget with room for a fragmented heap: as much again,
+ * or `HEAP_SLACK` where that is less.
+ *
+ * Measured on Penn Treebank's training text (6.7 MB, every stage in memory), the process' peak
+ * above its 77 MB at rest was 12, 36, 77 and 164 bytes per byte of text at orders 2, 3, 5 and 8:
+ * at most 4·N². A heap fragmented by freed blocks kept at most 236 MB more than the relaunched
+ * child's peak, in jobs that spill runs too (two to thirty copies of it at 1G and 2G, ten at 8G:
+ * 0–236 MB): the blocks it fragments on are the small and middle-sized ones (glibc maps those of
+ * 32 MB and more on their own), whose sizes are capped whatever the corpus. Small jobs by this
+ * rule peaked at 166 MB (order 2, 300M), 258 MB (order 3, 512M), 556 MB (order 5, 1G), 563 MB
+ * (order 4, 11.5 MB of text, 1G) and 1,108 MB (order 8, 2G). A file that cannot be read here
+ * makes the job not small (the child reports it).
  */
 export async function smallJob(job: EstimationJob): Promise<boolean> {
   if (!job.texts || job.texts.length === 0) return false;
@@ -74,7 +84,8 @@ export async function smallJob(job: EstimationJob): Promise<boolean> {
       return false;
     }
   }
-  return 2 * HELD_PER_TEXT_BYTE * job.order * job.order * bytes <= budget;
+  const held = HELD_PER_TEXT_BYTE * job.order * job.order * bytes;
+  return held + Math.min(held, HEAP_SLACK) <= budget;
 }
 
 /**
