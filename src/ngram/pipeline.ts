@@ -242,13 +242,21 @@ export function sentencePieces(tokens: Uint32Array, from: number, to: number, n:
   return pieces;
 }
 
+/** The distinct COUNT rows of a range of tokens (`countTokens`). */
+export interface CountedTokens {
+  /** How many there are. */
+  unique: number;
+  /** Calls `emit` with each (`row`: N words and the count, reused) in suffix order; may be called more than once. */
+  scan(emit: (row: Uint32Array) => void): void;
+}
+
 /**
  * Counts `tokens[from, to)` (whole sentences): its token positions sorted by their padded keys
- * (LSD radix sort: the word at distance N−1 first, the predicted word last). Returns a function
- * that scans them, calling `emit` with each distinct COUNT row (`row`: N words and the count) in
- * suffix order; it may scan more than once (to size the rows, then to fill them).
+ * (LSD radix sort: the word at distance N−1 first, the predicted word last), then one pass that
+ * marks where each distinct row's positions end. The scan reads the words of one position per
+ * row; the marks hold the counts (the sort's keys, done with, hold the marks).
  */
-export function countTokens(tokens: Uint32Array, from: number, to: number, N: number, scratch: SortScratch): (emit: (row: Uint32Array) => void) => void {
+export function countTokens(tokens: Uint32Array, from: number, to: number, N: number, scratch: SortScratch): CountedTokens {
   const depth = new Uint8Array(to - from); // how far the n-gram ending at p reaches: min(N, distance to <s> + 1)
   let n = 0;
   {
@@ -278,30 +286,30 @@ export function countTokens(tokens: Uint32Array, from: number, to: number, N: nu
     [perm, spare] = [spare, perm];
   }
   const sorted = perm;
-  return (emit) => {
-    const row = new Uint32Array(N + 1);
-    let run = 0;
-    for (let i = 0; i < n; i++) {
-      if (i > 0) {
-        const p = sorted[i]!;
-        const q = sorted[i - 1]!;
-        let d = 0;
-        while (d < N && wordAt(p, d) === wordAt(q, d)) d++;
-        if (d < N) {
-          for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
-          row[N] = run;
-          emit(row);
-          run = 0;
-        }
+  // ends[u]: one past the last sorted position of distinct row u.
+  const ends = keys;
+  let unique = 0;
+  for (let i = 1; i < n; i++) {
+    const p = sorted[i]!;
+    const q = sorted[i - 1]!;
+    let d = 0;
+    while (d < N && wordAt(p, d) === wordAt(q, d)) d++;
+    if (d < N) ends[unique++] = i;
+  }
+  if (n > 0) ends[unique++] = n;
+  return {
+    unique,
+    scan(emit) {
+      const row = new Uint32Array(N + 1);
+      for (let u = 0, begin = 0; u < unique; u++) {
+        const end = ends[u]!;
+        const q = sorted[end - 1]!;
+        for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
+        row[N] = end - begin;
+        emit(row);
+        begin = end;
       }
-      run++;
-    }
-    if (n > 0) {
-      const q = sorted[n - 1]!;
-      for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
-      row[N] = run;
-      emit(row);
-    }
+    },
   };
 }
 
@@ -341,19 +349,18 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
   }
   const N = job.order;
   const spec = countSpec(N);
-  const scan = countTokens(job.tokens, job.from, job.to, N, scratch);
+  const counted = countTokens(job.tokens, job.from, job.to, N, scratch);
   if (job.store) {
     const runs = new RunSet(spec, env);
     const writer = runs.writer();
-    scan((row) => writer.write(row, 0));
+    counted.scan((row) => writer.write(row, 0));
     return { run: writer.end() };
   }
-  // Kept in memory: one scan to size the rows exactly, one to fill them.
-  let unique = 0;
-  scan(() => unique++);
+  // Kept in memory, in rows sized exactly.
+  const unique = counted.unique;
   const rows = newBlock(env, unique * (N + 1));
   let o = 0;
-  scan((row) => {
+  counted.scan((row) => {
     rows.set(row, o);
     o += N + 1;
   });
