@@ -4,7 +4,7 @@
  * no half-written output file).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BackoffModel, BINARY_VERSION, corpusFromText, estimate, serializeModel } from '../src/index.js';
@@ -151,6 +151,39 @@ test('bad input fails cleanly: one line naming the cause and the fix, non-zero e
     assert.ok(!existsSync(join(dir, 'nonexistent-dir', 'x.arpa')));
     assertCleanFailure(await runCli(['train', '-o', join(dir, 'nonexistent-dir', 'x.arpa'), good]), /cannot write .*x\.arpa: no such file or directory/);
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  } finally {
+    cleanup();
+  }
+});
+
+test('-o - writes the ARPA model to standard output: train, prune and convert, the same bytes as a file', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const arpa = join(dir, 'm.arpa');
+    await runCli(['train', '--order', '3', '-o', arpa, train]);
+    const file = readFileSync(arpa, 'utf8');
+    const trained = await runCli(['train', '--order', '3', '-o', '-', train]);
+    assert.equal(trained.code, 0, trained.stderr);
+    assert.equal(trained.stdout, file);
+    assert.match(trained.stderr, /^wrote standard output: order 3, [\d,]+ n-grams\n$/);
+    // Text in on standard input, the model out on standard output: a Unix filter, as lmplz is.
+    const filter = await runCli(['train', '--order', '3', '-o', '-', '-'], { input: readFileSync(train) });
+    assert.equal(filter.stdout, file);
+    const converted = await runCli(['convert', arpa, '-']);
+    assert.equal(converted.stdout, file);
+    const pruned = join(dir, 'p.arpa');
+    await runCli(['prune', '-t', '1e-6', arpa, '-o', pruned]);
+    assert.equal((await runCli(['prune', '-t', '1e-6', arpa, '-o', '-'])).stdout, readFileSync(pruned, 'utf8'));
+    // --json would go to standard output too.
+    assertCleanFailure(await runCli(['train', '--json', '-o', '-', train]), /--json and the model would both go to standard output/);
+    assertCleanFailure(await runCli(['convert', '--json', arpa, '-']), /--json and the model would both go to standard output/);
+    // A reader that stops early ends the estimation quietly, with exit 0 and no temporary folder left.
+    const temp = join(dir, 'temp');
+    mkdirSync(temp);
+    const r = await runCli(['train', '--order', '3', '--temp-dir', temp, '-o', '-', train], { shell: '"$@" | head -n 2; echo "status ${PIPESTATUS[0]}" >&2' });
+    assert.equal(r.stdout, '\\data\\\nngram 1=' + /ngram 1=(\d+)/.exec(file)![1] + '\n');
+    assert.equal(r.stderr, 'status 0\n');
+    assert.deepEqual(readdirSync(temp), []);
   } finally {
     cleanup();
   }

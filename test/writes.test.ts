@@ -122,6 +122,7 @@ test('stdout: a full device is one line and exit 1; a closed pipe ends quietly w
     const { text, tri } = await makeInputs(dir);
     assertCleanFailure(await runCli(['score', tri, text], { shell: '"$@" > /dev/full' }), /^kotoba: cannot write <stdout>: no space left on device/);
     assertCleanFailure(await runCli(['--help'], { shell: '"$@" > /dev/full' }), /cannot write <stdout>: no space left on device/);
+    assertCleanFailure(await runCli(['train', '-o', '-', text], { shell: '"$@" > /dev/full' }), /^kotoba: cannot write <stdout>: no space left on device/);
     // A reader that stops early: kotoba's own status is 0 and it prints nothing.
     const r = await runCli(['score', tri, '-'], { shell: 'yes "the game was released" | head -n 100000 | "$@" | head -n 1; echo "status ${PIPESTATUS[2]}" >&2' });
     assert.equal(r.stdout.trim().split('\n').length, 1);

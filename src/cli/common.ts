@@ -145,6 +145,11 @@ export async function vocabularyOptionsOf(o: Parsed['options']): Promise<Pick<Co
   return out;
 }
 
+/** `-o -` writes a model to standard output, where `--json` writes too: one of them has to give way. */
+export function checkModelToStdout(output: unknown, json: unknown): void {
+  if (output === '-' && json) throw new KotobaError('--json and the model would both go to standard output', 'write the model to a file, or leave out --json');
+}
+
 /** JSON with non-finite numbers as null (JSON has no Infinity). */
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));

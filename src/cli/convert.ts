@@ -1,14 +1,14 @@
 import { KotobaError } from '../errors.js';
 import { formatForPath, loadNgramModel, readNgramTables, saveNgramModel } from '../node/ngram-files.js';
 import type { Quantization } from '../ngram/search.js';
-import { commonOptions, formatCount, toJson, type Command } from './common.js';
+import { checkModelToStdout, commonOptions, formatCount, toJson, type Command } from './common.js';
 
 export const convert: Command = {
   name: 'convert',
   summary: 'convert an n-gram model between ARPA (plain or .gz) and the binary formats (probing, trie)',
   usage: 'kotoba convert [--format probing|trie] [--quantize Q [--quantize-backoff B]] IN OUT',
   positionals: { names: ['IN', 'OUT'], required: 2 },
-  examples: ['kotoba convert wiki.arpa wiki.kblm', 'kotoba convert --format trie --quantize 8 wiki.arpa wiki.q8.kblm', 'kotoba convert wiki.kblm wiki.arpa.gz'],
+  examples: ['kotoba convert wiki.arpa wiki.kblm', 'kotoba convert --format trie --quantize 8 wiki.arpa wiki.q8.kblm', 'kotoba convert wiki.kblm wiki.arpa.gz', 'kotoba convert wiki.kblm - | head  # ARPA text on standard output'],
   options: {
     format: { type: 'string', value: 'FORMAT', description: 'binary structure: probing (fastest, default) or trie (smallest)' },
     quantize: { type: 'integer', value: 'Q', min: 2, max: 25, description: "trie only: store log10 probabilities in Q bits (KenLM's -q; 8 is usual)" },
@@ -20,6 +20,7 @@ export const convert: Command = {
     const [input, output] = parsed.positionals as [string, string];
     const o = parsed.options;
     const fileFormat = formatForPath(output);
+    checkModelToStdout(output, o.json);
     const structure = o.format ?? 'probing';
     if (structure !== 'probing' && structure !== 'trie') throw new KotobaError(`unknown --format '${String(structure)}'`, 'use probing or trie');
     if (o.format !== undefined && fileFormat !== 'binary') throw new KotobaError(`--format is for binary models, not ${output}`, 'name the output .kblm');

@@ -90,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
     },
     wrote: async (path, what) => {
       if (quiet) return;
+      if (path === '-') return void process.stderr.write(`wrote standard output: ${what}\n`);
       const size = await fsp.stat(path).then((s) => `, ${formatSize(s.size)}`, () => '');
       process.stderr.write(`wrote ${printable(path)}: ${what}${size}\n`);
     },
@@ -101,8 +102,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Failed writes to stdout reject the write that met them (writeChunk, writesDone); a failed write
-// to stderr cannot be reported anywhere. Neither may crash the process with a stack trace.
-process.stdout.on('error', () => {});
+// to stderr cannot be reported anywhere. Neither may crash the process with a stack trace. A
+// model written to standard output (-o -) meets a closed pipe in its own writer, which the event
+// tells us about as well.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') readerGone = true;
+});
 process.stderr.on('error', () => {});
 
 let settled = false;

@@ -2,7 +2,7 @@ import { KotobaError } from '../errors.js';
 import { BackoffModel } from '../ngram/model.js';
 import { pruneRelativeEntropy } from '../ngram/prune.js';
 import { formatForPath, readNgramTables, saveNgramModel } from '../node/ngram-files.js';
-import { commonOptions, formatCount, toJson, type Command } from './common.js';
+import { checkModelToStdout, commonOptions, formatCount, toJson, type Command } from './common.js';
 
 export const prune: Command = {
   name: 'prune',
@@ -12,7 +12,7 @@ export const prune: Command = {
   examples: ['kotoba prune --threshold 1e-7 wiki.arpa -o wiki.pruned.arpa'],
   options: {
     threshold: { type: 'number', short: 't', value: 'θ', min: 0, description: 'drop n-grams that raise perplexity by less than this relative amount (e.g. 1e-7)' },
-    output: { type: 'string', short: 'o', value: 'OUT', description: 'pruned model (.arpa, .arpa.gz or .kblm)' },
+    output: { type: 'string', short: 'o', value: 'OUT', description: 'pruned model (.arpa, .arpa.gz or .kblm; - writes ARPA text to standard output)' },
     ...commonOptions,
   },
   files: (parsed) => ({ models: [{ path: parsed.positionals[0], as: 'the model' }], outputs: [{ path: parsed.options.output, as: '-o' }] }),
@@ -22,6 +22,7 @@ export const prune: Command = {
     if (typeof o.output !== 'string') throw new KotobaError('no output model given', 'pass -o OUT');
     if (typeof o.threshold !== 'number') throw new KotobaError('no pruning threshold given', 'pass --threshold θ, e.g. 1e-7');
     formatForPath(o.output);
+    checkModelToStdout(o.output, o.json);
     const before = BackoffModel.fromTables(await readNgramTables(input, io.log.warn));
     const after = pruneRelativeEntropy(before, o.threshold);
     await saveNgramModel(o.output, after);

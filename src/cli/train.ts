@@ -9,7 +9,7 @@ import { countFileOrder, estimateNgramTables, trainNgramModel, type NgramFileOpt
 import { NEURAL_KINDS } from '../neural/kinds.js';
 import type { OptionSpecs, Parsed } from './args.js';
 import { relaunchParentBytes, type EstimationJob } from './relaunch.js';
-import { commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, threadsOptions, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
+import { checkModelToStdout, commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, threadsOptions, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 import { ngramProgress } from './ngram-progress.js';
 
 /** The options of estimation at scale, shared by train and count (with --threads). */
@@ -55,7 +55,7 @@ export const train: Command = {
     'kotoba train --model lstm --valid corpus/wiki.valid.txt -o lstm.safetensors corpus/wiki.train.txt',
   ],
   options: {
-    output: { type: 'string', short: 'o', value: 'MODEL', description: 'model file: .arpa, .arpa.gz or .kblm (n-gram), .safetensors (neural)' },
+    output: { type: 'string', short: 'o', value: 'MODEL', description: 'model file: .arpa, .arpa.gz or .kblm (n-gram; - writes ARPA text to standard output), .safetensors (neural)' },
     model: { type: 'string', value: 'KIND', description: `ngram (default), ${NEURAL_MODELS.join(', ')}` },
     order: { type: 'integer', short: 'n', min: 1, max: 255, models: ['ngram', 'loglinear', 'ffnn'], description: 'n-gram order, or history length of the log-linear and feed-forward models (default 3)' },
     smoothing: { type: 'string', short: 's', value: 'NAME', models: NGRAM, description: `n-gram smoothing: ${SMOOTHING_NAMES.join(', ')} (default mkn)` },
@@ -145,6 +145,7 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   if (typeof output !== 'string') throw new KotobaError('no output model given', 'pass -o MODEL.arpa (or .arpa.gz, .kblm)');
   // Fail early on an unknown extension, before reading the corpus (main checked the folder).
   const format = formatForPath(output);
+  checkModelToStdout(output, o.json);
   const fromCounts = o['from-counts'] === true;
   const inputs = parsed.positionals.length > 0 ? parsed.positionals : fromCounts ? [] : ['-'];
   if (fromCounts && inputs.length === 0) throw new KotobaError('--from-counts needs count files', 'e.g. kotoba train --from-counts -o all.arpa part1.counts part2.counts');

@@ -523,6 +523,9 @@ export async function removeStaleTempFiles(dir: string): Promise<string[]> {
  * untouched, and the error is one line naming `target` and the cause. Gzips when `target` ends in
  * `.gz`. Stale temporary files of killed writes in the same folder are removed first.
  *
+ * `-` is standard output, written as it comes (a pipe has nothing to rename): a failure there
+ * leaves what was written so far and rejects with one line naming `<stdout>`.
+ *
  * @example
  * ```ts
  * import { writeAtomic } from 'kotoba/node';
@@ -536,6 +539,15 @@ export async function writeAtomic(
   target: string,
   write: (out: (chunk: string | Uint8Array) => Promise<void>) => Promise<void>,
 ): Promise<void> {
+  if (target === '-') {
+    try {
+      await write((chunk) => writeChunk(process.stdout, chunk));
+      await writesDone(process.stdout);
+    } catch (e) {
+      throw isSystemError(e) ? fileError(e, '<stdout>', 'write') : e;
+    }
+    return;
+  }
   const dir = dirname(target);
   await removeStaleTempFiles(dir);
   const tmp = tempPathFor(target);

@@ -20,14 +20,16 @@ export type NgramFormat = 'arpa' | 'binary';
  * import { formatForPath } from 'kotoba/node';
  * formatForPath('wiki3.arpa.gz'); // 'arpa'
  * formatForPath('wiki3.kblm');    // 'binary'
+ * formatForPath('-');             // 'arpa': standard output takes ARPA text
  * ```
  */
 export function formatForPath(path: string): NgramFormat {
+  if (path === '-') return 'arpa';
   if (path.endsWith(BINARY_EXTENSION)) return 'binary';
   if (path.endsWith('.arpa') || path.endsWith('.arpa.gz') || path.endsWith('.lm') || path.endsWith('.lm.gz')) return 'arpa';
   throw new KotobaError(
     `cannot tell the model format of ${path} from its name`,
-    `end it in .arpa, .arpa.gz or ${BINARY_EXTENSION}`,
+    `end it in .arpa, .arpa.gz or ${BINARY_EXTENSION}, or give - for ARPA text on standard output`,
   );
 }
 
