@@ -349,6 +349,39 @@ test('a merge read in stretches (readRows, with the two-way loop once two runs a
   }
 });
 
+test('a merge that sums (COUNT rows) gives each key once with its total, two runs or more, equal keys within a run too, in stretches or row by row', () => {
+  const W = 3;
+  const spec = { width: W, key: [0, 1], radix: [1, 0], sum: 2 };
+  // Runs of rows [key 0, key 1, count]; the same key recurs across runs and inside one.
+  const runs = [900, 30, 1500].map((n, r) => {
+    const rows = Array.from({ length: n }, (_, i) => [(i * 7 + r) % 60, (i * 3) % 5, 1 + ((i + r) % 4)]);
+    rows.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+    return Uint32Array.from(rows.flat());
+  });
+  const cursor = (rows: Uint32Array): RowCursor => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
+  for (const stretch of [1, 2, 64, 5000]) {
+    for (const pick of [[0, 2], [2, 1], [0, 1, 2]]) {
+      const totals = new Map<string, number>();
+      for (const r of pick) for (let i = 0; i < runs[r]!.length; i += W) totals.set(`${runs[r]![i]},${runs[r]![i + 1]}`, (totals.get(`${runs[r]![i]},${runs[r]![i + 1]}`) ?? 0) + runs[r]![i + 2]!);
+      const want = [...totals].map(([k, c]) => [...k.split(',').map(Number), c]).sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+      const merge = new MergeCursor(spec, pick.map((r) => cursor(runs[r]!)));
+      const got: number[][] = [];
+      const out = new Uint32Array(stretch * W);
+      for (let step = 0; ; step++) {
+        if (step % 3 === 2) {
+          if (!merge.next()) break;
+          got.push(Array.from(merge.row.subarray(merge.at, merge.at + W)));
+          continue;
+        }
+        const n = readRows(merge, W, out, 0, stretch);
+        for (let i = 0; i < n; i++) got.push(Array.from(out.subarray(i * W, i * W + W)));
+        if (n < stretch) break;
+      }
+      assert.deepEqual(got, want, `runs ${pick.join(', ')} in stretches of ${stretch}`);
+    }
+  }
+});
+
 test('pushRows appends a batch across block growth and spills: the stream reads back every row, in order or sorted', () => {
   const W = 3;
   const n = 5000;

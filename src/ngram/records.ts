@@ -836,7 +836,7 @@ export class MergeCursor implements RowCursor {
     }
     const { key, sum, width: W } = this.spec;
     let n = 0;
-    if (this.size === 2 && sum < 0) n = this.takeOfTwo(out, o, max);
+    if (this.size === 2) n = this.takeOfTwo(out, o, max);
     o += n * W;
     while (n < max && this.size > 0) {
       const top = this.cursors[this.heap[0]!]!;
@@ -859,28 +859,44 @@ export class MergeCursor implements RowCursor {
     return n;
   }
   /**
-   * `take` while two cursors are left and keys are unique (the blocks sorted in two slices by two
-   * threads): a plain two-way merge, without the heap. Stops when one cursor ends, leaving the
-   * heap as it should be.
+   * `take` while two cursors are left (the blocks sorted in two slices by two threads, the runs
+   * of two counting threads): a plain two-way merge, without the heap, equal keys summed when the
+   * spec sums. Stops when a cursor ends, leaving the heap as it should be.
    */
   private takeOfTwo(out: Uint32Array, o: number, max: number): number {
-    const { key, width: W } = this.spec;
+    const { key, sum, width: W } = this.spec;
     // x comes first on equal keys (the heap's order: the lower cursor index).
     const first = Math.min(this.heap[0]!, this.heap[1]!);
     const second = Math.max(this.heap[0]!, this.heap[1]!);
     const x = this.cursors[first]!;
     const y = this.cursors[second]!;
+    let xLive = true;
+    let yLive = true;
     let n = 0;
     while (n < max) {
-      const from = compareRows(key, x.row, x.at, y.row, y.at) <= 0 ? x : y;
+      const fromX = compareRows(key, x.row, x.at, y.row, y.at) <= 0;
+      const from = fromX ? x : y;
       const row = from.row;
       const at = from.at;
       for (let j = 0; j < W; j++) out[o + j] = row[at + j]!;
+      if (fromX) xLive = x.next();
+      else yLive = y.next();
+      if (sum >= 0) {
+        // Every row with this key, from either cursor (x's first, as the heap takes them).
+        while (xLive && compareRows(key, out, o, x.row, x.at) === 0) {
+          addCount(out, o + sum, x.row[x.at + sum]!);
+          xLive = x.next();
+        }
+        while (yLive && compareRows(key, out, o, y.row, y.at) === 0) {
+          addCount(out, o + sum, y.row[y.at + sum]!);
+          yLive = y.next();
+        }
+      }
       o += W;
       n++;
-      if (!from.next()) {
-        this.heap[0] = from === x ? second : first;
-        this.size = 1;
+      if (!xLive || !yLive) {
+        this.size = (xLive ? 1 : 0) + (yLive ? 1 : 0);
+        if (this.size === 1) this.heap[0] = xLive ? first : second;
         return n;
       }
     }
