@@ -314,6 +314,25 @@ test('ARPA lines formatted in the background (each batch\'s tail on another thre
   assert.ok(begun() > before && waited() === begun(), `${begun()} begun, ${waited()} waited for`);
 });
 
+/** A cursor over the rows of `rows` (width W), in order. */
+const arrayCursor = (rows: Uint32Array, W: number): RowCursor => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
+
+/** Every row of a merge: every third step reads one row with next(), the others a stretch (readRows). */
+function readMerge(merge: MergeCursor, W: number, stretch: number): number[][] {
+  const got: number[][] = [];
+  const out = new Uint32Array(stretch * W);
+  for (let step = 0; ; step++) {
+    if (step % 3 === 2) {
+      if (!merge.next()) return got;
+      got.push(Array.from(merge.row.subarray(merge.at, merge.at + W)));
+      continue;
+    }
+    const n = readRows(merge, W, out, 0, stretch);
+    for (let i = 0; i < n; i++) got.push(Array.from(out.subarray(i * W, i * W + W)));
+    if (n < stretch) return got;
+  }
+}
+
 test('a merge read in stretches (readRows, with the two-way loop once two runs are left) or row by row gives the rows in order, ties in run order', () => {
   const W = 3;
   const spec = { width: W, key: [0, 1], radix: [1, 0], sum: -1 };
@@ -326,23 +345,9 @@ test('a merge read in stretches (readRows, with the two-way loop once two runs a
   const expected = runs
     .flatMap((rows) => Array.from({ length: rows.length / W }, (_, i) => Array.from(rows.subarray(i * W, i * W + W))))
     .sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!);
-  const cursor = (rows: Uint32Array): RowCursor => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
   for (const stretch of [1, 3, 64, 5000]) {
     for (const pick of [[0, 2], [0, 1, 2]]) {
-      const merge = new MergeCursor(spec, pick.map((r) => cursor(runs[r]!)));
-      const got: number[][] = [];
-      const out = new Uint32Array(stretch * W);
-      for (let step = 0; ; step++) {
-        // Every third step reads one row with next(), the others a stretch.
-        if (step % 3 === 2) {
-          if (!merge.next()) break;
-          got.push(Array.from(merge.row.subarray(merge.at, merge.at + W)));
-          continue;
-        }
-        const n = readRows(merge, W, out, 0, stretch);
-        for (let i = 0; i < n; i++) got.push(Array.from(out.subarray(i * W, i * W + W)));
-        if (n < stretch) break;
-      }
+      const got = readMerge(new MergeCursor(spec, pick.map((r) => arrayCursor(runs[r]!, W))), W, stretch);
       const want = expected.filter((row) => pick.includes(Math.floor(row[2]! / 10_000)));
       assert.deepEqual(got, want, `runs ${pick.join(', ')} in stretches of ${stretch}`);
     }
@@ -358,25 +363,12 @@ test('a merge that sums (COUNT rows) gives each key once with its total, two run
     rows.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
     return Uint32Array.from(rows.flat());
   });
-  const cursor = (rows: Uint32Array): RowCursor => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
   for (const stretch of [1, 2, 64, 5000]) {
     for (const pick of [[0, 2], [2, 1], [0, 1, 2]]) {
       const totals = new Map<string, number>();
       for (const r of pick) for (let i = 0; i < runs[r]!.length; i += W) totals.set(`${runs[r]![i]},${runs[r]![i + 1]}`, (totals.get(`${runs[r]![i]},${runs[r]![i + 1]}`) ?? 0) + runs[r]![i + 2]!);
       const want = [...totals].map(([k, c]) => [...k.split(',').map(Number), c]).sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
-      const merge = new MergeCursor(spec, pick.map((r) => cursor(runs[r]!)));
-      const got: number[][] = [];
-      const out = new Uint32Array(stretch * W);
-      for (let step = 0; ; step++) {
-        if (step % 3 === 2) {
-          if (!merge.next()) break;
-          got.push(Array.from(merge.row.subarray(merge.at, merge.at + W)));
-          continue;
-        }
-        const n = readRows(merge, W, out, 0, stretch);
-        for (let i = 0; i < n; i++) got.push(Array.from(out.subarray(i * W, i * W + W)));
-        if (n < stretch) break;
-      }
+      const got = readMerge(new MergeCursor(spec, pick.map((r) => arrayCursor(runs[r]!, W))), W, stretch);
       assert.deepEqual(got, want, `runs ${pick.join(', ')} in stretches of ${stretch}`);
     }
   }
