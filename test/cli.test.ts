@@ -4,6 +4,7 @@
  * no half-written output file).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -189,12 +190,32 @@ test('-o - writes the ARPA model to standard output: train, prune and convert, t
   }
 });
 
+test('count -o - writes the count file to standard output, but never to a terminal; --from-counts reads count files by name', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const counts = join(dir, 'a.counts');
+    await runCli(['count', '--order', '3', '-o', counts, train]);
+    const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'bin', 'main.js'), 'count', '--order', '3', '-o', '-', train]);
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.ok(Buffer.compare(r.stdout, readFileSync(counts)) === 0, 'the bytes of -o a.counts');
+    assertCleanFailure(await runCli(['count', '--json', '-o', '-', train]), /--json and the count file would both go to standard output/);
+    assertCleanFailure(await runCli(['train', '--from-counts', '-o', join(dir, 'm.arpa'), '-']), /--from-counts reads count files by name, not standard input/);
+    if (existsSync('/usr/bin/script')) {
+      // A terminal as standard output (script gives the command one).
+      const tty = spawnSync('script', ['-qec', `${process.execPath} ${join(repoRoot, 'dist', 'bin', 'main.js')} count -o - ${train}`, '/dev/null'], { encoding: 'utf8' });
+      assert.notEqual(tty.status, 0);
+      assert.match(tty.stdout, /kotoba: a count file is binary: not written to a terminal/);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
 test('a closed pipe is not an error (kotoba … | head)', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const arpa = join(dir, 'm.arpa');
     await runCli(['train', '-o', arpa, train]);
-    const { spawnSync } = await import('node:child_process');
     const r = spawnSync('bash', ['-c', `yes "the game was released" | head -n 200000 | node ${join(repoRoot, 'dist', 'bin', 'main.js')} score ${arpa} | head -n 1`], { encoding: 'utf8' });
     assert.equal(r.status, 0);
     assert.equal(r.stdout.trim().split('\n').length, 1);

@@ -145,9 +145,9 @@ export async function vocabularyOptionsOf(o: Parsed['options']): Promise<Pick<Co
   return out;
 }
 
-/** `-o -` writes a model to standard output, where `--json` writes too: one of them has to give way. */
-export function checkModelToStdout(output: unknown, json: unknown): void {
-  if (output === '-' && json) throw new KotobaError('--json and the model would both go to standard output', 'write the model to a file, or leave out --json');
+/** `-o -` writes `what` to standard output, where `--json` writes too: one of them has to give way. */
+export function checkStdoutOutput(output: unknown, json: unknown, what = 'the model'): void {
+  if (output === '-' && json) throw new KotobaError(`--json and ${what} would both go to standard output`, `write ${what} to a file, or leave out --json`);
 }
 
 /** JSON with non-finite numbers as null (JSON has no Infinity). */

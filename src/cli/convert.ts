@@ -1,7 +1,7 @@
 import { KotobaError } from '../errors.js';
 import { formatForPath, loadNgramModel, readNgramTables, saveNgramModel } from '../node/ngram-files.js';
 import type { Quantization } from '../ngram/search.js';
-import { checkModelToStdout, commonOptions, formatCount, toJson, type Command } from './common.js';
+import { checkStdoutOutput, commonOptions, formatCount, toJson, type Command } from './common.js';
 
 export const convert: Command = {
   name: 'convert',
@@ -20,7 +20,7 @@ export const convert: Command = {
     const [input, output] = parsed.positionals as [string, string];
     const o = parsed.options;
     const fileFormat = formatForPath(output);
-    checkModelToStdout(output, o.json);
+    checkStdoutOutput(output, o.json);
     const structure = o.format ?? 'probing';
     if (structure !== 'probing' && structure !== 'trie') throw new KotobaError(`unknown --format '${String(structure)}'`, 'use probing or trie');
     if (o.format !== undefined && fileFormat !== 'binary') throw new KotobaError(`--format is for binary models, not ${output}`, 'name the output .kblm');

@@ -1,7 +1,7 @@
 import { KotobaError } from '../errors.js';
 import { checkOrder } from '../ngram/estimate.js';
 import { countNgramFiles } from '../node/ngram-train.js';
-import { commonOptions, formatCount, lineOptions, lineOptionsOf, textOptions, textOptionsOf, threadsOptions, toJson, type Command } from './common.js';
+import { checkStdoutOutput, commonOptions, formatCount, lineOptions, lineOptionsOf, textOptions, textOptionsOf, threadsOptions, toJson, type Command } from './common.js';
 import { ngramProgress } from './ngram-progress.js';
 import { estimationOf, scaleOptions, scaleOptionsOf } from './train.js';
 
@@ -15,7 +15,7 @@ export const count: Command = {
     "ls part-*.txt | parallel -j 2 kotoba count --order 5 --threads 1 -o {.}.counts.gz {}",
   ],
   options: {
-    output: { type: 'string', short: 'o', value: 'FILE', description: 'count file to write (.counts; .counts.gz gzips it)' },
+    output: { type: 'string', short: 'o', value: 'FILE', description: 'count file to write (.counts; .counts.gz gzips it; - writes it to standard output)' },
     order: { type: 'integer', short: 'n', min: 1, max: 255, description: 'n-gram order (default 3); every shard of one model needs the same' },
     ...scaleOptions,
     ...threadsOptions,
@@ -32,7 +32,11 @@ export const count: Command = {
     const o = parsed.options;
     const output = o.output;
     if (typeof output !== 'string') throw new KotobaError('no output file given', 'pass -o SHARD.counts (or .counts.gz)');
-    if (!/\.counts(\.gz)?$/.test(output)) throw new KotobaError(`count files end in .counts or .counts.gz, not ${output}`, 'e.g. -o part1.counts.gz');
+    if (output === '-') {
+      // A map step's output, for whatever stores it (a pipe, a redirection): never a terminal.
+      if (process.stdout.isTTY) throw new KotobaError('a count file is binary: not written to a terminal', 'redirect standard output to a file, or pipe it on (| gzip > part.counts.gz)');
+      checkStdoutOutput(output, o.json, 'the count file');
+    } else if (!/\.counts(\.gz)?$/.test(output)) throw new KotobaError(`count files end in .counts or .counts.gz, not ${output}`, 'e.g. -o part1.counts.gz, or - for standard output');
     const order = checkOrder(typeof o.order === 'number' ? o.order : 3);
     const inputs = parsed.positionals.length > 0 ? parsed.positionals : ['-'];
     const started = performance.now();

@@ -2,7 +2,7 @@ import { KotobaError } from '../errors.js';
 import { BackoffModel } from '../ngram/model.js';
 import { pruneRelativeEntropy } from '../ngram/prune.js';
 import { formatForPath, readNgramTables, saveNgramModel } from '../node/ngram-files.js';
-import { checkModelToStdout, commonOptions, formatCount, toJson, type Command } from './common.js';
+import { checkStdoutOutput, commonOptions, formatCount, toJson, type Command } from './common.js';
 
 export const prune: Command = {
   name: 'prune',
@@ -22,7 +22,7 @@ export const prune: Command = {
     if (typeof o.output !== 'string') throw new KotobaError('no output model given', 'pass -o OUT');
     if (typeof o.threshold !== 'number') throw new KotobaError('no pruning threshold given', 'pass --threshold θ, e.g. 1e-7');
     formatForPath(o.output);
-    checkModelToStdout(o.output, o.json);
+    checkStdoutOutput(o.output, o.json);
     const before = BackoffModel.fromTables(await readNgramTables(input, io.log.warn));
     const after = pruneRelativeEntropy(before, o.threshold);
     await saveNgramModel(o.output, after);

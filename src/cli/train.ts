@@ -9,7 +9,7 @@ import { countFileOrder, estimateNgramTables, trainNgramModel, type NgramFileOpt
 import { NEURAL_KINDS } from '../neural/kinds.js';
 import type { OptionSpecs, Parsed } from './args.js';
 import { relaunchParentBytes, type EstimationJob } from './relaunch.js';
-import { checkModelToStdout, commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, threadsOptions, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
+import { checkStdoutOutput, commonOptions, formatCount, lineOptions, lineOptionsOf, seedOption, textOptions, textOptionsOf, threadsOptions, toJson, vocabularyOptions, vocabularyOptionsOf, type Command, type CommandIO } from './common.js';
 import { ngramProgress } from './ngram-progress.js';
 
 /** The options of estimation at scale, shared by train and count (with --threads). */
@@ -145,10 +145,12 @@ async function trainNgram(parsed: Parsed, io: CommandIO): Promise<void> {
   if (typeof output !== 'string') throw new KotobaError('no output model given', 'pass -o MODEL.arpa (or .arpa.gz, .kblm)');
   // Fail early on an unknown extension, before reading the corpus (main checked the folder).
   const format = formatForPath(output);
-  checkModelToStdout(output, o.json);
+  checkStdoutOutput(output, o.json);
   const fromCounts = o['from-counts'] === true;
   const inputs = parsed.positionals.length > 0 ? parsed.positionals : fromCounts ? [] : ['-'];
   if (fromCounts && inputs.length === 0) throw new KotobaError('--from-counts needs count files', 'e.g. kotoba train --from-counts -o all.arpa part1.counts part2.counts');
+  // A count file is read twice (its header's order and text options, then its rows): by name only.
+  if (fromCounts && inputs.includes('-')) throw new KotobaError('--from-counts reads count files by name, not standard input', 'save the count file first: kotoba count -o part.counts …');
   if (fromCounts && (o.lowercase || typeof o.segment === 'string')) {
     throw new KotobaError('text options apply when counting, not to count files', 'give --lowercase/--segment to kotoba count');
   }
