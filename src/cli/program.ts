@@ -39,8 +39,13 @@ function commandHelp(c: Command): string {
  */
 let readerGone = false;
 
-function stdoutFailed(e: unknown): never {
+/** Notes a failed write to stdout: a closed pipe means the reader went away. */
+function noteStdoutError(e: unknown): void {
   if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') readerGone = true;
+}
+
+function stdoutFailed(e: unknown): never {
+  noteStdoutError(e);
   throw fileError(e, '<stdout>', 'write');
 }
 
@@ -103,11 +108,10 @@ export async function main(argv: string[]): Promise<number> {
 
 // Failed writes to stdout reject the write that met them (writeChunk, writesDone); a failed write
 // to stderr cannot be reported anywhere. Neither may crash the process with a stack trace. A
-// model written to standard output (-o -) meets a closed pipe in its own writer, which the event
-// tells us about as well.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') readerGone = true;
-});
+// model written to standard output (-o -) meets a closed pipe in its own writer (io.ts's
+// writeAtomic), which the event tells us about as well. (stdoutFailed notes it at once: the
+// event comes a tick later than the rejection.)
+process.stdout.on('error', noteStdoutError);
 process.stderr.on('error', () => {});
 
 let settled = false;
