@@ -87,19 +87,22 @@ test('a pool of threads sorts the calling thread\'s share of a block with the so
  * buffer written while another thread would still read it shows in the result); `ready` says
  * whether that thread is done, as the caller wants it.
  */
-function lazyPool(env: StreamEnv, ready: () => boolean, free?: () => number): { pool: SortPool; begun: () => number; waited: () => number } {
+function lazyPool(env: StreamEnv, ready: () => boolean, free?: () => number, queues?: () => boolean): { pool: SortPool; begun: () => number; waited: () => number } {
   let begun = 0;
   let waited = 0;
+  const begin = (job: SortJob) => {
+    begun++;
+    let result: SortResult | null = null;
+    return { ready, wait: () => (waited++, (result ??= runSortJob(job, env, new SortScratch()))) };
+  };
   const pool: SortPool = {
     threads: 2,
     allocate: (words) => new Uint32Array(new SharedArrayBuffer(words * 4)),
     run: (jobs: SortJob[], scratch?: SortScratch) => jobs.map((job) => runSortJob(job, env, scratch ?? new SortScratch())),
     ...(free ? { free } : {}),
-    begin(job: SortJob) {
-      begun++;
-      let result: SortResult | null = null;
-      return { ready, wait: () => (waited++, (result ??= runSortJob(job, env, new SortScratch()))) };
-    },
+    begin,
+    // With `queues`: a job goes behind the other thread's when that says yes.
+    ...(queues ? { enqueue: (job: SortJob) => (queues() ? begin(job) : null) } : {}),
   };
   return { pool, begun: () => begun, waited: () => waited };
 }
@@ -227,6 +230,27 @@ test('a sorter that has spilled fills one half of its block while another thread
     for (let i = 0; i < n; i++) if (out[i] !== order[i]) assert.fail(`row ${i}: ${out[i]} where ${order[i]} belongs (other jobs: ${otherJobs})`);
     assert.equal(env.budget.used, 0, 'the block and its halves are given back');
   }
+});
+
+test('a sorter whose other thread is always busy queues its halves behind that thread\'s jobs from the first spill on, sorts here those the queue refuses, and its runs keep their order', () => {
+  const W = 3;
+  const n = 400_000;
+  const rows = idRows(n);
+  const order = stableOrder(rows, n, W);
+  const env = memoryEnv(2 << 20, 4 << 10); // blocks of 65,536 rows, then halves of 32,768
+  let offered = 0;
+  let refused = 0;
+  let asked = 0;
+  // The other thread is never free; its queue refuses every third job, and every third question
+  // finds a queued half not sorted yet.
+  const queues = () => (++offered % 3 === 0 ? (refused++, false) : true);
+  const { pool, begun } = lazyPool(env, () => ++asked % 3 !== 0, () => 1, queues);
+  env.pool = pool;
+  const out = sortedIds(env, rows, n, W);
+  assert.ok(begun() >= 4 && refused >= 2, `${begun()} halves queued, ${refused} refused`);
+  assert.equal(out.length, n);
+  for (let i = 0; i < n; i++) if (out[i] !== order[i]) assert.fail(`row ${i}: ${out[i]} where ${order[i]} belongs`);
+  assert.equal(env.budget.used, 0, 'the block and its halves are given back');
 });
 
 test('a sorter that has spilled stores its block when asked (its memory back in the budget) and reads back every row sorted; one that has not keeps its block', () => {
@@ -540,6 +564,26 @@ function writeShards(dir: string, lines: string[], n: number): string[] {
     return path;
   });
 }
+
+test('kotoba train: order 5 of the whole embedded corpus under --memory 24M on two threads (sorters\' halves queued behind the other thread\'s sorts) writes the bytes of the default run', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const train = join(repoRoot, 'corpus', 'wiki.train.txt');
+    const temp = join(dir, 'temp');
+    mkdirSync(temp);
+    const base = join(dir, 'base.arpa');
+    const small = join(dir, 'small.arpa');
+    assert.equal((await runCli(['train', '--order', '5', '-o', base, train])).code, 0);
+    const r = await runCli(['train', '--order', '5', '--memory', '24M', '--temp-dir', temp, '--threads', '2', '--json', '-o', small, train]);
+    assert.equal(r.code, 0, r.stderr);
+    // Blocks large enough to be cut in halves of at least 32,768 rows, spilled many times.
+    assert.ok(json(r.stdout).runs > 100, `${json(r.stdout).runs} runs`);
+    assert.ok(readFileSync(small).equals(readFileSync(base)), 'different bytes');
+    assert.deepEqual(readdirSync(temp), [], 'the temporary folder is gone');
+  } finally {
+    cleanup();
+  }
+});
 
 test('count shards: kotoba count + train --from-counts equal training on the concatenation (plain and gzipped, with --min-count)', async () => {
   const { dir, cleanup } = tempDir();

@@ -301,12 +301,18 @@ export interface SortPool {
   run(jobs: SortJob[], scratch?: SortScratch): SortResult[];
   /**
    * Starts one job on another thread and returns at once (a sorted block written to storage in
-   * the background while the caller goes on); when every other thread has such a job, waits for
-   * the oldest first. Absent: every job runs inside `run`. A `gather` job is short and gives way:
-   * `run` waits for it rather than run with fewer threads.
+   * the background while the caller goes on); when every other thread has jobs, waits for those
+   * of one of them first. Absent: every job runs inside `run`. A `gather` job and a piece of stage
+   * 2 are short and give way: `run` waits for them rather than run with fewer threads.
    */
   begin?(job: SortJob): PendingJob;
-  /** Threads that `run` or `begin` may use now without waiting: the calling one and those without an unfinished job from `begin` (but a `gather`). */
+  /**
+   * Starts a `rows` job behind the jobs another thread has already, returning at once; `null`
+   * where that could keep the caller waiting long (that thread is at a long job of another kind,
+   * or has several queued). Absent: `begin` where a thread is free.
+   */
+  enqueue?(job: SortJob): PendingJob | null;
+  /** Threads that `run` or `begin` may use now without waiting: the calling one and those without unfinished jobs (but short ones, see `begin`). */
   free?(): number;
   /** A block of `words` uint32 that every thread of the pool can read (shared memory). */
   allocate(words: number): Uint32Array;
@@ -1138,34 +1144,55 @@ export class RowSorter implements RowTarget {
       if (this.rows.buffer !== old.buffer) this.env.budget.garbage(old.byteLength);
       return;
     }
-    this.spill();
     // From the first spill on, sort in the background where another thread can: each half of the
     // block in turn is filled while the other is sorted (runs of half the size, in the same memory).
     const pool = this.env.pool;
     const half = (this.rows.length / W) >> 1;
-    if (pool?.begin && freeThreads(pool) > 1 && half >= PARALLEL_ROWS && half * this.rowBytes >= minBlockBytes(this.env)) {
-      this.halves = [this.rows.subarray(0, half * W), this.rows.subarray(half * W, 2 * half * W)];
-      this.rows = this.halves[0];
+    if (!pool?.begin || pool.threads < 2 || half < PARALLEL_ROWS || half * this.rowBytes < minBlockBytes(this.env)) return this.spill();
+    const halves: [Uint32Array, Uint32Array] = [this.rows.subarray(0, half * W), this.rows.subarray(half * W, 2 * half * W)];
+    const free = freeThreads(pool) > 1;
+    // The other thread busy: the first half goes behind its jobs where they are short, the second
+    // is sorted here, and the block fills again where that one was.
+    const pending = free ? null : pool.enqueue?.({ kind: 'rows', rows: halves[0], n: half, spec: this.spec, store: true });
+    if (!pending) {
+      // This block on every free thread at once (or here, where the other thread is at a long job).
+      this.spill();
+      if (free) {
+        this.halves = halves;
+        this.rows = halves[0];
+      }
+      return;
     }
+    this.halves = halves;
+    this.pending = pending;
+    this.waiting.push(sortAndStore(this.rows.subarray(half * W, this.count * W), this.count - half, this.spec, this.env, this.scratch));
+    this.rows = halves[1];
+    this.count = 0;
   }
 
   /**
-   * Hands the full half to another thread to sort and store, and goes on in the other half; when
-   * no thread is free, sorts this one here (waiting would leave one idle).
+   * Hands the full half to another thread to sort and store (queued behind that thread's other
+   * sorts), and goes on in the other half; sorts this one here when the other half is still
+   * waiting to be sorted, or when no thread will take it soon (waiting would leave one idle).
    */
   private spillHalf(): void {
     const W = this.spec.width;
-    if ((this.pending && !this.pending.ready()) || freeThreads(this.env.pool!) < 2) {
-      // Sorted here: the other thread is still at the other half, or at another stream's job
-      // (`begin` would wait for it). Runs stay in block order: after the half sorted elsewhere.
+    const pool = this.env.pool!;
+    let pending: PendingJob | null = null;
+    if (!this.pending || this.pending.ready()) {
+      this.settle();
+      const job: SortJob = { kind: 'rows', rows: this.rows.subarray(0, this.count * W), n: this.count, spec: this.spec, store: true };
+      pending = pool.enqueue ? pool.enqueue(job) : freeThreads(pool) > 1 ? pool.begin!(job) : null;
+    }
+    if (!pending) {
+      // Sorted here. Runs stay in block order: after a half sorted elsewhere.
       const run = sortAndStore(this.rows, this.count, this.spec, this.env, this.scratch);
       if (this.pending) this.waiting.push(run);
       else this.runs.add(run);
       this.count = 0;
       return;
     }
-    this.settle();
-    this.pending = this.env.pool!.begin!({ kind: 'rows', rows: this.rows.subarray(0, this.count * W), n: this.count, spec: this.spec, store: true });
+    this.pending = pending;
     this.rows = this.rows === this.halves![0] ? this.halves![1] : this.halves![0];
     this.count = 0;
   }

@@ -6,7 +6,7 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import { KotobaError } from '../errors.js';
 import { runSortJob } from '../ngram/pipeline.js';
 import { MemoryBudget, SortScratch, type SortJob, type StreamEnv } from '../ngram/records.js';
-import { DONE, mapOrderRuns, runFile, type HelperAnswer, type HelperMessage } from './sort-pool.js';
+import { mapOrderRuns, runFile, type HelperAnswer, type HelperMessage } from './sort-pool.js';
 import { collectGarbage } from './collect.js';
 import { FileStorage, TempUsage } from './temp-storage.js';
 
@@ -42,6 +42,7 @@ port.on('message', (message: HelperMessage | { collect: true }) => {
   }
   // Formatted lines move to the estimation worker, which moves them on to the writer: no copies.
   port.postMessage(answer, 'chunks' in answer ? answer.chunks.map((c) => c.buffer as ArrayBuffer) : []);
-  Atomics.store(slot, index, DONE);
+  // Counted after it is sent, so that the worker finds the message once it sees the count.
+  Atomics.add(slot, index, 1);
   Atomics.notify(slot, index);
 });

@@ -1,8 +1,9 @@
 /**
  * Threads for sorting: helper workers that run `runSortJob` on blocks in shared memory while the
  * estimation worker runs its own share, so that counting and sorting use every core. Jobs go to
- * a helper through its message port; the helper answers on the port and then flips its slot of a
- * shared Int32Array, on which the estimation worker waits (it is synchronous).
+ * a helper through its message port, where they queue; the helper answers each on the port and
+ * then counts it in its slot of a shared Int32Array, on which the estimation worker waits (it is
+ * synchronous).
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { KotobaError } from '../errors.js';
@@ -10,10 +11,8 @@ import { runSortJob, type AdjustedPiece, type OrderDone, type OrderJob } from '.
 import { SortScratch, type PendingJob, type SortJob, type SortPool, type SortResult, type StoredRun, type StreamEnv } from '../ngram/records.js';
 import { tempDirError, type FileStorage } from './temp-storage.js';
 
-/** A helper's slot: idle, working, or done with an answer on its port. */
-export const IDLE = 0;
-export const BUSY = 1;
-export const DONE = 2;
+/** Jobs a helper may have queued behind the one it runs (see `WorkerSortPool.enqueue`). */
+const MAX_QUEUED = 4;
 
 /** What a helper answers. */
 export type HelperAnswer =
@@ -51,10 +50,10 @@ export const runFile = (run: StoredRun): StoredRun => ({ path: run.path!, words:
 /** The estimation worker's side of the helpers. */
 export class WorkerSortPool implements SortPool {
   readonly threads: number;
-  /** Per helper: the job `begin` gave it, until its result is taken. */
-  private readonly started: (Started | null)[];
-  /** The helpers with a job from `begin`, oldest first. */
-  private readonly busy: number[] = [];
+  /** Per helper: its jobs whose answers are not taken yet, oldest first (it runs them in turn). */
+  private readonly queues: Started[][];
+  /** Per helper: answers taken so far (its slot counts the answers it has sent). */
+  private readonly taken: number[];
   constructor(
     private readonly ports: MessagePort[],
     private readonly slots: Int32Array,
@@ -62,7 +61,8 @@ export class WorkerSortPool implements SortPool {
     private readonly storage: FileStorage,
   ) {
     this.threads = ports.length + 1;
-    this.started = ports.map(() => null);
+    this.queues = ports.map(() => []);
+    this.taken = ports.map(() => 0);
   }
 
   allocate(words: number): Uint32Array {
@@ -74,58 +74,99 @@ export class WorkerSortPool implements SortPool {
   }
 
   free(): number {
-    // A helper done with its job from `begin` is free again: its answer waits in the job's handle
-    // (a long job, such as stage 4's whole orders, may end while this thread is busy).
-    for (const i of this.busy.slice()) if (Atomics.load(this.slots, i) !== BUSY) this.settle(i);
-    // A helper that is gathering rows gives way (run waits for it: a few milliseconds).
-    return this.threads - this.busy.filter((i) => !this.started[i]!.yields).length;
+    // A helper done with its jobs is free again: their answers wait in the jobs' handles (a long
+    // job, such as stage 4's whole orders, may end while this thread is busy). A helper that is
+    // gathering rows or scanning a piece of stage 2 gives way (run waits for it: milliseconds).
+    let busy = 0;
+    for (let i = 0; i < this.ports.length; i++) {
+      this.takeReady(i);
+      if (!this.queues[i]!.every((s) => s.yields)) busy++;
+    }
+    return this.threads - busy;
   }
 
   begin(job: SortJob): PendingJob {
-    if (this.busy.length === this.ports.length) this.settle(this.busy[0]!);
-    const helper = this.started.indexOf(null);
-    this.post(helper, job);
-    const started: Started = { answer: undefined, yields: job.kind === 'gather' };
-    this.started[helper] = started;
-    this.busy.push(helper);
+    for (let i = 0; i < this.ports.length; i++) this.takeReady(i);
+    let helper = this.queues.findIndex((q) => q.length === 0);
+    if (helper < 0) {
+      // Every helper has work: wait for the one whose jobs are fewest.
+      helper = this.shortestQueue(() => true);
+      this.drain(helper);
+    }
+    return this.post(helper, job);
+  }
+
+  /**
+   * Starts a sorted block's storing behind the jobs a helper has already, without waiting; `null`
+   * where that could keep the caller waiting long (a helper at a job of another kind, such as
+   * stage 4's whole orders, or with a full queue): the caller then sorts the block itself.
+   */
+  enqueue(job: SortJob): PendingJob | null {
+    const short = (s: Started) => s.yields || s.kind === 'rows';
+    const helper = this.shortestQueue((q) => q.length < MAX_QUEUED && q.every(short));
+    return helper < 0 ? null : this.post(helper, job);
+  }
+
+  /** The helper with the fewest jobs among those whose queue passes `ok` (−1: none). */
+  private shortestQueue(ok: (queue: Started[]) => boolean): number {
+    let best = -1;
+    for (let i = 0; i < this.ports.length; i++) {
+      this.takeReady(i);
+      const q = this.queues[i]!;
+      if (ok(q) && (best < 0 || q.length < this.queues[best]!.length)) best = i;
+    }
+    return best;
+  }
+
+  private post(i: number, job: SortJob): PendingJob {
+    const message: HelperMessage = { job: job.kind === 'orders' ? mapOrderRuns(job, runFile) : job, dir: this.storage.dir, usage: this.storage.usage.buffer, failAfter: this.storage.failAfter };
+    this.ports[i]!.postMessage(message);
+    // Answers that come before this job's: those taken, and those of the jobs queued before it.
+    const ahead = this.taken[i]! + this.queues[i]!.length;
+    const started: Started = { answer: undefined, yields: job.kind === 'gather' || job.kind === 'adjust', kind: job.kind };
+    this.queues[i]!.push(started);
     return {
-      ready: () => started.answer !== undefined || Atomics.load(this.slots, helper) !== BUSY,
+      ready: () => started.answer !== undefined || Atomics.load(this.slots, i) > ahead,
       wait: () => {
-        if (started.answer === undefined) this.settle(helper);
-        const a = started.answer!;
+        while (started.answer === undefined) this.settle(i);
+        const a = started.answer;
         if ('error' in a) throw a.error;
         return a.result;
       },
     };
   }
 
-  /** Takes the answer of helper `i`'s job from `begin` into its handle. */
+  /** Takes the answers helper `i` has sent, without waiting. */
+  private takeReady(i: number): void {
+    while (this.queues[i]!.length > 0 && Atomics.load(this.slots, i) > this.taken[i]!) this.settle(i);
+  }
+
+  /** Waits for every job of helper `i`. */
+  private drain(i: number): void {
+    while (this.queues[i]!.length > 0) this.settle(i);
+  }
+
+  /** Takes the answer of helper `i`'s oldest job into its handle, waiting for it. */
   private settle(i: number): void {
-    const started = this.started[i]!;
+    const started = this.queues[i]!.shift()!;
     try {
       started.answer = { result: this.answer(i) };
     } catch (error) {
       started.answer = { error };
     }
-    this.started[i] = null;
-    this.busy.splice(this.busy.indexOf(i), 1);
   }
 
-  private post(i: number, job: SortJob): void {
-    Atomics.store(this.slots, i, BUSY);
-    const message: HelperMessage = { job: job.kind === 'orders' ? mapOrderRuns(job, runFile) : job, dir: this.storage.dir, usage: this.storage.usage.buffer, failAfter: this.storage.failAfter };
-    this.ports[i]!.postMessage(message);
-  }
-
-  /** Waits for helper `i`'s answer: its result, or the error to throw. */
+  /** Waits for helper `i`'s next answer: its result, or the error to throw. */
   private answer(i: number): SortResult {
-    while (Atomics.load(this.slots, i) === BUSY) Atomics.wait(this.slots, i, BUSY, 1000);
+    const taken = this.taken[i]!;
+    while (Atomics.load(this.slots, i) === taken) Atomics.wait(this.slots, i, taken, 1000);
+    // The helper sends its answer before it counts it: the message is there.
     let answer = receiveMessageOnPort(this.ports[i]!);
     while (!answer) {
-      Atomics.wait(this.slots, i, DONE, 1);
+      Atomics.wait(this.slots, i, Atomics.load(this.slots, i), 1);
       answer = receiveMessageOnPort(this.ports[i]!);
     }
-    Atomics.store(this.slots, i, IDLE);
+    this.taken[i] = taken + 1;
     const a = answer.message as HelperAnswer;
     if ('error' in a) {
       // A full disk: worded with this thread's estimate of the space needed, unless this thread
@@ -139,9 +180,9 @@ export class WorkerSortPool implements SortPool {
   run(jobs: SortJob[], scratch = new SortScratch()): SortResult[] {
     if (jobs.length > this.free()) throw new Error('WorkerSortPool: more jobs than free threads');
     const helpers: number[] = [];
-    for (let i = 0; helpers.length < jobs.length - 1; i++) if (!this.started[i] || this.started[i]!.yields) helpers.push(i);
-    for (const h of helpers) if (this.started[h]) this.settle(h);
-    helpers.forEach((h, j) => this.post(h, jobs[j + 1]!));
+    for (let i = 0; helpers.length < jobs.length - 1; i++) if (this.queues[i]!.every((s) => s.yields)) helpers.push(i);
+    for (const h of helpers) this.drain(h);
+    const pending = helpers.map((h, j) => this.post(h, jobs[j + 1]!));
     let mine: SortResult | null = null;
     let failure: unknown = null;
     try {
@@ -151,9 +192,9 @@ export class WorkerSortPool implements SortPool {
     }
     const results: SortResult[] = [];
     // Collect every answer before failing, so that no helper is left working.
-    helpers.forEach((h, j) => {
+    pending.forEach((p, j) => {
       try {
-        results[j + 1] = this.answer(h);
+        results[j + 1] = p.wait();
       } catch (e) {
         failure ??= e;
       }
@@ -168,9 +209,10 @@ export class WorkerSortPool implements SortPool {
   }
 }
 
-/** A job from `begin`: its answer once taken. */
+/** A job given to a helper: its answer once taken. */
 interface Started {
   answer: { result: SortResult } | { error: unknown } | undefined;
-  /** A short job (gathering rows) that `run` waits for rather than go without its thread. */
+  /** A short job (gathering rows, a piece of stage 2) that `run` waits for rather than go without its thread. */
   yields: boolean;
+  kind: SortJob['kind'];
 }
