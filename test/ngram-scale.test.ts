@@ -253,6 +253,30 @@ test('a sorter whose other thread is always busy queues its halves behind that t
   assert.equal(env.budget.used, 0, 'the block and its halves are given back');
 });
 
+test('a spool that has spilled fills one half of its block while another thread writes the other (queued, or written here when the queue refuses): every row back in order', () => {
+  const W = 3;
+  const n = 400_000;
+  const rows = idRows(n);
+  const env = memoryEnv(1 << 20, 4 << 10); // halves of about 43,000 rows
+  let offered = 0;
+  let refused = 0;
+  let asked = 0;
+  const queues = () => (++offered % 3 === 0 ? (refused++, false) : true);
+  const { pool, begun } = lazyPool(env, () => ++asked % 3 !== 0, () => 1, queues);
+  env.pool = pool;
+  const spool = new RowSpool(W, env);
+  pushRows(spool, rows, n, W);
+  const cursor = spool.finish();
+  let i = 0;
+  while (cursor.next()) {
+    if (cursor.row[cursor.at + 2] !== i) assert.fail(`row ${i}: ${cursor.row[cursor.at + 2]}`);
+    i++;
+  }
+  assert.equal(i, n);
+  assert.ok(begun() >= 4 && refused >= 2, `${begun()} halves written elsewhere, ${refused} refused`);
+  assert.equal(env.budget.used, 0, 'the block and the read buffer are given back');
+});
+
 test('a sorter that has spilled stores its block when asked (its memory back in the budget) and reads back every row sorted; one that has not keeps its block', () => {
   const W = 3;
   const n = 100_000;

@@ -307,9 +307,9 @@ export interface SortPool {
    */
   begin?(job: SortJob): PendingJob;
   /**
-   * Starts a `rows` job behind the jobs another thread has already, returning at once; `null`
-   * where that could keep the caller waiting long (that thread is at a long job of another kind,
-   * or has several queued). Absent: `begin` where a thread is free.
+   * Starts a job behind the jobs another thread has already, returning at once; `null` where
+   * that could keep the caller waiting long (that thread is at a long job, such as stage 4's
+   * whole orders, or has several queued). Absent: `begin` where a thread is free.
    */
   enqueue?(job: SortJob): PendingJob | null;
   /** Threads that `run` or `begin` may use now without waiting: the calling one and those without unfinished jobs (but short ones, see `begin`). */
@@ -448,7 +448,7 @@ export function sortRows(rows: Uint32Array, n: number, spec: RowSpec, scratch: S
 /** Sorts rows `0…n` of `rows` and writes them to storage as one run. */
 export function sortAndStore(rows: Uint32Array, n: number, spec: RowSpec, env: StreamEnv, scratch: SortScratch): StoredRun {
   const runs = new RunSet(spec, env);
-  runs.store(rows, n, sortRows(rows, n, spec, scratch));
+  runs.store(rows, n, spec.radix.length === 0 ? null : sortRows(rows, n, spec, scratch));
   return runs.takeStored();
 }
 
@@ -948,6 +948,13 @@ export class RunSet {
   /** Writes sorted rows (through `perm` when given) as a stored run. */
   store(rows: Uint32Array, n: number, perm: Uint32Array | null): void {
     const W = this.spec.width;
+    if (this.spec.sum < 0 && this.spec.radix.length === 0) {
+      // Rows kept in the order they came (a spool's block): written as they are.
+      const sink = this.env.storage.begin();
+      sink.append(rows.subarray(0, n * W));
+      this.add(sink.end());
+      return;
+    }
     if (this.spec.sum < 0 && perm) {
       // Keys are unique: gather straight into blocks and append them.
       const sink = this.env.storage.begin();
@@ -1319,9 +1326,13 @@ export function pushRows(target: RowTarget, rows: Uint32Array, n: number, W: num
   }
 }
 
+/** Rows kept in the order they come: a `rows` job with this spec writes a block as it is. */
+const inOrder = (width: number): RowSpec => ({ width, radix: [], key: [], sum: -1 });
+
 /**
  * Rows appended already in order (no sorting): kept in memory while the budget allows, else
- * written as consecutive runs and read back one after the other.
+ * written as consecutive runs and read back one after the other. Once written, with a pool that
+ * queues jobs, the block is cut in halves: one fills while another thread writes the other.
  */
 export class RowSpool implements RowTarget {
   block: Uint32Array = new Uint32Array(0);
@@ -1332,6 +1343,10 @@ export class RowSpool implements RowTarget {
 
   /** With `maxRows`: the block for all of them that the budget could hold (see `grownBlock`). */
   private whole: Uint32Array | null = null;
+  /** Once written: the block's two halves, the one being written elsewhere, and runs written here meanwhile (they follow it). */
+  private halves: [Uint32Array, Uint32Array] | null = null;
+  private pending: PendingJob | null = null;
+  private readonly waiting: StoredRun[] = [];
 
   /** `maxRows`: at most how many rows will come, where that is known (see RowSorter). */
   constructor(
@@ -1348,7 +1363,8 @@ export class RowSpool implements RowTarget {
       const have = this.block.length / W;
       const want = grownRows(have, this.maxRows);
       const extra = (want - have) * W * 4;
-      if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
+      if (this.halves) this.writeHalf();
+      else if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
         // Shared under a pool: a spool written on one thread may be read on another (stage 4).
         const allocate = (words: number) => newBlock(this.env, words);
         if (!this.whole && this.maxRows > want && this.runs.length === 0) this.whole = wholeBlock(this.env, this.maxRows, want, W, W * 4, allocate);
@@ -1357,7 +1373,7 @@ export class RowSpool implements RowTarget {
         this.reserved += extra;
         if (this.block.buffer !== old.buffer) this.env.budget.garbage(old.byteLength); // once nothing refers to it (see RowSorter)
       } else {
-        this.writeBlock();
+        this.spill();
       }
     }
     const at = this.count * W;
@@ -1367,10 +1383,55 @@ export class RowSpool implements RowTarget {
     return at;
   }
 
-  private writeBlock(): void {
+  /** The full block that cannot grow: written here, or its first half by another thread (then halves from here on). */
+  private spill(): void {
+    const W = this.width;
+    const pool = this.env.pool;
+    const half = (this.block.length / W) >> 1;
+    const pending = pool?.enqueue && pool.threads > 1 && half * W * 4 >= minBlockBytes(this.env) ? pool.enqueue({ kind: 'rows', rows: this.block.subarray(0, half * W), n: half, spec: inOrder(W), store: true }) : null;
+    if (!pending) return this.writeBlock();
+    this.halves = [this.block.subarray(0, half * W), this.block.subarray(half * W, 2 * half * W)];
+    this.pending = pending;
+    this.waiting.push(this.store(this.block.subarray(half * W, this.count * W)));
+    this.block = this.halves[1];
+    this.count = 0;
+  }
+
+  /** The full half: to another thread where the other half is written already, else written here. */
+  private writeHalf(): void {
+    const W = this.width;
+    let pending: PendingJob | null = null;
+    if (!this.pending || this.pending.ready()) {
+      this.settle();
+      pending = this.env.pool!.enqueue!({ kind: 'rows', rows: this.block.subarray(0, this.count * W), n: this.count, spec: inOrder(W), store: true });
+    }
+    if (!pending) return this.writeBlock();
+    this.pending = pending;
+    this.block = this.block === this.halves![0] ? this.halves![1] : this.halves![0];
+    this.count = 0;
+  }
+
+  /** Takes the run of the half written elsewhere, waiting for it, and the runs written here after it. */
+  private settle(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = null;
+    const r = pending.wait();
+    if ('run' in r) this.runs.push(r.run);
+    this.runs.push(...this.waiting.splice(0));
+  }
+
+  private store(rows: Uint32Array): StoredRun {
     const sink = this.env.storage.begin();
-    sink.append(this.block.subarray(0, this.count * this.width));
-    this.runs.push(sink.end());
+    sink.append(rows);
+    return sink.end();
+  }
+
+  /** Writes the block's rows here, after any half being written elsewhere. */
+  private writeBlock(): void {
+    const run = this.store(this.block.subarray(0, this.count * this.width));
+    if (this.pending) this.waiting.push(run);
+    else this.runs.push(run);
     this.count = 0;
   }
 
@@ -1386,6 +1447,7 @@ export class RowSpool implements RowTarget {
    * stay taken from the budget until the reader is done (the caller gives them then).
    */
   handOff(): { image: SpoolImage; held: number } {
+    this.settle();
     const spilled = this.runs.length > 0;
     if (spilled && this.count > 0) this.writeBlock();
     const image = { runs: this.runs.splice(0), block: spilled ? new Uint32Array(0) : this.block, n: spilled ? 0 : this.count };
@@ -1394,16 +1456,24 @@ export class RowSpool implements RowTarget {
     this.reserved = 0;
     this.block = new Uint32Array(0);
     this.whole = null;
+    this.halves = null;
     this.count = 0;
     return { image, held };
   }
 
-  /** Frees everything (on error). */
+  /** Frees everything (on error): waits for a half being written elsewhere, and drops its run. */
   drop(): void {
+    try {
+      this.settle();
+    } catch {
+      // The error that brought us here is the one to report.
+    }
+    for (const run of this.waiting.splice(0)) run.drop();
     this.env.budget.give(this.reserved);
     this.reserved = 0;
     this.block = new Uint32Array(0);
     this.whole = null;
+    this.halves = null;
     for (const r of this.runs.splice(0)) r.drop();
   }
 }

@@ -86,24 +86,21 @@ export class WorkerSortPool implements SortPool {
   }
 
   begin(job: SortJob): PendingJob {
-    for (let i = 0; i < this.ports.length; i++) this.takeReady(i);
-    let helper = this.queues.findIndex((q) => q.length === 0);
-    if (helper < 0) {
-      // Every helper has work: wait for the one whose jobs are fewest.
-      helper = this.shortestQueue(() => true);
-      this.drain(helper);
-    }
+    const queued = this.enqueue(job);
+    if (queued) return queued;
+    // Every helper is at a long job, or has a full queue: wait for the one whose jobs are fewest.
+    const helper = this.shortestQueue(() => true);
+    this.drain(helper);
     return this.post(helper, job);
   }
 
   /**
-   * Starts a sorted block's storing behind the jobs a helper has already, without waiting; `null`
-   * where that could keep the caller waiting long (a helper at a job of another kind, such as
-   * stage 4's whole orders, or with a full queue): the caller then sorts the block itself.
+   * Starts a job behind the jobs a helper has already (the helper with the fewest), without
+   * waiting; `null` where that could keep the caller waiting long (every helper is at stage 4's
+   * whole orders, or has a full queue): the caller then does the work itself.
    */
   enqueue(job: SortJob): PendingJob | null {
-    const short = (s: Started) => s.yields || s.kind === 'rows';
-    const helper = this.shortestQueue((q) => q.length < MAX_QUEUED && q.every(short));
+    const helper = this.shortestQueue((q) => q.length < MAX_QUEUED && q.every((s) => s.kind !== 'orders'));
     return helper < 0 ? null : this.post(helper, job);
   }
 
