@@ -232,22 +232,29 @@ test('a sorter that has spilled fills one half of its block while another thread
   }
 });
 
+/**
+ * `env`'s pool: a lazy one (see `lazyPool`) whose other thread is never free; its queue refuses
+ * every third job, and every third question finds a queued job not done yet.
+ */
+function busyPool(env: StreamEnv): { begun: () => number; refused: () => number } {
+  let offered = 0;
+  let refused = 0;
+  let asked = 0;
+  const queues = () => (++offered % 3 === 0 ? (refused++, false) : true);
+  const { pool, begun } = lazyPool(env, () => ++asked % 3 !== 0, () => 1, queues);
+  env.pool = pool;
+  return { begun, refused: () => refused };
+}
+
 test('a sorter whose other thread is always busy queues its halves behind that thread\'s jobs from the first spill on, sorts here those the queue refuses, and its runs keep their order', () => {
   const W = 3;
   const n = 400_000;
   const rows = idRows(n);
   const order = stableOrder(rows, n, W);
   const env = memoryEnv(2 << 20, 4 << 10); // blocks of 65,536 rows, then halves of 32,768
-  let offered = 0;
-  let refused = 0;
-  let asked = 0;
-  // The other thread is never free; its queue refuses every third job, and every third question
-  // finds a queued half not sorted yet.
-  const queues = () => (++offered % 3 === 0 ? (refused++, false) : true);
-  const { pool, begun } = lazyPool(env, () => ++asked % 3 !== 0, () => 1, queues);
-  env.pool = pool;
+  const { begun, refused } = busyPool(env);
   const out = sortedIds(env, rows, n, W);
-  assert.ok(begun() >= 4 && refused >= 2, `${begun()} halves queued, ${refused} refused`);
+  assert.ok(begun() >= 4 && refused() >= 2, `${begun()} halves queued, ${refused()} refused`);
   assert.equal(out.length, n);
   for (let i = 0; i < n; i++) if (out[i] !== order[i]) assert.fail(`row ${i}: ${out[i]} where ${order[i]} belongs`);
   assert.equal(env.budget.used, 0, 'the block and its halves are given back');
@@ -258,12 +265,7 @@ test('a spool that has spilled fills one half of its block while another thread 
   const n = 400_000;
   const rows = idRows(n);
   const env = memoryEnv(1 << 20, 4 << 10); // halves of about 43,000 rows
-  let offered = 0;
-  let refused = 0;
-  let asked = 0;
-  const queues = () => (++offered % 3 === 0 ? (refused++, false) : true);
-  const { pool, begun } = lazyPool(env, () => ++asked % 3 !== 0, () => 1, queues);
-  env.pool = pool;
+  const { begun, refused } = busyPool(env);
   const spool = new RowSpool(W, env);
   pushRows(spool, rows, n, W);
   const cursor = spool.finish();
@@ -273,7 +275,7 @@ test('a spool that has spilled fills one half of its block while another thread 
     i++;
   }
   assert.equal(i, n);
-  assert.ok(begun() >= 4 && refused >= 2, `${begun()} halves written elsewhere, ${refused} refused`);
+  assert.ok(begun() >= 4 && refused() >= 2, `${begun()} halves written elsewhere, ${refused()} refused`);
   assert.equal(env.budget.used, 0, 'the block and the read buffer are given back');
 });
 

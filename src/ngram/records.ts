@@ -1074,6 +1074,63 @@ export class RunSet {
   }
 }
 
+/**
+ * A stream's block cut in two halves once it has spilled: one filled here while another thread
+ * sorts or writes the other (one job at a time), and the stream's runs kept in block order: those
+ * made here while that job runs follow its run.
+ */
+class HalvedBlock {
+  private pending: PendingJob | null = null;
+  private readonly waiting: StoredRun[] = [];
+  constructor(
+    readonly halves: [Uint32Array, Uint32Array],
+    /** Adds a run to the stream, in block order. */
+    private readonly add: (run: StoredRun) => void,
+  ) {}
+
+  /** Whether the job elsewhere still holds its half. */
+  get busy(): boolean {
+    return this.pending !== null && !this.pending.ready();
+  }
+
+  /** Whether a job was started elsewhere and its run not taken yet. */
+  get started(): boolean {
+    return this.pending !== null;
+  }
+
+  /** The job started elsewhere on `half` (after `settle`); the half to fill next. */
+  start(job: PendingJob, half: Uint32Array): Uint32Array {
+    this.pending = job;
+    return half === this.halves[0] ? this.halves[1] : this.halves[0];
+  }
+
+  /** A run made here: after the run being made elsewhere. */
+  here(run: StoredRun): void {
+    if (this.pending) this.waiting.push(run);
+    else this.add(run);
+  }
+
+  /** Takes the run made elsewhere, waiting for it, then the runs made here after it. */
+  settle(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = null;
+    const r = pending.wait();
+    if ('run' in r) this.add(r.run);
+    for (const run of this.waiting.splice(0)) this.add(run);
+  }
+
+  /** On an error: waits for the job elsewhere and drops the runs made here that it held back. */
+  drop(): void {
+    try {
+      this.settle();
+    } catch {
+      // The error that brought us here is the one to report.
+    }
+    for (const run of this.waiting.splice(0)) run.drop();
+  }
+}
+
 /** Blocks below this many rows are sorted by one thread. */
 const PARALLEL_ROWS = 1 << 15;
 
@@ -1086,14 +1143,8 @@ export class RowSorter implements RowTarget {
   private count = 0;
   private reserved = 0; // bytes taken from the budget
   private readonly runs: RunSet;
-  /**
-   * Once the stream has spilled, with a pool that sorts in the background: the block cut in two
-   * halves, one filled here while another thread sorts and stores the other (`pending`).
-   */
-  private halves: [Uint32Array, Uint32Array] | null = null;
-  private pending: PendingJob | null = null;
-  /** Runs sorted here while `pending` was still being sorted (they follow it). */
-  private readonly waiting: StoredRun[] = [];
+  /** Once the stream has spilled, with a pool that sorts in the background: its block in halves. */
+  private halved: HalvedBlock | null = null;
 
   /** With `maxRows`: the block for all of them that the budget could hold, which `rows` grows through. */
   private whole: Uint32Array | null = null;
@@ -1136,7 +1187,7 @@ export class RowSorter implements RowTarget {
   }
 
   private makeRoom(): void {
-    if (this.halves) return this.spillHalf();
+    if (this.halved) return this.spillHalf();
     const W = this.spec.width;
     const have = this.rows.length / W;
     const want = grownRows(have, this.maxRows);
@@ -1165,15 +1216,15 @@ export class RowSorter implements RowTarget {
       // This block on every free thread at once (or here, where the other thread is at a long job).
       this.spill();
       if (free) {
-        this.halves = halves;
+        this.halved = new HalvedBlock(halves, (run) => this.runs.add(run));
         this.rows = halves[0];
       }
       return;
     }
-    this.halves = halves;
-    this.pending = pending;
-    this.waiting.push(sortAndStore(this.rows.subarray(half * W, this.count * W), this.count - half, this.spec, this.env, this.scratch));
-    this.rows = halves[1];
+    const rest = this.rows.subarray(half * W, this.count * W);
+    this.halved = new HalvedBlock(halves, (run) => this.runs.add(run));
+    this.rows = this.halved.start(pending, halves[0]);
+    this.halved.here(sortAndStore(rest, this.count - half, this.spec, this.env, this.scratch));
     this.count = 0;
   }
 
@@ -1185,33 +1236,16 @@ export class RowSorter implements RowTarget {
   private spillHalf(): void {
     const W = this.spec.width;
     const pool = this.env.pool!;
+    const halved = this.halved!;
     let pending: PendingJob | null = null;
-    if (!this.pending || this.pending.ready()) {
-      this.settle();
+    if (!halved.busy) {
+      halved.settle();
       const job: SortJob = { kind: 'rows', rows: this.rows.subarray(0, this.count * W), n: this.count, spec: this.spec, store: true };
       pending = pool.enqueue ? pool.enqueue(job) : freeThreads(pool) > 1 ? pool.begin!(job) : null;
     }
-    if (!pending) {
-      // Sorted here. Runs stay in block order: after a half sorted elsewhere.
-      const run = sortAndStore(this.rows, this.count, this.spec, this.env, this.scratch);
-      if (this.pending) this.waiting.push(run);
-      else this.runs.add(run);
-      this.count = 0;
-      return;
-    }
-    this.pending = pending;
-    this.rows = this.rows === this.halves![0] ? this.halves![1] : this.halves![0];
+    if (pending) this.rows = halved.start(pending, this.rows);
+    else halved.here(sortAndStore(this.rows, this.count, this.spec, this.env, this.scratch));
     this.count = 0;
-  }
-
-  /** Takes the run of the half being sorted elsewhere, waiting for it. */
-  private settle(): void {
-    const pending = this.pending;
-    if (!pending) return;
-    this.pending = null;
-    const r = pending.wait();
-    if ('run' in r) this.runs.add(r.run);
-    for (const run of this.waiting.splice(0)) this.runs.add(run);
   }
 
   /**
@@ -1251,9 +1285,9 @@ export class RowSorter implements RowTarget {
    * the block holds now and frees the block, so that its memory serves other streams until then.
    */
   storeBlock(): void {
-    if (!this.runs.spilled && !this.pending) return;
+    if (!this.runs.spilled && !this.halved?.started) return;
     // The half sorted elsewhere comes first; the last rows are sorted here, on every thread.
-    this.settle();
+    this.halved?.settle();
     if (this.count > 0) this.spill();
     this.releaseBlock();
   }
@@ -1272,7 +1306,7 @@ export class RowSorter implements RowTarget {
 
   /** Sorts what the block holds: stored when the stream has spilled, else kept in memory. */
   private end(): void {
-    if (this.runs.spilled || this.pending) this.storeBlock();
+    if (this.runs.spilled || this.halved?.started) this.storeBlock();
     else {
       const results = this.sortBlock(false);
       const reserved = this.reserved;
@@ -1290,17 +1324,12 @@ export class RowSorter implements RowTarget {
     this.reserved = 0;
     this.rows = new Uint32Array(0);
     this.whole = null;
-    this.halves = null;
+    this.halved = null;
   }
 
   /** Frees everything (on error): waits for a half being sorted elsewhere, and drops its run. */
   drop(): void {
-    try {
-      this.settle();
-    } catch {
-      // The error that brought us here is the one to report.
-    }
-    for (const run of this.waiting.splice(0)) run.drop();
+    this.halved?.drop();
     this.releaseBlock();
     this.runs.drop();
   }
@@ -1343,10 +1372,8 @@ export class RowSpool implements RowTarget {
 
   /** With `maxRows`: the block for all of them that the budget could hold (see `grownBlock`). */
   private whole: Uint32Array | null = null;
-  /** Once written: the block's two halves, the one being written elsewhere, and runs written here meanwhile (they follow it). */
-  private halves: [Uint32Array, Uint32Array] | null = null;
-  private pending: PendingJob | null = null;
-  private readonly waiting: StoredRun[] = [];
+  /** Once written, with a pool that queues jobs: its block in halves. */
+  private halved: HalvedBlock | null = null;
 
   /** `maxRows`: at most how many rows will come, where that is known (see RowSorter). */
   constructor(
@@ -1363,7 +1390,7 @@ export class RowSpool implements RowTarget {
       const have = this.block.length / W;
       const want = grownRows(have, this.maxRows);
       const extra = (want - have) * W * 4;
-      if (this.halves) this.writeHalf();
+      if (this.halved) this.writeHalf();
       else if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
         // Shared under a pool: a spool written on one thread may be read on another (stage 4).
         const allocate = (words: number) => newBlock(this.env, words);
@@ -1390,35 +1417,25 @@ export class RowSpool implements RowTarget {
     const half = (this.block.length / W) >> 1;
     const pending = pool?.enqueue && pool.threads > 1 && half * W * 4 >= minBlockBytes(this.env) ? pool.enqueue({ kind: 'rows', rows: this.block.subarray(0, half * W), n: half, spec: inOrder(W), store: true }) : null;
     if (!pending) return this.writeBlock();
-    this.halves = [this.block.subarray(0, half * W), this.block.subarray(half * W, 2 * half * W)];
-    this.pending = pending;
-    this.waiting.push(this.store(this.block.subarray(half * W, this.count * W)));
-    this.block = this.halves[1];
+    const rest = this.block.subarray(half * W, this.count * W);
+    this.halved = new HalvedBlock([this.block.subarray(0, half * W), this.block.subarray(half * W, 2 * half * W)], (run) => this.runs.push(run));
+    this.block = this.halved.start(pending, this.halved.halves[0]);
+    this.halved.here(this.store(rest));
     this.count = 0;
   }
 
   /** The full half: to another thread where the other half is written already, else written here. */
   private writeHalf(): void {
     const W = this.width;
+    const halved = this.halved!;
     let pending: PendingJob | null = null;
-    if (!this.pending || this.pending.ready()) {
-      this.settle();
+    if (!halved.busy) {
+      halved.settle();
       pending = this.env.pool!.enqueue!({ kind: 'rows', rows: this.block.subarray(0, this.count * W), n: this.count, spec: inOrder(W), store: true });
     }
     if (!pending) return this.writeBlock();
-    this.pending = pending;
-    this.block = this.block === this.halves![0] ? this.halves![1] : this.halves![0];
+    this.block = halved.start(pending, this.block);
     this.count = 0;
-  }
-
-  /** Takes the run of the half written elsewhere, waiting for it, and the runs written here after it. */
-  private settle(): void {
-    const pending = this.pending;
-    if (!pending) return;
-    this.pending = null;
-    const r = pending.wait();
-    if ('run' in r) this.runs.push(r.run);
-    this.runs.push(...this.waiting.splice(0));
   }
 
   private store(rows: Uint32Array): StoredRun {
@@ -1430,7 +1447,7 @@ export class RowSpool implements RowTarget {
   /** Writes the block's rows here, after any half being written elsewhere. */
   private writeBlock(): void {
     const run = this.store(this.block.subarray(0, this.count * this.width));
-    if (this.pending) this.waiting.push(run);
+    if (this.halved) this.halved.here(run);
     else this.runs.push(run);
     this.count = 0;
   }
@@ -1447,7 +1464,7 @@ export class RowSpool implements RowTarget {
    * stay taken from the budget until the reader is done (the caller gives them then).
    */
   handOff(): { image: SpoolImage; held: number } {
-    this.settle();
+    this.halved?.settle();
     const spilled = this.runs.length > 0;
     if (spilled && this.count > 0) this.writeBlock();
     const image = { runs: this.runs.splice(0), block: spilled ? new Uint32Array(0) : this.block, n: spilled ? 0 : this.count };
@@ -1456,24 +1473,19 @@ export class RowSpool implements RowTarget {
     this.reserved = 0;
     this.block = new Uint32Array(0);
     this.whole = null;
-    this.halves = null;
+    this.halved = null;
     this.count = 0;
     return { image, held };
   }
 
   /** Frees everything (on error): waits for a half being written elsewhere, and drops its run. */
   drop(): void {
-    try {
-      this.settle();
-    } catch {
-      // The error that brought us here is the one to report.
-    }
-    for (const run of this.waiting.splice(0)) run.drop();
+    this.halved?.drop();
     this.env.budget.give(this.reserved);
     this.reserved = 0;
     this.block = new Uint32Array(0);
     this.whole = null;
-    this.halves = null;
+    this.halved = null;
     for (const r of this.runs.splice(0)) r.drop();
   }
 }
