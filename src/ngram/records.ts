@@ -929,6 +929,13 @@ export function afterAll(n: number, done: () => void): () => void {
 /** A cursor over no rows. */
 export const emptyCursor = (): RowCursor => ({ row: new Uint32Array(0), at: 0, next: () => false, close() {} });
 
+/** Writes `rows` as one stored run, as they are. */
+function storeAsIs(storage: RunStorage, rows: Uint32Array): StoredRun {
+  const sink = storage.begin();
+  sink.append(rows);
+  return sink.end();
+}
+
 /**
  * The runs of one stream: stored runs plus at most one block still in memory, read back as one
  * merged cursor.
@@ -949,10 +956,8 @@ export class RunSet {
   store(rows: Uint32Array, n: number, perm: Uint32Array | null): void {
     const W = this.spec.width;
     if (this.spec.sum < 0 && this.spec.radix.length === 0) {
-      // Rows kept in the order they came (a spool's block): written as they are.
-      const sink = this.env.storage.begin();
-      sink.append(rows.subarray(0, n * W));
-      this.add(sink.end());
+      // Rows kept in the order they came (a spool's block).
+      this.add(storeAsIs(this.env.storage, rows.subarray(0, n * W)));
       return;
     }
     if (this.spec.sum < 0 && perm) {
@@ -1386,28 +1391,29 @@ export class RowSpool implements RowTarget {
 
   push(upTo = 1): number {
     const W = this.width;
-    if (this.count * W === this.block.length) {
-      const have = this.block.length / W;
-      const want = grownRows(have, this.maxRows);
-      const extra = (want - have) * W * 4;
-      if (this.halved) this.writeHalf();
-      else if (this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) {
-        // Shared under a pool: a spool written on one thread may be read on another (stage 4).
-        const allocate = (words: number) => newBlock(this.env, words);
-        if (!this.whole && this.maxRows > want && this.runs.length === 0) this.whole = wholeBlock(this.env, this.maxRows, want, W, W * 4, allocate);
-        const old = this.block;
-        this.block = grownBlock(old, want, W, this.whole, allocate);
-        this.reserved += extra;
-        if (this.block.buffer !== old.buffer) this.env.budget.garbage(old.byteLength); // once nothing refers to it (see RowSorter)
-      } else {
-        this.spill();
-      }
-    }
+    if (this.count * W === this.block.length) this.makeRoom();
     const at = this.count * W;
     this.pushed = Math.min(upTo, this.block.length / W - this.count);
     this.count += this.pushed;
     this.rows += this.pushed;
     return at;
+  }
+
+  /** Room for more rows: the block grown inside the budget, else its rows written (see `spill`). */
+  private makeRoom(): void {
+    const W = this.width;
+    if (this.halved) return this.writeHalf();
+    const have = this.block.length / W;
+    const want = grownRows(have, this.maxRows);
+    const extra = (want - have) * W * 4;
+    if (!this.env.budget.take(extra, want * W * 4 <= minBlockBytes(this.env))) return this.spill();
+    // Shared under a pool: a spool written on one thread may be read on another (stage 4).
+    const allocate = (words: number) => newBlock(this.env, words);
+    if (!this.whole && this.maxRows > want && this.runs.length === 0) this.whole = wholeBlock(this.env, this.maxRows, want, W, W * 4, allocate);
+    const old = this.block;
+    this.block = grownBlock(old, want, W, this.whole, allocate);
+    this.reserved += extra;
+    if (this.block.buffer !== old.buffer) this.env.budget.garbage(old.byteLength); // once nothing refers to it (see RowSorter)
   }
 
   /** The full block that cannot grow: written here, or its first half by another thread (then halves from here on). */
@@ -1420,7 +1426,7 @@ export class RowSpool implements RowTarget {
     const rest = this.block.subarray(half * W, this.count * W);
     this.halved = new HalvedBlock([this.block.subarray(0, half * W), this.block.subarray(half * W, 2 * half * W)], (run) => this.runs.push(run));
     this.block = this.halved.start(pending, this.halved.halves[0]);
-    this.halved.here(this.store(rest));
+    this.halved.here(storeAsIs(this.env.storage, rest));
     this.count = 0;
   }
 
@@ -1438,15 +1444,9 @@ export class RowSpool implements RowTarget {
     this.count = 0;
   }
 
-  private store(rows: Uint32Array): StoredRun {
-    const sink = this.env.storage.begin();
-    sink.append(rows);
-    return sink.end();
-  }
-
   /** Writes the block's rows here, after any half being written elsewhere. */
   private writeBlock(): void {
-    const run = this.store(this.block.subarray(0, this.count * this.width));
+    const run = storeAsIs(this.env.storage, this.block.subarray(0, this.count * this.width));
     if (this.halved) this.halved.here(run);
     else this.runs.push(run);
     this.count = 0;
