@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { arpaText, corpusFromText, countNgrams, estimate, KotobaError, MemoryBudget, MemoryStorage, memoryEnv, type SmoothingName } from '../src/index.js';
 import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
-import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, ordersElsewhere, runSortJob, type AdjustOptions } from '../src/ngram/pipeline.js';
+import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, ordersElsewhere, runSortJob, tokenDepths, WordHistogram, type AdjustOptions } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
-import { MergeCursor, pushRows, readRows, RowCollector, RowSorter, RowSpool, SortScratch, type RowCursor, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
+import { concatRuns, MergeCursor, pushRows, readRows, RowCollector, RowSorter, RowSpool, SortScratch, type RowCursor, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
 import { cli, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
 const wikiLines = readFileSync(join(repoRoot, 'corpus', 'wiki.train.txt'), 'utf8').split('\n').slice(0, -1);
@@ -368,7 +368,7 @@ test('ARPA lines formatted in the background (each batch\'s tail on another thre
 const arrayCursor = (rows: Uint32Array, W: number): RowCursor => ({ row: rows, at: -W, next() { this.at += W; return this.at < rows.length; }, close() {} });
 
 /** Every row of a merge: every third step reads one row with next(), the others a stretch (readRows). */
-function readMerge(merge: MergeCursor, W: number, stretch: number): number[][] {
+function readMerge(merge: RowCursor, W: number, stretch: number): number[][] {
   const got: number[][] = [];
   const out = new Uint32Array(stretch * W);
   for (let step = 0; ; step++) {
@@ -421,6 +421,99 @@ test('a merge that sums (COUNT rows) gives each key once with its total, two run
       const got = readMerge(new MergeCursor(spec, pick.map((r) => arrayCursor(runs[r]!, W))), W, stretch);
       assert.deepEqual(got, want, `runs ${pick.join(', ')} in stretches of ${stretch}`);
     }
+  }
+});
+
+test('a block of tokens is cut into shares by predicted word: ranges in order that cover every id, about equal, a word never split', () => {
+  // Word 7 is a third of the positions; words 0 (<unk>) and 1 (<s>, never predicted) have none.
+  const sentence = [1, 7, 3, 7, 9, 7, 2, 1, 12, 7, 5, 2];
+  const tokens = Uint32Array.from({ length: 40 * sentence.length }, (_, i) => sentence[i % sentence.length]! + (i % 5 === 4 && sentence[i % sentence.length]! > 2 ? 20 : 0));
+  const depth = tokenDepths(tokens, 0, tokens.length, 3);
+  assert.deepEqual(Array.from(depth.subarray(0, 12)), [0, 2, 3, 3, 3, 3, 3, 0, 2, 3, 3, 3], 'depth: the words the n-gram ending here reaches back to, <s> included; 0 at <s>');
+  const words = new WordHistogram();
+  words.add(tokens, 0, tokens.length, depth);
+  const counts = new Map<number, number>();
+  for (let p = 0; p < tokens.length; p++) if (tokens[p] !== 1) counts.set(tokens[p]!, (counts.get(tokens[p]!) ?? 0) + 1);
+  assert.equal(words.positions, tokens.length - 80);
+  for (const n of [1, 2, 3, 4, 8]) {
+    const ranges = words.ranges(n, depth);
+    assert.ok(ranges.length >= 1 && ranges.length <= n, `${n} shares at most`);
+    assert.equal(ranges[0]!.lo, 0);
+    assert.equal(ranges.at(-1)!.hi, 2 ** 32);
+    for (let i = 1; i < ranges.length; i++) assert.equal(ranges[i]!.lo, ranges[i - 1]!.hi, 'the ranges follow one another');
+    for (const r of ranges) {
+      const inside = [...counts].filter(([w]) => w >= r.lo && w < r.hi).reduce((a, [, c]) => a + c, 0);
+      assert.equal(r.n, inside, `share [${r.lo}, ${r.hi}) of ${n}: its positions`);
+      assert.ok(r.n > 0, 'no empty share');
+    }
+    // About equal: no share is larger than an equal part plus the largest word's positions.
+    const largest = Math.max(...counts.values());
+    for (const r of ranges) assert.ok(r.n <= words.positions / n + largest, `share of ${r.n} against ${words.positions / n}`);
+  }
+  words.clear();
+  assert.equal(words.positions, 0);
+  assert.deepEqual(words.ranges(2, depth).map((r) => r.n), [0], 'an empty block: one share');
+});
+
+test('counting on a pool of threads (shares by predicted word): the rows of one thread, one run per block (kept shares read without a merge; stored ones as one run)', () => {
+  const corpus = corpusFromText(wikiLines);
+  const N = 4;
+  const W = N + 1;
+  const readAll = (cursor: RowCursor) => readMerge(cursor, W, 333);
+  const one = new NgramCounter(N, memoryEnv());
+  one.addTokens(corpus.tokens);
+  const want = readAll(one.finish());
+  // The tokens as the reader sends them: blocks of whole sentences.
+  const messages: Uint32Array[] = [];
+  for (let from = 0; from < corpus.tokens.length; ) {
+    let to = Math.min(corpus.tokens.length, from + 3000);
+    while (to < corpus.tokens.length && corpus.tokens[to] !== 1) to++;
+    messages.push(corpus.tokens.slice(from, to));
+    from = to;
+  }
+  // 1.5 MB: blocks of tens of thousands of tokens (large enough to share), several of them.
+  for (const budget of [Infinity, 1.5 * 2 ** 20]) {
+    const runsOf = (threads: number) => {
+      const env = memoryEnv(budget, 1 << 12);
+      if (threads > 1) env.pool = lazyPool(env, () => true).pool;
+      const counter = new NgramCounter(N, env);
+      for (const m of messages) counter.addTokens(m);
+      const cursor = counter.finish();
+      // The runs the merge reads (its cursors).
+      const runs = cursor instanceof MergeCursor ? (cursor as unknown as { cursors: unknown[] }).cursors.length : 1;
+      return { cursor, runs };
+    };
+    const single = runsOf(1);
+    assert.deepEqual(readAll(single.cursor), want);
+    const shared = runsOf(2);
+    if (budget === Infinity) assert.ok(!(shared.cursor instanceof MergeCursor), 'kept shares follow one another: read without a merge');
+    // One run per block, not one per share (the histogram's memory can make a block more).
+    else assert.ok(single.runs >= 3 && shared.runs <= single.runs + 1, `one stored run per block on two threads too (${shared.runs} against ${single.runs} merged)`);
+    assert.deepEqual(readAll(shared.cursor), want, `two threads, budget ${budget}`);
+  }
+  // One array counted where it is (the library's estimate()), on two threads.
+  const env = memoryEnv();
+  env.pool = lazyPool(env, () => true).pool;
+  const counter = new NgramCounter(N, env);
+  counter.addTokens(corpus.tokens, true);
+  assert.deepEqual(readAll(counter.finish()), want, 'one array');
+});
+
+test('stored runs concatenated read as one run: every word in order, whatever the read buffer', () => {
+  const storage = new MemoryStorage();
+  const parts = [[1, 2, 3, 4, 5], [], [6, 7], [8, 9, 10, 11, 12, 13, 14]].map((words) => {
+    const sink = storage.begin();
+    sink.append(Uint32Array.from(words));
+    return sink.end();
+  });
+  for (const size of [1, 3, 7, 100]) {
+    const run = concatRuns(parts);
+    assert.equal(run.words, 14);
+    const read = run.reader();
+    const got: number[] = [];
+    const into = new Uint32Array(size);
+    for (let n = read(into); n > 0; n = read(into)) got.push(...into.subarray(0, n));
+    assert.deepEqual(got, Array.from({ length: 14 }, (_, i) => i + 1), `buffers of ${size} words`);
   }
 });
 

@@ -54,8 +54,9 @@
  *
  * Threads (a SortPool in the StreamEnv) take a partition of each block and their results are
  * put together in a fixed order, so the bytes never depend on the thread count: counting cuts a
- * block of tokens at sentence starts (runs merged with their counts summed), sorting cuts a
- * block of rows into equal slices (runs merged), stage 4 cuts a batch between contexts, stage 5
+ * block's positions by their predicted word (each share's rows a stretch of the suffix order, so
+ * the shares make one run without a merge), sorting cuts a block of rows into equal slices (runs
+ * merged), stage 4 cuts a batch between contexts, stage 5
  * between last words (an n-gram and its suffix end in the same word, so ranges of last words
  * interpolate independently), and stage 6 formats slices of each order's rows. Some work goes on
  * in the background: a sorter that has spilled fills one half of its block while another thread
@@ -81,6 +82,7 @@ import {
   type SortPool,
   type SortResult,
   afterAll,
+  concatRuns,
   MemoryBudget,
   MergeCursor,
   memoryEnv,
@@ -95,7 +97,9 @@ import {
   RunSet,
   SortScratch,
   spoolCursor,
+  sharedBytes,
   type SpoolImage,
+  type StoredRun,
   type StreamImage,
   type RowCursor,
   type RowSpec,
@@ -226,20 +230,71 @@ const BYTES_PER_BLOCK_TOKEN = 17;
 /** Blocks below this many rows are sorted by one thread. */
 export const PARALLEL_MIN_ROWS = 1 << 15;
 
-/** Cuts `tokens[from, to)` into `n` pieces of about equal size that start at sentence starts. */
-export function sentencePieces(tokens: Uint32Array, from: number, to: number, n: number): [number, number][] {
-  const pieces: [number, number][] = [];
-  let start = from;
-  for (let i = 1; i < n && start < to; i++) {
-    let cut = Math.max(start, from + Math.round(((to - from) * i) / n));
-    while (cut < to && tokens[cut] !== BOS) cut++;
-    if (cut > start && cut < to) {
-      pieces.push([start, cut]);
-      start = cut;
-    }
+/**
+ * The predicted words of a block of tokens, counted as the block fills, to cut its positions into
+ * shares for the threads by word (`ranges`): each share's COUNT rows are a stretch of the suffix
+ * order (its words first), so the shares' runs follow one another without a merge.
+ */
+export class WordHistogram {
+  /** Positions per word id (grown on demand; charge `bytes` to the budget). */
+  counts = new Uint32Array(0);
+  positions = 0;
+  private max = 0;
+
+  get bytes(): number {
+    return this.counts.byteLength;
   }
-  pieces.push([start, to]);
-  return pieces;
+
+  /** Counts the predicted words of `tokens[from, to)`, whose `tokenDepths` are `depth[0 …)`. */
+  add(tokens: Uint32Array, from: number, to: number, depth: Uint8Array): void {
+    let counts = this.counts;
+    let max = this.max;
+    let positions = 0;
+    for (let p = from; p < to; p++) {
+      if (depth[p - from] === 0) continue;
+      const w = tokens[p]!;
+      if (w >= counts.length) {
+        const bigger = new Uint32Array(Math.max(w + 1, 1024, counts.length * 2));
+        bigger.set(counts);
+        this.counts = counts = bigger;
+      }
+      counts[w]!++;
+      if (w > max) max = w;
+      positions++;
+    }
+    this.max = max;
+    this.positions += positions;
+  }
+
+  /**
+   * At most `n` ranges of word ids with about equal positions, in order, covering every id; a
+   * word is never split, so one word can make its share larger. `depth`: the block's.
+   */
+  ranges(n: number, depth: Uint8Array): WordRange[] {
+    const counts = this.counts;
+    const ranges: WordRange[] = [];
+    let lo = 0;
+    let inRange = 0;
+    let left = this.positions; // in the shares not cut yet
+    for (let w = 0; w < this.max; w++) {
+      inRange += counts[w]!;
+      // Cut after w once this share holds its part of what is left.
+      if (ranges.length < n - 1 && inRange > 0 && inRange * (n - ranges.length) >= left) {
+        ranges.push({ lo, hi: w + 1, n: inRange, depth });
+        left -= inRange;
+        lo = w + 1;
+        inRange = 0;
+      }
+    }
+    ranges.push({ lo, hi: 0x100000000, n: left, depth });
+    return ranges;
+  }
+
+  clear(): void {
+    this.counts.fill(0, 0, this.max + 1);
+    this.positions = 0;
+    this.max = 0;
+  }
 }
 
 /** The distinct COUNT rows of a range of tokens (`countTokens`). */
@@ -251,28 +306,55 @@ export interface CountedTokens {
 }
 
 /**
+ * One thread's share of a block of tokens (see `WordHistogram`): the positions whose predicted word
+ * is in `[lo, hi)`, `n` of them; `depth` for the whole block (`tokenDepths`), shared by every share.
+ */
+export interface WordRange {
+  lo: number;
+  hi: number;
+  n: number;
+  depth: Uint8Array;
+}
+
+/**
+ * How far the n-gram ending at each position of `tokens[from, to)` reaches: min(N, distance to
+ * its sentence's `<s>` + 1), and 0 at `<s>` itself (no n-gram ends there). Into `out` when given.
+ */
+export function tokenDepths(tokens: Uint32Array, from: number, to: number, N: number, out: Uint8Array = new Uint8Array(to - from)): Uint8Array {
+  let start = from;
+  for (let p = from; p < to; p++) {
+    if (tokens[p] === BOS) {
+      start = p;
+      out[p - from] = 0;
+    } else out[p - from] = Math.min(N, p - start + 1);
+  }
+  return out;
+}
+
+/**
  * Counts `tokens[from, to)` (whole sentences): its token positions sorted by their padded keys
  * (LSD radix sort: the word at distance N−1 first, the predicted word last), then one pass that
  * marks where each distinct row's positions end. The scan reads the words of one position per
- * row; the marks hold the counts (the sort's keys, done with, hold the marks).
+ * row; the marks hold the counts (the sort's keys, done with, hold the marks). With `range`,
+ * only the positions whose predicted word is in it: their rows are a stretch of the suffix order.
  */
-export function countTokens(tokens: Uint32Array, from: number, to: number, N: number, scratch: SortScratch): CountedTokens {
-  const depth = new Uint8Array(to - from); // how far the n-gram ending at p reaches: min(N, distance to <s> + 1)
+export function countTokens(tokens: Uint32Array, from: number, to: number, N: number, scratch: SortScratch, range?: WordRange): CountedTokens {
+  const depth = range?.depth ?? tokenDepths(tokens, from, to, N);
   let n = 0;
-  {
-    let start = from;
-    for (let p = from; p < to; p++) {
-      if (tokens[p] === BOS) start = p;
-      else {
-        depth[p - from] = Math.min(N, p - start + 1);
-        n++;
-      }
-    }
-  }
+  if (range) n = range.n;
+  else for (let i = 0; i < depth.length; i++) if (depth[i] !== 0) n++;
   let perm = scratch.perm(n);
   let spare = scratch.spare(n);
   const keys = scratch.keys(n);
-  for (let p = from, j = 0; p < to; p++) if (tokens[p] !== BOS) perm[j++] = p;
+  if (range) {
+    const { lo, hi } = range;
+    let j = 0;
+    for (let p = from; p < to; p++) {
+      const w = tokens[p]!;
+      if (w >= lo && w < hi && depth[p - from] !== 0) perm[j++] = p;
+    }
+    if (j !== n) throw new Error(`countTokens: ${j} positions in the word range, not ${n}`);
+  } else for (let p = from, j = 0; p < to; p++) if (depth[p - from] !== 0) perm[j++] = p;
   // Word at distance d to the left of p, padding with <s> (lmplz's padding).
   const wordAt = (p: number, d: number): number => (d < depth[p - from]! ? tokens[p - d]! : BOS);
   for (let d = N - 1; d >= 0; d--) {
@@ -349,7 +431,7 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
   }
   const N = job.order;
   const spec = countSpec(N);
-  const counted = countTokens(job.tokens, job.from, job.to, N, scratch);
+  const counted = countTokens(job.tokens, job.from, job.to, N, scratch, job.range);
   if (job.store) {
     const runs = new RunSet(spec, env);
     const writer = runs.writer();
@@ -515,6 +597,14 @@ export class NgramCounter {
   private block: Uint32Array = new Uint32Array(0);
   private blockLength = 0;
   private reserved = 0;
+  /**
+   * With a pool of threads: the block's `tokenDepths` and predicted words, worked out as tokens
+   * arrive (on this thread, which otherwise waits for the reader), to count in shares by word.
+   */
+  private readonly shared: boolean;
+  private depths: Uint8Array = new Uint8Array(0);
+  private readonly blockWords = new WordHistogram();
+  private histogramBytes = 0;
   /** Sentences and words (`</s>` not included) seen so far. */
   sentences = 0;
   words = 0;
@@ -530,6 +620,7 @@ export class NgramCounter {
     this.spec = countSpec(order);
     this.runs = new RunSet(this.spec, env);
     this.wordCounts = countWords ? new Float64Array(1024) : null;
+    this.shared = !!env.pool && env.pool.threads > 1;
   }
 
   /**
@@ -556,6 +647,11 @@ export class NgramCounter {
       if (tokens.length > this.block.length && !this.grow(tokens.length)) return this.countPieces(tokens);
     }
     this.block.set(tokens, this.blockLength);
+    if (this.shared) {
+      const depth = this.depths.subarray(this.blockLength, this.blockLength + tokens.length);
+      tokenDepths(tokens, 0, tokens.length, this.order, depth);
+      this.countBlockWords(tokens, 0, tokens.length, depth);
+    }
     this.blockLength += tokens.length;
   }
 
@@ -586,14 +682,23 @@ export class NgramCounter {
     bigger.set(this.block.subarray(0, this.blockLength));
     this.env.budget.garbage(this.block.byteLength);
     this.block = bigger;
+    if (this.shared) {
+      const depths = sharedBytes(this.env, size);
+      depths.set(this.depths.subarray(0, this.blockLength));
+      this.env.budget.garbage(this.depths.byteLength);
+      this.depths = depths;
+    }
     this.reserved += extra;
     return true;
   }
 
   private giveBack(): void {
-    this.env.budget.give(this.reserved);
+    this.env.budget.give(this.reserved + this.histogramBytes);
+    this.histogramBytes = 0;
+    this.blockWords.counts = new Uint32Array(0);
     this.reserved = 0;
     this.block = new Uint32Array(0);
+    this.depths = new Uint8Array(0);
     this.blockLength = 0;
   }
 
@@ -640,16 +745,36 @@ export class NgramCounter {
   }
 
   /**
-   * The COUNT rows of `tokens[from, to)` as runs: stored, or kept in memory when they are the
-   * whole stream. With a pool of threads the range is cut into one piece per thread, at sentence
-   * starts, each counted into a run of its own (the merge sums them, whatever the cut).
+   * The COUNT rows of `tokens[from, to)` as a run: stored, or kept in memory when they are the
+   * whole stream. With a pool of threads the positions are cut into one share per thread by their
+   * predicted word (`WordHistogram`), each counted on its own thread; the shares' rows follow one
+   * another in suffix order, so they make one run without a merge, whatever the cut.
    */
   private countBlock(tokens: Uint32Array, from: number, to: number, keep: boolean): void {
     const pool = this.env.pool;
-    const pieces = pool && to - from >= PARALLEL_MIN_ROWS ? sentencePieces(tokens, from, to, freeThreads(pool)) : [[from, to]];
-    const jobs: SortJob[] = pieces.map(([a, b]) => ({ kind: 'count', tokens, from: a!, to: b!, order: this.order, store: !keep }));
-    const results = pool && jobs.length > 1 ? pool.run(jobs, this.scratch) : jobs.map((job) => runSortJob(job, this.env, this.scratch));
-    for (const r of results) this.adopt(r);
+    const threads = pool && to - from >= PARALLEL_MIN_ROWS ? freeThreads(pool) : 1;
+    const job = { kind: 'count', tokens, from, to, order: this.order, store: !keep } as const;
+    // The block's depths and words are at hand, or (tokens counted where they are) worked out now.
+    const filled = this.shared && tokens === this.block;
+    if (threads < 2 && !filled) return this.adopt([runSortJob(job, this.env, this.scratch)]);
+    let depth: Uint8Array = this.depths.subarray(0, to - from);
+    if (!filled) {
+      depth = tokenDepths(tokens, from, to, this.order, sharedBytes(this.env, to - from));
+      this.countBlockWords(tokens, from, to, depth);
+    }
+    const ranges = this.blockWords.ranges(threads, depth);
+    this.blockWords.clear();
+    const jobs = ranges.map((range) => ({ ...job, range }));
+    this.adopt(jobs.length > 1 ? pool!.run(jobs, this.scratch) : [runSortJob(jobs[0]!, this.env, this.scratch)]);
+  }
+
+  /** Counts predicted words into the block's histogram (its growth charged to the budget). */
+  private countBlockWords(tokens: Uint32Array, from: number, to: number, depth: Uint8Array): void {
+    this.blockWords.add(tokens, from, to, depth);
+    if (this.blockWords.bytes > this.histogramBytes) {
+      this.env.budget.take(this.blockWords.bytes - this.histogramBytes, true);
+      this.histogramBytes = this.blockWords.bytes;
+    }
   }
 
   /**
@@ -660,13 +785,18 @@ export class NgramCounter {
     return !this.runs.spilled && !this.shards && tokens * (this.order + 1) * 4 <= this.env.budget.available;
   }
 
-  private adopt(r: SortResult): void {
-    if ('run' in r) this.runs.add(r.run);
-    else if ('rows' in r) {
-      const bytes = r.rows.byteLength;
-      this.env.budget.take(bytes, true);
-      this.runs.keep(r.rows, r.n, r.perm, () => this.env.budget.give(bytes));
-    }
+  /** Takes the runs of one block's shares (in word order): one run. */
+  private adopt(shares: SortResult[]): void {
+    const stored: StoredRun[] = [];
+    shares.forEach((r, i) => {
+      if ('run' in r) stored.push(r.run);
+      else if ('rows' in r) {
+        const bytes = r.rows.byteLength;
+        this.env.budget.take(bytes, true);
+        this.runs.keep(r.rows, r.n, r.perm, () => this.env.budget.give(bytes), { distinct: true, follows: i > 0 });
+      }
+    });
+    if (stored.length > 0) this.runs.add(concatRuns(stored));
   }
 
   /** Ends the input: COUNT rows, merged from every run and shard. */

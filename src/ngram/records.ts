@@ -11,7 +11,7 @@
  * here; files in node/temp-storage.ts), and all I/O is synchronous, block by block.
  */
 import { KotobaError } from '../errors.js';
-import type { AdjustedPiece, OrderDone, OrderJob } from './pipeline.js';
+import type { AdjustedPiece, OrderDone, OrderJob, WordRange } from './pipeline.js';
 
 /** How the rows of one stream are laid out and ordered. */
 export interface RowSpec {
@@ -264,7 +264,7 @@ export interface StreamEnv {
  */
 export type SortJob =
   | { kind: 'rows'; rows: Uint32Array; n: number; spec: RowSpec; store: boolean }
-  | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean }
+  | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean; range?: WordRange }
   | { kind: 'adjust'; rows: Uint32Array; n: number; order: number; out: Uint32Array[] }
   | { kind: 'arpa'; rows: Uint32Array; n: number; order: number; top: number; words: { bytes: Uint8Array; start: Int32Array; longest: number } }
   | { kind: 'initial'; rows: Uint32Array; n: number; order: number; smoother: object; threshold: number; out: { initial: Uint32Array; backoffs: Uint32Array } }
@@ -346,6 +346,12 @@ export function copyShared(a: Uint32Array, env: StreamEnv): Uint32Array {
 /** A block for a stream: shared memory when a pool of threads will sort it. */
 export function newBlock(env: StreamEnv, words: number): Uint32Array {
   return env.pool ? env.pool.allocate(words) : new Uint32Array(words);
+}
+
+/** `bytes` bytes for a stream: shared memory when a pool of threads will read them. */
+export function sharedBytes(env: StreamEnv, bytes: number): Uint8Array {
+  const words = newBlock(env, Math.ceil(bytes / 4));
+  return new Uint8Array(words.buffer, words.byteOffset, bytes);
 }
 
 /**
@@ -918,6 +924,68 @@ export class MergeCursor implements RowCursor {
   }
 }
 
+/**
+ * Sorted cursors whose rows follow one another in key order (each one's rows all come before the
+ * next one's: the shares of a counting block, cut by predicted word) read as one stream, without
+ * comparing rows.
+ */
+class ChainCursor implements RowCursor {
+  row: Uint32Array;
+  at = 0;
+  private i = 0;
+  constructor(
+    private readonly parts: RowCursor[],
+    private readonly width: number,
+  ) {
+    this.row = parts[0]!.row;
+  }
+  next(): boolean {
+    for (; this.i < this.parts.length; this.i++) {
+      const c = this.parts[this.i]!;
+      if (c.next()) {
+        this.row = c.row;
+        this.at = c.at;
+        return true;
+      }
+    }
+    return false;
+  }
+  take(out: Uint32Array, o: number, max: number): number {
+    let n = 0;
+    for (; this.i < this.parts.length; this.i++) {
+      n += readRows(this.parts[this.i]!, this.width, out, o + n * this.width, max - n);
+      if (n === max) break;
+    }
+    return n;
+  }
+  close(): void {
+    for (const c of this.parts) c.close();
+    this.i = this.parts.length;
+  }
+}
+
+/** Stored runs whose rows follow one another in key order (see ChainCursor), as one run. */
+export function concatRuns(runs: StoredRun[]): StoredRun {
+  if (runs.length === 1) return runs[0]!;
+  return {
+    words: runs.reduce((sum, r) => sum + r.words, 0),
+    reader() {
+      let i = 0;
+      let read = runs[0]!.reader();
+      return (into) => {
+        for (;;) {
+          const got = read(into);
+          if (got > 0 || ++i === runs.length) return got;
+          read = runs[i]!.reader();
+        }
+      };
+    },
+    drop() {
+      for (const r of runs) r.drop();
+    },
+  };
+}
+
 /** A function that runs `done` at its `n`-th call: once each of n blocks read has released its part. */
 export function afterAll(n: number, done: () => void): () => void {
   let open = n;
@@ -942,7 +1010,7 @@ function storeAsIs(storage: RunStorage, rows: Uint32Array): StoredRun {
  */
 export class RunSet {
   private stored: StoredRun[] = [];
-  private inMemory: { rows: Uint32Array; perm: Uint32Array | null; n: number; release: () => void }[] = [];
+  private inMemory: { rows: Uint32Array; perm: Uint32Array | null; n: number; release: () => void; follows: boolean; distinct: boolean }[] = [];
   constructor(
     readonly spec: RowSpec,
     private readonly env: StreamEnv,
@@ -988,9 +1056,13 @@ export class RunSet {
     this.stored.push(run);
   }
 
-  /** Keeps a sorted run in memory; `release` runs when it has been read. */
-  keep(rows: Uint32Array, n: number, perm: Uint32Array | null, release: () => void): void {
-    this.inMemory.push({ rows, perm, n, release });
+  /**
+   * Keeps a sorted run in memory; `release` runs when it has been read. `distinct`: its keys are
+   * (equal rows summed already); `follows`: its rows all come after those of the run kept before
+   * it, which it continues without a merge.
+   */
+  keep(rows: Uint32Array, n: number, perm: Uint32Array | null, release: () => void, how: { distinct?: boolean; follows?: boolean } = {}): void {
+    this.inMemory.push({ rows, perm, n, release, follows: !!how.follows && this.inMemory.length > 0, distinct: !!how.distinct });
   }
 
   /**
@@ -1046,11 +1118,23 @@ export class RunSet {
     const sources = this.stored.length;
     const share = Math.floor((budget.available * 0.9) / Math.max(1, sources));
     const cursors = this.openCursors(this.stored, share);
-    for (const b of this.inMemory) cursors.push(new PermCursor(b.rows, b.perm, b.n, W, b.release, this.env.pool));
+    // Stored runs have distinct keys (their writer sums equal rows); kept blocks say so.
+    let distinct = this.inMemory.length === 0;
+    let chain: RowCursor[] = [];
+    for (const b of this.inMemory) {
+      if (!b.follows) {
+        if (chain.length > 0) cursors.push(chain.length === 1 ? chain[0]! : new ChainCursor(chain, W));
+        chain = [];
+        distinct = true;
+      }
+      chain.push(new PermCursor(b.rows, b.perm, b.n, W, b.release, this.env.pool));
+      distinct &&= b.distinct;
+    }
+    if (chain.length > 0) cursors.push(chain.length === 1 ? chain[0]! : new ChainCursor(chain, W));
     this.stored = [];
     this.inMemory = [];
     if (cursors.length === 0) return emptyCursor();
-    if (cursors.length === 1 && this.spec.sum < 0) return cursors[0]!;
+    if (cursors.length === 1 && (this.spec.sum < 0 || distinct)) return cursors[0]!;
     return new MergeCursor(this.spec, cursors);
   }
 
