@@ -499,21 +499,28 @@ test('counting on a pool of threads (shares by predicted word): the rows of one 
   assert.deepEqual(readAll(counter.finish()), want, 'one array');
 });
 
-test('stored runs concatenated read as one run: every word in order, whatever the read buffer', () => {
-  const storage = new MemoryStorage();
-  const parts = [[1, 2, 3, 4, 5], [], [6, 7], [8, 9, 10, 11, 12, 13, 14]].map((words) => {
-    const sink = storage.begin();
-    sink.append(Uint32Array.from(words));
-    return sink.end();
-  });
+test('stored runs concatenated read as one run: every word in order, whatever the read buffer, each part dropped once read through', () => {
   for (const size of [1, 3, 7, 100]) {
+    const storage = new MemoryStorage();
+    const parts = [[1, 2, 3, 4, 5], [], [6, 7], [8, 9, 10, 11, 12, 13, 14]].map((words) => {
+      const sink = storage.begin();
+      sink.append(Uint32Array.from(words));
+      return sink.end();
+    });
     const run = concatRuns(parts);
     assert.equal(run.words, 14);
     const read = run.reader();
     const got: number[] = [];
     const into = new Uint32Array(size);
-    for (let n = read(into); n > 0; n = read(into)) got.push(...into.subarray(0, n));
+    for (let n = read(into); n > 0; n = read(into)) {
+      got.push(...into.subarray(0, n));
+      // Held: at most what is not read yet and the part read last.
+      assert.ok(storage.bytesHeld <= (14 - got.length + 7) * 4, `after ${got.length} words in buffers of ${size}`);
+    }
     assert.deepEqual(got, Array.from({ length: 14 }, (_, i) => i + 1), `buffers of ${size} words`);
+    assert.equal(storage.bytesHeld, 7 * 4, 'the parts before the last are dropped as they are read through');
+    run.drop();
+    assert.equal(storage.bytesHeld, 0);
   }
 });
 

@@ -964,7 +964,10 @@ class ChainCursor implements RowCursor {
   }
 }
 
-/** Stored runs whose rows follow one another in key order (see ChainCursor), as one run. */
+/**
+ * Stored runs read one after another as one run: rows that follow one another in key order (see
+ * ChainCursor), or a spool's runs. Each part is dropped once read through.
+ */
 export function concatRuns(runs: StoredRun[]): StoredRun {
   if (runs.length === 1) return runs[0]!;
   return {
@@ -975,7 +978,9 @@ export function concatRuns(runs: StoredRun[]): StoredRun {
       return (into) => {
         for (;;) {
           const got = read(into);
-          if (got > 0 || ++i === runs.length) return got;
+          if (got > 0 || i === runs.length - 1) return got;
+          // A part read through leaves the storage now, not with the whole run.
+          runs[i++]!.drop();
           read = runs[i]!.reader();
         }
       };
@@ -1580,37 +1585,13 @@ export class RowSpool implements RowTarget {
  * `release` runs when the block has been read (or at once for runs).
  */
 export function spoolCursor(W: number, env: StreamEnv, image: SpoolImage, release: () => void): RowCursor {
-  const runs = image.runs.slice();
-  if (runs.length === 0) return new PermCursor(image.block, null, image.n, W, release);
+  if (image.runs.length === 0) return new PermCursor(image.block, null, image.n, W, release);
   release();
+  // The runs one after another, through one buffer read in stretches (`take`).
   const bytes = Math.max(env.minReadBytes, W * 4, Math.min(env.budget.available >> 1, 1 << 22));
   const words = Math.floor(bytes / 4);
   env.budget.take(words * 4, true);
-  let i = -1;
-  let current: RowCursor = emptyCursor();
-  const cursor: RowCursor = {
-    row: current.row,
-    at: 0,
-    next() {
-      while (!current.next()) {
-        if (++i >= runs.length) {
-          if (i === runs.length) env.budget.give(words * 4);
-          return false;
-        }
-        current = new StoredCursor(runs[i]!, W, words);
-      }
-      cursor.row = current.row;
-      cursor.at = current.at;
-      return true;
-    },
-    close() {
-      current.close();
-      for (let j = i + 1; j < runs.length; j++) runs[j]!.drop();
-      if (i < runs.length) env.budget.give(words * 4);
-      i = runs.length + 1;
-    },
-  };
-  return cursor;
+  return new StoredCursor(concatRuns(image.runs), W, words, () => env.budget.give(words * 4));
 }
 
 /** Rows appended in order, kept in one growable array in memory (for results that stay there). */
