@@ -214,14 +214,12 @@ const rows: string[][] = [];
 const growth: string[][] = [];
 const threadRows: string[][] = [];
 const perMillion = new Map<string, number>();
-const stagesAt = new Map<string, { stages: Record<string, number>; m: Measured }>();
 for (const k of KS) {
   log(`k = ${k}: writing the corpus`);
   const corpus = await writeCorpus(k);
   let ngrams = NaN;
   for (const budget of BUDGETS) {
     const kotoba = await runKotoba(corpus.path, budget, THREADS);
-    stagesAt.set(`${k} ${budget}`, kotoba);
     ngrams = kotoba.ngrams;
     const lmplz = withLmplz ? await runLmplz(corpus.path, budget) : null;
     for (const r of [lmplz, kotoba]) {
