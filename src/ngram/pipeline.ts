@@ -237,7 +237,7 @@ export const PARALLEL_MIN_ROWS = 1 << 15;
  */
 export class WordHistogram {
   /** Positions per word id (grown on demand; charge `bytes` to the budget). */
-  counts = new Uint32Array(0);
+  private counts = new Uint32Array(0);
   positions = 0;
   private max = 0;
 
@@ -292,6 +292,13 @@ export class WordHistogram {
 
   clear(): void {
     this.counts.fill(0, 0, this.max + 1);
+    this.positions = 0;
+    this.max = 0;
+  }
+
+  /** Clears it and lets its array go. */
+  release(): void {
+    this.counts = new Uint32Array(0);
     this.positions = 0;
     this.max = 0;
   }
@@ -695,7 +702,7 @@ export class NgramCounter {
   private giveBack(): void {
     this.env.budget.give(this.reserved + this.histogramBytes);
     this.histogramBytes = 0;
-    this.blockWords.counts = new Uint32Array(0);
+    this.blockWords.release();
     this.reserved = 0;
     this.block = new Uint32Array(0);
     this.depths = new Uint8Array(0);

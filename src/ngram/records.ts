@@ -1067,7 +1067,7 @@ export class RunSet {
    * it, which it continues without a merge.
    */
   keep(rows: Uint32Array, n: number, perm: Uint32Array | null, release: () => void, how: { distinct?: boolean; follows?: boolean } = {}): void {
-    this.inMemory.push({ rows, perm, n, release, follows: !!how.follows && this.inMemory.length > 0, distinct: !!how.distinct });
+    this.inMemory.push({ rows, perm, n, release, follows: !!how.follows, distinct: !!how.distinct });
   }
 
   /**
@@ -1123,19 +1123,20 @@ export class RunSet {
     const sources = this.stored.length;
     const share = Math.floor((budget.available * 0.9) / Math.max(1, sources));
     const cursors = this.openCursors(this.stored, share);
-    // Stored runs have distinct keys (their writer sums equal rows); kept blocks say so.
-    let distinct = this.inMemory.length === 0;
-    let chain: RowCursor[] = [];
+    // Kept blocks, each one that follows the one before chained to it: one cursor per chain.
+    const chains: { parts: RowCursor[]; distinct: boolean }[] = [];
     for (const b of this.inMemory) {
-      if (!b.follows) {
-        if (chain.length > 0) cursors.push(chain.length === 1 ? chain[0]! : new ChainCursor(chain, W));
-        chain = [];
-        distinct = true;
-      }
-      chain.push(new PermCursor(b.rows, b.perm, b.n, W, b.release, this.env.pool));
-      distinct &&= b.distinct;
+      const part = new PermCursor(b.rows, b.perm, b.n, W, b.release, this.env.pool);
+      const last = chains.at(-1);
+      if (b.follows && last) {
+        last.parts.push(part);
+        last.distinct &&= b.distinct;
+      } else chains.push({ parts: [part], distinct: b.distinct });
     }
-    if (chain.length > 0) cursors.push(chain.length === 1 ? chain[0]! : new ChainCursor(chain, W));
+    for (const c of chains) cursors.push(c.parts.length === 1 ? c.parts[0]! : new ChainCursor(c.parts, W));
+    // A run alone is read as it is when its keys are distinct: a stored one's are (its writer sums
+    // equal rows); a kept one says so.
+    const distinct = chains.length === 0 || chains[0]!.distinct;
     this.stored = [];
     this.inMemory = [];
     if (cursors.length === 0) return emptyCursor();
