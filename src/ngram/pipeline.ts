@@ -78,6 +78,7 @@ import {
   gatherRows,
   sortAndStore,
   sortRows,
+  storeRows,
   type SortJob,
   type SortPool,
   type SortResult,
@@ -308,8 +309,8 @@ export class WordHistogram {
 export interface CountedTokens {
   /** How many there are. */
   unique: number;
-  /** Calls `emit` with each (`row`: N words and the count, reused) in suffix order; may be called more than once. */
-  scan(emit: (row: Uint32Array) => void): void;
+  /** Writes rows `[first, first + n)` in suffix order into `out`: N words and the count each. */
+  rows(out: Uint32Array, first: number, n: number): void;
 }
 
 /**
@@ -388,14 +389,14 @@ export function countTokens(tokens: Uint32Array, from: number, to: number, N: nu
   if (n > 0) ends[unique++] = n;
   return {
     unique,
-    scan(emit) {
-      const row = new Uint32Array(N + 1);
-      for (let u = 0, begin = 0; u < unique; u++) {
+    rows(out, first, count) {
+      let begin = first > 0 ? ends[first - 1]! : 0;
+      for (let u = first, o = 0; u < first + count; u++, o += N + 1) {
         const end = ends[u]!;
         const q = sorted[end - 1]!;
-        for (let j = 0; j < N; j++) row[N - 1 - j] = wordAt(q, j);
-        row[N] = end - begin;
-        emit(row);
+        const reach = depth[q - from]!;
+        for (let j = 0; j < N; j++) out[o + N - 1 - j] = j < reach ? tokens[q - j]! : BOS;
+        out[o + N] = end - begin;
         begin = end;
       }
     },
@@ -437,22 +438,12 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
     return { rows: job.rows, perm: copyShared(perm.subarray(0, job.n), env), n: job.n };
   }
   const N = job.order;
-  const spec = countSpec(N);
   const counted = countTokens(job.tokens, job.from, job.to, N, scratch, job.range);
-  if (job.store) {
-    const runs = new RunSet(spec, env);
-    const writer = runs.writer();
-    counted.scan((row) => writer.write(row, 0));
-    return { run: writer.end() };
-  }
-  // Kept in memory, in rows sized exactly.
   const unique = counted.unique;
+  if (job.store) return { run: storeRows(env, N + 1, unique, counted.rows) };
+  // Kept in memory, in rows sized exactly.
   const rows = newBlock(env, unique * (N + 1));
-  let o = 0;
-  counted.scan((row) => {
-    rows.set(row, o);
-    o += N + 1;
-  });
+  counted.rows(rows, 0, unique);
   return { rows, perm: null, n: unique };
 }
 

@@ -1002,6 +1002,27 @@ export function afterAll(n: number, done: () => void): () => void {
 /** A cursor over no rows. */
 export const emptyCursor = (): RowCursor => ({ row: new Uint32Array(0), at: 0, next: () => false, close() {} });
 
+/** Words of the buffer that rows of `width` words are written to storage through. */
+function writeBufferWords(env: StreamEnv, width: number): number {
+  return Math.max(width, Math.min(1 << 18, env.minReadBytes >> 2));
+}
+
+/**
+ * Stores `n` rows of `width` words that are in order with distinct keys already (nothing to
+ * combine): `fill` writes rows `[first, first + count)` into a buffer, appended block by block.
+ */
+export function storeRows(env: StreamEnv, width: number, n: number, fill: (out: Uint32Array, first: number, count: number) => void): StoredRun {
+  const sink = env.storage.begin();
+  const step = Math.max(1, Math.floor(writeBufferWords(env, width) / width));
+  const buf = new Uint32Array(step * width);
+  for (let first = 0; first < n; first += step) {
+    const count = Math.min(step, n - first);
+    fill(buf, first, count);
+    sink.append(buf.subarray(0, count * width));
+  }
+  return sink.end();
+}
+
 /** Writes `rows` as one stored run, as they are. */
 function storeAsIs(storage: RunStorage, rows: Uint32Array): StoredRun {
   const sink = storage.begin();
@@ -1035,15 +1056,7 @@ export class RunSet {
     }
     if (this.spec.sum < 0 && perm) {
       // Keys are unique: gather straight into blocks and append them.
-      const sink = this.env.storage.begin();
-      const step = Math.max(1, Math.floor(this.writeBufferWords() / W));
-      const buf = new Uint32Array(step * W);
-      for (let i = 0; i < n; i += step) {
-        const to = Math.min(n, i + step);
-        gatherRows(rows, perm, i, to, W, buf);
-        sink.append(buf.subarray(0, (to - i) * W));
-      }
-      this.add(sink.end());
+      this.add(storeRows(this.env, W, n, (out, first, count) => gatherRows(rows, perm, first, first + count, W, out)));
       return;
     }
     const writer = this.writer();
@@ -1054,7 +1067,7 @@ export class RunSet {
 
   /** A writer for one more stored run, rows given in order; `add` its `end()`. */
   writer(): RunWriter {
-    return new RunWriter(this.spec, this.env.storage, this.writeBufferWords());
+    return new RunWriter(this.spec, this.env.storage, writeBufferWords(this.env, this.spec.width));
   }
 
   add(run: StoredRun): void {
@@ -1097,9 +1110,6 @@ export class RunSet {
     return this.stored.pop()!;
   }
 
-  private writeBufferWords(): number {
-    return Math.max(this.spec.width, Math.min(1 << 18, this.env.minReadBytes >> 2));
-  }
 
   /**
    * The whole stream, merged. When more runs are stored than read buffers fit the budget, groups
@@ -1116,7 +1126,7 @@ export class RunSet {
       onMerge?.(this.stored.length + group.length);
       this.env.storage.mergedRuns++;
       const merged = this.open(group, Math.floor(budget.available / (group.length + 1)));
-      const writer = new RunWriter(this.spec, this.env.storage, this.writeBufferWords());
+      const writer = new RunWriter(this.spec, this.env.storage, writeBufferWords(this.env, this.spec.width));
       while (merged.next()) writer.write(merged.row, merged.at);
       this.stored.push(writer.end());
     }
