@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { arpaText, corpusFromText, countNgrams, estimate, KotobaError, MemoryBudget, MemoryStorage, memoryEnv, type SmoothingName } from '../src/index.js';
 import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
-import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, ordersElsewhere, runSortJob, tokenDepths, WordHistogram, type AdjustOptions } from '../src/ngram/pipeline.js';
+import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, ordersElsewhere, padSentences, runSortJob, WordHistogram, type AdjustOptions } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
 import { concatRuns, MergeCursor, pushRows, readRows, RowCollector, RowSorter, RowSpool, SortScratch, type RowCursor, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
@@ -428,15 +428,13 @@ test('a block of tokens is cut into shares by predicted word: ranges in order th
   // Word 7 is a third of the positions; words 0 (<unk>) and 1 (<s>, never predicted) have none.
   const sentence = [1, 7, 3, 7, 9, 7, 2, 1, 12, 7, 5, 2];
   const tokens = Uint32Array.from({ length: 40 * sentence.length }, (_, i) => sentence[i % sentence.length]! + (i % 5 === 4 && sentence[i % sentence.length]! > 2 ? 20 : 0));
-  const depth = tokenDepths(tokens, 0, tokens.length, 3);
-  assert.deepEqual(Array.from(depth.subarray(0, 12)), [0, 2, 3, 3, 3, 3, 3, 0, 2, 3, 3, 3], 'depth: the words the n-gram ending here reaches back to, <s> included; 0 at <s>');
   const words = new WordHistogram();
-  words.add(tokens, 0, tokens.length, depth);
+  words.add(tokens, 0, tokens.length);
   const counts = new Map<number, number>();
   for (let p = 0; p < tokens.length; p++) if (tokens[p] !== 1) counts.set(tokens[p]!, (counts.get(tokens[p]!) ?? 0) + 1);
   assert.equal(words.positions, tokens.length - 80);
   for (const n of [1, 2, 3, 4, 8]) {
-    const ranges = words.ranges(n, depth);
+    const ranges = words.ranges(n);
     assert.ok(ranges.length >= 1 && ranges.length <= n, `${n} shares at most`);
     assert.equal(ranges[0]!.lo, 0);
     assert.equal(ranges.at(-1)!.hi, 2 ** 32);
@@ -452,7 +450,7 @@ test('a block of tokens is cut into shares by predicted word: ranges in order th
   }
   words.clear();
   assert.equal(words.positions, 0);
-  assert.deepEqual(words.ranges(2, depth).map((r) => r.n), [0], 'an empty block: one share');
+  assert.deepEqual(words.ranges(2).map((r) => r.n), [0], 'an empty block: one share');
 });
 
 test('counting on a pool of threads (shares by predicted word): the rows of one thread, one run per block (kept shares read without a merge; stored ones as one run)', () => {
@@ -491,12 +489,55 @@ test('counting on a pool of threads (shares by predicted word): the rows of one 
     else assert.ok(single.runs >= 3 && shared.runs <= single.runs + 1, `one stored run per block on two threads too (${shared.runs} against ${single.runs} merged)`);
     assert.deepEqual(readAll(shared.cursor), want, `two threads, budget ${budget}`);
   }
-  // One array counted where it is (the library's estimate()), on two threads.
-  const env = memoryEnv();
-  env.pool = lazyPool(env, () => true).pool;
-  const counter = new NgramCounter(N, env);
-  counter.addTokens(corpus.tokens, true);
-  assert.deepEqual(readAll(counter.finish()), want, 'one array');
+  // One array (the library's estimate()): in memory, and in blocks of whole sentences where it is
+  // larger than the budget; on one thread and two.
+  for (const budget of [Infinity, 1.5 * 2 ** 20]) {
+    for (const threads of [1, 2]) {
+      const env = memoryEnv(budget, 1 << 12);
+      if (threads > 1) env.pool = lazyPool(env, () => true).pool;
+      const counter = new NgramCounter(N, env);
+      counter.addTokens(corpus.tokens);
+      const cursor = counter.finish();
+      if (budget < Infinity) assert.ok(cursor instanceof MergeCursor, 'the array made several blocks');
+      assert.deepEqual(readAll(cursor), want, `one array, budget ${budget}, ${threads} threads`);
+    }
+  }
+});
+
+test('sentences padded in a counting block: <s> stands N − 1 times, so the word at distance d of a position is the one d slots before (<s> beyond the start)', () => {
+  const tokens = Uint32Array.from([1, 5, 6, 2, 1, 7, 2, 1, 2]);
+  const padded = (N: number) => {
+    const block = new Uint32Array(40).fill(99);
+    const end = padSentences(tokens, 0, tokens.length, N, block, 3);
+    return Array.from(block.subarray(3, end));
+  };
+  assert.deepEqual(padded(4), [1, 1, 1, 5, 6, 2, 1, 1, 1, 7, 2, 1, 1, 1, 2]);
+  assert.deepEqual(padded(2), Array.from(tokens), 'order 2: <s> is the one word before');
+  assert.deepEqual(padded(1), Array.from(tokens));
+  for (const N of [1, 2, 3, 5, 8]) {
+    const block = padded(N);
+    // Each position's words in the sentence, from the block and from the tokens, to distance N − 1.
+    const fromBlock = block.flatMap((w, p) => (w === 1 ? [] : [Array.from({ length: N }, (_, d) => block[p - d])]));
+    const fromTokens: number[][] = [];
+    let start = 0;
+    tokens.forEach((w, p) => {
+      if (w === 1) start = p;
+      else fromTokens.push(Array.from({ length: N }, (_, d) => (p - d >= start ? tokens[p - d]! : 1)));
+    });
+    assert.deepEqual(fromBlock, fromTokens, `order ${N}`);
+  }
+});
+
+test('a sentence longer than the budget\'s block is counted whole, and the blocks around it as usual', () => {
+  const long = Array.from({ length: 20000 }, (_, i) => `w${i % 500}`).join(' ');
+  const corpus = corpusFromText([...wikiLines.slice(0, 300), long, ...wikiLines.slice(300, 600)]);
+  const one = new NgramCounter(3, memoryEnv());
+  one.addTokens(corpus.tokens);
+  const want = readMerge(one.finish(), 4, 100);
+  // 128 KB: blocks of about 8,000 slots, the long sentence 20,002 tokens.
+  const counter = new NgramCounter(3, memoryEnv(128 * 1024, 1 << 10));
+  counter.addTokens(corpus.tokens);
+  assert.deepEqual(readMerge(counter.finish(), 4, 100), want);
 });
 
 test('stored runs concatenated read as one run: every word in order, whatever the read buffer, each part dropped once read through', () => {
@@ -552,7 +593,7 @@ test('stage 2 on two threads (each batch\'s tail scanned elsewhere, cut where th
   const corpus = corpusFromText(lines);
   for (const N of [2, 3, 5]) {
     const counter = new NgramCounter(N, memoryEnv());
-    counter.addTokens(corpus.tokens, true);
+    counter.addTokens(corpus.tokens);
     const counted = counter.finish();
     const W = N + 1;
     const all: number[] = [];

@@ -56,7 +56,7 @@ export interface NgramCounts {
 export function countNgrams(tokens: Uint32Array, vocabSize: number, order: number): NgramCounts {
   const N = order;
   const counter = new NgramCounter(N, memoryEnv(), new SortScratch());
-  counter.addTokens(tokens, true);
+  counter.addTokens(tokens);
   const { adjusted, rows } = collectAdjusted(counter.finish(), N, vocabSize);
   const orders: OrderCounts[] = [];
   const ids = new Uint32Array(vocabSize);

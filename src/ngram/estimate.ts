@@ -114,7 +114,7 @@ export function estimate(corpus: Corpus, options: EstimateOptions): NgramTables 
   const counter = new NgramCounter(N, env, new SortScratch());
   let sink: ModelTablesSink | null = null;
   try {
-    counter.addTokens(corpus.tokens, true);
+    counter.addTokens(corpus.tokens);
     // A built-in smoother by name, so that the threads of a pool in `streams` can rebuild it.
     const smoothing = typeof options.smoothing === 'object' ? undefined : { name: options.smoothing ?? 'mkn', options: options.smoothingOptions ?? {} };
     const result = estimateFromCounts(counter.finish(), corpus.vocab, corpus, { order: N, smoother, ...(smoothing ? { smoothing } : {}), thresholds, log }, env, (counts) => (sink = new ModelTablesSink(counts)));

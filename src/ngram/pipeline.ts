@@ -98,7 +98,6 @@ import {
   RunSet,
   SortScratch,
   spoolCursor,
-  sharedBytes,
   type SpoolImage,
   type StoredRun,
   type StreamImage,
@@ -225,8 +224,8 @@ const PROGRESS_EVERY = 1 << 20;
 // ---------------------------------------------------------------------------------------------
 // 1. count
 
-/** Bytes per token of a counting block: the token, its depth, and its sort's three arrays. */
-const BYTES_PER_BLOCK_TOKEN = 17;
+/** Bytes per slot of a counting block: the token (sentences padded, `padSentences`) and its sort's three arrays. */
+const BYTES_PER_BLOCK_TOKEN = 16;
 
 /** Blocks below this many rows are sorted by one thread. */
 export const PARALLEL_MIN_ROWS = 1 << 15;
@@ -246,14 +245,14 @@ export class WordHistogram {
     return this.counts.byteLength;
   }
 
-  /** Counts the predicted words of `tokens[from, to)`, whose `tokenDepths` are `depth[0 …)`. */
-  add(tokens: Uint32Array, from: number, to: number, depth: Uint8Array): void {
+  /** Counts the predicted words of `tokens[from, to)` (every word but `<s>`). */
+  add(tokens: Uint32Array, from: number, to: number): void {
     let counts = this.counts;
     let max = this.max;
     let positions = 0;
     for (let p = from; p < to; p++) {
-      if (depth[p - from] === 0) continue;
       const w = tokens[p]!;
+      if (w === BOS) continue;
       if (w >= counts.length) {
         const bigger = new Uint32Array(Math.max(w + 1, 1024, counts.length * 2));
         bigger.set(counts);
@@ -269,9 +268,9 @@ export class WordHistogram {
 
   /**
    * At most `n` ranges of word ids with about equal positions, in order, covering every id; a
-   * word is never split, so one word can make its share larger. `depth`: the block's.
+   * word is never split, so one word can make its share larger.
    */
-  ranges(n: number, depth: Uint8Array): WordRange[] {
+  ranges(n: number): WordRange[] {
     const counts = this.counts;
     const ranges: WordRange[] = [];
     let lo = 0;
@@ -281,13 +280,13 @@ export class WordHistogram {
       inRange += counts[w]!;
       // Cut after w once this share holds its part of what is left.
       if (ranges.length < n - 1 && inRange > 0 && inRange * (n - ranges.length) >= left) {
-        ranges.push({ lo, hi: w + 1, n: inRange, depth });
+        ranges.push({ lo, hi: w + 1, n: inRange });
         left -= inRange;
         lo = w + 1;
         inRange = 0;
       }
     }
-    ranges.push({ lo, hi: 0x100000000, n: left, depth });
+    ranges.push({ lo, hi: 0x100000000, n: left });
     return ranges;
   }
 
@@ -315,60 +314,60 @@ export interface CountedTokens {
 
 /**
  * One thread's share of a block of tokens (see `WordHistogram`): the positions whose predicted word
- * is in `[lo, hi)`, `n` of them; `depth` for the whole block (`tokenDepths`), shared by every share.
+ * is in `[lo, hi)`, `n` of them.
  */
 export interface WordRange {
   lo: number;
   hi: number;
   n: number;
-  depth: Uint8Array;
 }
 
+/** `<s>` tokens added before each sentence's own in a counting block of order N (`padSentences`). */
+const padding = (N: number): number => Math.max(0, N - 2);
+
 /**
- * How far the n-gram ending at each position of `tokens[from, to)` reaches: min(N, distance to
- * its sentence's `<s>` + 1), and 0 at `<s>` itself (no n-gram ends there). Into `out` when given.
+ * Copies whole sentences `tokens[from, to)` into a counting block from `at`, each `<s>` written
+ * N − 1 times (lmplz's padding): there the word at distance d of any position p is `block[p − d]`,
+ * `<s>` beyond the sentence's start, with no test. Returns where the copy ends.
  */
-export function tokenDepths(tokens: Uint32Array, from: number, to: number, N: number, out: Uint8Array = new Uint8Array(to - from)): Uint8Array {
-  let start = from;
+export function padSentences(tokens: Uint32Array, from: number, to: number, N: number, block: Uint32Array, at: number): number {
+  const pad = padding(N);
+  let o = at;
   for (let p = from; p < to; p++) {
-    if (tokens[p] === BOS) {
-      start = p;
-      out[p - from] = 0;
-    } else out[p - from] = Math.min(N, p - start + 1);
+    const w = tokens[p]!;
+    if (w === BOS) for (let i = 0; i < pad; i++) block[o++] = BOS;
+    block[o++] = w;
   }
-  return out;
+  return o;
 }
 
 /**
- * Counts `tokens[from, to)` (whole sentences): its token positions sorted by their padded keys
- * (LSD radix sort: the word at distance N−1 first, the predicted word last), then one pass that
- * marks where each distinct row's positions end. The scan reads the words of one position per
- * row; the marks hold the counts (the sort's keys, done with, hold the marks). With `range`,
- * only the positions whose predicted word is in it: their rows are a stretch of the suffix order.
+ * Counts a block of padded sentences `block[from, to)` (`padSentences`): its positions (every word
+ * but `<s>`) sorted by their keys (LSD radix sort: the word at distance N−1 first, the predicted
+ * word last), then one pass that marks where each distinct row's positions end. Rows are read
+ * from one position each; the marks hold the counts (the sort's keys, done with, hold the marks).
+ * With `range`, only the positions whose predicted word is in it: their rows are a stretch of
+ * the suffix order.
  */
-export function countTokens(tokens: Uint32Array, from: number, to: number, N: number, scratch: SortScratch, range?: WordRange): CountedTokens {
-  const depth = range?.depth ?? tokenDepths(tokens, from, to, N);
+export function countTokens(block: Uint32Array, from: number, to: number, N: number, scratch: SortScratch, range?: WordRange): CountedTokens {
+  const lo = range?.lo ?? 0;
+  const hi = range?.hi ?? 0x100000000;
   let n = 0;
   if (range) n = range.n;
-  else for (let i = 0; i < depth.length; i++) if (depth[i] !== 0) n++;
+  else for (let p = from; p < to; p++) if (block[p] !== BOS) n++;
   let perm = scratch.perm(n);
   let spare = scratch.spare(n);
   const keys = scratch.keys(n);
-  if (range) {
-    const { lo, hi } = range;
-    let j = 0;
-    for (let p = from; p < to; p++) {
-      const w = tokens[p]!;
-      if (w >= lo && w < hi && depth[p - from] !== 0) perm[j++] = p;
-    }
-    if (j !== n) throw new Error(`countTokens: ${j} positions in the word range, not ${n}`);
-  } else for (let p = from, j = 0; p < to; p++) if (depth[p - from] !== 0) perm[j++] = p;
-  // Word at distance d to the left of p, padding with <s> (lmplz's padding).
-  const wordAt = (p: number, d: number): number => (d < depth[p - from]! ? tokens[p - d]! : BOS);
+  let j = 0;
+  for (let p = from; p < to; p++) {
+    const w = block[p]!;
+    if (w !== BOS && w >= lo && w < hi) perm[j++] = p;
+  }
+  if (j !== n) throw new Error(`countTokens: ${j} positions in the word range, not ${n}`);
   for (let d = N - 1; d >= 0; d--) {
     let max = 0;
     for (let i = 0; i < n; i++) {
-      const w = wordAt(perm[i]!, d);
+      const w = block[perm[i]! - d]!;
       keys[i] = w;
       if (w > max) max = w;
     }
@@ -383,7 +382,7 @@ export function countTokens(tokens: Uint32Array, from: number, to: number, N: nu
     const p = sorted[i]!;
     const q = sorted[i - 1]!;
     let d = 0;
-    while (d < N && wordAt(p, d) === wordAt(q, d)) d++;
+    while (d < N && block[p - d] === block[q - d]) d++;
     if (d < N) ends[unique++] = i;
   }
   if (n > 0) ends[unique++] = n;
@@ -394,8 +393,7 @@ export function countTokens(tokens: Uint32Array, from: number, to: number, N: nu
       for (let u = first, o = 0; u < first + count; u++, o += N + 1) {
         const end = ends[u]!;
         const q = sorted[end - 1]!;
-        const reach = depth[q - from]!;
-        for (let j = 0; j < N; j++) out[o + N - 1 - j] = j < reach ? tokens[q - j]! : BOS;
+        for (let j = 0; j < N; j++) out[o + N - 1 - j] = block[q - j]!;
         out[o + N] = end - begin;
         begin = end;
       }
@@ -575,7 +573,8 @@ function* formatInBackground(cursor: RowCursor, k: number, top: number, words: W
 
 /**
  * Stage 1: sentences of word ids (and count-file rows) in, COUNT rows out. Tokens are buffered
- * into blocks as large as the budget allows; each full block is sorted and summed into a run.
+ * into blocks as large as the budget allows, padded (`padSentences`); each full block is sorted
+ * and summed into a run.
  *
  * @example
  * ```ts
@@ -596,11 +595,10 @@ export class NgramCounter {
   private blockLength = 0;
   private reserved = 0;
   /**
-   * With a pool of threads: the block's `tokenDepths` and predicted words, worked out as tokens
-   * arrive (on this thread, which otherwise waits for the reader), to count in shares by word.
+   * With a pool of threads: the block's predicted words, counted as tokens arrive (on this thread,
+   * which otherwise waits for the reader), to count in shares by word.
    */
   private readonly shared: boolean;
-  private depths: Uint8Array = new Uint8Array(0);
   private readonly blockWords = new WordHistogram();
   private histogramBytes = 0;
   /** Sentences and words (`</s>` not included) seen so far. */
@@ -621,11 +619,9 @@ export class NgramCounter {
     this.shared = !!env.pool && env.pool.threads > 1;
   }
 
-  /**
-   * Adds whole sentences (`<s> … </s>`). With `last` (no more input follows) a large array is
-   * counted where it is, without a copy.
-   */
-  addTokens(tokens: Uint32Array, last = false): void {
+  /** Adds whole sentences (`<s> … </s>`). */
+  addTokens(tokens: Uint32Array): void {
+    if (tokens.length > 0 && tokens[0] !== BOS) throw new Error('NgramCounter.addTokens: tokens must be whole sentences, each starting with <s>');
     let sentences = 0;
     for (let i = 0; i < tokens.length; i++) if (tokens[i] === BOS) sentences++;
     this.sentences += sentences;
@@ -633,24 +629,34 @@ export class NgramCounter {
     if (this.wordCounts) {
       for (let i = 0; i < tokens.length; i++) this.countWord(tokens[i]!, 1);
     }
-    if (last && this.blockLength === 0) {
-      const bytes = tokens.length * BYTES_PER_BLOCK_TOKEN;
-      if (!this.env.budget.take(bytes)) return this.countPieces(tokens);
-      this.countBlock(tokens, 0, tokens.length, this.canKeep(tokens.length));
-      this.env.budget.give(bytes);
-      return;
-    }
-    if (this.blockLength + tokens.length > this.block.length && !this.grow(this.blockLength + tokens.length)) {
+    const slots = tokens.length + padding(this.order) * sentences;
+    if (this.blockLength + slots <= this.block.length || this.grow(this.blockLength + slots)) return this.append(tokens, 0, tokens.length);
+    this.flush();
+    if (slots <= this.block.length || this.grow(slots)) return this.append(tokens, 0, tokens.length);
+    // More than a block can hold: blocks of whole sentences (one sentence longer than that alone).
+    const room = this.block.length + Math.floor(this.env.budget.available / BYTES_PER_BLOCK_TOKEN);
+    const pad = padding(this.order);
+    for (let from = 0; from < tokens.length; ) {
+      let to = from;
+      let used = 0;
+      while (to < tokens.length) {
+        let end = to + 1;
+        while (end < tokens.length && tokens[end] !== BOS) end++;
+        if (to > from && used + end - to + pad > room) break;
+        used += end - to + pad;
+        to = end;
+      }
+      if (used > this.block.length) this.grow(used, true);
+      this.append(tokens, from, to);
       this.flush();
-      if (tokens.length > this.block.length && !this.grow(tokens.length)) return this.countPieces(tokens);
+      from = to;
     }
-    this.block.set(tokens, this.blockLength);
-    if (this.shared) {
-      const depth = this.depths.subarray(this.blockLength, this.blockLength + tokens.length);
-      tokenDepths(tokens, 0, tokens.length, this.order, depth);
-      this.countBlockWords(tokens, 0, tokens.length, depth);
-    }
-    this.blockLength += tokens.length;
+  }
+
+  /** Copies whole sentences into the block, which has room for them (and counts their words when shared). */
+  private append(tokens: Uint32Array, from: number, to: number): void {
+    this.blockLength = padSentences(tokens, from, to, this.order, this.block, this.blockLength);
+    if (this.shared) this.countBlockWords(tokens, from, to);
   }
 
   private countWord(id: number, n: number): void {
@@ -663,12 +669,13 @@ export class NgramCounter {
     c[id]! += n;
   }
 
-  /** Grows the block to hold `need` tokens if the budget allows. */
-  private grow(need: number): boolean {
+  /** Grows the block to hold `need` slots if the budget allows (or, with `force`, whatever it says). */
+  private grow(need: number, force = false): boolean {
     let size = Math.max(1 << 12, this.block.length);
     while (size < need) size *= 2;
+    if (force) size = need;
     let extra = (size - this.block.length) * BYTES_PER_BLOCK_TOKEN;
-    if (!this.env.budget.take(extra, size * BYTES_PER_BLOCK_TOKEN <= minBlockBytes(this.env))) {
+    if (!this.env.budget.take(extra, force || size * BYTES_PER_BLOCK_TOKEN <= minBlockBytes(this.env))) {
       // Settle for what fits, if that holds `need`.
       const fits = this.block.length + Math.floor(this.env.budget.available / BYTES_PER_BLOCK_TOKEN);
       if (fits < need) return false;
@@ -680,12 +687,6 @@ export class NgramCounter {
     bigger.set(this.block.subarray(0, this.blockLength));
     this.env.budget.garbage(this.block.byteLength);
     this.block = bigger;
-    if (this.shared) {
-      const depths = sharedBytes(this.env, size);
-      depths.set(this.depths.subarray(0, this.blockLength));
-      this.env.budget.garbage(this.depths.byteLength);
-      this.depths = depths;
-    }
     this.reserved += extra;
     return true;
   }
@@ -696,34 +697,12 @@ export class NgramCounter {
     this.blockWords.release();
     this.reserved = 0;
     this.block = new Uint32Array(0);
-    this.depths = new Uint8Array(0);
     this.blockLength = 0;
-  }
-
-  /** Counts a large array in sentence-aligned pieces of at most a block each (runs on storage). */
-  private countPieces(tokens: Uint32Array): void {
-    const piece = Math.max(1 << 12, Math.floor(this.env.budget.available / BYTES_PER_BLOCK_TOKEN));
-    let from = 0;
-    while (from < tokens.length) {
-      let to = Math.min(tokens.length, from + piece);
-      if (to < tokens.length) {
-        // End at a sentence start; one sentence longer than a piece is counted whole.
-        let cut = to;
-        while (cut > from && tokens[cut] !== BOS) cut--;
-        if (cut === from) {
-          cut = to;
-          while (cut < tokens.length && tokens[cut] !== BOS) cut++;
-        }
-        to = cut;
-      }
-      this.countBlock(tokens, from, to, false);
-      from = to;
-    }
   }
 
   /** Sorts and sums the current block into a stored run. */
   private flush(): void {
-    if (this.blockLength > 0) this.countBlock(this.block, 0, this.blockLength, false);
+    if (this.blockLength > 0) this.countBlock(false);
     this.blockLength = 0;
   }
 
@@ -743,32 +722,24 @@ export class NgramCounter {
   }
 
   /**
-   * The COUNT rows of `tokens[from, to)` as a run: stored, or kept in memory when they are the
-   * whole stream. With a pool of threads the positions are cut into one share per thread by their
+   * The COUNT rows of the block as a run: stored, or kept in memory when they are the whole
+   * stream. With a pool of threads the positions are cut into one share per thread by their
    * predicted word (`WordHistogram`), each counted on its own thread; the shares' rows follow one
    * another in suffix order, so they make one run without a merge, whatever the cut.
    */
-  private countBlock(tokens: Uint32Array, from: number, to: number, keep: boolean): void {
+  private countBlock(keep: boolean): void {
     const pool = this.env.pool;
-    const threads = pool && to - from >= PARALLEL_MIN_ROWS ? freeThreads(pool) : 1;
-    const job = { kind: 'count', tokens, from, to, order: this.order, store: !keep } as const;
-    // The block's depths and words are at hand, or (tokens counted where they are) worked out now.
-    const filled = this.shared && tokens === this.block;
-    if (threads < 2 && !filled) return this.adopt([runSortJob(job, this.env, this.scratch)]);
-    let depth: Uint8Array = this.depths.subarray(0, to - from);
-    if (!filled) {
-      depth = tokenDepths(tokens, from, to, this.order, sharedBytes(this.env, to - from));
-      this.countBlockWords(tokens, from, to, depth);
-    }
-    const ranges = this.blockWords.ranges(threads, depth);
+    const threads = pool && this.shared && this.blockLength >= PARALLEL_MIN_ROWS ? freeThreads(pool) : 1;
+    const job = { kind: 'count', tokens: this.block, from: 0, to: this.blockLength, order: this.order, store: !keep } as const;
+    const ranges = threads > 1 ? this.blockWords.ranges(threads) : [];
     this.blockWords.clear();
-    const jobs = ranges.map((range) => ({ ...job, range }));
-    this.adopt(jobs.length > 1 ? pool!.run(jobs, this.scratch) : [runSortJob(jobs[0]!, this.env, this.scratch)]);
+    if (ranges.length < 2) return this.adopt([runSortJob(job, this.env, this.scratch)]);
+    this.adopt(pool!.run(ranges.map((range) => ({ ...job, range })), this.scratch));
   }
 
   /** Counts predicted words into the block's histogram (its growth charged to the budget). */
-  private countBlockWords(tokens: Uint32Array, from: number, to: number, depth: Uint8Array): void {
-    this.blockWords.add(tokens, from, to, depth);
+  private countBlockWords(tokens: Uint32Array, from: number, to: number): void {
+    this.blockWords.add(tokens, from, to);
     if (this.blockWords.bytes > this.histogramBytes) {
       this.env.budget.take(this.blockWords.bytes - this.histogramBytes, true);
       this.histogramBytes = this.blockWords.bytes;
@@ -777,10 +748,10 @@ export class NgramCounter {
 
   /**
    * Whether the last block's rows stay in memory: when they are the whole stream and fit the
-   * budget beside the block (at most one row of N + 1 words per token).
+   * budget beside the block (at most one row of N + 1 words per slot).
    */
-  private canKeep(tokens: number): boolean {
-    return !this.runs.spilled && !this.shards && tokens * (this.order + 1) * 4 <= this.env.budget.available;
+  private canKeep(slots: number): boolean {
+    return !this.runs.spilled && !this.shards && slots * (this.order + 1) * 4 <= this.env.budget.available;
   }
 
   /** Takes the runs of one block's shares (in word order): one run. */
@@ -799,7 +770,7 @@ export class NgramCounter {
 
   /** Ends the input: COUNT rows, merged from every run and shard. */
   finish(onMerge?: (runsLeft: number) => void): RowCursor {
-    if (this.blockLength > 0) this.countBlock(this.block, 0, this.blockLength, this.canKeep(this.blockLength));
+    if (this.blockLength > 0) this.countBlock(this.canKeep(this.blockLength));
     this.giveBack();
     this.env.budget.garbage(this.scratch.release());
     const counted = this.runs.cursor(onMerge);
@@ -2101,7 +2072,7 @@ export interface PipelineResult {
  * declare const corpus: Corpus;
  * const env = memoryEnv(256 << 20); // a 256 MB budget, runs kept in memory
  * const counter = new NgramCounter(4, env);
- * counter.addTokens(corpus.tokens, true);
+ * counter.addTokens(corpus.tokens);
  * let bigrams = 0;
  * const sink: ModelSink = { add: (k) => void (k === 2 && bigrams++) };
  * const result = estimateFromCounts(counter.finish(), corpus.vocab, corpus, {

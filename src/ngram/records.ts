@@ -348,12 +348,6 @@ export function newBlock(env: StreamEnv, words: number): Uint32Array {
   return env.pool ? env.pool.allocate(words) : new Uint32Array(words);
 }
 
-/** `bytes` bytes for a stream: shared memory when a pool of threads will read them. */
-export function sharedBytes(env: StreamEnv, bytes: number): Uint8Array {
-  const words = newBlock(env, Math.ceil(bytes / 4));
-  return new Uint8Array(words.buffer, words.byteOffset, bytes);
-}
-
 /**
  * A stream's block grown from `rows` to `want` rows of W words. `whole`, where the stream knows
  * how many rows can come, is a block for all of them allocated once: while it has room the block
