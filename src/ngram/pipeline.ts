@@ -79,6 +79,7 @@ import {
   sortAndStore,
   sortRows,
   storeRows,
+  type CountedBlock,
   type SortJob,
   type SortPool,
   type SortResult,
@@ -304,12 +305,12 @@ export class WordHistogram {
   }
 }
 
-/** The distinct COUNT rows of a range of tokens (`countTokens`). */
+/** The distinct COUNT rows of a range of tokens (`countTokens`), taken in suffix order. */
 export interface CountedTokens {
-  /** How many there are. */
-  unique: number;
-  /** Writes rows `[first, first + n)` in suffix order into `out`: N words and the count each. */
-  rows(out: Uint32Array, first: number, n: number): void;
+  /** Positions not taken yet: the rows left are at most as many. */
+  readonly left: number;
+  /** Writes the next rows, at most `max`, into `out` (N words and the count each); how many (0 at the end). */
+  take(out: Uint32Array, max: number): number;
 }
 
 /**
@@ -344,10 +345,10 @@ export function padSentences(tokens: Uint32Array, from: number, to: number, N: n
 /**
  * Counts a block of padded sentences `block[from, to)` (`padSentences`): its positions (every word
  * but `<s>`) sorted by their keys (LSD radix sort: the word at distance N−1 first, the predicted
- * word last), then one pass that marks where each distinct row's positions end. Rows are read
- * from one position each; the marks hold the counts (the sort's keys, done with, hold the marks).
- * With `range`, only the positions whose predicted word is in it: their rows are a stretch of
- * the suffix order.
+ * word last); the rows are then taken in one pass that writes each distinct row as its run of
+ * equal positions ends (each position is read once, at random: a second pass would read them
+ * again). With `range`, only the positions whose predicted word is in it: their rows are a
+ * stretch of the suffix order.
  */
 export function countTokens(block: Uint32Array, from: number, to: number, N: number, scratch: SortScratch, range?: WordRange): CountedTokens {
   const lo = range?.lo ?? 0;
@@ -375,28 +376,27 @@ export function countTokens(block: Uint32Array, from: number, to: number, N: num
     [perm, spare] = [spare, perm];
   }
   const sorted = perm;
-  // ends[u]: one past the last sorted position of distinct row u.
-  const ends = keys;
-  let unique = 0;
-  for (let i = 1; i < n; i++) {
-    const p = sorted[i]!;
-    const q = sorted[i - 1]!;
-    let d = 0;
-    while (d < N && block[p - d] === block[q - d]) d++;
-    if (d < N) ends[unique++] = i;
-  }
-  if (n > 0) ends[unique++] = n;
+  let start = 0; // in `sorted`: the next row's first position
   return {
-    unique,
-    rows(out, first, count) {
-      let begin = first > 0 ? ends[first - 1]! : 0;
-      for (let u = first, o = 0; u < first + count; u++, o += N + 1) {
-        const end = ends[u]!;
-        const q = sorted[end - 1]!;
+    get left() {
+      return n - start;
+    },
+    take(out, max) {
+      let rows = 0;
+      for (let o = 0; rows < max && start < n; rows++, o += N + 1) {
+        const q = sorted[start]!;
+        let end = start + 1;
+        for (; end < n; end++) {
+          const p = sorted[end]!;
+          let d = 0;
+          while (d < N && block[p - d] === block[q - d]) d++;
+          if (d < N) break;
+        }
         for (let j = 0; j < N; j++) out[o + N - 1 - j] = block[q - j]!;
-        out[o + N] = end - begin;
-        begin = end;
+        out[o + N] = end - start;
+        start = end;
       }
+      return rows;
     },
   };
 }
@@ -437,12 +437,16 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
   }
   const N = job.order;
   const counted = countTokens(job.tokens, job.from, job.to, N, scratch, job.range);
-  const unique = counted.unique;
-  if (job.store) return { run: storeRows(env, N + 1, unique, counted.rows) };
-  // Kept in memory, in rows sized exactly.
-  const rows = newBlock(env, unique * (N + 1));
-  counted.rows(rows, 0, unique);
-  return { rows, perm: null, n: unique };
+  if (job.store) return { run: storeRows(env, N + 1, (out, max) => counted.take(out, max)) };
+  // Kept in memory, in blocks of an eighth of the positions (the rows are at most as many; the
+  // last block is part filled, and the blocks hold no more rows than there are positions).
+  const chunk = Math.max(1 << 12, Math.ceil(counted.left / 8));
+  const blocks: CountedBlock[] = [];
+  while (counted.left > 0) {
+    const rows = newBlock(env, Math.min(chunk, counted.left) * (N + 1));
+    blocks.push({ rows, n: counted.take(rows, chunk) });
+  }
+  return { counted: blocks };
 }
 
 /**
@@ -757,14 +761,18 @@ export class NgramCounter {
   /** Takes the runs of one block's shares (in word order): one run. */
   private adopt(shares: SortResult[]): void {
     const stored: StoredRun[] = [];
-    shares.forEach((r, i) => {
+    let follows = false;
+    for (const r of shares) {
       if ('run' in r) stored.push(r.run);
-      else if ('rows' in r) {
-        const bytes = r.rows.byteLength;
-        this.env.budget.take(bytes, true);
-        this.runs.keep(r.rows, r.n, r.perm, () => this.env.budget.give(bytes), { distinct: true, follows: i > 0 });
+      else if ('counted' in r) {
+        for (const { rows, n } of r.counted) {
+          const bytes = rows.byteLength;
+          this.env.budget.take(bytes, true);
+          this.runs.keep(rows, n, null, () => this.env.budget.give(bytes), { distinct: true, follows });
+          follows = true;
+        }
       }
-    });
+    }
     if (stored.length > 0) this.runs.add(concatRuns(stored));
   }
 

@@ -277,9 +277,16 @@ export type SortJob =
  * or, for an `arpa` job, the formatted lines in chunks that own their buffers; for a `gather`
  * job, the rows gathered.
  */
+/** COUNT rows kept in memory: `n` rows of a block (the rest of it unused). */
+export interface CountedBlock {
+  rows: Uint32Array;
+  n: number;
+}
+
 export type SortResult =
   | { run: StoredRun }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
+  | { counted: CountedBlock[] }
   | { chunks: Uint8Array[] }
   | { gathered: number }
   | { adjusted: AdjustedPiece }
@@ -1002,18 +1009,15 @@ function writeBufferWords(env: StreamEnv, width: number): number {
 }
 
 /**
- * Stores `n` rows of `width` words that are in order with distinct keys already (nothing to
- * combine): `fill` writes rows `[first, first + count)` into a buffer, appended block by block.
+ * Stores rows of `width` words that are in order with distinct keys already (nothing to combine):
+ * `take` writes the next rows into a buffer (at most `max`; how many, 0 at the end), appended
+ * block by block.
  */
-export function storeRows(env: StreamEnv, width: number, n: number, fill: (out: Uint32Array, first: number, count: number) => void): StoredRun {
+export function storeRows(env: StreamEnv, width: number, take: (out: Uint32Array, max: number) => number): StoredRun {
   const sink = env.storage.begin();
   const step = Math.max(1, Math.floor(writeBufferWords(env, width) / width));
   const buf = new Uint32Array(step * width);
-  for (let first = 0; first < n; first += step) {
-    const count = Math.min(step, n - first);
-    fill(buf, first, count);
-    sink.append(buf.subarray(0, count * width));
-  }
+  for (let n = take(buf, step); n > 0; n = take(buf, step)) sink.append(buf.subarray(0, n * width));
   return sink.end();
 }
 
@@ -1050,7 +1054,15 @@ export class RunSet {
     }
     if (this.spec.sum < 0 && perm) {
       // Keys are unique: gather straight into blocks and append them.
-      this.add(storeRows(this.env, W, n, (out, first, count) => gatherRows(rows, perm, first, first + count, W, out)));
+      let first = 0;
+      this.add(
+        storeRows(this.env, W, (out, max) => {
+          const count = Math.min(max, n - first);
+          gatherRows(rows, perm, first, first + count, W, out);
+          first += count;
+          return count;
+        }),
+      );
       return;
     }
     const writer = this.writer();

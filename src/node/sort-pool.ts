@@ -8,7 +8,7 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { KotobaError } from '../errors.js';
 import { runSortJob, type AdjustedPiece, type OrderDone, type OrderJob } from '../ngram/pipeline.js';
-import { SortScratch, type PendingJob, type SortJob, type SortPool, type SortResult, type StoredRun, type StreamEnv } from '../ngram/records.js';
+import { SortScratch, type CountedBlock, type PendingJob, type SortJob, type SortPool, type SortResult, type StoredRun, type StreamEnv } from '../ngram/records.js';
 import { tempDirError, type FileStorage } from './temp-storage.js';
 
 /** Jobs a helper may have queued behind the one it runs (see `WorkerSortPool.enqueue`). */
@@ -18,6 +18,7 @@ const MAX_QUEUED = 4;
 export type HelperAnswer =
   | { stored: { path: string; words: number } }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
+  | { counted: CountedBlock[] }
   | { chunks: Uint8Array[] }
   | { gathered: number }
   | { adjusted: AdjustedPiece }
