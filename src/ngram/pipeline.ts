@@ -633,13 +633,13 @@ export class NgramCounter {
     if (this.wordCounts) {
       for (let i = 0; i < tokens.length; i++) this.countWord(tokens[i]!, 1);
     }
-    const slots = tokens.length + padding(this.order) * sentences;
+    const pad = padding(this.order);
+    const slots = tokens.length + pad * sentences;
     if (this.blockLength + slots <= this.block.length || this.grow(this.blockLength + slots)) return this.append(tokens, 0, tokens.length);
     this.flush();
     if (slots <= this.block.length || this.grow(slots)) return this.append(tokens, 0, tokens.length);
     // More than a block can hold: blocks of whole sentences (one sentence longer than that alone).
     const room = this.block.length + Math.floor(this.env.budget.available / BYTES_PER_BLOCK_TOKEN);
-    const pad = padding(this.order);
     for (let from = 0; from < tokens.length; ) {
       let to = from;
       let used = 0;

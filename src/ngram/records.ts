@@ -272,17 +272,17 @@ export type SortJob =
   | { kind: 'orders'; orders: OrderJob[]; smoother: object; budget: number }
   | { kind: 'gather'; rows: Uint32Array; perm: Uint32Array; width: number; out: Uint32Array };
 
-/**
- * A sorted run: stored, or in memory (rows, read through `perm`, or in order when it is null);
- * or, for an `arpa` job, the formatted lines in chunks that own their buffers; for a `gather`
- * job, the rows gathered.
- */
 /** COUNT rows kept in memory: `n` rows of a block (the rest of it unused). */
 export interface CountedBlock {
   rows: Uint32Array;
   n: number;
 }
 
+/**
+ * A sorted run: stored, or in memory (rows, read through `perm`, or in order when it is null);
+ * or, for an `arpa` job, the formatted lines in chunks that own their buffers; for a `gather`
+ * job, the rows gathered.
+ */
 export type SortResult =
   | { run: StoredRun }
   | { rows: Uint32Array; perm: Uint32Array | null; n: number }
@@ -1115,7 +1115,6 @@ export class RunSet {
     if (this.stored.length !== 1 || this.inMemory.length > 0) throw new Error('RunSet: not one stored run');
     return this.stored.pop()!;
   }
-
 
   /**
    * The whole stream, merged. When more runs are stored than read buffers fit the budget, groups
