@@ -14,7 +14,7 @@ import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
 import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, ordersElsewhere, padSentences, runSortJob, WordHistogram, type AdjustOptions } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
-import { concatRuns, MergeCursor, pushRows, readRows, RowCollector, RowSorter, RowSpool, SortScratch, type RowCursor, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
+import { concatRuns, MergeCursor, pushRows, readRows, RowCollector, RowSorter, RowSpool, RunSet, SortScratch, sortRows, wordRanges, type RowCursor, type SortJob, type SortPool, type SortResult, type StreamEnv } from '../src/ngram/records.js';
 import { cli, needShared, repoRoot, runCli, sharedPath, tempDir } from './helpers.js';
 
 const wikiLines = readFileSync(join(repoRoot, 'corpus', 'wiki.train.txt'), 'utf8').split('\n').slice(0, -1);
@@ -339,6 +339,140 @@ test('a sorted block kept in memory is read through its permutation with the nex
   assert.equal(env.storage.runsWritten, 0, 'kept in memory');
   assert.ok(begun() > 4 && waited() === begun(), `${begun()} gathers begun, ${waited()} waited for`);
   assert.deepEqual(out, stableOrder(rows, n, W));
+});
+
+test('a block kept in memory, sorted on several threads, is cut by its most significant column into shares that make one run: the order of one thread, read without a merge', () => {
+  // Shares by sortRows' range, concatenated: the whole sort (stable), with many passes, one pass,
+  // and the comparison sort of few rows with large ids.
+  const cases: { n: number; ids: number; spec: { width: number; radix: number[]; key: number[]; sum: number } }[] = [
+    { n: 60_000, ids: 301, spec: { width: 4, radix: [0, 1, 2], key: [2, 1, 0], sum: -1 } },
+    { n: 60_000, ids: 97, spec: { width: 3, radix: [1], key: [1, 0], sum: -1 } },
+    { n: 300, ids: 1_000_000, spec: { width: 3, radix: [0, 1], key: [1, 0], sum: -1 } },
+  ];
+  for (const { n, ids, spec } of cases) {
+    const W = spec.width;
+    const rows = new Uint32Array(n * W);
+    for (let i = 0; i < n * W; i++) rows[i] = ((i * 7919) ^ (i >> 3)) % ids;
+    const whole = Array.from(sortRows(rows, n, spec, new SortScratch()).subarray(0, n));
+    const top = spec.radix[spec.radix.length - 1]!;
+    const counts = new Uint32Array(ids);
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      counts[rows[i * W + top]!]!++;
+      max = Math.max(max, rows[i * W + top]!);
+    }
+    const shares = wordRanges(counts, max, n, 3);
+    assert.equal(shares.length, 3);
+    const joined: number[] = [];
+    for (const r of shares) joined.push(...sortRows(rows, n, spec, new SortScratch(), { lo: r.lo, hi: r.hi, out: new Uint32Array(r.n) }));
+    assert.deepEqual(joined, whole, `${n} rows, ids below ${ids}, radix ${spec.radix}`);
+    assert.throws(() => sortRows(rows, n, spec, new SortScratch(), { lo: shares[0]!.lo, hi: shares[0]!.hi, out: new Uint32Array(shares[0]!.n + 1) }), /rows in the range/);
+  }
+  // Through a sorter on a pool of two threads: range jobs that tile one permutation, one kept run.
+  const env = memoryEnv();
+  const jobs: SortJob[] = [];
+  env.pool = {
+    threads: 2,
+    allocate: (words) => new Uint32Array(new SharedArrayBuffer(words * 4)),
+    run: (batch: SortJob[], scratch?: SortScratch) => (jobs.push(...batch), batch.map((job) => runSortJob(job, env, scratch ?? new SortScratch()))),
+    free: () => 2,
+  };
+  const n = 200_000;
+  const rows = new Uint32Array(n * 3);
+  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 1009, i % 11, i], i * 3);
+  const sorter = new RowSorter({ width: 3, radix: [1, 0], key: [0, 1], sum: -1 }, env, new SortScratch());
+  pushRows(sorter, rows, n, 3);
+  const cursor = sorter.finish();
+  const shares = jobs.filter((j) => j.kind === 'rows' && j.range);
+  assert.equal(shares.length, 2, 'one share per thread');
+  assert.equal(shares.reduce((sum, j) => sum + (j.kind === 'rows' ? j.range!.out.length : 0), 0), n, 'the shares tile the block');
+  assert.ok(!(cursor instanceof MergeCursor), 'one run: read without a merge');
+  const got: number[] = [];
+  while (cursor.next()) got.push(cursor.row[cursor.at + 2]!);
+  assert.deepEqual(got, stableOrder(rows, n, 3));
+});
+
+test('a block kept in memory gives its sort\'s spare arrays back to the budget once sorted: the block and its permutation stay taken until read', () => {
+  const env = memoryEnv(64 << 20);
+  const W = 3;
+  const n = 100_000;
+  const sorter = new RowSorter({ width: W, radix: [1, 0], key: [0, 1], sum: -1 }, env, new SortScratch());
+  pushRows(sorter, idRows(n), n, W);
+  const filling = env.budget.used; // the block and the sort's three arrays, per row
+  assert.ok(filling >= n * (W + 3) * 4);
+  const cursor = sorter.finish();
+  const kept = env.budget.used;
+  assert.equal(kept, (filling / (W + 3)) * W + n * 4, 'the block and the permutation');
+  let rows = 0;
+  while (cursor.next()) rows++;
+  assert.equal(rows, n);
+  assert.equal(env.budget.used, 0, 'all of it back once read');
+});
+
+test('a sorter handed off unsorted gives its block as it is, for the thread that reads it to sort (with its own arrays); one that has spilled sorts here', () => {
+  const W = 3;
+  const n = 5_000;
+  const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
+  const rows = idRows(n);
+  const read = (cursor: RowCursor) => {
+    const ids: number[] = [];
+    while (cursor.next()) ids.push(cursor.row[cursor.at + 2]!);
+    return ids;
+  };
+  const env = memoryEnv(1 << 20);
+  const sorter = new RowSorter(spec, env, new SortScratch());
+  pushRows(sorter, rows, n, W);
+  const taken = env.budget.used;
+  const { image, release } = sorter.handOff(false);
+  assert.equal(image.blocks.length, 1);
+  assert.ok(image.blocks[0]!.unsorted && image.blocks[0]!.n === n, 'the block as it is');
+  assert.deepEqual(Array.from(image.blocks[0]!.rows.subarray(0, n * W)), Array.from(rows), 'not sorted here');
+  assert.throws(() => new RunSet(spec, memoryEnv()).adopt(image), /needs a scratch/);
+  const there = memoryEnv();
+  const set = new RunSet(spec, there);
+  set.adopt(image, release, new SortScratch());
+  assert.equal(env.budget.used, taken, 'the block stays taken until read');
+  assert.deepEqual(read(set.cursor()), stableOrder(rows, n, W));
+  assert.equal(env.budget.used, 0, 'given back once read');
+  // A 16 kB budget: the sorter has spilled, so its runs are sorted and stored here.
+  const small = memoryEnv(16 << 10, 1 << 10);
+  const spilled = new RowSorter(spec, small, new SortScratch());
+  pushRows(spilled, rows, n, W);
+  const handed = spilled.handOff(false);
+  assert.ok(handed.image.runs.length > 1 && handed.image.blocks.every((b) => !b.unsorted));
+  const other = new RunSet(spec, small);
+  other.adopt(handed.image, handed.release);
+  assert.deepEqual(read(other.cursor()), stableOrder(rows, n, W));
+});
+
+test('readRows of a sorted block gathers long stretches straight into the caller\'s array, half on another thread: the rows of next(), in any mix', () => {
+  const W = 3;
+  const n = 200_000;
+  const rows = new Uint32Array(n * W);
+  for (let i = 0; i < n; i++) rows.set([(i * 7919) % 1009, i % 11, i], i * W);
+  const want = stableOrder(rows, n, W);
+  for (const threads of [1, 2]) {
+    const env = memoryEnv();
+    // Gathered elsewhere only when asked for: a stretch read before its half was gathered would show.
+    const lazy = lazyPool(env, () => false, () => 2);
+    if (threads > 1) env.pool = lazy.pool;
+    const sorter = new RowSorter({ width: W, radix: [1, 0], key: [0, 1], sum: -1 }, env, new SortScratch());
+    pushRows(sorter, rows, n, W);
+    const cursor = sorter.finish();
+    const got: number[] = [];
+    const out = env.pool ? env.pool.allocate(80_000 * W) : new Uint32Array(80_000 * W);
+    for (let step = 0; ; step++) {
+      const max = [1, 5_000, 70_000, 3, 40_000][step % 5]!;
+      const k = readRows(cursor, W, out, 0, max);
+      for (let i = 0; i < k; i++) got.push(out[i * W + 2]!);
+      if (k === max) assert.equal(cursor.row[cursor.at + 2], out[(k - 1) * W + 2], 'the current row is the last one taken');
+      if (k < max) break;
+      if (cursor.next()) got.push(cursor.row[cursor.at + 2]!);
+    }
+    assert.equal(cursor.next(), false, 'ended');
+    assert.deepEqual(got, want, `${threads} threads`);
+    if (threads > 1) assert.ok(lazy.begun() > 0 && lazy.waited() === lazy.begun(), 'halves gathered elsewhere');
+  }
 });
 
 test('ARPA lines formatted in the background (each batch\'s tail on another thread while the next batch is read) come out in order', () => {

@@ -106,6 +106,8 @@ import {
   type RowSpec,
   type RowTarget,
   type StreamEnv,
+  type WordRange,
+  wordRanges,
 } from './records.js';
 import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
 import { arpaLineMax, formatModelChunks, type WordBytes } from './arpa.js';
@@ -272,23 +274,7 @@ export class WordHistogram {
    * word is never split, so one word can make its share larger.
    */
   ranges(n: number): WordRange[] {
-    const counts = this.counts;
-    const ranges: WordRange[] = [];
-    let lo = 0;
-    let inRange = 0;
-    let left = this.positions; // in the shares not cut yet
-    for (let w = 0; w < this.max; w++) {
-      inRange += counts[w]!;
-      // Cut after w once this share holds its part of what is left.
-      if (ranges.length < n - 1 && inRange > 0 && inRange * (n - ranges.length) >= left) {
-        ranges.push({ lo, hi: w + 1, n: inRange });
-        left -= inRange;
-        lo = w + 1;
-        inRange = 0;
-      }
-    }
-    ranges.push({ lo, hi: 0x100000000, n: left });
-    return ranges;
+    return wordRanges(this.counts, this.max, this.positions, n);
   }
 
   clear(): void {
@@ -311,16 +297,6 @@ export interface CountedTokens {
   readonly left: number;
   /** Writes the next rows, at most `max`, into `out` (N words and the count each); how many (0 at the end). */
   take(out: Uint32Array, max: number): number;
-}
-
-/**
- * One thread's share of a block of tokens (see `WordHistogram`): the positions whose predicted word
- * is in `[lo, hi)`, `n` of them.
- */
-export interface WordRange {
-  lo: number;
-  hi: number;
-  n: number;
 }
 
 /** `<s>` tokens added before each sentence's own in a counting block of order N (`padSentences`). */
@@ -432,6 +408,7 @@ export function runSortJob(job: SortJob, env: StreamEnv, scratch: SortScratch): 
   }
   if (job.kind === 'rows') {
     if (job.store) return { run: sortAndStore(job.rows, job.n, job.spec, env, scratch) };
+    if (job.range) return { rows: job.rows, perm: sortRows(job.rows, job.n, job.spec, scratch, job.range), n: job.range.out.length };
     const perm = sortRows(job.rows, job.n, job.spec, scratch);
     return { rows: job.rows, perm: copyShared(perm.subarray(0, job.n), env), n: job.n };
   }
@@ -1459,7 +1436,7 @@ export function initialOrders(orders: OrderJob[], smoother: Smoother, bytes: num
   try {
     for (const o of orders) {
       const adjusted = new RunSet(adjustedSpec(o.order), own);
-      adjusted.adopt(o.adjusted);
+      adjusted.adopt(o.adjusted, undefined, scratch);
       o.adjusted = { runs: [], blocks: [] };
       const before = own.budget.used;
       const cursor = adjusted.cursor();
@@ -2001,7 +1978,7 @@ function initialElsewhere(
   for (const k of orders) there += orderWeight(sizes, k);
   const releases: (() => void)[] = [];
   const jobs: OrderJob[] = orders.map((k) => {
-    const { image, release } = sorters[k]!.handOff();
+    const { image, release } = sorters[k]!.handOff(false);
     releases.push(release);
     return { order: k, adjusted: image, rows: sizes[k]!, threshold: thresholds?.[k - 1] ?? 0 };
   });
@@ -2157,6 +2134,11 @@ export function estimateFromCounts(
     // work, in a share of the budget), while this one does the rest.
     const pool = env.pool;
     const there = recipe && pool?.begin && freeThreads(pool) > 1 ? ordersElsewhere(N, adjusted.sizes) : [];
+    // This thread's orders' ADJUSTED blocks are sorted now, on every thread (one run each, see
+    // RowSorter.sortBlock), so that it does not sort them alone later, and their sorts' spare
+    // arrays are back in the budget before it is shared out; the orders given away go unsorted,
+    // and the other thread sorts them itself (the two then take about as long).
+    if (there.length > 0) for (let k = 2; k <= N; k++) if (!there.includes(k)) sorters[k]!.sortNow();
     const elsewhere = there.length > 0 ? initialElsewhere(there, sorters, adjusted.sizes, recipe!, thresholds, smoother.float32, env) : null;
     if (elsewhere) cleanup.push(elsewhere);
     for (let k = 2; k <= N; k++) {

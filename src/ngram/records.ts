@@ -11,7 +11,7 @@
  * here; files in node/temp-storage.ts), and all I/O is synchronous, block by block.
  */
 import { KotobaError } from '../errors.js';
-import type { AdjustedPiece, OrderDone, OrderJob, WordRange } from './pipeline.js';
+import type { AdjustedPiece, OrderDone, OrderJob } from './pipeline.js';
 
 /** How the rows of one stream are laid out and ordered. */
 export interface RowSpec {
@@ -99,7 +99,8 @@ export interface StoredRun {
  */
 export interface StreamImage {
   runs: StoredRun[];
-  blocks: { rows: Uint32Array; perm: Uint32Array | null; n: number }[];
+  /** Sorted blocks (read through `perm`), or one block `unsorted`, for the thread that reads it to sort. */
+  blocks: { rows: Uint32Array; perm: Uint32Array | null; n: number; unsorted?: boolean }[];
 }
 
 /** A RowSpool's rows ended for another thread: its runs, then `n` rows of `block` (in order). */
@@ -263,7 +264,7 @@ export interface StreamEnv {
  * to be kept in memory.
  */
 export type SortJob =
-  | { kind: 'rows'; rows: Uint32Array; n: number; spec: RowSpec; store: boolean }
+  | { kind: 'rows'; rows: Uint32Array; n: number; spec: RowSpec; store: boolean; range?: SortRange }
   | { kind: 'count'; tokens: Uint32Array; from: number; to: number; order: number; store: boolean; range?: WordRange }
   | { kind: 'adjust'; rows: Uint32Array; n: number; order: number; out: Uint32Array[] }
   | { kind: 'arpa'; rows: Uint32Array; n: number; order: number; top: number; words: { bytes: Uint8Array; start: Int32Array; longest: number } }
@@ -414,42 +415,140 @@ export function memoryEnv(budgetBytes = Infinity, minReadBytes = 1 << 16): Strea
 }
 
 /**
+ * One thread's share of a block, by word: the positions or rows whose word (the predicted word of
+ * a counting block, the most significant column of a sort) is in `[lo, hi)`, `n` of them.
+ */
+export interface WordRange {
+  lo: number;
+  hi: number;
+  n: number;
+}
+
+/**
+ * At most `n` ranges of word ids with about equal positions, in order, covering every id, from
+ * `counts` (positions per word id up to `max`, `total` of them); a word is never split, so one
+ * word can make its share larger.
+ */
+export function wordRanges(counts: Uint32Array, max: number, total: number, n: number): WordRange[] {
+  const ranges: WordRange[] = [];
+  let lo = 0;
+  let inRange = 0;
+  let left = total; // in the shares not cut yet
+  for (let w = 0; w < max; w++) {
+    inRange += counts[w]!;
+    // Cut after w once this share holds its part of what is left.
+    if (ranges.length < n - 1 && inRange > 0 && inRange * (n - ranges.length) >= left) {
+      ranges.push({ lo, hi: w + 1, n: inRange });
+      left -= inRange;
+      lo = w + 1;
+      inRange = 0;
+    }
+  }
+  ranges.push({ lo, hi: 0x100000000, n: left });
+  return ranges;
+}
+
+/** `wordRanges` of column `c` of rows `0…n` (W words each). */
+function columnRanges(rows: Uint32Array, n: number, W: number, c: number, shares: number): WordRange[] {
+  let counts = new Uint32Array(1024);
+  let max = 0;
+  for (let i = 0, r = c; i < n; i++, r += W) {
+    const w = rows[r]!;
+    if (w >= counts.length) {
+      const bigger = new Uint32Array(Math.max(w + 1, counts.length * 2));
+      bigger.set(counts);
+      counts = bigger;
+    }
+    counts[w]!++;
+    if (w > max) max = w;
+  }
+  return wordRanges(counts, max, n, shares);
+}
+
+/**
+ * The rows of a block whose most significant sort column (the radix sort's last pass) lies in
+ * `[lo, hi)`: one thread's share of a block sorted on several (`sortRows`), whose rows are a
+ * stretch of the block's order, so that the shares make one run without a merge. `out` takes
+ * their row indices, sorted: it is exactly as long as the share.
+ */
+export interface SortRange {
+  lo: number;
+  hi: number;
+  out: Uint32Array;
+}
+
+/**
  * Sorts rows `0…n` of `rows` by `spec.radix` (stable), returning the permutation: LSD radix sort,
  * one counting-sort pass per column with as many buckets as the column's largest word id; a
- * comparison sort when there are far fewer rows than buckets.
+ * comparison sort when there are far fewer rows than buckets. With `range`, only that share of
+ * the rows, sorted into `range.out` (row indices), which it returns.
  */
-export function sortRows(rows: Uint32Array, n: number, spec: RowSpec, scratch: SortScratch): Uint32Array {
+export function sortRows(rows: Uint32Array, n: number, spec: RowSpec, scratch: SortScratch, range?: SortRange): Uint32Array {
   const W = spec.width;
+  const passes = spec.radix.length;
+  // The share's row indices, in row order (where a share is sorted, `out` holds them until the
+  // end), and its first pass's keys, read in the same pass over the block.
+  let rowOf: Uint32Array | null = null;
+  let firstMax = -1;
+  if (range && passes > 0) {
+    rowOf = range.out;
+    const keys = scratch.keys(rowOf.length);
+    const top = spec.radix[passes - 1]!;
+    const first = spec.radix[0]! - top;
+    let m = 0;
+    firstMax = 0;
+    for (let i = 0, r = top; i < n; i++, r += W) {
+      const w = rows[r]!;
+      if (w >= range.lo && w < range.hi) {
+        const k = rows[r + first]!;
+        if (k > firstMax) firstMax = k;
+        keys[m] = k;
+        rowOf[m++] = i;
+      }
+    }
+    if (m !== rowOf.length) throw new Error(`sortRows: ${m} rows in the range, not ${rowOf.length}`);
+    n = m;
+  }
   let perm = scratch.perm(n);
   for (let i = 0; i < n; i++) perm[i] = i;
-  if (n < 2 || spec.radix.length === 0) return perm;
-  let spare = scratch.spare(n);
-  const keys = scratch.keys(n);
-  for (let pass = 0; pass < spec.radix.length; pass++) {
-    const c = spec.radix[pass]!;
-    let max = 0;
-    if (pass === 0) {
-      for (let i = 0; i < n; i++) {
-        const k = rows[i * W + c]!;
-        keys[i] = k;
-        if (k > max) max = k;
-      }
-    } else {
+  if (n >= 2 && passes > 0) {
+    let spare = scratch.spare(n);
+    const keys = scratch.keys(n);
+    for (let pass = 0; pass < passes; pass++) {
+      const c = spec.radix[pass]!;
       // The column in row order first (a sequential read), then through the permutation: random
       // reads of 4-byte keys, most of them in cache, rather than of whole rows (half the time).
-      // `spare` is free until the pass writes it.
-      for (let i = 0, r = c; i < n; i++, r += W) {
-        const k = rows[r]!;
-        spare[i] = k;
-        if (k > max) max = k;
+      // `spare` is free until the pass writes it; on the first pass the permutation is the identity.
+      const column = pass === 0 ? keys : spare;
+      let max = 0;
+      if (pass === 0 && rowOf) max = firstMax;
+      else if (rowOf) {
+        for (let i = 0; i < n; i++) {
+          const k = rows[rowOf[i]! * W + c]!;
+          column[i] = k;
+          if (k > max) max = k;
+        }
+      } else {
+        for (let i = 0, r = c; i < n; i++, r += W) {
+          const k = rows[r]!;
+          column[i] = k;
+          if (k > max) max = k;
+        }
       }
-      for (let i = 0; i < n; i++) keys[i] = spare[perm[i]!]!;
+      if (pass > 0) for (let i = 0; i < n; i++) keys[i] = spare[perm[i]!]!;
+      if (n * 8 < max) {
+        comparisonSort(rows, n, spec, perm, pass, rowOf);
+        break;
+      }
+      countingSortPass(keys, perm, spare, n, scratch.buckets(max + 1));
+      [perm, spare] = [spare, perm];
     }
-    if (n * 8 < max) return comparisonSort(rows, n, spec, perm, pass);
-    countingSortPass(keys, perm, spare, n, scratch.buckets(max + 1));
-    [perm, spare] = [spare, perm];
   }
-  return perm;
+  if (!rowOf) return perm;
+  const sorted = scratch.keys(n); // free now
+  for (let i = 0; i < n; i++) sorted[i] = rowOf[perm[i]!]!;
+  rowOf.set(sorted.subarray(0, n));
+  return rowOf;
 }
 
 /** Sorts rows `0…n` of `rows` and writes them to storage as one run. */
@@ -459,21 +558,24 @@ export function sortAndStore(rows: Uint32Array, n: number, spec: RowSpec, env: S
   return runs.takeStored();
 }
 
-/** Finishes a sort from radix pass `pass` on by comparisons (few rows, large ids). */
-function comparisonSort(rows: Uint32Array, n: number, spec: RowSpec, perm: Uint32Array, pass: number): Uint32Array {
+/**
+ * Finishes a sort from radix pass `pass` on by comparisons (few rows, large ids), in place in
+ * `perm`; its entries index `rowOf` where given (a share's rows), else the rows.
+ */
+function comparisonSort(rows: Uint32Array, n: number, spec: RowSpec, perm: Uint32Array, pass: number, rowOf: Uint32Array | null = null): void {
   const W = spec.width;
   const cols = spec.radix.slice(pass).reverse(); // most significant first
   const rank = new Uint32Array(n); // position so far: the stable tie-break
   for (let i = 0; i < n; i++) rank[perm[i]!] = i;
+  const at = (a: number) => (rowOf ? rowOf[a]! : a) * W;
   const sorted = Array.from(perm.subarray(0, n)).sort((a, b) => {
     for (const c of cols) {
-      const d = rows[a * W + c]! - rows[b * W + c]!;
+      const d = rows[at(a) + c]! - rows[at(b) + c]!;
       if (d !== 0) return d;
     }
     return rank[a]! - rank[b]!;
   });
   perm.set(sorted);
-  return perm;
 }
 
 /**
@@ -697,8 +799,58 @@ class PermCursor implements BufferedCursor {
     if (!perm) this.end = n * width;
     this.at = -width;
   }
+  /** Switches to the buffer gathered elsewhere (waiting for it), before its first row. */
+  private takeGathered(): void {
+    const r = this.pending!.wait();
+    this.pending = null;
+    [this.buffer, this.spare] = [this.spare!, this.buffer];
+    this.row = this.buffer;
+    this.end = ('gathered' in r ? r.gathered : 0) * this.width;
+    this.at = -this.width;
+  }
+
+  /**
+   * The rows gathered already, then the rest straight from the block into `out` (no buffer to
+   * copy through): a long stretch in two halves, one gathered here and one on a free thread.
+   */
   take(out: Uint32Array, o: number, max: number): number {
-    return takeBuffered(this, out, o, max);
+    const W = this.width;
+    if (!this.perm) return takeBuffered(this, out, o, max);
+    let n = 0;
+    for (;;) {
+      const ready = Math.min(max - n, Math.floor((this.end - this.at - W) / W));
+      if (ready > 0) {
+        out.set(this.row.subarray(this.at + W, this.at + W + ready * W), o + n * W);
+        this.at += ready * W;
+        n += ready;
+      }
+      if (n === max || !this.pending) break;
+      this.takeGathered();
+    }
+    const count = Math.min(max - n, this.n - this.i);
+    if (count > 0) {
+      const from = this.i;
+      const to = from + count;
+      this.i = to;
+      const pool = this.pool;
+      let mid = to;
+      let elsewhere: PendingJob | null = null;
+      if (pool?.begin && count >= 2 * BACKGROUND_GATHER_ROWS && isShared(out) && isShared(this.perm) && isShared(this.rows) && pool.free!() > 1) {
+        mid = from + (count >> 1);
+        const at = o + (n + mid - from) * W;
+        elsewhere = pool.begin({ kind: 'gather', rows: this.rows, perm: this.perm.subarray(mid, to), width: W, out: out.subarray(at, at + (to - mid) * W) });
+      }
+      gatherRows(this.rows, this.perm, from, mid, W, out.subarray(o + n * W));
+      elsewhere?.wait();
+      n += count;
+      // The last row taken is the current one, as after that many calls of next().
+      this.buffer.set(out.subarray(o + (n - 1) * W, o + n * W));
+      this.row = this.buffer;
+      this.at = 0;
+      this.end = W;
+    }
+    if (n < max) this.close();
+    return n;
   }
   next(): boolean {
     const W = this.width;
@@ -711,14 +863,8 @@ class PermCursor implements BufferedCursor {
     }
     this.at += W;
     if (this.at < this.end) return true;
-    if (this.pending) {
-      // The rows gathered elsewhere, in the other buffer.
-      const r = this.pending.wait();
-      this.pending = null;
-      [this.buffer, this.spare] = [this.spare!, this.buffer];
-      this.row = this.buffer;
-      this.end = ('gathered' in r ? r.gathered : 0) * W;
-    } else if (this.i < this.n) {
+    if (this.pending) this.takeGathered();
+    else if (this.i < this.n) {
       const to = Math.min(this.n, this.i + this.buffer.length / W);
       gatherRows(this.rows, this.perm, this.i, to, W, this.buffer);
       this.end = (to - this.i) * W;
@@ -1102,11 +1248,21 @@ export class RunSet {
     return { image, release: () => releases.forEach((r) => r()) };
   }
 
-  /** Takes over a stream that another thread ended (see `image`): its runs and blocks become this set's. */
-  adopt(image: StreamImage, release: () => void = () => {}): void {
+  /**
+   * Takes over a stream that another thread ended (see `image`): its runs and blocks become this
+   * set's, an unsorted block sorted here with `scratch`.
+   */
+  adopt(image: StreamImage, release: () => void = () => {}, scratch?: SortScratch): void {
     for (const run of image.runs) this.add(run);
     const read = afterAll(image.blocks.length, release);
-    for (const b of image.blocks) this.keep(b.rows, b.n, b.perm, read);
+    for (const b of image.blocks) {
+      if (!b.unsorted) this.keep(b.rows, b.n, b.perm, read);
+      else {
+        if (!scratch) throw new Error('RunSet.adopt: an unsorted block needs a scratch to sort it');
+        this.keep(b.rows, b.n, sortRows(b.rows, b.n, this.spec, scratch).slice(0, b.n), read);
+        this.env.budget.garbage(scratch.release());
+      }
+    }
     if (image.blocks.length === 0) release();
   }
 
@@ -1255,6 +1411,8 @@ export class RowSorter implements RowTarget {
   private readonly runs: RunSet;
   /** Once the stream has spilled, with a pool that sorts in the background: its block in halves. */
   private halved: HalvedBlock | null = null;
+  /** Whether the input has ended (`end`, or handed off unsorted). */
+  private ended = false;
 
   /** With `maxRows`: the block for all of them that the budget could hold, which `rows` grows through. */
   private whole: Uint32Array | null = null;
@@ -1359,8 +1517,10 @@ export class RowSorter implements RowTarget {
   }
 
   /**
-   * Sorts the block into runs: one, or one per free thread of the pool (a fixed cut into equal
-   * slices; the merge puts them together again).
+   * Sorts the block into runs: one, or one per free thread of the pool. A block to keep in memory
+   * is cut by its most significant column into shares of about equal rows (`SortRange`), which
+   * make one run; one to store is cut into equal slices, one run each (the merge puts them
+   * together with the stream's other runs).
    */
   private sortBlock(store: boolean): SortResult[] {
     const W = this.spec.width;
@@ -1377,6 +1537,16 @@ export class RowSorter implements RowTarget {
       return [{ rows: this.rows, perm: copyShared(perm.subarray(0, n), this.env), n }];
     }
     const jobs: SortJob[] = [];
+    if (!store && this.spec.radix.length > 0) {
+      const perm = newBlock(this.env, n);
+      let at = 0;
+      for (const r of columnRanges(this.rows, n, W, this.spec.radix[this.spec.radix.length - 1]!, T)) {
+        jobs.push({ kind: 'rows', rows: this.rows, n, spec: this.spec, store, range: { lo: r.lo, hi: r.hi, out: perm.subarray(at, at + r.n) } });
+        at += r.n;
+      }
+      pool!.run(jobs, this.scratch);
+      return [{ rows: this.rows, perm, n }];
+    }
     for (let t = 0; t < T; t++) {
       const a = Math.floor((n * t) / T);
       const b = Math.floor((n * (t + 1)) / T);
@@ -1408,18 +1578,44 @@ export class RowSorter implements RowTarget {
     return this.runs.cursor(onMerge);
   }
 
-  /** Ends the input for another thread to read the sorted stream (see RunSet.image). */
-  handOff(): { image: StreamImage; release: () => void } {
+  /**
+   * Ends the input for another thread to read the sorted stream (see RunSet.image). With
+   * `sortHere` false, a block that has not spilled goes unsorted, and that thread sorts it (its
+   * arrays are in this stream's share of the budget, given back with the block's).
+   */
+  handOff(sortHere = true): { image: StreamImage; release: () => void } {
+    if (sortHere || this.ended || this.runs.spilled || this.halved?.started || this.spec.radix.length === 0) {
+      this.end();
+      return this.runs.image();
+    }
+    this.ended = true;
+    const image: StreamImage = { runs: [], blocks: [{ rows: this.rows, perm: null, n: this.count, unsorted: true }] };
+    const reserved = this.reserved;
+    this.rows = new Uint32Array(0);
+    this.whole = null;
+    this.reserved = 0;
+    return { image, release: () => this.env.budget.give(reserved) };
+  }
+
+  /**
+   * Ends the input and sorts what the block holds now (on every thread free now), where the
+   * stream will be read later: `finish` or `handOff` then only open it.
+   */
+  sortNow(): void {
     this.end();
-    return this.runs.image();
   }
 
   /** Sorts what the block holds: stored when the stream has spilled, else kept in memory. */
   private end(): void {
+    if (this.ended) return;
+    this.ended = true;
     if (this.runs.spilled || this.halved?.started) this.storeBlock();
     else {
       const results = this.sortBlock(false);
-      const reserved = this.reserved;
+      // What stays until the run is read: the block and the permutation (the sort's spare and
+      // keys are free now).
+      const reserved = Math.min(this.reserved, this.rows.byteLength + this.count * 4);
+      this.env.budget.give(this.reserved - reserved);
       const release = afterAll(results.length, () => this.env.budget.give(reserved));
       this.rows = new Uint32Array(0);
       this.whole = null; // the cursor's views keep it until they are read

@@ -22,6 +22,7 @@ import type { TokenizeOptions } from '../text/tokenize.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { collectGarbage } from './collect.js';
 import { byteChunks, isGzip, readHead, readLines, writeAtomic } from './io.js';
+import { fileChunks } from './batches.js';
 import { formatForPath, saveNgramModel } from './ngram-files.js';
 import { makeTempFolder } from './temp-storage.js';
 import { ByteCorpusReader } from './byte-corpus.js';
@@ -350,7 +351,7 @@ async function feed(
   for (const file of text) {
     builder.beginSource(file);
     if (builder instanceof ByteCorpusReader) {
-      for await (const chunk of byteChunks(file)) {
+      for await (const chunk of fileChunks(file)) {
         onBytes(chunk.length);
         builder.push(chunk);
         if (builder.pendingTokens >= BLOCK_TOKENS) await flush();
