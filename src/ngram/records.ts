@@ -835,10 +835,11 @@ class PermCursor implements BufferedCursor {
       const pool = this.pool;
       let mid = to;
       let elsewhere: PendingJob | null = null;
-      if (pool?.begin && count >= 2 * BACKGROUND_GATHER_ROWS && isShared(out) && isShared(this.perm) && isShared(this.rows) && pool.free!() > 1) {
+      // A cursor that gathers elsewhere (`spare`) may hand a long stretch's second half to a free thread.
+      if (this.spare && count >= 2 * BACKGROUND_GATHER_ROWS && isShared(out) && pool!.free!() > 1) {
         mid = from + (count >> 1);
         const at = o + (n + mid - from) * W;
-        elsewhere = pool.begin({ kind: 'gather', rows: this.rows, perm: this.perm.subarray(mid, to), width: W, out: out.subarray(at, at + (to - mid) * W) });
+        elsewhere = pool!.begin!({ kind: 'gather', rows: this.rows, perm: this.perm.subarray(mid, to), width: W, out: out.subarray(at, at + (to - mid) * W) });
       }
       gatherRows(this.rows, this.perm, from, mid, W, out.subarray(o + n * W));
       elsewhere?.wait();
