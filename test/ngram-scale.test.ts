@@ -392,6 +392,57 @@ test('a block kept in memory, sorted on several threads, is cut by its most sign
   assert.deepEqual(got, stableOrder(rows, n, 3));
 });
 
+test('blocks kept in memory sorted together on a pool: each whole on one thread, the largest first to the thread with less, each read as one run, the budget as after sorting each alone', () => {
+  const W = 3;
+  const spec = { width: W, radix: [1, 0], key: [0, 1], sum: -1 };
+  const sizes = [50_000, 120_000, 40_000, 70_000];
+  const read = (cursor: RowCursor) => {
+    const ids: number[] = [];
+    while (cursor.next()) ids.push(cursor.row[cursor.at + 2]!);
+    return ids;
+  };
+  const env = memoryEnv(256 << 20);
+  const { pool, begun } = lazyPool(env, () => true, () => 2, () => true);
+  const ran: SortJob[] = [];
+  env.pool = { ...pool, run: (jobs, scratch) => (ran.push(...jobs), pool.run(jobs, scratch)) };
+  const inputs = sizes.map((n, b) => {
+    const rows = new Uint32Array(n * W);
+    for (let i = 0; i < n; i++) rows.set([(i * 7919 + b) % 101, (i + b) % 7, i], i * W);
+    return rows;
+  });
+  const sorters = sizes.map((n, b) => {
+    const sorter = new RowSorter(spec, env, new SortScratch());
+    pushRows(sorter, inputs[b]!, n, W);
+    return sorter;
+  });
+  // What each block holds after sorting alone (its rows and permutation).
+  const alone = sizes.map((n, b) => {
+    const own = memoryEnv(256 << 20);
+    const sorter = new RowSorter(spec, own, new SortScratch());
+    pushRows(sorter, inputs[b]!, n, W);
+    sorter.sortNow();
+    return own.budget.used;
+  });
+  RowSorter.sortTogether(sorters);
+  // Largest first: 120 k here, then 70 k and 50 k on the other thread (less work so far), 40 k
+  // here (a tie stays here).
+  assert.equal(begun(), 2, 'two blocks sorted on the other thread');
+  assert.equal(ran.length, 0, 'none cut into shares');
+  assert.equal(env.budget.used, alone.reduce((a, b) => a + b, 0), 'each block holds what it holds after sorting alone');
+  sorters.forEach((sorter, b) => {
+    const cursor = sorter.finish();
+    assert.ok(!(cursor instanceof MergeCursor), 'one run');
+    assert.deepEqual(read(cursor), stableOrder(inputs[b]!, sizes[b]!, W), `block ${b}`);
+  });
+  assert.equal(env.budget.used, 0, 'all of it back once read');
+  // One block to keep: cut into shares, as sortNow does.
+  const one = new RowSorter(spec, env, new SortScratch());
+  pushRows(one, inputs[1]!, sizes[1]!, W);
+  RowSorter.sortTogether([one]);
+  assert.equal(ran.filter((j) => j.kind === 'rows' && j.range).length, 2, 'two shares');
+  assert.deepEqual(read(one.finish()), stableOrder(inputs[1]!, sizes[1]!, W));
+});
+
 test('a block kept in memory gives its sort\'s spare arrays back to the budget once sorted: the block and its permutation stay taken until read', () => {
   const env = memoryEnv(64 << 20);
   const W = 3;

@@ -2138,7 +2138,7 @@ export function estimateFromCounts(
     // RowSorter.sortBlock), so that it does not sort them alone later, and their sorts' spare
     // arrays are back in the budget before it is shared out; the orders given away go unsorted,
     // and the other thread sorts them itself (the two then take about as long).
-    if (there.length > 0) for (let k = 2; k <= N; k++) if (!there.includes(k)) sorters[k]!.sortNow();
+    if (there.length > 0) RowSorter.sortTogether(sorters.filter((_, k) => k >= 2 && !there.includes(k)));
     const elsewhere = there.length > 0 ? initialElsewhere(there, sorters, adjusted.sizes, recipe!, thresholds, smoother.float32, env) : null;
     if (elsewhere) cleanup.push(elsewhere);
     for (let k = 2; k <= N; k++) {

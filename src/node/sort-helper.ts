@@ -35,6 +35,9 @@ port.on('message', (message: HelperMessage | { collect: true }) => {
     // The worker accounts for a block's memory; the helper only sorts it (an orders job brings its own budget).
     const env: StreamEnv = { storage, budget: new MemoryBudget(Infinity, collectGarbage), minReadBytes, pool: { threads: 1, run: () => [], allocate: shared } };
     const result = runSortJob(job, env, scratch);
+    // A block kept in memory was sorted here: its sort's arrays were that stream's share of the
+    // budget, which the worker takes back now.
+    if (job.kind === 'rows' && !job.store) scratch.release();
     answer = 'run' in result ? { stored: { path: result.run.path!, words: result.run.words } } : 'orders' in result ? mapOrderRuns(result, runFile) : result;
   } catch (e) {
     const code = (e as { code?: string }).code;
