@@ -20,8 +20,9 @@
 // (SHA-256). Then kotoba again on one thread, for the speed-up of each stage (counting and sorting).
 // Seconds per million n-grams show whether time grows linearly with the corpus.
 //
-// The machine may be shared: each run is timed once (the large ones take long), so read ratios
-// from the same run, and CPU seconds, rather than absolute walls.
+// The machine may be shared: each large run is timed once (they take long), so read ratios from
+// the same run, and CPU seconds, rather than absolute walls; at k = 1 each tool runs five times,
+// alternating, and the run of median wall is the one reported.
 
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -29,7 +30,7 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync
 import { cpus, homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measure, check, type Measured } from './lib/measure.js';
+import { descendantPids, measure, check, type Measured } from './lib/measure.js';
 import { machineDescription, today } from './lib/machine.js';
 import { markdownTable, num, ratio, seconds } from './lib/table.js';
 
@@ -51,8 +52,15 @@ if (argv.includes('--help')) {
 const KS = (option('--k') ?? '1,10,30,100').split(',').map(Number);
 const BUDGETS = (option('--memory') ?? '1G,2G').split(',');
 const THREADS = Number(option('--threads') ?? 2);
-/** Alternating pairs of runs (1 thread, THREADS) for the thread table, below k = 100. */
-const THREAD_PAIRS = 3;
+/**
+ * Runs of each tool at each budget, alternating, and the one of median wall reported: a run of a
+ * second or two is at the mercy of a noisy minute.
+ */
+const rounds = (k: number) => (k <= 1 ? 5 : 1);
+/** Alternating pairs of runs (1 thread, THREADS) for the thread table. */
+const threadPairs = (k: number) => (k <= 1 ? 9 : k < 100 ? 3 : 1);
+/** The run of median wall (the upper middle of an even count). */
+const medianRun = <R extends { m: { seconds: number } }>(runs: R[]): R => [...runs].sort((a, b) => a.m.seconds - b.m.seconds)[runs.length >> 1]!;
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -130,8 +138,9 @@ async function withTempDisk<T>(dir: string, run: () => Promise<T>): Promise<{ re
       }
     };
     walk(dir);
-    for (const pid of safe(() => readdirSync('/proc'), [] as string[])) {
-      if (!/^\d+$/.test(pid)) continue;
+    // Only this process's descendants: a walk over every process's files took a few percent of a
+    // core, which slowed kotoba's two threads more than that (one waits when the other is held up).
+    for (const pid of descendantPids(process.pid)) {
       for (const fd of safe(() => readdirSync(`/proc/${pid}/fd`), [] as string[])) {
         const target = safe(() => readlinkSync(`/proc/${pid}/fd/${fd}`), '');
         if (target.startsWith(dir) && target.endsWith(' (deleted)')) bytes += safe(() => statSync(`/proc/${pid}/fd/${fd}`).size, 0);
@@ -219,9 +228,16 @@ for (const k of KS) {
   const corpus = await writeCorpus(k);
   let ngrams = NaN;
   for (const budget of BUDGETS) {
-    const kotoba = await runKotoba(corpus.path, budget, THREADS);
+    const kotobaRuns: Awaited<ReturnType<typeof runKotoba>>[] = [];
+    const lmplzRuns: Run[] = [];
+    for (let i = 0; i < rounds(k); i++) {
+      kotobaRuns.push(await runKotoba(corpus.path, budget, THREADS));
+      if (withLmplz) lmplzRuns.push(await runLmplz(corpus.path, budget));
+    }
+    const kotoba = medianRun(kotobaRuns);
     ngrams = kotoba.ngrams;
-    const lmplz = withLmplz ? await runLmplz(corpus.path, budget) : null;
+    const lmplz = withLmplz ? medianRun(lmplzRuns) : null;
+    const sameBytes = lmplz !== null && [...kotobaRuns, ...lmplzRuns].every((r) => r.hash === lmplz.hash);
     for (const r of [lmplz, kotoba]) {
       if (!r) continue;
       const spm = r.m.seconds / (ngrams / 1e6);
@@ -239,7 +255,7 @@ for (const k of KS) {
         gb(r.tempBytes),
         num(spm, 3),
         r.tool === 'kotoba' && lmplz ? ratio(kotoba.m.seconds, lmplz.m.seconds) : '',
-        r.tool === 'kotoba' && lmplz ? (kotoba.hash === lmplz.hash ? 'yes' : 'NO') : '',
+        r.tool === 'kotoba' && lmplz ? (sameBytes ? 'yes' : 'NO') : '',
       ]);
     }
   }
@@ -248,7 +264,7 @@ for (const k of KS) {
     // slow minute then hits both sides alike), stage by stage: medians of the estimation thread's
     // clock (counting includes waiting for the text to be read) and of the wall.
     const budget = BUDGETS[0]!;
-    const pairs = k >= 100 ? 1 : THREAD_PAIRS;
+    const pairs = threadPairs(k);
     const one: Awaited<ReturnType<typeof runKotoba>>[] = [];
     const many: Awaited<ReturnType<typeof runKotoba>>[] = [];
     for (let i = 0; i < pairs; i++) {
@@ -279,7 +295,7 @@ cleanup();
 const report = [
   `# Estimation at scale: kotoba train and lmplz`,
   '',
-  `${today()}, ${machineDescription()}; ${pin.length ? `both pinned to ${THREADS} CPUs with taskset` : `${THREADS} threads for kotoba; lmplz runs its own threads`}. Order ${ORDER}, modified Kneser-Ney, corpus k = k copies of Penn Treebank train (words of copy i suffixed _i). One run each, on a machine that may be shared.`,
+  `${today()}, ${machineDescription()}; ${pin.length ? `both pinned to ${THREADS} CPUs with taskset` : `${THREADS} threads for kotoba; lmplz runs its own threads`}. Order ${ORDER}, modified Kneser-Ney, corpus k = k copies of Penn Treebank train (words of copy i suffixed _i). One run each (at k = 1, the run of median wall among five of each tool, alternating), on a machine that may be shared; same ARPA bytes: every run's file against lmplz's.`,
   '',
   markdownTable(
     ['k', 'tokens', 'n-grams', 'tool', 'budget', 'wall', 'CPU', 'peak RSS', 'RSS − budget', 'temp disk', 's / M n-grams', 'wall kotoba / lmplz', 'same ARPA bytes'],
@@ -290,7 +306,7 @@ const report = [
   '',
   markdownTable(['run', ...KS.map((k) => `k = ${k}`), 'growth'], growth),
   '',
-  `kotoba train on 1 thread against ${THREADS}, stage by stage (--memory ${BUDGETS[0]}; medians over alternating pairs of runs, one pair at k = 100; seconds of the estimation thread's stages: counting and sorting the n-grams, which includes waiting for the text to be read, the initial probabilities with their two sorts, and formatting the ARPA file; then the counting-and-sorting stages together, and the whole run's wall):`,
+  `kotoba train on 1 thread against ${THREADS}, stage by stage (--memory ${BUDGETS[0]}; medians over alternating pairs of runs (nine at k = 1, one at k = 100); seconds of the estimation thread's stages: counting and sorting the n-grams, which includes waiting for the text to be read, the initial probabilities with their two sorts, and formatting the ARPA file; then the counting-and-sorting stages together, and the whole run's wall):`,
   '',
   markdownTable(
     ['k', 'budget', 'pairs', 'count, 1', `count, ${THREADS}`, 'speed-up', 'initial, 1', `initial, ${THREADS}`, 'speed-up', 'write, 1', `write, ${THREADS}`, 'speed-up', 'count + initial', 'wall'],

@@ -45,8 +45,9 @@ export interface MeasureOptions {
 }
 
 /** Summed VmRSS in kB of the processes below `pid` (not `pid` itself), through /proc's children lists. */
-function descendantsRssKB(pid: number): number {
-  let kb = 0;
+/** The processes that `pid` started, and theirs, and so on (Linux; none elsewhere). */
+export function descendantPids(pid: number): number[] {
+  const out: number[] = [];
   const walk = (p: number) => {
     let children: string[] = [];
     try {
@@ -55,16 +56,24 @@ function descendantsRssKB(pid: number): number {
       return;
     }
     for (const c of children) {
-      try {
-        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${c}/status`, 'utf8'));
-        if (m) kb += Number(m[1]);
-      } catch {
-        // gone
-      }
+      out.push(Number(c));
       walk(Number(c));
     }
   };
   walk(pid);
+  return out;
+}
+
+function descendantsRssKB(pid: number): number {
+  let kb = 0;
+  for (const c of descendantPids(pid)) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${c}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      // gone
+    }
+  }
   return kb;
 }
 
