@@ -107,6 +107,7 @@ import {
   type RowTarget,
   type StreamEnv,
   type WordRange,
+  roomFor,
   wordRanges,
 } from './records.js';
 import { createSmoother, type ContextStats, type Smoother, type SmoothingName, type SmoothingOptions } from './smoothing.js';
@@ -256,11 +257,7 @@ export class WordHistogram {
     for (let p = from; p < to; p++) {
       const w = tokens[p]!;
       if (w === BOS) continue;
-      if (w >= counts.length) {
-        const bigger = new Uint32Array(Math.max(w + 1, 1024, counts.length * 2));
-        bigger.set(counts);
-        this.counts = counts = bigger;
-      }
+      if (w >= counts.length) this.counts = counts = roomFor(counts, w);
       counts[w]!++;
       if (w > max) max = w;
       positions++;
@@ -2175,10 +2172,10 @@ export function estimateFromCounts(
     // work, in a share of the budget), while this one does the rest.
     const pool = env.pool;
     const there = recipe && pool?.begin && freeThreads(pool) > 1 ? ordersElsewhere(N, adjusted.sizes) : [];
-    // This thread's orders' ADJUSTED blocks are sorted now, on every thread (one run each, see
-    // RowSorter.sortBlock), so that it does not sort them alone later, and their sorts' spare
-    // arrays are back in the budget before it is shared out; the orders given away go unsorted,
-    // and the other thread sorts them itself (the two then take about as long).
+    // This thread's orders' ADJUSTED blocks are sorted now, on every free thread (side by side,
+    // see RowSorter.sortTogether), so that it does not sort them alone later, and their sorts'
+    // spare arrays are back in the budget before it is shared out; the orders given away go
+    // unsorted, and the other thread sorts them itself (the two then take about as long).
     if (there.length > 0) RowSorter.sortTogether(sorters.filter((_, k) => k >= 2 && !there.includes(k)));
     const elsewhere = there.length > 0 ? initialElsewhere(there, sorters, adjusted.sizes, recipe!, thresholds, smoother.float32, env) : null;
     if (elsewhere) cleanup.push(elsewhere);

@@ -448,17 +448,21 @@ export function wordRanges(counts: Uint32Array, max: number, total: number, n: n
   return ranges;
 }
 
+/** Counts per word id, `counts` or a copy grown (at least doubled) to hold id `w`. */
+export function roomFor(counts: Uint32Array<ArrayBuffer>, w: number): Uint32Array<ArrayBuffer> {
+  if (w < counts.length) return counts;
+  const bigger = new Uint32Array(Math.max(w + 1, 1024, counts.length * 2));
+  bigger.set(counts);
+  return bigger;
+}
+
 /** `wordRanges` of column `c` of rows `0…n` (W words each). */
 function columnRanges(rows: Uint32Array, n: number, W: number, c: number, shares: number): WordRange[] {
-  let counts = new Uint32Array(1024);
+  let counts = new Uint32Array(0);
   let max = 0;
   for (let i = 0, r = c; i < n; i++, r += W) {
     const w = rows[r]!;
-    if (w >= counts.length) {
-      const bigger = new Uint32Array(Math.max(w + 1, counts.length * 2));
-      bigger.set(counts);
-      counts = bigger;
-    }
+    if (w >= counts.length) counts = roomFor(counts, w);
     counts[w]!++;
     if (w > max) max = w;
   }
