@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { arpaText, corpusFromText, countNgrams, estimate, KotobaError, MemoryBudget, MemoryStorage, memoryEnv, type SmoothingName } from '../src/index.js';
-import { countNgramFiles, trainNgramModel } from '../src/node/index.js';
+import { countNgramFiles, FileStorage, trainNgramModel } from '../src/node/index.js';
+import { TempUsage } from '../src/node/temp-storage.js';
 import { adjustCounts, countSpec, f32Bits, arpaLines, NgramCounter, ordersElsewhere, padSentences, runSortJob, WordHistogram, type AdjustOptions } from '../src/ngram/pipeline.js';
 import { formatModelRows, wordBytes } from '../src/ngram/arpa.js';
 import { Vocabulary } from '../src/text/vocabulary.js';
@@ -1132,6 +1133,71 @@ test("a logger that throws fails the job like any other error: the temporary fol
     await assert.rejects(trainNgramModel(out, { text: [train] }, { order: 3, memory: '1M', tempDir: temp, log }), /the logger broke/);
     assert.deepEqual(readdirSync(temp), [], 'nothing left in the temporary folder');
     assert.deepEqual(readdirSync(dir).sort(), ['temp', 'train.txt']);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a run read and dropped leaves its file, spent, for a later run of any thread to write over (the largest first): every word back, bytes held as on disk, and spent files make room on a full disk', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const words = (n: number, seed: number) => Uint32Array.from({ length: n }, (_, i) => (Math.imul(i, 2654435761) + seed) >>> 0);
+    const write = (storage: FileStorage, w: Uint32Array) => {
+      const run = storage.begin();
+      run.append(w.subarray(0, w.length >> 1));
+      run.append(w.subarray(w.length >> 1));
+      return run.end();
+    };
+    const read = (run: { reader(): (into: Uint32Array) => number }) => {
+      const next = run.reader();
+      const into = new Uint32Array(999);
+      const got: number[] = [];
+      for (let n; (n = next(into)) > 0; ) got.push(...into.subarray(0, n));
+      return Uint32Array.from(got);
+    };
+    const spent = () => readdirSync(dir).filter((f) => f.startsWith('spent-'));
+    // Two threads' storages in one folder, counting together.
+    const usage = new TempUsage();
+    const here = new FileStorage(dir, Infinity, '', usage);
+    const there = new FileStorage(dir, Infinity, 'h0-', usage);
+    const big = write(here, words(5000, 1));
+    const small = write(here, words(3000, 2));
+    assert.deepEqual(read(big), words(5000, 1));
+    big.drop();
+    small.drop();
+    assert.equal(spent().length, 2);
+    assert.equal(usage.held, 32_000, 'spent files are still on disk');
+    // The other thread takes the largest and writes fewer words over it: the rest is cut off.
+    const c = write(there, words(1000, 3));
+    assert.deepEqual(read(c), words(1000, 3));
+    assert.equal(statSync(c.path!).size, 4000);
+    assert.equal(usage.held, 4000 + 12_000);
+    // The next run takes the last one and grows past it.
+    const d = write(here, words(4000, 4));
+    assert.deepEqual(read(d), words(4000, 4));
+    assert.deepEqual(spent(), []);
+    assert.equal(usage.held, 4000 + 16_000);
+    assert.equal(usage.peak, 32_000);
+    // A run adopted from another thread is spent where it is dropped, and taken by the next.
+    here.adopt(c.path!, c.words).drop();
+    const e = write(there, words(200, 7));
+    assert.deepEqual(read(e), words(200, 7));
+    assert.equal(statSync(e.path!).size, 800);
+    assert.deepEqual(spent(), []);
+    // A full disk: spent files are removed to make room before the write fails.
+    for (const f of readdirSync(dir)) rmSync(join(dir, f));
+    const quota = new TempUsage();
+    const full = new FileStorage(dir, 9000, '', quota);
+    const beside = new FileStorage(dir, 9000, 'h0-', quota);
+    write(full, words(1000, 1)).drop(); // 4000 bytes spent
+    write(beside, words(500, 2)).drop(); // 2000 bytes spent
+    const run = full.begin(); // over the 4000-byte file
+    run.append(words(2000, 5)); // grows to 8000 bytes: the other spent file goes
+    assert.deepEqual(spent(), []);
+    assert.equal(full.bytesHeld, 8000);
+    assert.throws(() => run.append(words(2000, 6)), { message: /^no space left for temporary files in / });
+    assert.equal(full.bytesHeld, 0);
+    assert.deepEqual(readdirSync(dir), [], 'the failed run is removed');
   } finally {
     cleanup();
   }

@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { arpaText, BackoffModel, corpusFromText, estimate, jsonErrorDetail, printable, serializeModel } from '../src/index.js';
 import { writeAtomic, writeChunk } from '../src/node/index.js';
+import { DirectFile } from '../src/node/direct-file.js';
 import { BackgroundFlush } from '../src/node/io.js';
 import { assertCleanFailure, repoRoot, runCli, tempDir } from './helpers.js';
 
@@ -314,4 +315,91 @@ test('printable and jsonErrorDetail', () => {
   }
   assert.match(jsonErrorDetail(error, text), /at line 3, column 1$/);
   assert.doesNotMatch(jsonErrorDetail(new SyntaxError('Unexpected token \'x\', "{\n "a": x}" is not valid JSON'), ''), /\n|is not valid/);
+});
+
+/** Bytes 0…n−1 of a fixed pseudo-random stream: a misplaced block shows. */
+function pattern(n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  let x = 12345;
+  for (let i = 0; i < n; i++) bytes[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  return bytes;
+}
+
+test('large outputs written around the page cache (O_DIRECT): every length round the block and buffer sizes reads back byte for byte, in any chunks, awaited or not', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const probe = join(dir, 'probe');
+    const direct = DirectFile.create(probe);
+    assert.ok(direct, 'this file system takes O_DIRECT (the temporary directory of the tests)');
+    await direct.close();
+    const MB = 1 << 20;
+    for (const n of [0, 1, 4095, 4096, 4097, 8 * MB - 1, 8 * MB, 8 * MB + 1, 16 * MB + 4097, 21 * MB + 123]) {
+      const bytes = pattern(n);
+      const target = join(dir, `out-${n}.bin`);
+      await writeAtomic(
+        target,
+        async (out) => {
+          // Chunks of every size, some of them not awaited (the writes still go in order).
+          const pending: Promise<void>[] = [];
+          for (let i = 0, k = 0; i < n; k++) {
+            const m = Math.min(n - i, [1, 3000, 5 * MB, 4096, 777_777][k % 5]!);
+            const write = out(bytes.subarray(i, i + m));
+            if (k % 3 === 0) pending.push(write);
+            else await write;
+            i += m;
+          }
+          await Promise.all(pending);
+        },
+        { large: true },
+      );
+      assert.ok(Buffer.from(readFileSync(target)).equals(Buffer.from(bytes)), `${n} bytes`);
+      assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file');
+    }
+    // Text chunks too, and where the file system refuses O_DIRECT (tmpfs) the usual way.
+    for (const where of [dir, '/dev/shm']) {
+      if (where === '/dev/shm' && !existsSync(where)) continue;
+      const target = join(where, `kotoba-text-${process.pid}.txt`);
+      try {
+        await writeAtomic(target, async (out) => void (await out('ぶんしょう\n'), await out(pattern(10_000))), { large: true });
+        assert.ok(readFileSync(target).equals(Buffer.concat([Buffer.from('ぶんしょう\n'), pattern(10_000)])), where);
+      } finally {
+        rmSync(target, { force: true });
+      }
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('a large output around the page cache on a full disk (a small ext4 file system) is one line naming the file; the old file intact, no temporary file', async (t) => {
+  const { dir, cleanup } = tempDir();
+  const image = join(dir, 'disk.img');
+  const disk = join(dir, 'disk');
+  mkdirSync(disk);
+  try {
+    writeFileSync(image, '');
+    spawnSync('truncate', ['-s', '8M', image]);
+    const made = spawnSync('mkfs.ext4', ['-q', image]).status === 0 && spawnSync('mount', ['-o', 'loop', image, disk]).status === 0;
+    if (!made) {
+      t.skip('cannot make and mount a small ext4 file system here (needs root and loop devices); the tmpfs cases above take the usual path');
+      return;
+    }
+    try {
+      const target = join(disk, 'm.arpa');
+      writeFileSync(target, PREVIOUS);
+      await assert.rejects(
+        writeAtomic(target, async (out) => { for (let i = 0; i < 6; i++) await out(pattern(3 << 20)); }, { large: true }),
+        (e: Error) => (assert.match(e.message, new RegExp(`^cannot write ${target.replace(/\./g, '\\.')}: no space left on device`)), true),
+      );
+      assert.equal(readFileSync(target, 'utf8'), PREVIOUS, 'the previous file is intact');
+      assert.deepEqual(readdirSync(disk).filter((f) => f !== 'lost+found'), ['m.arpa'], 'no temporary file');
+      // With room, the same writer works on this file system.
+      await writeAtomic(target, (out) => out(pattern(1 << 20)), { large: true });
+      assert.ok(readFileSync(target).equals(Buffer.from(pattern(1 << 20))));
+    } finally {
+      spawnSync('umount', [disk]);
+    }
+  } finally {
+    cleanup();
+  }
 });

@@ -130,11 +130,15 @@ export async function saveNgramModel(path: string, model: NgramTables | BackoffM
   if (formatForPath(path) === 'binary') {
     const m = model instanceof BackoffModel ? model : BackoffModel.fromTables(model);
     const chunks = serializeModel(m);
-    await writeAtomic(path, async (out) => {
-      for (const c of chunks) await out(c);
-    });
+    await writeAtomic(
+      path,
+      async (out) => {
+        for (const c of chunks) await out(c);
+      },
+      { large: true },
+    );
   } else {
     const tables = model instanceof BackoffModel ? model.toTables() : model;
-    await writeAtomic(path, (out) => writeArpa(tables, out));
+    await writeAtomic(path, (out) => writeArpa(tables, out), { large: true });
   }
 }

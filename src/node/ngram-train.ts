@@ -460,10 +460,14 @@ export async function trainNgramModel(output: string, sources: NgramSources, opt
     return (tables as NgramTables & { summary: NgramJobSummary }).summary;
   }
   let summary!: NgramJobSummary;
-  await writeAtomic(output, async (out) => {
-    const r = await runJob('arpa', sources, options, out);
-    summary = { ...r.result, sentences: r.sentences, words: r.words };
-  });
+  await writeAtomic(
+    output,
+    async (out) => {
+      const r = await runJob('arpa', sources, options, out);
+      summary = { ...r.result, sentences: r.sentences, words: r.words };
+    },
+    { large: true },
+  );
   return summary;
 }
 
@@ -508,10 +512,14 @@ export async function countNgramFiles(output: string, text: string[], options: N
     throw new KotobaError('vocabulary limits and pruning apply when training, not when counting a shard', 'give them to kotoba train --from-counts');
   }
   let summary!: Omit<NgramJobSummary, 'counts' | 'description'>;
-  await writeAtomic(output, async (out) => {
-    const r = await runJob('counts', { text }, options, out);
-    summary = { vocabulary: r.result.vocabulary, sentences: r.sentences, words: r.words, tempPeakBytes: r.result.tempPeakBytes, runs: r.result.runs, mergedRuns: r.result.mergedRuns, stageSeconds: r.result.stageSeconds };
-  });
+  await writeAtomic(
+    output,
+    async (out) => {
+      const r = await runJob('counts', { text }, options, out);
+      summary = { vocabulary: r.result.vocabulary, sentences: r.sentences, words: r.words, tempPeakBytes: r.result.tempPeakBytes, runs: r.result.runs, mergedRuns: r.result.mergedRuns, stageSeconds: r.result.stageSeconds };
+    },
+    { large: true },
+  );
   return summary;
 }
 
