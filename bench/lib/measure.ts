@@ -44,8 +44,7 @@ export interface MeasureOptions {
   tree?: boolean;
 }
 
-/** Summed VmRSS in kB of the processes below `pid` (not `pid` itself), through /proc's children lists. */
-/** The processes that `pid` started, and theirs, and so on (Linux; none elsewhere). */
+/** The processes that `pid` started, and theirs, and so on, through /proc's children lists (Linux; none elsewhere). */
 export function descendantPids(pid: number): number[] {
   const out: number[] = [];
   const walk = (p: number) => {
@@ -64,6 +63,7 @@ export function descendantPids(pid: number): number[] {
   return out;
 }
 
+/** Summed VmRSS in kB of the processes below `pid` (not `pid` itself). */
 function descendantsRssKB(pid: number): number {
   let kb = 0;
   for (const c of descendantPids(pid)) {
